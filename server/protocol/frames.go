@@ -1,0 +1,164 @@
+package protocol
+
+import "encoding/json"
+
+// Server frame types.
+const (
+	TypeWelcome  = "welcome"
+	TypeMessage  = "message"
+	TypeAck      = "ack"
+	TypeHistory  = "history"
+	TypeSynced   = "synced"
+	TypeTyping   = "typing"
+	TypePresence = "presence"
+	TypeRoom     = "room"
+	TypeUpdate   = "update"
+	TypeError    = "error"
+	TypePing     = "ping"
+)
+
+// Client frame types (typing and history are shared with the server side).
+const (
+	TypeHello  = "hello"
+	TypeSend   = "send"
+	TypeRead   = "read"
+	TypeStatus = "status"
+	TypePong   = "pong"
+	TypeEdit   = "edit"
+	TypeDelete = "delete"
+	TypeReact  = "react"
+)
+
+// Welcome is the first frame after the upgrade.
+type Welcome struct {
+	Type        string     `json:"type"`
+	Session     string     `json:"session"`
+	User        User       `json:"user"`
+	Rooms       []Room     `json:"rooms"`
+	Online      []Presence `json:"online"`
+	HeartbeatMS int64      `json:"heartbeat_ms"`
+	Limits      Limits     `json:"limits"`
+	Server      ServerInfo `json:"server"`
+}
+
+// MessageFrame carries a new message of a room the user belongs to.
+type MessageFrame struct {
+	Type    string  `json:"type"`
+	Message Message `json:"message"`
+}
+
+// Ack answers a send once the message is durably stored.
+type Ack struct {
+	Type    string  `json:"type"`
+	Ref     string  `json:"ref,omitempty"`
+	Message Message `json:"message"`
+}
+
+// History answers a history frame.
+type History struct {
+	Type     string    `json:"type"`
+	Ref      string    `json:"ref,omitempty"`
+	Room     string    `json:"room"`
+	Messages []Message `json:"messages"`
+	HasMore  bool      `json:"has_more"`
+}
+
+// Synced ends the replay of one room after hello.
+type Synced struct {
+	Type    string `json:"type"`
+	Room    string `json:"room"`
+	LastSeq int64  `json:"last_seq"`
+}
+
+// Typing tells that another member started or stopped typing.
+type Typing struct {
+	Type   string `json:"type"`
+	Room   string `json:"room"`
+	User   User   `json:"user"`
+	Active bool   `json:"active"`
+}
+
+// PresenceFrame tells that a user's status changed.
+type PresenceFrame struct {
+	Type   string `json:"type"`
+	User   User   `json:"user"`
+	Status string `json:"status"`
+	Text   string `json:"text,omitempty"`
+}
+
+// RoomFrame tells that a room or the user's membership changed.
+type RoomFrame struct {
+	Type  string `json:"type"`
+	Room  Room   `json:"room"`
+	Event string `json:"event"`
+}
+
+// Update carries the whole current state of a changed message; Seq is the
+// change's place in the room's log, Message.Seq is unchanged.
+type Update struct {
+	Type    string  `json:"type"`
+	Room    string  `json:"room"`
+	Seq     int64   `json:"seq"`
+	Message Message `json:"message"`
+}
+
+// Error tells that a frame was refused.
+type Error struct {
+	Type         string `json:"type"`
+	Ref          string `json:"ref,omitempty"`
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	RetryAfterMS int64  `json:"retry_after_ms,omitempty"`
+}
+
+// Ping is sent every heartbeat; the client answers with Pong.
+type Ping struct {
+	Type string `json:"type"`
+}
+
+// ClientFrame is any frame a client sends. Only the fields of its Type are
+// meaningful; Validate checks them.
+type ClientFrame struct {
+	Type string `json:"type"`
+	Ref  string `json:"ref,omitempty"`
+
+	// hello
+	Since map[string]int64 `json:"since,omitempty"`
+
+	// send, history, typing, read, edit, delete, react
+	Room string `json:"room,omitempty"`
+
+	// send, edit; status (its optional text)
+	Text        *string  `json:"text,omitempty"`
+	ClientID    string   `json:"client_id,omitempty"`
+	Attachments []string `json:"attachments,omitempty"`
+	ReplyTo     string   `json:"reply_to,omitempty"`
+
+	// history
+	Before *int64 `json:"before,omitempty"`
+	Limit  *int   `json:"limit,omitempty"`
+
+	// typing
+	Active *bool `json:"active,omitempty"`
+
+	// read
+	Seq *int64 `json:"seq,omitempty"`
+
+	// status
+	Status string `json:"status,omitempty"`
+
+	// edit, delete, react
+	ID    string `json:"id,omitempty"`
+	Emoji string `json:"emoji,omitempty"`
+	On    *bool  `json:"on,omitempty"`
+}
+
+// Encode marshals a server frame. Frames hold only plain data, so Encode
+// panics only on a programming error.
+func Encode(frame any) []byte {
+	b, err := json.Marshal(frame)
+	if err != nil {
+		panic("protocol: encode frame: " + err.Error())
+	}
+	return b
+}

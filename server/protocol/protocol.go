@@ -1,0 +1,147 @@
+// Package protocol holds the wire types of minichat: the HTTP objects (User,
+// Room, Message, Attachment), every WebSocket frame in both directions, the
+// error codes and close codes, and the validation rules for names and text.
+//
+// It is the single source of truth for the contract described in
+// docs/protocol.md; the TypeScript types of the web client are generated from
+// it (see tsgen) and a test fails when the two drift apart. The package has no
+// state and is safe for concurrent use.
+package protocol
+
+import (
+	"time"
+)
+
+// Version is the protocol version spoken by this server.
+const Version = 1
+
+// Roles of a user.
+const (
+	RoleMember = "member"
+	RoleAdmin  = "admin"
+)
+
+// Kinds of room.
+const (
+	RoomPublic  = "public"
+	RoomPrivate = "private"
+	RoomDM      = "dm"
+)
+
+// Kinds of message.
+const (
+	KindChat   = "chat"
+	KindSystem = "system"
+)
+
+// Presence statuses.
+const (
+	StatusOnline  = "online"
+	StatusAway    = "away"
+	StatusOffline = "offline"
+)
+
+// Events of a room frame.
+const (
+	RoomCreated = "created"
+	RoomJoined  = "joined"
+	RoomLeft    = "left"
+	RoomUpdated = "updated"
+)
+
+// DefaultRoom is the public room that exists from the first start and that
+// every new user joins.
+const DefaultRoom = "general"
+
+// User is an account as others see it.
+type User struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// Room is a room as one user sees it: Unread is that user's count and, for a
+// direct-message room, Name is the other user's name.
+type Room struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	LastSeq int64  `json:"last_seq"`
+	Members int    `json:"members"`
+	Unread  int64  `json:"unread"`
+	// Member reports whether the viewer belongs to the room (public rooms are
+	// listed to everyone). An addition to the contract.
+	Member bool `json:"member"`
+	// ReadSeq is the viewer's read marker. An addition to the contract.
+	ReadSeq int64 `json:"read_seq,omitempty"`
+}
+
+// Reaction is one emoji on a message and the names of the users who chose it.
+type Reaction struct {
+	Emoji string   `json:"emoji"`
+	Users []string `json:"users"`
+}
+
+// Attachment is an uploaded file referenced by a message.
+type Attachment struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+// Message is one entry of a room's log in its current state.
+type Message struct {
+	ID          string       `json:"id"`
+	Room        string       `json:"room"`
+	Seq         int64        `json:"seq"`
+	Kind        string       `json:"kind"`
+	Sender      *User        `json:"sender"`
+	Text        string       `json:"text"`
+	TS          string       `json:"ts"`
+	ClientID    string       `json:"client_id,omitempty"`
+	EditedAt    string       `json:"edited_at,omitempty"`
+	Deleted     bool         `json:"deleted,omitempty"`
+	Reactions   []Reaction   `json:"reactions,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	ReplyTo     string       `json:"reply_to,omitempty"`
+}
+
+// TimeFormat is the layout of every timestamp on the wire: RFC 3339 with
+// milliseconds, always UTC.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// FormatTime renders t in TimeFormat.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// Presence is one user's status as listed in welcome.
+type Presence struct {
+	User   User   `json:"user"`
+	Status string `json:"status"`
+	Text   string `json:"text,omitempty"`
+}
+
+// Limits are the per-connection limits announced in welcome.
+type Limits struct {
+	MaxFrameBytes     int     `json:"max_frame_bytes"`
+	MaxTextChars      int     `json:"max_text_chars"`
+	MessagesPerSecond float64 `json:"messages_per_second"`
+	Burst             int     `json:"burst"`
+}
+
+// ServerInfo describes the server in welcome.
+type ServerInfo struct {
+	Version string `json:"version"`
+}
+
+// ErrorBody is the payload of every HTTP error: {"error":{"code","message"}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the code and human-readable message of an error.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}

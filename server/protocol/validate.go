@@ -1,0 +1,179 @@
+package protocol
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits of names, passwords and text.
+const (
+	MaxNameLen     = 32
+	MinPasswordLen = 8
+	MaxPasswordLen = 256
+	MaxTextChars   = 4000
+	MaxClientIDLen = 64
+	MaxRefLen      = 64
+	MaxStatusText  = 128
+	MaxHistory     = 200
+	DefaultHistory = 50
+	MaxReplay      = 500
+	MaxEmojiBytes  = 64
+	MaxAttachments = 10
+)
+
+// ValidName reports whether s is a valid user or room name: 1–32 characters
+// of [A-Za-z0-9_.-].
+func ValidName(s string) bool {
+	if len(s) < 1 || len(s) > MaxNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CheckName returns a bad_request error naming what when s is not a valid name.
+func CheckName(what, s string) error {
+	if !ValidName(s) {
+		return Errorf(CodeBadRequest, "%s must be 1-%d characters of letters, digits, '_', '.' or '-'", what, MaxNameLen)
+	}
+	return nil
+}
+
+// CheckPassword returns a bad_request error when p is not 8–256 bytes.
+func CheckPassword(p string) error {
+	if len(p) < MinPasswordLen || len(p) > MaxPasswordLen {
+		return Errorf(CodeBadRequest, "password must be %d-%d bytes", MinPasswordLen, MaxPasswordLen)
+	}
+	return nil
+}
+
+// NormalizeText trims outer white space and checks the result is valid UTF-8
+// of at most MaxTextChars code points. Empty text is allowed only when
+// allowEmpty (a message with attachments).
+func NormalizeText(s string, allowEmpty bool) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", Errorf(CodeBadRequest, "text must be valid UTF-8")
+	}
+	t := strings.TrimSpace(s)
+	if t == "" && !allowEmpty {
+		return "", Errorf(CodeBadRequest, "text must not be empty")
+	}
+	if n := utf8.RuneCountInString(t); n > MaxTextChars {
+		return "", Errorf(CodeTooLarge, "text is %d characters, at most %d allowed", n, MaxTextChars)
+	}
+	return t, nil
+}
+
+// CheckClientID checks an optional client_id.
+func CheckClientID(id string) error {
+	if len(id) > MaxClientIDLen {
+		return Errorf(CodeBadRequest, "client_id must be at most %d bytes", MaxClientIDLen)
+	}
+	return nil
+}
+
+// Validate checks the fields a frame of its type needs. It returns a
+// bad_request CodeError describing the first problem.
+func (f *ClientFrame) Validate() error {
+	if len(f.Ref) > MaxRefLen {
+		return Errorf(CodeBadRequest, "ref must be at most %d bytes", MaxRefLen)
+	}
+	needRoom := func() error {
+		if f.Room == "" {
+			return Errorf(CodeBadRequest, "%s needs a room", f.Type)
+		}
+		return nil
+	}
+	switch f.Type {
+	case TypeHello:
+		for room, seq := range f.Since {
+			if room == "" || seq < 0 {
+				return Errorf(CodeBadRequest, "since must map room ids to seqs >= 0")
+			}
+		}
+	case TypeSend:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.Text == nil && len(f.Attachments) == 0 {
+			return Errorf(CodeBadRequest, "send needs text")
+		}
+		if err := CheckClientID(f.ClientID); err != nil {
+			return err
+		}
+		if len(f.Attachments) > MaxAttachments {
+			return Errorf(CodeBadRequest, "at most %d attachments", MaxAttachments)
+		}
+	case TypeHistory:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.Limit != nil && (*f.Limit < 1 || *f.Limit > MaxHistory) {
+			return Errorf(CodeBadRequest, "limit must be 1-%d", MaxHistory)
+		}
+		if f.Before != nil && *f.Before < 1 {
+			return Errorf(CodeBadRequest, "before must be a seq >= 1")
+		}
+	case TypeTyping:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.Active == nil {
+			return Errorf(CodeBadRequest, "typing needs active")
+		}
+	case TypeRead:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.Seq == nil || *f.Seq < 0 {
+			return Errorf(CodeBadRequest, "read needs a seq >= 0")
+		}
+	case TypeStatus:
+		if f.Status != StatusOnline && f.Status != StatusAway {
+			return Errorf(CodeBadRequest, "status must be online or away")
+		}
+		if f.Text != nil && utf8.RuneCountInString(*f.Text) > MaxStatusText {
+			return Errorf(CodeBadRequest, "status text must be at most %d characters", MaxStatusText)
+		}
+		if f.Text != nil && !utf8.ValidString(*f.Text) {
+			return Errorf(CodeBadRequest, "status text must be valid UTF-8")
+		}
+	case TypePong:
+	case TypeEdit:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.ID == "" || f.Text == nil {
+			return Errorf(CodeBadRequest, "edit needs id and text")
+		}
+	case TypeDelete:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.ID == "" {
+			return Errorf(CodeBadRequest, "delete needs id")
+		}
+	case TypeReact:
+		if err := needRoom(); err != nil {
+			return err
+		}
+		if f.ID == "" || f.On == nil {
+			return Errorf(CodeBadRequest, "react needs id, emoji and on")
+		}
+		if f.Emoji == "" || len(f.Emoji) > MaxEmojiBytes || !utf8.ValidString(f.Emoji) || strings.ContainsAny(f.Emoji, " \t\r\n") {
+			return Errorf(CodeBadRequest, "emoji must be 1-%d bytes without spaces", MaxEmojiBytes)
+		}
+	case "":
+		return Errorf(CodeBadRequest, "frame needs a type")
+	default:
+		return Errorf(CodeBadRequest, "unknown frame type %q", f.Type)
+	}
+	return nil
+}
