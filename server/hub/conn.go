@@ -1,0 +1,267 @@
+package hub
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"minichat/server/protocol"
+)
+
+// Conn is one client connection as the hub sees it: identity plus a bounded
+// queue of pre-encoded frames. The transport (the ws package, or a fake in
+// tests) runs the only goroutine that drains the queue with Take and watches
+// Done to learn when and how to close.
+//
+// Room-log frames (message and update) pass through a per-room filter so a
+// connection receives each room's log in seq order and never the same seq
+// twice, even while a replay after hello runs beside live fan-out.
+type Conn struct {
+	ID        string
+	User      protocol.User
+	SessionID string
+
+	maxQueue int // bytes of live frames allowed to wait; see Options.MaxQueueBytes
+
+	wake chan struct{} // capacity 1: "the queue is not empty"
+	done chan struct{} // closed once by close()
+
+	mu sync.Mutex
+	// Guarded by mu.
+	queue       [][]byte
+	queued      int // bytes in queue
+	closed      bool
+	closeCode   int
+	closeReason string
+	rooms       map[string]*roomFilter
+
+	// Owned by the hub loop.
+	mark uint64 // broadcast epoch, for de-duplicating presence recipients
+
+	lastSeen atomic.Int64 // unix nanos of the last frame received; for heartbeats
+}
+
+// roomFilter is the delivery state of one room on one connection.
+type roomFilter struct {
+	last      int64    // highest seq queued
+	replaying bool     // a hello replay is reading the store: hold live frames
+	paused    bool     // the replay was truncated: drop live frames until the next hello
+	held      []seqFrame
+}
+
+type seqFrame struct {
+	seq   int64
+	frame []byte
+}
+
+// NewConn returns a connection for user in session. maxQueueBytes bounds the
+// live frames waiting to be written (0: DefaultMaxQueueBytes); a connection
+// that exceeds it is closed with 4429.
+func NewConn(id string, user protocol.User, sessionID string, maxQueueBytes int) *Conn {
+	if maxQueueBytes <= 0 {
+		maxQueueBytes = DefaultMaxQueueBytes
+	}
+	return &Conn{
+		ID:        id,
+		User:      user,
+		SessionID: sessionID,
+		maxQueue:  maxQueueBytes,
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+}
+
+// Wake is signalled whenever frames are waiting; the writer then calls Take.
+func (c *Conn) Wake() <-chan struct{} { return c.wake }
+
+// Done is closed when the connection must close; CloseCode tells how.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// CloseCode returns the close code and reason once Done is closed.
+func (c *Conn) CloseCode() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeCode, c.closeReason
+}
+
+// Touch records that the client sent something (it is alive).
+func (c *Conn) Touch(unixNano int64) { c.lastSeen.Store(unixNano) }
+
+// LastSeen returns the time of the last Touch in unix nanoseconds.
+func (c *Conn) LastSeen() int64 { return c.lastSeen.Load() }
+
+// Take moves every waiting frame into dst (which it returns, appended) and
+// empties the queue. Only the writer calls it.
+func (c *Conn) Take(dst [][]byte) [][]byte {
+	c.mu.Lock()
+	dst = append(dst, c.queue...)
+	clear(c.queue)
+	c.queue = c.queue[:0]
+	if cap(c.queue) > 256 {
+		c.queue = nil // don't keep a burst's backing array on an idle connection
+	}
+	c.queued = 0
+	c.mu.Unlock()
+	return dst
+}
+
+// Close asks the transport to close the connection with code. The first
+// call wins; later calls do nothing.
+func (c *Conn) Close(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, reason)
+}
+
+func (c *Conn) closeLocked(code int, reason string) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.closeCode, c.closeReason = code, reason
+	c.queue, c.queued, c.rooms = nil, 0, nil
+	close(c.done)
+}
+
+// Closed reports whether Close has been called.
+func (c *Conn) Closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// Send queues a frame that is not part of a room log (ack, error, history,
+// typing, presence...). Such frames are answers or small notices, so they are
+// queued even past the live limit; it reports false only when closed.
+func (c *Conn) Send(frame []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.pushLocked(frame)
+	return true
+}
+
+// sendLive queues a broadcast frame that is not part of a room log (typing,
+// presence, ping). A connection whose queue is over its limit is closed 4429.
+func (c *Conn) sendLive(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.queued+len(frame) > c.maxQueue {
+		c.closeLocked(protocol.CloseTooSlow, "too slow to read")
+		return
+	}
+	c.pushLocked(frame)
+}
+
+// sendLog queues frame, the room-log entry seq of room, from live fan-out.
+func (c *Conn) sendLog(room string, seq int64, frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	f := c.filterLocked(room)
+	switch {
+	case f.paused:
+		return // the client will ask again with hello
+	case f.replaying:
+		f.held = append(f.held, seqFrame{seq, frame})
+		return
+	case seq <= f.last:
+		return // already queued (by the replay)
+	}
+	if c.queued+len(frame) > c.maxQueue {
+		c.closeLocked(protocol.CloseTooSlow, "too slow to read")
+		return
+	}
+	f.last = seq
+	c.pushLocked(frame)
+}
+
+func (c *Conn) filterLocked(room string) *roomFilter {
+	if c.rooms == nil {
+		c.rooms = make(map[string]*roomFilter)
+	}
+	f := c.rooms[room]
+	if f == nil {
+		f = &roomFilter{}
+		c.rooms[room] = f
+	}
+	return f
+}
+
+func (c *Conn) pushLocked(frame []byte) {
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// BeginReplay starts a replay of room after seq since: from now on live
+// frames of that room are held until EndReplay. Call it before reading the
+// store, so nothing committed after the read is missed ("register first,
+// then read, de-duplicate by seq").
+func (c *Conn) BeginReplay(room string, since int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	f := c.filterLocked(room)
+	f.replaying, f.paused = true, false
+	f.held = f.held[:0]
+	f.last = since
+}
+
+// LogFrame is one encoded room-log frame with its seq.
+type LogFrame struct {
+	Seq   int64
+	Frame []byte
+}
+
+// EndReplay queues the replayed frames (seq order) and synced, then the live
+// frames held meanwhile that come after them. When truncated (the store had
+// more than one replay's worth), held frames are dropped and live frames of
+// the room are dropped until the next BeginReplay: the client pages forward
+// with another hello, and would otherwise see a gap.
+func (c *Conn) EndReplay(room string, frames []LogFrame, synced []byte, truncated bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	f := c.filterLocked(room)
+	for _, lf := range frames {
+		if lf.Seq > f.last {
+			f.last = lf.Seq
+			c.pushLocked(lf.Frame)
+		}
+	}
+	c.pushLocked(synced)
+	f.replaying = false
+	if truncated {
+		f.paused = true
+		f.held = nil
+		return
+	}
+	for _, h := range f.held {
+		if h.seq > f.last {
+			f.last = h.seq
+			c.pushLocked(h.frame)
+		}
+	}
+	f.held = nil
+}
+
+// forgetRoom drops the delivery state of a room the user left.
+func (c *Conn) forgetRoom(room string) {
+	c.mu.Lock()
+	delete(c.rooms, room)
+	c.mu.Unlock()
+}

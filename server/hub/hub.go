@@ -1,0 +1,438 @@
+// Package hub is the channel-based heart of minichat: it knows which
+// connections are open, which rooms each connected user belongs to, who is
+// online, away or typing, and fans every committed room-log entry out to the
+// connections of the room's members.
+//
+// One goroutine (the loop) owns all of that state; nothing else touches it,
+// so it needs no mutex. Callers talk to the loop with typed requests over a
+// channel, and every entry point also selects on the hub's stop channel, so
+// no call blocks after Shutdown. The loop does no I/O: a broadcast is
+// encoded once and handed to each connection's bounded queue without
+// blocking; a connection whose queue is full is closed (4429) and will
+// reconnect and resume from the store. The hub imports neither the
+// WebSocket library nor SQL nor HTTP.
+package hub
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultPresenceGrace = 5 * time.Second
+	DefaultTypingTimeout = 6 * time.Second
+	DefaultMaxQueueBytes = 1 << 20
+)
+
+// Options configure a Hub.
+type Options struct {
+	// PresenceGrace is how long a user whose last connection closed still
+	// counts as online; default 5 s.
+	PresenceGrace time.Duration
+	// TypingTimeout ends a typing state that was not renewed; default 6 s.
+	TypingTimeout time.Duration
+	// Log receives the hub's own warnings; default: discard.
+	Log zerolog.Logger
+}
+
+// Hub routes frames between connections. Create it with New, feed it
+// committed store events with Publish, and stop it with Shutdown.
+type Hub struct {
+	opts Options
+	log  zerolog.Logger
+
+	reqs   chan func()        // run on the loop
+	events chan []store.Event // committed changes, in commit order
+	stop   chan struct{}      // closed by Shutdown: callers stop waiting
+	done   chan struct{}      // closed when the loop has returned
+
+	// Owned by the loop goroutine.
+	users map[string]*userState
+	rooms map[string]*roomState
+	epoch uint64
+}
+
+// userState is a connected (or recently connected) user.
+type userState struct {
+	user   protocol.User
+	conns  map[*Conn]struct{}
+	rooms  map[string]struct{} // ids of the rooms the user belongs to
+	status string              // online or away while connected
+	text   string
+	// grace is running while the user has no connection but is not yet
+	// announced offline; graceGen tells a stale timer from the current one.
+	grace    *time.Timer
+	graceGen uint64
+}
+
+// roomState is a room with at least one connected member.
+type roomState struct {
+	conns  map[*Conn]struct{}
+	typing map[string]*typingState // by user id
+}
+
+type typingState struct {
+	user  protocol.User
+	timer *time.Timer
+	gen   uint64
+}
+
+// New starts a hub. It runs until Shutdown.
+func New(opts Options) *Hub {
+	if opts.PresenceGrace <= 0 {
+		opts.PresenceGrace = DefaultPresenceGrace
+	}
+	if opts.TypingTimeout <= 0 {
+		opts.TypingTimeout = DefaultTypingTimeout
+	}
+	h := &Hub{
+		opts:   opts,
+		log:    opts.Log,
+		reqs:   make(chan func(), 256),
+		events: make(chan []store.Event, 1024),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		users:  make(map[string]*userState),
+		rooms:  make(map[string]*roomState),
+	}
+	go h.loop()
+	return h
+}
+
+func (h *Hub) loop() {
+	defer close(h.done)
+	for {
+		select {
+		case fn := <-h.reqs:
+			fn()
+		case evs := <-h.events:
+			h.apply(evs)
+		case <-h.stop:
+			h.closeAll()
+			return
+		}
+	}
+}
+
+// do runs fn on the loop and waits for it. It returns false without running
+// fn when the hub has stopped.
+func (h *Hub) do(fn func()) bool {
+	ran := make(chan struct{})
+	select {
+	case h.reqs <- func() { fn(); close(ran) }:
+	case <-h.stop:
+		return false
+	}
+	select {
+	case <-ran:
+		return true
+	case <-h.done:
+		return false
+	}
+}
+
+// post runs fn on the loop without waiting for it.
+func (h *Hub) post(fn func()) {
+	select {
+	case h.reqs <- fn:
+	case <-h.stop:
+	}
+}
+
+// Publish hands committed store events to the hub, in commit order. It
+// blocks only while the hub's inbox is full, and returns at once after
+// Shutdown.
+func (h *Hub) Publish(evs []store.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	select {
+	case h.events <- evs:
+	case <-h.stop:
+	}
+}
+
+// Shutdown closes every connection with 1001 (going away) and stops the
+// loop. It is idempotent and returns when the loop has stopped or ctx ends.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	select {
+	case <-h.stop:
+	default:
+		close(h.stop)
+	}
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hub) closeAll() {
+	for _, u := range h.users {
+		if u.grace != nil {
+			u.grace.Stop()
+		}
+		for c := range u.conns {
+			c.Close(protocol.CloseGoingAway, "server shutting down")
+		}
+	}
+	for _, r := range h.rooms {
+		for _, t := range r.typing {
+			t.timer.Stop()
+		}
+	}
+	h.users, h.rooms = nil, nil
+}
+
+// Registration is what the hub needs to admit a connection.
+type Registration struct {
+	// Rooms are the ids of the rooms the user belongs to, read from the
+	// store just before Register.
+	RoomIDs []string
+	// Welcome is the welcome frame without its Online list, which the hub
+	// fills in; it is queued before any other frame of the connection.
+	Welcome protocol.Welcome
+}
+
+// Register admits c. The welcome frame is queued first; from then on c
+// receives the live frames of its user's rooms. If the user was offline (not
+// merely within the grace period), everyone who shares a room with them is
+// told they are online. Register returns false after Shutdown.
+func (h *Hub) Register(c *Conn, reg Registration) bool {
+	return h.do(func() {
+		u := h.users[c.User.ID]
+		announce := false
+		if u == nil {
+			u = &userState{user: c.User, conns: make(map[*Conn]struct{}), rooms: make(map[string]struct{}), status: protocol.StatusOnline}
+			h.users[c.User.ID] = u
+			announce = true
+		}
+		if u.grace != nil {
+			u.grace.Stop()
+			u.grace = nil
+			u.graceGen++
+		}
+		u.user = c.User
+		for _, id := range reg.RoomIDs {
+			u.rooms[id] = struct{}{}
+		}
+		u.conns[c] = struct{}{}
+		for id := range u.rooms {
+			h.room(id).conns[c] = struct{}{}
+		}
+		w := reg.Welcome
+		w.Type = protocol.TypeWelcome
+		w.Online = h.onlineFor(u)
+		c.Send(protocol.Encode(w))
+		// A typing state of someone else in these rooms is worth knowing now.
+		for id := range u.rooms {
+			for uid, t := range h.rooms[id].typing {
+				if uid != c.User.ID {
+					c.Send(protocol.Encode(protocol.Typing{Type: protocol.TypeTyping, Room: id, User: t.user, Active: true}))
+				}
+			}
+		}
+		if announce {
+			h.broadcastPresence(u)
+		}
+	})
+}
+
+// Unregister removes c after its transport closed. When it was the user's
+// last connection, their typing states end at once and, after the grace
+// period, the user is announced offline.
+func (h *Hub) Unregister(c *Conn) {
+	h.post(func() {
+		u := h.users[c.User.ID]
+		if u == nil {
+			return
+		}
+		if _, ok := u.conns[c]; !ok {
+			return
+		}
+		delete(u.conns, c)
+		for id := range u.rooms {
+			if r := h.rooms[id]; r != nil {
+				delete(r.conns, c)
+			}
+		}
+		if len(u.conns) > 0 {
+			return
+		}
+		for id := range u.rooms {
+			h.stopTyping(id, u.user.ID)
+			h.dropRoomIfIdle(id)
+		}
+		u.graceGen++
+		gen := u.graceGen
+		uid := u.user.ID
+		u.grace = time.AfterFunc(h.opts.PresenceGrace, func() {
+			h.post(func() { h.goOffline(uid, gen) })
+		})
+	})
+}
+
+func (h *Hub) goOffline(uid string, gen uint64) {
+	u := h.users[uid]
+	if u == nil || u.graceGen != gen || len(u.conns) > 0 {
+		return // reconnected meanwhile
+	}
+	u.status, u.text = protocol.StatusOffline, ""
+	h.broadcastPresence(u)
+	for id := range u.rooms {
+		h.dropRoomIfIdle(id)
+	}
+	delete(h.users, uid)
+}
+
+func (h *Hub) room(id string) *roomState {
+	r := h.rooms[id]
+	if r == nil {
+		r = &roomState{conns: make(map[*Conn]struct{})}
+		h.rooms[id] = r
+	}
+	return r
+}
+
+func (h *Hub) dropRoomIfIdle(id string) {
+	if r := h.rooms[id]; r != nil && len(r.conns) == 0 && len(r.typing) == 0 {
+		delete(h.rooms, id)
+	}
+}
+
+// onlineFor lists the users online or away who share a room with u (u
+// included), sorted by name.
+func (h *Hub) onlineFor(u *userState) []protocol.Presence {
+	seen := make(map[string]struct{})
+	out := []protocol.Presence{}
+	add := func(o *userState) {
+		if _, ok := seen[o.user.ID]; ok || o.status == protocol.StatusOffline {
+			return
+		}
+		seen[o.user.ID] = struct{}{}
+		out = append(out, protocol.Presence{User: o.user, Status: o.status, Text: o.text})
+	}
+	add(u)
+	for id := range u.rooms {
+		r := h.rooms[id]
+		if r == nil {
+			continue
+		}
+		for c := range r.conns {
+			if o := h.users[c.User.ID]; o != nil {
+				add(o)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].User.Name < out[j].User.Name })
+	return out
+}
+
+// broadcastPresence tells every connection that shares a room with u (u's
+// own included) u's current status.
+func (h *Hub) broadcastPresence(u *userState) {
+	frame := protocol.Encode(protocol.PresenceFrame{Type: protocol.TypePresence, User: u.user, Status: u.status, Text: u.text})
+	h.epoch++
+	send := func(c *Conn) {
+		if c.mark == h.epoch {
+			return
+		}
+		c.mark = h.epoch
+		c.sendLive(frame)
+	}
+	for c := range u.conns {
+		send(c)
+	}
+	for id := range u.rooms {
+		if r := h.rooms[id]; r != nil {
+			for c := range r.conns {
+				send(c)
+			}
+		}
+	}
+}
+
+// SetStatus sets the user's status (online or away) and status text, and
+// tells everyone who shares a room with them.
+func (h *Hub) SetStatus(c *Conn, status, text string) {
+	h.post(func() {
+		u := h.users[c.User.ID]
+		if u == nil || (u.status == status && u.text == text) {
+			return
+		}
+		u.status, u.text = status, text
+		h.broadcastPresence(u)
+	})
+}
+
+// IsMember reports whether the hub knows c's user as a member of room.
+func (h *Hub) IsMember(c *Conn, room string) bool {
+	var ok bool
+	h.do(func() {
+		if u := h.users[c.User.ID]; u != nil {
+			_, ok = u.rooms[room]
+		}
+	})
+	return ok
+}
+
+// CloseSession closes every connection of a session with code (4401 after
+// logout).
+func (h *Hub) CloseSession(sessionID string, code int, reason string) {
+	h.do(func() {
+		for _, u := range h.users {
+			for c := range u.conns {
+				if c.SessionID == sessionID {
+					c.Close(code, reason)
+				}
+			}
+		}
+	})
+}
+
+// CloseUser closes every connection of a user with code.
+func (h *Hub) CloseUser(userID string, code int, reason string) {
+	h.do(func() {
+		if u := h.users[userID]; u != nil {
+			for c := range u.conns {
+				c.Close(code, reason)
+			}
+		}
+	})
+}
+
+// Stats is a snapshot of the hub's size.
+type Stats struct {
+	Users, Conns, Rooms int
+}
+
+// Stats returns the number of users, connections and active rooms.
+func (h *Hub) Stats() Stats {
+	var s Stats
+	h.do(func() {
+		s.Users, s.Rooms = len(h.users), len(h.rooms)
+		for _, u := range h.users {
+			s.Conns += len(u.conns)
+		}
+	})
+	return s
+}
+
+// Conns calls fn for every connection, on the loop; fn must not block.
+func (h *Hub) Conns(fn func(*Conn)) {
+	h.do(func() {
+		for _, u := range h.users {
+			for c := range u.conns {
+				fn(c)
+			}
+		}
+	})
+}
