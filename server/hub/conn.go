@@ -42,9 +42,9 @@ type Conn struct {
 
 // roomFilter is the delivery state of one room on one connection.
 type roomFilter struct {
-	last      int64    // highest seq queued
-	replaying bool     // a hello replay is reading the store: hold live frames
-	paused    bool     // the replay was truncated: drop live frames until the next hello
+	last      int64 // highest seq queued
+	replaying bool  // a hello replay is reading the store: hold live frames
+	paused    bool  // the replay was truncated: drop live frames until the next hello
 	held      []seqFrame
 }
 

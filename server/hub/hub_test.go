@@ -118,7 +118,9 @@ func (f *fake) none(t *testing.T, d time.Duration, types ...string) {
 	}
 }
 
-func user(name string) protocol.User { return protocol.User{ID: "u_" + name, Name: name, Role: "member"} }
+func user(name string) protocol.User {
+	return protocol.User{ID: "u_" + name, Name: name, Role: "member"}
+}
 
 func msgEvent(room string, seq int64, from protocol.User, text string) store.Event {
 	return store.Event{Kind: store.EventMessage, RoomID: room, Seq: seq, Message: protocol.Message{
