@@ -17,13 +17,22 @@ func (h *Hub) apply(evs []store.Event) {
 			if m := ev.Message; m.Kind == protocol.KindChat && m.Sender != nil {
 				h.stopTyping(ev.RoomID, m.Sender.ID)
 			}
-			h.fanOut(ev.RoomID, ev.Seq, protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: ev.Message}))
+			h.fanOut(ev.RoomID, ev.Seq, EncodeLog(*ev))
 		case store.EventUpdate:
-			h.fanOut(ev.RoomID, ev.Seq, protocol.Encode(protocol.Update{Type: protocol.TypeUpdate, Room: ev.RoomID, Seq: ev.Seq, Message: ev.Message}))
+			h.fanOut(ev.RoomID, ev.Seq, EncodeLog(*ev))
 		case store.EventMember:
 			h.member(ev)
 		}
 	}
+}
+
+// EncodeLog encodes a room-log event (EventMessage or EventUpdate) as the
+// frame a client receives: message or update.
+func EncodeLog(ev store.Event) []byte {
+	if ev.Kind == store.EventUpdate {
+		return protocol.Encode(protocol.Update{Type: protocol.TypeUpdate, Room: ev.RoomID, Seq: ev.Seq, Message: ev.Message})
+	}
+	return protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: ev.Message})
 }
 
 func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {

@@ -1,0 +1,173 @@
+// Package api is minichat's HTTP surface: the chi router with the REST
+// endpoints of the protocol, /healthz, the /ws endpoint mounted from the ws
+// package, and the embedded web client with its SPA fallback. Handlers
+// return errors and one function renders them as {"error":{code,message}},
+// so every failure, including unknown /api paths and panics, is JSON.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/rs/zerolog"
+
+	"minichat/server/auth"
+	"minichat/server/chat"
+	"minichat/server/hub"
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+// Options configure the API.
+type Options struct {
+	Store store.Store
+	Chat  *chat.Service
+	Hub   *hub.Hub
+	// WS serves /ws.
+	WS http.Handler
+	// Web is the built client (the contents of frontend/dist); nil or
+	// without index.html serves a placeholder page.
+	Web fs.FS
+	// RegistrationClosed refuses sign-up over HTTP (403).
+	RegistrationClosed bool
+	// TrustedProxies are the networks whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []string
+	// PasswordParams are the argon2id parameters of new hashes; default
+	// auth.DefaultParams.
+	PasswordParams *auth.Params
+	// Hashers bounds concurrent password hashing; default the CPU count.
+	Hashers *auth.Limiter
+	Log     zerolog.Logger
+}
+
+type api struct {
+	opts    Options
+	log     zerolog.Logger
+	params  auth.Params
+	hashers *auth.Limiter
+	proxies *proxies
+}
+
+// New returns the HTTP handler of the whole server.
+func New(opts Options) (http.Handler, error) {
+	p, err := parseProxies(opts.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	a := &api{opts: opts, log: opts.Log, params: auth.DefaultParams, hashers: opts.Hashers, proxies: p}
+	if opts.PasswordParams != nil {
+		a.params = *opts.PasswordParams
+	}
+	if a.hashers == nil {
+		a.hashers = auth.NewLimiter(0)
+	}
+
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(a.realIP)
+	r.Use(a.accessLog)
+	r.Use(a.recoverer)
+	r.Use(securityHeaders)
+
+	r.Get("/healthz", a.healthz)
+	r.Handle("/ws", opts.WS)
+	r.Route("/api", func(r chi.Router) {
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusMethodNotAllowed, protocol.ErrorBody{Error: protocol.ErrorDetail{Code: protocol.CodeBadRequest, Message: "method " + r.Method + " not allowed here"}})
+		})
+		r.Post("/users", a.handle(a.register))
+		r.Post("/session", a.handle(a.login))
+		r.Group(func(r chi.Router) {
+			r.Use(a.requireAuth)
+			r.Delete("/session", a.handle(a.logout))
+			r.Get("/me", a.handle(a.me))
+			r.Get("/rooms", a.handle(a.rooms))
+			r.Post("/rooms", a.handle(a.createRoom))
+			r.Post("/rooms/{id}/join", a.handle(a.join))
+			r.Post("/rooms/{id}/leave", a.handle(a.leave))
+			r.Post("/rooms/{id}/invite", a.handle(a.invite))
+			r.Get("/rooms/{id}/messages", a.handle(a.history))
+			r.Post("/rooms/{id}/messages", a.handle(a.send))
+			r.Post("/dms", a.handle(a.dm))
+		})
+	})
+	static := newStatic(opts.Web)
+	r.NotFound(static.ServeHTTP)
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "not found"))
+	})
+	return r, nil
+}
+
+// handler is an HTTP handler that returns its error for writeError.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (a *api) handle(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, err)
+		}
+	}
+}
+
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.opts.Store.Ping(ctx); err != nil {
+		a.log.Warn().Err(err).Msg("health check: store does not answer")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// writeJSON writes v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError renders err as {"error":{code,message}} with the matching
+// status. Errors without a protocol code are logged and shown as internal.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ce *protocol.CodeError
+	if !errors.As(err, &ce) {
+		if !errors.Is(err, context.Canceled) {
+			zerolog.Ctx(r.Context()).Error().Err(err).Msg("request failed")
+		}
+		ce = protocol.Errorf(protocol.CodeInternal, "internal error")
+	}
+	if ce.RetryAfter > 0 {
+		w.Header().Set("Retry-After", itoa(int64((ce.RetryAfter+time.Second-1)/time.Second)))
+	}
+	writeJSON(w, protocol.HTTPStatus(ce.Code), protocol.ErrorBody{Error: protocol.ErrorDetail{Code: ce.Code, Message: ce.Msg}})
+}
+
+// maxBody bounds JSON request bodies.
+const maxBody = 64 << 10
+
+// decode reads a JSON body into v.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return protocol.Errorf(protocol.CodeTooLarge, "body larger than %d bytes", maxBody)
+		}
+		return protocol.Errorf(protocol.CodeBadRequest, "body must be a JSON object: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"minichat/server/auth"
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+// CookieName is the session cookie of browsers.
+const CookieName = "minichat_session"
+
+const sessionMaxAge = 30 * 24 * time.Hour
+
+type ctxKey int
+
+const sessionKey ctxKey = 1
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type sessionResponse struct {
+	User  protocol.User `json:"user"`
+	Token string        `json:"token"`
+}
+
+func (a *api) register(w http.ResponseWriter, r *http.Request) error {
+	if a.opts.RegistrationClosed {
+		return protocol.Errorf(protocol.CodeForbidden, "registration is closed; ask an administrator for an account")
+	}
+	var c credentials
+	if err := decode(w, r, &c); err != nil {
+		return err
+	}
+	if err := protocol.CheckName("username", c.Username); err != nil {
+		return err
+	}
+	if err := protocol.CheckPassword(c.Password); err != nil {
+		return err
+	}
+	hash, err := a.hash(r.Context(), c.Password)
+	if err != nil {
+		return err
+	}
+	u, err := a.opts.Store.CreateUser(r.Context(), store.NewUser{Name: c.Username, PasswordHash: hash})
+	if errors.Is(err, store.ErrConflict) {
+		return protocol.Errorf(protocol.CodeConflict, "the name %q is taken", c.Username)
+	}
+	if err != nil {
+		return err
+	}
+	a.log.Info().Str("user", u.Name).Str("role", u.Role).Msg("user registered")
+	return a.startSession(w, r, u, http.StatusCreated)
+}
+
+func (a *api) login(w http.ResponseWriter, r *http.Request) error {
+	var c credentials
+	if err := decode(w, r, &c); err != nil {
+		return err
+	}
+	bad := protocol.Errorf(protocol.CodeUnauthorized, "wrong username or password")
+	if c.Username == "" || len(c.Password) > protocol.MaxPasswordLen {
+		return bad
+	}
+	if err := a.hashers.Acquire(r.Context()); err != nil {
+		return err
+	}
+	u, hash, err := a.opts.Store.UserByName(r.Context(), c.Username)
+	ok := false
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		auth.DummyVerify(c.Password) // the same time whether the user exists or not
+	case err != nil:
+		a.hashers.Release()
+		return err
+	default:
+		ok, err = auth.VerifyPassword(hash, c.Password)
+	}
+	a.hashers.Release()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return bad
+	}
+	return a.startSession(w, r, u, http.StatusOK)
+}
+
+func (a *api) hash(ctx context.Context, password string) (string, error) {
+	if err := a.hashers.Acquire(ctx); err != nil {
+		return "", err
+	}
+	defer a.hashers.Release()
+	return auth.HashPassword(password, a.params)
+}
+
+func (a *api) startSession(w http.ResponseWriter, r *http.Request, u protocol.User, status int) error {
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return err
+	}
+	if _, err := a.opts.Store.CreateSession(r.Context(), u.ID, hash); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     CookieName,
+		Value:    token,
+		Path:     "/",
+		MaxAge:   int(sessionMaxAge.Seconds()),
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   a.secure(r),
+	})
+	writeJSON(w, status, sessionResponse{User: u, Token: token})
+	return nil
+}
+
+func (a *api) logout(w http.ResponseWriter, r *http.Request) error {
+	sess := sessionOf(r)
+	if err := a.opts.Store.DeleteSession(r.Context(), sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	a.opts.Hub.CloseSession(sess.ID, protocol.CloseUnauthenticated, "signed out")
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.secure(r)})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *api) me(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"user": sessionOf(r).User})
+	return nil
+}
+
+// Authenticator returns a function that finds the session of a request: by
+// the bearer token if there is an Authorization header, by the session
+// cookie otherwise. The /ws endpoint uses it too.
+func Authenticator(st store.Store) func(r *http.Request) (store.Session, error) {
+	return func(r *http.Request) (store.Session, error) { return authenticate(st, r) }
+}
+
+func authenticate(st store.Store, r *http.Request) (store.Session, error) {
+	token := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "use a Bearer token")
+		}
+		token = strings.TrimSpace(rest)
+	} else if c, err := r.Cookie(CookieName); err == nil {
+		token = c.Value
+	}
+	if token == "" || len(token) > 256 {
+		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "sign in first")
+	}
+	sess, err := st.SessionByToken(r.Context(), auth.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "session ended; sign in again")
+	}
+	return sess, err
+}
+
+func (a *api) requireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := authenticate(a.opts.Store, r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		logUser(r, sess.User.Name)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
+	})
+}
+
+func sessionOf(r *http.Request) store.Session {
+	s, _ := r.Context().Value(sessionKey).(store.Session)
+	return s
+}

@@ -1,0 +1,223 @@
+// Package chat is the one place where the rules of rooms and messages live,
+// shared by the HTTP API and the WebSocket endpoint so that a REST send and
+// a socket send take exactly the same path. It checks input, maps store
+// errors to protocol error codes, and leaves fan-out to the store's commit
+// hook. A Service holds no state of its own and is safe for concurrent use.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+// Service applies the chat rules on top of a Store.
+type Service struct {
+	Store store.Store
+}
+
+// codeErr maps a store error to a protocol error; what names the object
+// for not-found messages.
+func codeErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return protocol.Errorf(protocol.CodeNotFound, "%s not found", what)
+	case errors.Is(err, store.ErrConflict):
+		return protocol.Errorf(protocol.CodeConflict, "%s already exists", what)
+	case errors.Is(err, store.ErrForbidden):
+		return protocol.Errorf(protocol.CodeForbidden, "not allowed")
+	case errors.Is(err, store.ErrInvalid):
+		return protocol.Errorf(protocol.CodeBadRequest, "invalid %s", what)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	var ce *protocol.CodeError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// SendParams is a new chat message from a client.
+type SendParams struct {
+	Room        string
+	Text        string
+	ClientID    string
+	ReplyTo     string
+	Attachments []string
+}
+
+// Send stores a message and returns it once it is durably committed; the
+// store's commit hook fans it out. A repeated client_id returns the original.
+func (s *Service) Send(ctx context.Context, user protocol.User, p SendParams) (protocol.Message, error) {
+	text, err := protocol.NormalizeText(p.Text, len(p.Attachments) > 0)
+	if err != nil {
+		return protocol.Message{}, err
+	}
+	if err := protocol.CheckClientID(p.ClientID); err != nil {
+		return protocol.Message{}, err
+	}
+	if p.Room == "" {
+		return protocol.Message{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
+	}
+	msg, _, err := s.Store.Send(ctx, store.SendRequest{
+		RoomID: p.Room, SenderID: user.ID, Text: text, ClientID: p.ClientID,
+		ReplyTo: p.ReplyTo, Attachments: p.Attachments,
+	})
+	if errors.Is(err, store.ErrForbidden) {
+		return msg, protocol.Errorf(protocol.CodeForbidden, "join the room to post in it")
+	}
+	return msg, codeErr(err, "room or message")
+}
+
+// readable returns the room as user sees it, or not_found when the user may
+// not read it (private and DM rooms are readable by members only).
+func (s *Service) readable(ctx context.Context, user protocol.User, roomID string) (protocol.Room, error) {
+	if roomID == "" {
+		return protocol.Room{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
+	}
+	r, err := s.Store.Room(ctx, roomID, user.ID)
+	return r, codeErr(err, "room")
+}
+
+// History returns a page of a room's messages, oldest first.
+func (s *Service) History(ctx context.Context, user protocol.User, roomID string, before int64, limit int) ([]protocol.Message, bool, error) {
+	if limit == 0 {
+		limit = protocol.DefaultHistory
+	}
+	if limit < 1 || limit > protocol.MaxHistory {
+		return nil, false, protocol.Errorf(protocol.CodeBadRequest, "limit must be 1-%d", protocol.MaxHistory)
+	}
+	if before < 0 {
+		return nil, false, protocol.Errorf(protocol.CodeBadRequest, "before must be a seq >= 1")
+	}
+	if _, err := s.readable(ctx, user, roomID); err != nil {
+		return nil, false, err
+	}
+	msgs, more, err := s.Store.History(ctx, roomID, before, limit)
+	if msgs == nil {
+		msgs = []protocol.Message{}
+	}
+	return msgs, more, codeErr(err, "room")
+}
+
+// Replay returns the log entries of a member room after since, at most
+// protocol.MaxReplay, and whether more remain.
+func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string, since int64) ([]store.Event, bool, error) {
+	ok, err := s.Store.IsMember(ctx, roomID, user.ID)
+	if err != nil {
+		return nil, false, codeErr(err, "room")
+	}
+	if !ok {
+		return nil, false, protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", roomID)
+	}
+	evs, err := s.Store.Since(ctx, roomID, since, protocol.MaxReplay+1)
+	if err != nil {
+		return nil, false, codeErr(err, "room")
+	}
+	if len(evs) > protocol.MaxReplay {
+		return evs[:protocol.MaxReplay], true, nil
+	}
+	return evs, false, nil
+}
+
+// Edit replaces a message's text (its sender or an admin).
+func (s *Service) Edit(ctx context.Context, user protocol.User, roomID, msgID, text string) (protocol.Message, error) {
+	text, err := protocol.NormalizeText(text, false)
+	if err != nil {
+		return protocol.Message{}, err
+	}
+	m, err := s.Store.Edit(ctx, roomID, msgID, user.ID, user.Role == protocol.RoleAdmin, text)
+	return m, codeErr(err, "message")
+}
+
+// Delete turns a message into a tombstone (its sender or an admin).
+func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID string) (protocol.Message, error) {
+	m, err := s.Store.Delete(ctx, roomID, msgID, user.ID, user.Role == protocol.RoleAdmin)
+	return m, codeErr(err, "message")
+}
+
+// React adds or removes the user's reaction.
+func (s *Service) React(ctx context.Context, user protocol.User, roomID, msgID, emoji string, on bool) (protocol.Message, error) {
+	m, err := s.Store.React(ctx, roomID, msgID, user.ID, emoji, on)
+	return m, codeErr(err, "message")
+}
+
+// Read moves the user's read marker.
+func (s *Service) Read(ctx context.Context, user protocol.User, roomID string, seq int64) error {
+	return codeErr(s.Store.SetRead(ctx, roomID, user.ID, seq), "room")
+}
+
+// Rooms lists the user's rooms and every public room.
+func (s *Service) Rooms(ctx context.Context, user protocol.User) ([]protocol.Room, error) {
+	rooms, err := s.Store.Rooms(ctx, user.ID)
+	if rooms == nil {
+		rooms = []protocol.Room{}
+	}
+	return rooms, codeErr(err, "rooms")
+}
+
+// CreateRoom creates a public or private room with user as its member.
+func (s *Service) CreateRoom(ctx context.Context, user protocol.User, name string, private bool) (protocol.Room, error) {
+	if err := protocol.CheckName("room name", name); err != nil {
+		return protocol.Room{}, err
+	}
+	kind := protocol.RoomPublic
+	if private {
+		kind = protocol.RoomPrivate
+	}
+	r, err := s.Store.CreateRoom(ctx, user.ID, name, kind)
+	if errors.Is(err, store.ErrConflict) {
+		return r, protocol.Errorf(protocol.CodeConflict, "a room named %q already exists", name)
+	}
+	return r, codeErr(err, "room")
+}
+
+// Join makes the user a member of a public room.
+func (s *Service) Join(ctx context.Context, user protocol.User, roomID string) (protocol.Room, error) {
+	r, err := s.Store.Join(ctx, roomID, user.ID)
+	if errors.Is(err, store.ErrForbidden) {
+		return r, protocol.Errorf(protocol.CodeForbidden, "private rooms are joined by invitation")
+	}
+	return r, codeErr(err, "room")
+}
+
+// Leave removes the user from a room.
+func (s *Service) Leave(ctx context.Context, user protocol.User, roomID string) error {
+	err := s.Store.Leave(ctx, roomID, user.ID)
+	if errors.Is(err, store.ErrForbidden) {
+		return protocol.Errorf(protocol.CodeForbidden, "direct-message rooms cannot be left")
+	}
+	return codeErr(err, "room")
+}
+
+// Invite adds another user to a room the user belongs to.
+func (s *Service) Invite(ctx context.Context, user protocol.User, roomID, username string) error {
+	other, _, err := s.Store.UserByName(ctx, username)
+	if err != nil {
+		return codeErr(err, "user")
+	}
+	err = s.Store.Invite(ctx, roomID, user.ID, other.ID)
+	if errors.Is(err, store.ErrForbidden) {
+		return protocol.Errorf(protocol.CodeForbidden, "nobody can be invited to a direct-message room")
+	}
+	return codeErr(err, "room")
+}
+
+// DM returns the direct-message room of the user and username.
+func (s *Service) DM(ctx context.Context, user protocol.User, username string) (protocol.Room, error) {
+	other, _, err := s.Store.UserByName(ctx, username)
+	if err != nil {
+		return protocol.Room{}, codeErr(err, "user")
+	}
+	if other.ID == user.ID {
+		return protocol.Room{}, protocol.Errorf(protocol.CodeBadRequest, "a direct message needs another user")
+	}
+	r, err := s.Store.DM(ctx, user.ID, other.ID)
+	return r, codeErr(err, "room")
+}

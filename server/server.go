@@ -1,0 +1,250 @@
+// Package server wires minichat together: the store, the hub, the chat
+// rules, the /ws endpoint and the HTTP API. New builds a Server from a
+// Config; Run serves until its context ends and then shuts down in order —
+// stop accepting, close every socket with 1001, drain the store's writer —
+// so nothing acknowledged is lost.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"minichat/server/api"
+	"minichat/server/chat"
+	"minichat/server/hub"
+	"minichat/server/store"
+	"minichat/server/store/sqlite"
+	"minichat/server/ws"
+)
+
+// Config is the server's configuration; the zero value of a field means its
+// default (see DESIGN and the flags in main.go).
+type Config struct {
+	Addr           string        // listen address; default ":8080"
+	DataDir        string        // SQLite database and files; default "./data"
+	Database       string        // "" (SQLite in DataDir) or a postgres:// URL (not yet supported)
+	Registration   string        // "open" (default) or "closed"
+	AllowedOrigins []string      // extra origins allowed to open /ws
+	Heartbeat      time.Duration // ping interval; default 25 s
+	MaxFrameBytes  int           // default 65536
+	Rate           float64       // messages per second per connection; default 5
+	Burst          int           // default 20
+	TLSCert        string
+	TLSKey         string
+	TrustedProxies []string
+	PresenceGrace  time.Duration // default 5 s
+	TypingTimeout  time.Duration // default 6 s
+	ShutdownGrace  time.Duration // how long Run waits for sockets to close; default 5 s
+	Version        string
+}
+
+// Server is a running minichat.
+type Server struct {
+	cfg     Config
+	log     zerolog.Logger
+	store   store.Store
+	hub     *hub.Hub
+	ws      *ws.Handler
+	handler http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the store and builds the server. web is the built client (may
+// be nil). Call Close (or Run) to release it.
+func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "./data"
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = ":8080"
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 5 * time.Second
+	}
+	switch cfg.Registration {
+	case "", "open", "closed":
+	default:
+		return nil, fmt.Errorf("registration must be open or closed, not %q", cfg.Registration)
+	}
+	s := &Server{cfg: cfg, log: log}
+	s.hub = hub.New(hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log})
+	st, err := OpenStore(cfg, store.Options{OnCommit: s.hub.Publish})
+	if err != nil {
+		_ = s.hub.Shutdown(context.Background())
+		return nil, err
+	}
+	s.store = st
+	svc := &chat.Service{Store: st}
+	s.ws = ws.New(ws.Options{
+		Hub:            s.hub,
+		Chat:           svc,
+		Authenticate:   api.Authenticator(st),
+		AllowedOrigins: cfg.AllowedOrigins,
+		Heartbeat:      cfg.Heartbeat,
+		MaxFrameBytes:  cfg.MaxFrameBytes,
+		Rate:           cfg.Rate,
+		Burst:          cfg.Burst,
+		Version:        cfg.Version,
+		Log:            log,
+	})
+	s.handler, err = api.New(api.Options{
+		Store:              st,
+		Chat:               svc,
+		Hub:                s.hub,
+		WS:                 s.ws,
+		Web:                web,
+		RegistrationClosed: cfg.Registration == "closed",
+		TrustedProxies:     cfg.TrustedProxies,
+		Log:                log,
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenStore opens the store a Config names.
+func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
+	if cfg.Database != "" && !strings.HasPrefix(cfg.Database, "sqlite:") {
+		return nil, fmt.Errorf("database %q: only the built-in SQLite store is available in this version", redact(cfg.Database))
+	}
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = "./data"
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	path := filepath.Join(dir, "minichat.db")
+	if p, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok && p != "" {
+		path = p
+	}
+	st, err := sqlite.Open(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return st, nil
+}
+
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i >= 0 {
+		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+			return dsn[:j+3] + "…" + dsn[i:]
+		}
+	}
+	return dsn
+}
+
+// Handler is the server's whole HTTP surface (API, /ws, client).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Hub is the server's hub.
+func (s *Server) Hub() *hub.Hub { return s.hub }
+
+// Close closes every socket with 1001, waits (bounded by the shutdown
+// grace) for their goroutines, then drains and closes the store. It is
+// idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+		defer cancel()
+		_ = s.hub.Shutdown(ctx)
+		if err := s.ws.Shutdown(ctx); err != nil {
+			s.log.Warn().Err(err).Msg("some sockets did not close in time")
+		}
+		s.closeErr = s.store.Close()
+	})
+	return s.closeErr
+}
+
+// Run listens on Config.Addr and serves until ctx ends, then shuts down
+// gracefully. ready, if not nil, is called with the bound address.
+func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Serve is Run on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	tlsOn := s.cfg.TLSCert != "" || s.cfg.TLSKey != ""
+	if tlsOn {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			s.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	s.log.Info().Str("addr", ln.Addr().String()).Str("url", scheme+"://"+displayAddr(ln.Addr())).Msg("minichat is serving")
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	// Stop accepting and finish plain requests; WebSockets are hijacked, so
+	// http.Server.Shutdown leaves them to Close below.
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn().Err(err).Msg("http shutdown")
+	}
+	err := s.Close()
+	if err2 := <-errc; err2 != nil && !errors.Is(err2, http.ErrServerClosed) && err == nil {
+		err = err2
+	}
+	s.log.Info().Msg("stopped")
+	return err
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

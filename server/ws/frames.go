@@ -1,0 +1,144 @@
+package ws
+
+import (
+	"encoding/json"
+	"time"
+
+	"minichat/server/chat"
+	"minichat/server/hub"
+	"minichat/server/protocol"
+)
+
+// handle decodes, validates and carries out one client frame. Every refusal
+// is answered with an error frame; the connection stays usable.
+func (c *conn) handle(data []byte) {
+	var f protocol.ClientFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		var refOnly struct {
+			Ref string `json:"ref"`
+		}
+		_ = json.Unmarshal(data, &refOnly)
+		if len(refOnly.Ref) > protocol.MaxRefLen {
+			refOnly.Ref = ""
+		}
+		c.sendError(refOnly.Ref, protocol.Errorf(protocol.CodeBadRequest, "frame is not a valid JSON object of the protocol: %v", err))
+		return
+	}
+	if err := f.Validate(); err != nil {
+		ref := f.Ref
+		if len(ref) > protocol.MaxRefLen {
+			ref = ""
+		}
+		c.sendError(ref, err)
+		return
+	}
+	if isWrite(f.Type) {
+		if r := c.writes.Reserve(); r.Delay() > 0 {
+			wait := r.Delay()
+			r.Cancel()
+			c.sendError(f.Ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "slow down", RetryAfter: max(wait, time.Millisecond)})
+			return
+		}
+	}
+	var err error
+	switch f.Type {
+	case protocol.TypePong:
+	case protocol.TypeHello:
+		c.hello(f.Since)
+	case protocol.TypeSend:
+		err = c.send(&f)
+	case protocol.TypeHistory:
+		err = c.history(&f)
+	case protocol.TypeTyping:
+		if !c.h.opts.Hub.Typing(c.hc, f.Room, *f.Active) {
+			err = protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", f.Room)
+		}
+	case protocol.TypeRead:
+		err = c.h.opts.Chat.Read(c.ctx, c.user, f.Room, *f.Seq)
+	case protocol.TypeStatus:
+		text := ""
+		if f.Text != nil {
+			text = *f.Text
+		}
+		c.h.opts.Hub.SetStatus(c.hc, f.Status, text)
+	case protocol.TypeEdit:
+		_, err = c.h.opts.Chat.Edit(c.ctx, c.user, f.Room, f.ID, *f.Text)
+	case protocol.TypeDelete:
+		_, err = c.h.opts.Chat.Delete(c.ctx, c.user, f.Room, f.ID)
+	case protocol.TypeReact:
+		_, err = c.h.opts.Chat.React(c.ctx, c.user, f.Room, f.ID, f.Emoji, *f.On)
+	}
+	if err != nil {
+		c.sendError(f.Ref, err)
+	}
+}
+
+// isWrite reports whether a frame type changes a room's log and so counts
+// against the message rate limit.
+func isWrite(typ string) bool {
+	switch typ {
+	case protocol.TypeSend, protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReact:
+		return true
+	}
+	return false
+}
+
+func (c *conn) send(f *protocol.ClientFrame) error {
+	text := ""
+	if f.Text != nil {
+		text = *f.Text
+	}
+	msg, err := c.h.opts.Chat.Send(c.ctx, c.user, chat.SendParams{
+		Room: f.Room, Text: text, ClientID: f.ClientID, ReplyTo: f.ReplyTo, Attachments: f.Attachments,
+	})
+	if err != nil {
+		return err
+	}
+	c.hc.Send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: f.Ref, Message: msg}))
+	return nil
+}
+
+func (c *conn) history(f *protocol.ClientFrame) error {
+	var before int64
+	if f.Before != nil {
+		before = *f.Before
+	}
+	limit := 0
+	if f.Limit != nil {
+		limit = *f.Limit
+	}
+	msgs, more, err := c.h.opts.Chat.History(c.ctx, c.user, f.Room, before, limit)
+	if err != nil {
+		return err
+	}
+	c.hc.Send(protocol.Encode(protocol.History{Type: protocol.TypeHistory, Ref: f.Ref, Room: f.Room, Messages: msgs, HasMore: more}))
+	return nil
+}
+
+// hello replays each named room after its seq, then sends synced. The
+// connection is registered with the hub before the store is read, and live
+// frames of the room are held meanwhile and merged by seq (hub.Conn's
+// BeginReplay/EndReplay), so nothing committed in between is missed or
+// delivered out of order.
+func (c *conn) hello(since map[string]int64) {
+	for room, seq := range since {
+		if !c.h.opts.Hub.IsMember(c.hc, room) {
+			c.sendError("", protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", room))
+			continue
+		}
+		c.hc.BeginReplay(room, seq)
+		evs, truncated, err := c.h.opts.Chat.Replay(c.ctx, c.user, room, seq)
+		if err != nil {
+			c.hc.EndReplay(room, nil, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: seq}), true)
+			c.sendError("", err)
+			continue
+		}
+		frames := make([]hub.LogFrame, len(evs))
+		last := seq
+		for i, ev := range evs {
+			frames[i] = hub.LogFrame{Seq: ev.Seq, Frame: hub.EncodeLog(ev)}
+			last = ev.Seq
+		}
+		c.hc.EndReplay(room, frames, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: last}), truncated)
+	}
+}

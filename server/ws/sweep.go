@@ -1,0 +1,104 @@
+package ws
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"minichat/server/protocol"
+)
+
+// sweep runs once per heartbeat: it pings every connection, closes those
+// that sent nothing for two heartbeats (4408), and aborts writes stuck for
+// longer than the write timeout. One goroutine for all connections costs
+// less than a timer per connection and needs no context per write.
+func (h *Handler) sweep() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.opts.Heartbeat)
+	defer t.Stop()
+	var conns []*conn
+	for {
+		select {
+		case <-h.stopped:
+			return
+		case now := <-t.C:
+			conns = conns[:0]
+			h.mu.Lock()
+			for c := range h.conns {
+				conns = append(conns, c)
+			}
+			h.mu.Unlock()
+			// A client answering every ping is never more than one interval
+			// silent; the half interval of slack absorbs timer jitter.
+			silent := (2*h.opts.Heartbeat + h.opts.Heartbeat/2).Nanoseconds()
+			for _, c := range conns {
+				if since := c.writingSince.Load(); since != 0 && now.UnixNano()-since > h.opts.WriteTimeout.Nanoseconds() {
+					c.log.Warn().Msg("write stuck; closing")
+					_ = c.ws.CloseNow()
+					continue
+				}
+				if now.UnixNano()-c.hc.LastSeen() > silent {
+					c.hc.Close(protocol.CloseHeartbeat, "heartbeat missed")
+					continue
+				}
+				c.hc.Send(h.ping)
+			}
+			clear(conns)
+		}
+	}
+}
+
+// smallBuffers hands the WebSocket library smaller buffers than net/http's
+// 4 KiB pair, which a connection would otherwise keep for its whole life.
+type smallBuffers struct {
+	http.ResponseWriter
+	readSize, writeSize int
+}
+
+func (s smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Bytes the client sent after the handshake may already sit in
+	// net/http's reader: carry them over into the new one.
+	n := brw.Reader.Buffered()
+	leftover, _ := brw.Reader.Peek(n)
+	leftover = append([]byte(nil), leftover...)
+	br := bufio.NewReaderSize(io.MultiReader(&byteReader{b: leftover}, nc), max(s.readSize, n))
+	if n > 0 {
+		if _, err := br.Peek(n); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, s.writeSize)), nil
+}
+
+type byteReader struct{ b []byte }
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// writeError answers an HTTP request refused before the upgrade.
+func writeError(w http.ResponseWriter, err error) {
+	code := protocol.ErrorCode(err)
+	msg := "internal error"
+	if ce, ok := err.(*protocol.CodeError); ok {
+		msg = ce.Msg
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(protocol.HTTPStatus(code))
+	_ = json.NewEncoder(w).Encode(protocol.ErrorBody{Error: protocol.ErrorDetail{Code: code, Message: msg}})
+}

@@ -1,0 +1,348 @@
+// Package ws is the /ws endpoint: it authenticates and origin-checks the
+// upgrade, admits the connection to the hub, and runs exactly two
+// goroutines per connection — a reader that decodes, validates and
+// rate-limits client frames, and a writer that is the only goroutine ever
+// writing to the socket. The writer drains the connection's hub queue and
+// puts every frame that is ready into one WebSocket message (frames
+// separated by newlines), which is what lets one server write serve many
+// deliveries. One sweeper goroutine per Handler sends heartbeats, closes
+// connections that stopped answering (4408) and aborts writes stuck for
+// longer than the write timeout.
+package ws
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"minichat/server/chat"
+	"minichat/server/hub"
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+// Options configure a Handler. Zero values take the defaults named.
+type Options struct {
+	Hub  *hub.Hub
+	Chat *chat.Service
+	// Authenticate returns the session of a request (cookie or bearer
+	// token), or an error for an anonymous one.
+	Authenticate func(r *http.Request) (store.Session, error)
+	// AllowedOrigins are origins besides the server's own allowed to open a
+	// socket, as "https://host:port" or a host pattern like "*.example.com".
+	AllowedOrigins []string
+	// Heartbeat is the ping interval; default 25 s. A connection that sends
+	// nothing for two intervals is closed with 4408.
+	Heartbeat time.Duration
+	// WriteTimeout bounds one socket write; default 10 s.
+	WriteTimeout time.Duration
+	// MaxFrameBytes is the read limit of a client message; default 65536.
+	MaxFrameBytes int
+	// Rate and Burst limit the writing frames (send, edit, delete, react) of
+	// one connection; default 5/s and 20.
+	Rate  float64
+	Burst int
+	// MaxQueueBytes bounds a connection's queue; default hub.DefaultMaxQueueBytes.
+	MaxQueueBytes int
+	// ReadBufferSize and WriteBufferSize size the socket's buffers after the
+	// upgrade, replacing net/http's 4 KiB ones; defaults 1024 and 4096.
+	ReadBufferSize, WriteBufferSize int
+	Version                         string
+	Log                             zerolog.Logger
+}
+
+// Handler serves /ws.
+type Handler struct {
+	opts   Options
+	log    zerolog.Logger
+	ping   []byte
+	ctx    context.Context // parent of every connection's context
+	cancel context.CancelFunc
+
+	wg       sync.WaitGroup // connection goroutines and the sweeper
+	mu       sync.Mutex
+	conns    map[*conn]struct{} // guarded by mu
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+// New returns a Handler and starts its heartbeat sweeper; Shutdown stops it.
+func New(opts Options) *Handler {
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 25 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.MaxFrameBytes <= 0 {
+		opts.MaxFrameBytes = 65536
+	}
+	if opts.Rate <= 0 {
+		opts.Rate = 5
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = 20
+	}
+	if opts.ReadBufferSize <= 0 {
+		opts.ReadBufferSize = 1024
+	}
+	if opts.WriteBufferSize <= 0 {
+		opts.WriteBufferSize = 4096
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Handler{
+		opts:    opts,
+		log:     opts.Log,
+		ping:    protocol.Encode(protocol.Ping{Type: protocol.TypePing}),
+		ctx:     ctx,
+		cancel:  cancel,
+		conns:   make(map[*conn]struct{}),
+		stopped: make(chan struct{}),
+	}
+	h.wg.Add(1)
+	go h.sweep()
+	return h
+}
+
+// Shutdown waits for every connection's goroutines to finish (the hub's own
+// Shutdown closes them with 1001 first) and stops the sweeper. When ctx ends
+// first, the remaining sockets are closed at once.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.stopOnce.Do(func() { close(h.stopped) })
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		h.cancel()
+		return nil
+	case <-ctx.Done():
+		h.cancel() // aborts every blocked read and write
+		<-done
+		return ctx.Err()
+	}
+}
+
+// conn is one socket and its hub connection.
+type conn struct {
+	h    *Handler
+	ws   *websocket.Conn
+	hc   *hub.Conn
+	log  zerolog.Logger
+	ctx  context.Context
+	user protocol.User
+
+	writingSince atomic.Int64 // unix nanos when the current write began; 0 when idle
+	writes       *rate.Limiter
+	frames       *rate.Limiter
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sess, err := h.opts.Authenticate(r)
+	if err != nil {
+		writeError(w, protocol.Errorf(protocol.CodeUnauthorized, "sign in first"))
+		return
+	}
+	if !h.originAllowed(r) {
+		writeError(w, protocol.Errorf(protocol.CodeForbidden, "origin %q is not allowed", r.Header.Get("Origin")))
+		return
+	}
+	select {
+	case <-h.stopped:
+		writeError(w, protocol.Errorf(protocol.CodeInternal, "server is shutting down"))
+		return
+	default:
+	}
+	rooms, err := h.opts.Chat.Rooms(r.Context(), sess.User)
+	if err != nil {
+		h.log.Error().Err(err).Msg("load rooms for welcome")
+		writeError(w, err)
+		return
+	}
+	memberOf := make([]string, 0, len(rooms))
+	for _, rm := range rooms {
+		if rm.Member {
+			memberOf = append(memberOf, rm.ID)
+		}
+	}
+	// The origin was checked above, with the configured allow-list.
+	wsc, err := websocket.Accept(smallBuffers{w, h.opts.ReadBufferSize, h.opts.WriteBufferSize}, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return // Accept has answered
+	}
+	wsc.SetReadLimit(int64(h.opts.MaxFrameBytes))
+	id := newID()
+	c := &conn{
+		h:      h,
+		ws:     wsc,
+		hc:     hub.NewConn(id, sess.User, sess.ID, h.opts.MaxQueueBytes),
+		log:    h.log.With().Str("conn_id", id).Str("user", sess.User.Name).Logger(),
+		ctx:    h.ctx,
+		user:   sess.User,
+		writes: rate.NewLimiter(rate.Limit(h.opts.Rate), h.opts.Burst),
+		// Any frame counts against the flood limit: ten times the write
+		// limit, and never below 50/s, leaves room for typing, reads and pongs.
+		frames: rate.NewLimiter(rate.Limit(max(50, 10*h.opts.Rate)), max(100, 10*h.opts.Burst)),
+	}
+	c.hc.Touch(time.Now().UnixNano())
+	welcome := protocol.Welcome{
+		Session:     sess.ID,
+		User:        sess.User,
+		Rooms:       rooms,
+		HeartbeatMS: h.opts.Heartbeat.Milliseconds(),
+		Limits: protocol.Limits{
+			MaxFrameBytes:     h.opts.MaxFrameBytes,
+			MaxTextChars:      protocol.MaxTextChars,
+			MessagesPerSecond: h.opts.Rate,
+			Burst:             h.opts.Burst,
+		},
+		Server: protocol.ServerInfo{Version: h.opts.Version},
+	}
+	h.mu.Lock()
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+	if !h.opts.Hub.Register(c.hc, hub.Registration{RoomIDs: memberOf, Welcome: welcome}) {
+		c.hc.Close(protocol.CloseGoingAway, "server shutting down")
+	}
+	c.log.Debug().Msg("connected")
+	// The handler returns so net/http lets go of its per-request state; the
+	// two goroutines own the connection from here.
+	h.wg.Add(2)
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+func (h *Handler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser: no cross-site risk
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, allowed := range h.opts.AllowedOrigins {
+		allowed = strings.TrimSuffix(strings.TrimSpace(allowed), "/")
+		if allowed == "*" || strings.EqualFold(allowed, origin) || strings.EqualFold(allowed, u.Host) {
+			return true
+		}
+		if strings.HasPrefix(allowed, "*.") && strings.HasSuffix(strings.ToLower(u.Hostname()), strings.ToLower(allowed[1:])) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeLoop is the only writer of the socket. It waits for frames, takes all
+// of them, and writes them as one message.
+func (c *conn) writeLoop() {
+	defer c.h.wg.Done()
+	var batch [][]byte
+	var buf []byte
+	for {
+		select {
+		case <-c.hc.Wake():
+			batch = c.hc.Take(batch[:0])
+			if len(batch) == 0 {
+				continue
+			}
+			payload := batch[0]
+			if len(batch) > 1 {
+				buf = buf[:0]
+				for i, f := range batch {
+					if i > 0 {
+						buf = append(buf, '\n')
+					}
+					buf = append(buf, f...)
+				}
+				payload = buf
+			}
+			clear(batch)
+			c.writingSince.Store(time.Now().UnixNano())
+			err := c.ws.Write(c.ctx, websocket.MessageText, payload)
+			c.writingSince.Store(0)
+			if cap(buf) > 64<<10 {
+				buf = nil // a burst's buffer is not kept by an idle connection
+			}
+			if err != nil {
+				c.hc.Close(protocol.CloseInternal, "write failed")
+				_ = c.ws.CloseNow()
+				c.h.opts.Hub.Unregister(c.hc)
+				return
+			}
+		case <-c.hc.Done():
+			code, reason := c.hc.CloseCode()
+			c.h.opts.Hub.Unregister(c.hc)
+			// Close sends the close frame and waits (bounded) for the peer's.
+			_ = c.ws.Close(websocket.StatusCode(code), reason)
+			return
+		}
+	}
+}
+
+// readLoop reads client frames until the socket closes.
+func (c *conn) readLoop() {
+	defer c.h.wg.Done()
+	defer func() {
+		c.h.mu.Lock()
+		delete(c.h.conns, c)
+		c.h.mu.Unlock()
+	}()
+	for {
+		typ, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			code := websocket.CloseStatus(err)
+			if code == -1 {
+				code = protocol.CloseNormal
+			}
+			c.log.Debug().Int("code", int(code)).Msg("disconnected")
+			c.hc.Close(int(code), "")
+			return
+		}
+		c.hc.Touch(time.Now().UnixNano())
+		if !c.frames.Allow() {
+			c.hc.Close(protocol.CloseTooSlow, "flooding")
+			continue // the writer closes the socket; Read then fails
+		}
+		if typ != websocket.MessageText {
+			c.sendError("", protocol.Errorf(protocol.CodeBadRequest, "frames are JSON text messages"))
+			continue
+		}
+		c.handle(data)
+	}
+}
+
+// sendError answers a refused frame.
+func (c *conn) sendError(ref string, err error) {
+	frame := protocol.Error{Type: protocol.TypeError, Ref: ref, Code: protocol.ErrorCode(err), Message: "internal error"}
+	var ce *protocol.CodeError
+	if errors.As(err, &ce) {
+		frame.Message = ce.Msg
+		frame.RetryAfterMS = ce.RetryAfter.Milliseconds()
+	} else if !errors.Is(err, context.Canceled) {
+		c.log.Error().Err(err).Msg("frame failed")
+	}
+	c.hc.Send(protocol.Encode(frame))
+}
+
+func newID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return "c_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
