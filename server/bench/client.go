@@ -1,0 +1,411 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"minichat/server/protocol"
+)
+
+// client is one simulated connection (global index i). Its run goroutine
+// owns the socket's lifetime: it dials, reads, and redials after every drop
+// until the worker stops, so a connection dropped by churn, a storm or the
+// server resumes with hello{since} like a real client.
+//
+// Reads and writes of the socket happen on the run goroutine, except the
+// sends of publishers and typing, which coder/websocket allows concurrently.
+type client struct {
+	w      *worker
+	i      int
+	token  string
+	http   *http.Client
+	shard  *Histogram
+	pub    bool
+	sem    chan struct{} // in-flight sends of a publisher: one token each
+	conn   atomic.Pointer[websocket.Conn]
+	drop   atomic.Bool // the current socket is being dropped on purpose: redial at once
+	synced chan struct{}
+
+	mu      sync.Mutex // guards tracker, replaying, syncedAt, stormSynced
+	tracker *tracker
+	replay  bool // between hello and synced
+
+	// Counters, read by snapshots while the run goroutine writes them.
+	deliveries, warmDeliveries atomic.Int64
+	dup, replayDup             atomic.Int64
+	sent, warmSent, acked      atomic.Int64
+	warmAcked, refused         atomic.Int64
+	typingSent, typingRecv     atomic.Int64
+	connects                   atomic.Int64
+	lastDeliveryNS             atomic.Int64
+	resyncedNS                 atomic.Int64 // when the last synced of the room arrived
+}
+
+// bufPool holds read buffers: a connection borrows one only while a message
+// is being handled, so 19k idle connections do not each keep one.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// run keeps the client connected until ctx ends.
+func (c *client) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		conn, err := c.dial(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.w.countErr("dial")
+			sleepCtx(ctx, jitter(backoff))
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		c.connects.Add(1)
+		c.conn.Store(conn)
+		if ctx.Err() != nil { // stop raced with the dial: close what we just opened
+			conn.CloseNow()
+			return
+		}
+		up := time.Now()
+		err = c.session(conn)
+		c.conn.Store(nil)
+		conn.CloseNow()
+		c.releaseInflight()
+		if ctx.Err() != nil {
+			return
+		}
+		if c.drop.Swap(false) {
+			backoff = 100 * time.Millisecond
+			continue // dropped on purpose: reconnect at once
+		}
+		code := websocket.CloseStatus(err)
+		if code == protocol.CloseUnauthenticated {
+			c.w.countErr("closed_4401")
+			return // the token is no longer valid; a real client would sign in again
+		}
+		if code >= 0 {
+			c.w.countErr("closed_" + strconv.Itoa(int(code)))
+		} else {
+			c.w.countErr("conn_lost")
+		}
+		if time.Since(up) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		sleepCtx(ctx, jitter(backoff))
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+func (c *client) dial(ctx context.Context) (*websocket.Conn, error) {
+	select {
+	case c.w.dialSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.w.dialSem }()
+	dctx, cancel := context.WithTimeout(ctx, c.w.cfg.DialTimeout)
+	defer cancel()
+	conn, resp, err := websocket.Dial(dctx, c.w.wsURL, &websocket.DialOptions{
+		HTTPClient: c.http,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
+	})
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The server puts every frame queued for a connection into one message,
+	// so a message can be far larger than coder/websocket's 32 KiB default.
+	conn.SetReadLimit(64 << 20)
+	return conn, nil
+}
+
+// session reads conn until it fails. Reads use a context without a deadline:
+// coder/websocket closes the connection when a read's context ends, and a
+// context per read costs an allocation; closing the socket ends the read.
+func (c *client) session(conn *websocket.Conn) error {
+	bg := context.Background()
+	var f frame
+	for {
+		_, r, err := conn.Reader(bg)
+		if err != nil {
+			return err
+		}
+		buf := bufPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(r)
+		if err != nil {
+			bufPool.Put(buf)
+			return err
+		}
+		now := time.Now()
+		var herr error
+		splitFrames(buf.Bytes(), func(b []byte) {
+			if herr != nil {
+				return
+			}
+			if perr := parseFrame(b, &f); perr != nil {
+				c.w.countErr("bad_frame")
+				return
+			}
+			herr = c.handle(conn, &f, now)
+		})
+		bufPool.Put(buf)
+		if herr != nil {
+			return herr
+		}
+	}
+}
+
+func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
+	w := c.w
+	switch f.Type {
+	case protocol.TypeMessage, protocol.TypeUpdate:
+		if string(f.Room) != w.roomID {
+			return nil
+		}
+		c.mu.Lock()
+		if c.tracker == nil { // a frame before welcome: cannot happen, but do not crash
+			c.mu.Unlock()
+			return nil
+		}
+		out := c.tracker.seen(f.Seq)
+		replay := c.replay
+		c.mu.Unlock()
+		switch out {
+		case seqNew:
+			if f.Type == protocol.TypeMessage {
+				c.delivered(f, now)
+			}
+		case seqDup:
+			if replay {
+				c.replayDup.Add(1)
+			} else {
+				c.dup.Add(1)
+			}
+		}
+	case protocol.TypeAck:
+		if string(f.Room) == w.roomID {
+			c.mu.Lock()
+			isNew := c.tracker != nil && c.tracker.acked(f.Seq)
+			c.mu.Unlock()
+			if isNew {
+				c.delivered(f, now)
+			}
+		}
+		switch f.Bench {
+		case benchMeasured:
+			c.acked.Add(1)
+		case benchWarmup:
+			c.warmAcked.Add(1)
+		}
+		c.release()
+	case protocol.TypeError:
+		w.countErr("error_" + f.Code)
+		if bytes.HasPrefix(f.Ref, []byte("s")) { // the answer to a send
+			if f.Code == protocol.CodeRateLimited {
+				c.refused.Add(1)
+			}
+			c.release()
+		}
+	case protocol.TypePing:
+		return conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
+	case protocol.TypeTyping:
+		c.typingRecv.Add(1)
+	case protocol.TypeWelcome:
+		return c.welcome(conn, f.Welcome)
+	case protocol.TypeSynced:
+		if string(f.Room) == w.roomID {
+			c.mu.Lock()
+			c.replay = false
+			c.mu.Unlock()
+			c.resyncedNS.Store(now.UnixNano())
+			select {
+			case <-c.synced:
+			default:
+				close(c.synced) // only this goroutine closes it, once
+			}
+		}
+	}
+	return nil
+}
+
+// welcome starts the tracker on the first connection (at the room's last seq
+// then) and asks for the replay of everything after the last seq seen.
+func (c *client) welcome(conn *websocket.Conn, wel *protocol.Welcome) error {
+	w := c.w
+	var room *protocol.Room
+	for i := range wel.Rooms {
+		if wel.Rooms[i].ID == w.roomID {
+			room = &wel.Rooms[i]
+		}
+	}
+	if room == nil {
+		w.countErr("room_not_in_welcome")
+		return errors.New("welcome does not list the bench room")
+	}
+	if c.pub {
+		w.noteLimits(wel.Limits)
+	}
+	c.mu.Lock()
+	if c.tracker == nil {
+		c.tracker = newTracker(room.LastSeq)
+	}
+	since := c.tracker.last
+	c.replay = true
+	c.mu.Unlock()
+	hello, _ := json.Marshal(map[string]any{
+		"type":  protocol.TypeHello,
+		"since": map[string]int64{w.roomID: since},
+	})
+	return conn.Write(context.Background(), websocket.MessageText, hello)
+}
+
+func (c *client) delivered(f *frame, now time.Time) {
+	switch f.Bench {
+	case benchMeasured:
+		c.deliveries.Add(1)
+		c.shard.Record(time.Duration(now.UnixNano() - f.SentNS))
+		ns := now.UnixNano()
+		if ns > c.lastDeliveryNS.Load() {
+			c.lastDeliveryNS.Store(ns) // only this goroutine writes it
+		}
+	case benchWarmup:
+		c.warmDeliveries.Add(1)
+	}
+}
+
+// send publishes one bench message; it waits for an in-flight slot and
+// reports whether the message went out.
+func (c *client) send(ctx context.Context, warm bool, seq int64) bool {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	conn := c.conn.Load()
+	if conn == nil {
+		<-c.sem
+		c.w.countErr("send_no_conn")
+		return false
+	}
+	prefix := textMeasured
+	if warm {
+		prefix = textWarmup
+	}
+	var b []byte
+	b = append(b, `{"type":"send","ref":"s`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, `","room":"`...)
+	b = append(b, c.w.roomID...)
+	b = append(b, `","client_id":"`...)
+	b = append(b, c.w.runID...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(c.i), 10)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, `","text":"`...)
+	b = append(b, prefix...)
+	b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
+	b = append(b, `"}`...)
+	if err := conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		<-c.sem
+		c.w.countErr("send_failed")
+		return false
+	}
+	if warm {
+		c.warmSent.Add(1)
+	} else {
+		c.sent.Add(1)
+	}
+	return true
+}
+
+// release frees one in-flight slot (an ack or a refusal arrived).
+func (c *client) release() {
+	select {
+	case <-c.sem:
+	default:
+	}
+}
+
+// releaseInflight frees the slots of sends whose answer died with the socket.
+func (c *client) releaseInflight() {
+	if c.sem == nil {
+		return
+	}
+	for {
+		select {
+		case <-c.sem:
+			c.w.countErr("unanswered_send")
+		default:
+			return
+		}
+	}
+}
+
+func (c *client) inflight() int { return len(c.sem) }
+
+// typing sends one typing notice.
+func (c *client) typing() {
+	conn := c.conn.Load()
+	if conn == nil {
+		return
+	}
+	b := []byte(`{"type":"typing","room":"` + c.w.roomID + `","active":true}`)
+	if conn.Write(context.Background(), websocket.MessageText, b) == nil {
+		c.typingSent.Add(1)
+	}
+}
+
+// dropNow closes the socket without a close handshake, as a network failure
+// would; run redials at once and resumes.
+func (c *client) dropNow() bool {
+	conn := c.conn.Load()
+	if conn == nil {
+		return false
+	}
+	c.drop.Store(true)
+	conn.CloseNow()
+	return true
+}
+
+// lost returns the seqs up to final this client never saw, and whether it
+// has them all.
+func (c *client) lost(final int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracker == nil {
+		return 0
+	}
+	return c.tracker.lost(final)
+}
+
+func (c *client) complete(final int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tracker != nil && c.tracker.complete(final)
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,294 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// progress is a worker's running counters. Workers in child processes send
+// it to the parent as JSON, so it is plain data.
+type progress struct {
+	Conns          int              `json:"conns"`
+	Open           int              `json:"open"`
+	Connects       int64            `json:"connects"`
+	Sent           int64            `json:"sent"`
+	WarmSent       int64            `json:"warm_sent"`
+	Acked          int64            `json:"acked"`
+	WarmAcked      int64            `json:"warm_acked"`
+	Refused        int64            `json:"refused"`
+	Deliveries     int64            `json:"deliveries"`
+	WarmDeliveries int64            `json:"warm_deliveries"`
+	Dup            int64            `json:"dup"`
+	ReplayDup      int64            `json:"replay_dup"`
+	TypingSent     int64            `json:"typing_sent"`
+	TypingRecv     int64            `json:"typing_recv"`
+	Churned        int64            `json:"churned"`
+	LastDeliveryNS int64            `json:"last_delivery_ns"`
+	Errors         map[string]int64 `json:"errors"`
+	Hist           Hist             `json:"hist"`
+}
+
+func (p *progress) add(o progress) {
+	p.Conns += o.Conns
+	p.Open += o.Open
+	p.Connects += o.Connects
+	p.Sent += o.Sent
+	p.WarmSent += o.WarmSent
+	p.Acked += o.Acked
+	p.WarmAcked += o.WarmAcked
+	p.Refused += o.Refused
+	p.Deliveries += o.Deliveries
+	p.WarmDeliveries += o.WarmDeliveries
+	p.Dup += o.Dup
+	p.ReplayDup += o.ReplayDup
+	p.TypingSent += o.TypingSent
+	p.TypingRecv += o.TypingRecv
+	p.Churned += o.Churned
+	p.LastDeliveryNS = max(p.LastDeliveryNS, o.LastDeliveryNS)
+	if p.Errors == nil {
+		p.Errors = map[string]int64{}
+	}
+	for k, v := range o.Errors {
+		p.Errors[k] += v
+	}
+	p.Hist.Merge(o.Hist)
+}
+
+// result is a worker's final account.
+type result struct {
+	progress
+	Connected       int     `json:"connected"`
+	ConnectMS       float64 `json:"connect_ms"`
+	Lost            int64   `json:"lost"`
+	FinalSeq        int64   `json:"final_seq"`
+	MeasureFromNS   int64   `json:"measure_from_ns"`
+	MeasureToNS     int64   `json:"measure_to_ns"`
+	StormAtNS       int64   `json:"storm_at_ns"`
+	StormResynced   int     `json:"storm_resynced"`
+	StormResyncedNS int64   `json:"storm_resynced_ns"`
+}
+
+func (r *result) add(o result) {
+	r.progress.add(o.progress)
+	r.Connected += o.Connected
+	r.ConnectMS = max(r.ConnectMS, o.ConnectMS)
+	r.Lost += o.Lost
+	r.FinalSeq = max(r.FinalSeq, o.FinalSeq)
+	if r.MeasureFromNS == 0 || (o.MeasureFromNS != 0 && o.MeasureFromNS < r.MeasureFromNS) {
+		r.MeasureFromNS = o.MeasureFromNS
+	}
+	r.MeasureToNS = max(r.MeasureToNS, o.MeasureToNS)
+	if r.StormAtNS == 0 || (o.StormAtNS != 0 && o.StormAtNS < r.StormAtNS) {
+		r.StormAtNS = o.StormAtNS
+	}
+	r.StormResynced += o.StormResynced
+	r.StormResyncedNS = max(r.StormResyncedNS, o.StormResyncedNS)
+}
+
+// Summary is the one-line JSON printed at the end of a run.
+type Summary struct {
+	RunID              string           `json:"run_id"`
+	Conns              int              `json:"conns"`
+	Connected          int              `json:"connected"`
+	ConnsPerS          float64          `json:"conns_per_s"`
+	Publishers         int              `json:"publishers"`
+	RateTarget         float64          `json:"rate_target"`
+	DurationS          float64          `json:"duration_s"`
+	Sent               int64            `json:"sent"`
+	Acked              int64            `json:"acked"`
+	RateLimited        int64            `json:"rate_limited"`
+	SentPerS           float64          `json:"sent_per_s"`
+	Deliveries         int64            `json:"deliveries"`
+	ExpectedDeliveries int64            `json:"expected_deliveries"`
+	DeliveriesPerS     float64          `json:"deliveries_per_s"`
+	Lost               int64            `json:"lost"`
+	Dup                int64            `json:"dup"`
+	ReplayDup          int64            `json:"replay_dup"`
+	LatencyMS          Latency          `json:"latency_ms"`
+	Typing             *TypingSummary   `json:"typing,omitempty"`
+	Churn              *ChurnSummary    `json:"churn,omitempty"`
+	Storm              *StormSummary    `json:"storm,omitempty"`
+	Server             *ServerSummary   `json:"server,omitempty"`
+	Client             *ClientSummary   `json:"client,omitempty"`
+	Errors             int64            `json:"errors"`
+	ErrorKinds         map[string]int64 `json:"error_kinds,omitempty"`
+}
+
+// Latency holds delivery latency percentiles in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// TypingSummary counts typing notices.
+type TypingSummary struct {
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+}
+
+// ChurnSummary counts reconnections.
+type ChurnSummary struct {
+	Dropped  int64 `json:"dropped"`
+	Connects int64 `json:"connects"`
+}
+
+// StormSummary tells how a mass reconnection went.
+type StormSummary struct {
+	Dropped    int     `json:"dropped"`
+	Resynced   int     `json:"resynced"`
+	ResyncS    float64 `json:"resync_s"`
+	RSSBefore  float64 `json:"rss_before_mib,omitempty"`
+	RSSPeak    float64 `json:"rss_peak_mib,omitempty"`
+	RSSAfterMB float64 `json:"rss_after_mib,omitempty"`
+}
+
+// ServerSummary is the server process's memory and CPU, read from /proc
+// when it runs on the same host.
+type ServerSummary struct {
+	PID           int     `json:"pid"`
+	RSSMiB        float64 `json:"rss_mib"`
+	RSSMaxMiB     float64 `json:"rss_max_mib"`
+	RSSBaseMiB    float64 `json:"rss_base_mib"`
+	RSSConnMiB    float64 `json:"rss_connected_mib"`
+	RSSPerConnKiB float64 `json:"rss_per_conn_kib"`
+	CPUPct        float64 `json:"cpu_pct"`
+	Threads       int     `json:"threads"`
+}
+
+// ClientSummary is the load tool's own CPU use during the measured window
+// (all its processes), to judge whether the tool was the bottleneck.
+type ClientSummary struct {
+	CPUPct float64 `json:"cpu_pct"`
+	Procs  int     `json:"procs"`
+}
+
+func ms(us int64) float64 { return math.Round(float64(us)/10) / 100 }
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+func mib(b int64) float64 { return round(float64(b)/(1<<20), 1) }
+
+// summarize turns the merged result into the summary.
+func summarize(cfg *config, r result) Summary {
+	s := Summary{
+		RunID:       cfg.RunID,
+		Conns:       cfg.Conns,
+		Connected:   r.Connected,
+		Publishers:  cfg.Publishers,
+		RateTarget:  cfg.Rate,
+		Sent:        r.Sent,
+		Acked:       r.Acked,
+		RateLimited: r.Refused,
+		Deliveries:  r.Deliveries,
+		Lost:        r.Lost,
+		Dup:         r.Dup,
+		ReplayDup:   r.ReplayDup,
+		ErrorKinds:  r.Errors,
+	}
+	if r.ConnectMS > 0 {
+		s.ConnsPerS = round(float64(r.Connected)/(r.ConnectMS/1000), 1)
+	}
+	s.ExpectedDeliveries = r.Acked * int64(r.Connected)
+	window := time.Duration(r.MeasureToNS - r.MeasureFromNS)
+	s.DurationS = round(window.Seconds(), 3)
+	if window > 0 {
+		s.SentPerS = round(float64(r.Sent)/window.Seconds(), 1)
+	}
+	// Deliveries per second over the time they actually took: from the start
+	// of the measured window to the last delivery (which may fall after the
+	// window when the server lags behind).
+	if span := time.Duration(r.LastDeliveryNS - r.MeasureFromNS); span > 0 && r.Deliveries > 0 {
+		s.DeliveriesPerS = round(float64(r.Deliveries)/span.Seconds(), 0)
+	}
+	s.LatencyMS = Latency{
+		P50: ms(r.Hist.Quantile(0.50)),
+		P90: ms(r.Hist.Quantile(0.90)),
+		P99: ms(r.Hist.Quantile(0.99)),
+		Max: ms(r.Hist.MaxUS),
+	}
+	if cfg.Typing > 0 {
+		s.Typing = &TypingSummary{Sent: r.TypingSent, Received: r.TypingRecv}
+	}
+	if cfg.Churn > 0 {
+		s.Churn = &ChurnSummary{Dropped: r.Churned, Connects: r.Connects}
+	}
+	if cfg.Storm && r.StormAtNS != 0 {
+		st := &StormSummary{Dropped: r.Connected, Resynced: r.StormResynced}
+		if r.StormResyncedNS > r.StormAtNS {
+			st.ResyncS = round(time.Duration(r.StormResyncedNS-r.StormAtNS).Seconds(), 3)
+		}
+		s.Storm = st
+	}
+	for k, v := range r.Errors {
+		if k == "unanswered_send" { // listed, but it is a consequence of drops, not a fault
+			continue
+		}
+		s.Errors += v
+	}
+	return s
+}
+
+// human writes the summary as a short table for people.
+func human(w io.Writer, s Summary) {
+	fmt.Fprintf(w, "\nconnections   %d of %d open, %.0f/s\n", s.Connected, s.Conns, s.ConnsPerS)
+	fmt.Fprintf(w, "messages      %d sent (%.1f/s over %.1fs), %d acked, %d rate-limited\n",
+		s.Sent, s.SentPerS, s.DurationS, s.Acked, s.RateLimited)
+	fmt.Fprintf(w, "deliveries    %d of %d expected, %.0f/s\n", s.Deliveries, s.ExpectedDeliveries, s.DeliveriesPerS)
+	fmt.Fprintf(w, "integrity     %d lost, %d duplicated (%d repeated during replays)\n", s.Lost, s.Dup, s.ReplayDup)
+	fmt.Fprintf(w, "latency       p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		s.LatencyMS.P50, s.LatencyMS.P90, s.LatencyMS.P99, s.LatencyMS.Max)
+	if s.Storm != nil {
+		fmt.Fprintf(w, "storm         %d dropped, %d resynced in %.2fs\n", s.Storm.Dropped, s.Storm.Resynced, s.Storm.ResyncS)
+	}
+	if s.Churn != nil {
+		fmt.Fprintf(w, "churn         %d dropped, %d connects in all\n", s.Churn.Dropped, s.Churn.Connects)
+	}
+	if s.Typing != nil {
+		fmt.Fprintf(w, "typing        %d sent, %d received\n", s.Typing.Sent, s.Typing.Received)
+	}
+	if sv := s.Server; sv != nil {
+		fmt.Fprintf(w, "server        pid %d: rss %.1f MiB (max %.1f, base %.1f), %.1f KiB per connection, cpu %.0f%%\n",
+			sv.PID, sv.RSSMiB, sv.RSSMaxMiB, sv.RSSBaseMiB, sv.RSSPerConnKiB, sv.CPUPct)
+	}
+	if s.Client != nil {
+		fmt.Fprintf(w, "load tool     cpu %.0f%% over %d process(es)\n", s.Client.CPUPct, s.Client.Procs)
+	}
+	if len(s.ErrorKinds) > 0 {
+		keys := make([]string, 0, len(s.ErrorKinds))
+		for k := range s.ErrorKinds {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s=%d", k, s.ErrorKinds[k])
+		}
+		fmt.Fprintf(w, "errors        %s\n", strings.Join(parts, " "))
+	}
+}
+
+// progressLine renders one progress line.
+func progressLine(elapsed time.Duration, phase string, p progress, dps float64) string {
+	return fmt.Sprintf("%5.1fs %-8s conns %d/%d  sent %d  acked %d  deliveries %d (%.0f/s)  p99 %.1f ms  dup %d  errors %d",
+		elapsed.Seconds(), phase, p.Open, p.Conns, p.Sent+p.WarmSent, p.Acked+p.WarmAcked,
+		p.Deliveries, dps, ms(p.Hist.Quantile(0.99)), p.Dup, sumErrs(p.Errors))
+}
+
+func sumErrs(m map[string]int64) int64 {
+	var n int64
+	for k, v := range m {
+		if k != "unanswered_send" {
+			n += v
+		}
+	}
+	return n
+}

@@ -1,0 +1,464 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"minichat/server/protocol"
+)
+
+// histShards spreads latency recording over several histograms so readers on
+// different cores rarely add to the same cache line.
+const histShards = 16
+
+// worker drives the share of the connections of one process: those whose
+// global index i has i % n == k. With --procs 1 the only worker runs inside
+// Main; otherwise each runs in a child process (see procs.go).
+type worker struct {
+	cfg    *config
+	k, n   int
+	api    *api
+	wsURL  string
+	roomID string
+	runID  string
+	log    io.Writer // warnings (stderr)
+
+	clients []*client
+	hists   [histShards]Histogram
+	dialSem chan struct{}
+
+	mu     sync.Mutex // guards errs and warned
+	errs   map[string]int64
+	warned bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	connectTook            time.Duration
+	churned, typingSent    atomic.Int64
+	stormAtNS              atomic.Int64
+	measureFrom, measureTo atomic.Int64 // unix ns of the measured publishing window
+	publishDone            atomic.Bool
+}
+
+func newWorker(cfg *config, k, n int, roomID string, log io.Writer) *worker {
+	base := strings.TrimRight(cfg.URL, "/")
+	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	return &worker{
+		cfg:     cfg,
+		k:       k,
+		n:       n,
+		api:     &api{base: base, client: newHTTPClient()},
+		wsURL:   ws,
+		roomID:  roomID,
+		runID:   cfg.RunID,
+		log:     log,
+		errs:    map[string]int64{},
+		dialSem: make(chan struct{}, cfg.DialConcurrency),
+	}
+}
+
+func (w *worker) countErr(kind string) {
+	w.mu.Lock()
+	w.errs[kind]++
+	w.mu.Unlock()
+}
+
+func (w *worker) errors() map[string]int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]int64, len(w.errs))
+	for k, v := range w.errs {
+		out[k] = v
+	}
+	return out
+}
+
+// noteLimits warns once when the server's per-connection send limit is
+// below the rate asked of each publisher.
+func (w *worker) noteLimits(l protocol.Limits) {
+	per := w.cfg.Rate / float64(w.cfg.Publishers)
+	if w.cfg.Rate <= 0 || l.MessagesPerSecond <= 0 || per <= l.MessagesPerSecond {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.warned {
+		return
+	}
+	w.warned = true
+	fmt.Fprintf(w.log, "bench: warning: each publisher sends %.1f msg/s but the server allows %.1f/s (burst %d) per connection;"+
+		" expect rate_limited errors: start the server with a higher --rate and --burst, or use more --publishers\n",
+		per, l.MessagesPerSecond, l.Burst)
+}
+
+// setup signs in the accounts of this worker's connections (once per
+// account; their sockets share the token) and makes them members of the
+// room.
+func (w *worker) setup(ctx context.Context) error {
+	cfg := w.cfg
+	ips, err := parseSourceIPs(cfg.SourceIPs)
+	if err != nil {
+		return err
+	}
+	clientsByIP := make([]*http.Client, max(len(ips), 1))
+	for j := range clientsByIP {
+		d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: -1}
+		if len(ips) > 0 {
+			d.LocalAddr = sourceFor(ips, j)
+		}
+		clientsByIP[j] = &http.Client{Transport: &http.Transport{
+			DialContext:       d.DialContext,
+			DisableKeepAlives: true, // every dial here becomes a WebSocket
+			ForceAttemptHTTP2: false,
+		}}
+	}
+
+	// Accounts used by this worker's connections.
+	users := map[int]bool{}
+	for i := w.k; i < cfg.Conns; i += w.n {
+		users[i%cfg.Users] = true
+	}
+	tokens := make(map[int]string, len(users))
+	var (
+		tmu   sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, cfg.LoginConcurrency)
+	)
+	for u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			name := fmt.Sprintf("%s%d", cfg.UserPrefix, u)
+			s, _, err := w.api.account(ctx, name, cfg.Password, cfg.registerFirst)
+			if err == nil {
+				err = w.api.join(ctx, s.Token, w.roomID)
+			}
+			tmu.Lock()
+			defer tmu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = fmt.Errorf("account %s: %w", name, err)
+				}
+				return
+			}
+			tokens[u] = s.Token
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+
+	for i := w.k; i < cfg.Conns; i += w.n {
+		c := &client{
+			w:      w,
+			i:      i,
+			token:  tokens[i%cfg.Users],
+			http:   clientsByIP[(i/w.n)%len(clientsByIP)],
+			shard:  &w.hists[len(w.clients)%histShards],
+			pub:    i < cfg.Publishers,
+			synced: make(chan struct{}),
+		}
+		if c.pub {
+			c.sem = make(chan struct{}, cfg.MaxInflight)
+		}
+		w.clients = append(w.clients, c)
+	}
+	return nil
+}
+
+// connect opens every connection and waits until each has its first synced
+// or the connect timeout passes; connections that are late keep trying.
+func (w *worker) connect(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w.cancel = cancel
+	start := time.Now()
+	for _, c := range w.clients {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			c.run(runCtx)
+		}()
+	}
+	deadline := time.NewTimer(w.cfg.ConnectTimeout)
+	defer deadline.Stop()
+	for _, c := range w.clients {
+		select {
+		case <-c.synced:
+		case <-deadline.C:
+			w.connectTook = time.Since(start)
+			return nil // reported as connected < conns
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	w.connectTook = time.Since(start)
+	return nil
+}
+
+func (w *worker) connected() int {
+	n := 0
+	for _, c := range w.clients {
+		select {
+		case <-c.synced:
+			n++
+		default:
+		}
+	}
+	return n
+}
+
+// run publishes, types and churns from t0 on: warm-up, then the measured
+// window, then waits for the answers to every send (bounded by the drain
+// timeout). A storm drops every connection halfway through the window.
+func (w *worker) run(ctx context.Context, t0 time.Time) error {
+	cfg := w.cfg
+	measureStart := t0.Add(cfg.Warmup)
+	end := measureStart.Add(cfg.Duration)
+	w.measureFrom.Store(measureStart.UnixNano())
+	w.measureTo.Store(end.UnixNano())
+	sleepCtx(ctx, time.Until(t0))
+
+	var pubs []*client
+	for _, c := range w.clients {
+		if c.pub {
+			pubs = append(pubs, c)
+		}
+	}
+	actx, stop := context.WithDeadline(ctx, end)
+	defer stop()
+	var wg sync.WaitGroup
+	for _, c := range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.publish(actx, c, t0, measureStart)
+		}()
+	}
+	if cfg.Typing > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.every(actx, cfg.Typing/float64(w.n), func() {
+				if c := w.clients[rand.N(len(w.clients))]; c.conn.Load() != nil {
+					c.typing()
+					w.typingSent.Add(1)
+				}
+			})
+		}()
+	}
+	if cfg.Churn > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.every(actx, cfg.Churn/float64(w.n), func() {
+				// Publishers are spared: a drop loses the acks in flight, which
+				// would blur sent × connections.
+				c := w.clients[rand.N(len(w.clients))]
+				if !c.pub && c.dropNow() {
+					w.churned.Add(1)
+				}
+			})
+		}()
+	}
+	if cfg.Storm {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := measureStart.Add(cfg.Duration / 2)
+			sleepCtx(actx, time.Until(at))
+			if actx.Err() != nil {
+				return
+			}
+			w.stormAtNS.Store(time.Now().UnixNano())
+			for _, c := range w.clients {
+				c.dropNow()
+			}
+		}()
+	}
+	wg.Wait()
+	w.publishDone.Store(true)
+
+	// Wait for the answers of the sends in flight.
+	deadline := time.Now().Add(cfg.DrainTimeout)
+	for _, c := range pubs {
+		for c.inflight() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+			sleepCtx(ctx, 5*time.Millisecond)
+		}
+	}
+	return ctx.Err()
+}
+
+// publish sends c's share of the messages on a fixed schedule (open loop:
+// a late send does not delay the next ones, up to MaxInflight unanswered).
+func (w *worker) publish(ctx context.Context, c *client, t0, measureStart time.Time) {
+	cfg := w.cfg
+	if cfg.Rate <= 0 && cfg.Count <= 0 {
+		return
+	}
+	// Publisher j of P (global order) sends every P/rate seconds, offset so
+	// the P publishers interleave evenly.
+	j := c.i
+	P := cfg.Publishers
+	quota := int64(-1)
+	if cfg.Count > 0 {
+		quota = int64(cfg.Count / P)
+		if j < cfg.Count%P {
+			quota++
+		}
+	}
+	var interval time.Duration
+	if cfg.Rate > 0 {
+		interval = time.Duration(float64(P) / cfg.Rate * float64(time.Second))
+	}
+	next := t0.Add(interval * time.Duration(j) / time.Duration(P))
+	var seq, measured int64
+	for ctx.Err() == nil {
+		if quota >= 0 && measured >= quota {
+			return
+		}
+		if interval > 0 {
+			if d := time.Until(next); d > 0 {
+				sleepCtx(ctx, d)
+				if ctx.Err() != nil {
+					return
+				}
+			}
+			next = next.Add(interval)
+		}
+		warm := time.Now().Before(measureStart)
+		seq++
+		if c.send(ctx, warm, seq) && !warm {
+			measured++
+		}
+	}
+}
+
+// every calls fn about perSecond times a second until ctx ends.
+func (w *worker) every(ctx context.Context, perSecond float64, fn func()) {
+	if perSecond <= 0 {
+		return
+	}
+	interval := time.Duration(float64(time.Second) / perSecond)
+	next := time.Now()
+	for {
+		next = next.Add(interval)
+		sleepCtx(ctx, time.Until(next))
+		if ctx.Err() != nil {
+			return
+		}
+		fn()
+	}
+}
+
+// drain waits until every connection has seen the room's log up to its last
+// seq as the server reports it after the last ack, then stops everything and
+// returns this worker's result.
+func (w *worker) drain(ctx context.Context) (result, error) {
+	var final int64
+	var err error
+	for _, c := range w.clients {
+		if c.token != "" {
+			final, err = w.api.lastSeq(ctx, c.token, w.roomID)
+			break
+		}
+	}
+	if err != nil {
+		w.countErr("last_seq")
+	}
+	deadline := time.Now().Add(w.cfg.DrainTimeout)
+	for err == nil && time.Now().Before(deadline) && ctx.Err() == nil {
+		all := true
+		for _, c := range w.clients {
+			if !c.complete(final) {
+				all = false
+				break
+			}
+		}
+		if all {
+			break
+		}
+		sleepCtx(ctx, 20*time.Millisecond)
+	}
+	w.stop()
+	r := w.result()
+	r.FinalSeq = final
+	if err == nil {
+		for _, c := range w.clients {
+			r.Lost += c.lost(final)
+		}
+	}
+	return r, ctx.Err()
+}
+
+// stop ends every connection and waits for their goroutines.
+func (w *worker) stop() {
+	if w.cancel == nil {
+		return
+	}
+	w.cancel()
+	for _, c := range w.clients {
+		if conn := c.conn.Load(); conn != nil {
+			conn.CloseNow()
+		}
+	}
+	w.wg.Wait()
+}
+
+// snapshot sums the counters of every connection.
+func (w *worker) snapshot() progress {
+	p := progress{Conns: len(w.clients), Errors: w.errors()}
+	for _, c := range w.clients {
+		if c.conn.Load() != nil {
+			p.Open++
+		}
+		p.Sent += c.sent.Load()
+		p.WarmSent += c.warmSent.Load()
+		p.Acked += c.acked.Load()
+		p.WarmAcked += c.warmAcked.Load()
+		p.Refused += c.refused.Load()
+		p.Deliveries += c.deliveries.Load()
+		p.WarmDeliveries += c.warmDeliveries.Load()
+		p.Dup += c.dup.Load()
+		p.ReplayDup += c.replayDup.Load()
+		p.TypingRecv += c.typingRecv.Load()
+		p.Connects += c.connects.Load()
+		p.LastDeliveryNS = max(p.LastDeliveryNS, c.lastDeliveryNS.Load())
+	}
+	p.TypingSent = w.typingSent.Load()
+	p.Churned = w.churned.Load()
+	for i := range w.hists {
+		p.Hist.Merge(w.hists[i].Snapshot())
+	}
+	return p
+}
+
+func (w *worker) result() result {
+	r := result{progress: w.snapshot()}
+	r.Connected = w.connected()
+	r.ConnectMS = float64(w.connectTook.Microseconds()) / 1000
+	r.MeasureFromNS = w.measureFrom.Load()
+	r.MeasureToNS = w.measureTo.Load()
+	if at := w.stormAtNS.Load(); at != 0 {
+		r.StormAtNS = at
+		for _, c := range w.clients {
+			if ns := c.resyncedNS.Load(); ns > at {
+				r.StormResynced++
+				r.StormResyncedNS = max(r.StormResyncedNS, ns)
+			}
+		}
+	}
+	return r
+}
