@@ -111,8 +111,11 @@ func (a *api) account(ctx context.Context, name, password string, registerFirst 
 		return s, err == nil, err
 	}
 	err := login()
-	if statusOf(err) == http.StatusUnauthorized {
+	if statusOf(err) != 0 { // refused (401 is the rule; be lenient with a server that answers otherwise)
 		if rerr := register(); rerr != nil {
+			if statusOf(rerr) == http.StatusConflict {
+				return s, false, err // it exists: the login's answer is the one that matters
+			}
 			return s, false, fmt.Errorf("%w (after %v)", rerr, err)
 		}
 		return s, true, nil

@@ -46,7 +46,6 @@ type worker struct {
 	churned, typingSent    atomic.Int64
 	stormAtNS              atomic.Int64
 	measureFrom, measureTo atomic.Int64 // unix ns of the measured publishing window
-	publishDone            atomic.Bool
 }
 
 func newWorker(cfg *config, k, n int, roomID string, log io.Writer) *worker {
@@ -239,12 +238,22 @@ func (w *worker) run(ctx context.Context, t0 time.Time) error {
 	}
 	actx, stop := context.WithDeadline(ctx, end)
 	defer stop()
-	var wg sync.WaitGroup
+	var wg, pubWG sync.WaitGroup
 	for _, c := range pubs {
-		wg.Add(1)
+		pubWG.Add(1)
 		go func() {
-			defer wg.Done()
+			defer pubWG.Done()
 			w.publish(actx, c, t0, measureStart)
+		}()
+	}
+	if cfg.Count > 0 && !cfg.Storm {
+		// A counted run ends when its messages are out; the window closes then.
+		go func() {
+			pubWG.Wait()
+			if now := time.Now(); now.Before(end) && actx.Err() == nil {
+				w.measureTo.Store(now.UnixNano())
+			}
+			stop()
 		}()
 	}
 	if cfg.Typing > 0 {
@@ -288,8 +297,8 @@ func (w *worker) run(ctx context.Context, t0 time.Time) error {
 			}
 		}()
 	}
+	pubWG.Wait()
 	wg.Wait()
-	w.publishDone.Store(true)
 
 	// Wait for the answers of the sends in flight.
 	deadline := time.Now().Add(cfg.DrainTimeout)

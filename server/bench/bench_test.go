@@ -1,0 +1,133 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"minichat/server"
+	"minichat/server/bench"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// net/http keeps idle client connections' goroutines around briefly.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+// startServer runs an in-process server on a fresh data directory.
+func startServer(t *testing.T) string {
+	t.Helper()
+	srv, err := server.New(server.Config{
+		DataDir:       t.TempDir(),
+		Heartbeat:     time.Minute,
+		Rate:          1000,
+		Burst:         1000,
+		ShutdownGrace: 2 * time.Second,
+		Version:       "test",
+	}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		ts.Close()
+	})
+	return ts.URL
+}
+
+func runBench(t *testing.T, args ...string) bench.Summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out, errs bytes.Buffer
+	err := bench.Main(ctx, args, &out, &errs)
+	t.Logf("stderr:\n%s", errs.String())
+	if err != nil {
+		t.Fatalf("bench: %v\nstdout: %s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stdout is not one line: %q", out.String())
+	}
+	var s bench.Summary
+	if err := json.Unmarshal([]byte(lines[0]), &s); err != nil {
+		t.Fatalf("summary %q: %v", lines[0], err)
+	}
+	return s
+}
+
+// TestSmallRoom is the acceptance run: 20 connections in one room, 2
+// publishers × 20 messages; every connection must see every message once.
+func TestSmallRoom(t *testing.T) {
+	url := startServer(t)
+	s := runBench(t,
+		"--url", url, "--pid", "-1", "--conns", "20", "--users", "5",
+		"--publishers", "2", "--count", "40", "--rate", "200",
+		"--warmup", "0", "--duration", "5s", "--settle", "0", "--progress", "200ms",
+		"--strict")
+	if s.Connected != 20 || s.Sent != 40 || s.Acked != 40 {
+		t.Fatalf("connected %d, sent %d, acked %d; want 20, 40, 40", s.Connected, s.Sent, s.Acked)
+	}
+	if s.Deliveries != s.Sent*int64(s.Conns) || s.ExpectedDeliveries != s.Deliveries {
+		t.Fatalf("deliveries %d (expected %d), want sent × connections = %d", s.Deliveries, s.ExpectedDeliveries, s.Sent*int64(s.Conns))
+	}
+	if s.Lost != 0 || s.Dup != 0 || s.Errors != 0 {
+		t.Fatalf("lost %d, dup %d, errors %d (%v)", s.Lost, s.Dup, s.Errors, s.ErrorKinds)
+	}
+	if s.LatencyMS.P50 <= 0 || s.LatencyMS.P99 < s.LatencyMS.P50 || s.LatencyMS.Max < s.LatencyMS.P99 {
+		t.Fatalf("latency %+v", s.LatencyMS)
+	}
+	if s.ConnsPerS <= 0 || s.DeliveriesPerS <= 0 {
+		t.Fatalf("rates: %v conns/s, %v deliveries/s", s.ConnsPerS, s.DeliveriesPerS)
+	}
+}
+
+// TestChurnResumes drops subscribers while messages flow: each resumes with
+// hello{since} and must end with no gap.
+func TestChurnResumes(t *testing.T) {
+	url := startServer(t)
+	s := runBench(t,
+		"--url", url, "--pid", "-1", "--conns", "10", "--users", "2", "--user-prefix", "churn",
+		"--publishers", "1", "--rate", "100", "--churn", "20", "--typing", "10",
+		"--warmup", "200ms", "--duration", "2s", "--settle", "0", "--json")
+	if s.Churn == nil || s.Churn.Dropped == 0 {
+		t.Fatalf("no churn: %+v", s.Churn)
+	}
+	if s.Lost != 0 || s.Dup != 0 {
+		t.Fatalf("lost %d, dup %d after %d drops", s.Lost, s.Dup, s.Churn.Dropped)
+	}
+	if s.Deliveries != s.ExpectedDeliveries {
+		t.Fatalf("deliveries %d, expected %d", s.Deliveries, s.ExpectedDeliveries)
+	}
+	if s.Typing == nil || s.Typing.Received == 0 {
+		t.Fatalf("typing: %+v", s.Typing)
+	}
+}
+
+// TestStorm drops every connection at once halfway through and checks that
+// all resync with no gap.
+func TestStorm(t *testing.T) {
+	url := startServer(t)
+	s := runBench(t,
+		"--url", url, "--pid", "-1", "--conns", "30", "--users", "3", "--user-prefix", "storm",
+		"--publishers", "1", "--rate", "50", "--storm",
+		"--warmup", "0", "--duration", "2s", "--settle", "0", "--json")
+	if s.Storm == nil || s.Storm.Resynced != 30 {
+		t.Fatalf("storm: %+v", s.Storm)
+	}
+	if s.Lost != 0 || s.Dup != 0 {
+		t.Fatalf("lost %d, dup %d", s.Lost, s.Dup)
+	}
+}
