@@ -1,0 +1,291 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"minichat/server"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// net/http keeps idle client connections' goroutines around briefly.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+// env is an in-process server on a real SQLite file, reached over real HTTP
+// and WebSocket connections.
+type env struct {
+	t   *testing.T
+	srv *server.Server
+	ts  *httptest.Server
+	cfg server.Config
+}
+
+func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
+	t.Helper()
+	cfg := server.Config{
+		DataDir:       t.TempDir(),
+		Heartbeat:     time.Minute,
+		Rate:          1000,
+		Burst:         1000,
+		PresenceGrace: 300 * time.Millisecond,
+		TypingTimeout: 300 * time.Millisecond,
+		ShutdownGrace: 2 * time.Second,
+		Version:       "test",
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	return startEnv(t, cfg)
+}
+
+func startEnv(t *testing.T, cfg server.Config) *env {
+	t.Helper()
+	srv, err := server.New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: srv, ts: httptest.NewServer(srv.Handler()), cfg: cfg}
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) stop() {
+	if err := e.srv.Close(); err != nil {
+		e.t.Error(err)
+	}
+	e.ts.CloseClientConnections()
+	e.ts.Close()
+	http.DefaultClient.CloseIdleConnections()
+}
+
+type user struct {
+	ID, Name, Token string
+}
+
+// call makes an HTTP request with an optional bearer token and JSON body,
+// and decodes the JSON answer.
+func (e *env) call(method, path, token string, body any) (int, map[string]any) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		if s, ok := body.(string); ok {
+			rd = strings.NewReader(s)
+		} else {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+	}
+	req, _ := http.NewRequest(method, e.ts.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			e.t.Fatalf("%s %s: bad JSON %q", method, path, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func (e *env) register(name string) user {
+	e.t.Helper()
+	st, out := e.call("POST", "/api/users", "", map[string]string{"username": name, "password": "correct horse"})
+	if st != http.StatusCreated {
+		e.t.Fatalf("register %s: %d %v", name, st, out)
+	}
+	u := out["user"].(map[string]any)
+	return user{ID: u["id"].(string), Name: name, Token: out["token"].(string)}
+}
+
+func (e *env) roomID(u user, name string) string {
+	e.t.Helper()
+	_, out := e.call("GET", "/api/rooms", u.Token, nil)
+	for _, r := range out["rooms"].([]any) {
+		r := r.(map[string]any)
+		if r["name"] == name {
+			return r["id"].(string)
+		}
+	}
+	e.t.Fatalf("%s sees no room %q in %v", u.Name, name, out)
+	return ""
+}
+
+// client is a WebSocket connection whose frames are collected by a reader
+// goroutine, split on newlines as the protocol says.
+type client struct {
+	t      *testing.T
+	name   string
+	c      *websocket.Conn
+	frames chan map[string]any
+	closed chan websocket.StatusCode
+	done   chan struct{}
+}
+
+func (e *env) dial(u user) *client {
+	e.t.Helper()
+	c, err := e.tryDial(u.Token, nil)
+	if err != nil {
+		e.t.Fatalf("dial %s: %v", u.Name, err)
+	}
+	c.name = u.Name
+	if w := c.next("welcome"); w["type"] != "welcome" {
+		e.t.Fatalf("first frame %v", w)
+	}
+	return c
+}
+
+func (e *env) tryDial(token string, header http.Header) (*client, error) {
+	if header == nil {
+		header = http.Header{}
+	}
+	if token != "" {
+		header.Set("Authorization", "Bearer "+token)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws", &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("%w (status %d)", err, resp.StatusCode)
+		}
+		return nil, err
+	}
+	ws.SetReadLimit(1 << 24)
+	c := &client{t: e.t, c: ws, frames: make(chan map[string]any, 100000), closed: make(chan websocket.StatusCode, 1), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for {
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				c.closed <- websocket.CloseStatus(err)
+				return
+			}
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				var m map[string]any
+				if err := json.Unmarshal(line, &m); err != nil {
+					panic(fmt.Sprintf("server sent bad JSON %q", line))
+				}
+				c.frames <- m
+			}
+		}
+	}()
+	e.t.Cleanup(func() { c.close() })
+	return c, nil
+}
+
+func (c *client) close() {
+	_ = c.c.CloseNow()
+	<-c.done
+}
+
+func (c *client) send(frame any) {
+	c.t.Helper()
+	var b []byte
+	if s, ok := frame.(string); ok {
+		b = []byte(s)
+	} else {
+		b, _ = json.Marshal(frame)
+	}
+	if err := c.c.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("%s write: %v", c.name, err)
+	}
+}
+
+// next returns the next frame of one of the types (any type when none is
+// given), skipping the others; presence and ping frames are skipped unless
+// asked for.
+func (c *client) next(types ...string) map[string]any {
+	c.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-c.frames:
+			ty, _ := m["type"].(string)
+			if len(types) == 0 {
+				if ty == "presence" || ty == "ping" {
+					continue
+				}
+				return m
+			}
+			for _, want := range types {
+				if ty == want {
+					return m
+				}
+			}
+		case code := <-c.closed:
+			c.t.Fatalf("%s: closed (%d) while waiting for %v", c.name, code, types)
+		case <-deadline:
+			c.t.Fatalf("%s: no %v frame within 10s", c.name, types)
+		}
+	}
+}
+
+// none asserts that no frame of the types arrives within d.
+func (c *client) none(d time.Duration, types ...string) {
+	c.t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case m := <-c.frames:
+			for _, ty := range types {
+				if m["type"] == ty {
+					c.t.Fatalf("%s: unexpected frame %v", c.name, m)
+				}
+			}
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// waitClose waits for the server to close the connection and returns the code.
+func (c *client) waitClose(d time.Duration) websocket.StatusCode {
+	c.t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case <-c.frames:
+		case code := <-c.closed:
+			return code
+		case <-timeout:
+			c.t.Fatalf("%s: not closed within %v", c.name, d)
+			return 0
+		}
+	}
+}
+
+func msgOf(f map[string]any) map[string]any { m, _ := f["message"].(map[string]any); return m }
+
+func seqOf(f map[string]any) int64 {
+	if s, ok := f["seq"].(float64); ok && f["type"] == "update" {
+		return int64(s)
+	}
+	return int64(msgOf(f)["seq"].(float64))
+}
+
+var _ = sync.Mutex{}

@@ -1,0 +1,637 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"minichat/server"
+)
+
+func TestWelcomeDescribesSessionRoomsAndLimits(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	c, err := e.tryDial(alice.Token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.next("welcome")
+	if w["session"] == "" || w["user"].(map[string]any)["name"] != "alice" {
+		t.Fatalf("welcome %v", w)
+	}
+	rooms := w["rooms"].([]any)
+	if len(rooms) != 1 || rooms[0].(map[string]any)["name"] != "general" {
+		t.Fatalf("rooms %v", rooms)
+	}
+	if w["heartbeat_ms"].(float64) != float64(time.Minute.Milliseconds()) {
+		t.Fatalf("heartbeat_ms %v", w["heartbeat_ms"])
+	}
+	limits := w["limits"].(map[string]any)
+	for _, k := range []string{"max_frame_bytes", "max_text_chars", "messages_per_second", "burst"} {
+		if _, ok := limits[k]; !ok {
+			t.Fatalf("limits lack %s: %v", k, limits)
+		}
+	}
+	if w["server"].(map[string]any)["version"] != "test" {
+		t.Fatalf("server %v", w["server"])
+	}
+	online := w["online"].([]any)
+	if len(online) != 1 || online[0].(map[string]any)["status"] != "online" {
+		t.Fatalf("online %v", online)
+	}
+}
+
+func TestUpgradeNeedsAuthAndSameOrigin(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.AllowedOrigins = []string{"https://chat.example.com"} })
+	alice := e.register("alice")
+	if _, err := e.tryDial("", nil); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("anonymous upgrade: %v, want 401", err)
+	}
+	if _, err := e.tryDial("not-a-token", nil); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("bad token: %v, want 401", err)
+	}
+	if _, err := e.tryDial(alice.Token, http.Header{"Origin": {"https://evil.example"}}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("cross-origin upgrade: %v, want 403", err)
+	}
+	c, err := e.tryDial(alice.Token, http.Header{"Origin": {"https://chat.example.com"}})
+	if err != nil {
+		t.Fatalf("allowed origin refused: %v", err)
+	}
+	c.next("welcome")
+	same := http.Header{"Origin": {e.ts.URL}}
+	c2, err := e.tryDial(alice.Token, same)
+	if err != nil {
+		t.Fatalf("same origin refused: %v", err)
+	}
+	c2.next("welcome")
+}
+
+func TestSendAckMessageAndHistory(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a, b := e.dial(alice), e.dial(bob)
+	a.send(map[string]any{"type": "send", "room": general, "text": "  hello bob  ", "client_id": "c-1", "ref": "r1"})
+	ack := ackAndMessage(a)
+	if ack["ref"] != "r1" || msgOf(ack)["text"] != "hello bob" || msgOf(ack)["client_id"] != "c-1" {
+		t.Fatalf("ack %v", ack)
+	}
+	for _, c := range []*client{b} {
+		m := msgOf(c.next("message"))
+		if m["id"] != msgOf(ack)["id"] || m["sender"].(map[string]any)["name"] != "alice" || m["kind"] != "chat" {
+			t.Fatalf("%s got %v", c.name, m)
+		}
+		if ts := m["ts"].(string); len(ts) != len("2006-01-02T15:04:05.000Z") || !strings.HasSuffix(ts, "Z") {
+			t.Fatalf("ts %q is not RFC 3339 with milliseconds in UTC", ts)
+		}
+	}
+	b.send(map[string]any{"type": "history", "room": general, "limit": 2, "ref": "h"})
+	h := b.next("history")
+	msgs := h["messages"].([]any)
+	if h["ref"] != "h" || len(msgs) != 2 || h["has_more"] != true {
+		t.Fatalf("history %v", h)
+	}
+	if msgs[1].(map[string]any)["text"] != "hello bob" || msgs[0].(map[string]any)["kind"] != "system" {
+		t.Fatalf("history order %v", msgs)
+	}
+	// The same over HTTP, paged.
+	st, out := e.call("GET", "/api/rooms/"+general+"/messages?limit=1", bob.Token, nil)
+	if st != 200 || len(out["messages"].([]any)) != 1 || out["has_more"] != true {
+		t.Fatalf("%d %v", st, out)
+	}
+	st, out = e.call("GET", "/api/rooms/"+general+"/messages?before=2", bob.Token, nil)
+	if st != 200 || len(out["messages"].([]any)) != 1 || out["has_more"] != false {
+		t.Fatalf("%d %v", st, out)
+	}
+}
+
+func TestConcurrentSendersEveryoneSeesEverythingInOrder(t *testing.T) {
+	e := newEnv(t)
+	const clients, perClient = 8, 40
+	users := make([]user, clients)
+	conns := make([]*client, clients)
+	for i := range users {
+		users[i] = e.register(fmt.Sprintf("user%d", i))
+	}
+	general := e.roomID(users[0], "general")
+	for i := range users {
+		conns[i] = e.dial(users[i])
+	}
+	// Everyone knows where the room's log stands before the burst.
+	_, out := e.call("GET", "/api/rooms/"+general+"/messages?limit=1", users[0].Token, nil)
+	start := int64(out["messages"].([]any)[0].(map[string]any)["seq"].(float64))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < perClient; j++ {
+				if err := c.c.Write(t.Context(), websocket.MessageText, fmt.Appendf(nil,
+					`{"type":"send","room":%q,"text":"m %d %d","client_id":"%d-%d"}`, general, i, j, i, j)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := int64(clients * perClient)
+	for _, c := range conns {
+		want := start + 1
+		acks := 0
+		for want <= start+total || acks < perClient {
+			f := c.next("message", "ack", "error")
+			switch f["type"] {
+			case "error":
+				t.Fatalf("%s: %v", c.name, f)
+			case "ack":
+				acks++
+			case "message":
+				if got := seqOf(f); got != want {
+					t.Fatalf("%s: got seq %d, want %d", c.name, got, want)
+				}
+				want++
+			}
+		}
+	}
+}
+
+func TestResumeAfterDisconnect(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	b := e.dial(bob)
+	b.send(map[string]any{"type": "send", "room": general, "text": "before", "client_id": "b1"})
+	last := seqOf(b.next("message"))
+	b.close()
+	for i := 0; i < 5; i++ {
+		e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": fmt.Sprint("missed ", i)})
+	}
+	b2 := e.dial(bob)
+	b2.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
+	for i := 0; i < 5; i++ {
+		f := b2.next("message")
+		if seqOf(f) != last+1+int64(i) || msgOf(f)["text"] != fmt.Sprint("missed ", i) {
+			t.Fatalf("replay %d: %v", i, f)
+		}
+	}
+	s := b2.next("synced")
+	if s["room"] != general || int64(s["last_seq"].(float64)) != last+5 {
+		t.Fatalf("synced %v", s)
+	}
+	// Live frames follow the replay.
+	e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": "live"})
+	if f := b2.next("message"); seqOf(f) != last+6 {
+		t.Fatalf("live %v", f)
+	}
+}
+
+func TestReplayIsCappedAndPagesForward(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	general := e.roomID(alice, "general")
+	a := e.dial(alice)
+	for i := 0; i < 520; i++ {
+		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint(i), "client_id": fmt.Sprint(i)})
+	}
+	for i := 0; i < 520; i++ {
+		a.next("ack")
+	}
+	b := e.dial(alice)
+	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 0}})
+	for i := 1; i <= 500; i++ {
+		if f := b.next("message"); seqOf(f) != int64(i) {
+			t.Fatalf("replay seq %d, want %d", seqOf(f), i)
+		}
+	}
+	s := b.next("synced")
+	if s["last_seq"].(float64) != 500 {
+		t.Fatalf("synced %v, want last_seq 500", s)
+	}
+	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 500}})
+	for i := 501; i <= 521; i++ {
+		if f := b.next("message"); seqOf(f) != int64(i) {
+			t.Fatalf("second page seq %d, want %d", seqOf(f), i)
+		}
+	}
+	if s := b.next("synced"); s["last_seq"].(float64) != 521 {
+		t.Fatalf("synced %v", s)
+	}
+}
+
+func TestIdempotentResend(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	general := e.roomID(alice, "general")
+	a := e.dial(alice)
+	a.send(map[string]any{"type": "send", "room": general, "text": "once", "client_id": "same"})
+	first := msgOf(ackAndMessage(a))
+	a.close()
+	a2 := e.dial(alice)
+	a2.send(map[string]any{"type": "send", "room": general, "text": "once", "client_id": "same", "ref": "again"})
+	second := a2.next("ack")
+	if msgOf(second)["id"] != first["id"] || msgOf(second)["seq"] != first["seq"] || second["ref"] != "again" {
+		t.Fatalf("resend acked %v, want the original %v", second, first)
+	}
+	a2.none(200*time.Millisecond, "message")
+	// Over HTTP too.
+	_, out := e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": "once", "client_id": "same"})
+	if msgOf(out)["id"] != first["id"] {
+		t.Fatalf("REST resend %v", out)
+	}
+	_, hist := e.call("GET", "/api/rooms/"+general+"/messages", alice.Token, nil)
+	if n := len(hist["messages"].([]any)); n != 2 { // "alice joined" and "once"
+		t.Fatalf("%d messages stored, want 2", n)
+	}
+}
+
+func TestTypingRelayAndExpiry(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a, b := e.dial(alice), e.dial(bob)
+	a.send(map[string]any{"type": "typing", "room": general, "active": true})
+	f := b.next("typing")
+	if f["active"] != true || f["room"] != general || f["user"].(map[string]any)["name"] != "alice" {
+		t.Fatalf("typing %v", f)
+	}
+	start := time.Now()
+	if f := b.next("typing"); f["active"] != false {
+		t.Fatalf("typing %v", f)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("typing expired after %v, before the timeout", d)
+	}
+	// Explicit stop, and stop on send.
+	a.send(map[string]any{"type": "typing", "room": general, "active": true})
+	b.next("typing")
+	a.send(map[string]any{"type": "send", "room": general, "text": "x", "client_id": "x"})
+	if f := b.next("typing", "message"); f["type"] != "typing" || f["active"] != false {
+		t.Fatalf("want typing stop before the message, got %v", f)
+	}
+	// Typing in a room alice is not in is refused.
+	a.send(map[string]any{"type": "typing", "room": "r_nope", "active": true, "ref": "t"})
+	if f := a.next("error"); f["code"] != "not_found" || f["ref"] != "t" {
+		t.Fatalf("%v", f)
+	}
+}
+
+func TestPresenceGraceAndStatus(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	a := e.dial(alice)
+	b := e.dial(bob)
+	waitPresence(t, a, "bob", "online")
+	// A reload within the grace period announces nothing.
+	b.close()
+	b = e.dial(bob)
+	a.none(500*time.Millisecond, "presence")
+	b.send(map[string]any{"type": "status", "status": "away", "text": "in a meeting"})
+	p := waitPresence(t, a, "bob", "away")
+	if p["text"] != "in a meeting" {
+		t.Fatalf("%v", p)
+	}
+	b.close()
+	start := time.Now()
+	waitPresence(t, a, "bob", "offline")
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("offline after %v, within the grace period", d)
+	}
+}
+
+// ackAndMessage returns the ack of the sender's last send after also taking
+// the message frame of it, which may come before or after the ack.
+func ackAndMessage(c *client) map[string]any {
+	c.t.Helper()
+	var ack, msg map[string]any
+	for ack == nil || msg == nil {
+		f := c.next("ack", "message")
+		if f["type"] == "ack" {
+			ack = f
+		} else {
+			msg = f
+		}
+	}
+	if msgOf(ack)["id"] != msgOf(msg)["id"] {
+		c.t.Fatalf("ack %v and message %v differ", ack, msg)
+	}
+	return ack
+}
+
+func waitPresence(t *testing.T, c *client, name, status string) map[string]any {
+	t.Helper()
+	for {
+		p := c.next("presence")
+		if p["user"].(map[string]any)["name"] == name && p["status"] == status {
+			return p
+		}
+	}
+}
+
+func TestPrivateRoomsAndDMsAreInvisibleToOthers(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.register("alice"), e.register("bob"), e.register("carol")
+	a, b, c := e.dial(alice), e.dial(bob), e.dial(carol)
+
+	st, out := e.call("POST", "/api/dms", alice.Token, map[string]string{"username": "bob"})
+	if st != 200 {
+		t.Fatalf("dm: %d %v", st, out)
+	}
+	dm := out["room"].(map[string]any)
+	if dm["kind"] != "dm" || dm["name"] != "bob" {
+		t.Fatalf("dm as alice sees it: %v", dm)
+	}
+	_, again := e.call("POST", "/api/dms", bob.Token, map[string]string{"username": "ALICE"})
+	if again["room"].(map[string]any)["id"] != dm["id"] {
+		t.Fatalf("dm from the other side: %v, want %v", again, dm)
+	}
+	dmID := dm["id"].(string)
+	b.next("room")
+	a.send(map[string]any{"type": "send", "room": dmID, "text": "psst", "client_id": "p"})
+	a.next("ack")
+	if f := b.next("message"); msgOf(f)["text"] != "psst" {
+		t.Fatalf("%v", f)
+	}
+
+	st, out = e.call("POST", "/api/rooms", alice.Token, map[string]any{"name": "secret", "private": true})
+	if st != 201 {
+		t.Fatalf("create: %d %v", st, out)
+	}
+	secret := out["room"].(map[string]any)["id"].(string)
+	if f := a.next("room"); f["event"] != "created" {
+		t.Fatalf("%v", f)
+	}
+	a.send(map[string]any{"type": "send", "room": secret, "text": "hidden", "client_id": "h"})
+	a.next("ack")
+
+	c.none(300*time.Millisecond, "message", "room", "typing")
+	for _, room := range []string{dmID, secret} {
+		if st, _ := e.call("GET", "/api/rooms/"+room+"/messages", carol.Token, nil); st != 404 && st != 403 {
+			t.Fatalf("carol reads %s: %d", room, st)
+		}
+		if st, _ := e.call("POST", "/api/rooms/"+room+"/messages", carol.Token, map[string]string{"text": "hi"}); st != 404 && st != 403 {
+			t.Fatalf("carol posts to %s: %d", room, st)
+		}
+		if st, _ := e.call("POST", "/api/rooms/"+room+"/join", carol.Token, nil); st != 404 && st != 403 {
+			t.Fatalf("carol joins %s: %d", room, st)
+		}
+		c.send(map[string]any{"type": "history", "room": room, "ref": "h"})
+		if f := c.next("history", "error"); f["type"] != "error" {
+			t.Fatalf("carol's history of %s: %v", room, f)
+		}
+		c.send(map[string]any{"type": "hello", "since": map[string]int64{room: 0}})
+		if f := c.next("message", "error", "synced"); f["type"] != "error" {
+			t.Fatalf("carol's replay of %s: %v", room, f)
+		}
+		c.send(map[string]any{"type": "send", "room": room, "text": "hi", "client_id": "c" + room})
+		if f := c.next("ack", "error"); f["type"] != "error" {
+			t.Fatalf("carol's send to %s: %v", room, f)
+		}
+	}
+	_, rooms := e.call("GET", "/api/rooms", carol.Token, nil)
+	for _, r := range rooms["rooms"].([]any) {
+		if id := r.(map[string]any)["id"]; id == dmID || id == secret {
+			t.Fatalf("carol's room list shows %v", r)
+		}
+	}
+	// An invitation lets carol in.
+	if st, _ := e.call("POST", "/api/rooms/"+secret+"/invite", alice.Token, map[string]string{"username": "carol"}); st != 204 {
+		t.Fatalf("invite: %d", st)
+	}
+	if f := c.next("room"); f["event"] != "joined" || f["room"].(map[string]any)["id"] != secret {
+		t.Fatalf("%v", f)
+	}
+	if f := c.next("message"); msgOf(f)["kind"] != "system" {
+		t.Fatalf("%v", f)
+	}
+}
+
+func TestHeartbeatMissedCloses4408(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.Heartbeat = 100 * time.Millisecond })
+	alice := e.register("alice")
+	quiet := e.dial(alice) // never answers ping
+	polite := e.dial(alice)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case f := <-polite.frames:
+				if f["type"] == "ping" {
+					_ = polite.c.Write(t.Context(), websocket.MessageText, []byte(`{"type":"pong"}`))
+				}
+			}
+		}
+	}()
+	if code := quiet.waitClose(3 * time.Second); code != 4408 {
+		t.Fatalf("close code %d, want 4408", code)
+	}
+	select {
+	case code := <-polite.closed:
+		t.Fatalf("a client answering pings was closed (%d)", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(stop)
+}
+
+func TestOversizedFrameCloses1009(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.MaxFrameBytes = 1024 })
+	alice := e.register("alice")
+	a := e.dial(alice)
+	a.send(map[string]any{"type": "send", "room": "r", "text": strings.Repeat("x", 2000)})
+	if code := a.waitClose(3 * time.Second); code != websocket.StatusMessageTooBig {
+		t.Fatalf("close code %d, want 1009", code)
+	}
+}
+
+func TestLogoutCloses4401AndRevokesToken(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	_, other := e.call("POST", "/api/session", "", map[string]string{"username": "alice", "password": "correct horse"})
+	otherToken := other["token"].(string)
+	a := e.dial(alice)
+	keep := e.dial(user{Name: "alice", Token: otherToken})
+	if st, _ := e.call("DELETE", "/api/session", alice.Token, nil); st != 204 {
+		t.Fatalf("logout: %d", st)
+	}
+	if code := a.waitClose(3 * time.Second); code != 4401 {
+		t.Fatalf("close code %d, want 4401", code)
+	}
+	if st, _ := e.call("GET", "/api/me", alice.Token, nil); st != 401 {
+		t.Fatalf("token still works: %d", st)
+	}
+	if _, err := e.tryDial(alice.Token, nil); err == nil {
+		t.Fatal("revoked token opened a socket")
+	}
+	// The other session is untouched.
+	keep.send(map[string]any{"type": "status", "status": "away"})
+	keep.next("presence")
+	if st, _ := e.call("GET", "/api/me", otherToken, nil); st != 200 {
+		t.Fatalf("other session: %d", st)
+	}
+}
+
+func TestBadFramesGetErrorsAndTheConnectionStaysUsable(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	general := e.roomID(alice, "general")
+	a := e.dial(alice)
+	cases := []struct {
+		frame string
+		code  string
+	}{
+		{`not json`, "bad_request"},
+		{`[]`, "bad_request"},
+		{`{}`, "bad_request"},
+		{`{"type":"launch","ref":"x"}`, "bad_request"},
+		{`{"type":"send","ref":"x"}`, "bad_request"},
+		{`{"type":"send","room":5,"text":"x","ref":"x"}`, "bad_request"},
+		{`{"type":"send","room":"` + general + `","text":"   ","ref":"x"}`, "bad_request"},
+		{`{"type":"send","room":"` + general + `","text":"` + strings.Repeat("é", 4001) + `","ref":"x"}`, "too_large"},
+		{`{"type":"send","room":"` + general + `","text":"x","client_id":"` + strings.Repeat("c", 65) + `","ref":"x"}`, "bad_request"},
+		{`{"type":"send","room":"r_missing","text":"x","ref":"x"}`, "not_found"},
+		{`{"type":"history","room":"` + general + `","limit":0,"ref":"x"}`, "bad_request"},
+		{`{"type":"history","room":"` + general + `","limit":201,"ref":"x"}`, "bad_request"},
+		{`{"type":"typing","room":"` + general + `","ref":"x"}`, "bad_request"},
+		{`{"type":"read","room":"` + general + `","seq":-1,"ref":"x"}`, "bad_request"},
+		{`{"type":"status","status":"busy","ref":"x"}`, "bad_request"},
+		{`{"type":"edit","room":"` + general + `","id":"m_none","text":"x","ref":"x"}`, "not_found"},
+		{`{"type":"react","room":"` + general + `","id":"m_none","emoji":"👍","ref":"x"}`, "bad_request"},
+		{`{"type":"hello","since":{"` + general + `":-4},"ref":"x"}`, "bad_request"},
+	}
+	for _, tc := range cases {
+		a.send(tc.frame)
+		f := a.next("error")
+		if f["code"] != tc.code {
+			t.Errorf("%s: code %v, want %s (%v)", tc.frame, f["code"], tc.code, f["message"])
+		}
+		if strings.Contains(tc.frame, `"ref":"x"`) && tc.frame[0] == '{' && f["ref"] != "x" && tc.code != "bad_request" {
+			t.Errorf("%s: ref %v not echoed", tc.frame, f["ref"])
+		}
+		if f["message"] == "" {
+			t.Errorf("%s: no message", tc.frame)
+		}
+	}
+	if err := a.c.Write(t.Context(), websocket.MessageBinary, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	a.next("error")
+	a.send(map[string]any{"type": "send", "room": general, "text": "still here", "client_id": "ok", "ref": "ok"})
+	if f := a.next("ack"); f["ref"] != "ok" {
+		t.Fatalf("%v", f)
+	}
+}
+
+func TestRateLimitAnswersRateLimited(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.Rate, c.Burst = 1, 3 })
+	alice := e.register("alice")
+	general := e.roomID(alice, "general")
+	a := e.dial(alice)
+	for i := 0; i < 5; i++ {
+		a.send(map[string]any{"type": "send", "room": general, "text": "x", "client_id": fmt.Sprint(i), "ref": fmt.Sprint(i)})
+	}
+	acks, limited := 0, 0
+	for acks+limited < 5 {
+		f := a.next("ack", "error")
+		if f["type"] == "ack" {
+			acks++
+			continue
+		}
+		if f["code"] != "rate_limited" || f["retry_after_ms"].(float64) <= 0 {
+			t.Fatalf("%v", f)
+		}
+		limited++
+	}
+	if acks != 3 || limited != 2 {
+		t.Fatalf("%d acks, %d limited; want 3 and 2", acks, limited)
+	}
+}
+
+func TestEditDeleteReactTakeTheNextSeq(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a, b := e.dial(alice), e.dial(bob)
+	a.send(map[string]any{"type": "send", "room": general, "text": "draft", "client_id": "d"})
+	m := msgOf(ackAndMessage(a))
+	id, seq := m["id"].(string), int64(m["seq"].(float64))
+	b.next("message")
+
+	a.send(map[string]any{"type": "edit", "room": general, "id": id, "text": "final"})
+	a.next("update")
+	u := b.next("update")
+	if int64(u["seq"].(float64)) != seq+1 || msgOf(u)["text"] != "final" || msgOf(u)["edited_at"] == nil || int64(msgOf(u)["seq"].(float64)) != seq {
+		t.Fatalf("edit update %v", u)
+	}
+	b.send(map[string]any{"type": "edit", "room": general, "id": id, "text": "hijack", "ref": "e"})
+	if f := b.next("error"); f["code"] != "forbidden" {
+		t.Fatalf("%v", f)
+	}
+	b.send(map[string]any{"type": "react", "room": general, "id": id, "emoji": "👍", "on": true})
+	u = a.next("update")
+	if int64(u["seq"].(float64)) != seq+2 {
+		t.Fatalf("react update %v", u)
+	}
+	r := msgOf(u)["reactions"].([]any)[0].(map[string]any)
+	if r["emoji"] != "👍" || r["users"].([]any)[0] != "bob" {
+		t.Fatalf("reactions %v", r)
+	}
+	a.send(map[string]any{"type": "delete", "room": general, "id": id})
+	b.next("update") // bob's own reaction
+	u = b.next("update")
+	if msgOf(u)["deleted"] != true || msgOf(u)["text"] != "" || int64(u["seq"].(float64)) != seq+3 {
+		t.Fatalf("delete update %v", u)
+	}
+	// Replay carries both kinds in log order; history shows the current state.
+	c := e.dial(bob)
+	c.send(map[string]any{"type": "hello", "since": map[string]int64{general: seq - 1}})
+	want := []string{"message", "update", "update", "update"}
+	for i, ty := range want {
+		f := c.next("message", "update")
+		if f["type"] != ty || seqOf(f) != seq+int64(i) {
+			t.Fatalf("replay %d: %v", i, f)
+		}
+	}
+	_, h := e.call("GET", "/api/rooms/"+general+"/messages", bob.Token, nil)
+	msgs := h["messages"].([]any)
+	last := msgs[len(msgs)-1].(map[string]any)
+	if last["id"] != id || last["deleted"] != true {
+		t.Fatalf("history shows %v", last)
+	}
+}
+
+func TestReadMarkerAndUnread(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	for i := 0; i < 3; i++ {
+		e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]string{"text": "hi"})
+	}
+	unread := func() float64 {
+		_, out := e.call("GET", "/api/rooms", bob.Token, nil)
+		for _, r := range out["rooms"].([]any) {
+			if r.(map[string]any)["id"] == general {
+				return r.(map[string]any)["unread"].(float64)
+			}
+		}
+		return -1
+	}
+	if n := unread(); n != 3 {
+		t.Fatalf("unread %v, want 3", n)
+	}
+	b := e.dial(bob)
+	_, out := e.call("GET", "/api/rooms/"+general+"/messages?limit=1", bob.Token, nil)
+	last := out["messages"].([]any)[0].(map[string]any)["seq"].(float64)
+	b.send(map[string]any{"type": "read", "room": general, "seq": last, "ref": "r"})
+	b.send(map[string]any{"type": "history", "room": general, "limit": 1, "ref": "sync"})
+	b.next("history") // frames are handled in order: the read is done
+	if n := unread(); n != 0 {
+		t.Fatalf("unread %v after read, want 0", n)
+	}
+}
