@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,8 @@ type config struct {
 	Settle           time.Duration
 	Progress         time.Duration
 	Strict           bool
+	CPUProfile       string
+	TokenFile        string
 
 	registerFirst bool // set by the coordinator: the accounts look new
 }
@@ -115,7 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.Procs, "procs", 1, "worker processes (the binary re-executes itself); each holds conns/procs sockets")
 	fs.StringVar(&cfg.RunID, "run-id", "", "identifies this run in client ids (default: random)")
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 64, "WebSocket dials in flight per process")
-	fs.IntVar(&cfg.LoginConcurrency, "login-concurrency", 4, "sign-ins in flight per process (each costs the server a password hash)")
+	fs.IntVar(&cfg.LoginConcurrency, "login-concurrency", 2, "sign-ins in flight (each costs the server a password hash and its memory)")
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", 256, "unanswered sends per publisher before it waits")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 2*time.Minute, "time allowed to open every connection")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", 15*time.Second, "time allowed for one WebSocket dial")
@@ -123,6 +126,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.Settle, "settle", time.Second, "pause after connecting before the memory reading")
 	fs.DurationVar(&cfg.Progress, "progress", time.Second, "interval of the progress line")
 	fs.BoolVar(&cfg.Strict, "strict", false, "fail unless every delivery arrived (deliveries = acked × connections), nothing was lost or duplicated and no error occurred")
+	fs.StringVar(&cfg.TokenFile, "tokens", "", "file that keeps the accounts' tokens between runs (JSON; created if missing): later runs sign in no one, so the server hashes no password")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the tool's own CPU profile here (workers add .<k>), to tell whether the tool is the bottleneck")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -182,10 +187,10 @@ func (cfg *config) validate() error {
 
 // Environment of a worker process (set by the parent, see procs.go).
 const (
-	envWorker   = "MINICHAT_BENCH_WORKER" // "k/n"
-	envRoom     = "MINICHAT_BENCH_ROOM"
-	envRunID    = "MINICHAT_BENCH_RUN_ID"
-	envRegister = "MINICHAT_BENCH_REGISTER_FIRST"
+	envWorker = "MINICHAT_BENCH_WORKER" // "k/n"
+	envRoom   = "MINICHAT_BENCH_ROOM"
+	envRunID  = "MINICHAT_BENCH_RUN_ID"
+	envTokens = "MINICHAT_BENCH_TOKENS" // file of the tokens, one per line, by account index
 )
 
 // Main runs `minichat bench` with args (the flags after "bench"). Progress
@@ -204,7 +209,23 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	if spec := os.Getenv(envWorker); spec != "" {
+	spec := os.Getenv(envWorker)
+	if cfg.CPUProfile != "" {
+		name := cfg.CPUProfile
+		if k, _, ok := strings.Cut(spec, "/"); ok {
+			name += "." + k
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if spec != "" {
 		return childMain(ctx, cfg, spec, stdout, stderr)
 	}
 	return coordinate(ctx, cfg, stdout, stderr)
@@ -281,12 +302,35 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 		return fmt.Errorf("bench: room %s: %w", cfg.Room, rerr)
 	}
 
+	prog := newProgressPrinter(stderr, cfg, nil, time.Now())
+	if !cfg.JSON {
+		prog.setPhase("sign-in")
+		prog.run()
+	}
+	defer prog.close()
+	tokens, terr := signIn(ctx, cfg, a, room.ID, logw)
+	if terr != nil {
+		return fmt.Errorf("bench: %w", terr)
+	}
+
 	var rs []runner
 	if cfg.Procs == 1 {
-		rs = []runner{newWorker(cfg, 0, 1, room.ID, logw)}
+		rs = []runner{newWorker(cfg, 0, 1, room.ID, tokens, logw)}
 	} else {
+		tf, ferr := os.CreateTemp("", "minichat-bench-tokens-*")
+		if ferr != nil {
+			return fmt.Errorf("bench: %w", ferr)
+		}
+		defer os.Remove(tf.Name())
+		_, ferr = io.WriteString(tf, strings.Join(tokens, "\n"))
+		if cerr := tf.Close(); ferr == nil {
+			ferr = cerr
+		}
+		if ferr != nil {
+			return fmt.Errorf("bench: %w", ferr)
+		}
 		for k := 0; k < cfg.Procs; k++ {
-			r, serr := startChild(cfg, k, room.ID, stderr)
+			r, serr := startChild(cfg, k, room.ID, tf.Name(), stderr)
 			if serr != nil {
 				for _, r := range rs {
 					r.stop()
@@ -296,23 +340,18 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 			rs = append(rs, r)
 		}
 	}
+	prog.setRunners(rs)
 	defer func() {
 		for _, r := range rs {
 			r.stop()
 		}
 	}()
 
-	start := time.Now()
-	prog := newProgressPrinter(stderr, cfg, rs, start)
-	if !cfg.JSON {
-		prog.run()
-	}
-	defer prog.close()
-
 	prog.setPhase("setup")
 	if err := all(rs, func(r runner) error { return r.setup(ctx) }); err != nil {
 		return fmt.Errorf("bench: setup: %w", err)
 	}
+	sleepCtx(ctx, cfg.Settle) // let the memory of any password hashing settle first
 	base := sampler.sample()
 	sampler.addClients(rs)
 

@@ -46,6 +46,7 @@ type client struct {
 	sent, warmSent, acked      atomic.Int64
 	warmAcked, refused         atomic.Int64
 	typingSent, typingRecv     atomic.Int64
+	presenceRecv, otherRecv    atomic.Int64
 	connects                   atomic.Int64
 	lastDeliveryNS             atomic.Int64
 	resyncedNS                 atomic.Int64 // when the last synced of the room arrived
@@ -222,6 +223,8 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 		return conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
 	case protocol.TypeTyping:
 		c.typingRecv.Add(1)
+	case protocol.TypePresence:
+		c.presenceRecv.Add(1)
 	case protocol.TypeWelcome:
 		return c.welcome(conn, f.Welcome)
 	case protocol.TypeSynced:
@@ -236,6 +239,8 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 				close(c.synced) // only this goroutine closes it, once
 			}
 		}
+	default:
+		c.otherRecv.Add(1)
 	}
 	return nil
 }

@@ -39,8 +39,15 @@ func childMain(ctx context.Context, cfg *config, spec string, stdout, stderr io.
 		return fmt.Errorf("bench worker: bad %s %q", envWorker, spec)
 	}
 	cfg.RunID = os.Getenv(envRunID)
-	cfg.registerFirst = os.Getenv(envRegister) == "1"
-	w := newWorker(cfg, k, n, os.Getenv(envRoom), stderr)
+	tb, err := os.ReadFile(os.Getenv(envTokens))
+	if err != nil {
+		return fmt.Errorf("bench worker: tokens: %w", err)
+	}
+	tokens := strings.Split(string(tb), "\n")
+	if len(tokens) != cfg.Users {
+		return fmt.Errorf("bench worker: %d tokens for %d accounts", len(tokens), cfg.Users)
+	}
+	w := newWorker(cfg, k, n, os.Getenv(envRoom), tokens, stderr)
 	defer w.stop()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -135,7 +142,7 @@ type child struct {
 
 // startChild starts worker k of cfg.Procs: the running executable with the
 // same command line (os.Args) and the worker environment.
-func startChild(cfg *config, k int, roomID string, stderr io.Writer) (*child, error) {
+func startChild(cfg *config, k int, roomID, tokenFile string, stderr io.Writer) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -145,7 +152,7 @@ func startChild(cfg *config, k int, roomID string, stderr io.Writer) (*child, er
 		envWorker+"="+strconv.Itoa(k)+"/"+strconv.Itoa(cfg.Procs),
 		envRoom+"="+roomID,
 		envRunID+"="+cfg.RunID,
-		envRegister+"="+map[bool]string{true: "1", false: "0"}[cfg.registerFirst],
+		envTokens+"="+tokenFile,
 	)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()

@@ -16,11 +16,11 @@ type progressPrinter struct {
 	w     io.Writer
 	tty   bool
 	every time.Duration
-	rs    []runner
 	start time.Time
 
-	mu    sync.Mutex // guards phase
+	mu    sync.Mutex // guards phase and rs
 	phase string
+	rs    []runner
 	done  chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup
@@ -32,6 +32,13 @@ func newProgressPrinter(w io.Writer, cfg *config, rs []runner, start time.Time) 
 		tty = isatty.IsTerminal(f.Fd())
 	}
 	return &progressPrinter{w: w, tty: tty, every: cfg.Progress, rs: rs, start: start, done: make(chan struct{})}
+}
+
+// setRunners sets the workers whose counters the line shows.
+func (p *progressPrinter) setRunners(rs []runner) {
+	p.mu.Lock()
+	p.rs = rs
+	p.mu.Unlock()
 }
 
 func (p *progressPrinter) setPhase(s string) {
@@ -57,15 +64,15 @@ func (p *progressPrinter) loop() {
 		case <-p.done:
 			return
 		case now := <-t.C:
+			p.mu.Lock()
+			phase, rs := p.phase, p.rs
+			p.mu.Unlock()
 			var sum progress
-			for _, r := range p.rs {
+			for _, r := range rs {
 				sum.add(r.snapshot())
 			}
 			dps := float64(sum.Deliveries+sum.WarmDeliveries-lastDeliv) / now.Sub(last).Seconds()
 			lastDeliv, last = sum.Deliveries+sum.WarmDeliveries, now
-			p.mu.Lock()
-			phase := p.phase
-			p.mu.Unlock()
 			line := progressLine(now.Sub(p.start), phase, sum, dps)
 			if p.tty {
 				fmt.Fprintf(p.w, "\r\033[K%s", line)

@@ -26,6 +26,8 @@ type progress struct {
 	ReplayDup      int64            `json:"replay_dup"`
 	TypingSent     int64            `json:"typing_sent"`
 	TypingRecv     int64            `json:"typing_recv"`
+	PresenceRecv   int64            `json:"presence_recv"`
+	OtherRecv      int64            `json:"other_recv"`
 	Churned        int64            `json:"churned"`
 	LastDeliveryNS int64            `json:"last_delivery_ns"`
 	Errors         map[string]int64 `json:"errors"`
@@ -47,6 +49,8 @@ func (p *progress) add(o progress) {
 	p.ReplayDup += o.ReplayDup
 	p.TypingSent += o.TypingSent
 	p.TypingRecv += o.TypingRecv
+	p.PresenceRecv += o.PresenceRecv
+	p.OtherRecv += o.OtherRecv
 	p.Churned += o.Churned
 	p.LastDeliveryNS = max(p.LastDeliveryNS, o.LastDeliveryNS)
 	if p.Errors == nil {
@@ -110,6 +114,8 @@ type Summary struct {
 	ReplayDup          int64            `json:"replay_dup"`
 	LatencyMS          Latency          `json:"latency_ms"`
 	Typing             *TypingSummary   `json:"typing,omitempty"`
+	PresenceFrames     int64            `json:"presence_frames"`
+	OtherFrames        int64            `json:"other_frames"`
 	Churn              *ChurnSummary    `json:"churn,omitempty"`
 	Storm              *StormSummary    `json:"storm,omitempty"`
 	Server             *ServerSummary   `json:"server,omitempty"`
@@ -193,6 +199,9 @@ func summarize(cfg *config, r result) Summary {
 		Dup:         r.Dup,
 		ReplayDup:   r.ReplayDup,
 		ErrorKinds:  r.Errors,
+
+		PresenceFrames: r.PresenceRecv,
+		OtherFrames:    r.OtherRecv,
 	}
 	if r.ConnectMS > 0 {
 		s.ConnsPerS = round(float64(r.Connected)/(r.ConnectMS/1000), 1)
@@ -246,6 +255,7 @@ func human(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "integrity     %d lost, %d duplicated (%d repeated during replays)\n", s.Lost, s.Dup, s.ReplayDup)
 	fmt.Fprintf(w, "latency       p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		s.LatencyMS.P50, s.LatencyMS.P90, s.LatencyMS.P99, s.LatencyMS.Max)
+	fmt.Fprintf(w, "other frames  %d presence, %d other\n", s.PresenceFrames, s.OtherFrames)
 	if s.Storm != nil {
 		fmt.Fprintf(w, "storm         %d dropped, %d resynced in %.2fs\n", s.Storm.Dropped, s.Storm.Resynced, s.Storm.ResyncS)
 	}

@@ -29,6 +29,7 @@ type worker struct {
 	wsURL  string
 	roomID string
 	runID  string
+	tokens []string  // by account index
 	log    io.Writer // warnings (stderr)
 
 	clients []*client
@@ -48,7 +49,7 @@ type worker struct {
 	measureFrom, measureTo atomic.Int64 // unix ns of the measured publishing window
 }
 
-func newWorker(cfg *config, k, n int, roomID string, log io.Writer) *worker {
+func newWorker(cfg *config, k, n int, roomID string, tokens []string, log io.Writer) *worker {
 	base := strings.TrimRight(cfg.URL, "/")
 	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws"
 	return &worker{
@@ -58,6 +59,7 @@ func newWorker(cfg *config, k, n int, roomID string, log io.Writer) *worker {
 		api:     &api{base: base, client: newHTTPClient()},
 		wsURL:   ws,
 		roomID:  roomID,
+		tokens:  tokens,
 		runID:   cfg.RunID,
 		log:     log,
 		errs:    map[string]int64{},
@@ -99,9 +101,8 @@ func (w *worker) noteLimits(l protocol.Limits) {
 		per, l.MessagesPerSecond, l.Burst)
 }
 
-// setup signs in the accounts of this worker's connections (once per
-// account; their sockets share the token) and makes them members of the
-// room.
+// setup prepares this worker's connections; the coordinator has signed in
+// their accounts (w.tokens, one login per account shared by its sockets).
 func (w *worker) setup(ctx context.Context) error {
 	cfg := w.cfg
 	ips, err := parseSourceIPs(cfg.SourceIPs)
@@ -121,50 +122,11 @@ func (w *worker) setup(ctx context.Context) error {
 		}}
 	}
 
-	// Accounts used by this worker's connections.
-	users := map[int]bool{}
-	for i := w.k; i < cfg.Conns; i += w.n {
-		users[i%cfg.Users] = true
-	}
-	tokens := make(map[int]string, len(users))
-	var (
-		tmu   sync.Mutex
-		first error
-		wg    sync.WaitGroup
-		sem   = make(chan struct{}, cfg.LoginConcurrency)
-	)
-	for u := range users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			name := fmt.Sprintf("%s%d", cfg.UserPrefix, u)
-			s, _, err := w.api.account(ctx, name, cfg.Password, cfg.registerFirst)
-			if err == nil {
-				err = w.api.join(ctx, s.Token, w.roomID)
-			}
-			tmu.Lock()
-			defer tmu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = fmt.Errorf("account %s: %w", name, err)
-				}
-				return
-			}
-			tokens[u] = s.Token
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-
 	for i := w.k; i < cfg.Conns; i += w.n {
 		c := &client{
 			w:      w,
 			i:      i,
-			token:  tokens[i%cfg.Users],
+			token:  w.tokens[i%cfg.Users],
 			http:   clientsByIP[(i/w.n)%len(clientsByIP)],
 			shard:  &w.hists[len(w.clients)%histShards],
 			pub:    i < cfg.Publishers,
@@ -298,6 +260,7 @@ func (w *worker) run(ctx context.Context, t0 time.Time) error {
 		}()
 	}
 	pubWG.Wait()
+	<-actx.Done() // the window lasts its duration, unless a counted run ended it
 	wg.Wait()
 
 	// Wait for the answers of the sends in flight.
@@ -443,6 +406,8 @@ func (w *worker) snapshot() progress {
 		p.Dup += c.dup.Load()
 		p.ReplayDup += c.replayDup.Load()
 		p.TypingRecv += c.typingRecv.Load()
+		p.PresenceRecv += c.presenceRecv.Load()
+		p.OtherRecv += c.otherRecv.Load()
 		p.Connects += c.connects.Load()
 		p.LastDeliveryNS = max(p.LastDeliveryNS, c.lastDeliveryNS.Load())
 	}

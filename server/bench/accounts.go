@@ -1,0 +1,91 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// accountName is the name of account u.
+func accountName(cfg *config, u int) string { return fmt.Sprintf("%s%d", cfg.UserPrefix, u) }
+
+// signIn returns a token for each of the cfg.Users accounts, all members of
+// roomID. Tokens found in cfg.TokenFile are reused (no password hash on the
+// server at all, which keeps its memory baseline clean); the others are
+// signed in — registered when missing — at most cfg.LoginConcurrency at a
+// time, and the file is rewritten with every token.
+func signIn(ctx context.Context, cfg *config, a *api, roomID string, log io.Writer) ([]string, error) {
+	tokens := make([]string, cfg.Users)
+	cached := map[string]string{}
+	if cfg.TokenFile != "" {
+		if b, err := os.ReadFile(cfg.TokenFile); err == nil {
+			if err := json.Unmarshal(b, &cached); err != nil {
+				return nil, fmt.Errorf("token file %s: %w", cfg.TokenFile, err)
+			}
+		}
+	}
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, cfg.LoginConcurrency)
+		fresh int
+	)
+	for u := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			name := accountName(cfg, u)
+			token, ok := cached[name]
+			var err error
+			if ok {
+				// A cached token may have expired or belong to another server.
+				if _, err = a.rooms(ctx, token); statusOf(err) == 401 {
+					ok = false
+				}
+			}
+			if !ok {
+				var s session
+				s, _, err = a.account(ctx, name, cfg.Password, cfg.registerFirst)
+				token = s.Token
+			}
+			if err == nil {
+				err = a.join(ctx, token, roomID)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = fmt.Errorf("account %s: %w", name, err)
+				}
+				return
+			}
+			if !ok {
+				fresh++
+			}
+			tokens[u] = token
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if fresh > 0 {
+		fmt.Fprintf(log, "bench: signed in %d account(s), %d from the token file\n", fresh, cfg.Users-fresh)
+	}
+	if cfg.TokenFile != "" && fresh > 0 {
+		for u, t := range tokens {
+			cached[accountName(cfg, u)] = t
+		}
+		b, _ := json.Marshal(cached)
+		if err := os.WriteFile(cfg.TokenFile, b, 0o600); err != nil {
+			return nil, fmt.Errorf("token file: %w", err)
+		}
+	}
+	return tokens, nil
+}
