@@ -1,0 +1,174 @@
+// Pure helpers for what the views show: dates, names, grouping, links.
+
+import type { Message, User } from "../protocol.gen";
+import type { Pending } from "./socket";
+
+/** Local calendar day of t, as YYYY-MM-DD. */
+export function dayKey(t: Date): string {
+  const m = String(t.getMonth() + 1).padStart(2, "0");
+  const d = String(t.getDate()).padStart(2, "0");
+  return `${t.getFullYear()}-${m}-${d}`;
+}
+
+const weekdayDate = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
+const fullDate = new Intl.DateTimeFormat(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const longStamp = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+
+/** "Today", "Yesterday", or the date (with the year when not this year's). */
+export function dayLabel(t: Date, now: Date = new Date()): string {
+  const today = dayKey(now);
+  if (dayKey(t) === today) return "Today";
+  const y = new Date(now);
+  y.setDate(y.getDate() - 1);
+  if (dayKey(t) === dayKey(y)) return "Yesterday";
+  return t.getFullYear() === now.getFullYear() ? weekdayDate.format(t) : fullDate.format(t);
+}
+
+/** Time of day, in the reader's locale. */
+export function timeLabel(t: Date): string {
+  return clock.format(t);
+}
+
+/** Date and time for a tooltip. */
+export function stampLabel(t: Date): string {
+  return longStamp.format(t);
+}
+
+/** One or two letters for an avatar. */
+export function initials(name: string): string {
+  const parts = name.split(/[._-]+/).filter(Boolean);
+  if (parts.length >= 2) return (parts[0]![0]! + parts[1]![0]!).toUpperCase();
+  return name.slice(0, 2).replace(/^(.)(.)$/, (_, a: string, b: string) => a.toUpperCase() + b.toLowerCase()) || "?";
+}
+
+/** A stable palette index 0–7 for a name. */
+export function hueIndex(name: string): number {
+  let h = 2166136261;
+  for (const ch of name.toLowerCase()) {
+    h ^= ch.codePointAt(0)!;
+    h = Math.imul(h, 16777619);
+  }
+  return (h >>> 0) % 8;
+}
+
+/** "alice is typing…", "alice and bob are typing…", … */
+export function typingText(names: readonly string[]): string {
+  const n = [...names].sort((a, b) => a.localeCompare(b));
+  switch (n.length) {
+    case 0:
+      return "";
+    case 1:
+      return `${n[0]} is typing…`;
+    case 2:
+      return `${n[0]} and ${n[1]} are typing…`;
+    case 3:
+      return `${n[0]}, ${n[1]} and ${n[2]} are typing…`;
+    default:
+      return `${n[0]}, ${n[1]} and ${n.length - 2} others are typing…`;
+  }
+}
+
+export type Segment = { text: string; href?: string };
+
+const urlPattern = /\bhttps?:\/\/[^\s<>"]+/gi;
+
+/**
+ * Splits text into plain runs and http(s) links. Only URLs that parse with
+ * an http or https scheme become links; everything is rendered as text.
+ */
+export function linkify(text: string): Segment[] {
+  const out: Segment[] = [];
+  let last = 0;
+  for (const m of text.matchAll(urlPattern)) {
+    let raw = m[0];
+    // Trailing punctuation belongs to the sentence, not the link.
+    const trail = /[.,;:!?)\]'}]+$/.exec(raw);
+    if (trail) raw = raw.slice(0, raw.length - trail[0].length);
+    const start = m.index;
+    let href: string | undefined;
+    try {
+      const u = new URL(raw);
+      if (u.protocol === "http:" || u.protocol === "https:") href = u.href;
+    } catch {
+      href = undefined;
+    }
+    if (!href) continue;
+    if (start > last) out.push({ text: text.slice(last, start) });
+    out.push({ text: raw, href });
+    last = start + raw.length;
+  }
+  if (last < text.length) out.push({ text: text.slice(last) });
+  return out;
+}
+
+/** Consecutive messages of one sender within this span share a header. */
+export const groupSpanMs = 5 * 60_000;
+
+export type Row =
+  | { kind: "day"; key: string; label: string }
+  | { kind: "new"; key: string }
+  | { kind: "system"; key: string; message: Message; at: Date }
+  | {
+      kind: "chat";
+      key: string;
+      message: Message;
+      at: Date;
+      /** First of a group: shows avatar, name and time. */
+      head: boolean;
+    }
+  | { kind: "pending"; key: string; pending: Pending; sender: User | null; at: Date; head: boolean };
+
+/**
+ * Turns a room's messages (by seq) and its pending sends into the rows of
+ * the list: day separators, the "new messages" marker after readSeq, system
+ * lines, and chat messages grouped by sender.
+ */
+export function buildRows(
+  messages: readonly Message[],
+  pending: readonly Pending[],
+  readSeq: number | null,
+  me: User | null,
+  now: Date = new Date(),
+): Row[] {
+  const rows: Row[] = [];
+  let day = "";
+  let prevSender: string | null = null;
+  let prevAt = 0;
+  let marked = readSeq === null;
+  const open = (at: Date) => {
+    const k = dayKey(at);
+    if (k !== day) {
+      day = k;
+      rows.push({ kind: "day", key: `day-${k}`, label: dayLabel(at, now) });
+      prevSender = null;
+    }
+  };
+  for (const m of messages) {
+    const at = new Date(m.ts);
+    open(at);
+    if (!marked && readSeq !== null && m.seq > readSeq && m.sender?.id !== me?.id) {
+      marked = true;
+      rows.push({ kind: "new", key: "new-marker" });
+      prevSender = null;
+    }
+    if (m.kind === "system" || !m.sender) {
+      rows.push({ kind: "system", key: `m-${m.seq}`, message: m, at });
+      prevSender = null;
+      continue;
+    }
+    const head = prevSender !== m.sender.id || at.getTime() - prevAt > groupSpanMs;
+    rows.push({ kind: "chat", key: `m-${m.seq}`, message: m, at, head });
+    prevSender = m.sender.id;
+    prevAt = at.getTime();
+  }
+  for (const p of pending) {
+    const at = new Date(p.createdAt);
+    open(at);
+    const head = prevSender !== (me?.id ?? "me") || at.getTime() - prevAt > groupSpanMs;
+    rows.push({ kind: "pending", key: `p-${p.clientId}`, pending: p, sender: me, at, head });
+    prevSender = me?.id ?? "me";
+    prevAt = at.getTime();
+  }
+  return rows;
+}

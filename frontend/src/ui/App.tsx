@@ -1,0 +1,46 @@
+import { useEffect } from "preact/hooks";
+import { activeRoom, me, ready, toast } from "../state";
+import { Dialogs } from "./Dialogs";
+import { RoomView } from "./RoomView";
+import { drawerOpen, Sidebar } from "./Sidebar";
+import { SignIn } from "./SignIn";
+
+export function App() {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && drawerOpen.value) drawerOpen.value = false;
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  if (!ready.value) {
+    return (
+      <div class="splash" aria-busy="true">
+        <span class="brand-mark" aria-hidden="true" />
+        <span class="sr-only">Loading minichat</span>
+      </div>
+    );
+  }
+  if (!me.value) return <SignIn />;
+  const room = activeRoom.value;
+  return (
+    <div class="app">
+      <Sidebar />
+      {drawerOpen.value && <div class="scrim" onClick={() => (drawerOpen.value = false)} aria-hidden="true" />}
+      <main class="main">
+        {room ? (
+          <RoomView key={room.id} room={room} />
+        ) : (
+          <div class="empty-main">
+            <p class="muted">Choose a room on the left, or create one.</p>
+          </div>
+        )}
+      </main>
+      <Dialogs />
+      <div class="toast-region" role="status" aria-live="polite">
+        {toast.value && <div class="toast">{toast.value}</div>}
+      </div>
+    </div>
+  );
+}

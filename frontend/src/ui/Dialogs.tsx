@@ -1,0 +1,212 @@
+import { signal } from "@preact/signals";
+import type { ComponentChildren } from "preact";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { ApiError } from "../lib/api";
+import { MaxNameLen, MaxStatusText } from "../protocol.gen";
+import { activeRoom, createRoom, invite, myPresence, notify, setStatus, startDM } from "../state";
+
+export type DialogKind = "create" | "invite" | "dm" | "status";
+
+/** The open dialog, if any. */
+export const dialog = signal<DialogKind | null>(null);
+
+export function openDialog(kind: DialogKind): void {
+  dialog.value = kind;
+}
+
+function close(): void {
+  dialog.value = null;
+}
+
+export function Dialogs() {
+  switch (dialog.value) {
+    case "create":
+      return <CreateRoom />;
+    case "invite":
+      return <Invite />;
+    case "dm":
+      return <StartDM />;
+    case "status":
+      return <Status />;
+    default:
+      return null;
+  }
+}
+
+/** A modal <dialog>: focus moves in, Escape closes, focus returns after. */
+function Modal(props: { title: string; children: ComponentChildren; description?: string }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const d = ref.current;
+    const opener = document.activeElement as HTMLElement | null;
+    d?.showModal();
+    return () => {
+      d?.close();
+      opener?.focus?.();
+    };
+  }, []);
+  return (
+    <dialog ref={ref} class="modal" aria-labelledby={titleId} onClose={close} onCancel={close}>
+      <h2 id={titleId}>{props.title}</h2>
+      {props.description && <p class="muted">{props.description}</p>}
+      {props.children}
+    </dialog>
+  );
+}
+
+/** The submit-with-error pattern every dialog form shares. */
+function useSubmit(action: () => Promise<void>) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const onSubmit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+      close();
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, onSubmit };
+}
+
+function Actions(props: { busy: boolean; label: string; error: string | null }) {
+  return (
+    <>
+      <div class="form-error" role="alert">
+        {props.error}
+      </div>
+      <div class="modal-actions">
+        <button type="button" class="btn" onClick={close}>
+          Cancel
+        </button>
+        <button type="submit" class="btn primary" disabled={props.busy}>
+          {props.label}
+        </button>
+      </div>
+    </>
+  );
+}
+
+function CreateRoom() {
+  const [name, setName] = useState("");
+  const [priv, setPriv] = useState(false);
+  const s = useSubmit(() => createRoom(name.trim(), priv));
+  return (
+    <Modal title="Create a room" description="Rooms are where a team talks about one topic.">
+      <form onSubmit={s.onSubmit}>
+        <label class="field">
+          <span>Room name</span>
+          <input
+            value={name}
+            autoFocus
+            required
+            maxLength={MaxNameLen}
+            pattern="[A-Za-z0-9_.\-]+"
+            placeholder="e.g. design-review"
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={priv} onChange={(e) => setPriv(e.currentTarget.checked)} />
+          <span>
+            Private — only people you invite can see it
+          </span>
+        </label>
+        <Actions busy={s.busy} label="Create room" error={s.error} />
+      </form>
+    </Modal>
+  );
+}
+
+function Invite() {
+  const room = activeRoom.value;
+  const [name, setName] = useState("");
+  const s = useSubmit(async () => {
+    if (!room) return;
+    await invite(room.id, name.trim());
+    notify(`Invited ${name.trim()} to #${room.name}.`);
+  });
+  if (!room) return null;
+  return (
+    <Modal title={`Invite people to #${room.name}`}>
+      <form onSubmit={s.onSubmit}>
+        <label class="field">
+          <span>Username</span>
+          <input
+            value={name}
+            autoFocus
+            required
+            autocapitalize="none"
+            maxLength={MaxNameLen}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+        </label>
+        <Actions busy={s.busy} label="Invite" error={s.error} />
+      </form>
+    </Modal>
+  );
+}
+
+function StartDM() {
+  const [name, setName] = useState("");
+  const s = useSubmit(() => startDM(name.trim()));
+  return (
+    <Modal title="Start a direct message" description="A private conversation between the two of you.">
+      <form onSubmit={s.onSubmit}>
+        <label class="field">
+          <span>Username</span>
+          <input
+            value={name}
+            autoFocus
+            required
+            autocapitalize="none"
+            maxLength={MaxNameLen}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+        </label>
+        <Actions busy={s.busy} label="Start conversation" error={s.error} />
+      </form>
+    </Modal>
+  );
+}
+
+function Status() {
+  const cur = myPresence.value;
+  const [away, setAway] = useState(cur?.status === "away");
+  const [text, setText] = useState(cur?.text ?? "");
+  const s = useSubmit(async () => setStatus(away ? "away" : "online", text.trim()));
+  const group = useId();
+  return (
+    <Modal title="Set your status">
+      <form onSubmit={s.onSubmit}>
+        <fieldset class="radios" aria-labelledby={group}>
+          <legend id={group}>Availability</legend>
+          <label class="check">
+            <input type="radio" name="availability" checked={!away} onChange={() => setAway(false)} />
+            <span class="dot-inline online" aria-hidden="true" /> Active
+          </label>
+          <label class="check">
+            <input type="radio" name="availability" checked={away} onChange={() => setAway(true)} />
+            <span class="dot-inline away" aria-hidden="true" /> Away
+          </label>
+        </fieldset>
+        <label class="field">
+          <span>Status message</span>
+          <input
+            value={text}
+            maxLength={MaxStatusText}
+            placeholder="e.g. In a meeting until 3"
+            onInput={(e) => setText(e.currentTarget.value)}
+          />
+        </label>
+        <Actions busy={s.busy} label="Save" error={s.error} />
+      </form>
+    </Modal>
+  );
+}

@@ -1,0 +1,110 @@
+import { useEffect } from "preact/hooks";
+import { typingText } from "../lib/format";
+import type { Room } from "../protocol.gen";
+import { atBottom, joinRoom, leaveRoom, markRead, people, typingNames } from "../state";
+import { Avatar } from "./Avatar";
+import { Banner } from "./Banner";
+import { Composer } from "./Composer";
+import { openDialog } from "./Dialogs";
+import { Door, Hash, Lock, Menu, UserPlus } from "./icons";
+import { MessageList } from "./MessageList";
+import { drawerOpen } from "./Sidebar";
+
+function Title(props: { room: Room }) {
+  const r = props.room;
+  if (r.kind === "dm") {
+    const p = people.value.get(r.name.toLowerCase());
+    const status = p?.status ?? "offline";
+    return (
+      <div class="room-title">
+        <Avatar name={r.name} status={status} />
+        <div>
+          <h1>{r.name}</h1>
+          <p class="muted small">
+            {status === "away" ? `Away${p?.text ? ` · ${p.text}` : ""}` : status === "online" ? "Active now" : "Offline"}
+          </p>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <div class="room-title">
+      <span class="title-icon">{r.kind === "private" ? <Lock /> : <Hash />}</span>
+      <div>
+        <h1>{r.name}</h1>
+        <p class="muted small">
+          {r.kind === "private" ? "Private room" : "Public room"}
+          {r.members ? ` · ${r.members} ${r.members === 1 ? "member" : "members"}` : ""}
+        </p>
+      </div>
+    </div>
+  );
+}
+
+export function RoomView(props: { room: Room }) {
+  const r = props.room;
+  useEffect(() => {
+    const onVisible = () => {
+      if (document.visibilityState === "visible" && atBottom.value) markRead(r.id);
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [r.id]);
+
+  return (
+    <section class="room" aria-label={r.kind === "dm" ? r.name : `#${r.name}`}>
+      <header class="room-head">
+        <button
+          class="icon-btn menu-btn"
+          aria-label="Show rooms and people"
+          aria-controls="sidebar"
+          aria-expanded={drawerOpen.value}
+          onClick={() => (drawerOpen.value = !drawerOpen.value)}
+        >
+          <Menu />
+        </button>
+        <Title room={r} />
+        <div class="room-actions">
+          {r.kind !== "dm" && r.member && (
+            <button class="btn ghost" onClick={() => openDialog("invite")}>
+              <UserPlus />
+              <span class="hide-narrow">Invite</span>
+              <span class="sr-only show-narrow">Invite people</span>
+            </button>
+          )}
+          {r.kind !== "dm" && r.member && r.name !== "general" && (
+            <button class="icon-btn" aria-label={`Leave #${r.name}`} title="Leave room" onClick={() => void leaveRoom(r.id)}>
+              <Door />
+            </button>
+          )}
+        </div>
+      </header>
+      <Banner />
+      <MessageList room={r} />
+      <div class="typing" aria-live="polite">
+        {typingNames.value.length > 0 && (
+          <>
+            <span class="typing-dots" aria-hidden="true">
+              <i />
+              <i />
+              <i />
+            </span>
+            {typingText(typingNames.value)}
+          </>
+        )}
+      </div>
+      {r.member ? (
+        <Composer room={r} />
+      ) : (
+        <div class="join-bar">
+          <p>
+            You are viewing <strong>#{r.name}</strong>. Join to post and get its messages live.
+          </p>
+          <button class="btn primary" onClick={() => void joinRoom(r.id)}>
+            Join #{r.name}
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,179 @@
+import { signal } from "@preact/signals";
+import type { Room } from "../protocol.gen";
+import {
+  activeId,
+  conn,
+  dms,
+  me,
+  myPresence,
+  openRoom,
+  people,
+  signOut,
+  sortedPeople,
+  sortedRooms,
+  startDM,
+  notify,
+} from "../state";
+import { Avatar } from "./Avatar";
+import { openDialog } from "./Dialogs";
+import { Hash, Lock, LogOut, Plus } from "./icons";
+
+/** The sidebar is a drawer on narrow screens. */
+export const drawerOpen = signal(false);
+
+function choose(id: string) {
+  drawerOpen.value = false;
+  void openRoom(id);
+}
+
+function Unread(props: { n: number }) {
+  if (props.n <= 0) return null;
+  return (
+    <span class="badge" aria-label={`${props.n} unread`}>
+      {props.n > 99 ? "99+" : props.n}
+    </span>
+  );
+}
+
+function RoomItem(props: { room: Room }) {
+  const r = props.room;
+  const active = activeId.value === r.id;
+  const unread = r.member ? r.unread : 0;
+  return (
+    <li>
+      <button
+        class={`nav-item${active ? " active" : ""}${unread > 0 ? " has-unread" : ""}${r.member ? "" : " not-member"}`}
+        aria-current={active ? "page" : undefined}
+        onClick={() => choose(r.id)}
+      >
+        <span class="nav-icon">{r.kind === "private" ? <Lock /> : <Hash />}</span>
+        <span class="nav-label">{r.name}</span>
+        {!r.member && <span class="nav-hint">join</span>}
+        <Unread n={unread} />
+      </button>
+    </li>
+  );
+}
+
+function DMItem(props: { room: Room }) {
+  const r = props.room;
+  const active = activeId.value === r.id;
+  const p = people.value.get(r.name.toLowerCase());
+  const status = p?.status ?? "offline";
+  return (
+    <li>
+      <button
+        class={`nav-item${active ? " active" : ""}${r.unread > 0 ? " has-unread" : ""}`}
+        aria-current={active ? "page" : undefined}
+        onClick={() => choose(r.id)}
+      >
+        <Avatar name={r.name} size="sm" status={status} />
+        <span class="nav-label">
+          {r.name}
+          <span class="sr-only">, {status}</span>
+        </span>
+        <Unread n={r.unread} />
+      </button>
+    </li>
+  );
+}
+
+async function talkTo(name: string) {
+  drawerOpen.value = false;
+  try {
+    await startDM(name);
+  } catch {
+    notify(`Could not open a conversation with ${name}.`);
+  }
+}
+
+export function Sidebar() {
+  const mine = myPresence.value;
+  const user = me.value;
+  return (
+    <nav class={`sidebar${drawerOpen.value ? " open" : ""}`} aria-label="Rooms and people" id="sidebar">
+      <div class="sidebar-head">
+        <div class="brand">
+          <span class="brand-mark" aria-hidden="true" />
+          minichat
+        </div>
+      </div>
+
+      <div class="sidebar-scroll">
+        <section aria-labelledby="h-rooms">
+          <div class="section-head">
+            <h2 id="h-rooms">Rooms</h2>
+            <button class="icon-btn" aria-label="Create room" title="Create room" onClick={() => openDialog("create")}>
+              <Plus />
+            </button>
+          </div>
+          <ul class="nav-list">
+            {sortedRooms.value.map((r) => (
+              <RoomItem key={r.id} room={r} />
+            ))}
+          </ul>
+        </section>
+
+        <section aria-labelledby="h-dms">
+          <div class="section-head">
+            <h2 id="h-dms">Direct messages</h2>
+            <button
+              class="icon-btn"
+              aria-label="Start a direct message"
+              title="Start a direct message"
+              onClick={() => openDialog("dm")}
+            >
+              <Plus />
+            </button>
+          </div>
+          <ul class="nav-list">
+            {dms.value.map((r) => (
+              <DMItem key={r.id} room={r} />
+            ))}
+            {dms.value.length === 0 && <li class="nav-empty">No conversations yet</li>}
+          </ul>
+        </section>
+
+        <section aria-labelledby="h-people">
+          <div class="section-head">
+            <h2 id="h-people">People</h2>
+          </div>
+          <ul class="nav-list" aria-label="People">
+            {sortedPeople.value.map((p) => (
+              <li key={p.name}>
+                <button
+                  class={`nav-item person ${p.status}`}
+                  onClick={() => void talkTo(p.name)}
+                  title={`Message ${p.name}`}
+                >
+                  <Avatar name={p.name} size="sm" status={p.status} />
+                  <span class="nav-label">
+                    {p.name}
+                    <span class="sr-only">, {p.status}</span>
+                  </span>
+                  {p.status === "away" && p.text && <span class="nav-status">{p.text}</span>}
+                </button>
+              </li>
+            ))}
+            {sortedPeople.value.length === 0 && <li class="nav-empty">Nobody else is here yet</li>}
+          </ul>
+        </section>
+      </div>
+
+      {user && (
+        <div class="me">
+          <button class="me-button" onClick={() => openDialog("status")} aria-label={`Set your status (now ${mine?.status === "away" ? "away" : "active"})`}>
+            <Avatar name={user.name} status={conn.value.phase === "open" ? mine?.status ?? "online" : "offline"} />
+            <span class="me-text">
+              <span class="me-name">{user.name}</span>
+              <span class="me-status">{mine?.status === "away" ? mine.text || "Away" : mine?.text || "Active"}</span>
+            </span>
+          </button>
+          <button class="icon-btn" aria-label="Sign out" title="Sign out" onClick={() => void signOut()}>
+            <LogOut />
+          </button>
+        </div>
+      )}
+    </nav>
+  );
+}
