@@ -13,11 +13,11 @@ import (
 func accountName(cfg *config, u int) string { return fmt.Sprintf("%s%d", cfg.UserPrefix, u) }
 
 // signIn returns a token for each of the cfg.Users accounts, all members of
-// roomID. Tokens found in cfg.TokenFile are reused (no password hash on the
+// its bench room (account u joins room u % cfg.Rooms). Tokens found in cfg.TokenFile are reused (no password hash on the
 // server at all, which keeps its memory baseline clean); the others are
 // signed in — registered when missing — at most cfg.LoginConcurrency at a
 // time, and the file is rewritten with every token.
-func signIn(ctx context.Context, cfg *config, a *api, roomID string, log io.Writer) ([]string, error) {
+func signIn(ctx context.Context, cfg *config, a *api, roomIDs []string, log io.Writer) ([]string, error) {
 	tokens := make([]string, cfg.Users)
 	cached := map[string]string{}
 	if cfg.TokenFile != "" {
@@ -55,7 +55,7 @@ func signIn(ctx context.Context, cfg *config, a *api, roomID string, log io.Writ
 				token = s.Token
 			}
 			if err == nil {
-				err = a.join(ctx, token, roomID)
+				err = a.join(ctx, token, roomIDs[u%cfg.Rooms])
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -43,6 +43,7 @@ type config struct {
 	UserPrefix       string
 	Password         string
 	Room             string
+	Rooms            int
 	Publishers       int
 	Rate             float64
 	Count            int
@@ -99,11 +100,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the server")
-	fs.IntVar(&cfg.Conns, "conns", 100, "WebSocket connections to open, all in the bench room")
+	fs.IntVar(&cfg.Conns, "conns", 100, "WebSocket connections to open, all in the bench room (see --rooms)")
 	fs.IntVar(&cfg.Users, "users", 0, "accounts to spread the connections over; connections of one account share one login (default min(conns, 50))")
 	fs.StringVar(&cfg.UserPrefix, "user-prefix", "bench", "account names are this prefix followed by 0, 1, 2…; they are registered when missing")
 	fs.StringVar(&cfg.Password, "password", "bench-password", "password of the bench accounts")
 	fs.StringVar(&cfg.Room, "room", "bench", "public room to create or join")
+	fs.IntVar(&cfg.Rooms, "rooms", 1, "spread the accounts over this many rooms (<room>-0, <room>-1, …; account u joins room u % rooms), e.g. to measure storage without fan-out")
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "connections that publish (the first ones); each sends rate/publishers msg/s")
 	fs.Float64Var(&cfg.Rate, "rate", 10, "messages per second in all, after warm-up (0: none, or as fast as acks allow with --count)")
 	fs.IntVar(&cfg.Count, "count", 0, "stop after this many measured messages in all (0: no limit; --duration still bounds the run)")
@@ -137,6 +139,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return cfg, cfg.validate()
 }
 
+// roomName is the name of bench room r.
+func (cfg *config) roomName(r int) string {
+	if cfg.Rooms == 1 {
+		return cfg.Room
+	}
+	return fmt.Sprintf("%s-%d", cfg.Room, r)
+}
+
+// roomOf is the index of the room connection i follows: its account's.
+func (cfg *config) roomOf(i int) int { return (i % cfg.Users) % cfg.Rooms }
+
 func (cfg *config) validate() error {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -168,6 +181,8 @@ func (cfg *config) validate() error {
 		return errors.New("--procs must be between 1 and --conns")
 	case cfg.DialConcurrency < 1 || cfg.LoginConcurrency < 1 || cfg.MaxInflight < 1:
 		return errors.New("--dial-concurrency, --login-concurrency and --max-inflight must be at least 1")
+	case cfg.Rooms < 1:
+		return errors.New("--rooms must be at least 1")
 	case cfg.Progress <= 0:
 		return errors.New("--progress must be positive")
 	}
@@ -176,6 +191,9 @@ func (cfg *config) validate() error {
 	}
 	if cfg.Users > cfg.Conns {
 		cfg.Users = cfg.Conns
+	}
+	if cfg.Rooms > cfg.Users {
+		return fmt.Errorf("--rooms (%d) must not exceed --users (%d): every room needs an account", cfg.Rooms, cfg.Users)
 	}
 	if cfg.RunID == "" {
 		var b [4]byte
@@ -287,7 +305,7 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 	}
 	sampler := newSampler(pid)
 
-	// The room, created by the first account.
+	// The rooms, created by the first account.
 	a := &api{base: strings.TrimRight(cfg.URL, "/"), client: newHTTPClient()}
 	first := cfg.UserPrefix + "0"
 	s, registered, aerr := a.account(ctx, first, cfg.Password, false)
@@ -297,9 +315,13 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 	// A first account that had to be registered means fresh accounts:
 	// register the others directly instead of trying a login first.
 	cfg.registerFirst = registered
-	room, rerr := a.ensureRoom(ctx, s.Token, cfg.Room)
-	if rerr != nil {
-		return fmt.Errorf("bench: room %s: %w", cfg.Room, rerr)
+	roomIDs := make([]string, cfg.Rooms)
+	for r := range roomIDs {
+		room, rerr := a.ensureRoom(ctx, s.Token, cfg.roomName(r))
+		if rerr != nil {
+			return fmt.Errorf("bench: room %s: %w", cfg.roomName(r), rerr)
+		}
+		roomIDs[r] = room.ID
 	}
 
 	prog := newProgressPrinter(stderr, cfg, nil, time.Now())
@@ -308,14 +330,14 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 		prog.run()
 	}
 	defer prog.close()
-	tokens, terr := signIn(ctx, cfg, a, room.ID, logw)
+	tokens, terr := signIn(ctx, cfg, a, roomIDs, logw)
 	if terr != nil {
 		return fmt.Errorf("bench: %w", terr)
 	}
 
 	var rs []runner
 	if cfg.Procs == 1 {
-		rs = []runner{newWorker(cfg, 0, 1, room.ID, tokens, logw)}
+		rs = []runner{newWorker(cfg, 0, 1, roomIDs, tokens, logw)}
 	} else {
 		tf, ferr := os.CreateTemp("", "minichat-bench-tokens-*")
 		if ferr != nil {
@@ -330,7 +352,7 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 			return fmt.Errorf("bench: %w", ferr)
 		}
 		for k := 0; k < cfg.Procs; k++ {
-			r, serr := startChild(cfg, k, room.ID, tf.Name(), stderr)
+			r, serr := startChild(cfg, k, roomIDs, tf.Name(), stderr)
 			if serr != nil {
 				for _, r := range rs {
 					r.stop()

@@ -131,3 +131,16 @@ func TestStorm(t *testing.T) {
 		t.Fatalf("lost %d, dup %d", s.Lost, s.Dup)
 	}
 }
+
+// TestRooms spreads the connections over several rooms: each message goes
+// to the connections of its own room only.
+func TestRooms(t *testing.T) {
+	url := startServer(t)
+	s := runBench(t,
+		"--url", url, "--pid", "-1", "--conns", "20", "--users", "10", "--rooms", "5", "--user-prefix", "rooms",
+		"--publishers", "5", "--count", "50", "--rate", "500",
+		"--warmup", "0", "--duration", "5s", "--settle", "0", "--json", "--strict")
+	if s.Acked != 50 || s.Deliveries != 50*4 || s.ExpectedDeliveries != s.Deliveries {
+		t.Fatalf("acked %d, deliveries %d (expected %d), want 50, 200", s.Acked, s.Deliveries, s.ExpectedDeliveries)
+	}
+}

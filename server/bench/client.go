@@ -27,6 +27,8 @@ import (
 type client struct {
 	w      *worker
 	i      int
+	room   string // id of the bench room this connection follows
+	roomIx int
 	token  string
 	http   *http.Client
 	shard  *Histogram
@@ -172,7 +174,7 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 	w := c.w
 	switch f.Type {
 	case protocol.TypeMessage, protocol.TypeUpdate:
-		if string(f.Room) != w.roomID {
+		if string(f.Room) != c.room {
 			return nil
 		}
 		c.mu.Lock()
@@ -196,7 +198,7 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 			}
 		}
 	case protocol.TypeAck:
-		if string(f.Room) == w.roomID {
+		if string(f.Room) == c.room {
 			c.mu.Lock()
 			isNew := c.tracker != nil && c.tracker.acked(f.Seq)
 			c.mu.Unlock()
@@ -228,7 +230,7 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 	case protocol.TypeWelcome:
 		return c.welcome(conn, f.Welcome)
 	case protocol.TypeSynced:
-		if string(f.Room) == w.roomID {
+		if string(f.Room) == c.room {
 			c.mu.Lock()
 			c.replay = false
 			c.mu.Unlock()
@@ -251,7 +253,7 @@ func (c *client) welcome(conn *websocket.Conn, wel *protocol.Welcome) error {
 	w := c.w
 	var room *protocol.Room
 	for i := range wel.Rooms {
-		if wel.Rooms[i].ID == w.roomID {
+		if wel.Rooms[i].ID == c.room {
 			room = &wel.Rooms[i]
 		}
 	}
@@ -271,7 +273,7 @@ func (c *client) welcome(conn *websocket.Conn, wel *protocol.Welcome) error {
 	c.mu.Unlock()
 	hello, _ := json.Marshal(map[string]any{
 		"type":  protocol.TypeHello,
-		"since": map[string]int64{w.roomID: since},
+		"since": map[string]int64{c.room: since},
 	})
 	return conn.Write(context.Background(), websocket.MessageText, hello)
 }
@@ -312,7 +314,7 @@ func (c *client) send(ctx context.Context, warm bool, seq int64) bool {
 	b = append(b, `{"type":"send","ref":"s`...)
 	b = strconv.AppendInt(b, seq, 10)
 	b = append(b, `","room":"`...)
-	b = append(b, c.w.roomID...)
+	b = append(b, c.room...)
 	b = append(b, `","client_id":"`...)
 	b = append(b, c.w.runID...)
 	b = append(b, '-')
@@ -367,7 +369,7 @@ func (c *client) typing() {
 	if conn == nil {
 		return
 	}
-	b := []byte(`{"type":"typing","room":"` + c.w.roomID + `","active":true}`)
+	b := []byte(`{"type":"typing","room":"` + c.room + `","active":true}`)
 	if conn.Write(context.Background(), websocket.MessageText, b) == nil {
 		c.typingSent.Add(1)
 	}

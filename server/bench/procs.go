@@ -47,7 +47,7 @@ func childMain(ctx context.Context, cfg *config, spec string, stdout, stderr io.
 	if len(tokens) != cfg.Users {
 		return fmt.Errorf("bench worker: %d tokens for %d accounts", len(tokens), cfg.Users)
 	}
-	w := newWorker(cfg, k, n, os.Getenv(envRoom), tokens, stderr)
+	w := newWorker(cfg, k, n, strings.Split(os.Getenv(envRoom), ","), tokens, stderr)
 	defer w.stop()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -142,7 +142,7 @@ type child struct {
 
 // startChild starts worker k of cfg.Procs: the running executable with the
 // same command line (os.Args) and the worker environment.
-func startChild(cfg *config, k int, roomID, tokenFile string, stderr io.Writer) (*child, error) {
+func startChild(cfg *config, k int, roomIDs []string, tokenFile string, stderr io.Writer) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func startChild(cfg *config, k int, roomID, tokenFile string, stderr io.Writer) 
 	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Env = append(os.Environ(),
 		envWorker+"="+strconv.Itoa(k)+"/"+strconv.Itoa(cfg.Procs),
-		envRoom+"="+roomID,
+		envRoom+"="+strings.Join(roomIDs, ","),
 		envRunID+"="+cfg.RunID,
 		envTokens+"="+tokenFile,
 	)

@@ -74,6 +74,8 @@ type result struct {
 	StormAtNS       int64   `json:"storm_at_ns"`
 	StormResynced   int     `json:"storm_resynced"`
 	StormResyncedNS int64   `json:"storm_resynced_ns"`
+	AckedByRoom     []int64 `json:"acked_by_room"`
+	ConnectedByRoom []int   `json:"connected_by_room"`
 }
 
 func (r *result) add(o result) {
@@ -91,6 +93,14 @@ func (r *result) add(o result) {
 	}
 	r.StormResynced += o.StormResynced
 	r.StormResyncedNS = max(r.StormResyncedNS, o.StormResyncedNS)
+	for len(r.AckedByRoom) < len(o.AckedByRoom) {
+		r.AckedByRoom = append(r.AckedByRoom, 0)
+		r.ConnectedByRoom = append(r.ConnectedByRoom, 0)
+	}
+	for i := range o.AckedByRoom {
+		r.AckedByRoom[i] += o.AckedByRoom[i]
+		r.ConnectedByRoom[i] += o.ConnectedByRoom[i]
+	}
 }
 
 // Summary is the one-line JSON printed at the end of a run.
@@ -100,6 +110,7 @@ type Summary struct {
 	Connected          int              `json:"connected"`
 	ConnsPerS          float64          `json:"conns_per_s"`
 	Publishers         int              `json:"publishers"`
+	Rooms              int              `json:"rooms"`
 	RateTarget         float64          `json:"rate_target"`
 	DurationS          float64          `json:"duration_s"`
 	Sent               int64            `json:"sent"`
@@ -190,6 +201,7 @@ func summarize(cfg *config, r result) Summary {
 		Conns:       cfg.Conns,
 		Connected:   r.Connected,
 		Publishers:  cfg.Publishers,
+		Rooms:       cfg.Rooms,
 		RateTarget:  cfg.Rate,
 		Sent:        r.Sent,
 		Acked:       r.Acked,
@@ -206,7 +218,11 @@ func summarize(cfg *config, r result) Summary {
 	if r.ConnectMS > 0 {
 		s.ConnsPerS = round(float64(r.Connected)/(r.ConnectMS/1000), 1)
 	}
-	s.ExpectedDeliveries = r.Acked * int64(r.Connected)
+	// Every connection of a room receives each message of that room once
+	// (the sending connection through its ack or the message frame).
+	for i := range r.AckedByRoom {
+		s.ExpectedDeliveries += r.AckedByRoom[i] * int64(r.ConnectedByRoom[i])
+	}
 	window := time.Duration(r.MeasureToNS - r.MeasureFromNS)
 	s.DurationS = round(window.Seconds(), 3)
 	if window > 0 {

@@ -23,14 +23,14 @@ const histShards = 16
 // global index i has i % n == k. With --procs 1 the only worker runs inside
 // Main; otherwise each runs in a child process (see procs.go).
 type worker struct {
-	cfg    *config
-	k, n   int
-	api    *api
-	wsURL  string
-	roomID string
-	runID  string
-	tokens []string  // by account index
-	log    io.Writer // warnings (stderr)
+	cfg     *config
+	k, n    int
+	api     *api
+	wsURL   string
+	roomIDs []string // the bench rooms; connection i follows roomIDs[roomOf(i)]
+	runID   string
+	tokens  []string  // by account index
+	log     io.Writer // warnings (stderr)
 
 	clients []*client
 	hists   [histShards]Histogram
@@ -49,7 +49,7 @@ type worker struct {
 	measureFrom, measureTo atomic.Int64 // unix ns of the measured publishing window
 }
 
-func newWorker(cfg *config, k, n int, roomID string, tokens []string, log io.Writer) *worker {
+func newWorker(cfg *config, k, n int, roomIDs, tokens []string, log io.Writer) *worker {
 	base := strings.TrimRight(cfg.URL, "/")
 	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws"
 	return &worker{
@@ -58,7 +58,7 @@ func newWorker(cfg *config, k, n int, roomID string, tokens []string, log io.Wri
 		n:       n,
 		api:     &api{base: base, client: newHTTPClient()},
 		wsURL:   ws,
-		roomID:  roomID,
+		roomIDs: roomIDs,
 		tokens:  tokens,
 		runID:   cfg.RunID,
 		log:     log,
@@ -127,6 +127,8 @@ func (w *worker) setup(ctx context.Context) error {
 			w:      w,
 			i:      i,
 			token:  w.tokens[i%cfg.Users],
+			room:   w.roomIDs[cfg.roomOf(i)],
+			roomIx: cfg.roomOf(i),
 			http:   clientsByIP[(i/w.n)%len(clientsByIP)],
 			shard:  &w.hists[len(w.clients)%histShards],
 			pub:    i < cfg.Publishers,
@@ -335,26 +337,28 @@ func (w *worker) every(ctx context.Context, perSecond float64, fn func()) {
 	}
 }
 
-// drain waits until every connection has seen the room's log up to its last
-// seq as the server reports it after the last ack, then stops everything and
+// drain waits until every connection has seen its room's log up to the
+// last seq the server reports after the last ack, then stops everything and
 // returns this worker's result.
 func (w *worker) drain(ctx context.Context) (result, error) {
-	var final int64
+	finals := make([]int64, len(w.roomIDs))
 	var err error
+	asked := make([]bool, len(w.roomIDs))
 	for _, c := range w.clients {
-		if c.token != "" {
-			final, err = w.api.lastSeq(ctx, c.token, w.roomID)
+		if asked[c.roomIx] || c.token == "" {
+			continue
+		}
+		asked[c.roomIx] = true
+		if finals[c.roomIx], err = w.api.lastSeq(ctx, c.token, c.room); err != nil {
+			w.countErr("last_seq")
 			break
 		}
-	}
-	if err != nil {
-		w.countErr("last_seq")
 	}
 	deadline := time.Now().Add(w.cfg.DrainTimeout)
 	for err == nil && time.Now().Before(deadline) && ctx.Err() == nil {
 		all := true
 		for _, c := range w.clients {
-			if !c.complete(final) {
+			if !c.complete(finals[c.roomIx]) {
 				all = false
 				break
 			}
@@ -366,10 +370,12 @@ func (w *worker) drain(ctx context.Context) (result, error) {
 	}
 	w.stop()
 	r := w.result()
-	r.FinalSeq = final
+	for _, f := range finals {
+		r.FinalSeq = max(r.FinalSeq, f)
+	}
 	if err == nil {
 		for _, c := range w.clients {
-			r.Lost += c.lost(final)
+			r.Lost += c.lost(finals[c.roomIx])
 		}
 	}
 	return r, ctx.Err()
@@ -422,6 +428,16 @@ func (w *worker) snapshot() progress {
 func (w *worker) result() result {
 	r := result{progress: w.snapshot()}
 	r.Connected = w.connected()
+	r.AckedByRoom = make([]int64, len(w.roomIDs))
+	r.ConnectedByRoom = make([]int, len(w.roomIDs))
+	for _, c := range w.clients {
+		r.AckedByRoom[c.roomIx] += c.acked.Load()
+		select {
+		case <-c.synced:
+			r.ConnectedByRoom[c.roomIx]++
+		default:
+		}
+	}
 	r.ConnectMS = float64(w.connectTook.Microseconds()) / 1000
 	r.MeasureFromNS = w.measureFrom.Load()
 	r.MeasureToNS = w.measureTo.Load()
