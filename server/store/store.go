@@ -192,6 +192,9 @@ type Store interface {
 	// their current state.
 	Since(ctx context.Context, roomID string, after int64, limit int) ([]Event, error)
 	// SetRead moves the user's read marker in a room forward to seq (never
-	// backwards, never past the room's last seq).
+	// backwards, never past the room's last seq). ErrNotFound when the user
+	// is not a member. A member's marker starts at the room's last seq of the
+	// moment they joined; Room.Unread counts the chat messages after it that
+	// are not deleted and not the viewer's own.
 	SetRead(ctx context.Context, roomID, userID string, seq int64) error
 }
