@@ -1,0 +1,156 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"minichat/server/protocol"
+)
+
+// migration is one step of the schema. Steps are applied in order, each at
+// most once; PRAGMA user_version records how many have been applied. A step
+// is never edited once released: changes are new steps appended at the end.
+type migration func(ctx context.Context, c *sql.Conn, now time.Time) error
+
+// migrations is the ordered list of schema steps; user_version == len of the
+// applied prefix.
+var migrations = []migration{
+	execStep(schemaV1),
+	createGeneral,
+}
+
+// schemaV1 is the first schema.
+//
+// The room log is split in two tables that share one seq space per room:
+// messages (a new message takes the room's next seq) and updates (an edit,
+// delete or reaction takes the next seq and points at the message it
+// changed). rooms.last_seq is the last seq taken; it is bumped in the same
+// transaction as the insert, so seqs have no gaps. Both tables are keyed by
+// (room_id, seq), so History and Since are index range scans.
+const schemaV1 = `
+CREATE TABLE users (
+	id            TEXT PRIMARY KEY,
+	name          TEXT NOT NULL COLLATE NOCASE UNIQUE,
+	role          TEXT NOT NULL,
+	password_hash TEXT NOT NULL,
+	created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE sessions (
+	id         TEXT PRIMARY KEY,
+	user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	token_hash BLOB NOT NULL UNIQUE,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+-- name is empty for DM rooms (their name is the other member's, per viewer);
+-- dm_key is "lowID|highID" of the two users of a DM room, NULL otherwise.
+CREATE TABLE rooms (
+	id         TEXT PRIMARY KEY,
+	name       TEXT NOT NULL COLLATE NOCASE,
+	kind       TEXT NOT NULL CHECK (kind IN ('public', 'private', 'dm')),
+	last_seq   INTEGER NOT NULL DEFAULT 0,
+	dm_key     TEXT UNIQUE,
+	created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX rooms_name ON rooms(name) WHERE kind <> 'dm';
+
+CREATE TABLE members (
+	room_id   TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+	user_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	read_seq  INTEGER NOT NULL DEFAULT 0,
+	joined_at INTEGER NOT NULL,
+	PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX members_user ON members(user_id, room_id);
+
+-- client_id is NULL when the sender gave none; attachments is a
+-- space-separated list of file ids; reactions counts the rows in reactions
+-- so that pages without any skip that table.
+CREATE TABLE messages (
+	room_id     TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+	seq         INTEGER NOT NULL,
+	id          TEXT NOT NULL UNIQUE,
+	kind        TEXT NOT NULL CHECK (kind IN ('chat', 'system')),
+	sender_id   TEXT REFERENCES users(id),
+	text        TEXT NOT NULL,
+	ts          INTEGER NOT NULL,
+	client_id   TEXT,
+	edited_at   INTEGER,
+	deleted     INTEGER NOT NULL DEFAULT 0,
+	reply_to    TEXT,
+	attachments TEXT NOT NULL DEFAULT '',
+	reactions   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX messages_client ON messages(sender_id, client_id) WHERE client_id IS NOT NULL;
+
+CREATE TABLE updates (
+	room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+	seq        INTEGER NOT NULL,
+	message_id TEXT NOT NULL,
+	PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
+
+-- The rowid orders reactions: emojis in first-reaction order, users in the
+-- order they reacted.
+CREATE TABLE reactions (
+	message_id TEXT NOT NULL,
+	emoji      TEXT NOT NULL,
+	user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	UNIQUE (message_id, emoji, user_id)
+);
+`
+
+func execStep(sqlText string) migration {
+	return func(ctx context.Context, c *sql.Conn, _ time.Time) error {
+		_, err := c.ExecContext(ctx, sqlText)
+		return err
+	}
+}
+
+// createGeneral creates the public room every new user joins.
+func createGeneral(ctx context.Context, c *sql.Conn, now time.Time) error {
+	_, err := c.ExecContext(ctx,
+		`INSERT INTO rooms (id, name, kind, created_at) VALUES (?, ?, 'public', ?)`,
+		newID("r_"), protocol.DefaultRoom, now.UnixMilli())
+	return err
+}
+
+// migrate applies the pending migrations in one transaction. Running it on
+// an up-to-date database changes nothing.
+func migrate(ctx context.Context, c *sql.Conn, now time.Time) (err error) {
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = c.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	var version int
+	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if err := migrations[i](ctx, c, now); err != nil {
+			return fmt.Errorf("migrate: step %d: %w", i+1, err)
+		}
+	}
+	if version < len(migrations) {
+		// PRAGMA takes no bound parameters; the value is our own integer.
+		if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+			return fmt.Errorf("migrate: set version: %w", err)
+		}
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}

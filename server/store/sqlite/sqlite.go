@@ -1,0 +1,176 @@
+// Package sqlite is the default Store: one SQLite file (modernc.org/sqlite,
+// pure Go) in WAL mode.
+//
+// Concurrency: one writer goroutine owns the only write connection and runs
+// every write. It takes all writes queued at that moment, runs them in one
+// transaction (each under its own SAVEPOINT, so a failing write does not
+// spoil the others), commits once — many concurrent senders share one fsync
+// (group commit) — then calls Options.OnCommit with the events of that commit
+// in order, and only then answers each writer. Reads use a separate pool of
+// read-only connections, which WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"minichat/server/store"
+)
+
+// ErrClosed is returned by every call made after Close.
+var ErrClosed = errors.New("sqlite store: closed")
+
+// maxBatch bounds the number of writes in one transaction, so that one
+// commit's latency stays bounded under a flood of writers.
+const maxBatch = 1024
+
+// readConns is the size of the read connection pool.
+const readConns = 8
+
+// Store is a store.Store backed by one SQLite file. It is safe for
+// concurrent use; see the package doc for how writes are serialised.
+type Store struct {
+	opts  store.Options
+	wdb   *sql.DB // holds exactly one connection: wconn
+	wconn *sql.Conn
+	rdb   *sql.DB // read-only pool
+	reads *stmtCache
+
+	ops       chan *op      // unbuffered: a send succeeds only when the writer takes the op
+	quit      chan struct{} // closed by Close
+	done      chan struct{} // closed when the writer goroutine has returned
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// dsn builds the connection string of path. synchronous=FULL makes SQLite
+// fsync the WAL at every commit, so an acknowledged write survives a crash of
+// the process and a power loss; with group commit the fsync is shared by
+// every write of a batch, so FULL costs little throughput.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path, applies pending
+// schema migrations in one transaction, makes sure the "general" room exists
+// and starts the writer. The caller must Close the Store.
+func Open(path string, opts store.Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	wdb, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// The writer owns the one and only write connection; nothing else may
+	// take it from the pool.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	ctx := context.Background()
+	wconn, err := wdb.Conn(ctx)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := migrate(ctx, wconn, opts.Now()); err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	rdb, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	s := &Store{
+		opts:  opts,
+		wdb:   wdb,
+		wconn: wconn,
+		rdb:   rdb,
+		reads: newStmtCache(rdb),
+		ops:   make(chan *op),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go s.writer(newStmtCache(wconn))
+	return s, nil
+}
+
+// Close stops accepting writes, lets the writer finish every write already
+// taken, stops the writer goroutine and closes the database. Writes submitted
+// after Close return ErrClosed; a second Close returns ErrClosed too.
+func (s *Store) Close() error {
+	err := ErrClosed
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.done
+		s.reads.close()
+		errs := []error{s.wconn.Close(), s.wdb.Close(), s.rdb.Close()}
+		s.closeErr = errors.Join(errs...)
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
+		}
+		err = s.closeErr
+	})
+	return err
+}
+
+// Ping reports whether the database answers a read.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	var one int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) closed() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// newID returns prefix followed by 20 random lowercase base32 characters
+// (100 bits from crypto/rand).
+func newID(prefix string) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	var b [20]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand contract)
+	out := make([]byte, len(prefix)+len(b))
+	copy(out, prefix)
+	for i, c := range b {
+		// 256 is a multiple of 32, so c&31 is uniform.
+		out[len(prefix)+i] = alphabet[c&31]
+	}
+	return string(out)
+}

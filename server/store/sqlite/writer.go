@@ -1,0 +1,255 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"minichat/server/store"
+)
+
+// Op states. An op is queued until the writer takes it or its caller gives
+// up; exactly one of the two wins the compare-and-swap from opQueued.
+const (
+	opQueued int32 = iota
+	opTaken
+	opAbandoned
+)
+
+// op is one write waiting for the writer.
+type op struct {
+	// fn runs inside the batch transaction on the writer's connection. It
+	// returns the events it produced, which are published only if the batch
+	// commits. Results for the caller are captured by the closure; the send
+	// on done makes them visible to the caller.
+	fn    func(w *stmtCache) ([]store.Event, error)
+	state atomic.Int32
+	done  chan error // buffered 1
+}
+
+// write runs fn on the writer and waits for the commit. A caller whose ctx
+// ends before the writer takes the op gets ctx.Err() and the op never runs;
+// once taken, the op completes and its result is returned whatever ctx does.
+func (s *Store) write(ctx context.Context, fn func(w *stmtCache) ([]store.Event, error)) error {
+	// A caller that is already cancelled never submits: select alone
+	// would pick at random between a ready writer and a done ctx.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed() {
+		return ErrClosed
+	}
+	o := &op{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return ErrClosed
+	}
+	// The writer has received the op but may not have started it: a batch
+	// is being collected. Give up only if the writer has not taken it yet.
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		return <-o.done
+	}
+}
+
+// writer is the only goroutine that writes to the database. It returns after
+// Close, once every op it received has been answered.
+func (s *Store) writer(w *stmtCache) {
+	defer close(s.done)
+	defer w.close()
+	batch := make([]*op, 0, maxBatch)
+	for {
+		var first *op
+		select {
+		case first = <-s.ops:
+		case <-s.quit:
+			// Senders racing with Close either hand their op over here or
+			// see quit closed; the ops channel is unbuffered, so nothing is
+			// left behind once a non-blocking receive finds nobody.
+			for {
+				select {
+				case o := <-s.ops:
+					batch = append(batch, o)
+					if len(batch) == maxBatch {
+						s.runBatch(w, batch)
+						clear(batch)
+						batch = batch[:0]
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) > 0 {
+				s.runBatch(w, batch)
+			}
+			return
+		}
+		batch = append(batch, first)
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break collect
+			}
+		}
+		s.runBatch(w, batch)
+		clear(batch) // drop the ops so their results can be collected
+		batch = batch[:0]
+	}
+}
+
+// runBatch runs ops in one transaction, each under its own savepoint,
+// commits, publishes the events, then answers every op.
+func (s *Store) runBatch(w *stmtCache, batch []*op) {
+	ctx := context.Background()
+	errs := make([]error, len(batch))
+	var events []store.Event
+	taken := 0
+	for _, o := range batch {
+		if o.state.CompareAndSwap(opQueued, opTaken) {
+			taken++
+		}
+	}
+	if taken == 0 {
+		return
+	}
+	if _, err := w.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		s.answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
+		return
+	}
+	for i, o := range batch {
+		if o.state.Load() != opTaken {
+			continue
+		}
+		evs, err := runOp(ctx, w, o)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		events = append(events, evs...)
+	}
+	if _, err := w.exec(ctx, "COMMIT"); err != nil {
+		// The transaction may still be open; roll it back so the next batch
+		// starts clean. Nothing of this batch was committed.
+		_, _ = w.exec(ctx, "ROLLBACK")
+		s.answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
+		return
+	}
+	if len(events) > 0 && s.opts.OnCommit != nil {
+		s.opts.OnCommit(events)
+	}
+	s.answer(batch, errs, nil)
+}
+
+// runOp runs one op under a savepoint, rolling back to it on error so the
+// op leaves no trace in the batch.
+func runOp(ctx context.Context, w *stmtCache, o *op) ([]store.Event, error) {
+	if _, err := w.exec(ctx, "SAVEPOINT op"); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	evs, err := o.fn(w)
+	if err != nil {
+		if _, rerr := w.exec(ctx, "ROLLBACK TO op"); rerr != nil {
+			return nil, fmt.Errorf("%w (and rollback to savepoint: %v)", err, rerr)
+		}
+	}
+	if _, rerr := w.exec(ctx, "RELEASE op"); rerr != nil && err == nil {
+		return nil, fmt.Errorf("release savepoint: %w", rerr)
+	}
+	return evs, err
+}
+
+// answer wakes the caller of every taken op: with all, when the whole batch
+// failed, else with its own error (nil on success).
+func (s *Store) answer(batch []*op, errs []error, all error) {
+	for i, o := range batch {
+		if o.state.Load() != opTaken {
+			continue
+		}
+		if all != nil {
+			o.done <- all
+		} else {
+			o.done <- errs[i]
+		}
+	}
+}
+
+// conn is what both *sql.DB and *sql.Conn offer.
+type conn interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// stmtCache runs queries through prepared statements kept for the life of
+// the connection (or pool), keyed by their text.
+type stmtCache struct {
+	c  conn
+	mu sync.Mutex // guards m
+	m  map[string]*sql.Stmt
+}
+
+func newStmtCache(c conn) *stmtCache {
+	return &stmtCache{c: c, m: make(map[string]*sql.Stmt)}
+}
+
+func (c *stmtCache) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st, nil
+	}
+	st, err := c.c.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", q, err)
+	}
+	c.m[q] = st
+	return st, nil
+}
+
+func (c *stmtCache) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (c *stmtCache) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		// An unpreparable query fails the same way unprepared; the Row
+		// carries the error to Scan.
+		return c.c.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		st.Close()
+		delete(c.m, q)
+	}
+}
