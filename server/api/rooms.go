@@ -94,7 +94,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeBadRequest, "before must be a seq >= 1")
 	}
 	limit, err := intParam(q.Get("limit"), protocol.DefaultHistory)
-	if err != nil {
+	if err != nil || limit < 1 || limit > protocol.MaxHistory {
 		return protocol.Errorf(protocol.CodeBadRequest, "limit must be 1-%d", protocol.MaxHistory)
 	}
 	msgs, more, err := a.opts.Chat.History(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"), before, int(limit))

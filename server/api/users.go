@@ -77,6 +77,7 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		auth.DummyVerify(c.Password) // the same time whether the user exists or not
+		err = nil
 	case err != nil:
 		a.hashers.Release()
 		return err

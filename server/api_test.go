@@ -1,0 +1,145 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"minichat/server"
+)
+
+func TestRESTErrorsAndStatuses(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	bob := e.register("bob")
+	general := e.roomID(alice, "general")
+	_, out := e.call("POST", "/api/rooms", alice.Token, map[string]any{"name": "private-club", "private": true})
+	club := out["room"].(map[string]any)["id"].(string)
+
+	tests := []struct {
+		name, method, path, token string
+		body                      any
+		status                    int
+		code                      string
+	}{
+		{"register: bad name", "POST", "/api/users", "", map[string]string{"username": "no spaces", "password": "password1"}, 400, "bad_request"},
+		{"register: long name", "POST", "/api/users", "", map[string]string{"username": strings.Repeat("a", 33), "password": "password1"}, 400, "bad_request"},
+		{"register: short password", "POST", "/api/users", "", map[string]string{"username": "carol", "password": "short"}, 400, "bad_request"},
+		{"register: taken, any case", "POST", "/api/users", "", map[string]string{"username": "ALICE", "password": "password1"}, 409, "conflict"},
+		{"register: not JSON", "POST", "/api/users", "", "{", 400, "bad_request"},
+		{"login: wrong password", "POST", "/api/session", "", map[string]string{"username": "alice", "password": "wrong password"}, 401, "unauthorized"},
+		{"login: no such user", "POST", "/api/session", "", map[string]string{"username": "nobody", "password": "wrong password"}, 401, "unauthorized"},
+		{"login: any case", "POST", "/api/session", "", map[string]string{"username": "Alice", "password": "correct horse"}, 200, ""},
+		{"me: anonymous", "GET", "/api/me", "", nil, 401, "unauthorized"},
+		{"me: bad token", "GET", "/api/me", "garbage", nil, 401, "unauthorized"},
+		{"me", "GET", "/api/me", alice.Token, nil, 200, ""},
+		{"rooms: anonymous", "GET", "/api/rooms", "", nil, 401, "unauthorized"},
+		{"create room: bad name", "POST", "/api/rooms", alice.Token, map[string]any{"name": "a b"}, 400, "bad_request"},
+		{"create room: taken", "POST", "/api/rooms", bob.Token, map[string]any{"name": "GENERAL"}, 409, "conflict"},
+		{"create room", "POST", "/api/rooms", bob.Token, map[string]any{"name": "random"}, 201, ""},
+		{"join private uninvited", "POST", "/api/rooms/" + club + "/join", bob.Token, nil, 403, "forbidden"},
+		{"join unknown", "POST", "/api/rooms/r_nope/join", bob.Token, nil, 404, "not_found"},
+		{"join public", "POST", "/api/rooms/" + general + "/join", bob.Token, nil, 200, ""},
+		{"leave not a member", "POST", "/api/rooms/" + club + "/leave", bob.Token, nil, 404, "not_found"},
+		{"invite by non-member", "POST", "/api/rooms/" + club + "/invite", bob.Token, map[string]string{"username": "bob"}, 404, "not_found"},
+		{"invite unknown user", "POST", "/api/rooms/" + club + "/invite", alice.Token, map[string]string{"username": "nobody"}, 404, "not_found"},
+		{"dm yourself", "POST", "/api/dms", alice.Token, map[string]string{"username": "alice"}, 400, "bad_request"},
+		{"dm unknown", "POST", "/api/dms", alice.Token, map[string]string{"username": "nobody"}, 404, "not_found"},
+		{"history: bad limit", "GET", "/api/rooms/" + general + "/messages?limit=500", alice.Token, nil, 400, "bad_request"},
+		{"history: limit 0", "GET", "/api/rooms/" + general + "/messages?limit=0", alice.Token, nil, 400, "bad_request"},
+		{"history: bad before", "GET", "/api/rooms/" + general + "/messages?before=x", alice.Token, nil, 400, "bad_request"},
+		{"history: private", "GET", "/api/rooms/" + club + "/messages", bob.Token, nil, 404, "not_found"},
+		{"send: empty", "POST", "/api/rooms/" + general + "/messages", alice.Token, map[string]string{"text": " \n "}, 400, "bad_request"},
+		{"send: no text", "POST", "/api/rooms/" + general + "/messages", alice.Token, map[string]string{}, 400, "bad_request"},
+		{"send: too long", "POST", "/api/rooms/" + general + "/messages", alice.Token, map[string]string{"text": strings.Repeat("x", 4001)}, 413, "too_large"},
+		{"send: 4000 code points", "POST", "/api/rooms/" + general + "/messages", alice.Token, map[string]string{"text": strings.Repeat("ü", 4000)}, 201, ""},
+		{"send: huge body", "POST", "/api/rooms/" + general + "/messages", alice.Token, `{"text":"` + strings.Repeat("x", 70000) + `"}`, 413, "too_large"},
+		{"send: private", "POST", "/api/rooms/" + club + "/messages", bob.Token, map[string]string{"text": "hi"}, 403, "forbidden"},
+		{"unknown api path", "GET", "/api/nothing/here", alice.Token, nil, 404, "not_found"},
+		{"wrong method", "PUT", "/api/me", alice.Token, nil, 405, "bad_request"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, out := e.call(tc.method, tc.path, tc.token, tc.body)
+			if st != tc.status {
+				t.Fatalf("status %d, want %d (%v)", st, tc.status, out)
+			}
+			if tc.code == "" {
+				return
+			}
+			errObj, _ := out["error"].(map[string]any)
+			if errObj["code"] != tc.code || errObj["message"] == "" {
+				t.Fatalf("body %v, want error code %s with a message", out, tc.code)
+			}
+		})
+	}
+}
+
+func TestRegistrationClosedAndFirstUserAdmin(t *testing.T) {
+	e := newEnv(t)
+	first := e.register("root")
+	_, me := e.call("GET", "/api/me", first.Token, nil)
+	if me["user"].(map[string]any)["role"] != "admin" {
+		t.Fatalf("first user %v, want admin", me)
+	}
+	second := e.register("member")
+	_, me = e.call("GET", "/api/me", second.Token, nil)
+	if me["user"].(map[string]any)["role"] != "member" {
+		t.Fatalf("second user %v, want member", me)
+	}
+	closed := newEnv(t, func(c *server.Config) { c.Registration = "closed" })
+	st, out := closed.call("POST", "/api/users", "", map[string]string{"username": "x", "password": "password1"})
+	if st != 403 || out["error"].(map[string]any)["code"] != "forbidden" {
+		t.Fatalf("%d %v", st, out)
+	}
+}
+
+func TestSessionCookie(t *testing.T) {
+	e := newEnv(t)
+	resp, err := http.Post(e.ts.URL+"/api/users", "application/json", strings.NewReader(`{"username":"alice","password":"password1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "minichat_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" {
+		t.Fatalf("session cookie %+v", cookie)
+	}
+	req, _ := http.NewRequest("GET", e.ts.URL+"/api/me", nil)
+	req.AddCookie(cookie)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("cookie auth: %d", resp.StatusCode)
+	}
+}
+
+func TestStaticClientAndHealth(t *testing.T) {
+	e := newEnv(t)
+	if st, out := e.call("GET", "/healthz", "", nil); st != 200 || out["status"] != "ok" {
+		t.Fatalf("%d %v", st, out)
+	}
+	for _, path := range []string{"/", "/rooms/general", "/some/client/route"} {
+		resp, err := http.Get(e.ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "<html") {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+		if resp.Header.Get("Cache-Control") != "no-cache" || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Fatalf("%s headers %v", path, resp.Header)
+		}
+	}
+}
