@@ -17,30 +17,32 @@ func (s *Store) Send(ctx context.Context, req store.SendRequest) (protocol.Messa
 		msg protocol.Message
 		dup bool
 	)
-	err := s.write(ctx, func(w *stmtCache) ([]store.Event, error) {
-		var sender protocol.User
-		err := w.queryRow(ctx, `SELECT u.id, u.name, u.role FROM members m JOIN users u ON u.id = m.user_id
-			WHERE m.room_id = ? AND m.user_id = ?`, req.RoomID, req.SenderID).Scan(&sender.ID, &sender.Name, &sender.Role)
+	// Send's only change is one INSERT, atomic by itself, so it needs no
+	// savepoint: every check before it only reads.
+	err := s.writeAtomic(ctx, func(w *stmtCache) ([]store.Event, error) {
+		var (
+			sender protocol.User
+			dupID  sql.NullString
+		)
+		// One lookup answers both: is the sender a member, and did they
+		// already send this client_id (NULL never matches)?
+		err := w.queryRow(ctx, `SELECT u.id, u.name, u.role,
+				(SELECT x.id FROM messages x WHERE x.sender_id = ?2 AND x.client_id = ?3)
+			FROM members m JOIN users u ON u.id = m.user_id
+			WHERE m.room_id = ?1 AND m.user_id = ?2`, req.RoomID, req.SenderID, nullString(req.ClientID)).
+			Scan(&sender.ID, &sender.Name, &sender.Role, &dupID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, notMember(ctx, w, req.RoomID, req.SenderID)
 		}
 		if err != nil {
 			return nil, err
 		}
-		if req.ClientID != "" {
-			var id string
-			err := w.queryRow(ctx, `SELECT id FROM messages WHERE sender_id = ? AND client_id = ?`,
-				req.SenderID, req.ClientID).Scan(&id)
-			if err == nil {
-				// A retry of a stored message: answer with the original and
-				// store nothing, emit nothing.
-				msg, err = messageByID(ctx, w, id)
-				dup = true
-				return nil, err
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return nil, err
-			}
+		if dupID.Valid {
+			// A retry of a stored message: answer with the original in its
+			// current state; store nothing, emit nothing.
+			msg, err = messageByID(ctx, w, dupID.String)
+			dup = true
+			return nil, err
 		}
 		if req.ReplyTo != "" {
 			var room string
@@ -52,23 +54,21 @@ func (s *Store) Send(ctx context.Context, req store.SendRequest) (protocol.Messa
 				return nil, err
 			}
 		}
-		seq, err := nextSeq(ctx, w, req.RoomID)
-		if err != nil {
-			return nil, err
-		}
-		ts := s.opts.Now().UnixMilli()
+		now := s.opts.Now()
+		ts := now.UnixMilli()
 		msg = protocol.Message{
-			ID: newID("m_"), Room: req.RoomID, Seq: seq, Kind: protocol.KindChat, Sender: &sender,
+			ID: newMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
 			Text: req.Text, TS: formatMilli(ts), ClientID: req.ClientID, ReplyTo: req.ReplyTo,
 		}
 		attachments := strings.Join(req.Attachments, " ")
 		msg.Attachments = renderAttachments(attachments)
-		if _, err := w.exec(ctx, `INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
-			VALUES (?, ?, ?, 'chat', ?, ?, ?, ?, ?, ?)`,
-			req.RoomID, seq, msg.ID, req.SenderID, req.Text, ts, nullString(req.ClientID), nullString(req.ReplyTo), attachments); err != nil {
+		if err := w.queryRow(ctx, `INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
+			VALUES (?1, `+seqExpr+`, ?2, 'chat', ?3, ?4, ?5, ?6, ?7, ?8) RETURNING seq`,
+			req.RoomID, msg.ID, req.SenderID, req.Text, ts, nullString(req.ClientID), nullString(req.ReplyTo), attachments).
+			Scan(&msg.Seq); err != nil {
 			return nil, err
 		}
-		return []store.Event{{Kind: store.EventMessage, RoomID: req.RoomID, Seq: seq, Message: msg}}, nil
+		return []store.Event{{Kind: store.EventMessage, RoomID: req.RoomID, Seq: msg.Seq, Message: msg}}, nil
 	})
 	if err != nil {
 		return protocol.Message{}, false, fmt.Errorf("send: %w", err)
@@ -111,11 +111,9 @@ func target(ctx context.Context, w *stmtCache, roomID, msgID, userID string, adm
 // logUpdate takes the room's next seq for a change of msgID and returns its
 // EventUpdate with the message's current state.
 func logUpdate(ctx context.Context, w *stmtCache, roomID, msgID string) (store.Event, error) {
-	seq, err := nextSeq(ctx, w, roomID)
-	if err != nil {
-		return store.Event{}, err
-	}
-	if _, err := w.exec(ctx, `INSERT INTO updates (room_id, seq, message_id) VALUES (?, ?, ?)`, roomID, seq, msgID); err != nil {
+	var seq int64
+	if err := w.queryRow(ctx, `INSERT INTO updates (room_id, seq, message_id) VALUES (?1, `+seqExpr+`, ?2) RETURNING seq`,
+		roomID, msgID).Scan(&seq); err != nil {
 		return store.Event{}, err
 	}
 	m, err := messageByID(ctx, w, msgID)

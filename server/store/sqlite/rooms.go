@@ -296,26 +296,15 @@ func memberEvent(ctx context.Context, w *stmtCache, roomID, userID string, joine
 	return store.Event{Kind: store.EventMember, RoomID: roomID, UserID: userID, Joined: joined, Room: room, Created: created}, nil
 }
 
-// nextSeq takes the room's next seq. It must run in the same transaction as
-// the insert that uses it, so that seqs have no gaps.
-func nextSeq(ctx context.Context, w *stmtCache, roomID string) (int64, error) {
-	var seq int64
-	err := w.queryRow(ctx, `UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, roomID).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("room %s: %w", roomID, store.ErrNotFound)
-	}
-	return seq, err
-}
+// seqExpr is the next seq of room ?1, for the seq column of an insert into
+// messages or updates; the tables' triggers store it into rooms.last_seq.
+const seqExpr = `(SELECT last_seq + 1 FROM rooms WHERE id = ?1)`
 
 // appendSystem appends a system message to a room's log.
 func appendSystem(ctx context.Context, w *stmtCache, roomID, text string, now time.Time) (protocol.Message, error) {
-	seq, err := nextSeq(ctx, w, roomID)
-	if err != nil {
-		return protocol.Message{}, err
-	}
 	ts := now.UnixMilli()
-	msg := protocol.Message{ID: newID("m_"), Room: roomID, Seq: seq, Kind: protocol.KindSystem, Text: text, TS: formatMilli(ts)}
-	_, err = w.exec(ctx, `INSERT INTO messages (room_id, seq, id, kind, text, ts) VALUES (?, ?, ?, 'system', ?, ?)`,
-		roomID, seq, msg.ID, text, ts)
+	msg := protocol.Message{ID: newMessageID(now), Room: roomID, Kind: protocol.KindSystem, Text: text, TS: formatMilli(ts)}
+	err := w.queryRow(ctx, `INSERT INTO messages (room_id, seq, id, kind, text, ts)
+		VALUES (?1, `+seqExpr+`, ?2, 'system', ?3, ?4) RETURNING seq`, roomID, msg.ID, text, ts).Scan(&msg.Seq)
 	return msg, err
 }

@@ -26,8 +26,8 @@ var migrations = []migration{
 // The room log is split in two tables that share one seq space per room:
 // messages (a new message takes the room's next seq) and updates (an edit,
 // delete or reaction takes the next seq and points at the message it
-// changed). rooms.last_seq is the last seq taken; it is bumped in the same
-// transaction as the insert, so seqs have no gaps. Both tables are keyed by
+// changed). rooms.last_seq is the last seq taken; it is bumped by the insert
+// statement itself (triggers below), so seqs have no gaps. Both tables are keyed by
 // (room_id, seq), so History and Since are index range scans.
 const schemaV1 = `
 CREATE TABLE users (
@@ -94,6 +94,17 @@ CREATE TABLE updates (
 	message_id TEXT NOT NULL,
 	PRIMARY KEY (room_id, seq)
 ) WITHOUT ROWID;
+
+-- Taking a seq: an insert into messages or updates reads its seq as
+-- rooms.last_seq + 1, and these triggers store it back, inside the insert
+-- statement itself. One statement is atomic, so a failed insert leaves
+-- last_seq alone and seqs keep having no gaps.
+CREATE TRIGGER messages_seq AFTER INSERT ON messages BEGIN
+	UPDATE rooms SET last_seq = NEW.seq WHERE id = NEW.room_id;
+END;
+CREATE TRIGGER updates_seq AFTER INSERT ON updates BEGIN
+	UPDATE rooms SET last_seq = NEW.seq WHERE id = NEW.room_id;
+END;
 
 -- The rowid orders reactions: emojis in first-reaction order, users in the
 -- order they reacted.

@@ -24,15 +24,29 @@ type op struct {
 	// returns the events it produced, which are published only if the batch
 	// commits. Results for the caller are captured by the closure; the send
 	// on done makes them visible to the caller.
-	fn    func(w *stmtCache) ([]store.Event, error)
-	state atomic.Int32
-	done  chan error // buffered 1
+	fn func(w *stmtCache) ([]store.Event, error)
+	// atomic ops change the database with at most one statement, which
+	// SQLite applies whole or not at all, so they run without a savepoint.
+	atomic bool
+	state  atomic.Int32
+	done   chan error // buffered 1
 }
 
 // write runs fn on the writer and waits for the commit. A caller whose ctx
 // ends before the writer takes the op gets ctx.Err() and the op never runs;
 // once taken, the op completes and its result is returned whatever ctx does.
 func (s *Store) write(ctx context.Context, fn func(w *stmtCache) ([]store.Event, error)) error {
+	return s.submit(ctx, &op{fn: fn, done: make(chan error, 1)})
+}
+
+// writeAtomic is write for an fn that changes the database with at most one
+// statement (and only as its last step): it runs without a savepoint, since
+// a failing statement leaves nothing behind.
+func (s *Store) writeAtomic(ctx context.Context, fn func(w *stmtCache) ([]store.Event, error)) error {
+	return s.submit(ctx, &op{fn: fn, atomic: true, done: make(chan error, 1)})
+}
+
+func (s *Store) submit(ctx context.Context, o *op) error {
 	// A caller that is already cancelled never submits: select alone
 	// would pick at random between a ready writer and a done ctx.
 	if err := ctx.Err(); err != nil {
@@ -41,7 +55,6 @@ func (s *Store) write(ctx context.Context, fn func(w *stmtCache) ([]store.Event,
 	if s.closed() {
 		return ErrClosed
 	}
-	o := &op{fn: fn, done: make(chan error, 1)}
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():
@@ -157,6 +170,9 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 // runOp runs one op under a savepoint, rolling back to it on error so the
 // op leaves no trace in the batch.
 func runOp(ctx context.Context, w *stmtCache, o *op) ([]store.Event, error) {
+	if o.atomic {
+		return o.fn(w)
+	}
 	if _, err := w.exec(ctx, "SAVEPOINT op"); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
