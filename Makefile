@@ -1,0 +1,65 @@
+# minichat — thin wrappers over go and npm.
+#   make run    build the web client (when npm is present) and serve on :8080 with data in ./data
+#   make test   vet, Go tests with the race detector, TypeScript type-check and unit tests
+#   make e2e    browser tests (Playwright on Debian's Chromium) against the real binary
+#   make build  bin/minichat with the client embedded
+#   make lint   go vet and staticcheck
+#   make bench  Go benchmarks of the hot paths
+#   make release  static binaries for common platforms in dist/
+
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X main.version=$(VERSION)
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
+HAVE_NPM    := $(shell command -v npm 2>/dev/null)
+
+.PHONY: run build web test test-go test-web e2e lint bench release clean
+
+run: web
+	$(GO) run -ldflags "$(LDFLAGS)" . --addr :8080 --data-dir ./data
+
+build: web
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/minichat .
+
+# The client is optional for Go-only work: without npm the binary serves a
+# placeholder page and the whole API.
+web:
+ifdef HAVE_NPM
+	@[ -d node_modules ] || npm ci
+	npm run build
+else
+	@echo "npm not found: serving the placeholder page instead of the web client"
+endif
+
+test: test-go test-web
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+test-web:
+	@[ -d node_modules ] || npm ci
+	npm run check
+	npm test
+
+e2e: web
+	npm run e2e
+
+lint:
+	$(GO) vet ./...
+	@[ -x "$(STATICCHECK)" ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	$(STATICCHECK) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./server/...
+
+release: web
+	@mkdir -p dist
+	for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do \
+		os=$${target%/*}; arch=$${target#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" \
+			-o dist/minichat-$(VERSION)-$$os-$$arch$$ext . || exit 1; \
+	done
+
+clean:
+	rm -rf bin dist
