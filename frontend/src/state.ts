@@ -313,8 +313,13 @@ function onMessage(m: Message, isAck: boolean): void {
     const t = typing.value.get(m.room);
     if (t?.has(m.sender.id)) typing.value = setIn(typing.value, m.room, without(t, m.sender.id));
   }
+  if (m.kind === "system") scheduleRoomRefresh();
   const r = rooms.value.get(m.room);
-  if (!r) return;
+  if (!r) {
+    // A room this client has not heard of (a new direct message): ask.
+    scheduleRoomRefresh();
+    return;
+  }
   const patch: Partial<Room> = { last_seq: Math.max(r.last_seq, m.seq) };
   if (isNew && !mine && !isAck) {
     if (isReading(m.room)) {
@@ -369,6 +374,37 @@ function onRoom(r: Room, event: string): void {
   if (r.kind === "dm") knowName(r.name);
 }
 
+let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * Re-reads the room list soon: system messages (joins, leaves) change member
+ * counts, and a message may come from a room the client has not seen yet.
+ * Local unread counts win over the server's for rooms already known.
+ */
+function scheduleRoomRefresh(): void {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = null;
+    if (!me.value) return;
+    try {
+      const { rooms: list } = await api.rooms();
+      const next = new Map(rooms.value);
+      for (const r of list) {
+        const cur = next.get(r.id);
+        if (cur) next.set(r.id, { ...cur, members: r.members, member: r.member, name: r.name });
+        else {
+          next.set(r.id, r);
+          if (r.member) socket?.addRoom(r);
+          if (r.kind === "dm") knowName(r.name);
+        }
+      }
+      rooms.value = next;
+    } catch {
+      /* next time */
+    }
+  }, 300);
+}
+
 // --- reading ---
 
 /** Shows a room: loads its newest page if needed and marks it read. */
@@ -376,7 +412,7 @@ export async function openRoom(id: string): Promise<void> {
   const r = rooms.value.get(id);
   if (!r) return;
   if (activeId.value !== id || !openedAt.value.has(id)) {
-    openedAt.value = setIn(openedAt.value, id, r.unread > 0 ? r.read_seq ?? Math.max(0, r.last_seq - r.unread) : Number.MAX_SAFE_INTEGER);
+    openedAt.value = setIn(openedAt.value, id, r.unread > 0 ? r.read_seq ?? 0 : Number.MAX_SAFE_INTEGER);
   }
   activeId.value = id;
   atBottom.value = true;

@@ -39,7 +39,7 @@ export function stampLabel(t: Date): string {
 export function initials(name: string): string {
   const parts = name.split(/[._-]+/).filter(Boolean);
   if (parts.length >= 2) return (parts[0]![0]! + parts[1]![0]!).toUpperCase();
-  return name.slice(0, 2).replace(/^(.)(.)$/, (_, a: string, b: string) => a.toUpperCase() + b.toLowerCase()) || "?";
+  return (parts[0]?.[0] ?? name[0] ?? "?").toUpperCase();
 }
 
 /** A stable palette index 0–7 for a name. */
@@ -147,7 +147,7 @@ export function buildRows(
   for (const m of messages) {
     const at = new Date(m.ts);
     open(at);
-    if (!marked && readSeq !== null && m.seq > readSeq && m.sender?.id !== me?.id) {
+    if (!marked && readSeq !== null && m.seq > readSeq && m.kind === "chat" && m.sender && m.sender.id !== me?.id) {
       marked = true;
       rows.push({ kind: "new", key: "new-marker" });
       prevSender = null;

@@ -29,10 +29,15 @@ function choose(id: string) {
 function Unread(props: { n: number }) {
   if (props.n <= 0) return null;
   return (
-    <span class="badge" aria-label={`${props.n} unread`}>
+    <span class="badge" aria-hidden="true">
       {props.n > 99 ? "99+" : props.n}
     </span>
   );
+}
+
+/** The accessible name of a sidebar entry: name, status, unread count. */
+function entryName(name: string, status?: string, unread = 0, extra?: string): string {
+  return [name, status, extra, unread > 0 ? `${unread} unread` : ""].filter(Boolean).join(", ");
 }
 
 function RoomItem(props: { room: Room }) {
@@ -44,6 +49,7 @@ function RoomItem(props: { room: Room }) {
       <button
         class={`nav-item${active ? " active" : ""}${unread > 0 ? " has-unread" : ""}${r.member ? "" : " not-member"}`}
         aria-current={active ? "page" : undefined}
+        aria-label={entryName(r.name, r.kind === "private" ? "private" : undefined, unread, r.member ? undefined : "not joined")}
         onClick={() => choose(r.id)}
       >
         <span class="nav-icon">{r.kind === "private" ? <Lock /> : <Hash />}</span>
@@ -65,13 +71,11 @@ function DMItem(props: { room: Room }) {
       <button
         class={`nav-item${active ? " active" : ""}${r.unread > 0 ? " has-unread" : ""}`}
         aria-current={active ? "page" : undefined}
+        aria-label={entryName(r.name, status, r.unread)}
         onClick={() => choose(r.id)}
       >
         <Avatar name={r.name} size="sm" status={status} />
-        <span class="nav-label">
-          {r.name}
-          <span class="sr-only">, {status}</span>
-        </span>
+        <span class="nav-label">{r.name}</span>
         <Unread n={r.unread} />
       </button>
     </li>
@@ -145,12 +149,10 @@ export function Sidebar() {
                   class={`nav-item person ${p.status}`}
                   onClick={() => void talkTo(p.name)}
                   title={`Message ${p.name}`}
+                  aria-label={entryName(p.name, p.status, 0, p.status === "away" ? p.text : undefined)}
                 >
                   <Avatar name={p.name} size="sm" status={p.status} />
-                  <span class="nav-label">
-                    {p.name}
-                    <span class="sr-only">, {p.status}</span>
-                  </span>
+                  <span class="nav-label">{p.name}</span>
                   {p.status === "away" && p.text && <span class="nav-status">{p.text}</span>}
                 </button>
               </li>
