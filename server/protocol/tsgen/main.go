@@ -27,10 +27,9 @@ import (
 	"go/build"
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -161,37 +160,32 @@ type pkgSource struct {
 
 // Generate returns the TypeScript source for the protocol package.
 func Generate() ([]byte, error) {
-	bp, err := build.Import(protocolPkg, ".", build.FindOnly)
+	bp, err := build.Import(protocolPkg, ".", 0)
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", protocolPkg, err)
 	}
-	src, err := load(bp.Dir)
+	src, err := load(bp)
 	if err != nil {
 		return nil, err
 	}
 	return render(src)
 }
 
-func load(dir string) (*pkgSource, error) {
+func load(bp *build.Package) (*pkgSource, error) {
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.ParseComments)
-	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", dir, err)
+	// GoFiles are the package's non-test files for this build, sorted.
+	names := bp.GoFiles
+	files := make(map[string]*ast.File, len(names))
+	for _, name := range names {
+		f, err := parser.ParseFile(fset, filepath.Join(bp.Dir, name), nil, parser.ParseComments)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		files[name] = f
 	}
-	pkg, ok := pkgs["protocol"]
-	if !ok {
-		return nil, fmt.Errorf("no package protocol in %s", dir)
-	}
-	names := make([]string, 0, len(pkg.Files))
-	for name := range pkg.Files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	src := &pkgSource{structs: map[string]*structDef{}, values: map[string]string{}}
 	for _, name := range names {
-		for _, decl := range pkg.Files[name].Decls {
+		for _, decl := range files[name].Decls {
 			gd, ok := decl.(*ast.GenDecl)
 			if !ok {
 				continue
