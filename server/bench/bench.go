@@ -435,8 +435,8 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 		if sum.Deliveries != sum.ExpectedDeliveries {
 			bad = append(bad, fmt.Sprintf("%d deliveries of %d expected", sum.Deliveries, sum.ExpectedDeliveries))
 		}
-		if sum.Lost > 0 || sum.Dup > 0 {
-			bad = append(bad, fmt.Sprintf("%d lost, %d duplicated", sum.Lost, sum.Dup))
+		if sum.Lost > 0 || sum.Undelivered > 0 || sum.Dup > 0 {
+			bad = append(bad, fmt.Sprintf("%d lost, %d not arrived, %d duplicated", sum.Lost, sum.Undelivered, sum.Dup))
 		}
 		if sum.Errors > 0 {
 			bad = append(bad, fmt.Sprintf("%d errors", sum.Errors))

@@ -83,7 +83,7 @@ func TestSmallRoom(t *testing.T) {
 	if s.Deliveries != s.Sent*int64(s.Conns) || s.ExpectedDeliveries != s.Deliveries {
 		t.Fatalf("deliveries %d (expected %d), want sent × connections = %d", s.Deliveries, s.ExpectedDeliveries, s.Sent*int64(s.Conns))
 	}
-	if s.Lost != 0 || s.Dup != 0 || s.Errors != 0 {
+	if s.Lost != 0 || s.Undelivered != 0 || s.Dup != 0 || s.Errors != 0 {
 		t.Fatalf("lost %d, dup %d, errors %d (%v)", s.Lost, s.Dup, s.Errors, s.ErrorKinds)
 	}
 	if s.LatencyMS.P50 <= 0 || s.LatencyMS.P99 < s.LatencyMS.P50 || s.LatencyMS.Max < s.LatencyMS.P99 {
@@ -105,7 +105,7 @@ func TestChurnResumes(t *testing.T) {
 	if s.Churn == nil || s.Churn.Dropped == 0 {
 		t.Fatalf("no churn: %+v", s.Churn)
 	}
-	if s.Lost != 0 || s.Dup != 0 {
+	if s.Lost != 0 || s.Undelivered != 0 || s.Dup != 0 {
 		t.Fatalf("lost %d, dup %d after %d drops", s.Lost, s.Dup, s.Churn.Dropped)
 	}
 	if s.Deliveries != s.ExpectedDeliveries {
@@ -127,7 +127,7 @@ func TestStorm(t *testing.T) {
 	if s.Storm == nil || s.Storm.Resynced != 30 {
 		t.Fatalf("storm: %+v", s.Storm)
 	}
-	if s.Lost != 0 || s.Dup != 0 {
+	if s.Lost != 0 || s.Undelivered != 0 || s.Dup != 0 {
 		t.Fatalf("lost %d, dup %d", s.Lost, s.Dup)
 	}
 }

@@ -387,15 +387,15 @@ func (c *client) dropNow() bool {
 	return true
 }
 
-// lost returns the seqs up to final this client never saw, and whether it
-// has them all.
-func (c *client) lost(final int64) int64 {
+// lost returns the seqs this client skipped over (gaps) and those after its
+// last seq up to final (not arrived by the end of the run).
+func (c *client) lost(final int64) (gaps, tail int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tracker == nil {
-		return 0
+		return 0, 0
 	}
-	return c.tracker.lost(final)
+	return c.tracker.gaps(), c.tracker.tail(final)
 }
 
 func (c *client) complete(final int64) bool {

@@ -68,6 +68,7 @@ type result struct {
 	Connected       int     `json:"connected"`
 	ConnectMS       float64 `json:"connect_ms"`
 	Lost            int64   `json:"lost"`
+	Undelivered     int64   `json:"undelivered"`
 	FinalSeq        int64   `json:"final_seq"`
 	MeasureFromNS   int64   `json:"measure_from_ns"`
 	MeasureToNS     int64   `json:"measure_to_ns"`
@@ -83,6 +84,7 @@ func (r *result) add(o result) {
 	r.Connected += o.Connected
 	r.ConnectMS = max(r.ConnectMS, o.ConnectMS)
 	r.Lost += o.Lost
+	r.Undelivered += o.Undelivered
 	r.FinalSeq = max(r.FinalSeq, o.FinalSeq)
 	if r.MeasureFromNS == 0 || (o.MeasureFromNS != 0 && o.MeasureFromNS < r.MeasureFromNS) {
 		r.MeasureFromNS = o.MeasureFromNS
@@ -117,10 +119,12 @@ type Summary struct {
 	Acked              int64            `json:"acked"`
 	RateLimited        int64            `json:"rate_limited"`
 	SentPerS           float64          `json:"sent_per_s"`
+	AckedPerS          float64          `json:"acked_per_s"`
 	Deliveries         int64            `json:"deliveries"`
 	ExpectedDeliveries int64            `json:"expected_deliveries"`
 	DeliveriesPerS     float64          `json:"deliveries_per_s"`
 	Lost               int64            `json:"lost"`
+	Undelivered        int64            `json:"undelivered"`
 	Dup                int64            `json:"dup"`
 	ReplayDup          int64            `json:"replay_dup"`
 	LatencyMS          Latency          `json:"latency_ms"`
@@ -208,6 +212,7 @@ func summarize(cfg *config, r result) Summary {
 		RateLimited: r.Refused,
 		Deliveries:  r.Deliveries,
 		Lost:        r.Lost,
+		Undelivered: r.Undelivered,
 		Dup:         r.Dup,
 		ReplayDup:   r.ReplayDup,
 		ErrorKinds:  r.Errors,
@@ -227,6 +232,7 @@ func summarize(cfg *config, r result) Summary {
 	s.DurationS = round(window.Seconds(), 3)
 	if window > 0 {
 		s.SentPerS = round(float64(r.Sent)/window.Seconds(), 1)
+		s.AckedPerS = round(float64(r.Acked)/window.Seconds(), 1)
 	}
 	// Deliveries per second over the time they actually took: from the start
 	// of the measured window to the last delivery (which may fall after the
@@ -268,7 +274,8 @@ func human(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "messages      %d sent (%.1f/s over %.1fs), %d acked, %d rate-limited\n",
 		s.Sent, s.SentPerS, s.DurationS, s.Acked, s.RateLimited)
 	fmt.Fprintf(w, "deliveries    %d of %d expected, %.0f/s\n", s.Deliveries, s.ExpectedDeliveries, s.DeliveriesPerS)
-	fmt.Fprintf(w, "integrity     %d lost, %d duplicated (%d repeated during replays)\n", s.Lost, s.Dup, s.ReplayDup)
+	fmt.Fprintf(w, "integrity     %d lost (gaps), %d not arrived by the end, %d duplicated (%d repeated during replays)\n",
+		s.Lost, s.Undelivered, s.Dup, s.ReplayDup)
 	fmt.Fprintf(w, "latency       p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		s.LatencyMS.P50, s.LatencyMS.P90, s.LatencyMS.P99, s.LatencyMS.Max)
 	fmt.Fprintf(w, "other frames  %d presence, %d other\n", s.PresenceFrames, s.OtherFrames)

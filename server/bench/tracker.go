@@ -106,12 +106,18 @@ func countAhead(ahead map[int64]struct{}, from, to int64) int {
 }
 
 // lost returns the number of seqs up to final that this client never saw.
-func (t *tracker) lost(final int64) int64 {
-	n := int64(len(t.missing)) + t.overflow
-	if final > t.last {
-		n += final - t.last - int64(countAhead(t.ahead, t.last+1, final+1))
+func (t *tracker) lost(final int64) int64 { return t.gaps() + t.tail(final) }
+
+// gaps returns the seqs skipped over: a later seq arrived, these never did.
+func (t *tracker) gaps() int64 { return int64(len(t.missing)) + t.overflow }
+
+// tail returns the seqs after the last one seen, up to final: not arrived
+// (yet) rather than skipped.
+func (t *tracker) tail(final int64) int64 {
+	if final <= t.last {
+		return 0
 	}
-	return n
+	return final - t.last - int64(countAhead(t.ahead, t.last+1, final+1))
 }
 
 // complete reports whether every seq up to final has been seen.

@@ -375,7 +375,9 @@ func (w *worker) drain(ctx context.Context) (result, error) {
 	}
 	if err == nil {
 		for _, c := range w.clients {
-			r.Lost += c.lost(finals[c.roomIx])
+			gaps, tail := c.lost(finals[c.roomIx])
+			r.Lost += gaps
+			r.Undelivered += tail
 		}
 	}
 	return r, ctx.Err()
