@@ -65,7 +65,7 @@ func (h *Hub) member(ev *store.Event) {
 		if len(u.conns) > 0 {
 			r := h.room(ev.RoomID)
 			for c := range u.conns {
-				r.conns[c] = struct{}{}
+				r.add(c)
 			}
 		}
 	} else {
@@ -73,7 +73,7 @@ func (h *Hub) member(ev *store.Event) {
 		h.stopTyping(ev.RoomID, u.user.ID)
 		if r := h.rooms[ev.RoomID]; r != nil {
 			for c := range u.conns {
-				delete(r.conns, c)
+				r.remove(c)
 				c.forgetRoom(ev.RoomID)
 			}
 			h.dropRoomIfIdle(ev.RoomID)

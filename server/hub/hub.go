@@ -74,8 +74,29 @@ type userState struct {
 
 // roomState is a room with at least one connected member.
 type roomState struct {
-	conns  map[*Conn]struct{}
+	conns map[*Conn]struct{}
+	// users counts the connections of each connected member, so presence
+	// lists cost one step per user rather than per connection.
+	users  map[string]int
 	typing map[string]*typingState // by user id
+}
+
+func (r *roomState) add(c *Conn) {
+	if _, ok := r.conns[c]; ok {
+		return
+	}
+	r.conns[c] = struct{}{}
+	r.users[c.User.ID]++
+}
+
+func (r *roomState) remove(c *Conn) {
+	if _, ok := r.conns[c]; !ok {
+		return
+	}
+	delete(r.conns, c)
+	if r.users[c.User.ID]--; r.users[c.User.ID] <= 0 {
+		delete(r.users, c.User.ID)
+	}
 }
 
 type typingState struct {
@@ -226,7 +247,7 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 		}
 		u.conns[c] = struct{}{}
 		for id := range u.rooms {
-			h.room(id).conns[c] = struct{}{}
+			h.room(id).add(c)
 		}
 		w := reg.Welcome
 		w.Type = protocol.TypeWelcome
@@ -261,7 +282,7 @@ func (h *Hub) Unregister(c *Conn) {
 		delete(u.conns, c)
 		for id := range u.rooms {
 			if r := h.rooms[id]; r != nil {
-				delete(r.conns, c)
+				r.remove(c)
 			}
 		}
 		if len(u.conns) > 0 {
@@ -296,7 +317,7 @@ func (h *Hub) goOffline(uid string, gen uint64) {
 func (h *Hub) room(id string) *roomState {
 	r := h.rooms[id]
 	if r == nil {
-		r = &roomState{conns: make(map[*Conn]struct{})}
+		r = &roomState{conns: make(map[*Conn]struct{}), users: make(map[string]int)}
 		h.rooms[id] = r
 	}
 	return r
@@ -326,8 +347,8 @@ func (h *Hub) onlineFor(u *userState) []protocol.Presence {
 		if r == nil {
 			continue
 		}
-		for c := range r.conns {
-			if o := h.users[c.User.ID]; o != nil {
+		for uid := range r.users {
+			if o := h.users[uid]; o != nil {
 				add(o)
 			}
 		}

@@ -1,0 +1,75 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+// BenchmarkFanOut publishes messages into one room with n subscribed fake
+// connections whose writers drain their queues as the ws writer does (Take,
+// then join the batch), and reports deliveries per second.
+func BenchmarkFanOut(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("conns=%d", n), func(b *testing.B) {
+			h := New(Options{})
+			defer h.Shutdown(context.Background())
+			var delivered atomic.Int64
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			conns := make([]*Conn, n)
+			for i := range conns {
+				u := protocol.User{ID: fmt.Sprintf("u_%d", i%100), Name: fmt.Sprintf("user%d", i%100)}
+				c := NewConn(fmt.Sprintf("c%d", i), u, "s", 64<<20)
+				conns[i] = c
+				h.Register(c, Registration{RoomIDs: []string{"r1"}})
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var batch [][]byte
+					var buf []byte
+					for {
+						select {
+						case <-c.Wake():
+							batch = c.Take(batch[:0])
+							buf = buf[:0]
+							for _, f := range batch {
+								buf = append(buf, f...)
+								buf = append(buf, '\n')
+							}
+							delivered.Add(int64(len(batch)))
+						case <-stop:
+							return
+						}
+					}
+				}()
+			}
+			// Let the welcome and presence frames drain.
+			time.Sleep(100 * time.Millisecond)
+			base := delivered.Load()
+			sender := protocol.User{ID: "u_0", Name: "user0"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				h.Publish([]store.Event{{Kind: store.EventMessage, RoomID: "r1", Seq: int64(i + 1), Message: protocol.Message{
+					ID: "m_x", Room: "r1", Seq: int64(i + 1), Kind: "chat", Sender: &sender, Text: "benchmark message of a typical length", TS: "2026-01-01T00:00:00.000Z"}}})
+			}
+			want := base + int64(b.N)*int64(n)
+			for delivered.Load() < want {
+				time.Sleep(100 * time.Microsecond)
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)*float64(n)/elapsed.Seconds(), "deliveries/s")
+			close(stop)
+			wg.Wait()
+		})
+	}
+}
