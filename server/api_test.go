@@ -3,8 +3,12 @@ package server_test
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/rs/zerolog"
 
 	"minichat/server"
 )
@@ -142,4 +146,67 @@ func TestStaticClientAndHealth(t *testing.T) {
 			t.Fatalf("%s headers %v", path, resp.Header)
 		}
 	}
+}
+
+func TestEmbeddedClientCaching(t *testing.T) {
+	web := fstest.MapFS{
+		"index.html":            {Data: []byte("<!doctype html><html><script type=module src=/assets/app-3f2a1c.js></script></html>")},
+		"assets/app-3f2a1c.js":  {Data: []byte("console.log(1)")},
+		"assets/app-3f2a1c.css": {Data: []byte("body{}")},
+		"favicon.svg":           {Data: []byte("<svg/>")},
+	}
+	srv, err := server.New(server.Config{DataDir: t.TempDir()}, zerolog.Nop(), web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	get := func(path string) (*http.Response, string) {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	resp, body := get("/assets/app-3f2a1c.js")
+	if resp.StatusCode != 200 || body != "console.log(1)" || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("asset: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.Contains(ct, "javascript") {
+		t.Fatalf("asset content type %q", ct)
+	}
+	for _, path := range []string{"/", "/index.html", "/room/general"} {
+		resp, body = get(path)
+		if resp.StatusCode != 200 || !strings.Contains(body, "app-3f2a1c.js") || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("%s: %d %q %v", path, resp.StatusCode, body, resp.Header)
+		}
+	}
+	if resp, _ = get("/assets/app-old.js"); resp.StatusCode != 404 {
+		t.Fatalf("missing asset: %d, want 404", resp.StatusCode)
+	}
+	if resp, body = get("/api/unknown"); resp.StatusCode != 404 || !strings.Contains(body, `"not_found"`) {
+		t.Fatalf("unknown api path: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestSessionCookieIsSecureUnderTLS(t *testing.T) {
+	srv, err := server.New(server.Config{DataDir: t.TempDir()}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewTLSServer(srv.Handler())
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	resp, err := ts.Client().Post(ts.URL+"/api/users", "application/json", strings.NewReader(`{"username":"alice","password":"password1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "minichat_session" && c.Secure && c.HttpOnly {
+			return
+		}
+	}
+	t.Fatalf("no Secure session cookie in %v", resp.Header.Values("Set-Cookie"))
 }
