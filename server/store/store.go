@@ -33,6 +33,9 @@ var (
 	ErrInvalid   = errors.New("invalid")
 )
 
+// MaxUnread caps Room.Unread: a reader that far behind sees "1000+".
+const MaxUnread = 1000
+
 // EventKind says what an Event carries.
 type EventKind int
 

@@ -138,15 +138,19 @@ func messageByID(ctx context.Context, q *stmtCache, id string) (protocol.Message
 
 // roomCols renders a room as viewer ?2 sees it; roomFrom goes with them.
 // The unread count is a range scan of the messages primary key from the
-// viewer's read marker.
+// viewer's read marker, stopped at store.MaxUnread.
 const roomCols = `r.id, r.kind, r.name, r.last_seq,
 	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id),
 	m.user_id IS NOT NULL, COALESCE(m.read_seq, 0),
 	CASE WHEN r.kind = 'dm' THEN (SELECT u.name FROM members o JOIN users u ON u.id = o.user_id
 		WHERE o.room_id = r.id AND o.user_id <> ?2 ORDER BY u.name LIMIT 1) END,
-	CASE WHEN m.user_id IS NOT NULL THEN (SELECT COUNT(*) FROM messages x
+	CASE WHEN m.user_id IS NOT NULL THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
 		WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.kind = 'chat' AND x.deleted = 0
-		AND x.sender_id <> ?2) ELSE 0 END`
+		AND x.sender_id <> ?2 LIMIT ` + maxUnreadSQL + `)) ELSE 0 END`
+
+// maxUnreadSQL caps the unread count (store.MaxUnread), so listing rooms
+// costs the same for a reader who is far behind as for one who is not.
+const maxUnreadSQL = "1000"
 
 const roomFrom = `rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?2`
 
