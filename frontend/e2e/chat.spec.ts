@@ -218,3 +218,62 @@ test("signing out returns to the sign-in form; bad credentials are explained", a
   await alice.getByRole("button", { name: "Sign in" }).click();
   await expect(composer(alice)).toBeVisible();
 });
+
+test("ending the session elsewhere (4401) returns every tab to sign-in", async ({ signUp }) => {
+  const alice = await signUp("alice");
+  const second = await alice.context().newPage();
+  await second.goto("/");
+  await expect(composer(second)).toBeVisible();
+  await second.getByRole("button", { name: "Sign out" }).click();
+  await expect(second.getByRole("button", { name: "Sign in" })).toBeVisible();
+  // The first tab's socket is closed with 4401: it stops and asks to sign in.
+  await expect(alice.getByRole("button", { name: "Sign in" })).toBeVisible();
+  await expect(alice.getByText("Your session has ended. Sign in again to continue.")).toBeVisible();
+});
+
+test("keyboard only: create a private room, invite, post", async ({ signUp }) => {
+  const bob = await signUp("bob");
+  const alice = await signUp("alice");
+
+  await alice.getByRole("button", { name: "Create room" }).focus();
+  await alice.keyboard.press("Enter");
+  const create = alice.getByRole("dialog", { name: "Create a room" });
+  await expect(create.getByLabel("Room name")).toBeFocused();
+  await alice.keyboard.type("secret-plans");
+  await alice.keyboard.press("Tab");
+  await alice.keyboard.press("Space"); // the Private checkbox
+  await expect(create.getByRole("checkbox", { name: /Private/ })).toBeChecked();
+  await alice.keyboard.press("Enter");
+  await expect(create).toBeHidden();
+  await expect(alice.getByRole("heading", { level: 1, name: "secret-plans" })).toBeVisible();
+  await expect(composer(alice, "#secret-plans")).toBeFocused();
+
+  await alice.getByRole("button", { name: "Invite" }).focus();
+  await alice.keyboard.press("Enter");
+  const inviteDialog = alice.getByRole("dialog", { name: "Invite people to #secret-plans" });
+  await expect(inviteDialog.getByLabel("Username")).toBeFocused();
+  await alice.keyboard.type("bob");
+  await alice.keyboard.press("Enter");
+  await expect(inviteDialog).toBeHidden();
+  await expect(alice.getByText("Invited bob to #secret-plans.")).toBeVisible();
+
+  await composer(alice, "#secret-plans").focus();
+  await alice.keyboard.type("Welcome to the plans");
+  await alice.keyboard.press("Enter");
+
+  // Bob was invited: the room appears for him with the message.
+  const entry = bob.getByRole("region", { name: "Rooms" }).getByRole("button", { name: /^secret-plans, private/ });
+  await expect(entry).toBeVisible();
+  await entry.focus();
+  await bob.keyboard.press("Enter");
+  await expect(bob.getByRole("log", { name: "Messages in #secret-plans" }).getByText("Welcome to the plans")).toBeVisible();
+
+  // Escape closes a dialog and gives focus back.
+  const opener = bob.getByRole("button", { name: "Start a direct message" });
+  await opener.focus();
+  await bob.keyboard.press("Enter");
+  await expect(bob.getByRole("dialog", { name: "Start a direct message" })).toBeVisible();
+  await bob.keyboard.press("Escape");
+  await expect(bob.getByRole("dialog")).toHaveCount(0);
+  await expect(opener).toBeFocused();
+});

@@ -18,6 +18,14 @@ function close(): void {
   dialog.value = null;
 }
 
+/**
+ * Set by a dialog whose action opened a room: focus then goes to that room's
+ * composer instead of back to the button that opened the dialog. (While the
+ * modal is open the page behind it is inert, so the composer cannot take
+ * focus by itself.)
+ */
+let focusComposerOnClose = false;
+
 export function Dialogs() {
   switch (dialog.value) {
     case "create":
@@ -43,7 +51,9 @@ function Modal(props: { title: string; children: ComponentChildren; description?
     d?.showModal();
     return () => {
       d?.close();
-      opener?.focus?.();
+      const composer = focusComposerOnClose ? document.getElementById("composer-input") : null;
+      focusComposerOnClose = false;
+      (composer ?? opener)?.focus?.();
     };
   }, []);
   return (
@@ -96,7 +106,10 @@ function Actions(props: { busy: boolean; label: string; error: string | null }) 
 function CreateRoom() {
   const [name, setName] = useState("");
   const [priv, setPriv] = useState(false);
-  const s = useSubmit(() => createRoom(name.trim(), priv));
+  const s = useSubmit(async () => {
+    await createRoom(name.trim(), priv);
+    focusComposerOnClose = true;
+  });
   return (
     <Modal title="Create a room" description="Rooms are where a team talks about one topic.">
       <form onSubmit={s.onSubmit}>
@@ -155,7 +168,10 @@ function Invite() {
 
 function StartDM() {
   const [name, setName] = useState("");
-  const s = useSubmit(() => startDM(name.trim()));
+  const s = useSubmit(async () => {
+    await startDM(name.trim());
+    focusComposerOnClose = true;
+  });
   return (
     <Modal title="Start a direct message" description="A private conversation between the two of you.">
       <form onSubmit={s.onSubmit}>
