@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,10 +15,10 @@ import (
 
 // benchRoom opens a store in a temp dir with n users who are all members of
 // one public room, and returns the store, the users and the room id.
-func benchRoom(b *testing.B, n int) (*sqlite.Store, []protocol.User, string) {
+func benchRoom(b *testing.B, n int, opts store.Options) (*sqlite.Store, []protocol.User, string) {
 	b.Helper()
 	ctx := context.Background()
-	s := openAt(b, b.TempDir(), store.Options{})
+	s := openAt(b, b.TempDir(), opts)
 	b.Cleanup(func() { s.Close() })
 	users := make([]protocol.User, n)
 	for i := range users {
@@ -67,8 +68,14 @@ func fill(b *testing.B, s *sqlite.Store, users []protocol.User, roomID string, t
 // per second from 100 concurrent senders into one room.
 func BenchmarkSendGroupCommit(b *testing.B) {
 	const senders = 100
-	s, users, roomID := benchRoom(b, senders)
+	var commits, events atomic.Int64
+	s, users, roomID := benchRoom(b, senders, store.Options{OnCommit: func(evs []store.Event) {
+		commits.Add(1)
+		events.Add(int64(len(evs)))
+	}})
 	ctx := context.Background()
+	commits.Store(0)
+	events.Store(0)
 	var next sync.Mutex
 	i := 0
 	b.ResetTimer()
@@ -99,13 +106,16 @@ func BenchmarkSendGroupCommit(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	if c := commits.Load(); c > 0 {
+		b.ReportMetric(float64(events.Load())/float64(c), "msgs/commit")
+	}
 }
 
 // BenchmarkHistoryPage reads 50-message pages from a 10,000-message room,
 // at positions spread over the whole room.
 func BenchmarkHistoryPage(b *testing.B) {
 	const total = 10000
-	s, users, roomID := benchRoom(b, 100)
+	s, users, roomID := benchRoom(b, 100, store.Options{})
 	fill(b, s, users, roomID, total)
 	ctx := context.Background()
 	last := int64(total + len(users) + 1)
@@ -125,7 +135,7 @@ func BenchmarkHistoryPage(b *testing.B) {
 // reconnecting client's hello does.
 func BenchmarkSinceReplay(b *testing.B) {
 	const total = 5000
-	s, users, roomID := benchRoom(b, 100)
+	s, users, roomID := benchRoom(b, 100, store.Options{})
 	fill(b, s, users, roomID, total)
 	ctx := context.Background()
 	r, err := s.Room(ctx, roomID, users[0].ID)

@@ -60,11 +60,14 @@ var _ store.Store = (*Store)(nil)
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
+	} else {
+		// The writer touches index pages all over the file; a 64 MiB page
+		// cache (default 2 MiB) keeps them from being read back.
+		q.Add("_pragma", "cache_size(-65536)")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
@@ -88,6 +91,11 @@ func Open(path string, opts store.Options) (*Store, error) {
 	ctx := context.Background()
 	wconn, err := wdb.Conn(ctx)
 	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := setup(ctx, wconn); err != nil {
+		wconn.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -116,8 +124,21 @@ func Open(path string, opts store.Options) (*Store, error) {
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	go s.writer(newStmtCache(wconn))
+	go s.writer(newWriterCache(wconn))
 	return s, nil
+}
+
+// setup turns the file to WAL mode (a setting kept in the file, so the
+// read connections find it too) and checks that it took.
+func setup(ctx context.Context, c *sql.Conn) error {
+	var mode string
+	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return fmt.Errorf("set WAL mode: %w", err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("set WAL mode: journal mode is %q", mode)
+	}
+	return nil
 }
 
 // Close stops accepting writes, lets the writer finish every write already

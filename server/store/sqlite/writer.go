@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -109,6 +110,11 @@ func (s *Store) writer(w *stmtCache) {
 			return
 		}
 		batch = append(batch, first)
+		// Let the writers answered by the last commit, now runnable, queue
+		// their next op before the batch is closed: without this yield the
+		// writers split into two groups that alternate between commits,
+		// halving every batch and doubling the fsyncs per op.
+		runtime.Gosched()
 	collect:
 		for len(batch) < maxBatch {
 			select {
@@ -212,13 +218,23 @@ type conn interface {
 // stmtCache runs queries through prepared statements kept for the life of
 // the connection (or pool), keyed by their text.
 type stmtCache struct {
-	c  conn
-	mu sync.Mutex // guards m
-	m  map[string]*sql.Stmt
+	c conn
+	// fixed, when set, replaces the ctx of every call. The writer's cache
+	// sets it to context.Background(): an op runs with its caller's ctx in
+	// scope, but once the writer has taken it the op must complete, so a
+	// cancelled caller must not interrupt its statements.
+	fixed context.Context
+	mu    sync.Mutex // guards m
+	m     map[string]*sql.Stmt
 }
 
 func newStmtCache(c conn) *stmtCache {
 	return &stmtCache{c: c, m: make(map[string]*sql.Stmt)}
+}
+
+// newWriterCache is the writer's cache; see stmtCache.fixed.
+func newWriterCache(c conn) *stmtCache {
+	return &stmtCache{c: c, fixed: context.Background(), m: make(map[string]*sql.Stmt)}
 }
 
 func (c *stmtCache) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -236,6 +252,9 @@ func (c *stmtCache) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 }
 
 func (c *stmtCache) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if c.fixed != nil {
+		ctx = c.fixed
+	}
 	st, err := c.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -244,6 +263,9 @@ func (c *stmtCache) exec(ctx context.Context, q string, args ...any) (sql.Result
 }
 
 func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if c.fixed != nil {
+		ctx = c.fixed
+	}
 	st, err := c.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -252,6 +274,9 @@ func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows
 }
 
 func (c *stmtCache) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if c.fixed != nil {
+		ctx = c.fixed
+	}
 	st, err := c.stmt(ctx, q)
 	if err != nil {
 		// An unpreparable query fails the same way unprepared; the Row
