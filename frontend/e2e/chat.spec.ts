@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Page } from "@playwright/test";
 import {
   apiHistoryStatus,
@@ -9,6 +11,9 @@ import {
   expect,
   test,
 } from "./fixtures";
+
+const screenshot = (name: string) =>
+  resolve(fileURLToPath(new URL(".", import.meta.url)), `../../docs/screenshots/${name}.png`);
 
 const general = (page: Page) => page.getByRole("log", { name: "Messages in #general" });
 const composer = (page: Page, room = "#general") => page.getByRole("textbox", { name: `Message ${room}` });
@@ -160,6 +165,7 @@ test("server killed and restarted while typing: banner, then every message once"
   await expect(general(alice).getByText("Sending…")).toHaveCount(2);
   await expect(general(alice).getByText("sent while down 2", { exact: true })).toBeInViewport();
   await composer(alice).pressSequentially("still typing", { delay: 25 });
+  await alice.screenshot({ path: screenshot("desktop-reconnecting") });
 
   await server.launch();
   await expect(alice.getByRole("status").filter({ hasText: "Back online" })).toBeVisible({ timeout: 30_000 });

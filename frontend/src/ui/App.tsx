@@ -1,5 +1,5 @@
 import { useEffect } from "preact/hooks";
-import { activeRoom, me, ready, toast } from "../state";
+import { activeRoom, me, ready, rooms, toast } from "../state";
 import { Dialogs } from "./Dialogs";
 import { RoomView } from "./RoomView";
 import { drawerOpen, Sidebar } from "./Sidebar";
@@ -13,6 +13,14 @@ export function App() {
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, []);
+
+  // The tab's title tells unread messages and the open room.
+  const unread = [...rooms.value.values()].reduce((n, r) => n + (r.member ? r.unread : 0), 0);
+  const current = activeRoom.value;
+  useEffect(() => {
+    const where = current ? (current.kind === "dm" ? current.name : `#${current.name}`) : "";
+    document.title = `${unread > 0 ? `(${unread}) ` : ""}${where ? `${where} · ` : ""}minichat`;
+  }, [unread, current?.id, current?.name]);
 
   if (!ready.value) {
     return (

@@ -21,7 +21,8 @@ export function Composer(props: { room: Room }) {
     setText(drafts.get(room.id) ?? "");
     setError(null);
     lastTyping.current = 0;
-    ref.current?.focus();
+    // On touch screens focusing would pop up the keyboard over the messages.
+    if (window.matchMedia?.("(pointer: fine)").matches) ref.current?.focus();
   }, [room.id]);
 
   useEffect(() => {

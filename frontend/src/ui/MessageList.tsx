@@ -155,7 +155,10 @@ export function MessageList(props: { room: Room }) {
     const prev = last.current;
     const first = rows.find((r) => r.kind === "chat" || r.kind === "system")?.key ?? "";
     const lastKey = rows.at(-1)?.key ?? "";
-    if (prev.room !== room.id) {
+    // A room is "opening" on its first render, and again when its first
+    // messages arrive (the newest page loads after the room is shown).
+    const opening = prev.room !== room.id || (prev.first === "" && first !== "" && prev.stick);
+    if (opening) {
       // A room just opened: show the "new messages" line if it is far up,
       // else the bottom.
       const line = el.querySelector<HTMLElement>(".new-marker");
