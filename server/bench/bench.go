@@ -200,6 +200,10 @@ func (cfg *config) validate() error {
 		_, _ = rand.Read(b[:])
 		cfg.RunID = hex.EncodeToString(b[:])
 	}
+	// The run id goes into client ids (≤ 64 bytes) and message texts.
+	if len(cfg.RunID) > 24 || strings.Trim(cfg.RunID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "" {
+		return fmt.Errorf("--run-id %q: at most 24 of [A-Za-z0-9_.-]", cfg.RunID)
+	}
 	return nil
 }
 

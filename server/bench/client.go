@@ -183,12 +183,13 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 			return nil
 		}
 		out := c.tracker.seen(f.Seq)
+		kind, sentNS := benchText(f.Text, w.runID)
 		replay := c.replay
 		c.mu.Unlock()
 		switch out {
 		case seqNew:
 			if f.Type == protocol.TypeMessage {
-				c.delivered(f, now)
+				c.delivered(kind, sentNS, now)
 			}
 		case seqDup:
 			if replay {
@@ -198,15 +199,16 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 			}
 		}
 	case protocol.TypeAck:
+		kind, sentNS := benchText(f.Text, w.runID)
 		if string(f.Room) == c.room {
 			c.mu.Lock()
 			isNew := c.tracker != nil && c.tracker.acked(f.Seq)
 			c.mu.Unlock()
 			if isNew {
-				c.delivered(f, now)
+				c.delivered(kind, sentNS, now)
 			}
 		}
-		switch f.Bench {
+		switch kind {
 		case benchMeasured:
 			c.acked.Add(1)
 		case benchWarmup:
@@ -278,11 +280,11 @@ func (c *client) welcome(conn *websocket.Conn, wel *protocol.Welcome) error {
 	return conn.Write(context.Background(), websocket.MessageText, hello)
 }
 
-func (c *client) delivered(f *frame, now time.Time) {
-	switch f.Bench {
+func (c *client) delivered(kind int, sentNS int64, now time.Time) {
+	switch kind {
 	case benchMeasured:
 		c.deliveries.Add(1)
-		c.shard.Record(time.Duration(now.UnixNano() - f.SentNS))
+		c.shard.Record(time.Duration(now.UnixNano() - sentNS))
 		ns := now.UnixNano()
 		if ns > c.lastDeliveryNS.Load() {
 			c.lastDeliveryNS.Store(ns) // only this goroutine writes it
@@ -324,6 +326,8 @@ func (c *client) send(ctx context.Context, warm bool, seq int64) bool {
 	b = append(b, `","text":"`...)
 	b = append(b, prefix...)
 	b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
+	b = append(b, ' ')
+	b = append(b, c.w.runID...)
 	b = append(b, `"}`...)
 	if err := conn.Write(context.Background(), websocket.MessageText, b); err != nil {
 		<-c.sem

@@ -9,10 +9,12 @@ import (
 	"minichat/server/protocol"
 )
 
-// Text prefixes of the messages the tool sends. The rest of the text is the
-// send time in Unix nanoseconds, so any receiver computes the delivery
-// latency without a shared table. Warm-up messages are checked for seq
-// continuity like the others but do not count as deliveries.
+// Text prefixes of the messages the tool sends: "bench <send time in Unix
+// ns> <run id>", so any receiver computes the delivery latency without a
+// shared table, and messages of another run in the same room (an earlier
+// run's workers still going, another operator) are not counted as this
+// run's. Warm-up messages are checked for seq continuity like the others
+// but do not count as deliveries.
 const (
 	textMeasured = "bench "
 	textWarmup   = "bench-w "
@@ -50,8 +52,7 @@ type frame struct {
 	Ref     []byte
 	Room    []byte // message.room for message and ack, room for synced, typing, update
 	Seq     int64  // message.seq for message and ack, seq for update, last_seq for synced
-	Bench   int    // benchNone, benchMeasured or benchWarmup
-	SentNS  int64  // send time carried in a bench text
+	Text    []byte // message.text, raw (only when it needs no unescaping, else decoded)
 	Code    string // error code
 	Welcome *protocol.Welcome
 }
@@ -120,8 +121,7 @@ func fastMessage(b []byte, f *frame) bool {
 	if !ok {
 		return false
 	}
-	f.Room, f.Seq = room, seq
-	f.Bench, f.SentNS = benchText(text)
+	f.Room, f.Seq, f.Text = room, seq, text
 	return true
 }
 
@@ -166,9 +166,9 @@ func intAt(b []byte, i int) (int64, bool) {
 	return n, true
 }
 
-// benchText recognises a text sent by the tool and returns its kind and
-// send time.
-func benchText(text []byte) (int, int64) {
+// benchText recognises a text sent by this run of the tool and returns its
+// kind and send time.
+func benchText(text []byte, runID string) (int, int64) {
 	kind := benchNone
 	switch {
 	case bytes.HasPrefix(text, []byte(textMeasured)):
@@ -180,6 +180,10 @@ func benchText(text []byte) (int, int64) {
 	}
 	ns, ok := intAt(text, 0)
 	if !ok {
+		return benchNone, 0
+	}
+	i := bytes.IndexByte(text, ' ')
+	if i < 0 || string(text[i+1:]) != runID {
 		return benchNone, 0
 	}
 	return kind, ns
@@ -220,8 +224,7 @@ func slowFrame(b []byte, f *frame) error {
 		if len(raw.Message) == 0 || json.Unmarshal(raw.Message, &m) != nil {
 			return errFrame
 		}
-		room, f.Seq = m.Room, m.Seq
-		f.Bench, f.SentNS = benchText([]byte(m.Text))
+		room, f.Seq, f.Text = m.Room, m.Seq, []byte(m.Text)
 	case protocol.TypeUpdate:
 		f.Seq = raw.Seq
 	case protocol.TypeSynced:

@@ -36,19 +36,24 @@ func messageFrame(typ, ref, text string, seq int64) []byte {
 
 func TestParseMessageFast(t *testing.T) {
 	var f frame
-	b := messageFrame(protocol.TypeMessage, "", "bench 1700000000123456789", 42)
+	b := messageFrame(protocol.TypeMessage, "", "bench 1700000000123456789 run1", 42)
 	if err := parseFrame(b, &f); err != nil {
 		t.Fatal(err)
 	}
+	kind, ns := benchText(f.Text, "run1")
 	if f.Type != protocol.TypeMessage || string(f.Room) != "r_abc" || f.Seq != 42 ||
-		f.Bench != benchMeasured || f.SentNS != 1700000000123456789 {
+		kind != benchMeasured || ns != 1700000000123456789 {
 		t.Fatalf("got %+v", f)
 	}
-	b = messageFrame(protocol.TypeAck, "s7", "bench-w 5", 43)
+	if kind, _ := benchText(f.Text, "run2"); kind != benchNone {
+		t.Fatal("a message of another run counted as this run's")
+	}
+	b = messageFrame(protocol.TypeAck, "s7", "bench-w 5 run1", 43)
 	if err := parseFrame(b, &f); err != nil {
 		t.Fatal(err)
 	}
-	if f.Type != protocol.TypeAck || string(f.Ref) != "s7" || f.Seq != 43 || f.Bench != benchWarmup || f.SentNS != 5 {
+	kind, ns = benchText(f.Text, "run1")
+	if f.Type != protocol.TypeAck || string(f.Ref) != "s7" || f.Seq != 43 || kind != benchWarmup || ns != 5 {
 		t.Fatalf("got %+v", f)
 	}
 	// A text that needs escapes goes through encoding/json and still parses.
@@ -56,7 +61,7 @@ func TestParseMessageFast(t *testing.T) {
 	if err := parseFrame(b, &f); err != nil {
 		t.Fatal(err)
 	}
-	if f.Type != protocol.TypeMessage || f.Seq != 44 || f.Bench != benchNone || string(f.Room) != "r_abc" {
+	if kind, _ := benchText(f.Text, "run1"); f.Type != protocol.TypeMessage || f.Seq != 44 || kind != benchNone || string(f.Room) != "r_abc" {
 		t.Fatalf("got %+v", f)
 	}
 }
@@ -101,7 +106,7 @@ func TestParseOtherFrames(t *testing.T) {
 }
 
 func BenchmarkParseMessage(b *testing.B) {
-	m := messageFrame(protocol.TypeMessage, "", "bench 1700000000123456789", 42)
+	m := messageFrame(protocol.TypeMessage, "", "bench 1700000000123456789 abcd1234", 42)
 	var f frame
 	b.ReportAllocs()
 	for b.Loop() {
