@@ -17,11 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// database/sql's connection opener lives until the DB is closed;
-		// goleak's final check can catch it mid-exit.
-		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 func openAt(t testing.TB, dir string, opts store.Options) *sqlite.Store {

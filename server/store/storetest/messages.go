@@ -507,6 +507,33 @@ func testReadMarkers(t *testing.T, e *env) {
 	wantErr(t, "SetRead(non-member)", e.s.SetRead(e.ctx, "r_nothing", bob.ID, 1), store.ErrNotFound)
 }
 
+func testUnreadCap(t *testing.T, e *env) {
+	alice := e.user("alice")
+	bob := e.user("bob")
+	g := e.general(bob)
+	var wg sync.WaitGroup
+	const senders = 10
+	per := (store.MaxUnread + senders) / senders // just over the cap in all
+	for i := range senders {
+		wg.Go(func() {
+			for j := range per {
+				if _, _, err := e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: fmt.Sprint(i, "/", j)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if r := e.roomOf(g.ID, bob); r.Unread != store.MaxUnread {
+		t.Fatalf("unread %d after %d messages, want the cap %d", r.Unread, senders*per, store.MaxUnread)
+	}
+	must(t, "SetRead", e.s.SetRead(e.ctx, g.ID, bob.ID, e.roomOf(g.ID, bob).LastSeq-5))
+	if r := e.roomOf(g.ID, bob); r.Unread != 5 {
+		t.Fatalf("unread %d, want 5", r.Unread)
+	}
+}
+
 func testConcurrentSends(t *testing.T, e *env) {
 	const senders, each = 20, 25
 	alice := e.user("alice")

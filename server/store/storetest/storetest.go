@@ -65,6 +65,7 @@ func Run(t *testing.T, open Open) {
 		{"History", testHistory},
 		{"Since", testSince},
 		{"ReadMarkers", testReadMarkers},
+		{"UnreadCap", testUnreadCap},
 		{"ConcurrentSends", testConcurrentSends},
 		{"Reopen", testReopen},
 		{"Closed", testClosed},
