@@ -192,6 +192,30 @@ test("server killed and restarted while typing: banner, then every message once"
   }
 });
 
+test("a frozen server is noticed within two heartbeats, and the link recovers", async ({ server, signUp }) => {
+  const alice = await signUp("alice");
+  const bob = await signUp("bob");
+  await say(alice, "before the freeze");
+  await expect(general(bob).getByText("before the freeze", { exact: true })).toBeVisible();
+
+  // SIGSTOP: the TCP connections stay open but nothing comes through, so
+  // only the client's dead-link timer (2 x the 2 s heartbeat) can tell.
+  const frozenAt = Date.now();
+  server.pause();
+  try {
+    await expect(alice.getByRole("status").filter({ hasText: "Reconnecting…" })).toBeVisible({ timeout: 8000 });
+    expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(3500);
+    await say(alice, "sent during the freeze");
+    await expect(general(alice).getByText("Sending…")).toHaveCount(1);
+  } finally {
+    server.resume();
+  }
+  await expect(alice.getByRole("status").filter({ hasText: "Back online" })).toBeVisible({ timeout: 30_000 });
+  await expect(general(bob).getByText("sent during the freeze", { exact: true })).toHaveCount(1, { timeout: 30_000 });
+  await expect(general(alice).getByText("sent during the freeze", { exact: true })).toHaveCount(1);
+  await expect(general(alice).getByText("Sending…")).toHaveCount(0);
+});
+
 test("presence: away with a status, then offline when a person leaves", async ({ signUp }) => {
   const alice = await signUp("alice");
   const bob = await signUp("bob");

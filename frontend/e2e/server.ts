@@ -81,7 +81,18 @@ export class Server {
     if (!p || p.exitCode !== null) return;
     const exited = new Promise<void>((r) => p.once("exit", () => r()));
     p.kill("SIGKILL");
+    p.kill("SIGCONT"); // a paused process dies only once it runs
     await exited;
+  }
+
+  /** SIGSTOP: the process freezes, its sockets stay open and silent. */
+  pause(): void {
+    this.proc?.kill("SIGSTOP");
+  }
+
+  /** SIGCONT after pause. */
+  resume(): void {
+    this.proc?.kill("SIGCONT");
   }
 
   async restart(): Promise<void> {

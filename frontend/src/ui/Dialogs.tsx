@@ -44,20 +44,28 @@ export function Dialogs() {
 /** A modal <dialog>: focus moves in, Escape closes, focus returns after. */
 function Modal(props: { title: string; children: ComponentChildren; description?: string }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const mounted = useRef(false);
   const titleId = useId();
   useEffect(() => {
     const d = ref.current;
     const opener = document.activeElement as HTMLElement | null;
+    mounted.current = true;
     d?.showModal();
     return () => {
+      // close() fires its "close" event later, when another dialog may be
+      // open already: this one's handler must not close that one.
+      mounted.current = false;
       d?.close();
       const composer = focusComposerOnClose ? document.getElementById("composer-input") : null;
       focusComposerOnClose = false;
       (composer ?? opener)?.focus?.();
     };
   }, []);
+  const ifMounted = () => {
+    if (mounted.current) close();
+  };
   return (
-    <dialog ref={ref} class="modal" aria-labelledby={titleId} onClose={close} onCancel={close}>
+    <dialog ref={ref} class="modal" aria-labelledby={titleId} onClose={ifMounted} onCancel={ifMounted}>
       <h2 id={titleId}>{props.title}</h2>
       {props.description && <p class="muted">{props.description}</p>}
       {props.children}

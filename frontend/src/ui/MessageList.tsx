@@ -40,11 +40,29 @@ function Time(props: { at: Date; class?: string }) {
 function Body(props: { m: Message }) {
   const m = props.m;
   if (m.deleted) return <p class="text deleted">This message was deleted.</p>;
+  const mine = me.value?.name;
   return (
-    <p class="text">
-      <Text text={m.text} />
-      {m.edited_at && <span class="edited"> (edited)</span>}
-    </p>
+    <>
+      <p class="text">
+        <Text text={m.text} />
+        {m.edited_at && <span class="edited"> (edited)</span>}
+      </p>
+      {m.reactions && m.reactions.length > 0 && (
+        <ul class="reactions" aria-label="Reactions">
+          {m.reactions.map((r) => (
+            <li
+              key={r.emoji}
+              class={mine && r.users.includes(mine) ? "mine" : undefined}
+              title={r.users.join(", ")}
+              aria-label={`${r.emoji} ${r.users.length}: ${r.users.join(", ")}`}
+            >
+              <span aria-hidden="true">{r.emoji}</span>
+              <span aria-hidden="true">{r.users.length}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
   );
 }
 

@@ -66,10 +66,9 @@ export function RoomView(props: { room: Room }) {
         <Title room={r} />
         <div class="room-actions">
           {r.kind !== "dm" && r.member && (
-            <button class="btn ghost" onClick={() => openDialog("invite")}>
+            <button class="btn ghost" aria-label="Invite people" onClick={() => openDialog("invite")}>
               <UserPlus />
               <span class="hide-narrow">Invite</span>
-              <span class="sr-only show-narrow">Invite people</span>
             </button>
           )}
           {r.kind !== "dm" && r.member && r.name !== "general" && (
