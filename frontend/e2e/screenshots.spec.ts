@@ -9,6 +9,19 @@ import { apiCreateRoom, apiDM, apiJoin, apiRegister, apiRoomId, apiSend, expect,
 
 const outDir = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../docs/screenshots");
 
+test("screenshot of the sign-in form", async ({ server, browser }) => {
+  const context = await browser.newContext({ baseURL: server.url, colorScheme: "light", viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto("/");
+  await page.getByLabel("Username").fill("alice");
+  await page.getByLabel("Password").fill("short");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Passwords have at least 8 characters.");
+  mkdirSync(outDir, { recursive: true });
+  await page.screenshot({ path: `${outDir}/signin-light.png` });
+  await context.close();
+});
+
 test("screenshots of the main view", async ({ server, signIn }) => {
   const alice = await apiRegister(server, "alice");
   const bob = await apiRegister(server, "bob");

@@ -325,6 +325,7 @@ function onMessage(m: Message, isAck: boolean): void {
     if (isReading(m.room)) {
       socket?.read(m.room, m.seq);
       patch.read_seq = m.seq;
+      patch.unread = 0;
     } else {
       patch.unread = (r.unread ?? 0) + 1;
     }

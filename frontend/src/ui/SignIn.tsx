@@ -10,6 +10,8 @@ export function SignIn() {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
+  /** Which field the error is about, for aria-invalid. */
+  const [bad, setBad] = useState<"username" | "password" | "both" | null>(null);
   const [busy, setBusy] = useState(false);
 
   async function submit(e: SubmitEvent) {
@@ -18,19 +20,23 @@ export function SignIn() {
     const name = username.trim();
     if (!namePattern.test(name)) {
       setError(`Usernames are 1–${MaxNameLen} letters, digits, “_”, “.” or “-”.`);
+      setBad("username");
       return;
     }
     if (password.length < MinPasswordLen) {
       setError(`Passwords have at least ${MinPasswordLen} characters.`);
+      setBad("password");
       return;
     }
     setBusy(true);
     setError(null);
+    setBad(null);
     try {
       const { user } = register ? await api.register(name, password) : await api.signIn(name, password);
       startSession(user);
     } catch (err) {
       setError(explain(err, register, name));
+      setBad(register && err instanceof ApiError && err.status === 409 ? "username" : err instanceof ApiError && err.status === 401 ? "both" : null);
     } finally {
       setBusy(false);
     }
@@ -62,7 +68,7 @@ export function SignIn() {
               required
               value={username}
               onInput={(e) => setUsername(e.currentTarget.value)}
-              aria-invalid={error ? true : undefined}
+              aria-invalid={bad === "username" || bad === "both" ? true : undefined}
               aria-describedby="signin-error"
             />
           </label>
@@ -76,7 +82,7 @@ export function SignIn() {
               minLength={MinPasswordLen}
               value={password}
               onInput={(e) => setPassword(e.currentTarget.value)}
-              aria-invalid={error ? true : undefined}
+              aria-invalid={bad === "password" || bad === "both" ? true : undefined}
               aria-describedby="signin-error"
             />
           </label>
