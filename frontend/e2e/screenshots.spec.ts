@@ -90,8 +90,16 @@ test("screenshots of the main view", async ({ server, signIn }) => {
 
   // The phone's drawer, opened from the keyboard-reachable menu button.
   await page.getByRole("button", { name: "Show rooms and people" }).click();
-  await expect(page.getByRole("navigation", { name: "Rooms and people" })).toBeVisible();
+  const nav = page.getByRole("navigation", { name: "Rooms and people" });
+  await expect(nav).toBeVisible();
+  await expect(nav.getByRole("button", { name: /^general/ })).toBeFocused();
   await page.screenshot({ path: `${outDir}/phone-dark-sidebar.png` });
   await page.keyboard.press("Escape");
-  await expect(page.getByRole("navigation", { name: "Rooms and people" })).toBeHidden();
+  await expect(nav).toBeHidden();
+  await expect(page.getByRole("button", { name: "Show rooms and people" })).toBeFocused();
+  // Choosing a room from the drawer opens it and closes the drawer.
+  await page.getByRole("button", { name: "Show rooms and people" }).click();
+  await nav.getByRole("button", { name: /^design/ }).click();
+  await expect(nav).toBeHidden();
+  await expect(page.getByRole("log", { name: "Messages in #design" }).getByText("Dark mode contrast is much better now.")).toBeVisible();
 });

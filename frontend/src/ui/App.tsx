@@ -11,7 +11,16 @@ export function App() {
       if (e.key === "Escape" && drawerOpen.value) drawerOpen.value = false;
     };
     window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
+    // The drawer exists only on narrow screens; widening the window closes it.
+    const wide = window.matchMedia("(min-width: 761px)");
+    const onWide = () => {
+      if (wide.matches) drawerOpen.value = false;
+    };
+    wide.addEventListener("change", onWide);
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      wide.removeEventListener("change", onWide);
+    };
   }, []);
 
   // The tab's title tells unread messages and the open room.
@@ -36,7 +45,8 @@ export function App() {
     <div class="app">
       <Sidebar />
       {drawerOpen.value && <div class="scrim" onClick={() => (drawerOpen.value = false)} aria-hidden="true" />}
-      <main class="main">
+      {/* While the drawer is open the page behind it is inert: focus stays in the drawer. */}
+      <main class="main" inert={drawerOpen.value}>
         {room ? (
           <RoomView key={room.id} room={room} />
         ) : (

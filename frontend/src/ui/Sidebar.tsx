@@ -1,4 +1,5 @@
 import { signal } from "@preact/signals";
+import { useEffect, useRef } from "preact/hooks";
 import type { Room } from "../protocol.gen";
 import {
   activeId,
@@ -94,8 +95,18 @@ async function talkTo(name: string) {
 export function Sidebar() {
   const mine = myPresence.value;
   const user = me.value;
+  const ref = useRef<HTMLElement>(null);
+  const open = drawerOpen.value;
+  useEffect(() => {
+    // Opening the drawer moves focus into it; closing it returns focus to the menu button.
+    if (open) {
+      const nav = ref.current;
+      (nav?.querySelector<HTMLElement>('[aria-current="page"]') ?? nav?.querySelector<HTMLElement>("button"))?.focus();
+      return () => document.querySelector<HTMLElement>(".menu-btn")?.focus();
+    }
+  }, [open]);
   return (
-    <nav class={`sidebar${drawerOpen.value ? " open" : ""}`} aria-label="Rooms and people" id="sidebar">
+    <nav class={`sidebar${open ? " open" : ""}`} aria-label="Rooms and people" id="sidebar" ref={ref}>
       <div class="sidebar-head">
         <div class="brand">
           <span class="brand-mark" aria-hidden="true" />
