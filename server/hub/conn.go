@@ -166,8 +166,6 @@ func (c *Conn) sendLog(room string, seq int64, frame []byte) {
 	}
 	f := c.filterLocked(room)
 	switch {
-	case f.paused:
-		return // the client will ask again with hello
 	case f.replaying:
 		f.held = append(f.held, seqFrame{seq, frame})
 		return
@@ -214,7 +212,7 @@ func (c *Conn) BeginReplay(room string, since int64) {
 		return
 	}
 	f := c.filterLocked(room)
-	f.replaying, f.paused = true, false
+	f.replaying = true
 	f.held = f.held[:0]
 	f.last = since
 }
@@ -226,11 +224,11 @@ type LogFrame struct {
 }
 
 // EndReplay queues the replayed frames (seq order) and synced, then the live
-// frames held meanwhile that come after them. When truncated (the store had
-// more than one replay's worth), held frames are dropped and live frames of
-// the room are dropped until the next BeginReplay: the client pages forward
-// with another hello, and would otherwise see a gap.
-func (c *Conn) EndReplay(room string, frames []LogFrame, synced []byte, truncated bool) {
+// frames held meanwhile that come after them. After a truncated replay (the
+// store had more than one replay's worth) live frames keep flowing; the
+// client fills the gap between synced's last_seq and them with history, or
+// with another hello, which starts a new replay from its since.
+func (c *Conn) EndReplay(room string, frames []LogFrame, synced []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -245,11 +243,6 @@ func (c *Conn) EndReplay(room string, frames []LogFrame, synced []byte, truncate
 	}
 	c.pushLocked(synced)
 	f.replaying = false
-	if truncated {
-		f.paused = true
-		f.held = nil
-		return
-	}
 	for _, h := range f.held {
 		if h.seq > f.last {
 			f.last = h.seq

@@ -44,7 +44,7 @@ func (c *conn) handle(data []byte) {
 	switch f.Type {
 	case protocol.TypePong:
 	case protocol.TypeHello:
-		c.hello(f.Since)
+		c.hello(f.Ref, f.Since)
 	case protocol.TypeSend:
 		err = c.send(&f)
 	case protocol.TypeHistory:
@@ -120,17 +120,17 @@ func (c *conn) history(f *protocol.ClientFrame) error {
 // frames of the room are held meanwhile and merged by seq (hub.Conn's
 // BeginReplay/EndReplay), so nothing committed in between is missed or
 // delivered out of order.
-func (c *conn) hello(since map[string]int64) {
+func (c *conn) hello(ref string, since map[string]int64) {
 	for room, seq := range since {
 		if !c.h.opts.Hub.IsMember(c.hc, room) {
-			c.sendError("", protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", room))
+			c.sendError(ref, protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", room))
 			continue
 		}
 		c.hc.BeginReplay(room, seq)
-		evs, truncated, err := c.h.opts.Chat.Replay(c.ctx, c.user, room, seq)
+		evs, _, err := c.h.opts.Chat.Replay(c.ctx, c.user, room, seq)
 		if err != nil {
-			c.hc.EndReplay(room, nil, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: seq}), true)
-			c.sendError("", err)
+			c.hc.EndReplay(room, nil, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: seq}))
+			c.sendError(ref, err)
 			continue
 		}
 		frames := make([]hub.LogFrame, len(evs))
@@ -139,6 +139,8 @@ func (c *conn) hello(since map[string]int64) {
 			frames[i] = hub.LogFrame{Seq: ev.Seq, Frame: hub.EncodeLog(ev)}
 			last = ev.Seq
 		}
-		c.hc.EndReplay(room, frames, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: last}), truncated)
+		// When the replay was capped, last is older than the room's last
+		// seq: that is how the client learns to fetch the rest.
+		c.hc.EndReplay(room, frames, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: last}))
 	}
 }
