@@ -21,6 +21,4 @@ export const Lock = () => <Icon d="M5 11h14v10H5zM8 11V7a4 4 0 0 1 8 0v4" size={
 export const UserPlus = () => <Icon d="M16 21v-2a4 4 0 0 0-4-4H6a4 4 0 0 0-4 4v2M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM19 8v6M22 11h-6" />;
 export const LogOut = () => <Icon d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4M16 17l5-5-5-5M21 12H9" />;
 export const Down = () => <Icon d="M12 5v14M19 12l-7 7-7-7" size={16} />;
-export const Close = () => <Icon d="M18 6 6 18M6 6l12 12" />;
 export const Door = () => <Icon d="M14 3h5v18h-5M10 17l5-5-5-5M15 12H3" />;
-export const Message = () => <Icon d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z" />;
