@@ -173,6 +173,12 @@ type Store interface {
 	// A repeated ClientID from the same sender returns the original message
 	// with dup true and stores nothing.
 	Send(ctx context.Context, req SendRequest) (msg protocol.Message, dup bool, err error)
+	// SendAsync is Send without waiting, so one connection can have many
+	// sends in flight and each commit carries more of them: done is called
+	// exactly once with Send's results — from the store's writer after the
+	// commit, or at once when the send cannot be queued — and must not
+	// block. Sends are committed in the order they are submitted.
+	SendAsync(ctx context.Context, req SendRequest, done func(msg protocol.Message, dup bool, err error))
 	// Edit replaces the text of a chat message (by its sender, or any user
 	// when admin). ErrForbidden otherwise; ErrNotFound for an unknown or
 	// deleted message. Event: EventUpdate.

@@ -19,7 +19,47 @@ func (s *Store) Send(ctx context.Context, req store.SendRequest) (protocol.Messa
 	)
 	// Send's only change is one INSERT, atomic by itself, so it needs no
 	// savepoint: every check before it only reads.
-	err := s.writeAtomic(ctx, func(w *stmtCache) ([]store.Event, error) {
+	err := s.writeAtomic(ctx, s.sendOp(ctx, req, &msg, &dup))
+	if err != nil {
+		return protocol.Message{}, false, fmt.Errorf("send: %w", err)
+	}
+	return msg, dup, nil
+}
+
+// SendAsync is Send without waiting; see store.Store.
+func (s *Store) SendAsync(ctx context.Context, req store.SendRequest, done func(protocol.Message, bool, error)) {
+	if err := ctx.Err(); err != nil {
+		done(protocol.Message{}, false, err)
+		return
+	}
+	var (
+		msg protocol.Message
+		dup bool
+	)
+	o := &op{fn: s.sendOp(ctx, req, &msg, &dup), atomic: true, then: func(err error) {
+		if err != nil {
+			done(protocol.Message{}, false, fmt.Errorf("send: %w", err))
+			return
+		}
+		done(msg, dup, nil)
+	}}
+	if !s.enqueue(o) {
+		done(protocol.Message{}, false, ErrClosed)
+	}
+}
+
+// sendOp is the write of a send; it stores its results in msg and dup.
+func (s *Store) sendOp(ctx context.Context, req store.SendRequest, msgOut *protocol.Message, dupOut *bool) func(w *stmtCache) ([]store.Event, error) {
+	return func(w *stmtCache) ([]store.Event, error) {
+		msg, dup, evs, err := s.sendTx(ctx, w, req)
+		*msgOut, *dupOut = msg, dup
+		return evs, err
+	}
+}
+
+// sendTx stores one chat message inside the writer's transaction.
+func (s *Store) sendTx(ctx context.Context, w *stmtCache, req store.SendRequest) (msg protocol.Message, dup bool, _ []store.Event, _ error) {
+	evs, err := func() ([]store.Event, error) {
 		var (
 			sender protocol.User
 			dupID  sql.NullString
@@ -69,11 +109,8 @@ func (s *Store) Send(ctx context.Context, req store.SendRequest) (protocol.Messa
 			return nil, err
 		}
 		return []store.Event{{Kind: store.EventMessage, RoomID: req.RoomID, Seq: msg.Seq, Message: msg}}, nil
-	})
-	if err != nil {
-		return protocol.Message{}, false, fmt.Errorf("send: %w", err)
-	}
-	return msg, dup, nil
+	}()
+	return msg, dup, evs, err
 }
 
 // notMember explains why a user may not write to a room: ErrNotFound when

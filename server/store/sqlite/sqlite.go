@@ -44,7 +44,12 @@ type Store struct {
 	rdb   *sql.DB // read-only pool
 	reads *stmtCache
 
-	ops       chan *op      // unbuffered: a send succeeds only when the writer takes the op
+	// The write queue. Submitting appends under qmu and never waits for a
+	// commit in progress; the writer takes the whole queue at once.
+	qmu       sync.Mutex
+	queue     []*op // guarded by qmu
+	qclosed   bool  // guarded by qmu: set by Close, after which nothing is queued
+	wake      chan struct{} // capacity 1: the queue is not empty
 	quit      chan struct{} // closed by Close
 	done      chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
@@ -120,7 +125,7 @@ func Open(path string, opts store.Options) (*Store, error) {
 		wconn: wconn,
 		rdb:   rdb,
 		reads: newStmtCache(rdb),
-		ops:   make(chan *op),
+		wake:  make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -147,6 +152,9 @@ func setup(ctx context.Context, c *sql.Conn) error {
 func (s *Store) Close() error {
 	err := ErrClosed
 	s.closeOnce.Do(func() {
+		s.qmu.Lock()
+		s.qclosed = true
+		s.qmu.Unlock()
 		close(s.quit)
 		<-s.done
 		s.reads.close()

@@ -24,13 +24,16 @@ type op struct {
 	// fn runs inside the batch transaction on the writer's connection. It
 	// returns the events it produced, which are published only if the batch
 	// commits. Results for the caller are captured by the closure; the send
-	// on done makes them visible to the caller.
+	// on done (or the call of then) makes them visible to the caller.
 	fn func(w *stmtCache) ([]store.Event, error)
 	// atomic ops change the database with at most one statement, which
 	// SQLite applies whole or not at all, so they run without a savepoint.
 	atomic bool
 	state  atomic.Int32
-	done   chan error // buffered 1
+	done   chan error // buffered 1; nil for an asynchronous op
+	// then, for an asynchronous op, is called by the writer with the op's
+	// result once its batch has committed (or failed). It must not block.
+	then func(error)
 }
 
 // write runs fn on the writer and waits for the commit. A caller whose ctx
@@ -47,28 +50,35 @@ func (s *Store) writeAtomic(ctx context.Context, fn func(w *stmtCache) ([]store.
 	return s.submit(ctx, &op{fn: fn, atomic: true, done: make(chan error, 1)})
 }
 
+// enqueue adds o to the write queue; false after Close.
+func (s *Store) enqueue(o *op) bool {
+	s.qmu.Lock()
+	if s.qclosed {
+		s.qmu.Unlock()
+		return false
+	}
+	s.queue = append(s.queue, o)
+	s.qmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
 func (s *Store) submit(ctx context.Context, o *op) error {
-	// A caller that is already cancelled never submits: select alone
-	// would pick at random between a ready writer and a done ctx.
+	// A caller that is already cancelled never submits.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.closed() {
+	if !s.enqueue(o) {
 		return ErrClosed
 	}
-	select {
-	case s.ops <- o:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.quit:
-		return ErrClosed
-	}
-	// The writer has received the op but may not have started it: a batch
-	// is being collected. Give up only if the writer has not taken it yet.
 	select {
 	case err := <-o.done:
 		return err
 	case <-ctx.Done():
+		// Give up only if the writer has not taken the op yet.
 		if o.state.CompareAndSwap(opQueued, opAbandoned) {
 			return ctx.Err()
 		}
@@ -77,56 +87,37 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 }
 
 // writer is the only goroutine that writes to the database. It returns after
-// Close, once every op it received has been answered.
+// Close, once every op queued before Close has been answered.
 func (s *Store) writer(w *stmtCache) {
 	defer close(s.done)
 	defer w.close()
-	batch := make([]*op, 0, maxBatch)
+	var spare []*op
 	for {
-		var first *op
 		select {
-		case first = <-s.ops:
+		case <-s.wake:
 		case <-s.quit:
-			// Senders racing with Close either hand their op over here or
-			// see quit closed; the ops channel is unbuffered, so nothing is
-			// left behind once a non-blocking receive finds nobody.
-			for {
-				select {
-				case o := <-s.ops:
-					batch = append(batch, o)
-					if len(batch) == maxBatch {
-						s.runBatch(w, batch)
-						clear(batch)
-						batch = batch[:0]
-					}
-					continue
-				default:
-				}
-				break
-			}
-			if len(batch) > 0 {
-				s.runBatch(w, batch)
-			}
-			return
 		}
-		batch = append(batch, first)
 		// Let the writers answered by the last commit, now runnable, queue
 		// their next op before the batch is closed: without this yield the
 		// writers split into two groups that alternate between commits,
 		// halving every batch and doubling the fsyncs per op.
 		runtime.Gosched()
-	collect:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break collect
-			}
+		s.qmu.Lock()
+		taken, closed := s.queue, s.qclosed
+		s.queue = spare[:0]
+		s.qmu.Unlock()
+		for batch := taken; len(batch) > 0; {
+			n := min(len(batch), maxBatch)
+			s.runBatch(w, batch[:n])
+			batch = batch[n:]
 		}
-		s.runBatch(w, batch)
-		clear(batch) // drop the ops so their results can be collected
-		batch = batch[:0]
+		clear(taken) // drop the ops so their results can be collected
+		spare = taken
+		if closed {
+			// qclosed was set before quit was closed, so nothing can have
+			// been queued after this take.
+			return
+		}
 	}
 }
 
@@ -201,10 +192,14 @@ func (s *Store) answer(batch []*op, errs []error, all error) {
 		if o.state.Load() != opTaken {
 			continue
 		}
+		err := errs[i]
 		if all != nil {
-			o.done <- all
+			err = all
+		}
+		if o.then != nil {
+			o.then(err)
 		} else {
-			o.done <- errs[i]
+			o.done <- err
 		}
 	}
 }

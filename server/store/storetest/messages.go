@@ -707,3 +707,45 @@ func testCancelledContext(t *testing.T, e *env) {
 		t.Fatalf("cancelled writes produced %q", describe(evs))
 	}
 }
+
+// testSendAsync pipelines sends from one caller: each is answered once, in
+// submission order, with gap-free seqs; errors and retries behave as Send's.
+func testSendAsync(t *testing.T, e *env) {
+	alice := e.user("alice")
+	bob := e.user("bob")
+	r := e.room(alice, "r", protocol.RoomPrivate) // seq 1: created
+	type result struct {
+		msg protocol.Message
+		dup bool
+		err error
+	}
+	const n = 200
+	results := make(chan result, n+3)
+	done := func(m protocol.Message, dup bool, err error) { results <- result{m, dup, err} }
+	for i := 0; i < n; i++ {
+		e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: fmt.Sprint(i), ClientID: fmt.Sprint("a", i)}, done)
+	}
+	for i := 0; i < n; i++ {
+		res := <-results
+		must(t, "SendAsync", res.err)
+		if res.msg.Text != fmt.Sprint(i) || res.msg.Seq != int64(i+2) || res.dup {
+			t.Fatalf("answer %d: %+v dup=%v, want text %d at seq %d", i, res.msg, res.dup, i, i+2)
+		}
+	}
+	// A retry answers with the original; a non-member is refused.
+	e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: "again", ClientID: "a7"}, done)
+	if res := <-results; res.err != nil || !res.dup || res.msg.Seq != 9 {
+		t.Fatalf("retry: %+v", res)
+	}
+	e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: bob.ID, Text: "let me in"}, done)
+	if res := <-results; !errors.Is(res.err, store.ErrForbidden) {
+		t.Fatalf("non-member: %v, want ErrForbidden", res.err)
+	}
+	checkLog(t, e, r.ID)
+	must(t, "Close", e.s.Close())
+	e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: "late"}, done)
+	if res := <-results; res.err == nil {
+		t.Fatal("SendAsync after Close succeeded")
+	}
+	e.s = e.openStore()
+}

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Open) {
 		{"DM", testDM},
 		{"Send", testSend},
 		{"SendIdempotent", testSendIdempotent},
+		{"SendAsync", testSendAsync},
 		{"ReplyTo", testReplyTo},
 		{"SeqNoGaps", testSeqNoGaps},
 		{"EditDelete", testEditDelete},
