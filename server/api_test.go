@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -20,6 +22,8 @@ func TestRESTErrorsAndStatuses(t *testing.T) {
 	general := e.roomID(alice, "general")
 	_, out := e.call("POST", "/api/rooms", alice.Token, map[string]any{"name": "private-club", "private": true})
 	club := out["room"].(map[string]any)["id"].(string)
+	_, out = e.call("POST", "/api/rooms", bob.Token, map[string]any{"name": "bobs-corner"})
+	random := out["room"].(map[string]any)["id"].(string)
 
 	tests := []struct {
 		name, method, path, token string
@@ -59,7 +63,8 @@ func TestRESTErrorsAndStatuses(t *testing.T) {
 		{"send: too long", "POST", "/api/rooms/" + general + "/messages", alice.Token, map[string]string{"text": strings.Repeat("x", 4001)}, 413, "too_large"},
 		{"send: 4000 code points", "POST", "/api/rooms/" + general + "/messages", alice.Token, map[string]string{"text": strings.Repeat("ü", 4000)}, 201, ""},
 		{"send: huge body", "POST", "/api/rooms/" + general + "/messages", alice.Token, `{"text":"` + strings.Repeat("x", 70000) + `"}`, 413, "too_large"},
-		{"send: private", "POST", "/api/rooms/" + club + "/messages", bob.Token, map[string]string{"text": "hi"}, 403, "forbidden"},
+		{"send: private", "POST", "/api/rooms/" + club + "/messages", bob.Token, map[string]string{"text": "hi"}, 404, "not_found"},
+		{"send: public, not joined", "POST", "/api/rooms/" + random + "/messages", alice.Token, map[string]string{"text": "hi"}, 403, "forbidden"},
 		{"unknown api path", "GET", "/api/nothing/here", alice.Token, nil, 404, "not_found"},
 		{"wrong method", "PUT", "/api/me", alice.Token, nil, 405, "bad_request"},
 	}
@@ -209,4 +214,74 @@ func TestSessionCookieIsSecureUnderTLS(t *testing.T) {
 		}
 	}
 	t.Fatalf("no Secure session cookie in %v", resp.Header.Values("Set-Cookie"))
+}
+
+// lineWriter hands log lines to a channel, so a test can wait for one; it
+// drops lines while the channel is full rather than block the server.
+type lineWriter chan []byte
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	select {
+	case w <- append([]byte(nil), p...):
+	default:
+	}
+	return len(p), nil
+}
+
+func TestForwardedHeadersFromTrustedProxy(t *testing.T) {
+	signUp := func(t *testing.T, trusted string, log zerolog.Logger) *http.Cookie {
+		t.Helper()
+		srv, err := server.New(server.Config{DataDir: t.TempDir(), TrustedProxies: []string{trusted}}, log, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv.Handler()) // the peer is 127.0.0.1
+		t.Cleanup(func() { srv.Close(); ts.Close() })
+		req, _ := http.NewRequest("POST", ts.URL+"/api/users", strings.NewReader(`{"username":"alice","password":"password1"}`))
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("sign-up: %d", resp.StatusCode)
+		}
+		for _, c := range resp.Cookies() {
+			if c.Name == "minichat_session" {
+				return c
+			}
+		}
+		t.Fatalf("no session cookie in %v", resp.Header.Values("Set-Cookie"))
+		return nil
+	}
+
+	t.Run("trusted peer", func(t *testing.T) {
+		lines := make(lineWriter, 100)
+		if c := signUp(t, "127.0.0.1/32", zerolog.New(lines)); !c.Secure {
+			t.Fatalf("cookie %+v behind an HTTPS proxy is not Secure", c)
+		}
+		for {
+			select {
+			case b := <-lines:
+				var l struct{ Message, Remote string }
+				_ = json.Unmarshal(b, &l)
+				if l.Message != "request" {
+					continue
+				}
+				if l.Remote != "203.0.113.7" {
+					t.Fatalf("access log remote %q, want the forwarded client 203.0.113.7", l.Remote)
+				}
+				return
+			case <-time.After(5 * time.Second):
+				t.Fatal("no access log line")
+			}
+		}
+	})
+	t.Run("untrusted peer", func(t *testing.T) {
+		if c := signUp(t, "10.0.0.0/8", zerolog.Nop()); c.Secure {
+			t.Fatalf("cookie %+v: X-Forwarded-Proto believed from an untrusted peer", c)
+		}
+	})
 }

@@ -85,14 +85,14 @@ func (p *proxies) trusted(remoteAddr string) bool {
 
 type clientIPKey struct{}
 
-// realIP records the client's address: the connection's peer, or — when the
-// peer is a trusted proxy — the nearest untrusted hop of X-Forwarded-For.
+// realIP records the client's address in the request's context (read it
+// with clientIP): the connection's peer, or — when the peer is a trusted
+// proxy — the nearest untrusted hop of X-Forwarded-For. r.RemoteAddr stays
+// the TCP peer, because secure and the proxy check itself must judge the
+// connection, not what a header claims.
 func (a *api) realIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
+		ip := peerIP(r)
 		if a.proxies.trusted(r.RemoteAddr) {
 			hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
 			for i := len(hops) - 1; i >= 0; i-- {
@@ -106,9 +106,26 @@ func (a *api) realIP(next http.Handler) http.Handler {
 				}
 			}
 		}
-		r.RemoteAddr = net.JoinHostPort(ip, "0")
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
 	})
+}
+
+// clientIP is the client's address as realIP found it (without a port), or
+// the peer's when realIP did not run.
+func clientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
+	}
+	return peerIP(r)
+}
+
+// peerIP is the host part of r.RemoteAddr.
+func peerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // secure reports whether the client reached us over TLS (directly or
@@ -120,11 +137,13 @@ func (a *api) secure(r *http.Request) bool {
 	return r.Header.Get("X-Forwarded-Proto") == "https" && a.proxies.trusted(r.RemoteAddr)
 }
 
+type userLogKey struct{}
+
 type userLog struct{ name string }
 
 // logUser notes the authenticated user for the access log line.
 func logUser(r *http.Request, name string) {
-	if u, ok := r.Context().Value(clientIPKey{}).(*userLog); ok {
+	if u, ok := r.Context().Value(userLogKey{}).(*userLog); ok {
 		u.name = name
 	}
 }
@@ -138,7 +157,7 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 		l := a.log.With().Str("request_id", reqID).Logger()
 		ul := &userLog{}
 		ctx := l.WithContext(r.Context())
-		ctx = context.WithValue(ctx, clientIPKey{}, ul)
+		ctx = context.WithValue(ctx, userLogKey{}, ul)
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r.WithContext(ctx))
 		status := ww.Status()
@@ -153,7 +172,7 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 		}
 		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 			Int("bytes", ww.BytesWritten()).Dur("duration", time.Since(start)).
-			Str("remote", r.RemoteAddr).Str("user", ul.name).Msg("request")
+			Str("remote", clientIP(r)).Str("user", ul.name).Msg("request")
 	})
 }
 
