@@ -55,24 +55,66 @@ type SendParams struct {
 // Send stores a message and returns it once it is durably committed; the
 // store's commit hook fans it out. A repeated client_id returns the original.
 func (s *Service) Send(ctx context.Context, user protocol.User, p SendParams) (protocol.Message, error) {
-	text, err := protocol.NormalizeText(p.Text, len(p.Attachments) > 0)
+	req, err := s.sendRequest(user, p)
 	if err != nil {
 		return protocol.Message{}, err
 	}
+	msg, _, err := s.Store.Send(ctx, req)
+	return msg, s.sendErr(ctx, user, p.Room, err)
+}
+
+// SendAsync is Send without waiting: done is called once with the stored
+// message or the error — from the store's writer after the commit, so it
+// must not block — and sends of one caller are stored in submission order.
+func (s *Service) SendAsync(ctx context.Context, user protocol.User, p SendParams, done func(protocol.Message, error)) {
+	req, err := s.sendRequest(user, p)
+	if err != nil {
+		done(protocol.Message{}, err)
+		return
+	}
+	s.Store.SendAsync(ctx, req, func(msg protocol.Message, _ bool, err error) {
+		if errors.Is(err, store.ErrForbidden) {
+			// Rare: telling "hidden" from "join first" takes a read, which
+			// must not run on the store's writer.
+			go func() { done(msg, s.sendErr(context.WithoutCancel(ctx), user, p.Room, err)) }()
+			return
+		}
+		done(msg, s.sendErr(ctx, user, p.Room, err))
+	})
+}
+
+// sendRequest checks a send's input.
+func (s *Service) sendRequest(user protocol.User, p SendParams) (store.SendRequest, error) {
+	text, err := protocol.NormalizeText(p.Text, len(p.Attachments) > 0)
+	if err != nil {
+		return store.SendRequest{}, err
+	}
 	if err := protocol.CheckClientID(p.ClientID); err != nil {
-		return protocol.Message{}, err
+		return store.SendRequest{}, err
 	}
 	if p.Room == "" {
-		return protocol.Message{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
+		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
 	}
-	msg, _, err := s.Store.Send(ctx, store.SendRequest{
+	if len(p.Attachments) > 0 {
+		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "attachments are not supported by this server yet")
+	}
+	return store.SendRequest{
 		RoomID: p.Room, SenderID: user.ID, Text: text, ClientID: p.ClientID,
 		ReplyTo: p.ReplyTo, Attachments: p.Attachments,
-	})
+	}, nil
+}
+
+// sendErr maps a send's store error. A room the sender may not even see
+// (private or DM) is not_found, like its history; a public room they have
+// not joined is forbidden.
+func (s *Service) sendErr(ctx context.Context, user protocol.User, roomID string, err error) error {
 	if errors.Is(err, store.ErrForbidden) {
-		return msg, protocol.Errorf(protocol.CodeForbidden, "join the room to post in it")
+		if _, rerr := s.Store.Room(ctx, roomID, user.ID); errors.Is(rerr, store.ErrNotFound) {
+			return protocol.Errorf(protocol.CodeNotFound, "room not found")
+		}
+		return protocol.Errorf(protocol.CodeForbidden, "join the room to post in it")
 	}
-	return msg, codeErr(err, "room or message")
+	return codeErr(err, "room or message")
 }
 
 // readable returns the room as user sees it, or not_found when the user may

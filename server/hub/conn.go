@@ -44,7 +44,6 @@ type Conn struct {
 type roomFilter struct {
 	last      int64 // highest seq queued
 	replaying bool  // a hello replay is reading the store: hold live frames
-	paused    bool  // the replay was truncated: drop live frames until the next hello
 	held      []seqFrame
 }
 

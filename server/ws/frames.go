@@ -83,18 +83,25 @@ func isWrite(typ string) bool {
 	return false
 }
 
+// send hands the message to the store without waiting for its commit, so
+// a client may have many sends in flight (and a commit carries more of
+// them); the ack is queued from the store's writer once it is durable, in
+// the order the sends were made.
 func (c *conn) send(f *protocol.ClientFrame) error {
 	text := ""
 	if f.Text != nil {
 		text = *f.Text
 	}
-	msg, err := c.h.opts.Chat.Send(c.ctx, c.user, chat.SendParams{
+	ref := f.Ref
+	c.h.opts.Chat.SendAsync(c.ctx, c.user, chat.SendParams{
 		Room: f.Room, Text: text, ClientID: f.ClientID, ReplyTo: f.ReplyTo, Attachments: f.Attachments,
+	}, func(msg protocol.Message, err error) {
+		if err != nil {
+			c.sendError(ref, err)
+			return
+		}
+		c.hc.Send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: ref, Message: msg}))
 	})
-	if err != nil {
-		return err
-	}
-	c.hc.Send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: f.Ref, Message: msg}))
 	return nil
 }
 
