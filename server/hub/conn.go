@@ -35,7 +35,8 @@ type Conn struct {
 	rooms       map[string]*roomFilter
 
 	// Owned by the hub loop.
-	mark uint64 // broadcast epoch, for de-duplicating presence recipients
+	mark  uint64 // broadcast epoch, for de-duplicating presence recipients
+	dirty uint64 // flush epoch in which frames were queued without a wake
 
 	lastSeen atomic.Int64 // unix nanos of the last frame received; for heartbeats
 }
@@ -156,27 +157,40 @@ func (c *Conn) sendLive(frame []byte) {
 	c.pushLocked(frame)
 }
 
-// sendLog queues frame, the room-log entry seq of room, from live fan-out.
-func (c *Conn) sendLog(room string, seq int64, frame []byte) {
+// sendLog queues frame, the room-log entry seq of room, from live fan-out,
+// without waking the writer: the hub wakes every connection it queued to
+// once per batch of events (wakeUp), so that one write carries them all.
+// It reports whether a frame was queued.
+func (c *Conn) sendLog(room string, seq int64, frame []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return
+		return false
 	}
 	f := c.filterLocked(room)
 	switch {
 	case f.replaying:
 		f.held = append(f.held, seqFrame{seq, frame})
-		return
+		return false
 	case seq <= f.last:
-		return // already queued (by the replay)
+		return false // already queued (by the replay)
 	}
 	if c.queued+len(frame) > c.maxQueue {
 		c.closeLocked(protocol.CloseTooSlow, "too slow to read")
-		return
+		return false
 	}
 	f.last = seq
-	c.pushLocked(frame)
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	return true
+}
+
+// wakeUp tells the writer that frames are waiting.
+func (c *Conn) wakeUp() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (c *Conn) filterLocked(room string) *roomFilter {

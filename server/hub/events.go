@@ -41,7 +41,10 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 		return
 	}
 	for c := range r.conns {
-		c.sendLog(roomID, seq, frame)
+		if c.sendLog(roomID, seq, frame) && c.dirty != h.flushEpoch+1 {
+			c.dirty = h.flushEpoch + 1 // the epoch flush will end
+			h.dirty = append(h.dirty, c)
+		}
 	}
 }
 

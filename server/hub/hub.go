@@ -57,6 +57,10 @@ type Hub struct {
 	users map[string]*userState
 	rooms map[string]*roomState
 	epoch uint64
+	// Connections that fan-out queued frames to without waking their
+	// writers; flushed (woken) once the inbox of events is drained.
+	dirty      []*Conn
+	flushEpoch uint64
 }
 
 // userState is a connected (or recently connected) user.
@@ -135,11 +139,37 @@ func (h *Hub) loop() {
 			fn()
 		case evs := <-h.events:
 			h.apply(evs)
+			// Take whatever else has been committed meanwhile, so each
+			// writer sends it all in one write.
+		more:
+			for i := 0; i < maxCoalesce; i++ {
+				select {
+				case evs := <-h.events:
+					h.apply(evs)
+				default:
+					break more
+				}
+			}
+			h.flush()
 		case <-h.stop:
 			h.closeAll()
 			return
 		}
 	}
+}
+
+// maxCoalesce bounds how many event batches the loop fans out before it
+// wakes the writers, which bounds the latency coalescing can add.
+const maxCoalesce = 64
+
+// flush wakes every connection that fan-out queued frames to.
+func (h *Hub) flush() {
+	for i, c := range h.dirty {
+		c.wakeUp()
+		h.dirty[i] = nil
+	}
+	h.dirty = h.dirty[:0]
+	h.flushEpoch++
 }
 
 // do runs fn on the loop and waits for it. It returns false without running

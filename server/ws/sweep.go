@@ -36,7 +36,7 @@ func (h *Handler) sweep() {
 			silent := (2*h.opts.Heartbeat + h.opts.Heartbeat/2).Nanoseconds()
 			for _, c := range conns {
 				if since := c.writingSince.Load(); since != 0 && now.UnixNano()-since > h.opts.WriteTimeout.Nanoseconds() {
-					c.log.Warn().Msg("write stuck; closing")
+					c.logger().Warn().Msg("write stuck; closing")
 					_ = c.ws.CloseNow()
 					continue
 				}

@@ -66,9 +66,7 @@ type Options struct {
 type Handler struct {
 	opts   Options
 	log    zerolog.Logger
-	ping   []byte
-	ctx    context.Context // parent of every connection's context
-	cancel context.CancelFunc
+	ping []byte
 
 	wg       sync.WaitGroup // connection goroutines and the sweeper
 	mu       sync.Mutex
@@ -100,13 +98,10 @@ func New(opts Options) *Handler {
 	if opts.WriteBufferSize <= 0 {
 		opts.WriteBufferSize = 4096
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	h := &Handler{
 		opts:    opts,
 		log:     opts.Log,
 		ping:    protocol.Encode(protocol.Ping{Type: protocol.TypePing}),
-		ctx:     ctx,
-		cancel:  cancel,
 		conns:   make(map[*conn]struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -124,10 +119,14 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	go func() { h.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		h.cancel()
 		return nil
 	case <-ctx.Done():
-		h.cancel() // aborts every blocked read and write
+		// Abort every socket still open: blocked reads and writes return.
+		h.mu.Lock()
+		for c := range h.conns {
+			_ = c.ws.CloseNow()
+		}
+		h.mu.Unlock()
 		<-done
 		return ctx.Err()
 	}
@@ -135,10 +134,13 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 
 // conn is one socket and its hub connection.
 type conn struct {
-	h    *Handler
-	ws   *websocket.Conn
-	hc   *hub.Conn
-	log  zerolog.Logger
+	h  *Handler
+	ws *websocket.Conn
+	hc *hub.Conn
+	// ctx is the context of every read, write and store call. It is never
+	// cancelled: a context per operation allocates, and a cancellable one
+	// costs on every write. A stuck socket is aborted with CloseNow instead
+	// (the sweeper, Shutdown).
 	ctx  context.Context
 	user protocol.User
 
@@ -189,8 +191,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h:      h,
 		ws:     wsc,
 		hc:     hub.NewConn(id, sess.User, sess.ID, h.opts.MaxQueueBytes),
-		log:    h.log.With().Str("conn_id", id).Str("user", sess.User.Name).Logger(),
-		ctx:    h.ctx,
+		ctx:    context.Background(),
 		user:   sess.User,
 		writes: rate.NewLimiter(rate.Limit(h.opts.Rate), h.opts.Burst),
 		// Any frame counts against the flood limit: ten times the write
@@ -217,7 +218,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.opts.Hub.Register(c.hc, hub.Registration{RoomIDs: memberOf, Welcome: welcome}) {
 		c.hc.Close(protocol.CloseGoingAway, "server shutting down")
 	}
-	c.log.Debug().Msg("connected")
+	if h.log.GetLevel() <= zerolog.DebugLevel {
+		c.logger().Debug().Msg("connected")
+	}
 	// The handler returns so net/http lets go of its per-request state; the
 	// two goroutines own the connection from here.
 	h.wg.Add(2)
@@ -311,7 +314,9 @@ func (c *conn) readLoop() {
 			if code == -1 {
 				code = protocol.CloseNormal
 			}
-			c.log.Debug().Int("code", int(code)).Msg("disconnected")
+			if c.h.log.GetLevel() <= zerolog.DebugLevel {
+				c.logger().Debug().Int("code", int(code)).Msg("disconnected")
+			}
 			c.hc.Close(int(code), "")
 			return
 		}
@@ -328,6 +333,13 @@ func (c *conn) readLoop() {
 	}
 }
 
+// logger returns a logger for this connection. It is built on demand:
+// kept per connection it would cost most of a kilobyte each.
+func (c *conn) logger() *zerolog.Logger {
+	l := c.h.log.With().Str("conn_id", c.hc.ID).Str("user", c.user.Name).Logger()
+	return &l
+}
+
 // sendError answers a refused frame.
 func (c *conn) sendError(ref string, err error) {
 	frame := protocol.Error{Type: protocol.TypeError, Ref: ref, Code: protocol.ErrorCode(err), Message: "internal error"}
@@ -336,7 +348,7 @@ func (c *conn) sendError(ref string, err error) {
 		frame.Message = ce.Msg
 		frame.RetryAfterMS = ce.RetryAfter.Milliseconds()
 	} else if !errors.Is(err, context.Canceled) {
-		c.log.Error().Err(err).Msg("frame failed")
+		c.logger().Error().Err(err).Msg("frame failed")
 	}
 	c.hc.Send(protocol.Encode(frame))
 }
