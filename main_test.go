@@ -4,14 +4,24 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,6 +117,39 @@ type child struct {
 	url  string
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, once done is closed
+
+	mu     sync.Mutex
+	logs   []map[string]any // its JSON log lines so far
+	logged chan struct{}    // closed (and replaced) when a line is added
+}
+
+// waitLog returns the first log line for which match is true, waiting for
+// it to be written.
+func (c *child) waitLog(what string, match func(line map[string]any) bool) map[string]any {
+	c.t.Helper()
+	timeout := time.After(20 * time.Second)
+	exited := false
+	for i := 0; ; {
+		c.mu.Lock()
+		for ; i < len(c.logs); i++ {
+			if match(c.logs[i]) {
+				c.mu.Unlock()
+				return c.logs[i]
+			}
+		}
+		logged := c.logged
+		c.mu.Unlock()
+		if exited {
+			c.t.Fatalf("no log line %s before the server exited: %v", what, c.err)
+		}
+		select {
+		case <-logged:
+		case <-c.done: // every line is in by now: look once more
+			exited = true
+		case <-timeout:
+			c.t.Fatalf("no log line %s", what)
+		}
+	}
 }
 
 func startChild(t *testing.T, dataDir string, extra ...string) *child {
@@ -122,15 +165,23 @@ func startChild(t *testing.T, dataDir string, extra ...string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{t: t, cmd: cmd, done: make(chan struct{})}
+	c := &child{t: t, cmd: cmd, done: make(chan struct{}), logged: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["message"] == "minichat is serving" {
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			if line["message"] == "minichat is serving" {
 				addr <- line["addr"].(string)
 			}
+			c.mu.Lock()
+			c.logs = append(c.logs, line)
+			close(c.logged)
+			c.logged = make(chan struct{})
+			c.mu.Unlock()
 		}
 		c.err = cmd.Wait()
 		close(c.done)
@@ -341,4 +392,58 @@ func TestGracefulShutdownClosesSocketsWith1001(t *testing.T) {
 	p2 := startChild(t, dir)
 	token, room = login(t, p2)
 	checkLog(t, p2, token, room, acked)
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and localhost and its
+// key into dir.
+func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "minichat test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func TestHTTPServerErrorsAreStructuredLogs(t *testing.T) {
+	certFile, keyFile := selfSignedCert(t, t.TempDir())
+	p := startChild(t, t.TempDir(), "--tls-cert", certFile, "--tls-key", keyFile)
+	// Plain HTTP to the TLS port: a failed handshake, which http.Server
+	// reports on its ErrorLog.
+	resp, err := http.Get(p.url + "/healthz")
+	if err == nil {
+		resp.Body.Close()
+	}
+	line := p.waitLog("about the TLS handshake", func(l map[string]any) bool {
+		msg, _ := l["message"].(string)
+		return strings.Contains(msg, "TLS handshake error")
+	})
+	if line["level"] != "warn" || line["component"] != "http" || strings.HasSuffix(line["message"].(string), "\n") {
+		t.Fatalf("handshake error logged as %v, want a warning with component=http", line)
+	}
 }

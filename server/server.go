@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -193,7 +194,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          nil,
+		// http.Server's own errors (TLS handshakes, malformed requests)
+		// go to the structured log rather than to the standard logger.
+		ErrorLog: log.New(httpErrorWriter{s.log.With().Str("component", "http").Logger()}, "", 0),
 	}
 	tlsOn := s.cfg.TLSCert != "" || s.cfg.TLSKey != ""
 	if tlsOn {
@@ -236,6 +239,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	}
 	s.log.Info().Msg("stopped")
 	return err
+}
+
+// httpErrorWriter turns the lines http.Server prints on its ErrorLog (TLS
+// handshake errors, panics in handlers) into warnings of the server's log.
+type httpErrorWriter struct{ log zerolog.Logger }
+
+func (w httpErrorWriter) Write(p []byte) (int, error) {
+	w.log.Warn().Msg(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 func displayAddr(a net.Addr) string {
