@@ -430,6 +430,22 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
+func TestHealthcheckOverTLS(t *testing.T) {
+	certFile, keyFile := selfSignedCert(t, t.TempDir())
+	p := startChild(t, t.TempDir(), "--tls-cert", certFile, "--tls-key", keyFile)
+	addr := strings.TrimPrefix(p.url, "http://")
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"healthcheck", "--addr", addr, "--tls-cert", certFile}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("healthcheck with --tls-cert: %v", err)
+	}
+	if out.String() != "ok\n" {
+		t.Fatalf("healthcheck printed %q", out.String())
+	}
+	if err := run(t.Context(), []string{"healthcheck", "--addr", addr}, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("plain-HTTP healthcheck of a TLS server succeeded")
+	}
+}
+
 func TestHTTPServerErrorsAreStructuredLogs(t *testing.T) {
 	certFile, keyFile := selfSignedCert(t, t.TempDir())
 	p := startChild(t, t.TempDir(), "--tls-cert", certFile, "--tls-key", keyFile)
