@@ -70,7 +70,8 @@ func NewConn(id string, user protocol.User, sessionID string, maxQueueBytes int)
 	}
 }
 
-// Wake is signalled whenever frames are waiting; the writer then calls Take.
+// Wake is signalled whenever frames are waiting, and when the connection
+// must close; the writer then calls Take.
 func (c *Conn) Wake() <-chan struct{} { return c.wake }
 
 // Done is closed when the connection must close; CloseCode tells how.
@@ -90,9 +91,14 @@ func (c *Conn) Touch(unixNano int64) { c.lastSeen.Store(unixNano) }
 func (c *Conn) LastSeen() int64 { return c.lastSeen.Load() }
 
 // Take moves every waiting frame into dst (which it returns, appended) and
-// empties the queue. Only the writer calls it.
-func (c *Conn) Take(dst [][]byte) [][]byte {
+// empties the queue; closed reports that the connection must close (see
+// CloseCode). Only the writer calls it.
+func (c *Conn) Take(dst [][]byte) (_ [][]byte, closed bool) {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return dst, true
+	}
 	dst = append(dst, c.queue...)
 	clear(c.queue)
 	c.queue = c.queue[:0]
@@ -101,7 +107,7 @@ func (c *Conn) Take(dst [][]byte) [][]byte {
 	}
 	c.queued = 0
 	c.mu.Unlock()
-	return dst
+	return dst, false
 }
 
 // Close asks the transport to close the connection with code. The first
@@ -120,6 +126,7 @@ func (c *Conn) closeLocked(code int, reason string) {
 	c.closeCode, c.closeReason = code, reason
 	c.queue, c.queued, c.rooms = nil, 0, nil
 	close(c.done)
+	c.wakeUp() // a writer waiting only on Wake learns it through Take
 }
 
 // Closed reports whether Close has been called.

@@ -46,7 +46,7 @@ func startFake(t *testing.T, c *Conn) *fake {
 		for {
 			select {
 			case <-c.Wake():
-				batch = c.Take(batch[:0])
+				batch, _ = c.Take(batch[:0])
 				for _, b := range batch {
 					var m map[string]any
 					if err := json.Unmarshal(b, &m); err != nil {

@@ -258,42 +258,42 @@ func (c *conn) writeLoop() {
 	defer c.h.wg.Done()
 	var batch [][]byte
 	var buf []byte
-	for {
-		select {
-		case <-c.hc.Wake():
-			batch = c.hc.Take(batch[:0])
-			if len(batch) == 0 {
-				continue
-			}
-			payload := batch[0]
-			if len(batch) > 1 {
-				buf = buf[:0]
-				for i, f := range batch {
-					if i > 0 {
-						buf = append(buf, '\n')
-					}
-					buf = append(buf, f...)
-				}
-				payload = buf
-			}
-			clear(batch)
-			c.writingSince.Store(time.Now().UnixNano())
-			err := c.ws.Write(c.ctx, websocket.MessageText, payload)
-			c.writingSince.Store(0)
-			if cap(buf) > 64<<10 {
-				buf = nil // a burst's buffer is not kept by an idle connection
-			}
-			if err != nil {
-				c.hc.Close(protocol.CloseInternal, "write failed")
-				_ = c.ws.CloseNow()
-				c.h.opts.Hub.Unregister(c.hc)
-				return
-			}
-		case <-c.hc.Done():
+	// One channel to wait on: Close also signals Wake, and Take reports it.
+	for range c.hc.Wake() {
+		var closed bool
+		batch, closed = c.hc.Take(batch[:0])
+		if closed {
 			code, reason := c.hc.CloseCode()
 			c.h.opts.Hub.Unregister(c.hc)
 			// Close sends the close frame and waits (bounded) for the peer's.
 			_ = c.ws.Close(websocket.StatusCode(code), reason)
+			return
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		payload := batch[0]
+		if len(batch) > 1 {
+			buf = buf[:0]
+			for i, f := range batch {
+				if i > 0 {
+					buf = append(buf, '\n')
+				}
+				buf = append(buf, f...)
+			}
+			payload = buf
+		}
+		clear(batch)
+		c.writingSince.Store(time.Now().UnixNano())
+		err := c.ws.Write(c.ctx, websocket.MessageText, payload)
+		c.writingSince.Store(0)
+		if cap(buf) > 64<<10 {
+			buf = nil // a burst's buffer is not kept by an idle connection
+		}
+		if err != nil {
+			c.hc.Close(protocol.CloseInternal, "write failed")
+			_ = c.ws.CloseNow()
+			c.h.opts.Hub.Unregister(c.hc)
 			return
 		}
 	}
