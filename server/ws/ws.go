@@ -64,8 +64,8 @@ type Options struct {
 
 // Handler serves /ws.
 type Handler struct {
-	opts   Options
-	log    zerolog.Logger
+	opts Options
+	log  zerolog.Logger
 	ping []byte
 
 	wg       sync.WaitGroup // connection goroutines and the sweeper

@@ -47,8 +47,8 @@ type Store struct {
 	// The write queue. Submitting appends under qmu and never waits for a
 	// commit in progress; the writer takes the whole queue at once.
 	qmu       sync.Mutex
-	queue     []*op // guarded by qmu
-	qclosed   bool  // guarded by qmu: set by Close, after which nothing is queued
+	queue     []*op         // guarded by qmu
+	qclosed   bool          // guarded by qmu: set by Close, after which nothing is queued
 	wake      chan struct{} // capacity 1: the queue is not empty
 	quit      chan struct{} // closed by Close
 	done      chan struct{} // closed when the writer goroutine has returned
