@@ -224,6 +224,9 @@ const (
 // command line (os.Args) and a worker environment, so the executable must
 // route that command line back to Main.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// The progress line and the run's notices are written from different
+	// goroutines.
+	stderr = &lockedWriter{w: stderr}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -453,4 +456,16 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 		}
 	}
 	return nil
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

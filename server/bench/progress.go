@@ -28,7 +28,11 @@ type progressPrinter struct {
 
 func newProgressPrinter(w io.Writer, cfg *config, rs []runner, start time.Time) *progressPrinter {
 	tty := false
-	if f, ok := w.(*os.File); ok {
+	target := w
+	if l, ok := w.(*lockedWriter); ok {
+		target = l.w
+	}
+	if f, ok := target.(*os.File); ok {
 		tty = isatty.IsTerminal(f.Fd())
 	}
 	return &progressPrinter{w: w, tty: tty, every: cfg.Progress, rs: rs, start: start, done: make(chan struct{})}
