@@ -132,9 +132,9 @@ func (c *child) waitLog(what string, match func(line map[string]any) bool) map[s
 	for i := 0; ; {
 		c.mu.Lock()
 		for ; i < len(c.logs); i++ {
-			if match(c.logs[i]) {
+			if line := c.logs[i]; match(line) {
 				c.mu.Unlock()
-				return c.logs[i]
+				return line
 			}
 		}
 		logged := c.logged
