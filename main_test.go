@@ -463,3 +463,39 @@ func TestHTTPServerErrorsAreStructuredLogs(t *testing.T) {
 		t.Fatalf("handshake error logged as %v, want a warning with component=http", line)
 	}
 }
+
+func TestPprofOnItsOwnListener(t *testing.T) {
+	if err := run(t.Context(), []string{"serve", "--data-dir", t.TempDir(), "--pprof-addr", ":0"}, nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "pprof") {
+		t.Fatalf("--pprof-addr without a host: %v, want refused", err)
+	}
+	p := startChild(t, t.TempDir(), "--pprof-addr", "127.0.0.1:0")
+	line := p.waitLog(`"pprof listening"`, func(l map[string]any) bool { return l["message"] == "pprof listening" })
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, body := get("http://" + line["addr"].(string) + "/debug/pprof/"); st != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("pprof index: %d %.200q", st, body)
+	}
+	if _, body := get(p.url + "/debug/pprof/"); strings.Contains(body, "goroutine") {
+		t.Fatalf("pprof served on the public address: %.200q", body)
+	}
+	// Both listeners close on SIGTERM and the process exits cleanly.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Fatalf("exit: %v", p.err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("server with pprof did not exit")
+	}
+}

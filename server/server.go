@@ -14,6 +14,8 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +51,11 @@ type Config struct {
 	TypingTimeout  time.Duration // default 6 s
 	ShutdownGrace  time.Duration // how long Run waits for sockets to close; default 5 s
 	Version        string
+	// PprofAddr, when set, serves net/http/pprof on a listener of its own
+	// (never on the public handler); default "" (off). The profiles expose
+	// the program's internals, so it must name a host — ":6060" would listen
+	// on every interface and is refused — and should stay on 127.0.0.1.
+	PprofAddr string
 }
 
 // Server is a running minichat.
@@ -80,6 +87,11 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	case "", "open", "closed":
 	default:
 		return nil, fmt.Errorf("registration must be open or closed, not %q", cfg.Registration)
+	}
+	if cfg.PprofAddr != "" {
+		if err := checkPprofAddr(cfg.PprofAddr, log); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{cfg: cfg, log: log}
 	s.hub = hub.New(hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log})
@@ -187,16 +199,19 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	return s.Serve(ctx, ln, ready)
 }
 
-// Serve is Run on an existing listener.
+// Serve is Run on an existing listener. With Config.PprofAddr set it also
+// listens there for net/http/pprof and stops that listener with the main
+// one; the bound address is logged as "pprof listening".
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
+	// http.Server's own errors (TLS handshakes, malformed requests) go to
+	// the structured log rather than to the standard logger.
+	errorLog := log.New(httpErrorWriter{s.log.With().Str("component", "http").Logger()}, "", 0)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		// http.Server's own errors (TLS handshakes, malformed requests)
-		// go to the structured log rather than to the standard logger.
-		ErrorLog: log.New(httpErrorWriter{s.log.With().Str("component", "http").Logger()}, "", 0),
+		ErrorLog:          errorLog,
 	}
 	tlsOn := s.cfg.TLSCert != "" || s.cfg.TLSKey != ""
 	if tlsOn {
@@ -209,6 +224,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{ln}
+	if s.cfg.PprofAddr != "" {
+		pln, err := net.Listen("tcp", s.cfg.PprofAddr)
+		if err != nil {
+			ln.Close()
+			s.Close()
+			return fmt.Errorf("pprof listen: %w", err)
+		}
+		servers = append(servers, &http.Server{
+			Handler:           pprofHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          errorLog,
+		})
+		listeners = append(listeners, pln)
+		s.log.Info().Str("addr", pln.Addr().String()).Msg("pprof listening")
+	}
 	scheme := "http"
 	if tlsOn {
 		scheme = "https"
@@ -217,25 +249,42 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// Each server's goroutine sends exactly once; the first error (or ctx)
+	// starts the shutdown, and every send is received before Serve returns,
+	// so no goroutine outlives it.
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
+	received := 0
+	var err error
 	select {
-	case err := <-errc:
-		s.Close()
-		return fmt.Errorf("serve: %w", err)
+	case e := <-errc:
+		received++
+		err = fmt.Errorf("serve: %w", e)
 	case <-ctx.Done():
 	}
 	s.log.Info().Msg("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
 	// Stop accepting and finish plain requests; WebSockets are hijacked, so
-	// http.Server.Shutdown leaves them to Close below.
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		s.log.Warn().Err(err).Msg("http shutdown")
+	// http.Server.Shutdown leaves them to Close below. A request still
+	// running at the deadline (a 30 s CPU profile) is cut off by Close.
+	for _, hs := range servers {
+		if e := hs.Shutdown(sctx); e != nil {
+			if !errors.Is(e, context.DeadlineExceeded) {
+				s.log.Warn().Err(e).Msg("http shutdown")
+			}
+			hs.Close()
+		}
 	}
-	err := s.Close()
-	if err2 := <-errc; err2 != nil && !errors.Is(err2, http.ErrServerClosed) && err == nil {
-		err = err2
+	if e := s.Close(); err == nil {
+		err = e
+	}
+	for ; received < len(servers); received++ {
+		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+			err = e
+		}
 	}
 	s.log.Info().Msg("stopped")
 	return err
@@ -248,6 +297,36 @@ type httpErrorWriter struct{ log zerolog.Logger }
 func (w httpErrorWriter) Write(p []byte) (int, error) {
 	w.log.Warn().Msg(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// checkPprofAddr refuses a profiling address without a host, which would
+// listen on every interface; an explicit host is the operator's choice,
+// warned about unless it is a loopback address.
+func checkPprofAddr(addr string, log zerolog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("pprof addr %q: %w", addr, err)
+	}
+	if host == "" {
+		return fmt.Errorf("pprof addr %q: name a host, such as 127.0.0.1%s: the profiles expose the program's internals and should not be reachable from other hosts", addr, addr)
+	}
+	if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && !strings.EqualFold(host, "localhost") {
+		log.Warn().Str("addr", addr).Msg("pprof is reachable beyond this host; keep it on 127.0.0.1 unless the network is trusted")
+	}
+	return nil
+}
+
+// pprofHandler serves the net/http/pprof endpoints under /debug/pprof/.
+// It is built here rather than taken from http.DefaultServeMux (where the
+// package also registers them), so nothing else leaks onto the listener.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func displayAddr(a net.Addr) string {
