@@ -67,6 +67,8 @@ func TestRESTErrorsAndStatuses(t *testing.T) {
 		{"send: public, not joined", "POST", "/api/rooms/" + random + "/messages", alice.Token, map[string]string{"text": "hi"}, 403, "forbidden"},
 		{"unknown api path", "GET", "/api/nothing/here", alice.Token, nil, 404, "not_found"},
 		{"wrong method", "PUT", "/api/me", alice.Token, nil, 405, "bad_request"},
+		{"file: none yet", "GET", "/files/f_nope", alice.Token, nil, 404, "not_found"},
+		{"file: anonymous", "GET", "/files/f_nope", "", nil, 404, "not_found"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -101,6 +101,11 @@ func New(opts Options) (http.Handler, error) {
 			r.Post("/dms", a.handle(a.dm))
 		})
 	})
+	// Until uploads exist no file does; without this route /files/ paths
+	// would fall through to the client's HTML page.
+	r.Get("/files/*", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such file: %s", r.URL.Path))
+	})
 	static := newStatic(opts.Web)
 	r.NotFound(static.ServeHTTP)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
