@@ -56,7 +56,10 @@ type Options struct {
 	// MaxQueueBytes bounds a connection's queue; default hub.DefaultMaxQueueBytes.
 	MaxQueueBytes int
 	// ReadBufferSize and WriteBufferSize size the socket's buffers after the
-	// upgrade, replacing net/http's 4 KiB ones; defaults 1024 and 4096.
+	// upgrade, replacing net/http's 4 KiB ones, which every idle connection
+	// would keep; defaults 512 and 1024. Client frames are small, and a
+	// server message larger than the write buffer costs a second write
+	// syscall — only for batches of several frames, which amortise it.
 	ReadBufferSize, WriteBufferSize int
 	Version                         string
 	Log                             zerolog.Logger
@@ -93,10 +96,10 @@ func New(opts Options) *Handler {
 		opts.Burst = 20
 	}
 	if opts.ReadBufferSize <= 0 {
-		opts.ReadBufferSize = 1024
+		opts.ReadBufferSize = 512
 	}
 	if opts.WriteBufferSize <= 0 {
-		opts.WriteBufferSize = 4096
+		opts.WriteBufferSize = 1024
 	}
 	h := &Handler{
 		opts:    opts,
