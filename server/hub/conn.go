@@ -22,7 +22,11 @@ type Conn struct {
 
 	maxQueue int // bytes of live frames allowed to wait; see Options.MaxQueueBytes
 
-	wake chan struct{} // capacity 1: "the queue is not empty"
+	wake chan struct{} // capacity 1: "the queue is not empty"; unused with a notify
+	// notify, when set, replaces the wake channel: it is called (under mu,
+	// so it must not block) whenever frames are waiting or the connection
+	// must close. The ws package uses it to start its writer on demand.
+	notify func()
 	done chan struct{} // closed once by close()
 
 	mu sync.Mutex
@@ -126,7 +130,7 @@ func (c *Conn) closeLocked(code int, reason string) {
 	c.closeCode, c.closeReason = code, reason
 	c.queue, c.queued, c.rooms = nil, 0, nil
 	close(c.done)
-	c.wakeUp() // a writer waiting only on Wake learns it through Take
+	c.wakeUp() // the writer learns it through Take
 }
 
 // Closed reports whether Close has been called.
@@ -194,10 +198,25 @@ func (c *Conn) sendLog(room string, seq int64, frame []byte) bool {
 
 // wakeUp tells the writer that frames are waiting.
 func (c *Conn) wakeUp() {
+	if c.notify != nil {
+		c.notify()
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// SetNotify makes fn the way the connection signals waiting frames, in
+// place of Wake. Call it before the connection is registered.
+func (c *Conn) SetNotify(fn func()) { c.notify = fn }
+
+// Pending reports whether frames are waiting or the connection must close.
+func (c *Conn) Pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed || len(c.queue) > 0
 }
 
 func (c *Conn) filterLocked(room string) *roomFilter {
@@ -215,10 +234,7 @@ func (c *Conn) filterLocked(room string) *roomFilter {
 func (c *Conn) pushLocked(frame []byte) {
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.wakeUp()
 }
 
 // BeginReplay starts a replay of room after seq since: from now on live

@@ -15,7 +15,8 @@ package hub
 
 import (
 	"context"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -70,6 +71,7 @@ type userState struct {
 	rooms  map[string]struct{} // ids of the rooms the user belongs to
 	status string              // online or away while connected
 	text   string
+	mark   uint64 // epoch of the last onlineFor that listed the user
 	// grace is running while the user has no connection but is not yet
 	// announced offline; graceGen tells a stale timer from the current one.
 	grace    *time.Timer
@@ -362,13 +364,15 @@ func (h *Hub) dropRoomIfIdle(id string) {
 // onlineFor lists the users online or away who share a room with u (u
 // included), sorted by name.
 func (h *Hub) onlineFor(u *userState) []protocol.Presence {
-	seen := make(map[string]struct{})
-	out := []protocol.Presence{}
+	// Users are de-duplicated with the broadcast epoch rather than a map:
+	// this runs for every connection that opens.
+	h.epoch++
+	out := make([]protocol.Presence, 0, 16)
 	add := func(o *userState) {
-		if _, ok := seen[o.user.ID]; ok || o.status == protocol.StatusOffline {
+		if o.mark == h.epoch || o.status == protocol.StatusOffline {
 			return
 		}
-		seen[o.user.ID] = struct{}{}
+		o.mark = h.epoch
 		out = append(out, protocol.Presence{User: o.user, Status: o.status, Text: o.text})
 	}
 	add(u)
@@ -383,7 +387,7 @@ func (h *Hub) onlineFor(u *userState) []protocol.Presence {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].User.Name < out[j].User.Name })
+	slices.SortFunc(out, func(a, b protocol.Presence) int { return strings.Compare(a.User.Name, b.User.Name) })
 	return out
 }
 

@@ -148,6 +148,10 @@ type conn struct {
 	user protocol.User
 
 	writingSince atomic.Int64 // unix nanos when the current write began; 0 when idle
+	// writerOn is set while the writer goroutine runs. The writer exits
+	// when the queue is empty and kick starts it again, so an idle
+	// connection holds one goroutine stack (the reader's), not two.
+	writerOn atomic.Bool
 	writes       *rate.Limiter
 	frames       *rate.Limiter
 }
@@ -202,6 +206,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		frames: rate.NewLimiter(rate.Limit(max(50, 10*h.opts.Rate)), max(100, 10*h.opts.Burst)),
 	}
 	c.hc.Touch(time.Now().UnixNano())
+	c.hc.SetNotify(c.kick)
 	welcome := protocol.Welcome{
 		Session:     sess.ID,
 		User:        sess.User,
@@ -218,6 +223,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
+	// The reader's count is taken before the first kick can start a writer.
+	h.wg.Add(1)
 	if !h.opts.Hub.Register(c.hc, hub.Registration{RoomIDs: memberOf, Welcome: welcome}) {
 		c.hc.Close(protocol.CloseGoingAway, "server shutting down")
 	}
@@ -225,10 +232,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.logger().Debug().Msg("connected")
 	}
 	// The handler returns so net/http lets go of its per-request state; the
-	// two goroutines own the connection from here.
-	h.wg.Add(2)
-	go c.writeLoop()
+	// reader and the writer (started by kick when there is something to
+	// write — the welcome is already queued) own the connection from here.
 	go c.readLoop()
+}
+
+// kick starts the writer unless it runs. The hub calls it, under the hub
+// connection's lock, whenever frames are waiting or the connection must
+// close. The reader is alive whenever a kick can start a writer (it closes
+// the hub connection before it exits, and a closed connection takes no
+// frames), so the WaitGroup never drops to zero in between.
+func (c *conn) kick() {
+	if c.writerOn.CompareAndSwap(false, true) {
+		c.h.wg.Add(1)
+		go c.writeLoop()
+	}
 }
 
 func (h *Handler) originAllowed(r *http.Request) bool {
@@ -255,17 +273,18 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// writeLoop is the only writer of the socket. It waits for frames, takes all
-// of them, and writes them as one message.
+// writeLoop is the only writer of the socket: at most one runs per
+// connection (kick). It takes every waiting frame, writes them as one
+// message, and returns once the queue is empty.
 func (c *conn) writeLoop() {
 	defer c.h.wg.Done()
 	var batch [][]byte
 	var buf []byte
-	// One channel to wait on: Close also signals Wake, and Take reports it.
-	for range c.hc.Wake() {
+	for {
 		var closed bool
 		batch, closed = c.hc.Take(batch[:0])
 		if closed {
+			// writerOn stays set: no writer starts after this one.
 			code, reason := c.hc.CloseCode()
 			c.h.opts.Hub.Unregister(c.hc)
 			// Close sends the close frame and waits (bounded) for the peer's.
@@ -273,6 +292,12 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if len(batch) == 0 {
+			c.writerOn.Store(false)
+			// A frame queued between Take and the Store found the writer
+			// running and started none: look once more.
+			if !c.hc.Pending() || !c.writerOn.CompareAndSwap(false, true) {
+				return
+			}
 			continue
 		}
 		payload := batch[0]
@@ -290,9 +315,6 @@ func (c *conn) writeLoop() {
 		c.writingSince.Store(time.Now().UnixNano())
 		err := c.ws.Write(c.ctx, websocket.MessageText, payload)
 		c.writingSince.Store(0)
-		if cap(buf) > 64<<10 {
-			buf = nil // a burst's buffer is not kept by an idle connection
-		}
 		if err != nil {
 			c.hc.Close(protocol.CloseInternal, "write failed")
 			_ = c.ws.CloseNow()
@@ -303,37 +325,54 @@ func (c *conn) writeLoop() {
 }
 
 // readLoop reads client frames until the socket closes.
+//
+// It is kept small on purpose: an idle connection sits in ws.Read below
+// this frame, and a goroutine stack is halved by the garbage collector only
+// while less than a quarter of it is in use, so every byte of this frame
+// decides whether idle readers fit in 4 KiB stacks or need 8.
 func (c *conn) readLoop() {
-	defer c.h.wg.Done()
-	defer func() {
-		c.h.mu.Lock()
-		delete(c.h.conns, c)
-		c.h.mu.Unlock()
-	}()
 	for {
 		typ, data, err := c.ws.Read(c.ctx)
 		if err != nil {
-			code := websocket.CloseStatus(err)
-			if code == -1 {
-				code = protocol.CloseNormal
-			}
-			if c.h.log.GetLevel() <= zerolog.DebugLevel {
-				c.logger().Debug().Int("code", int(code)).Msg("disconnected")
-			}
-			c.hc.Close(int(code), "")
+			c.readFailed(err)
 			return
 		}
-		c.hc.Touch(time.Now().UnixNano())
-		if !c.frames.Allow() {
-			c.hc.Close(protocol.CloseTooSlow, "flooding")
-			continue // the writer closes the socket; Read then fails
-		}
-		if typ != websocket.MessageText {
-			c.sendError("", protocol.Errorf(protocol.CodeBadRequest, "frames are JSON text messages"))
-			continue
-		}
-		c.handle(data)
+		c.received(typ, data)
 	}
+}
+
+// readFailed ends the reader: the socket is closed or broken.
+//
+//go:noinline
+func (c *conn) readFailed(err error) {
+	code := websocket.CloseStatus(err)
+	if code == -1 {
+		code = protocol.CloseNormal
+	}
+	if c.h.log.GetLevel() <= zerolog.DebugLevel {
+		c.logger().Debug().Int("code", int(code)).Msg("disconnected")
+	}
+	c.hc.Close(int(code), "")
+	c.h.mu.Lock()
+	delete(c.h.conns, c)
+	c.h.mu.Unlock()
+	c.h.wg.Done()
+}
+
+// received handles one client message.
+//
+//go:noinline
+func (c *conn) received(typ websocket.MessageType, data []byte) {
+	c.hc.Touch(time.Now().UnixNano())
+	if !c.frames.Allow() {
+		c.hc.Close(protocol.CloseTooSlow, "flooding")
+		return // the writer closes the socket; Read then fails
+	}
+	if typ != websocket.MessageText {
+		c.sendError("", protocol.Errorf(protocol.CodeBadRequest, "frames are JSON text messages"))
+		return
+	}
+	c.handle(data)
 }
 
 // logger returns a logger for this connection. It is built on demand:
