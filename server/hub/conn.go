@@ -27,7 +27,7 @@ type Conn struct {
 	// so it must not block) whenever frames are waiting or the connection
 	// must close. The ws package uses it to start its writer on demand.
 	notify func()
-	done chan struct{} // closed once by close()
+	done   chan struct{} // closed once by close()
 
 	mu sync.Mutex
 	// Guarded by mu.

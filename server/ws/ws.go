@@ -152,8 +152,8 @@ type conn struct {
 	// when the queue is empty and kick starts it again, so an idle
 	// connection holds one goroutine stack (the reader's), not two.
 	writerOn atomic.Bool
-	writes       *rate.Limiter
-	frames       *rate.Limiter
+	writes   *rate.Limiter
+	frames   *rate.Limiter
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
