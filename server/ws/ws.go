@@ -152,6 +152,8 @@ type conn struct {
 	// when the queue is empty and kick starts it again, so an idle
 	// connection holds one goroutine stack (the reader's), not two.
 	writerOn atomic.Bool
+	// wake tells a running (lingering) writer that frames are waiting.
+	wake chan struct{} // capacity 1
 	writes   *rate.Limiter
 	frames   *rate.Limiter
 }
@@ -198,6 +200,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h:      h,
 		ws:     wsc,
 		hc:     hub.NewConn(id, sess.User, sess.ID, h.opts.MaxQueueBytes),
+		wake:   make(chan struct{}, 1),
 		ctx:    context.Background(),
 		user:   sess.User,
 		writes: rate.NewLimiter(rate.Limit(h.opts.Rate), h.opts.Burst),
@@ -246,8 +249,18 @@ func (c *conn) kick() {
 	if c.writerOn.CompareAndSwap(false, true) {
 		c.h.wg.Add(1)
 		go c.writeLoop()
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
+
+// writerLinger is how long an idle writer waits for more frames before it
+// exits: long enough that a connection with steady traffic keeps its
+// writer, short enough that an idle one soon holds no writer stack.
+const writerLinger = time.Second
 
 func (h *Handler) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
@@ -280,6 +293,7 @@ func (c *conn) writeLoop() {
 	defer c.h.wg.Done()
 	var batch [][]byte
 	var buf []byte
+	var linger *time.Timer
 	for {
 		var closed bool
 		batch, closed = c.hc.Take(batch[:0])
@@ -292,6 +306,17 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if len(batch) == 0 {
+			if linger == nil {
+				linger = time.NewTimer(writerLinger)
+			} else {
+				linger.Reset(writerLinger)
+			}
+			select {
+			case <-c.wake:
+				linger.Stop()
+				continue
+			case <-linger.C:
+			}
 			c.writerOn.Store(false)
 			// A frame queued between Take and the Store found the writer
 			// running and started none: look once more.
