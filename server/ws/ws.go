@@ -153,9 +153,9 @@ type conn struct {
 	// connection holds one goroutine stack (the reader's), not two.
 	writerOn atomic.Bool
 	// wake tells a running (lingering) writer that frames are waiting.
-	wake chan struct{} // capacity 1
-	writes   *rate.Limiter
-	frames   *rate.Limiter
+	wake   chan struct{} // capacity 1
+	writes *rate.Limiter
+	frames *rate.Limiter
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
