@@ -257,6 +257,14 @@ func (c *conn) kick() {
 	}
 }
 
+// writeBuf is a writer's reusable batch of frames and joined payload.
+type writeBuf struct {
+	batch [][]byte
+	buf   []byte
+}
+
+var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
+
 // writerLinger is how long an idle writer waits for more frames before it
 // exits: long enough that a connection with steady traffic keeps its
 // writer, short enough that an idle one soon holds no writer stack.
@@ -291,8 +299,19 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 // message, and returns once the queue is empty.
 func (c *conn) writeLoop() {
 	defer c.h.wg.Done()
-	var batch [][]byte
-	var buf []byte
+	// The batch and the joined payload come from a pool: writers come and
+	// go with traffic, and fresh slices for each would be most of what
+	// fan-out allocates.
+	wb := writeBufs.Get().(*writeBuf)
+	defer func() {
+		clear(wb.batch)
+		if cap(wb.buf) > 64<<10 {
+			wb.buf = nil // a burst's buffer is not kept
+		}
+		writeBufs.Put(wb)
+	}()
+	batch, buf := wb.batch[:0], wb.buf[:0]
+	defer func() { wb.batch, wb.buf = batch, buf }()
 	var linger *time.Timer
 	for {
 		var closed bool
