@@ -157,20 +157,27 @@ function Invite() {
   return (
     <Modal title={`Invite people to #${room.name}`}>
       <form onSubmit={s.onSubmit}>
-        <label class="field">
-          <span>Username</span>
-          <input
-            value={name}
-            autoFocus
-            required
-            autocapitalize="none"
-            maxLength={MaxNameLen}
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </label>
+        <UsernameField value={name} onInput={setName} />
         <Actions busy={s.busy} label="Invite" error={s.error} />
       </form>
     </Modal>
+  );
+}
+
+// UsernameField is the labelled username input of the invite and DM dialogs.
+function UsernameField({ value, onInput }: { value: string; onInput: (v: string) => void }) {
+  return (
+    <label class="field">
+      <span>Username</span>
+      <input
+        value={value}
+        autoFocus
+        required
+        autocapitalize="none"
+        maxLength={MaxNameLen}
+        onInput={(e) => onInput(e.currentTarget.value)}
+      />
+    </label>
   );
 }
 
@@ -183,17 +190,7 @@ function StartDM() {
   return (
     <Modal title="Start a direct message" description="A private conversation between the two of you.">
       <form onSubmit={s.onSubmit}>
-        <label class="field">
-          <span>Username</span>
-          <input
-            value={name}
-            autoFocus
-            required
-            autocapitalize="none"
-            maxLength={MaxNameLen}
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </label>
+        <UsernameField value={name} onInput={setName} />
         <Actions busy={s.busy} label="Start conversation" error={s.error} />
       </form>
     </Modal>
