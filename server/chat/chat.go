@@ -148,9 +148,9 @@ func (s *Service) History(ctx context.Context, user protocol.User, roomID string
 	return msgs, more, codeErr(err, "room")
 }
 
-// Replay returns the log entries of a member room after since, at most
-// protocol.MaxReplay, and whether more remain.
-func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string, since int64) ([]store.Event, bool, error) {
+// Replay returns up to limit log entries of a member room after since, and
+// whether more follow.
+func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string, since int64, limit int) ([]store.Event, bool, error) {
 	ok, err := s.Store.IsMember(ctx, roomID, user.ID)
 	if err != nil {
 		return nil, false, codeErr(err, "room")
@@ -158,12 +158,12 @@ func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string,
 	if !ok {
 		return nil, false, protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", roomID)
 	}
-	evs, err := s.Store.Since(ctx, roomID, since, protocol.MaxReplay+1)
+	evs, err := s.Store.Since(ctx, roomID, since, limit+1)
 	if err != nil {
 		return nil, false, codeErr(err, "room")
 	}
-	if len(evs) > protocol.MaxReplay {
-		return evs[:protocol.MaxReplay], true, nil
+	if len(evs) > limit {
+		return evs[:limit], true, nil
 	}
 	return evs, false, nil
 }

@@ -259,6 +259,32 @@ type LogFrame struct {
 	Frame []byte
 }
 
+// ReplayFrames queues a page of a running replay (seq order): the frames
+// after the last one queued for the room. A replay read in pages, each
+// queued once the connection has written the previous ones, bounds what a
+// reconnecting connection holds in memory.
+func (c *Conn) ReplayFrames(room string, frames []LogFrame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	f := c.filterLocked(room)
+	for _, lf := range frames {
+		if lf.Seq > f.last {
+			f.last = lf.Seq
+			c.pushLocked(lf.Frame)
+		}
+	}
+}
+
+// Queued returns the bytes of frames waiting to be written.
+func (c *Conn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued
+}
+
 // EndReplay queues the replayed frames (seq order) and synced, then the live
 // frames held meanwhile that come after them. After a truncated replay (the
 // store had more than one replay's worth) live frames keep flowing; the

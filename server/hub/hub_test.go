@@ -446,3 +446,41 @@ func TestLiveFramesFlowAfterATruncatedReplay(t *testing.T) {
 		t.Fatalf("%v", m)
 	}
 }
+
+// A replay queued in pages merges with live frames like a whole one.
+func TestPagedReplayMergesWithLiveFrames(t *testing.T) {
+	h := newHub(t, Options{})
+	alice := user("alice")
+	a := newFake(t, h, alice, "s1", "r1")
+	frame := func(seq int64) []byte {
+		return protocol.Encode(protocol.MessageFrame{Type: "message", Message: protocol.Message{Room: "r1", Seq: seq}})
+	}
+	page := func(from, to int64) []LogFrame {
+		var out []LogFrame
+		for i := from; i <= to; i++ {
+			out = append(out, LogFrame{Seq: i, Frame: frame(i)})
+		}
+		return out
+	}
+	a.c.BeginReplay("r1", 0)
+	a.c.ReplayFrames("r1", page(1, 50))
+	h.Publish([]store.Event{msgEvent("r1", 101, alice, "")}) // live, held
+	a.c.ReplayFrames("r1", page(40, 100))                    // overlaps the first page
+	if a.c.Queued() == 0 {
+		t.Fatal("Queued reports nothing while 100 frames wait")
+	}
+	a.c.EndReplay("r1", nil, protocol.Encode(protocol.Synced{Type: "synced", Room: "r1", LastSeq: 100}))
+	h.Publish([]store.Event{msgEvent("r1", 102, alice, "")})
+	for want := int64(1); want <= 102; want++ {
+		m := a.next(t)
+		if m["type"] == "synced" {
+			if want != 101 {
+				t.Fatalf("synced before seq %d", want)
+			}
+			m = a.next(t)
+		}
+		if got := int64(m["message"].(map[string]any)["seq"].(float64)); got != want {
+			t.Fatalf("got seq %d, want %d", got, want)
+		}
+	}
+}

@@ -122,6 +122,17 @@ func (c *conn) history(f *protocol.ClientFrame) error {
 	return nil
 }
 
+// Replay pacing: a replay is read and queued in pages of replayPage entries,
+// each once the connection's queue is below replayBacklog bytes, so that
+// thousands of connections resuming at once do not each hold a whole replay
+// in memory. A client that does not read replayBacklog bytes within
+// replayStall is too slow (4429).
+const (
+	replayPage    = 100
+	replayBacklog = 64 << 10
+	replayStall   = 10 * time.Second
+)
+
 // hello replays each named room after its seq, then sends synced. The
 // connection is registered with the hub before the store is read, and live
 // frames of the room are held meanwhile and merged by seq (hub.Conn's
@@ -134,20 +145,52 @@ func (c *conn) hello(ref string, since map[string]int64) {
 			continue
 		}
 		c.hc.BeginReplay(room, seq)
-		evs, _, err := c.h.opts.Chat.Replay(c.ctx, c.user, room, seq)
+		last, err := c.replay(room, seq)
+		// When the replay was capped, last is older than the room's last
+		// seq: that is how the client learns to fetch the rest.
+		c.hc.EndReplay(room, nil, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: last}))
 		if err != nil {
-			c.hc.EndReplay(room, nil, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: seq}))
 			c.sendError(ref, err)
-			continue
+		}
+	}
+}
+
+// replay queues the room's log after since, at most protocol.MaxReplay
+// entries, page by page; it returns the last seq queued.
+func (c *conn) replay(room string, since int64) (int64, error) {
+	last, total := since, 0
+	for total < protocol.MaxReplay {
+		evs, more, err := c.h.opts.Chat.Replay(c.ctx, c.user, room, last, min(replayPage, protocol.MaxReplay-total))
+		if err != nil {
+			return last, err
 		}
 		frames := make([]hub.LogFrame, len(evs))
-		last := seq
 		for i, ev := range evs {
 			frames[i] = hub.LogFrame{Seq: ev.Seq, Frame: hub.EncodeLog(ev)}
 			last = ev.Seq
 		}
-		// When the replay was capped, last is older than the room's last
-		// seq: that is how the client learns to fetch the rest.
-		c.hc.EndReplay(room, frames, protocol.Encode(protocol.Synced{Type: protocol.TypeSynced, Room: room, LastSeq: last}))
+		c.hc.ReplayFrames(room, frames)
+		total += len(evs)
+		if !more || !c.waitDrained() {
+			break
+		}
 	}
+	return last, nil
+}
+
+// waitDrained waits until the queue is below replayBacklog. It reports
+// false when the connection closed meanwhile, or was closed for stalling.
+func (c *conn) waitDrained() bool {
+	deadline := time.Now().Add(replayStall)
+	for c.hc.Queued() > replayBacklog {
+		if c.hc.Closed() {
+			return false
+		}
+		if time.Now().After(deadline) {
+			c.hc.Close(protocol.CloseTooSlow, "too slow to read")
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return !c.hc.Closed()
 }
