@@ -635,3 +635,67 @@ func TestReadMarkerAndUnread(t *testing.T) {
 		t.Fatalf("unread %v after read, want 0", n)
 	}
 }
+
+// While a room has connected members the hub keeps its latest frames and
+// replays a returning connection from them; further back it reads the
+// store. Either way the client gets every seq once, in order.
+func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a := e.dial(alice) // keeps the room active in the hub
+	b := e.dial(bob)
+	b.send(map[string]any{"type": "send", "room": general, "text": "mark", "client_id": "m"})
+	last := seqOf(ackAndMessage(b))
+	b.close()
+	send := func(n int, prefix string) {
+		for i := 0; i < n; i++ {
+			a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint(prefix, i), "client_id": fmt.Sprint(prefix, i)})
+		}
+		for i := 0; i < n; i++ {
+			a.next("ack")
+		}
+	}
+	send(20, "short")
+	b = e.dial(bob)
+	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
+	for i := int64(1); i <= 20; i++ {
+		if f := b.next("message"); seqOf(f) != last+i || msgOf(f)["text"] != fmt.Sprint("short", i-1) {
+			t.Fatalf("replay %d: %v", i, f)
+		}
+	}
+	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+20 {
+		t.Fatalf("synced %v", s)
+	}
+	last += 20
+	b.close()
+	// Further back than the hub keeps: the room goes idle (the hub forgets
+	// its frames), one message is posted, then 599 more while alice is
+	// back. The replay of 600 starts in the store and is capped at 500; the
+	// next one comes from the hub.
+	a.close()
+	if st, _ := e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]string{"text": "while idle"}); st != 201 {
+		t.Fatalf("REST send: %d", st)
+	}
+	a = e.dial(alice)
+	send(599, "long")
+	b = e.dial(bob)
+	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
+	for i := int64(1); i <= 500; i++ {
+		if f := b.next("message"); seqOf(f) != last+i {
+			t.Fatalf("replay %d: seq %d", i, seqOf(f))
+		}
+	}
+	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+500 {
+		t.Fatalf("synced %v, want the capped last_seq %d", s, last+500)
+	}
+	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last + 500}})
+	for i := int64(501); i <= 600; i++ {
+		if f := b.next("message"); seqOf(f) != last+i {
+			t.Fatalf("second replay %d: seq %d", i, seqOf(f))
+		}
+	}
+	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+600 {
+		t.Fatalf("synced %v", s)
+	}
+}

@@ -40,6 +40,7 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 	if r == nil {
 		return
 	}
+	r.remember(seq, frame)
 	for c := range r.conns {
 		if c.sendLog(roomID, seq, frame) && c.dirty != h.flushEpoch+1 {
 			c.dirty = h.flushEpoch + 1 // the epoch flush will end

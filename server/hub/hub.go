@@ -85,6 +85,30 @@ type roomState struct {
 	// lists cost one step per user rather than per connection.
 	users  map[string]int
 	typing map[string]*typingState // by user id
+	// recent holds the room's latest log frames, contiguous in seq, as
+	// they were fanned out: a resuming connection is replayed from here
+	// without reading or encoding anything (see Recent).
+	recent []LogFrame
+}
+
+// RecentFrames is how many of a room's latest log frames the hub keeps
+// while the room has connected members: enough for a full replay
+// (protocol.MaxReplay) after a reconnect storm.
+const RecentFrames = 512
+
+// remember appends a fanned-out frame to the room's recent frames.
+func (r *roomState) remember(seq int64, frame []byte) {
+	if n := len(r.recent); n > 0 && r.recent[n-1].Seq+1 != seq {
+		r.recent = r.recent[:0] // not contiguous: start again from here
+	}
+	if len(r.recent) == 2*RecentFrames {
+		// Keep the newest half; copying every RecentFrames appends keeps
+		// remembering O(1) amortised.
+		n := copy(r.recent, r.recent[RecentFrames:])
+		clear(r.recent[n:])
+		r.recent = r.recent[:n]
+	}
+	r.recent = append(r.recent, LogFrame{Seq: seq, Frame: frame})
 }
 
 func (r *roomState) add(c *Conn) {
@@ -462,6 +486,33 @@ func (h *Hub) CloseUser(userID string, code int, reason string) {
 			}
 		}
 	})
+}
+
+// Recent returns the room's log frames with seq > after, at most max, from
+// the frames the hub keeps, and whether there are more. ok is false when
+// the kept frames do not reach back to after+1 (the caller reads the store
+// instead). Frames committed but not yet fanned out are not included: they
+// reach a connection that began a replay (Conn.BeginReplay) as live frames.
+func (h *Hub) Recent(room string, after int64, max int) (frames []LogFrame, more, ok bool) {
+	h.do(func() {
+		r := h.rooms[room]
+		if r == nil || len(r.recent) == 0 {
+			return
+		}
+		first, last := r.recent[0].Seq, r.recent[len(r.recent)-1].Seq
+		if after+1 < first {
+			return
+		}
+		ok = true
+		if after >= last {
+			return
+		}
+		i := int(after + 1 - first)
+		n := min(len(r.recent)-i, max)
+		frames = append([]LogFrame(nil), r.recent[i:i+n]...)
+		more = i+n < len(r.recent)
+	})
+	return frames, more, ok
 }
 
 // Stats is a snapshot of the hub's size.

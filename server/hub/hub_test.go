@@ -484,3 +484,39 @@ func TestPagedReplayMergesWithLiveFrames(t *testing.T) {
 		}
 	}
 }
+
+func TestRecentFramesCoverTheLatestContiguousSeqs(t *testing.T) {
+	h := newHub(t, Options{})
+	alice := user("alice")
+	a := newFake(t, h, alice, "s1", "r1")
+	if _, _, ok := h.Recent("r1", 0, 10); ok {
+		t.Fatal("Recent answered before anything was fanned out")
+	}
+	for i := int64(1); i <= 3*RecentFrames; i++ {
+		h.Publish([]store.Event{msgEvent("r1", i, alice, "")})
+	}
+	for i := 0; i < 3*RecentFrames; i++ {
+		a.next(t, "message")
+	}
+	last := int64(3 * RecentFrames)
+	frames, more, ok := h.Recent("r1", last-10, 500)
+	if !ok || more || len(frames) != 10 || frames[0].Seq != last-9 || frames[9].Seq != last {
+		t.Fatalf("last ten: ok=%v more=%v %d frames", ok, more, len(frames))
+	}
+	frames, more, ok = h.Recent("r1", last-RecentFrames, 100)
+	if !ok || !more || len(frames) != 100 || frames[0].Seq != last-RecentFrames+1 {
+		t.Fatalf("a page: ok=%v more=%v %d frames", ok, more, len(frames))
+	}
+	if _, _, ok = h.Recent("r1", 1, 10); ok {
+		t.Fatal("Recent claimed seqs it no longer keeps")
+	}
+	if frames, _, ok = h.Recent("r1", last, 10); !ok || len(frames) != 0 {
+		t.Fatalf("nothing new: ok=%v %d frames", ok, len(frames))
+	}
+	// A gap (another node's seq, say) restarts the kept run.
+	h.Publish([]store.Event{msgEvent("r1", last+5, alice, "")})
+	a.next(t, "message")
+	if _, _, ok = h.Recent("r1", last, 10); ok {
+		t.Fatal("Recent answered across a gap")
+	}
+}

@@ -158,6 +158,16 @@ func (c *conn) hello(ref string, since map[string]int64) {
 // replay queues the room's log after since, at most protocol.MaxReplay
 // entries, page by page; it returns the last seq queued.
 func (c *conn) replay(room string, since int64) (int64, error) {
+	// The hub keeps the latest frames of active rooms: a connection that
+	// was away for a short while is replayed from memory.
+	if frames, _, ok := c.h.opts.Hub.Recent(room, since, protocol.MaxReplay); ok {
+		// Membership was checked by the caller (hub.IsMember).
+		c.hc.ReplayFrames(room, frames)
+		if len(frames) > 0 {
+			return frames[len(frames)-1].Seq, nil
+		}
+		return since, nil
+	}
 	last, total := since, 0
 	for total < protocol.MaxReplay {
 		evs, more, err := c.h.opts.Chat.Replay(c.ctx, c.user, room, last, min(replayPage, protocol.MaxReplay-total))
