@@ -37,7 +37,7 @@ func BenchmarkFanOut(b *testing.B) {
 					for {
 						select {
 						case <-c.Wake():
-							batch, _ = c.Take(batch[:0])
+							batch, _ = c.Take(batch[:0], 0)
 							buf = buf[:0]
 							for _, f := range batch {
 								buf = append(buf, f...)

@@ -94,23 +94,39 @@ func (c *Conn) Touch(unixNano int64) { c.lastSeen.Store(unixNano) }
 // LastSeen returns the time of the last Touch in unix nanoseconds.
 func (c *Conn) LastSeen() int64 { return c.lastSeen.Load() }
 
-// Take moves every waiting frame into dst (which it returns, appended) and
-// empties the queue; closed reports that the connection must close (see
+// Take moves waiting frames into dst (which it returns, appended), in
+// order: all of them when maxBytes is 0, else as many as fit in maxBytes
+// (at least one), so one write — and the writer's buffer — stays bounded
+// whatever has piled up. closed reports that the connection must close (see
 // CloseCode). Only the writer calls it.
-func (c *Conn) Take(dst [][]byte) (_ [][]byte, closed bool) {
+func (c *Conn) Take(dst [][]byte, maxBytes int) (_ [][]byte, closed bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
 		return dst, true
 	}
-	dst = append(dst, c.queue...)
-	clear(c.queue)
-	c.queue = c.queue[:0]
-	if cap(c.queue) > 256 {
+	n, size := len(c.queue), 0
+	if maxBytes > 0 {
+		for i, f := range c.queue {
+			if size += len(f); size > maxBytes && i > 0 {
+				n, size = i, size-len(f)
+				break
+			}
+		}
+	} else {
+		size = c.queued
+	}
+	dst = append(dst, c.queue[:n]...)
+	rest := copy(c.queue, c.queue[n:])
+	clear(c.queue[rest:])
+	c.queue = c.queue[:rest]
+	c.queued -= size
+	if rest == 0 && cap(c.queue) > 256 {
 		c.queue = nil // don't keep a burst's backing array on an idle connection
 	}
-	c.queued = 0
-	c.mu.Unlock()
+	if rest > 0 {
+		c.wakeUp() // the writer comes back for the rest
+	}
 	return dst, false
 }
 

@@ -46,7 +46,7 @@ func startFake(t *testing.T, c *Conn) *fake {
 		for {
 			select {
 			case <-c.Wake():
-				batch, _ = c.Take(batch[:0])
+				batch, _ = c.Take(batch[:0], 0)
 				for _, b := range batch {
 					var m map[string]any
 					if err := json.Unmarshal(b, &m); err != nil {
@@ -518,5 +518,25 @@ func TestRecentFramesCoverTheLatestContiguousSeqs(t *testing.T) {
 	a.next(t, "message")
 	if _, _, ok = h.Recent("r1", last, 10); ok {
 		t.Fatal("Recent answered across a gap")
+	}
+}
+
+func TestTakeBoundsABatchAndKeepsTheRest(t *testing.T) {
+	c := NewConn("c1", user("alice"), "s1", 0)
+	for i := 0; i < 10; i++ {
+		c.Send(make([]byte, 100))
+	}
+	c.Send(make([]byte, 1000))
+	got, _ := c.Take(nil, 350)
+	if len(got) != 3 || c.Queued() != 7*100+1000 {
+		t.Fatalf("took %d frames, %d bytes left", len(got), c.Queued())
+	}
+	got, _ = c.Take(nil, 0)
+	if len(got) != 8 || c.Queued() != 0 {
+		t.Fatalf("took %d frames, %d bytes left", len(got), c.Queued())
+	}
+	c.Send(make([]byte, 1000))
+	if got, _ = c.Take(nil, 10); len(got) != 1 {
+		t.Fatalf("an oversized frame: took %d", len(got))
 	}
 }

@@ -265,6 +265,11 @@ type writeBuf struct {
 
 var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
 
+// maxWrite bounds the frames one write carries (a frame larger than this
+// goes alone), and with it the writer's buffer: 10,000 connections catching
+// up at once must not each join a whole replay into one payload.
+const maxWrite = 16 << 10
+
 // writerLinger is how long an idle writer waits for more frames before it
 // exits: long enough that a connection with steady traffic keeps its
 // writer, short enough that an idle one soon holds no writer stack.
@@ -315,7 +320,7 @@ func (c *conn) writeLoop() {
 	var linger *time.Timer
 	for {
 		var closed bool
-		batch, closed = c.hc.Take(batch[:0])
+		batch, closed = c.hc.Take(batch[:0], maxWrite)
 		if closed {
 			// writerOn stays set: no writer starts after this one.
 			code, reason := c.hc.CloseCode()
