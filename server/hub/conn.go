@@ -286,6 +286,12 @@ func (c *Conn) ReplayFrames(room string, frames []LogFrame) {
 		return
 	}
 	f := c.filterLocked(room)
+	c.pushAfterLocked(f, frames)
+}
+
+// pushAfterLocked queues the frames (seq order) that come after the last
+// one queued for the room of f.
+func (c *Conn) pushAfterLocked(f *roomFilter, frames []LogFrame) {
 	for _, lf := range frames {
 		if lf.Seq > f.last {
 			f.last = lf.Seq
@@ -313,12 +319,7 @@ func (c *Conn) EndReplay(room string, frames []LogFrame, synced []byte) {
 		return
 	}
 	f := c.filterLocked(room)
-	for _, lf := range frames {
-		if lf.Seq > f.last {
-			f.last = lf.Seq
-			c.pushLocked(lf.Frame)
-		}
-	}
+	c.pushAfterLocked(f, frames)
 	c.pushLocked(synced)
 	f.replaying = false
 	for _, h := range f.held {
