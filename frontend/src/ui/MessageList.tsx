@@ -37,6 +37,19 @@ function Time(props: { at: Date; class?: string }) {
   );
 }
 
+// Sender is the name and time over the first message of a group; later
+// messages of the group carry the name for screen readers only.
+function Sender(props: { head: boolean; name: string; at: Date }) {
+  return props.head ? (
+    <div class="meta">
+      <span class="sender">{props.name}</span>
+      <Time at={props.at} />
+    </div>
+  ) : (
+    <span class="sr-only">{props.name}: </span>
+  );
+}
+
 function Body(props: { m: Message }) {
   const m = props.m;
   if (m.deleted) return <p class="text deleted">This message was deleted.</p>;
@@ -94,14 +107,7 @@ function RowView(props: { row: Row }) {
         <article class={`msg${r.head ? " head" : ""}${r.message.sender?.id === me.value?.id ? " mine" : ""}`} data-seq={r.message.seq}>
           <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
           <div class="content">
-            {r.head ? (
-              <div class="meta">
-                <span class="sender">{name}</span>
-                <Time at={r.at} />
-              </div>
-            ) : (
-              <span class="sr-only">{name}: </span>
-            )}
+            <Sender head={r.head} name={name} at={r.at} />
             <Body m={r.message} />
           </div>
         </article>
@@ -114,14 +120,7 @@ function RowView(props: { row: Row }) {
         <article class={`msg pending${r.head ? " head" : ""}${p.status === "failed" ? " failed" : ""}`}>
           <div class="gutter">{r.head ? <Avatar name={name} /> : null}</div>
           <div class="content">
-            {r.head ? (
-              <div class="meta">
-                <span class="sender">{name}</span>
-                <Time at={r.at} />
-              </div>
-            ) : (
-              <span class="sr-only">{name}: </span>
-            )}
+            <Sender head={r.head} name={name} at={r.at} />
             <p class="text">
               <Text text={p.text} />
             </p>
