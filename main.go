@@ -108,6 +108,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.StringVar(&c.Addr, "addr", ":8080", "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the SQLite database and uploaded files")
 	fs.StringVar(&c.Database, "database", "", "database URL (default: SQLite in the data dir)")
+	fs.StringVar(&c.NATS, "nats", "", "NATS URL, e.g. nats://127.0.0.1:4222, linking several nodes that share a Postgres database (default: a single node)")
 	fs.StringVar(&c.Registration, "registration", "open", "open, or closed (accounts only via 'minichat user add')")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated origins besides the server's own that may open /ws")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 25*time.Second, "app-level ping interval")

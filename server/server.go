@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"minichat/server/api"
+	"minichat/server/broker"
 	"minichat/server/chat"
 	"minichat/server/hub"
 	"minichat/server/store"
@@ -38,6 +39,9 @@ type Config struct {
 	Addr           string        // listen address; default ":8080"
 	DataDir        string        // SQLite database and files; default "./data"
 	Database       string        // "" (SQLite in DataDir) or a postgres:// URL (not yet supported)
+	// NATS, when set (nats://host:port), links this node to the others of a
+	// cluster that share one Postgres database; "" is a single node.
+	NATS string
 	Registration   string        // "open" (default) or "closed"
 	AllowedOrigins []string      // extra origins allowed to open /ws
 	Heartbeat      time.Duration // ping interval; default 25 s
@@ -64,6 +68,7 @@ type Server struct {
 	log     zerolog.Logger
 	store   store.Store
 	hub     *hub.Hub
+	broker  broker.Broker
 	ws      *ws.Handler
 	handler http.Handler
 
@@ -94,10 +99,13 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, log: log}
-	s.hub = hub.New(hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log})
-	st, err := OpenStore(cfg, store.Options{OnCommit: s.hub.Publish})
+	if err := s.openBroker(); err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(cfg, store.Options{OnCommit: s.broker.Commit})
 	if err != nil {
 		_ = s.hub.Shutdown(context.Background())
+		_ = s.broker.Close()
 		return nil, err
 	}
 	s.store = st
@@ -129,6 +137,35 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openBroker starts the hub with its broker: the local one, or NATS with
+// gap filling from the store (which New opens next, before any event).
+func (s *Server) openBroker() error {
+	opts := hub.Options{PresenceGrace: s.cfg.PresenceGrace, TypingTimeout: s.cfg.TypingTimeout, Log: s.log}
+	if s.cfg.NATS == "" {
+		s.broker = broker.NewLocal()
+	} else {
+		if !strings.HasPrefix(s.cfg.Database, "postgres") {
+			s.log.Warn().Msg("--nats without a postgres:// --database: every node has its own SQLite store, so nodes will not see each other's messages")
+		}
+		nb, err := broker.NewNATS(broker.NATSOptions{URL: s.cfg.NATS, PresenceGrace: s.cfg.PresenceGrace, Log: s.log})
+		if err != nil {
+			return err
+		}
+		s.broker = nb
+		opts.Cluster = nb
+		opts.Fill = func(ctx context.Context, room string, after int64, limit int) ([]store.Event, error) {
+			return s.store.Since(ctx, room, after, limit)
+		}
+	}
+	s.hub = hub.New(opts)
+	if err := s.broker.Attach(s.hub); err != nil {
+		_ = s.hub.Shutdown(context.Background())
+		_ = s.broker.Close()
+		return err
+	}
+	return nil
 }
 
 // OpenStore opens the store a Config names.
@@ -184,6 +221,7 @@ func (s *Server) Close() error {
 			s.log.Warn().Err(err).Msg("some sockets did not close in time")
 		}
 		s.closeErr = s.store.Close()
+		_ = s.broker.Close()
 	})
 	return s.closeErr
 }

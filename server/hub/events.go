@@ -13,13 +13,8 @@ func (h *Hub) apply(evs []store.Event) {
 	for i := range evs {
 		ev := &evs[i]
 		switch ev.Kind {
-		case store.EventMessage:
-			if m := ev.Message; m.Kind == protocol.KindChat && m.Sender != nil {
-				h.stopTyping(ev.RoomID, m.Sender.ID)
-			}
-			h.fanOut(ev.RoomID, ev.Seq, EncodeLog(*ev))
-		case store.EventUpdate:
-			h.fanOut(ev.RoomID, ev.Seq, EncodeLog(*ev))
+		case store.EventMessage, store.EventUpdate:
+			h.logEvent(ev)
 		case store.EventMember:
 			h.member(ev)
 		}
@@ -71,6 +66,11 @@ func (h *Hub) member(ev *store.Event) {
 			for c := range u.conns {
 				r.add(c)
 			}
+			if h.clustered() && !r.known {
+				// The room as the member event saw it, before the log
+				// entries of the same commit.
+				r.known, r.last = true, ev.Room.LastSeq
+			}
 		}
 	} else {
 		delete(u.rooms, ev.RoomID)
@@ -107,6 +107,9 @@ func (h *Hub) Typing(c *Conn, room string, active bool) bool {
 			h.startTyping(room, u.user)
 		} else {
 			h.stopTyping(room, u.user.ID)
+		}
+		if h.opts.Cluster != nil {
+			h.opts.Cluster.Typing(room, u.user, active)
 		}
 	})
 	return ok

@@ -17,6 +17,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -41,6 +42,15 @@ type Options struct {
 	TypingTimeout time.Duration
 	// Log receives the hub's own warnings; default: discard.
 	Log zerolog.Logger
+
+	// In a cluster (see cluster.go): Cluster tells other nodes about local
+	// typing, presence and closes; Fill reads a room's log from the store
+	// to fill a gap, and turns on seq ordering of room logs; GapWait is how
+	// long a gap may wait for the broker before Fill runs (default
+	// DefaultGapWait). All nil or zero for a single node.
+	Cluster Cluster
+	Fill    FillFunc
+	GapWait time.Duration
 }
 
 // Hub routes frames between connections. Create it with New, feed it
@@ -62,6 +72,16 @@ type Hub struct {
 	// writers; flushed (woken) once the inbox of events is drained.
 	dirty      []*Conn
 	flushEpoch uint64
+
+	// Cluster state, owned by the loop too (cluster.go): users connected
+	// to other nodes, the index of their rooms, and the other nodes.
+	remote      map[string]*remoteUser
+	remoteRooms map[string]map[string]struct{}
+	nodes       map[string]*nodeState
+	// ctx ends at Shutdown; fills counts the gap-filling reads under way.
+	ctx    context.Context
+	cancel context.CancelFunc
+	fills  sync.WaitGroup
 }
 
 // userState is a connected (or recently connected) user.
@@ -89,6 +109,17 @@ type roomState struct {
 	// they were fanned out: a resuming connection is replayed from here
 	// without reading or encoding anything (see Recent).
 	recent []LogFrame
+
+	// In a cluster (cluster.go): last is the seq delivered last (known
+	// once set), pending the events held behind a gap, want the highest
+	// seq known to exist; gapArmed and filling tell that a gap is waited
+	// for or read from the store.
+	last     int64
+	known    bool
+	pending  []store.Event
+	want     int64
+	gapArmed bool
+	filling  bool
 }
 
 // RecentFrames is how many of a room's latest log frames the hub keeps
@@ -143,6 +174,9 @@ func New(opts Options) *Hub {
 	if opts.TypingTimeout <= 0 {
 		opts.TypingTimeout = DefaultTypingTimeout
 	}
+	if opts.GapWait <= 0 {
+		opts.GapWait = DefaultGapWait
+	}
 	h := &Hub{
 		opts:   opts,
 		log:    opts.Log,
@@ -152,7 +186,12 @@ func New(opts Options) *Hub {
 		done:   make(chan struct{}),
 		users:  make(map[string]*userState),
 		rooms:  make(map[string]*roomState),
+
+		remote:      make(map[string]*remoteUser),
+		remoteRooms: make(map[string]map[string]struct{}),
+		nodes:       make(map[string]*nodeState),
 	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	go h.loop()
 	return h
 }
@@ -244,8 +283,16 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	default:
 		close(h.stop)
 	}
+	h.cancel()
 	select {
 	case <-h.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fills := make(chan struct{})
+	go func() { h.fills.Wait(); close(fills) }()
+	select {
+	case <-fills:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -287,7 +334,9 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 	return h.do(func() {
 		u := h.users[c.User.ID]
 		announce := false
+		var was presenceWas
 		if u == nil {
+			was = h.presenceBefore(c.User.ID)
 			u = &userState{user: c.User, conns: make(map[*Conn]struct{}), rooms: make(map[string]struct{}), status: protocol.StatusOnline}
 			h.users[c.User.ID] = u
 			announce = true
@@ -305,6 +354,7 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 		for id := range u.rooms {
 			h.room(id).add(c)
 		}
+		h.setBaseline(reg.Welcome.Rooms)
 		w := reg.Welcome
 		w.Type = protocol.TypeWelcome
 		w.Online = h.onlineFor(u)
@@ -318,7 +368,8 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 			}
 		}
 		if announce {
-			h.broadcastPresence(u)
+			h.presenceAfter(u.user.ID, was)
+			h.publishPresence(u)
 		}
 	})
 }
@@ -345,6 +396,9 @@ func (h *Hub) Unregister(c *Conn) {
 			return
 		}
 		for id := range u.rooms {
+			if r := h.rooms[id]; h.opts.Cluster != nil && r != nil && r.typing[u.user.ID] != nil {
+				h.opts.Cluster.Typing(id, u.user, false)
+			}
 			h.stopTyping(id, u.user.ID)
 			h.dropRoomIfIdle(id)
 		}
@@ -362,8 +416,8 @@ func (h *Hub) goOffline(uid string, gen uint64) {
 	if u == nil || u.graceGen != gen || len(u.conns) > 0 {
 		return // reconnected meanwhile
 	}
-	u.status, u.text = protocol.StatusOffline, ""
-	h.broadcastPresence(u)
+	h.changePresence(uid, func() { u.status, u.text = protocol.StatusOffline, "" })
+	h.publishPresence(u)
 	for id := range u.rooms {
 		h.dropRoomIfIdle(id)
 	}
@@ -411,32 +465,9 @@ func (h *Hub) onlineFor(u *userState) []protocol.Presence {
 			}
 		}
 	}
+	out = h.addRemoteOnline(u, out)
 	slices.SortFunc(out, func(a, b protocol.Presence) int { return strings.Compare(a.User.Name, b.User.Name) })
 	return out
-}
-
-// broadcastPresence tells every connection that shares a room with u (u's
-// own included) u's current status.
-func (h *Hub) broadcastPresence(u *userState) {
-	frame := protocol.Encode(protocol.PresenceFrame{Type: protocol.TypePresence, User: u.user, Status: u.status, Text: u.text})
-	h.epoch++
-	send := func(c *Conn) {
-		if c.mark == h.epoch {
-			return
-		}
-		c.mark = h.epoch
-		c.sendLive(frame)
-	}
-	for c := range u.conns {
-		send(c)
-	}
-	for id := range u.rooms {
-		if r := h.rooms[id]; r != nil {
-			for c := range r.conns {
-				send(c)
-			}
-		}
-	}
 }
 
 // SetStatus sets the user's status (online or away) and status text, and
@@ -447,8 +478,8 @@ func (h *Hub) SetStatus(c *Conn, status, text string) {
 		if u == nil || (u.status == status && u.text == text) {
 			return
 		}
-		u.status, u.text = status, text
-		h.broadcastPresence(u)
+		h.changePresence(u.user.ID, func() { u.status, u.text = status, text })
+		h.publishPresence(u)
 	})
 }
 
@@ -464,28 +495,43 @@ func (h *Hub) IsMember(c *Conn, room string) bool {
 }
 
 // CloseSession closes every connection of a session with code (4401 after
-// logout).
+// logout), on every node of a cluster.
 func (h *Hub) CloseSession(sessionID string, code int, reason string) {
 	h.do(func() {
-		for _, u := range h.users {
-			for c := range u.conns {
-				if c.SessionID == sessionID {
-					c.Close(code, reason)
-				}
-			}
+		h.closeSession(sessionID, code, reason)
+		if h.opts.Cluster != nil {
+			h.opts.Cluster.CloseSession(sessionID, code, reason)
 		}
 	})
 }
 
-// CloseUser closes every connection of a user with code.
-func (h *Hub) CloseUser(userID string, code int, reason string) {
-	h.do(func() {
-		if u := h.users[userID]; u != nil {
-			for c := range u.conns {
+func (h *Hub) closeSession(sessionID string, code int, reason string) {
+	for _, u := range h.users {
+		for c := range u.conns {
+			if c.SessionID == sessionID {
 				c.Close(code, reason)
 			}
 		}
+	}
+}
+
+// CloseUser closes every connection of a user with code, on every node of
+// a cluster.
+func (h *Hub) CloseUser(userID string, code int, reason string) {
+	h.do(func() {
+		h.closeUser(userID, code, reason)
+		if h.opts.Cluster != nil {
+			h.opts.Cluster.CloseUser(userID, code, reason)
+		}
 	})
+}
+
+func (h *Hub) closeUser(userID string, code int, reason string) {
+	if u := h.users[userID]; u != nil {
+		for c := range u.conns {
+			c.Close(code, reason)
+		}
+	}
 }
 
 // Recent returns the room's log frames with seq > after, at most max, from

@@ -1,0 +1,60 @@
+// Package broker carries what one node of minichat must tell the others:
+// committed room-log and membership events, typing, presence and the
+// closing of sessions. Local is the single-node broker (the default): it
+// hands commits straight to the node's hub. NATS connects several nodes
+// through a NATS server.
+//
+// Subjects (NATS):
+//
+//	minichat.room.<room>       committed events of the room, typing in it
+//	minichat.user.<user>       close every connection of a user
+//	minichat.cluster.presence  presence changes and heartbeats of each node
+//	minichat.cluster.close     close every connection of a session
+//
+// Every message is one JSON envelope that names the node it comes from;
+// a commit is encoded once per room, whatever the number of nodes.
+//
+// The broker may lose or delay a message (NATS core delivers at most
+// once). The hub keeps each room's log in seq order and fills any gap from
+// the store, so a lost broker message delays a chat message but never
+// loses it; see hub/cluster.go and docs/operations.md.
+package broker
+
+import (
+	"minichat/server/hub"
+	"minichat/server/store"
+)
+
+// Broker links a node's hub to the other nodes.
+type Broker interface {
+	// Cluster is what the hub tells the other nodes through the broker
+	// (hub.Options.Cluster); nil for a single node.
+	Cluster() hub.Cluster
+	// Attach starts delivering to h what other nodes publish. Call it once,
+	// before the store commits anything.
+	Attach(h *hub.Hub) error
+	// Commit is the store's Options.OnCommit: it hands the events to this
+	// node's hub, then to the other nodes. It does not wait for the network.
+	Commit(evs []store.Event)
+	// Close says goodbye to the other nodes and stops. Call it after the
+	// store is closed, so its last commits are published.
+	Close() error
+}
+
+// Local is the broker of a single node: commits go straight to the hub.
+type Local struct{ h *hub.Hub }
+
+// NewLocal returns the single-node broker.
+func NewLocal() *Local { return &Local{} }
+
+// Cluster returns nil: there is no other node to tell.
+func (*Local) Cluster() hub.Cluster { return nil }
+
+// Attach makes h the hub that receives commits.
+func (l *Local) Attach(h *hub.Hub) error { l.h = h; return nil }
+
+// Commit hands the events to the hub.
+func (l *Local) Commit(evs []store.Event) { l.h.Publish(evs) }
+
+// Close does nothing.
+func (*Local) Close() error { return nil }
