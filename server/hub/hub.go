@@ -202,6 +202,9 @@ func (h *Hub) loop() {
 		select {
 		case fn := <-h.reqs:
 			fn()
+			if len(h.dirty) > 0 {
+				h.flush() // a gap filled from the store (cluster.go)
+			}
 		case evs := <-h.events:
 			h.apply(evs)
 			// Take whatever else has been committed meanwhile, so each

@@ -1,0 +1,494 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"minichat/server/hub"
+	"minichat/server/protocol"
+	"minichat/server/store"
+	"minichat/server/store/sqlite"
+)
+
+// startNATS runs a NATS server in this process on a random loopback port
+// (or on port, when not 0) until the test ends.
+func startNATS(t *testing.T, port int) *natsserver.Server {
+	t.Helper()
+	if port == 0 {
+		port = -1
+	}
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+// natsURL is the NATS server of a test: MINICHAT_TEST_NATS when set (CI
+// points it at the machine's server), else one in this process.
+func natsURL(t *testing.T) string {
+	if u := os.Getenv("MINICHAT_TEST_NATS"); u != "" {
+		return u
+	}
+	return startNATS(t, 0).ClientURL()
+}
+
+// cluster is several nodes — hub and NATS broker each — sharing one store
+// whose commits the first node makes.
+type cluster struct {
+	st     store.Store
+	nodes  []*node
+	prefix string
+}
+
+type node struct {
+	b *NATS
+	h *hub.Hub
+}
+
+// newCluster starts n nodes; the store's commits go to onCommit, or to the
+// first node's broker when it is nil.
+func newCluster(t *testing.T, url string, n int, onCommit func([]store.Event)) *cluster {
+	t.Helper()
+	c := &cluster{prefix: fmt.Sprintf("test%d", time.Now().UnixNano())}
+	for range n {
+		c.nodes = append(c.nodes, c.startNode(t, url))
+	}
+	if onCommit == nil {
+		onCommit = c.nodes[0].b.Commit
+	}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "cluster.db"), store.Options{OnCommit: onCommit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.st = st
+	t.Cleanup(func() { st.Close() })
+	return c
+}
+
+func (c *cluster) startNode(t *testing.T, url string) *node {
+	t.Helper()
+	b, err := NewNATS(NATSOptions{URL: url, Prefix: c.prefix, Heartbeat: 100 * time.Millisecond, PresenceGrace: 300 * time.Millisecond,
+		ReconnectWait: 50 * time.Millisecond, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(hub.Options{Cluster: b, GapWait: 20 * time.Millisecond, PresenceGrace: 300 * time.Millisecond,
+		Fill: func(ctx context.Context, room string, after int64, limit int) ([]store.Event, error) {
+			return c.st.Since(ctx, room, after, limit)
+		}})
+	if err := b.Attach(h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = h.Shutdown(context.Background())
+		_ = b.Close()
+	})
+	return &node{b, h}
+}
+
+// client is a connection registered with one node's hub, drained into a
+// channel as the ws writer would.
+type client struct {
+	c      *hub.Conn
+	frames chan map[string]any
+}
+
+func connect(t *testing.T, n *node, st store.Store, u protocol.User, session string) (*client, protocol.Welcome) {
+	t.Helper()
+	rooms, err := st.Rooms(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range rooms {
+		if r.Member {
+			ids = append(ids, r.ID)
+		}
+	}
+	cl := &client{c: hub.NewConn("c_"+u.Name+session, u, session, 0), frames: make(chan map[string]any, 10000)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var batch [][]byte
+		for {
+			select {
+			case <-cl.c.Wake():
+				var closed bool
+				batch, closed = cl.c.Take(batch[:0], 0)
+				for _, f := range batch {
+					var m map[string]any
+					if err := json.Unmarshal(f, &m); err != nil {
+						panic(err)
+					}
+					cl.frames <- m
+				}
+				if closed {
+					code, _ := cl.c.CloseCode()
+					cl.frames <- map[string]any{"type": "closed", "code": float64(code)}
+					n.h.Unregister(cl.c)
+					return
+				}
+			case <-cl.c.Done():
+				code, _ := cl.c.CloseCode()
+				cl.frames <- map[string]any{"type": "closed", "code": float64(code)}
+				n.h.Unregister(cl.c)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cl.c.Close(protocol.CloseNormal, ""); <-done })
+	if !n.h.Register(cl.c, hub.Registration{RoomIDs: ids, Welcome: protocol.Welcome{User: u, Rooms: rooms}}) {
+		t.Fatal("register")
+	}
+	w := cl.next(t, "welcome")
+	var welcome protocol.Welcome
+	data, _ := json.Marshal(w)
+	_ = json.Unmarshal(data, &welcome)
+	return cl, welcome
+}
+
+// next returns the next frame of one of the types, skipping others.
+func (cl *client) next(t *testing.T, types ...string) map[string]any {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-cl.frames:
+			for _, ty := range types {
+				if m["type"] == ty {
+					return m
+				}
+			}
+		case <-deadline:
+			t.Fatalf("%s: no frame of type %v", cl.c.User.Name, types)
+			return nil
+		}
+	}
+}
+
+// presence waits for presence frames of users with statuses, given as
+// name, status pairs, in any order.
+func (cl *client) presence(t *testing.T, pairs ...string) {
+	t.Helper()
+	want := map[string]string{}
+	for i := 0; i < len(pairs); i += 2 {
+		want[pairs[i]] = pairs[i+1]
+	}
+	for len(want) > 0 {
+		m := cl.next(t, "presence")
+		name := m["user"].(map[string]any)["name"].(string)
+		if want[name] == m["status"] {
+			delete(want, name)
+		}
+	}
+}
+
+// seqs asserts the next messages of a room are from..to, each once, in order.
+func (cl *client) seqs(t *testing.T, room string, from, to int64) {
+	t.Helper()
+	for want := from; want <= to; want++ {
+		m := cl.next(t, "message")
+		msg := m["message"].(map[string]any)
+		if msg["room"] != room || int64(msg["seq"].(float64)) != want {
+			t.Fatalf("%s: got %s seq %v, want %d", cl.c.User.Name, msg["room"], msg["seq"], want)
+		}
+	}
+}
+
+func (cl *client) quiet(t *testing.T, d time.Duration, types ...string) {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case m := <-cl.frames:
+			for _, ty := range types {
+				if m["type"] == ty {
+					t.Fatalf("%s: unexpected %v", cl.c.User.Name, m)
+				}
+			}
+		case <-timeout:
+			return
+		}
+	}
+}
+
+func addUser(t *testing.T, st store.Store, name string) protocol.User {
+	t.Helper()
+	u, err := st.CreateUser(context.Background(), store.NewUser{Name: name, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func general(t *testing.T, st store.Store, u protocol.User) protocol.Room {
+	t.Helper()
+	rooms, err := st.Rooms(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rooms {
+		if r.Name == protocol.DefaultRoom {
+			return r
+		}
+	}
+	t.Fatal("no general room")
+	return protocol.Room{}
+}
+
+func send(t *testing.T, st store.Store, room string, from protocol.User, n int) {
+	t.Helper()
+	for i := range n {
+		if _, _, err := st.Send(context.Background(), store.SendRequest{RoomID: room, SenderID: from.ID, Text: "m" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestWireKeepsEveryEventAClientSees(t *testing.T) {
+	var mu sync.Mutex
+	var evs []store.Event
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "wire.db"), store.Options{OnCommit: func(e []store.Event) {
+		mu.Lock()
+		evs = append(evs, e...)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	alice := addUser(t, st, "alice")
+	room, err := st.CreateRoom(ctx, alice.ID, "wire", protocol.RoomPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _, err := st.Send(ctx, store.SendRequest{RoomID: room.ID, SenderID: alice.ID, Text: "hello ✓ \"quoted\"", ClientID: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Edit(ctx, room.ID, msg.ID, alice.ID, false, "edited"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.React(ctx, room.ID, msg.ID, alice.ID, "👍", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Delete(ctx, room.ID, msg.ID, alice.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	data, err := encodeEvents("n_x", evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		t.Fatal(err)
+	}
+	if len(env.Events) != len(evs) {
+		t.Fatalf("%d events on the wire, want %d", len(env.Events), len(evs))
+	}
+	kinds := map[store.EventKind]int{}
+	for i := range evs {
+		got := fromWire(&env.Events[i])
+		kinds[got.Kind]++
+		if got.Kind == store.EventMember {
+			if got.UserID != evs[i].UserID || got.Joined != evs[i].Joined || got.Created != evs[i].Created || got.Room != evs[i].Room || got.RoomID != evs[i].RoomID {
+				t.Fatalf("member event %+v became %+v", evs[i], got)
+			}
+			continue
+		}
+		if a, b := string(hub.EncodeLog(evs[i])), string(hub.EncodeLog(got)); a != b || got.Seq != evs[i].Seq || got.RoomID != evs[i].RoomID {
+			t.Fatalf("event %d: frame %s became %s", i, a, b)
+		}
+	}
+	if kinds[store.EventMember] == 0 || kinds[store.EventMessage] == 0 || kinds[store.EventUpdate] != 3 {
+		t.Fatalf("kinds %v: the test should cover members, messages and updates", kinds)
+	}
+	if token("r_abc-1") != "r_abc-1" || token("x1") == "x1" || token("a.b") == "a.b" || token("a.b") == token("a_b") {
+		t.Fatal("subject tokens collide or are not safe")
+	}
+}
+
+func TestMessagesTypingPresenceAndClosesCrossNodes(t *testing.T) {
+	c := newCluster(t, natsURL(t), 2, nil)
+	a, b := c.nodes[0], c.nodes[1]
+	alice, bob, carol := addUser(t, c.st, "alice"), addUser(t, c.st, "bob"), addUser(t, c.st, "carol")
+	room := general(t, c.st, alice)
+
+	bobB, _ := connect(t, b, c.st, bob, "s_bob")
+	aliceA, _ := connect(t, a, c.st, alice, "s_alice")
+	// Alice is online on node A: bob, on node B, is told, and carol, who
+	// connects to B later, finds her in the welcome's online list.
+	bobB.presence(t, "alice", protocol.StatusOnline)
+	_, w := connect(t, b, c.st, carol, "s_carol")
+	names := map[string]string{}
+	for _, p := range w.Online {
+		names[p.User.Name] = p.Status
+	}
+	if names["alice"] != "online" || names["bob"] != "online" || names["carol"] != "online" {
+		t.Fatalf("carol's welcome lists %v, want alice, bob and carol online", names)
+	}
+
+	// Messages committed by node A reach node B's connections in order.
+	send(t, c.st, room.ID, alice, 50)
+	bobB.seqs(t, room.ID, room.LastSeq+1, room.LastSeq+50)
+	aliceA.seqs(t, room.ID, room.LastSeq+1, room.LastSeq+50)
+
+	// Typing on node A shows on node B, and stops with the next message.
+	if !a.h.Typing(aliceA.c, room.ID, true) {
+		t.Fatal("typing refused")
+	}
+	m := bobB.next(t, "typing")
+	if m["active"] != true || m["user"].(map[string]any)["name"] != "alice" {
+		t.Fatalf("typing frame %v", m)
+	}
+	send(t, c.st, room.ID, alice, 1)
+	if m := bobB.next(t, "typing"); m["active"] != false {
+		t.Fatalf("typing frame after the message %v", m)
+	}
+
+	// Status changes cross too.
+	a.h.SetStatus(aliceA.c, protocol.StatusAway, "lunch")
+	for {
+		m := bobB.next(t, "presence")
+		if m["status"] == "away" && m["text"] == "lunch" {
+			break
+		}
+	}
+
+	// Signing bob out on node A closes his socket on node B.
+	a.h.CloseSession("s_bob", protocol.CloseUnauthenticated, "signed out")
+	if m := bobB.next(t, "closed"); m["code"] != float64(protocol.CloseUnauthenticated) {
+		t.Fatalf("bob's socket closed with %v", m["code"])
+	}
+}
+
+func TestDeadNodesUsersGoOfflineElsewhere(t *testing.T) {
+	c := newCluster(t, natsURL(t), 3, nil)
+	a, b, d := c.nodes[0], c.nodes[1], c.nodes[2]
+	alice, bob, dan := addUser(t, c.st, "alice"), addUser(t, c.st, "bob"), addUser(t, c.st, "dan")
+	bobB, _ := connect(t, b, c.st, bob, "s_bob")
+	connect(t, a, c.st, alice, "s_alice")
+	connect(t, d, c.st, dan, "s_dan")
+	bobB.presence(t, "alice", protocol.StatusOnline, "dan", protocol.StatusOnline)
+
+	// Node D dies without a word (its NATS connection just drops): its
+	// users go offline on the other nodes once its heartbeats stop.
+	d.b.nc.Close()
+	bobB.presence(t, "dan", protocol.StatusOffline)
+
+	// Node A shuts down and says so: alice counts as online for the
+	// presence grace (time to reconnect elsewhere), then goes offline.
+	_ = a.h.Shutdown(context.Background())
+	_ = a.b.Close()
+	bobB.presence(t, "alice", protocol.StatusOffline)
+	bobB.quiet(t, 300*time.Millisecond, "presence")
+}
+
+func TestLossyBrokerNeverLosesAMessage(t *testing.T) {
+	url := natsURL(t)
+	// The store's commits do not go through a broker: the test publishes
+	// them by hand as a node whose messages are lost and reordered.
+	var mu sync.Mutex
+	var committed []store.Event
+	c := newCluster(t, url, 1, func(evs []store.Event) {
+		mu.Lock()
+		committed = append(committed, evs...)
+		mu.Unlock()
+	})
+	b := c.nodes[0]
+	alice, bob := addUser(t, c.st, "alice"), addUser(t, c.st, "bob")
+	room := general(t, c.st, alice)
+	bobB, _ := connect(t, b, c.st, bob, "s_bob")
+	mu.Lock()
+	committed = nil
+	mu.Unlock()
+	send(t, c.st, room.ID, alice, 60)
+	mu.Lock()
+	evs := committed
+	mu.Unlock()
+
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	lossy := &NATS{opts: NATSOptions{Prefix: c.prefix}}
+	publish := func(env envelope) {
+		env.Node = "n_lossy"
+		data, err := json.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject := lossy.roomSubject(room.ID)
+		if env.Full {
+			subject = c.prefix + subjectPresence
+		}
+		if err := nc.Publish(subject, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every third event is lost, every fifth swaps places with the next,
+	// and the last one is lost too: nothing comes after it to show the
+	// gap but the node's heartbeat, which names its latest seq.
+	for i := 0; i < len(evs)-1; i++ {
+		switch {
+		case i%3 == 2:
+		case i%5 == 4 && i+1 < len(evs)-1:
+			publish(envelope{Events: []event{toWire(&evs[i+1])}})
+			publish(envelope{Events: []event{toWire(&evs[i])}})
+			i++
+		default:
+			publish(envelope{Events: []event{toWire(&evs[i])}})
+		}
+	}
+	publish(envelope{Full: true, Heads: map[string]int64{room.ID: evs[len(evs)-1].Seq}})
+	bobB.seqs(t, room.ID, room.LastSeq+1, room.LastSeq+60)
+	bobB.quiet(t, 200*time.Millisecond, "message")
+}
+
+func TestReconnectionFillsWhatWasMissed(t *testing.T) {
+	// A NATS server of this process, restarted on the same port.
+	ns := startNATS(t, 0)
+	port := ns.Addr().(*net.TCPAddr).Port
+	c := newCluster(t, ns.ClientURL(), 2, nil)
+	a, b := c.nodes[0], c.nodes[1]
+	alice, bob := addUser(t, c.st, "alice"), addUser(t, c.st, "bob")
+	room := general(t, c.st, alice)
+	aliceA, _ := connect(t, a, c.st, alice, "s_alice")
+	bobB, _ := connect(t, b, c.st, bob, "s_bob")
+	send(t, c.st, room.ID, alice, 5)
+	bobB.seqs(t, room.ID, room.LastSeq+1, room.LastSeq+5)
+	aliceA.seqs(t, room.ID, room.LastSeq+1, room.LastSeq+5)
+
+	ns.Shutdown()
+	// NATS is down: node A still delivers its own commits to its own
+	// connections.
+	send(t, c.st, room.ID, alice, 20)
+	aliceA.seqs(t, room.ID, room.LastSeq+6, room.LastSeq+25)
+
+	startNATS(t, port)
+	// After the reconnection node B has every message, once, in order.
+	send(t, c.st, room.ID, alice, 5)
+	bobB.seqs(t, room.ID, room.LastSeq+6, room.LastSeq+30)
+	aliceA.seqs(t, room.ID, room.LastSeq+26, room.LastSeq+30)
+	bobB.quiet(t, 200*time.Millisecond, "message")
+}
