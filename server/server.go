@@ -28,6 +28,7 @@ import (
 	"minichat/server/chat"
 	"minichat/server/hub"
 	"minichat/server/store"
+	"minichat/server/store/postgres"
 	"minichat/server/store/sqlite"
 	"minichat/server/ws"
 )
@@ -37,7 +38,7 @@ import (
 type Config struct {
 	Addr           string        // listen address; default ":8080"
 	DataDir        string        // SQLite database and files; default "./data"
-	Database       string        // "" (SQLite in DataDir) or a postgres:// URL (not yet supported)
+	Database       string        // "" (SQLite in DataDir), "sqlite:PATH" or a postgres:// URL
 	Registration   string        // "open" (default) or "closed"
 	AllowedOrigins []string      // extra origins allowed to open /ws
 	Heartbeat      time.Duration // ping interval; default 25 s
@@ -131,10 +132,22 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	return s, nil
 }
 
-// OpenStore opens the store a Config names.
+// OpenStore opens the store a Config names: a postgres:// (or
+// postgresql://) Database opens the Postgres store, which several nodes may
+// share; otherwise the SQLite store, in DataDir or at the path of a
+// "sqlite:PATH" Database.
 func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
+	if IsPostgres(cfg.Database) {
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		defer cancel()
+		st, err := postgres.Open(ctx, cfg.Database, opts)
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", redact(cfg.Database), err)
+		}
+		return st, nil
+	}
 	if cfg.Database != "" && !strings.HasPrefix(cfg.Database, "sqlite:") {
-		return nil, fmt.Errorf("database %q: only the built-in SQLite store is available in this version", redact(cfg.Database))
+		return nil, fmt.Errorf("database %q: want a postgres:// URL or sqlite:PATH", redact(cfg.Database))
 	}
 	dir := cfg.DataDir
 	if dir == "" {
@@ -152,6 +165,15 @@ func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return st, nil
+}
+
+// openTimeout bounds connecting to Postgres and migrating its schema at
+// start (a node waiting for another node's migration waits within it).
+const openTimeout = time.Minute
+
+// IsPostgres reports whether a Database value names a Postgres server.
+func IsPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
 func redact(dsn string) string {
