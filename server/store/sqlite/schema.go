@@ -19,7 +19,11 @@ type migration func(ctx context.Context, c *sql.Conn, now time.Time) error
 var migrations = []migration{
 	execStep(schemaV1),
 	createGeneral,
+	execStep(disabledUsers),
 }
+
+// disabledUsers adds the disabled flag of accounts (SetUserDisabled).
+const disabledUsers = `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0`
 
 // schemaV1 is the first schema.
 //
