@@ -111,7 +111,7 @@ type SendRequest struct {
 // Store is the durable state of minichat. All methods are safe for
 // concurrent use; errors wrap the Err* values above where they apply.
 type Store interface {
-	// Ping reports whether the store answers (for /healthz).
+	// Ping reports whether the store answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close stops the writer after draining what was submitted and closes
 	// the database. Calls after Close fail.
