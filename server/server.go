@@ -7,7 +7,9 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,6 +29,8 @@ import (
 	"minichat/server/api"
 	"minichat/server/chat"
 	"minichat/server/hub"
+	"minichat/server/metrics"
+	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/store/postgres"
 	"minichat/server/store/sqlite"
@@ -57,6 +61,14 @@ type Config struct {
 	// the program's internals, so it must name a host — ":6060" would listen
 	// on every interface and is refused — and should stay on 127.0.0.1.
 	PprofAddr string
+	// MetricsAddr, when set, serves the Prometheus metrics at /metrics on a
+	// listener of its own, without authentication; default "" (none).
+	MetricsAddr string
+	// MetricsToken, when set, also serves /metrics on the main address to
+	// requests that carry "Authorization: Bearer <MetricsToken>". Without
+	// it the main address answers /metrics with 404, so that counters of
+	// the server's activity are not public by default.
+	MetricsToken string
 }
 
 // Server is a running minichat.
@@ -66,6 +78,7 @@ type Server struct {
 	store   store.Store
 	hub     *hub.Hub
 	ws      *ws.Handler
+	metrics *metrics.Metrics
 	handler http.Handler
 
 	closeOnce sync.Once
@@ -94,9 +107,15 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(cfg.Version)}
 	s.hub = hub.New(hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log})
-	st, err := OpenStore(cfg, store.Options{OnCommit: s.hub.Publish})
+	st, err := OpenStore(cfg, store.Options{
+		OnCommit: func(evs []store.Event) {
+			s.metrics.Committed(evs)
+			s.hub.Publish(evs)
+		},
+		ObserveCommit: s.metrics.ObserveCommit,
+	})
 	if err != nil {
 		_ = s.hub.Shutdown(context.Background())
 		return nil, err
@@ -115,7 +134,8 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Version:        cfg.Version,
 		Log:            log,
 	})
-	s.handler, err = api.New(api.Options{
+	s.metrics.Attach(s.hub, s.ws)
+	apiHandler, err := api.New(api.Options{
 		Store:              st,
 		Chat:               svc,
 		Hub:                s.hub,
@@ -129,8 +149,51 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	s.handler = s.withMetrics(s.metrics.Instrument(apiHandler))
 	return s, nil
 }
+
+// withMetrics answers /metrics on the main handler: with the metrics to a
+// request bearing Config.MetricsToken, with a JSON 401 to one without it,
+// and with a JSON 404 when no token is configured. Every other path goes
+// to next.
+func (s *Server) withMetrics(next http.Handler) http.Handler {
+	metricsHandler := s.metrics.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch {
+		case s.cfg.MetricsToken == "":
+			jsonError(w, http.StatusNotFound, protocol.CodeNotFound,
+				"metrics are not served on this address; see --metrics-addr and --metrics-token")
+		case !bearerIs(r, s.cfg.MetricsToken):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="minichat metrics"`)
+			jsonError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "metrics need the bearer token of --metrics-token")
+		default:
+			metricsHandler.ServeHTTP(w, r)
+		}
+	})
+}
+
+// bearerIs reports whether r carries "Authorization: Bearer token",
+// comparing in constant time.
+func bearerIs(r *http.Request, token string) bool {
+	scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
+}
+
+func jsonError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(protocol.ErrorBody{Error: protocol.ErrorDetail{Code: code, Message: msg}})
+}
+
+// Metrics is the server's metrics registry.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // OpenStore opens the store a Config names: a postgres:// (or
 // postgresql://) Database opens the Postgres store, which several nodes may
@@ -146,19 +209,12 @@ func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
 		}
 		return st, nil
 	}
-	if cfg.Database != "" && !strings.HasPrefix(cfg.Database, "sqlite:") {
-		return nil, fmt.Errorf("database %q: want a postgres:// URL or sqlite:PATH", redact(cfg.Database))
+	path, err := SQLitePath(cfg)
+	if err != nil {
+		return nil, err
 	}
-	dir := cfg.DataDir
-	if dir == "" {
-		dir = "./data"
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.dataDir(), 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	path := filepath.Join(dir, "minichat.db")
-	if p, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok && p != "" {
-		path = p
 	}
 	st, err := sqlite.Open(path, opts)
 	if err != nil {
@@ -174,6 +230,29 @@ const openTimeout = time.Minute
 // IsPostgres reports whether a Database value names a Postgres server.
 func IsPostgres(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// SQLitePath is the SQLite database file a Config names: minichat.db in the
+// data dir, or the path of a "sqlite:PATH" Database. It fails for any other
+// Database (a Postgres one included).
+func SQLitePath(cfg Config) (string, error) {
+	if IsPostgres(cfg.Database) {
+		return "", fmt.Errorf("database %s is Postgres, not SQLite", redact(cfg.Database))
+	}
+	if cfg.Database != "" && !strings.HasPrefix(cfg.Database, "sqlite:") {
+		return "", fmt.Errorf("database %q: want a postgres:// URL or sqlite:PATH", redact(cfg.Database))
+	}
+	if p, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok && p != "" {
+		return p, nil
+	}
+	return filepath.Join(cfg.dataDir(), "minichat.db"), nil
+}
+
+func (c Config) dataDir() string {
+	if c.DataDir == "" {
+		return "./data"
+	}
+	return c.DataDir
 }
 
 func redact(dsn string) string {
@@ -222,8 +301,9 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 }
 
 // Serve is Run on an existing listener. With Config.PprofAddr set it also
-// listens there for net/http/pprof and stops that listener with the main
-// one; the bound address is logged as "pprof listening".
+// listens there for net/http/pprof, and with Config.MetricsAddr there for
+// /metrics, and stops those listeners with the main one; their bound
+// addresses are logged as "pprof listening" and "metrics listening".
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
 	// http.Server's own errors (TLS handshakes, malformed requests) go to
 	// the structured log rather than to the standard logger.
@@ -248,20 +328,34 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	}
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
-	if s.cfg.PprofAddr != "" {
-		pln, err := net.Listen("tcp", s.cfg.PprofAddr)
+	// Side listeners: plain HTTP on addresses of their own, stopped with
+	// the main one.
+	side := []struct {
+		name, addr string
+		handler    http.Handler
+	}{
+		{"pprof", s.cfg.PprofAddr, pprofHandler()},
+		{"metrics", s.cfg.MetricsAddr, s.metricsMux()},
+	}
+	for _, sl := range side {
+		if sl.addr == "" {
+			continue
+		}
+		sln, err := net.Listen("tcp", sl.addr)
 		if err != nil {
-			ln.Close()
+			for _, l := range listeners {
+				l.Close()
+			}
 			s.Close()
-			return fmt.Errorf("pprof listen: %w", err)
+			return fmt.Errorf("%s listen: %w", sl.name, err)
 		}
 		servers = append(servers, &http.Server{
-			Handler:           pprofHandler(),
+			Handler:           sl.handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          errorLog,
 		})
-		listeners = append(listeners, pln)
-		s.log.Info().Str("addr", pln.Addr().String()).Msg("pprof listening")
+		listeners = append(listeners, sln)
+		s.log.Info().Str("addr", sln.Addr().String()).Msg(sl.name + " listening")
 	}
 	scheme := "http"
 	if tlsOn {
@@ -348,6 +442,13 @@ func pprofHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// metricsMux serves /metrics (and nothing else) on the metrics listener.
+func (s *Server) metricsMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.metrics.Handler())
 	return mux
 }
 

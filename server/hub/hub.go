@@ -17,6 +17,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -62,6 +63,8 @@ type Hub struct {
 	// writers; flushed (woken) once the inbox of events is drained.
 	dirty      []*Conn
 	flushEpoch uint64
+
+	delivered atomic.Uint64 // see Stats; added to by the loop only
 }
 
 // userState is a connected (or recently connected) user.

@@ -73,6 +73,13 @@ type Options struct {
 	OnCommit func([]Event)
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// ObserveCommit, if set, is called after every successful commit of a
+	// write transaction with the number of writes it carried (the group
+	// commit's batch size) and how long the transaction took, from its
+	// start to the end of the commit. It feeds the metrics; it is called
+	// from the store's writer and must be cheap and must not block.
+	// Implementations that do not batch report batches of one.
+	ObserveCommit func(writes int, took time.Duration)
 }
 
 // Session is an authenticated session.
@@ -150,7 +157,7 @@ type SearchRequest struct {
 // Store is the durable state of minichat. All methods are safe for
 // concurrent use; errors wrap the Err* values above where they apply.
 type Store interface {
-	// Ping reports whether the store answers (for /healthz).
+	// Ping reports whether the store answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close stops the writer after draining what was submitted and closes
 	// the database. Calls after Close fail.
@@ -169,8 +176,21 @@ type Store interface {
 	Users(ctx context.Context) ([]protocol.User, error)
 	// SetPassword replaces a user's password hash.
 	SetPassword(ctx context.Context, userID, hash string) error
+	// SetUserDisabled disables (true) or re-enables (false) an account
+	// (ErrNotFound for an unknown user). Disabling revokes every session of
+	// the user in the same transaction and returns their ids, so that a
+	// running server can close the user's sockets; while an account is
+	// disabled, CreateSession for it fails with ErrForbidden, so it cannot
+	// sign in. Re-enabling revokes nothing and returns no ids; setting the
+	// state the account already has is not an error. The account, its
+	// memberships and its messages are kept either way.
+	SetUserDisabled(ctx context.Context, userID string, disabled bool) (revoked []string, err error)
+	// DisabledUserIDs lists the ids of the disabled accounts, in no
+	// particular order.
+	DisabledUserIDs(ctx context.Context) ([]string, error)
 
-	// CreateSession stores a new session for a token hash and returns its id.
+	// CreateSession stores a new session for a token hash and returns its id
+	// (ErrNotFound for an unknown user, ErrForbidden for a disabled one).
 	CreateSession(ctx context.Context, userID string, tokenHash []byte) (Session, error)
 	// SessionByToken finds the session of a token hash, or ErrNotFound.
 	SessionByToken(ctx context.Context, tokenHash []byte) (Session, error)

@@ -89,19 +89,39 @@ func (s *Store) sendTx(ctx context.Context, tx pgx.Tx, req store.SendRequest) (m
 	if req.ReplyTo != "" && (replyRoom == nil || *replyRoom != req.RoomID) {
 		return msg, false, nil, fmt.Errorf("reply_to %s in room %s: %w", req.ReplyTo, req.RoomID, store.ErrNotFound)
 	}
+	var files []protocol.Attachment
+	if len(req.Attachments) > 0 {
+		byID, err := filesByID(ctx, tx, req.Attachments)
+		if err != nil {
+			return msg, false, nil, err
+		}
+		for _, id := range req.Attachments {
+			f, ok := byID[id]
+			if !ok || f.UploaderID != req.SenderID {
+				return msg, false, nil, fmt.Errorf("attachment: file %s of the sender: %w", id, store.ErrNotFound)
+			}
+			files = append(files, f.Attachment())
+		}
+	}
 	now := s.opts.Now()
 	ts := now.UnixMilli()
 	msg = protocol.Message{
 		ID: newMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
 		Text: req.Text, TS: formatMilli(ts), ClientID: req.ClientID, ReplyTo: req.ReplyTo,
+		Attachments: files,
 	}
 	attachments := strings.Join(req.Attachments, " ")
-	msg.Attachments = renderAttachments(attachments)
 	if err := tx.QueryRow(ctx, nextSeq+`INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
 		SELECT $1, last_seq, $2, 'chat', $3, $4, $5, $6, $7, $8 FROM next RETURNING seq`,
 		req.RoomID, msg.ID, req.SenderID, req.Text, ts, nullString(req.ClientID), nullString(req.ReplyTo), attachments).
 		Scan(&msg.Seq); err != nil {
 		return msg, false, nil, err
+	}
+	if len(req.Attachments) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO message_files (message_id, file_id, room_id)
+			SELECT $1, f, $2 FROM unnest($3::text[]) f ON CONFLICT DO NOTHING`, msg.ID, req.RoomID, req.Attachments); err != nil {
+			return msg, false, nil, err
+		}
 	}
 	return msg, false, []store.Event{{Kind: store.EventMessage, RoomID: req.RoomID, Seq: msg.Seq, Message: msg}}, nil
 }
@@ -198,6 +218,9 @@ func (s *Store) Delete(ctx context.Context, roomID, msgID, userID string, admin 
 		if _, err := tx.Exec(ctx, `DELETE FROM reactions WHERE message_id = $1`, msgID); err != nil {
 			return nil, err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM message_files WHERE message_id = $1`, msgID); err != nil {
+			return nil, err
+		}
 		ev, err := logUpdate(ctx, tx, roomID, msgID)
 		msg = ev.Message
 		return []store.Event{ev}, err
@@ -286,7 +309,7 @@ func (s *Store) History(ctx context.Context, roomID string, before int64, limit 
 	if more {
 		msgs = msgs[:limit]
 	}
-	if err := loadReactions(ctx, q, msgs); err != nil {
+	if err := loadDetails(ctx, q, msgs); err != nil {
 		return nil, false, fmt.Errorf("history: %w", err)
 	}
 	out := make([]protocol.Message, len(msgs))
@@ -357,7 +380,7 @@ func (s *Store) Since(ctx context.Context, roomID string, after int64, limit int
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("since: %w", err)
 	}
-	if err := loadReactions(ctx, q, msgs); err != nil {
+	if err := loadDetails(ctx, q, msgs); err != nil {
 		return nil, fmt.Errorf("since: %w", err)
 	}
 	out := make([]store.Event, len(msgs))

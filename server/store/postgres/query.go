@@ -23,7 +23,8 @@ const msgFrom = `messages m LEFT JOIN users u ON u.id = m.sender_id`
 // still to be loaded into Reactions by loadReactions.
 type scanned struct {
 	protocol.Message
-	reactions int
+	reactions   int
+	attachments string // space-separated file ids, loaded by loadDetails
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -35,10 +36,9 @@ func scanMessage(r scanner, extra ...any) (scanned, error) {
 		clientID, replyTo          *string
 		ts                         int64
 		editedAt                   *int64
-		attachments                string
 	)
 	dest := append(extra, &m.ID, &m.Room, &m.Seq, &m.Kind, &senderID, &senderName, &role, &m.Text, &ts,
-		&clientID, &editedAt, &m.Deleted, &replyTo, &attachments, &m.reactions)
+		&clientID, &editedAt, &m.Deleted, &replyTo, &m.attachments, &m.reactions)
 	if err := r.Scan(dest...); err != nil {
 		return m, err
 	}
@@ -51,7 +51,6 @@ func scanMessage(r scanner, extra ...any) (scanned, error) {
 		m.EditedAt = formatMilli(*editedAt)
 	}
 	m.ReplyTo = deref(replyTo)
-	m.Attachments = renderAttachments(attachments)
 	return m, nil
 }
 
@@ -72,16 +71,29 @@ func nullString(s string) *string {
 
 func formatMilli(ms int64) string { return protocol.FormatTime(time.UnixMilli(ms)) }
 
-// renderAttachments turns the stored id list into Attachments.
-func renderAttachments(ids string) []protocol.Attachment {
-	if ids == "" {
-		return nil
+// loadDetails fills the Attachments and Reactions of the messages that have
+// any, with one query for each.
+func loadDetails(ctx context.Context, q querier, msgs []scanned) error {
+	var ids []string
+	for i := range msgs {
+		ids = append(ids, strings.Fields(msgs[i].attachments)...)
 	}
-	var out []protocol.Attachment
-	for _, id := range strings.Fields(ids) {
-		out = append(out, protocol.Attachment{ID: id, URL: "/files/" + id})
+	if len(ids) > 0 {
+		files, err := filesByID(ctx, q, ids)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			for _, id := range strings.Fields(msgs[i].attachments) {
+				f, ok := files[id]
+				if !ok {
+					return fmt.Errorf("load attachments of %s: file %s: %w", msgs[i].ID, id, store.ErrNotFound)
+				}
+				msgs[i].Attachments = append(msgs[i].Attachments, f.Attachment())
+			}
+		}
 	}
-	return out
+	return loadReactions(ctx, q, msgs)
 }
 
 // loadReactions fills the Reactions of the messages that have any, with
@@ -156,7 +168,7 @@ func messageByID(ctx context.Context, q querier, id string) (protocol.Message, e
 		return protocol.Message{}, fmt.Errorf("load message %s: %w", id, err)
 	}
 	ms := []scanned{m}
-	if err := loadReactions(ctx, q, ms); err != nil {
+	if err := loadDetails(ctx, q, ms); err != nil {
 		return protocol.Message{}, err
 	}
 	return ms[0].Message, nil

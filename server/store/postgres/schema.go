@@ -23,7 +23,42 @@ type migration func(ctx context.Context, tx pgx.Tx, now time.Time) error
 var migrations = []migration{
 	execStep(schemaV1),
 	createGeneral,
+	execStep(schemaFilesSearch),
+	execStep(disabledUsers),
 }
+
+// schemaFilesSearch adds uploaded files, the links of messages to their
+// attachments (what makes a file readable to a room's members), and
+// full-text search: a generated tsvector of every chat message that is not
+// deleted ('simple' configuration: words lowercased, no stemming, no stop
+// words), with a GIN index.
+const schemaFilesSearch = `
+CREATE TABLE files (
+	id          TEXT PRIMARY KEY,
+	name        TEXT NOT NULL,
+	size        BIGINT NOT NULL,
+	type        TEXT NOT NULL,
+	sha256      TEXT NOT NULL,
+	uploader_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	created_at  BIGINT NOT NULL
+);
+CREATE INDEX files_sha256 ON files (sha256);
+
+CREATE TABLE message_files (
+	message_id TEXT NOT NULL,
+	file_id    TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+	room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+	PRIMARY KEY (message_id, file_id)
+);
+CREATE INDEX message_files_file ON message_files (file_id, room_id);
+
+ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
+	CASE WHEN kind = 'chat' AND NOT deleted THEN to_tsvector('simple'::regconfig, text) END) STORED;
+CREATE INDEX messages_search ON messages USING gin (search);
+`
+
+// disabledUsers adds the disabled flag of accounts (SetUserDisabled).
+const disabledUsers = `ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false`
 
 // schemaV1 mirrors the SQLite store's first schema (see that package for
 // the reasoning): times are Unix milliseconds, names are unique

@@ -159,6 +159,13 @@ func (s *Store) CreateSession(ctx context.Context, userID string, tokenHash []by
 		if err != nil {
 			return nil, err
 		}
+		var disabled bool
+		if err := tx.QueryRow(ctx, `SELECT disabled FROM users WHERE id = $1`, userID).Scan(&disabled); err != nil {
+			return nil, err
+		}
+		if disabled {
+			return nil, fmt.Errorf("user %s is disabled: %w", userID, store.ErrForbidden)
+		}
 		now := s.opts.Now()
 		sess = store.Session{ID: newID("s_"), User: u, CreatedAt: time.UnixMilli(now.UnixMilli())}
 		_, err = tx.Exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4)`,
@@ -225,6 +232,53 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) ([]string
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete user sessions: %w", err)
+	}
+	return ids, nil
+}
+
+// SetUserDisabled disables or re-enables an account; disabling deletes its
+// sessions in the same transaction, so no session of a disabled account
+// exists at any commit.
+func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled bool) ([]string, error) {
+	var ids []string
+	err := s.write(ctx, nil, func(ctx context.Context, tx pgx.Tx) ([]store.Event, error) {
+		ids = nil
+		tag, err := tx.Exec(ctx, `UPDATE users SET disabled = $1 WHERE id = $2`, disabled, userID)
+		if err != nil {
+			return nil, err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil, fmt.Errorf("user %s: %w", userID, store.ErrNotFound)
+		}
+		if !disabled {
+			return nil, nil
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM sessions WHERE user_id = $1 RETURNING id`, userID)
+		if err != nil {
+			return nil, err
+		}
+		ids, err = collect[string](rows)
+		return nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set user disabled: %w", err)
+	}
+	return ids, nil
+}
+
+// DisabledUserIDs lists the ids of disabled accounts.
+func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
+	q, err := s.reads()
+	if err != nil {
+		return nil, fmt.Errorf("disabled users: %w", err)
+	}
+	rows, err := q.Query(ctx, `SELECT id FROM users WHERE disabled`)
+	if err != nil {
+		return nil, fmt.Errorf("disabled users: %w", err)
+	}
+	ids, err := collect[string](rows)
+	if err != nil {
+		return nil, fmt.Errorf("disabled users: %w", err)
 	}
 	return ids, nil
 }

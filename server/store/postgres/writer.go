@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -140,6 +141,7 @@ func (s *Store) runBatch(batch []*op) {
 	slices.Sort(rooms)
 	rooms = slices.Compact(rooms)
 
+	start := time.Now()
 	var (
 		tx  pgx.Tx
 		err error
@@ -171,6 +173,9 @@ func (s *Store) runBatch(batch []*op) {
 		_ = tx.Rollback(ctx)
 		s.answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
 		return
+	}
+	if s.opts.ObserveCommit != nil {
+		s.opts.ObserveCommit(taken, time.Since(start))
 	}
 	if len(events) > 0 && s.opts.OnCommit != nil {
 		s.opts.OnCommit(events)

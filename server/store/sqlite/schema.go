@@ -20,7 +20,11 @@ var migrations = []migration{
 	execStep(schemaV1),
 	createGeneral,
 	execStep(schemaFilesSearch),
+	execStep(disabledUsers),
 }
+
+// disabledUsers adds the disabled flag of accounts (SetUserDisabled).
+const disabledUsers = `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0`
 
 // schemaV1 is the first schema.
 //

@@ -49,6 +49,7 @@ func Run(t *testing.T, open Open) {
 		{"Users", testUsers},
 		{"FirstUserEvents", testFirstUserEvents},
 		{"Sessions", testSessions},
+		{"DisableUser", testDisableUser},
 		{"CreateRoom", testCreateRoom},
 		{"Visibility", testVisibility},
 		{"RoomsListing", testRoomsListing},
