@@ -33,9 +33,14 @@ endif
 
 test: test-go test-web
 
+# The Postgres store's tests run against the server named by
+# MINICHAT_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test);
+# without it they are skipped, and this says so.
 test-go:
 	$(GO) vet ./...
+	@[ -n "$$MINICHAT_TEST_POSTGRES" ] || echo "*** MINICHAT_TEST_POSTGRES is not set: the Postgres store tests are SKIPPED (not run) ***"
 	$(GO) test -race -count=1 ./...
+	@[ -n "$$MINICHAT_TEST_POSTGRES" ] || echo "*** reminder: the Postgres half of the tests was NOT run (set MINICHAT_TEST_POSTGRES) ***"
 
 test-web:
 	@[ -d node_modules ] || npm ci

@@ -5,6 +5,8 @@
 //	minichat user passwd NAME [--password P]
 //	minichat user list
 //	minichat bench [flags]          drive a running server over the protocol
+//	minichat migrate --from sqlite:PATH --to postgres://…
+//	                                copy a SQLite installation into an empty Postgres database
 //	minichat healthcheck [--addr A] [--tls-cert F]
 //	                                exit 0 when the server answers /healthz
 //	minichat version
@@ -38,6 +40,7 @@ import (
 	"minichat/server/bench"
 	"minichat/server/protocol"
 	"minichat/server/store"
+	"minichat/server/store/migrate"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -70,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return userCmd(ctx, args, stdin, stdout, stderr)
 	case "bench":
 		return bench.Main(ctx, args, stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args, stdout, stderr)
 	case "help":
@@ -86,6 +91,8 @@ const usage = `usage:
   minichat user passwd NAME          set a password and sign the user out everywhere
   minichat user list                 list accounts
   minichat bench [flags]             load-test a running server (minichat bench -h)
+  minichat migrate --from sqlite:PATH --to postgres://…
+                                     copy a single-node SQLite database into an empty Postgres database
   minichat healthcheck [--addr A] [--tls-cert F]
                                      exit 0 when the server on A answers /healthz (over HTTPS with --tls-cert)
   minichat version                   print the version
@@ -351,4 +358,43 @@ func readPassword(flagValue string, stdin io.Reader) (pw string, generated bool,
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// migrateCmd copies a SQLite database into an empty Postgres database.
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "the SQLite database: sqlite:PATH (e.g. sqlite:./data/minichat.db) or PATH")
+	to := fs.String("to", "", "the empty Postgres database: postgres://USER@HOST:PORT/DB")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("migrate: unexpected argument %q", fs.Arg(0))
+	}
+	path := strings.TrimPrefix(*from, "sqlite:")
+	if path == "" || server.IsPostgres(*from) {
+		return errors.New("migrate: --from must name the SQLite database (sqlite:PATH)")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("migrate: --from: %w", err)
+	}
+	if !server.IsPostgres(*to) {
+		return errors.New("migrate: --to must be a postgres:// URL")
+	}
+	rep, err := migrate.SQLiteToPostgres(ctx, path, *to, stdout)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tROWS (copied and verified)")
+	for _, tc := range rep.Tables {
+		fmt.Fprintf(tw, "%s\t%d\n", tc.Table, tc.Rows)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "migrated %s into Postgres in %s; start the servers with --database and the same --data-dir contents for uploaded files\n",
+		path, rep.Took.Round(time.Millisecond))
+	return nil
 }

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"minichat/server/store/postgres/pgtest"
 )
 
 // TestMain lets a test start this very binary as a real minichat process:
@@ -497,5 +499,58 @@ func TestPprofOnItsOwnListener(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("server with pprof did not exit")
+	}
+}
+
+// TestMigrateCommand moves a real single-node installation to Postgres with
+// `minichat migrate`: a server on SQLite takes an account and a message and
+// stops; migrate copies the file into an empty schema and refuses to do it
+// twice; a server started with --database on that schema (and an empty data
+// dir) signs the user in with the same password and shows the message.
+func TestMigrateCommand(t *testing.T) {
+	dbURL, _ := pgtest.Schema(t)
+	dir := t.TempDir()
+	p := startChild(t, dir)
+	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
+		t.Fatal("register")
+	}
+	token, room := login(t, p)
+	if st, _ := p.request("POST", "/api/rooms/"+room+"/messages", token, `{"text":"moved to postgres"}`); st != 201 {
+		t.Fatalf("send: %d", st)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+
+	var out bytes.Buffer
+	from := "sqlite:" + filepath.Join(dir, "minichat.db")
+	if err := run(t.Context(), []string{"migrate", "--from", from, "--to", dbURL}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "messages") || !strings.Contains(out.String(), "migrated") {
+		t.Fatalf("migrate printed %q", out.String())
+	}
+	if err := run(t.Context(), []string{"migrate", "--from", from, "--to", dbURL}, nil, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("second migrate: %v, want a refusal of the non-empty target", err)
+	}
+	for _, bad := range [][]string{
+		{"migrate", "--to", dbURL},
+		{"migrate", "--from", from},
+		{"migrate", "--from", from, "--to", "mysql://x"},
+		{"migrate", "--from", "sqlite:" + filepath.Join(dir, "missing.db"), "--to", dbURL},
+	} {
+		if err := run(t.Context(), bad, nil, io.Discard, io.Discard); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+
+	p2 := startChild(t, t.TempDir(), "--database", dbURL)
+	token, room = login(t, p2)
+	st, hist := p2.request("GET", "/api/rooms/"+room+"/messages", token, "")
+	msgs, _ := hist["messages"].([]any)
+	if st != 200 || len(msgs) == 0 || msgs[len(msgs)-1].(map[string]any)["text"] != "moved to postgres" {
+		t.Fatalf("history on postgres: %d %v", st, hist)
 	}
 }

@@ -7,7 +7,9 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,7 +30,10 @@ import (
 	"minichat/server/broker"
 	"minichat/server/chat"
 	"minichat/server/hub"
+	"minichat/server/metrics"
+	"minichat/server/protocol"
 	"minichat/server/store"
+	"minichat/server/store/postgres"
 	"minichat/server/store/sqlite"
 	"minichat/server/ws"
 )
@@ -36,12 +41,12 @@ import (
 // Config is the server's configuration; the zero value of a field means its
 // default (see DESIGN and the flags in main.go).
 type Config struct {
-	Addr           string        // listen address; default ":8080"
-	DataDir        string        // SQLite database and files; default "./data"
-	Database       string        // "" (SQLite in DataDir) or a postgres:// URL (not yet supported)
+	Addr     string // listen address; default ":8080"
+	DataDir  string // SQLite database and files; default "./data"
+	Database string // "" (SQLite in DataDir), "sqlite:PATH" or a postgres:// URL
 	// NATS, when set (nats://host:port), links this node to the others of a
 	// cluster that share one Postgres database; "" is a single node.
-	NATS string
+	NATS           string
 	Registration   string        // "open" (default) or "closed"
 	AllowedOrigins []string      // extra origins allowed to open /ws
 	Heartbeat      time.Duration // ping interval; default 25 s
@@ -60,6 +65,14 @@ type Config struct {
 	// the program's internals, so it must name a host — ":6060" would listen
 	// on every interface and is refused — and should stay on 127.0.0.1.
 	PprofAddr string
+	// MetricsAddr, when set, serves the Prometheus metrics at /metrics on a
+	// listener of its own, without authentication; default "" (none).
+	MetricsAddr string
+	// MetricsToken, when set, also serves /metrics on the main address to
+	// requests that carry "Authorization: Bearer <MetricsToken>". Without
+	// it the main address answers /metrics with 404, so that counters of
+	// the server's activity are not public by default.
+	MetricsToken string
 }
 
 // Server is a running minichat.
@@ -70,6 +83,7 @@ type Server struct {
 	hub     *hub.Hub
 	broker  broker.Broker
 	ws      *ws.Handler
+	metrics *metrics.Metrics
 	handler http.Handler
 
 	closeOnce sync.Once
@@ -98,11 +112,17 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(cfg.Version)}
 	if err := s.openBroker(); err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(cfg, store.Options{OnCommit: s.broker.Commit})
+	st, err := OpenStore(cfg, store.Options{
+		OnCommit: func(evs []store.Event) {
+			s.metrics.Committed(evs)
+			s.broker.Commit(evs)
+		},
+		ObserveCommit: s.metrics.ObserveCommit,
+	})
 	if err != nil {
 		_ = s.hub.Shutdown(context.Background())
 		_ = s.broker.Close()
@@ -122,7 +142,8 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Version:        cfg.Version,
 		Log:            log,
 	})
-	s.handler, err = api.New(api.Options{
+	s.metrics.Attach(s.hub, s.ws)
+	apiHandler, err := api.New(api.Options{
 		Store:              st,
 		Chat:               svc,
 		Hub:                s.hub,
@@ -136,6 +157,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	s.handler = s.withMetrics(s.metrics.Instrument(apiHandler))
 	return s, nil
 }
 
@@ -168,27 +190,106 @@ func (s *Server) openBroker() error {
 	return nil
 }
 
-// OpenStore opens the store a Config names.
+// withMetrics answers /metrics on the main handler: with the metrics to a
+// request bearing Config.MetricsToken, with a JSON 401 to one without it,
+// and with a JSON 404 when no token is configured. Every other path goes
+// to next.
+func (s *Server) withMetrics(next http.Handler) http.Handler {
+	metricsHandler := s.metrics.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch {
+		case s.cfg.MetricsToken == "":
+			jsonError(w, http.StatusNotFound, protocol.CodeNotFound,
+				"metrics are not served on this address; see --metrics-addr and --metrics-token")
+		case !bearerIs(r, s.cfg.MetricsToken):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="minichat metrics"`)
+			jsonError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "metrics need the bearer token of --metrics-token")
+		default:
+			metricsHandler.ServeHTTP(w, r)
+		}
+	})
+}
+
+// bearerIs reports whether r carries "Authorization: Bearer token",
+// comparing in constant time.
+func bearerIs(r *http.Request, token string) bool {
+	scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
+}
+
+func jsonError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(protocol.ErrorBody{Error: protocol.ErrorDetail{Code: code, Message: msg}})
+}
+
+// Metrics is the server's metrics registry.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// OpenStore opens the store a Config names: a postgres:// (or
+// postgresql://) Database opens the Postgres store, which several nodes may
+// share; otherwise the SQLite store, in DataDir or at the path of a
+// "sqlite:PATH" Database.
 func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
-	if cfg.Database != "" && !strings.HasPrefix(cfg.Database, "sqlite:") {
-		return nil, fmt.Errorf("database %q: only the built-in SQLite store is available in this version", redact(cfg.Database))
+	if IsPostgres(cfg.Database) {
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		defer cancel()
+		st, err := postgres.Open(ctx, cfg.Database, opts)
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", redact(cfg.Database), err)
+		}
+		return st, nil
 	}
-	dir := cfg.DataDir
-	if dir == "" {
-		dir = "./data"
+	path, err := SQLitePath(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.dataDir(), 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	path := filepath.Join(dir, "minichat.db")
-	if p, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok && p != "" {
-		path = p
 	}
 	st, err := sqlite.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return st, nil
+}
+
+// openTimeout bounds connecting to Postgres and migrating its schema at
+// start (a node waiting for another node's migration waits within it).
+const openTimeout = time.Minute
+
+// IsPostgres reports whether a Database value names a Postgres server.
+func IsPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// SQLitePath is the SQLite database file a Config names: minichat.db in the
+// data dir, or the path of a "sqlite:PATH" Database. It fails for any other
+// Database (a Postgres one included).
+func SQLitePath(cfg Config) (string, error) {
+	if IsPostgres(cfg.Database) {
+		return "", fmt.Errorf("database %s is Postgres, not SQLite", redact(cfg.Database))
+	}
+	if cfg.Database != "" && !strings.HasPrefix(cfg.Database, "sqlite:") {
+		return "", fmt.Errorf("database %q: want a postgres:// URL or sqlite:PATH", redact(cfg.Database))
+	}
+	if p, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok && p != "" {
+		return p, nil
+	}
+	return filepath.Join(cfg.dataDir(), "minichat.db"), nil
+}
+
+func (c Config) dataDir() string {
+	if c.DataDir == "" {
+		return "./data"
+	}
+	return c.DataDir
 }
 
 func redact(dsn string) string {
@@ -238,8 +339,9 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 }
 
 // Serve is Run on an existing listener. With Config.PprofAddr set it also
-// listens there for net/http/pprof and stops that listener with the main
-// one; the bound address is logged as "pprof listening".
+// listens there for net/http/pprof, and with Config.MetricsAddr there for
+// /metrics, and stops those listeners with the main one; their bound
+// addresses are logged as "pprof listening" and "metrics listening".
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr)) error {
 	// http.Server's own errors (TLS handshakes, malformed requests) go to
 	// the structured log rather than to the standard logger.
@@ -264,20 +366,34 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	}
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
-	if s.cfg.PprofAddr != "" {
-		pln, err := net.Listen("tcp", s.cfg.PprofAddr)
+	// Side listeners: plain HTTP on addresses of their own, stopped with
+	// the main one.
+	side := []struct {
+		name, addr string
+		handler    http.Handler
+	}{
+		{"pprof", s.cfg.PprofAddr, pprofHandler()},
+		{"metrics", s.cfg.MetricsAddr, s.metricsMux()},
+	}
+	for _, sl := range side {
+		if sl.addr == "" {
+			continue
+		}
+		sln, err := net.Listen("tcp", sl.addr)
 		if err != nil {
-			ln.Close()
+			for _, l := range listeners {
+				l.Close()
+			}
 			s.Close()
-			return fmt.Errorf("pprof listen: %w", err)
+			return fmt.Errorf("%s listen: %w", sl.name, err)
 		}
 		servers = append(servers, &http.Server{
-			Handler:           pprofHandler(),
+			Handler:           sl.handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          errorLog,
 		})
-		listeners = append(listeners, pln)
-		s.log.Info().Str("addr", pln.Addr().String()).Msg("pprof listening")
+		listeners = append(listeners, sln)
+		s.log.Info().Str("addr", sln.Addr().String()).Msg(sl.name + " listening")
 	}
 	scheme := "http"
 	if tlsOn {
@@ -364,6 +480,13 @@ func pprofHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// metricsMux serves /metrics (and nothing else) on the metrics listener.
+func (s *Server) metricsMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.metrics.Handler())
 	return mux
 }
 

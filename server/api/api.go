@@ -1,5 +1,5 @@
 // Package api is minichat's HTTP surface: the chi router with the REST
-// endpoints of the protocol, /healthz, the /ws endpoint mounted from the ws
+// endpoints of the protocol, /healthz and /readyz, the /ws endpoint mounted from the ws
 // package, and the embedded web client with its SPA fallback. Handlers
 // return errors and one function renders them as {"error":{code,message}},
 // so every failure, including unknown /api paths and panics, is JSON.
@@ -77,6 +77,7 @@ func New(opts Options) (http.Handler, error) {
 	r.Use(securityHeaders)
 
 	r.Get("/healthz", a.healthz)
+	r.Get("/readyz", a.readyz)
 	r.Handle("/ws", opts.WS)
 	r.Route("/api", func(r chi.Router) {
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -125,11 +126,19 @@ func (a *api) handle(h handler) http.HandlerFunc {
 	}
 }
 
+// healthz is the liveness check: the process serves HTTP. It does not
+// touch the store, so a slow disk does not get a live server restarted.
 func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is the readiness check: 200 while the store answers a read within
+// 2 s, 503 otherwise (and after the store is closed at shutdown).
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.opts.Store.Ping(ctx); err != nil {
-		a.log.Warn().Err(err).Msg("health check: store does not answer")
+		a.log.Warn().Err(err).Msg("readiness check: store does not answer")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
 	}

@@ -167,7 +167,7 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 		ev := l.Info()
 		if status >= 500 {
 			ev = l.Error()
-		} else if r.URL.Path == "/healthz" {
+		} else if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			ev = l.Debug()
 		}
 		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).

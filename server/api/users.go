@@ -108,6 +108,9 @@ func (a *api) startSession(w http.ResponseWriter, r *http.Request, u protocol.Us
 		return err
 	}
 	if _, err := a.opts.Store.CreateSession(r.Context(), u.ID, hash); err != nil {
+		if errors.Is(err, store.ErrForbidden) {
+			return protocol.Errorf(protocol.CodeForbidden, "this account is disabled; ask an administrator")
+		}
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -178,7 +178,7 @@ func (c *Conn) sendLive(frame []byte) {
 		return
 	}
 	if c.queued+len(frame) > c.maxQueue {
-		c.closeLocked(protocol.CloseTooSlow, "too slow to read")
+		c.closeLocked(protocol.CloseTooSlow, ReasonTooSlow)
 		return
 	}
 	c.pushLocked(frame)
@@ -203,7 +203,7 @@ func (c *Conn) sendLog(room string, seq int64, frame []byte) bool {
 		return false // already queued (by the replay)
 	}
 	if c.queued+len(frame) > c.maxQueue {
-		c.closeLocked(protocol.CloseTooSlow, "too slow to read")
+		c.closeLocked(protocol.CloseTooSlow, ReasonTooSlow)
 		return false
 	}
 	f.last = seq

@@ -36,11 +36,19 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 		return
 	}
 	r.remember(seq, frame)
+	var n uint64
 	for c := range r.conns {
-		if c.sendLog(roomID, seq, frame) && c.dirty != h.flushEpoch+1 {
+		if !c.sendLog(roomID, seq, frame) {
+			continue
+		}
+		n++
+		if c.dirty != h.flushEpoch+1 {
 			c.dirty = h.flushEpoch + 1 // the epoch flush will end
 			h.dirty = append(h.dirty, c)
 		}
+	}
+	if n > 0 {
+		h.delivered.Add(n)
 	}
 }
 

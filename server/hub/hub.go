@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -79,9 +80,10 @@ type Hub struct {
 	remoteRooms map[string]map[string]struct{}
 	nodes       map[string]*nodeState
 	// ctx ends at Shutdown; fills counts the gap-filling reads under way.
-	ctx    context.Context
-	cancel context.CancelFunc
-	fills  sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	fills     sync.WaitGroup
+	delivered atomic.Uint64 // see Stats; added to by the loop only
 }
 
 // userState is a connected (or recently connected) user.

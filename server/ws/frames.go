@@ -197,7 +197,7 @@ func (c *conn) waitDrained() bool {
 			return false
 		}
 		if time.Now().After(deadline) {
-			c.hc.Close(protocol.CloseTooSlow, "too slow to read")
+			c.hc.Close(protocol.CloseTooSlow, hub.ReasonTooSlow)
 			return false
 		}
 		time.Sleep(2 * time.Millisecond)

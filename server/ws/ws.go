@@ -74,6 +74,7 @@ type Handler struct {
 	wg       sync.WaitGroup // connection goroutines and the sweeper
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
+	stats    stats
 	stopOnce sync.Once
 	stopped  chan struct{}
 }
@@ -226,6 +227,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
+	h.stats.accepted.Add(1)
 	// The reader's count is taken before the first kick can start a writer.
 	h.wg.Add(1)
 	if !h.opts.Hub.Register(c.hc, hub.Registration{RoomIDs: memberOf, Welcome: welcome}) {
@@ -324,6 +326,7 @@ func (c *conn) writeLoop() {
 		if closed {
 			// writerOn stays set: no writer starts after this one.
 			code, reason := c.hc.CloseCode()
+			c.h.stats.closedWith(code, reason)
 			c.h.opts.Hub.Unregister(c.hc)
 			// Close sends the close frame and waits (bounded) for the peer's.
 			_ = c.ws.Close(websocket.StatusCode(code), reason)
@@ -366,6 +369,7 @@ func (c *conn) writeLoop() {
 		c.writingSince.Store(0)
 		if err != nil {
 			c.hc.Close(protocol.CloseInternal, "write failed")
+			c.h.stats.closedWith(protocol.CloseInternal, "write failed")
 			_ = c.ws.CloseNow()
 			c.h.opts.Hub.Unregister(c.hc)
 			return

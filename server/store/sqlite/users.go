@@ -145,6 +145,13 @@ func (s *Store) CreateSession(ctx context.Context, userID string, tokenHash []by
 		if err != nil {
 			return nil, err
 		}
+		var disabled bool
+		if err := w.queryRow(ctx, `SELECT disabled FROM users WHERE id = ?`, userID).Scan(&disabled); err != nil {
+			return nil, err
+		}
+		if disabled {
+			return nil, fmt.Errorf("user %s is disabled: %w", userID, store.ErrForbidden)
+		}
 		now := s.opts.Now()
 		sess = store.Session{ID: newID("s_"), User: u, CreatedAt: time.UnixMilli(now.UnixMilli())}
 		_, err = w.exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at) VALUES (?, ?, ?, ?)`,
@@ -214,6 +221,63 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) ([]string
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete user sessions: %w", err)
+	}
+	return ids, nil
+}
+
+// SetUserDisabled disables or re-enables an account; disabling deletes its
+// sessions in the same transaction, so no session of a disabled account
+// exists at any commit.
+func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled bool) ([]string, error) {
+	var ids []string
+	err := s.write(ctx, func(w *stmtCache) ([]store.Event, error) {
+		res, err := w.exec(ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, userID)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, fmt.Errorf("user %s: %w", userID, store.ErrNotFound)
+		}
+		if !disabled {
+			return nil, nil
+		}
+		rows, err := w.query(ctx, `DELETE FROM sessions WHERE user_id = ? RETURNING id`, userID)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return nil, rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set user disabled: %w", err)
+	}
+	return ids, nil
+}
+
+// DisabledUserIDs lists the ids of disabled accounts.
+func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
+	rows, err := s.reads.query(ctx, `SELECT id FROM users WHERE disabled <> 0`)
+	if err != nil {
+		return nil, fmt.Errorf("disabled users: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("disabled users: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("disabled users: %w", err)
 	}
 	return ids, nil
 }

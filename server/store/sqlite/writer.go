@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"minichat/server/store"
 )
@@ -136,6 +137,7 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 	if taken == 0 {
 		return
 	}
+	start := time.Now()
 	if _, err := w.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		s.answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
 		return
@@ -157,6 +159,9 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 		_, _ = w.exec(ctx, "ROLLBACK")
 		s.answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
 		return
+	}
+	if s.opts.ObserveCommit != nil {
+		s.opts.ObserveCommit(taken, time.Since(start))
 	}
 	if len(events) > 0 && s.opts.OnCommit != nil {
 		s.opts.OnCommit(events)

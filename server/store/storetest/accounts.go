@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"testing"
 
@@ -158,4 +159,93 @@ func testSessions(t *testing.T, e *env) {
 	if len(e.rec.take()) != 4 { // the two users' joins only
 		t.Fatal("sessions produced events")
 	}
+}
+
+func testDisableUser(t *testing.T, e *env) {
+	alice := e.user("alice")
+	bob := e.user("bob")
+	g := e.general(bob)
+	msg := e.send(bob, g.ID, "before")
+	s1, err := e.s.CreateSession(e.ctx, bob.ID, []byte("bob-1"))
+	must(t, "CreateSession", err)
+	s2, err := e.s.CreateSession(e.ctx, bob.ID, []byte("bob-2"))
+	must(t, "CreateSession", err)
+	sa, err := e.s.CreateSession(e.ctx, alice.ID, []byte("alice-1"))
+	must(t, "CreateSession", err)
+	e.rec.take()
+
+	ids, err := e.s.DisabledUserIDs(e.ctx)
+	must(t, "DisabledUserIDs", err)
+	if len(ids) != 0 {
+		t.Fatalf("DisabledUserIDs before any disable = %v", ids)
+	}
+
+	// Disabling revokes every session of the user, and only theirs.
+	revoked, err := e.s.SetUserDisabled(e.ctx, bob.ID, true)
+	must(t, "SetUserDisabled(true)", err)
+	slices.Sort(revoked)
+	want := []string{s1.ID, s2.ID}
+	slices.Sort(want)
+	if !slices.Equal(revoked, want) {
+		t.Fatalf("SetUserDisabled revoked %v, want %v", revoked, want)
+	}
+	for _, tok := range []string{"bob-1", "bob-2"} {
+		_, err := e.s.SessionByToken(e.ctx, []byte(tok))
+		wantErr(t, "SessionByToken(disabled user)", err, store.ErrNotFound)
+	}
+	if got, err := e.s.SessionByToken(e.ctx, []byte("alice-1")); err != nil || got.ID != sa.ID {
+		t.Fatalf("another user's session after disable: %+v, %v", got, err)
+	}
+	// A disabled user cannot sign in.
+	_, err = e.s.CreateSession(e.ctx, bob.ID, []byte("bob-3"))
+	wantErr(t, "CreateSession(disabled)", err, store.ErrForbidden)
+	if _, err := e.s.SessionByToken(e.ctx, []byte("bob-3")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused session was stored: %v", err)
+	}
+	ids, err = e.s.DisabledUserIDs(e.ctx)
+	must(t, "DisabledUserIDs", err)
+	if !slices.Equal(ids, []string{bob.ID}) {
+		t.Fatalf("DisabledUserIDs = %v, want [%s]", ids, bob.ID)
+	}
+	// Disabling again is not an error and has nothing left to revoke.
+	revoked, err = e.s.SetUserDisabled(e.ctx, bob.ID, true)
+	must(t, "SetUserDisabled(true) again", err)
+	if len(revoked) != 0 {
+		t.Fatalf("second disable revoked %v", revoked)
+	}
+	// The account and what it wrote are kept.
+	if u, hash, err := e.s.UserByName(e.ctx, "bob"); err != nil || u != bob || hash != "hash-of-bob" {
+		t.Fatalf("UserByName(disabled) = %+v %q %v", u, hash, err)
+	}
+	if h, _, err := e.s.History(e.ctx, g.ID, 0, 10); err != nil || !slices.ContainsFunc(h, func(m protocol.Message) bool { return m.ID == msg.ID }) {
+		t.Fatalf("history of a disabled user's room lost their message: %v", err)
+	}
+	if len(e.rec.take()) != 0 {
+		t.Fatal("disabling produced events")
+	}
+
+	// The state survives a reopen.
+	e.reopen()
+	_, err = e.s.CreateSession(e.ctx, bob.ID, []byte("bob-4"))
+	wantErr(t, "CreateSession(disabled, after reopen)", err, store.ErrForbidden)
+
+	// Enabling lets the user sign in again.
+	revoked, err = e.s.SetUserDisabled(e.ctx, bob.ID, false)
+	must(t, "SetUserDisabled(false)", err)
+	if len(revoked) != 0 {
+		t.Fatalf("enable revoked %v", revoked)
+	}
+	s5, err := e.s.CreateSession(e.ctx, bob.ID, []byte("bob-5"))
+	must(t, "CreateSession(enabled again)", err)
+	if got, err := e.s.SessionByToken(e.ctx, []byte("bob-5")); err != nil || got.ID != s5.ID || got.User != bob {
+		t.Fatalf("session after enable: %+v, %v", got, err)
+	}
+	ids, err = e.s.DisabledUserIDs(e.ctx)
+	must(t, "DisabledUserIDs", err)
+	if len(ids) != 0 {
+		t.Fatalf("DisabledUserIDs after enable = %v", ids)
+	}
+
+	_, err = e.s.SetUserDisabled(e.ctx, "u_nobody", true)
+	wantErr(t, "SetUserDisabled(unknown)", err, store.ErrNotFound)
 }

@@ -1,0 +1,202 @@
+// Package postgres is the Store for running several minichat nodes on one
+// PostgreSQL database (github.com/jackc/pgx/v5, pool from pgxpool).
+//
+// Concurrency: as in the SQLite store, one writer goroutine per Store runs
+// every write. It takes all writes queued at that moment and runs them in one
+// transaction (each under its own SAVEPOINT, so a failing write does not
+// spoil the others), commits once, then calls Options.OnCommit with the
+// events of that commit in order, and only then answers each writer. Reads
+// go straight to the pool.
+//
+// Several Stores (nodes) may write to the same database at once. A room's
+// next seq is taken with UPDATE rooms SET last_seq = last_seq + 1 inside the
+// transaction that stores the message, so the room's row lock serialises the
+// writers of one room across nodes, and seqs have no gap and no duplicate;
+// different rooms are written in parallel. Each batch locks the rows of the
+// rooms it will write in id order before running its writes, so two nodes'
+// batches never wait on each other's rooms in a cycle. A write that still
+// loses a deadlock or a unique-key race to another node is rolled back to its
+// savepoint and run again, and then sees what the other node committed.
+//
+// OnCommit reports the commits of this Store only: other nodes' writes reach
+// this node's hub through the broker.
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"minichat/server/store"
+)
+
+// ErrClosed is returned by every call made after Close.
+var ErrClosed = errors.New("postgres store: closed")
+
+// maxBatch bounds the number of writes in one transaction, so that one
+// commit's latency (and the time it holds room locks) stays bounded.
+const maxBatch = 512
+
+// minConns is the smallest pool that works: the writer holds one connection
+// for the length of a batch, reads need at least one more.
+const minConns = 2
+
+// Store is a store.Store backed by a PostgreSQL database.
+type Store struct {
+	opts    store.Options
+	pool    *pgxpool.Pool
+	general string // id of the general room, looked up at Open
+
+	qmu       sync.Mutex
+	queue     []*op         // guarded by qmu
+	qclosed   bool          // guarded by qmu: set by Close
+	wake      chan struct{} // capacity 1: the queue is not empty
+	quit      chan struct{} // closed by Close
+	done      chan struct{} // closed when the writer goroutine has returned
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// ParseConfig parses a postgres:// URL (or key=value DSN) into a pool
+// configuration. Pool settings come from the URL's pool_* parameters
+// (pool_max_conns, pool_min_conns, pool_max_conn_lifetime,
+// pool_max_conn_idle_time, pool_health_check_period); without
+// pool_max_conns the pool holds at most max(4, number of CPUs) connections.
+func ParseConfig(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgconn's parse errors quote the URL with the password redacted.
+		return nil, fmt.Errorf("postgres url: %w", err)
+	}
+	if cfg.MaxConns < minConns {
+		return nil, fmt.Errorf("postgres url: pool_max_conns %d is too small: the store needs at least %d", cfg.MaxConns, minConns)
+	}
+	return cfg, nil
+}
+
+// Open connects to the database at url, applies pending schema migrations
+// (under an advisory lock, so that several nodes starting at once apply
+// each step once), makes sure the "general" room exists and starts the
+// writer. The caller must Close the Store.
+func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
+	cfg, err := ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	return OpenConfig(ctx, cfg, opts)
+}
+
+// OpenConfig is Open with a parsed pool configuration.
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts store.Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := Migrate(ctx, pool, opts.Now()); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	s := &Store{
+		opts: opts,
+		pool: pool,
+		wake: make(chan struct{}, 1),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	if err := pool.QueryRow(ctx, `SELECT id FROM rooms WHERE lower(name) = lower($1) AND kind = 'public'`,
+		defaultRoom).Scan(&s.general); err != nil && !isNoRows(err) {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: find the general room: %w", err)
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Pool is the store's connection pool (for tools that copy data in).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close stops accepting writes, lets the writer finish every write already
+// taken, stops the writer goroutine and closes the pool. Writes submitted
+// after Close return ErrClosed; a second Close returns ErrClosed too.
+func (s *Store) Close() error {
+	err := ErrClosed
+	s.closeOnce.Do(func() {
+		s.qmu.Lock()
+		s.qclosed = true
+		s.qmu.Unlock()
+		close(s.quit)
+		<-s.done
+		s.pool.Close()
+		err = nil
+	})
+	return err
+}
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	var one int
+	if err := s.pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) closed() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// reads is the querier of read-only calls; after Close it fails at once.
+func (s *Store) reads() (querier, error) {
+	if s.closed() {
+		return nil, ErrClosed
+	}
+	return s.pool, nil
+}
+
+// idAlphabet is lowercase base32 in ASCII order, so that ids compare like
+// the numbers they encode (the same ids as the SQLite store makes).
+const idAlphabet = "234567abcdefghijklmnopqrstuvwxyz"
+
+// newID returns prefix followed by 20 random lowercase base32 characters
+// (100 bits from crypto/rand).
+func newID(prefix string) string {
+	var b [20]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand contract)
+	out := make([]byte, len(prefix)+len(b))
+	copy(out, prefix)
+	for i, c := range b {
+		out[len(prefix)+i] = idAlphabet[c&31]
+	}
+	return string(out)
+}
+
+// newMessageID returns "m_" followed by 9 characters of the time in
+// milliseconds and 11 random ones, so ids made later sort later and inserts
+// land at the right edge of the id index.
+func newMessageID(now time.Time) string {
+	id := []byte(newID("m_"))
+	ms := uint64(now.UnixMilli())
+	for i := 8; i >= 0; i-- {
+		id[2+i] = idAlphabet[ms&31]
+		ms >>= 5
+	}
+	return string(id)
+}

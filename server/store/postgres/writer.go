@@ -1,0 +1,275 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"minichat/server/store"
+)
+
+// Op states. An op is queued until the writer takes it or its caller gives
+// up; exactly one of the two wins the compare-and-swap from opQueued.
+const (
+	opQueued int32 = iota
+	opTaken
+	opAbandoned
+)
+
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// op is one write waiting for the writer.
+type op struct {
+	// fn runs inside the batch transaction. It returns the events it
+	// produced, published only if the batch commits. fn may run more than
+	// once (after a deadlock or a lost unique-key race it is rolled back to
+	// its savepoint and run again), so it must set its results afresh on
+	// every run.
+	fn func(ctx context.Context, tx pgx.Tx) ([]store.Event, error)
+	// rooms lists the rooms whose log fn may append to; the batch locks
+	// them in id order before running any op.
+	rooms []string
+	state atomic.Int32
+	done  chan error // buffered 1; nil for an asynchronous op
+	// then, for an asynchronous op, is called by the writer with the op's
+	// result once its batch has committed (or failed). It must not block.
+	then func(error)
+}
+
+// write runs fn on the writer and waits for the commit. A caller whose ctx
+// ends before the writer takes the op gets ctx.Err() and the op never runs;
+// once taken, the op completes and its result is returned whatever ctx does.
+func (s *Store) write(ctx context.Context, rooms []string, fn func(ctx context.Context, tx pgx.Tx) ([]store.Event, error)) error {
+	return s.submit(ctx, &op{fn: fn, rooms: rooms, done: make(chan error, 1)})
+}
+
+// enqueue adds o to the write queue; false after Close.
+func (s *Store) enqueue(o *op) bool {
+	s.qmu.Lock()
+	if s.qclosed {
+		s.qmu.Unlock()
+		return false
+	}
+	s.queue = append(s.queue, o)
+	s.qmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (s *Store) submit(ctx context.Context, o *op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !s.enqueue(o) {
+		return ErrClosed
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		return <-o.done
+	}
+}
+
+// writer is the only goroutine that writes. It returns after Close, once
+// every op queued before Close has been answered.
+func (s *Store) writer() {
+	defer close(s.done)
+	var spare []*op
+	for {
+		select {
+		case <-s.wake:
+		case <-s.quit:
+		}
+		// Let the writers answered by the last commit queue their next op
+		// before the batch is closed (see the SQLite store).
+		runtime.Gosched()
+		s.qmu.Lock()
+		taken, closed := s.queue, s.qclosed
+		s.queue = spare[:0]
+		s.qmu.Unlock()
+		for batch := taken; len(batch) > 0; {
+			n := min(len(batch), maxBatch)
+			s.runBatch(batch[:n])
+			batch = batch[n:]
+		}
+		clear(taken)
+		spare = taken
+		if closed {
+			return
+		}
+	}
+}
+
+// batchAttempts bounds how often a batch is begun again when locking its
+// rooms loses a deadlock to another node.
+const batchAttempts = 5
+
+// runBatch runs ops in one transaction, each under its own savepoint,
+// commits, publishes the events, then answers every op.
+func (s *Store) runBatch(batch []*op) {
+	ctx := context.Background()
+	var rooms []string
+	taken := 0
+	for _, o := range batch {
+		if o.state.CompareAndSwap(opQueued, opTaken) {
+			taken++
+			rooms = append(rooms, o.rooms...)
+		}
+	}
+	if taken == 0 {
+		return
+	}
+	slices.Sort(rooms)
+	rooms = slices.Compact(rooms)
+
+	start := time.Now()
+	var (
+		tx  pgx.Tx
+		err error
+	)
+	for attempt := 1; ; attempt++ {
+		tx, err = s.begin(ctx, rooms)
+		if err == nil || attempt == batchAttempts || !retryable(err) {
+			break
+		}
+	}
+	errs := make([]error, len(batch))
+	if err != nil {
+		s.answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
+		return
+	}
+	var events []store.Event
+	for i, o := range batch {
+		if o.state.Load() != opTaken {
+			continue
+		}
+		evs, err := runOp(ctx, tx, o)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		events = append(events, evs...)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		_ = tx.Rollback(ctx)
+		s.answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
+		return
+	}
+	if s.opts.ObserveCommit != nil {
+		s.opts.ObserveCommit(taken, time.Since(start))
+	}
+	if len(events) > 0 && s.opts.OnCommit != nil {
+		s.opts.OnCommit(events)
+	}
+	s.answer(batch, errs, nil)
+}
+
+// begin starts a batch transaction and locks the rows of its rooms in id
+// order. FOR NO KEY UPDATE is the lock the seq's UPDATE takes anyway; it
+// leaves foreign-key checks (KEY SHARE) of other writers alone.
+func (s *Store) begin(ctx context.Context, rooms []string) (pgx.Tx, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(rooms) > 0 {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM rooms WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, rooms); err != nil {
+			_ = tx.Rollback(ctx)
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
+// opAttempts bounds how often one op is run again after losing a deadlock
+// or a unique-key race to another node.
+const opAttempts = 4
+
+// runOp runs one op under a savepoint, rolling back to it on error so the op
+// leaves no trace in the batch. An op that lost a race to another node's
+// commit runs again and then sees that commit.
+func runOp(ctx context.Context, tx pgx.Tx, o *op) ([]store.Event, error) {
+	for attempt := 1; ; attempt++ {
+		sp, err := tx.Begin(ctx) // a savepoint
+		if err != nil {
+			return nil, fmt.Errorf("savepoint: %w", err)
+		}
+		evs, err := o.fn(ctx, sp)
+		if err == nil {
+			if err := sp.Commit(ctx); err != nil { // RELEASE SAVEPOINT
+				return nil, fmt.Errorf("release savepoint: %w", err)
+			}
+			return evs, nil
+		}
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return nil, fmt.Errorf("%w (and rollback to savepoint: %v)", err, rerr)
+		}
+		if attempt < opAttempts && retryable(err) {
+			continue
+		}
+		if isUniqueViolation(err) {
+			err = fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+		return nil, err
+	}
+}
+
+// retryable reports an error that running the same work again may avoid:
+// a deadlock, a serialization failure, or a unique key taken by a
+// concurrent transaction that has since committed.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40P01", "40001", "23505":
+		return true
+	}
+	return false
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// answer wakes the caller of every taken op: with all, when the whole batch
+// failed, else with its own error (nil on success).
+func (s *Store) answer(batch []*op, errs []error, all error) {
+	for i, o := range batch {
+		if o.state.Load() != opTaken {
+			continue
+		}
+		err := errs[i]
+		if all != nil {
+			err = all
+		}
+		if o.then != nil {
+			o.then(err)
+		} else {
+			o.done <- err
+		}
+	}
+}
