@@ -35,12 +35,16 @@ test: test-go test-web
 
 # The Postgres store's tests run against the server named by
 # MINICHAT_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test);
-# without it they are skipped, and this says so.
+# without it they are skipped, and this says so. The three-node cluster test
+# (HAProxy, Postgres, NATS) runs only with MINICHAT_TEST_CLUSTER=1, as in
+# .ci/run; the broker's tests use MINICHAT_TEST_NATS or a NATS server of
+# their own.
 test-go:
 	$(GO) vet ./...
 	@[ -n "$$MINICHAT_TEST_POSTGRES" ] || echo "*** MINICHAT_TEST_POSTGRES is not set: the Postgres store tests are SKIPPED (not run) ***"
 	$(GO) test -race -count=1 ./...
 	@[ -n "$$MINICHAT_TEST_POSTGRES" ] || echo "*** reminder: the Postgres half of the tests was NOT run (set MINICHAT_TEST_POSTGRES) ***"
+	@[ -n "$$MINICHAT_TEST_CLUSTER" ] || echo "*** MINICHAT_TEST_CLUSTER is not set: the three-node cluster test (HAProxy, Postgres, NATS) was NOT run ***"
 
 test-web:
 	@[ -d node_modules ] || npm ci
