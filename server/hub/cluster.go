@@ -71,12 +71,12 @@ func (h *Hub) clustered() bool { return h.opts.Fill != nil }
 // event that is already delivered is dropped, one that leaves a gap is held
 // until the gap is filled by the broker or, after GapWait, from the store.
 func (h *Hub) logEvent(ev *store.Event) {
-	r := h.rooms[ev.RoomID]
-	if r == nil {
+	if !h.clustered() {
+		h.deliver(ev) // a single node's commits come in order
 		return
 	}
-	if !h.clustered() {
-		h.deliver(ev)
+	r := h.rooms[ev.RoomID]
+	if r == nil {
 		return
 	}
 	if !r.known {
