@@ -124,7 +124,10 @@ func NewNATS(opts NATSOptions) (*NATS, error) {
 		nats.NoEcho(), // a node hands its own commits to its hub directly
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(opts.ReconnectWait),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // Close, not a lost connection
+			}
 			b.log.Warn().Err(err).Msg("nats disconnected; reconnecting (local delivery goes on)")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
