@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,10 +27,16 @@ import (
 // (or on port, when not 0) until the test ends.
 func startNATS(t *testing.T, port int) *natsserver.Server {
 	t.Helper()
-	if port == 0 {
-		port = -1
+	return startNATSWith(t, &natsserver.Options{Port: port})
+}
+
+func startNATSWith(t *testing.T, opts *natsserver.Options) *natsserver.Server {
+	t.Helper()
+	if opts.Port == 0 {
+		opts.Port = -1
 	}
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	opts.Host, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true
+	ns, err := natsserver.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,4 +498,24 @@ func TestReconnectionFillsWhatWasMissed(t *testing.T) {
 	bobB.seqs(t, room.ID, room.LastSeq+6, room.LastSeq+30)
 	aliceA.seqs(t, room.ID, room.LastSeq+26, room.LastSeq+30)
 	bobB.quiet(t, 200*time.Millisecond, "message")
+}
+
+func TestCommitsLargerThanTheServersPayloadLimitAreSplit(t *testing.T) {
+	ns := startNATSWith(t, &natsserver.Options{MaxPayload: 8 << 10})
+	c := newCluster(t, ns.ClientURL(), 2, nil)
+	a, b := c.nodes[0], c.nodes[1]
+	alice, bob := addUser(t, c.st, "alice"), addUser(t, c.st, "bob")
+	room := general(t, c.st, alice)
+	bobB, _ := connect(t, b, c.st, bob, "s_bob")
+	// One commit of 40 messages of 1 KiB: five times the limit.
+	evs := make([]store.Event, 40)
+	for i := range evs {
+		seq := room.LastSeq + 1 + int64(i)
+		evs[i] = store.Event{Kind: store.EventMessage, RoomID: room.ID, Seq: seq, Message: protocol.Message{
+			ID: fmt.Sprintf("m_%d", seq), Room: room.ID, Seq: seq, Kind: protocol.KindChat, Sender: &alice, Text: strings.Repeat("x", 1024)}}
+	}
+	a.b.Commit(evs)
+	// None of them is in the store: had one message been refused, node B
+	// would have nowhere to fill the gap from.
+	bobB.seqs(t, room.ID, room.LastSeq+1, room.LastSeq+40)
 }

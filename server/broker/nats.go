@@ -285,16 +285,29 @@ func (b *NATS) publish(m outMsg) error {
 		if len(rest) == 0 {
 			same = evs // the common case: one room, no copy
 		}
-		data, err := encodeEvents(b.node, same)
-		if err == nil {
-			err = b.nc.Publish(b.roomSubject(room), data)
-		}
-		if err != nil && firstErr == nil {
+		if err := b.publishEvents(room, same); err != nil && firstErr == nil {
 			firstErr = err
 		}
 		evs = rest
 	}
 	return firstErr
+}
+
+// publishEvents publishes one room's events, in as many messages as the
+// server's payload limit requires.
+func (b *NATS) publishEvents(room string, evs []store.Event) error {
+	data, err := encodeEvents(b.node, evs)
+	if err != nil {
+		return err
+	}
+	if max := b.nc.MaxPayload(); max > 0 && int64(len(data)) > max && len(evs) > 1 {
+		half := len(evs) / 2
+		if err := b.publishEvents(room, evs[:half]); err != nil {
+			return err
+		}
+		return b.publishEvents(room, evs[half:])
+	}
+	return b.nc.Publish(b.roomSubject(room), data)
 }
 
 // heartbeat tells the other nodes, every Heartbeat, which users this node

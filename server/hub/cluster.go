@@ -46,8 +46,12 @@ type UserPresence struct {
 // the broker before it reads it from the store.
 const DefaultGapWait = 150 * time.Millisecond
 
-// fillLimit is how many log entries one gap-filling read takes.
-const fillLimit = 500
+// fillLimit is how many log entries one gap-filling read takes, and
+// maxPending how many a room holds behind a gap.
+const (
+	fillLimit  = 500
+	maxPending = 10000
+)
 
 // remoteUser is a user connected to other nodes.
 type remoteUser struct {
@@ -91,7 +95,9 @@ func (h *Hub) logEvent(ev *store.Event) {
 		h.drainPending(ev.RoomID, r)
 	default:
 		i, found := slices.BinarySearchFunc(r.pending, ev.Seq, func(e store.Event, seq int64) int { return int(e.Seq - seq) })
-		if !found {
+		if !found && len(r.pending) < maxPending {
+			// Past maxPending (the store has been failing for a while)
+			// the fill reads the rest again rather than hold it.
 			r.pending = slices.Insert(r.pending, i, *ev)
 		}
 		r.want = max(r.want, ev.Seq)
