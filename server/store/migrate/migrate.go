@@ -155,6 +155,18 @@ func SQLiteToPostgres(ctx context.Context, sqlitePath, pgURL string, progress io
 	if err := ptx.Commit(ctx); err != nil {
 		return rep, fmt.Errorf("target: commit: %w", err)
 	}
+	// Fresh planner statistics for the tables just filled, so the first
+	// queries do not run on the estimates of empty tables.
+	names := ""
+	for i, t := range tables {
+		if i > 0 {
+			names += ", "
+		}
+		names += pgx.Identifier{t.name}.Sanitize()
+	}
+	if _, err := pc.Exec(ctx, "ANALYZE "+names); err != nil {
+		return rep, fmt.Errorf("target: analyze: %w", err)
+	}
 	rep.Took = time.Since(start)
 	return rep, nil
 }

@@ -13,15 +13,12 @@ import (
 
 // Send appends a chat message to a room's log.
 func (s *Store) Send(ctx context.Context, req store.SendRequest) (protocol.Message, bool, error) {
-	var (
-		msg protocol.Message
-		dup bool
-	)
-	err := s.write(ctx, []string{req.RoomID}, s.sendOp(req, &msg, &dup))
-	if err != nil {
+	o := s.sendOp(req)
+	o.done = make(chan error, 1)
+	if err := s.submit(ctx, o); err != nil {
 		return protocol.Message{}, false, fmt.Errorf("send: %w", err)
 	}
-	return msg, dup, nil
+	return o.send.msg, o.send.dup, nil
 }
 
 // SendAsync is Send without waiting; see store.Store.
@@ -30,100 +27,155 @@ func (s *Store) SendAsync(ctx context.Context, req store.SendRequest, done func(
 		done(protocol.Message{}, false, err)
 		return
 	}
-	var (
-		msg protocol.Message
-		dup bool
-	)
-	o := &op{fn: s.sendOp(req, &msg, &dup), rooms: []string{req.RoomID}, then: func(err error) {
+	o := s.sendOp(req)
+	o.then = func(err error) {
 		if err != nil {
 			done(protocol.Message{}, false, fmt.Errorf("send: %w", err))
 			return
 		}
-		done(msg, dup, nil)
-	}}
+		done(o.send.msg, o.send.dup, nil)
+	}
 	if !s.enqueue(o) {
 		done(protocol.Message{}, false, ErrClosed)
 	}
 }
 
-// sendOp is the write of a send; it stores its results in msg and dup.
-func (s *Store) sendOp(req store.SendRequest, msgOut *protocol.Message, dupOut *bool) func(ctx context.Context, tx pgx.Tx) ([]store.Event, error) {
-	return func(ctx context.Context, tx pgx.Tx) ([]store.Event, error) {
-		msg, dup, evs, err := s.sendTx(ctx, tx, req)
-		*msgOut, *dupOut = msg, dup
-		return evs, err
+// sendOp is the write of a send. The writer runs a row of consecutive sends
+// pipelined (runSends) and falls back to fn, one send at a time.
+func (s *Store) sendOp(req store.SendRequest) *op {
+	w := &sendWork{req: req}
+	return &op{send: w, rooms: []string{req.RoomID}, fn: func(ctx context.Context, tx pgx.Tx) ([]store.Event, error) {
+		var err error
+		w.msg, w.dup, err = s.sendTx(ctx, tx, req)
+		if err != nil || w.dup {
+			return nil, err
+		}
+		return []store.Event{{Kind: store.EventMessage, RoomID: req.RoomID, Seq: w.msg.Seq, Message: w.msg}}, nil
+	}}
+}
+
+// sendWork is a send's request and, once run, its results.
+type sendWork struct {
+	req store.SendRequest
+	msg protocol.Message
+	dup bool
+}
+
+// sendCheckSQL answers, in one lookup, whether the sender ($2) is a member
+// of the room ($1) (no row otherwise) and who they are, whether they
+// already sent this client_id ($3; NULL never matches), and in which room
+// the message replied to ($4) is.
+const sendCheckSQL = `SELECT u.id, u.name, u.role,
+		(SELECT x.id FROM messages x WHERE x.sender_id = $2 AND x.client_id = $3),
+		(SELECT y.room_id FROM messages y WHERE y.id = $4)
+	FROM members m JOIN users u ON u.id = m.user_id
+	WHERE m.room_id = $1 AND m.user_id = $2`
+
+func sendCheckArgs(req store.SendRequest) []any {
+	return []any{req.RoomID, req.SenderID, nullString(req.ClientID), nullString(req.ReplyTo)}
+}
+
+// sendCheck is what sendCheckSQL found.
+type sendCheck struct {
+	member    bool
+	sender    protocol.User
+	dupID     *string
+	replyRoom *string
+}
+
+func scanSendCheck(row scanner) (sendCheck, error) {
+	var c sendCheck
+	err := row.Scan(&c.sender.ID, &c.sender.Name, &c.sender.Role, &c.dupID, &c.replyRoom)
+	if isNoRows(err) {
+		return c, nil
 	}
+	c.member = err == nil
+	return c, err
+}
+
+// sendInsertSQL takes the room's next seq and stores the message.
+const sendInsertSQL = nextSeq + `INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
+	SELECT $1, last_seq, $2, 'chat', $3, $4, $5, $6, $7, $8 FROM next RETURNING seq`
+
+// sendFilesSQL links a message to its attachments.
+const sendFilesSQL = `INSERT INTO message_files (message_id, file_id, room_id)
+	SELECT $1, f, $2 FROM unnest($3::text[]) f ON CONFLICT DO NOTHING`
+
+// plannedSend is a checked send about to be inserted: its message (no seq
+// yet), time and stored attachment list.
+type plannedSend struct {
+	msg         protocol.Message
+	ts          int64
+	attachments string
+}
+
+// planSend checks a send that is not a duplicate against what sendCheckSQL
+// and the attachments' records (files) say, and builds its message.
+func (s *Store) planSend(req store.SendRequest, c sendCheck, files map[string]store.File) (plannedSend, error) {
+	if req.ReplyTo != "" && (c.replyRoom == nil || *c.replyRoom != req.RoomID) {
+		return plannedSend{}, fmt.Errorf("reply_to %s in room %s: %w", req.ReplyTo, req.RoomID, store.ErrNotFound)
+	}
+	var atts []protocol.Attachment
+	for _, id := range req.Attachments {
+		f, ok := files[id]
+		if !ok || f.UploaderID != req.SenderID {
+			return plannedSend{}, fmt.Errorf("attachment: file %s of the sender: %w", id, store.ErrNotFound)
+		}
+		atts = append(atts, f.Attachment())
+	}
+	now := s.opts.Now()
+	ts := now.UnixMilli()
+	sender := c.sender
+	msg := protocol.Message{
+		ID: newMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
+		Text: req.Text, TS: formatMilli(ts), ClientID: req.ClientID, ReplyTo: req.ReplyTo,
+		Attachments: atts,
+	}
+	return plannedSend{msg: msg, ts: ts, attachments: strings.Join(req.Attachments, " ")}, nil
+}
+
+func sendInsertArgs(req store.SendRequest, p plannedSend) []any {
+	return []any{req.RoomID, p.msg.ID, req.SenderID, req.Text, p.ts, nullString(req.ClientID), nullString(req.ReplyTo), p.attachments}
 }
 
 // sendTx stores one chat message inside the writer's transaction. A
 // client_id stored by another node at the same moment makes the insert fail
 // on messages_client; the writer then runs sendTx again, which finds the
 // other node's message and answers with it as a duplicate.
-func (s *Store) sendTx(ctx context.Context, tx pgx.Tx, req store.SendRequest) (msg protocol.Message, dup bool, _ []store.Event, _ error) {
-	var (
-		sender    protocol.User
-		dupID     *string
-		replyRoom *string
-	)
-	// One lookup answers all three: is the sender a member, did they
-	// already send this client_id (NULL never matches), and where is the
-	// message replied to?
-	err := tx.QueryRow(ctx, `SELECT u.id, u.name, u.role,
-			(SELECT x.id FROM messages x WHERE x.sender_id = $2 AND x.client_id = $3),
-			(SELECT y.room_id FROM messages y WHERE y.id = $4)
-		FROM members m JOIN users u ON u.id = m.user_id
-		WHERE m.room_id = $1 AND m.user_id = $2`, req.RoomID, req.SenderID, nullString(req.ClientID), nullString(req.ReplyTo)).
-		Scan(&sender.ID, &sender.Name, &sender.Role, &dupID, &replyRoom)
-	if isNoRows(err) {
-		return msg, false, nil, notMember(ctx, tx, req.RoomID, req.SenderID)
-	}
+func (s *Store) sendTx(ctx context.Context, tx pgx.Tx, req store.SendRequest) (protocol.Message, bool, error) {
+	c, err := scanSendCheck(tx.QueryRow(ctx, sendCheckSQL, sendCheckArgs(req)...))
 	if err != nil {
-		return msg, false, nil, err
+		return protocol.Message{}, false, err
 	}
-	if dupID != nil {
+	if !c.member {
+		return protocol.Message{}, false, notMember(ctx, tx, req.RoomID, req.SenderID)
+	}
+	if c.dupID != nil {
 		// A retry of a stored message: answer with the original in its
 		// current state; store nothing, emit nothing.
-		msg, err = messageByID(ctx, tx, *dupID)
-		return msg, true, nil, err
+		msg, err := messageByID(ctx, tx, *c.dupID)
+		return msg, true, err
 	}
-	if req.ReplyTo != "" && (replyRoom == nil || *replyRoom != req.RoomID) {
-		return msg, false, nil, fmt.Errorf("reply_to %s in room %s: %w", req.ReplyTo, req.RoomID, store.ErrNotFound)
-	}
-	var files []protocol.Attachment
+	var files map[string]store.File
 	if len(req.Attachments) > 0 {
-		byID, err := filesByID(ctx, tx, req.Attachments)
-		if err != nil {
-			return msg, false, nil, err
-		}
-		for _, id := range req.Attachments {
-			f, ok := byID[id]
-			if !ok || f.UploaderID != req.SenderID {
-				return msg, false, nil, fmt.Errorf("attachment: file %s of the sender: %w", id, store.ErrNotFound)
-			}
-			files = append(files, f.Attachment())
+		if files, err = filesByID(ctx, tx, req.Attachments); err != nil {
+			return protocol.Message{}, false, err
 		}
 	}
-	now := s.opts.Now()
-	ts := now.UnixMilli()
-	msg = protocol.Message{
-		ID: newMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
-		Text: req.Text, TS: formatMilli(ts), ClientID: req.ClientID, ReplyTo: req.ReplyTo,
-		Attachments: files,
+	p, err := s.planSend(req, c, files)
+	if err != nil {
+		return protocol.Message{}, false, err
 	}
-	attachments := strings.Join(req.Attachments, " ")
-	if err := tx.QueryRow(ctx, nextSeq+`INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
-		SELECT $1, last_seq, $2, 'chat', $3, $4, $5, $6, $7, $8 FROM next RETURNING seq`,
-		req.RoomID, msg.ID, req.SenderID, req.Text, ts, nullString(req.ClientID), nullString(req.ReplyTo), attachments).
-		Scan(&msg.Seq); err != nil {
-		return msg, false, nil, err
+	msg := p.msg
+	if err := tx.QueryRow(ctx, sendInsertSQL, sendInsertArgs(req, p)...).Scan(&msg.Seq); err != nil {
+		return protocol.Message{}, false, err
 	}
 	if len(req.Attachments) > 0 {
-		if _, err := tx.Exec(ctx, `INSERT INTO message_files (message_id, file_id, room_id)
-			SELECT $1, f, $2 FROM unnest($3::text[]) f ON CONFLICT DO NOTHING`, msg.ID, req.RoomID, req.Attachments); err != nil {
-			return msg, false, nil, err
+		if _, err := tx.Exec(ctx, sendFilesSQL, msg.ID, req.RoomID, req.Attachments); err != nil {
+			return protocol.Message{}, false, err
 		}
 	}
-	return msg, false, []store.Event{{Kind: store.EventMessage, RoomID: req.RoomID, Seq: msg.Seq, Message: msg}}, nil
+	return msg, false, nil
 }
 
 // notMember explains why a user may not write to a room: ErrNotFound when

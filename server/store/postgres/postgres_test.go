@@ -288,3 +288,92 @@ func TestNodesShareRoom(t *testing.T) {
 		t.Fatalf("the nodes' OnCommit saw %d messages of the room, want %d", total, want)
 	}
 }
+
+// TestNodesRaceSameClientID sends the same client_id through two nodes at
+// the same moment, as a client that reconnected to another node and resent
+// does: exactly one of the two stores the message, the other answers with
+// it as a duplicate, and the log holds it once. One node sends into
+// general, the other into another room: in one room the room's lock already
+// orders the two, across rooms only the unique index does, and the loser's
+// row of sends is rolled back and run again.
+func TestNodesRaceSameClientID(t *testing.T) {
+	dbURL, _ := pgtest.Schema(t)
+	ctx := t.Context()
+	a := open(t, dbURL, store.Options{})
+	defer a.Close()
+	b := open(t, dbURL, store.Options{})
+	defer b.Close()
+	alice, err := a.CreateUser(ctx, store.NewUser{Name: "alice", PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := a.Rooms(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := g[0].ID
+	side, err := a.CreateRoom(ctx, alice.ID, "side", protocol.RoomPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 40
+	type res struct {
+		m   protocol.Message
+		dup bool
+		err error
+	}
+	for i := range rounds {
+		out := make(chan res, 4)
+		done := func(m protocol.Message, dup bool, err error) { out <- res{m, dup, err} }
+		req := store.SendRequest{RoomID: room, SenderID: alice.ID, Text: fmt.Sprint("round ", i), ClientID: fmt.Sprint("c", i)}
+		// A second send without client_id in each batch keeps the row of
+		// sends longer than one.
+		other := store.SendRequest{RoomID: room, SenderID: alice.ID, Text: "filler"}
+		a.SendAsync(ctx, req, done)
+		a.SendAsync(ctx, other, done)
+		req.RoomID, other.RoomID = side.ID, side.ID
+		b.SendAsync(ctx, req, done)
+		b.SendAsync(ctx, other, done)
+		var stored, dups int
+		var ids []string
+		for range 4 {
+			r := <-out
+			if r.err != nil {
+				t.Fatalf("round %d: %v", i, r.err)
+			}
+			if r.m.ClientID == "" {
+				continue
+			}
+			ids = append(ids, r.m.ID)
+			if r.dup {
+				dups++
+			} else {
+				stored++
+			}
+		}
+		if stored != 1 || dups != 1 || ids[0] != ids[1] {
+			t.Fatalf("round %d: %d stored, %d duplicates, ids %v", i, stored, dups, ids)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range []string{room, side.ID} {
+		log, err := a.Since(ctx, r, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ev := range log {
+			if ev.Seq != int64(i)+1 {
+				t.Fatalf("log entry %d has seq %d", i, ev.Seq)
+			}
+			if c := ev.Message.ClientID; c != "" {
+				if seen[c] {
+					t.Fatalf("client_id %s stored twice", c)
+				}
+				seen[c] = true
+			}
+		}
+	}
+	if len(seen) != rounds {
+		t.Fatalf("%d client_ids stored, want %d", len(seen), rounds)
+	}
+}

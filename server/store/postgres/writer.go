@@ -41,6 +41,9 @@ type op struct {
 	// rooms lists the rooms whose log fn may append to; the batch locks
 	// them in id order before running any op.
 	rooms []string
+	// send, for a chat message, lets the writer pipeline it with the sends
+	// next to it in the batch (runSends); fn is then its one-at-a-time form.
+	send  *sendWork
 	state atomic.Int32
 	done  chan error // buffered 1; nil for an asynchronous op
 	// then, for an asynchronous op, is called by the writer with the op's
@@ -119,6 +122,9 @@ func (s *Store) writer() {
 	}
 }
 
+// clientKey is a send's sender and client_id ("" when it has none).
+func clientKey(req store.SendRequest) [2]string { return [2]string{req.SenderID, req.ClientID} }
+
 // batchAttempts bounds how often a batch is begun again when locking its
 // rooms loses a deadlock to another node.
 const batchAttempts = 5
@@ -158,16 +164,51 @@ func (s *Store) runBatch(batch []*op) {
 		return
 	}
 	var events []store.Event
-	for i, o := range batch {
+	for i := 0; i < len(batch); {
+		o := batch[i]
 		if o.state.Load() != opTaken {
+			i++
 			continue
 		}
-		evs, err := runOp(ctx, tx, o)
-		if err != nil {
+		if o.send == nil {
+			evs, err := runOp(ctx, tx, o)
 			errs[i] = err
+			events = append(events, evs...)
+			i++
 			continue
 		}
-		events = append(events, evs...)
+		// A row of sends: up to the next other write, or to a send that
+		// repeats a sender's client_id within the row (its check must see
+		// the first one stored).
+		row, at := []*op{o}, []int{i}
+		seen := map[[2]string]bool{}
+		if k := clientKey(o.send.req); k[1] != "" {
+			seen[k] = true
+		}
+		j := i + 1
+		for ; j < len(batch); j++ {
+			p := batch[j]
+			if p.state.Load() != opTaken {
+				continue
+			}
+			if p.send == nil {
+				break
+			}
+			k := clientKey(p.send.req)
+			if k[1] != "" {
+				if seen[k] {
+					break
+				}
+				seen[k] = true
+			}
+			row, at = append(row, p), append(at, j)
+		}
+		rowEvs, rowErrs := s.runSends(ctx, tx, row)
+		for r, idx := range at {
+			errs[idx] = rowErrs[r]
+			events = append(events, rowEvs[r]...)
+		}
+		i = j
 	}
 	if err := tx.Commit(ctx); err != nil {
 		_ = tx.Rollback(ctx)
