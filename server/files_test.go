@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"minichat/server"
 )
@@ -177,21 +176,15 @@ func TestUploadStoresDedupesAndServesByAccess(t *testing.T) {
 		t.Fatalf("unknown id: %d", resp.StatusCode)
 	}
 	// Deleting the message ends bob's access.
-	e.dial(alice).send(map[string]any{"type": "delete", "room": club, "id": msg["id"]})
-	waitFor(t, func() bool { r, _ := e.fetch(bob.Token, "/files/"+id); return r.StatusCode == 404 })
-}
-
-// waitFor polls cond (a change made through a socket is applied
-// asynchronously) for up to 10 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for range 200 {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	ac := e.dial(alice)
+	ac.send(map[string]any{"type": "delete", "room": club, "id": msg["id"]})
+	ac.next("update")
+	if resp, _ := e.fetch(bob.Token, "/files/"+id); resp.StatusCode != 404 {
+		t.Fatalf("member fetched the file of a deleted message: %d", resp.StatusCode)
 	}
-	t.Fatal("condition not met within 10s")
+	if resp, _ := e.fetch(alice.Token, "/files/"+id); resp.StatusCode != 200 {
+		t.Fatalf("uploader lost the file of a deleted message: %d", resp.StatusCode)
+	}
 }
 
 func TestUploadTypesAndDispositions(t *testing.T) {
