@@ -5,7 +5,7 @@
 import { batch, computed, signal } from "@preact/signals";
 import { api, ApiError, signedIn } from "./lib/api";
 import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount, trackMention, unreadMentions } from "./lib/attention";
-import { snippet } from "./lib/markup";
+import { fileSize, snippet } from "./lib/markup";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
 import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
 import { MaxAttachments, type Message, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
@@ -295,6 +295,7 @@ export function reconnectNow(): void {
 function onFrame(f: ServerFrame): void {
   switch (f.type) {
     case "welcome":
+      maxUpload = f.limits.max_upload_bytes ?? 0;
       batch(() => {
         me.value = f.user;
         rooms.value = new Map(f.rooms.map((r) => [r.id, r]));
@@ -602,6 +603,8 @@ export function sendMessage(room: string, text: string): boolean {
 }
 
 let uploadKeys = 0;
+/** The server's upload limit from welcome (0: not told). */
+let maxUpload = 0;
 const aborts = new Map<string, () => void>();
 
 function setUploads(room: string, fn: (l: readonly Upload[]) => Upload[]): void {
@@ -617,6 +620,11 @@ export function addFiles(room: string, files: readonly File[]): void {
   for (const file of files.slice(0, room1)) {
     const key = `u${++uploadKeys}`;
     setUploads(room, (l) => added(l, key, file));
+    if (maxUpload && file.size > maxUpload) {
+      // The server would answer 413 after the whole upload: say it now.
+      setUploads(room, (l) => failed(l, key, `“${file.name}” is too large to upload (files may be at most ${fileSize(maxUpload)}).`));
+      continue;
+    }
     const u = upload(file, (n) => setUploads(room, (l) => progressed(l, key, n)));
     aborts.set(key, u.abort);
     u.done.then(

@@ -114,23 +114,25 @@ describe("mentions", () => {
 });
 
 describe("highlight", () => {
-  it("marks the words of the query at word starts, ignoring case and operators", () => {
-    expect(highlight("Deploy the deployment today", "deploy")).toEqual([
+  it("marks whole words of the query, ignoring case, quotes and punctuation", () => {
+    expect(highlight("Deploy the deployment today, deploy!", "deploy")).toEqual([
       { text: "Deploy", hit: true },
-      { text: " the " },
+      { text: " the deployment today, " },
       { text: "deploy", hit: true },
-      { text: "ment today" },
+      { text: "!" },
     ]);
-    expect(highlight("redeploy", "deploy")).toEqual([{ text: "redeploy" }]);
-    expect(highlight("a (b) c", '"b" OR (c*')).toEqual([{ text: "a (" }, { text: "b", hit: true }, { text: ") " }, { text: "c", hit: true }]);
+    expect(highlight("send an e-mail", '"e-mail"')).toEqual([{ text: "send an " }, { text: "e", hit: true }, { text: "-" }, { text: "mail", hit: true }]);
+    expect(highlight("Ünïcode wörds", "WÖRDS")).toEqual([{ text: "Ünïcode " }, { text: "wörds", hit: true }]);
     expect(highlight("text", "")).toEqual([{ text: "text" }]);
-    expect(highlight("a.b", "[.")).toEqual([{ text: "a.b" }]);
+    // Regular-expression characters in the query are only separators.
+    expect(highlight("a.b (c)", "[.*( c")).toEqual([{ text: "a.b (" }, { text: "c", hit: true }, { text: ")" }]);
   });
 });
 
 describe("snippet and fileSize", () => {
-  it("flattens and shortens", () => {
+  it("flattens, drops formatting marks and shortens", () => {
     expect(snippet("a\n\n b  c")).toBe("a b c");
+    expect(snippet("**Meet** at _the_ `desk`, @bob\n```\nx = 1\n```")).toBe("Meet at the desk, @bob x = 1");
     expect(snippet("x".repeat(200), 10)).toBe("xxxxxxxxx…");
   });
 

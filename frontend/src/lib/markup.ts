@@ -154,18 +154,20 @@ export function suggest(names: readonly string[], query: string, max = 6): strin
 
 export type Mark = { text: string; hit?: boolean };
 
-/** Splits text around the words of a search query, for highlighting. */
+/**
+ * Splits text around the words of a search query, for highlighting. Like
+ * the server's search, words are runs of letters and digits, matched whole
+ * and without regard to case.
+ */
 export function highlight(text: string, query: string): Mark[] {
   const words = query
-    .split(/[\s"()*^:+]+/u)
-    .filter((w) => w && !/^(AND|OR|NOT|NEAR)$/.test(w))
-    .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+    .split(/[^\p{L}\p{N}\p{M}]+/u)
+    .filter(Boolean)
     .sort((a, b) => b.length - a.length);
   if (words.length === 0) return text ? [{ text }] : [];
   const out: Mark[] = [];
   let last = 0;
-  // A word matches at the start of a word of the text (the search is by word prefix).
-  for (const m of text.matchAll(new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.join("|")})`, "giu"))) {
+  for (const m of text.matchAll(new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.join("|")})(?![\\p{L}\\p{N}])`, "giu"))) {
     if (m.index > last) out.push({ text: text.slice(last, m.index) });
     out.push({ text: m[0], hit: true });
     last = m.index + m[0].length;
@@ -174,9 +176,31 @@ export function highlight(text: string, query: string): Mark[] {
   return out;
 }
 
-/** A one-line preview of message text, for quotes and notifications. */
+/** The text without formatting marks, as a reader sees it. */
+export function plain(text: string): string {
+  const walk = (nodes: Node[]): string =>
+    nodes
+      .map((n) => {
+        if (typeof n === "string") return n;
+        switch (n.t) {
+          case "em":
+          case "strong":
+            return walk(n.c);
+          case "at":
+            return `@${n.name}`;
+          case "pre":
+            return `\n${n.text}\n`;
+          default:
+            return n.text;
+        }
+      })
+      .join("");
+  return walk(parse(text));
+}
+
+/** A one-line preview of message text (formatting marks removed), for quotes and notifications. */
 export function snippet(text: string, max = 120): string {
-  const flat = text.replace(/\s+/g, " ").trim();
+  const flat = plain(text).replace(/\s+/g, " ").trim();
   const chars = [...flat];
   return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : flat;
 }

@@ -37,7 +37,7 @@ const picker = signal<string | null>(null);
 const confirming = signal<string | null>(null);
 
 /** Raster images are shown inline; anything else (SVG too) is a file card. */
-const inlineImage = /^image\/(png|jpeg|gif|webp|avif)$/;
+const inlineImage = /^image\/(png|jpeg|gif|webp)$/;
 
 function focusComposer() {
   document.getElementById("composer-input")?.focus();
@@ -48,7 +48,7 @@ export function Attachments(props: { files: readonly Attachment[] }) {
     <div class="atts">
       {props.files.map((a) =>
         inlineImage.test(a.type) ? (
-          <a key={a.id} class="att-img" href={a.url} target="_blank" rel="noopener noreferrer" title={`${a.name} · open full size`}>
+          <a key={a.id} class="att-img" href={a.url} target="_blank" rel="noopener noreferrer" aria-label={`Open ${a.name} full size`} title={a.name}>
             <img src={a.url} alt={a.name} loading="lazy" decoding="async" />
           </a>
         ) : (
