@@ -489,8 +489,8 @@ export async function openRoom(id: string): Promise<void> {
   const hash = `#/${r.kind === "dm" ? r.id : r.name}`;
   if (location.hash !== hash) history.replaceState(null, "", hash);
   const log = logs.value.get(id);
+  // The list marks the room read once its newest message is on screen.
   if (!log?.loaded) await loadLatest(id);
-  markRead(id);
 }
 
 async function loadLatest(id: string, limit = 50): Promise<void> {
@@ -576,7 +576,7 @@ export async function jumpTo(room: string, target: { seq?: number; id?: string }
 /** Marks the active room read up to its newest message, when the user can see it. */
 export function markRead(id: string): void {
   const r = rooms.value.get(id);
-  if (!r || !r.member) return;
+  if (!r || !r.member || document.visibilityState !== "visible") return;
   const log = logs.value.get(id);
   const newest = log?.messages.at(-1)?.seq ?? r.last_seq;
   if (r.unread > 0 || (r.read_seq ?? 0) < newest) {

@@ -289,7 +289,7 @@ function EditBox(props: { m: Message }) {
 }
 
 /** Everything under a message's sender line. */
-export function Body(props: { m: Message }) {
+export function Body(props: { m: Message; actions: boolean }) {
   const m = props.m;
   const ed = editing.value;
   if (m.deleted) return <div class="text deleted">Message deleted</div>;
@@ -310,7 +310,7 @@ export function Body(props: { m: Message }) {
       {m.attachments && m.attachments.length > 0 && <Attachments files={m.attachments} />}
       <Reactions m={m} />
       {confirming.value === m.id && <ConfirmDelete m={m} />}
-      {!isEditing && <Actions m={m} />}
+      {!isEditing && (props.actions || picker.value === m.id) && <Actions m={m} />}
     </>
   );
 }

@@ -37,6 +37,39 @@ function Sender(props: { head: boolean; name: string; at: Date }) {
   );
 }
 
+/**
+ * A chat message. Its action bar exists only while the message is hovered
+ * or holds focus, so the log is one stop in the tab order: arrow keys move
+ * between messages, Tab goes into the focused message's actions.
+ */
+function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean }) {
+  const r = props.row;
+  const m = r.message;
+  const [hover, setHover] = useState(false);
+  const [focus, setFocus] = useState(false);
+  const name = m.sender?.name ?? "unknown";
+  const cls = `msg${r.head ? " head" : ""}${m.sender?.id === me.value?.id ? " mine" : ""}${mentionsMe(m, me.value) ? " mentions-me" : ""}${props.lit ? " lit" : ""}`;
+  return (
+    <article
+      class={cls}
+      data-seq={m.seq}
+      tabIndex={-1}
+      onMouseEnter={() => setHover(true)}
+      onMouseLeave={() => setHover(false)}
+      onFocusIn={() => setFocus(true)}
+      onFocusOut={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setFocus(false);
+      }}
+    >
+      <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
+      <div class="content">
+        <Sender head={r.head} name={name} at={r.at} />
+        <Body m={m} actions={hover || focus} />
+      </div>
+    </article>
+  );
+}
+
 function RowView(props: { row: Row; lit: number | null }) {
   const r = props.row;
   switch (r.kind) {
@@ -59,20 +92,8 @@ function RowView(props: { row: Row; lit: number | null }) {
           <Time at={r.at} />
         </div>
       );
-    case "chat": {
-      const m = r.message;
-      const name = m.sender?.name ?? "unknown";
-      const cls = `msg${r.head ? " head" : ""}${m.sender?.id === me.value?.id ? " mine" : ""}${mentionsMe(m, me.value) ? " mentions-me" : ""}${props.lit === m.seq ? " lit" : ""}`;
-      return (
-        <article class={cls} data-seq={m.seq} tabIndex={-1}>
-          <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
-          <div class="content">
-            <Sender head={r.head} name={name} at={r.at} />
-            <Body m={r.message} />
-          </div>
-        </article>
-      );
-    }
+    case "chat":
+      return <ChatRow row={r} lit={props.lit === r.message.seq} />;
     case "pending": {
       const p = r.pending;
       const name = r.sender?.name ?? "you";
@@ -158,6 +179,8 @@ export function MessageList(props: { room: Room }) {
     const stick = el.scrollHeight - el.scrollTop - el.clientHeight <= bottomSlack;
     last.current = { room: room.id, height: el.scrollHeight, top: el.scrollTop, first, lastKey, stick };
     atBottom.value = stick;
+    // The newest message is on screen: the room is read (markRead checks that the tab is visible).
+    if (stick && log?.loaded) markRead(room.id);
     // A short history that does not fill the view cannot be scrolled: fetch more.
     if (log?.loaded && log.hasMore && !log.loadingOlder && el.scrollHeight <= el.clientHeight + topSlack) {
       void loadOlder(room.id);
