@@ -277,7 +277,7 @@ test("mentions: autocomplete, highlight, badge, title count and a notification w
   const log = general(bob);
   await expect(log.getByRole("separator", { name: "New messages" })).toBeVisible();
   await expect(message(log, "can you check the build?")).toHaveClass(/mentions-me/);
-  await expect(message(log, "can you check the build?").locator(".mention.me")).toHaveText("@bob");
+  await expect(message(log, "can you check the build?").locator(".mention.self")).toHaveText("@bob");
   await expect(message(log, "no mention here")).not.toHaveClass(/mentions-me/);
   await expect(generalB).toHaveAccessibleName("general");
   await expect(bob).toHaveTitle(/^#general · minichat$/);

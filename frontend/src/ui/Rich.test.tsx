@@ -36,7 +36,7 @@ describe("richNodes", () => {
     expect(a.props.rel).toBe("noopener noreferrer nofollow");
     expect(a.props.target).toBe("_blank");
     // The reader's own mention is marked.
-    expect(els.find((e) => e.tag === "span")!.props.class).toBe("mention me");
+    expect(els.find((e) => e.tag === "span")!.props.class).toBe("mention self");
     // Hostile markup survives as plain strings, character for character.
     const strings = JSON.stringify(richNodes(parse(text)));
     expect(strings).toContain("<script>alert(1)</script>");

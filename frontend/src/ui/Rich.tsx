@@ -30,7 +30,7 @@ export function richNodes(nodes: readonly Node[], me?: string): ComponentChildre
         return <strong key={i}>{richNodes(n.c, me)}</strong>;
       case "at":
         return (
-          <span key={i} class={n.name.toLowerCase() === me ? "mention me" : "mention"}>
+          <span key={i} class={n.name.toLowerCase() === me ? "mention self" : "mention"}>
             @{n.name}
           </span>
         );
