@@ -484,6 +484,7 @@ export async function openRoom(id: string): Promise<void> {
   if (activeId.value !== id || !openedAt.value.has(id)) {
     openedAt.value = setIn(openedAt.value, id, r.unread > 0 ? r.read_seq ?? 0 : Number.MAX_SAFE_INTEGER);
   }
+  if (editing.value && editing.value.room !== id) editing.value = null;
   activeId.value = id;
   atBottom.value = true;
   const hash = `#/${r.kind === "dm" ? r.id : r.name}`;

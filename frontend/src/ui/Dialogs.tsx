@@ -4,7 +4,7 @@ import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { ApiError } from "../lib/api";
 import { stampLabel } from "../lib/format";
 import { highlight, snippet } from "../lib/markup";
-import { MaxNameLen, MaxStatusText, type Message } from "../protocol.gen";
+import { MaxNameLen, MaxSearchQuery, MaxStatusText, type Message } from "../protocol.gen";
 import { activeRoom, createRoom, invite, jumpTo, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
 export type DialogKind = "create" | "invite" | "dm" | "status" | "search";
@@ -288,7 +288,7 @@ function Search() {
       >
         <label class="field">
           <span>Words to find</span>
-          <input type="search" value={q} autoFocus onInput={(e) => setQ(e.currentTarget.value)} />
+          <input type="search" value={q} autoFocus maxLength={MaxSearchQuery} onInput={(e) => setQ(e.currentTarget.value)} />
         </label>
         {room && room.kind !== "dm" && (
           <label class="check">

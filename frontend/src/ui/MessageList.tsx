@@ -199,6 +199,10 @@ export function MessageList(props: { room: Room }) {
     flash.value = null;
     el.scrollIntoView({ block: "center" });
     el.focus({ preventScroll: true });
+    const list = ref.current!;
+    const stick = list.scrollHeight - list.scrollTop - list.clientHeight <= bottomSlack;
+    last.current = { ...last.current, height: list.scrollHeight, top: list.scrollTop, stick };
+    atBottom.value = stick;
     setLit(target.seq);
     clearTimeout(litTimer.current);
     litTimer.current = setTimeout(() => setLit(null), 2500);
