@@ -9,15 +9,22 @@ import (
 	"minichat/server/store"
 )
 
-// matchExpr renders search terms as an FTS5 MATCH expression: every term a
-// quoted string (a phrase of its words, or one word), joined by spaces, which
-// FTS5 reads as AND. Inside a string only '"' is special, and it is doubled,
-// so no term can produce an FTS5 syntax error.
-func matchExpr(terms []string) (string, error) {
+// matchExpr renders search terms as an FTS5 MATCH expression on the text
+// column: every term a quoted string (a phrase of its words, or one word),
+// joined by spaces, which FTS5 reads as AND. Inside a string only '"' is
+// special, and it is doubled, so no term can produce an FTS5 syntax error.
+// With roomID the room column must hold it too.
+func matchExpr(terms []string, roomID string) (string, error) {
 	if len(terms) == 0 {
 		return "", fmt.Errorf("search without terms: %w", store.ErrInvalid)
 	}
 	var b strings.Builder
+	if roomID != "" {
+		b.WriteString("room : ")
+		quote(&b, roomID)
+		b.WriteString(" AND ")
+	}
+	b.WriteString("text : (")
 	for i, t := range terms {
 		if strings.TrimSpace(t) == "" {
 			return "", fmt.Errorf("empty search term: %w", store.ErrInvalid)
@@ -25,17 +32,22 @@ func matchExpr(terms []string) (string, error) {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteByte('"')
-		b.WriteString(strings.ReplaceAll(t, `"`, `""`))
-		b.WriteByte('"')
+		quote(&b, t)
 	}
+	b.WriteByte(')')
 	return b.String(), nil
+}
+
+func quote(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	b.WriteString(strings.ReplaceAll(s, `"`, `""`))
+	b.WriteByte('"')
 }
 
 // Search walks the index's matches from the newest doc down, keeping those
 // of rooms the user may read, until it has req.Limit.
 func (s *Store) Search(ctx context.Context, req store.SearchRequest) ([]protocol.Message, error) {
-	expr, err := matchExpr(req.Terms)
+	expr, err := matchExpr(req.Terms, req.RoomID)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
