@@ -156,13 +156,16 @@ func BenchmarkSinceReplay(b *testing.B) {
 // searchCorpus is a store of searchTotal chat messages of 8 to 15 words
 // each, drawn from a vocabulary of 20,000 made-up words with a Zipf
 // distribution (a few very common words, a long tail of rare ones), posted
-// by 50 users into 10 public rooms of uneven size (room i gets about twice
-// the messages of room i-1), with vocab[rank] the word of that rank.
+// by 49 users into 10 rooms of uneven size (room i gets about twice the
+// messages of room i-1), with vocab[rank] the word of that rank. Room 0 is
+// public, the others private with those 49 users as members; a 50th user,
+// outsider, may read only room 0 (and the empty general room).
 type searchCorpus struct {
-	s     *sqlite.Store
-	user  protocol.User
-	rooms []string
-	vocab []string
+	s        *sqlite.Store
+	user     protocol.User
+	outsider protocol.User
+	rooms    []string
+	vocab    []string
 }
 
 const searchTotal = 100_000
@@ -181,14 +184,19 @@ func newSearchCorpus(b *testing.B) *searchCorpus {
 		}
 		users = append(users, u)
 	}
-	c.user = users[0]
+	c.user, c.outsider = users[0], users[49]
+	users = users[:49]
 	for i := range 10 {
-		r, err := s.CreateRoom(ctx, users[0].ID, fmt.Sprint("room", i), protocol.RoomPublic)
+		kind := protocol.RoomPrivate
+		if i == 0 {
+			kind = protocol.RoomPublic
+		}
+		r, err := s.CreateRoom(ctx, users[0].ID, fmt.Sprint("room", i), kind)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, u := range users[1:] {
-			if _, err := s.Join(ctx, r.ID, u.ID); err != nil {
+			if err := s.Invite(ctx, r.ID, users[0].ID, u.ID); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -258,23 +266,27 @@ func BenchmarkSearch(b *testing.B) {
 	ctx := context.Background()
 	cases := []struct {
 		name  string
+		user  protocol.User
 		room  string
 		terms []string
 	}{
-		{"common_word", "", []string{c.vocab[0]}},
-		{"mid_word", "", []string{c.vocab[100]}},
-		{"rare_word", "", []string{c.vocab[15000]}},
-		{"two_words", "", []string{c.vocab[3], c.vocab[40]}},
-		{"phrase", "", []string{c.vocab[0] + " " + c.vocab[1]}},
-		{"no_match", "", []string{"zzzzzz"}},
-		{"common_word_smallest_room", c.rooms[0], []string{c.vocab[0]}},
-		{"mid_word_smallest_room", c.rooms[0], []string{c.vocab[100]}},
+		{"common_word", c.user, "", []string{c.vocab[0]}},
+		{"mid_word", c.user, "", []string{c.vocab[100]}},
+		{"rare_word", c.user, "", []string{c.vocab[15000]}},
+		{"two_words", c.user, "", []string{c.vocab[3], c.vocab[40]}},
+		{"phrase", c.user, "", []string{c.vocab[0] + " " + c.vocab[1]}},
+		{"no_match", c.user, "", []string{"zzzzzz"}},
+		{"common_word_smallest_room", c.user, c.rooms[0], []string{c.vocab[0]}},
+		{"mid_word_smallest_room", c.user, c.rooms[0], []string{c.vocab[100]}},
+		// The outsider may read about 0.1 % of the messages.
+		{"outsider_common_word", c.outsider, "", []string{c.vocab[0]}},
+		{"outsider_mid_word", c.outsider, "", []string{c.vocab[100]}},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			var found int
 			for b.Loop() {
-				msgs, err := c.s.Search(ctx, store.SearchRequest{UserID: c.user.ID, RoomID: tc.room, Terms: tc.terms})
+				msgs, err := c.s.Search(ctx, store.SearchRequest{UserID: tc.user.ID, RoomID: tc.room, Terms: tc.terms})
 				if err != nil {
 					b.Fatal(err)
 				}
