@@ -144,6 +144,11 @@ func TestUploadStoresDedupesAndServesByAccess(t *testing.T) {
 		!strings.HasPrefix(h.Get("Content-Disposition"), "inline") || !strings.Contains(h.Get("Cache-Control"), "private") {
 		t.Fatalf("image headers %v", h)
 	}
+	req, _ := http.NewRequest("HEAD", e.ts.URL+"/files/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+alice.Token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(pic)) {
+		t.Fatalf("HEAD: %v %v", resp, err)
+	}
 	for _, who := range []user{bob, carol} {
 		if resp, _ := e.fetch(who.Token, "/files/"+id); resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 			t.Fatalf("%s fetched an unposted file: %d", who.Name, resp.StatusCode)

@@ -110,6 +110,7 @@ func New(opts Options) (http.Handler, error) {
 		})
 	})
 	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))
+	r.With(a.requireAuth).Head("/files/{id}", a.handle(a.file))
 	// Any other /files/ path is a JSON 404, not the client's HTML page.
 	r.Get("/files/*", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such file: %s", r.URL.Path))
