@@ -43,27 +43,38 @@ function focusComposer() {
   document.getElementById("composer-input")?.focus();
 }
 
+function FileCard(props: { a: Attachment }) {
+  const a = props.a;
+  return (
+    <div class="att-file">
+      <FileIcon />
+      <span class="att-meta">
+        <span class="att-name">{a.name}</span>
+        <span class="muted small">{fileSize(a.size)}</span>
+      </span>
+      <a class="btn small" href={a.url} download={a.name} aria-label={`Download ${a.name}`}>
+        Download
+      </a>
+    </div>
+  );
+}
+
+/** A picture, or its file card when it cannot be shown (e.g. readable by members only). */
+function Picture(props: { a: Attachment }) {
+  const a = props.a;
+  const [broken, setBroken] = useState(false);
+  if (broken) return <FileCard a={a} />;
+  return (
+    <a class="att-img" href={a.url} target="_blank" rel="noopener noreferrer" aria-label={`Open ${a.name} full size`} title={a.name}>
+      <img src={a.url} alt={a.name} loading="lazy" decoding="async" onError={() => setBroken(true)} />
+    </a>
+  );
+}
+
 export function Attachments(props: { files: readonly Attachment[] }) {
   return (
     <div class="atts">
-      {props.files.map((a) =>
-        inlineImage.test(a.type) ? (
-          <a key={a.id} class="att-img" href={a.url} target="_blank" rel="noopener noreferrer" aria-label={`Open ${a.name} full size`} title={a.name}>
-            <img src={a.url} alt={a.name} loading="lazy" decoding="async" />
-          </a>
-        ) : (
-          <div key={a.id} class="att-file">
-            <FileIcon />
-            <span class="att-meta">
-              <span class="att-name">{a.name}</span>
-              <span class="muted small">{fileSize(a.size)}</span>
-            </span>
-            <a class="btn small" href={a.url} download={a.name} aria-label={`Download ${a.name}`}>
-              Download
-            </a>
-          </div>
-        ),
-      )}
+      {props.files.map((a) => (inlineImage.test(a.type) ? <Picture key={a.id} a={a} /> : <FileCard key={a.id} a={a} />))}
     </div>
   );
 }
@@ -165,7 +176,9 @@ function Actions(props: { m: Message }) {
   const trigger = useRef<HTMLButtonElement>(null);
   const may = canChange(m);
   return (
-    <div class={`actions${open ? " open" : ""}`} role="group" aria-label="Message actions">
+    // aria-live off: the bar comes and goes with hover and focus inside the
+    // log's live region, and is not news.
+    <div class={`actions${open ? " open" : ""}`} role="group" aria-label="Message actions" aria-live="off">
       <button ref={trigger} class="icon-btn" aria-label="Add reaction" title="Add reaction" aria-haspopup="menu" aria-expanded={open}
         onClick={() => (picker.value = open ? null : m.id)}>
         <Smile />
@@ -248,7 +261,7 @@ function EditBox(props: { m: Message }) {
     if (editMessage(m, t)) stop();
   };
   return (
-    <div class="edit">
+    <div class="edit" aria-live="off">
       <textarea
         ref={ref}
         aria-label="Edit message"
