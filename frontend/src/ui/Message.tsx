@@ -145,6 +145,8 @@ function Picker(props: { m: Message; onDone: () => void }) {
       e.preventDefault();
       e.stopPropagation();
       props.onDone();
+    } else if (e.key === "Tab") {
+      picker.value = null; // focus moves on; the menu does not stay behind
     }
   };
   return (
