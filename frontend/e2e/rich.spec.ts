@@ -301,12 +301,15 @@ test("mentions: autocomplete, highlight, badge, title count and a notification w
   await expect(generalB).toHaveAccessibleName("general, muted, 2 unread, 1 mention");
 });
 
-test("search finds a message and opens it in context", async ({ server, signUp }) => {
+test("search, and a reply's quote, find a message far back and open it in context", async ({ server, signUp }) => {
   const carol = await apiRegister(server, "carol");
   const room = await apiRoomId(server, carol, "general");
+  let target = "";
   for (let i = 1; i <= 260; i++) {
-    await apiSend(server, carol, room, i === 7 ? "the deploy key is in the vault, not the wiki" : `filler ${i}`);
+    if (i === 7) target = await apiSendRich(server, carol, room, { text: "the deploy key is in the vault, not the wiki" });
+    else await apiSend(server, carol, room, `filler ${i}`);
   }
+  await apiSendRich(server, carol, room, { text: "as I said way back", reply_to: target });
   const alice = await signUp("alice");
   const log = general(alice);
   await expect(log.getByText("filler 260", { exact: true })).toBeVisible();
@@ -336,4 +339,14 @@ test("search finds a message and opens it in context", async ({ server, signUp }
   const texts = await log.locator("article.msg .text").allInnerTexts();
   const n = texts.filter((t) => t.startsWith("filler ")).map((t) => Number(t.slice(7)));
   expect(n).toEqual(Array.from({ length: 260 }, (_, i) => i + 1).filter((i) => i !== 7 && i >= n[0]!));
+
+  // After a reload only the newest page is there; the reply's quote pages back to its original.
+  await alice.reload();
+  await expect(log.getByText("filler 7", { exact: true })).toHaveCount(0);
+  // The original is not loaded yet, so the quote cannot name it.
+  const quote = message(log, "as I said way back").getByRole("button", { name: "In reply to an earlier message. Show that message" });
+  await quote.click();
+  await expect(found).toBeFocused();
+  await expect(found).toBeInViewport();
+  await expect(found).toHaveClass(/\blit\b/);
 });
