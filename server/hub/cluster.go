@@ -198,9 +198,9 @@ func (h *Hub) filled(room string, r *roomState, evs []store.Event, err error) {
 	}
 	h.drainPending(room, r)
 	switch {
-	case r.want <= r.last:
 	case len(evs) == fillLimit:
-		h.fill(room, r)
+		h.fill(room, r) // the store may have more
+	case r.want <= r.last:
 	default:
 		h.armGap(room, r)
 	}

@@ -190,3 +190,13 @@ func TestSingleNodeHubDeliversWithoutOrdering(t *testing.T) {
 		t.Fatalf("got %v", m)
 	}
 }
+
+func TestResyncReadsMoreThanOnePage(t *testing.T) {
+	ls := newLogStore(t)
+	h, f := gapHub(t, ls)
+	base := ls.lastSeq(t)
+	// More than one read's worth is committed while the broker is away.
+	ls.send(t, fillLimit+120)
+	h.Resync()
+	expectSeqs(t, f, base+1, base+fillLimit+120)
+}
