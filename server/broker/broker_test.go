@@ -519,3 +519,22 @@ func TestCommitsLargerThanTheServersPayloadLimitAreSplit(t *testing.T) {
 	// would have nowhere to fill the gap from.
 	bobB.seqs(t, room.ID, room.LastSeq+1, room.LastSeq+40)
 }
+
+func TestHeartbeatsLargerThanThePayloadLimitKeepEveryoneOnline(t *testing.T) {
+	ns := startNATSWith(t, &natsserver.Options{MaxPayload: 2 << 10})
+	c := newCluster(t, ns.ClientURL(), 2, nil)
+	a, b := c.nodes[0], c.nodes[1]
+	bob := addUser(t, c.st, "bob")
+	bobB, _ := connect(t, b, c.st, bob, "s_bob")
+	// 40 users on node A: their heartbeat is several times the limit.
+	var pairs []string
+	for i := range 40 {
+		u := addUser(t, c.st, fmt.Sprintf("user%02d", i))
+		connect(t, a, c.st, u, "s_"+u.Name)
+		pairs = append(pairs, u.Name, protocol.StatusOnline)
+	}
+	bobB.presence(t, pairs...)
+	// Many heartbeats later (each user counts for three of them unless
+	// restated), nobody has gone offline.
+	bobB.quiet(t, 20*100*time.Millisecond, "presence")
+}

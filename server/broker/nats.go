@@ -88,6 +88,7 @@ type outMsg struct {
 	subject string
 	env     *envelope
 	commits []store.Event
+	beat    bool // env is a heartbeat
 }
 
 // NewNATS connects to NATS. The connection reconnects by itself, forever,
@@ -260,6 +261,10 @@ func (b *NATS) publisher() {
 }
 
 func (b *NATS) publish(m outMsg) error {
+	if m.beat {
+		m.env.Node = b.node
+		return b.publishBeat(m.env)
+	}
 	if m.commits == nil {
 		m.env.Node = b.node
 		data, err := json.Marshal(m.env)
@@ -334,7 +339,26 @@ func (b *NATS) beat() {
 	if !ok {
 		return // the hub has shut down: the goodbye tells the rest
 	}
-	b.enqueue(outMsg{subject: b.opts.Prefix + subjectPresence, env: &envelope{Presence: users, Full: true, Heads: b.recentHeads()}})
+	b.enqueue(outMsg{subject: b.opts.Prefix + subjectPresence, env: &envelope{Presence: users, Full: true, Heads: b.recentHeads()}, beat: true})
+}
+
+// publishBeat publishes a heartbeat: in one message when it fits the
+// server's payload limit, else in parts that each restate some users (not
+// full: the users a part does not name are not gone).
+func (b *NATS) publishBeat(env *envelope) error {
+	data, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	if max := b.nc.MaxPayload(); max > 0 && int64(len(data)) > max && len(env.Presence) > 1 {
+		half := len(env.Presence) / 2
+		first := &envelope{Node: env.Node, Presence: env.Presence[:half], Heads: env.Heads}
+		if err := b.publishBeat(first); err != nil {
+			return err
+		}
+		return b.publishBeat(&envelope{Node: env.Node, Presence: env.Presence[half:]})
+	}
+	return b.nc.Publish(b.opts.Prefix+subjectPresence, data)
 }
 
 // recentHeads returns the heads committed within the last few heartbeats

@@ -61,9 +61,11 @@ type remoteUser struct {
 	mark  uint64                   // onlineFor epoch, as userState.mark
 }
 
-// nodeState is another node as its presence messages describe it.
+// nodeState is another node as its presence messages describe it: its
+// users, each until it is restated, and the node itself until it speaks
+// again.
 type nodeState struct {
-	users   map[string]struct{}
+	users   map[string]time.Time
 	expires time.Time
 }
 
@@ -299,6 +301,7 @@ func (h *Hub) userPresence(u *userState) UserPresence {
 	for id := range u.rooms {
 		rooms = append(rooms, id)
 	}
+	slices.Sort(rooms) // so that a restated presence compares equal
 	return UserPresence{User: u.user, Status: u.status, Text: u.text, Rooms: rooms}
 }
 
@@ -309,15 +312,16 @@ func (h *Hub) publishPresence(u *userState) {
 	}
 }
 
-// RemotePresence applies what node says of its users: with full, users is
-// every user it has (a heartbeat) and those it no longer lists are gone
-// from it; otherwise users are changes (Status offline: gone). The node's
-// users count until expires unless it speaks again.
+// RemotePresence applies what node says of its users (Status offline:
+// gone from it). With full, users is every user it has and those it no
+// longer lists are gone too; a heartbeat too large for one message comes
+// in parts that are not full. The node and the users it names count until
+// expires unless restated (ExpireNodes).
 func (h *Hub) RemotePresence(node string, users []UserPresence, full bool, expires time.Time) {
 	h.post(func() {
 		n := h.nodes[node]
 		if n == nil {
-			n = &nodeState{users: make(map[string]struct{})}
+			n = &nodeState{users: make(map[string]time.Time)}
 			h.nodes[node] = n
 		}
 		n.expires = expires
@@ -328,12 +332,12 @@ func (h *Hub) RemotePresence(node string, users []UserPresence, full bool, expir
 			}
 			for uid := range n.users {
 				if _, ok := listed[uid]; !ok {
-					h.setRemote(node, n, UserPresence{User: h.remote[uid].user, Status: protocol.StatusOffline})
+					h.setRemote(node, n, UserPresence{User: h.remote[uid].user, Status: protocol.StatusOffline}, expires)
 				}
 			}
 		}
 		for _, p := range users {
-			h.setRemote(node, n, p)
+			h.setRemote(node, n, p, expires)
 		}
 	})
 }
@@ -350,28 +354,37 @@ func (h *Hub) NodeExpires(node string, at time.Time) {
 }
 
 // ExpireNodes forgets the nodes not heard from in time, and so their
-// users: a node that died takes its users offline.
+// users (a node that died takes its users offline), and the users a live
+// node stopped restating.
 func (h *Hub) ExpireNodes(now time.Time) {
 	h.post(func() {
 		for id, n := range h.nodes {
-			if n.expires.After(now) {
-				continue
+			dead := !n.expires.After(now)
+			for uid, until := range n.users {
+				if dead || !until.After(now) {
+					h.setRemote(id, n, UserPresence{User: h.remote[uid].user, Status: protocol.StatusOffline}, now)
+				}
 			}
-			for uid := range n.users {
-				h.setRemote(id, n, UserPresence{User: h.remote[uid].user, Status: protocol.StatusOffline})
+			if dead {
+				delete(h.nodes, id)
 			}
-			delete(h.nodes, id)
 		}
 	})
 }
 
 // setRemote records one user's presence on another node and tells local
 // connections when the user's cluster-wide presence changed.
-func (h *Hub) setRemote(node string, n *nodeState, p UserPresence) {
+func (h *Hub) setRemote(node string, n *nodeState, p UserPresence, expires time.Time) {
 	uid := p.User.ID
 	ru := h.remote[uid]
 	if p.Status == protocol.StatusOffline && (ru == nil || ru.nodes[node] == nil) {
 		return
+	}
+	if ru != nil && p.Status != protocol.StatusOffline {
+		if old := ru.nodes[node]; old != nil && old.User == p.User && old.Status == p.Status && old.Text == p.Text && slices.Equal(old.Rooms, p.Rooms) {
+			n.users[uid] = expires // restated as it was: a heartbeat
+			return
+		}
 	}
 	h.changePresence(uid, func() {
 		if ru == nil {
@@ -392,7 +405,7 @@ func (h *Hub) setRemote(node string, n *nodeState, p UserPresence) {
 			p := p
 			ru.user = p.User
 			ru.nodes[node] = &p
-			n.users[uid] = struct{}{}
+			n.users[uid] = expires
 			for _, id := range p.Rooms {
 				if ru.rooms[id]++; ru.rooms[id] == 1 {
 					set := h.remoteRooms[id]
