@@ -188,6 +188,11 @@ export interface Limits {
   max_text_chars: number;
   messages_per_second: number;
   burst: number;
+  /**
+   * MaxUploadBytes is the largest file POST /api/uploads accepts. An
+   * addition to the contract.
+   */
+  max_upload_bytes?: number;
 }
 
 /** ServerInfo describes the server in welcome. */
