@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -44,11 +45,7 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "minichat:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(exitCode(err, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -58,8 +55,14 @@ func TestVersionAndUsage(t *testing.T) {
 	if err := run(t.Context(), []string{"version"}, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "minichat ") {
-		t.Fatalf("version printed %q", out.String())
+	commit = "0123abc"
+	t.Cleanup(func() { commit = "" })
+	out.Reset()
+	if err := run(t.Context(), []string{"version"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "minichat "+version+" (commit 0123abc, protocol ") {
+		t.Fatalf("version printed %q, want the version and the commit", got)
 	}
 	if err := run(t.Context(), []string{"frobnicate"}, nil, io.Discard, io.Discard); err == nil {
 		t.Fatal("unknown command accepted")
@@ -497,5 +500,117 @@ func TestPprofOnItsOwnListener(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("server with pprof did not exit")
+	}
+}
+
+// TestConfigMistakesAreOneLineAndExit2 checks what an operator sees for a
+// bad flag or environment value: one line naming the setting, and exit
+// status 2 before anything starts.
+func TestConfigMistakesAreOneLineAndExit2(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--heartbeat", "abc"}, nil, `--heartbeat: invalid duration "abc"`},
+		{[]string{"--rate", "fast"}, nil, `--rate: invalid number "fast"`},
+		{[]string{"--burst", "1.5"}, nil, `--burst: invalid integer "1.5"`},
+		{[]string{"--no-such-flag"}, nil, `unknown flag --no-such-flag`},
+		{[]string{"--registration", "maybe"}, nil, `--registration: invalid value "maybe" (want open or closed)`},
+		{[]string{"--heartbeat", "-1s"}, nil, `--heartbeat: must be positive, not -1s`},
+		{[]string{"--tls-cert", "cert.pem"}, nil, `--tls-cert: set --tls-key too`},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy"}, nil, `--trusted-proxies: "proxy" is neither an IP address nor a CIDR`},
+		{nil, map[string]string{"MINICHAT_HEARTBEAT": "abc"}, `MINICHAT_HEARTBEAT: invalid duration "abc"`},
+		{nil, map[string]string{"MINICHAT_REGISTRATION": "maybe"}, `MINICHAT_REGISTRATION: invalid value "maybe"`},
+		{nil, map[string]string{"MINICHAT_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, `MINICHAT_METRICS_TOKEN_FILE: open `},
+		{nil, map[string]string{"MINICHAT_ADDR": ":1", "MINICHAT_ADDR_FILE": "x"}, `MINICHAT_ADDR and MINICHAT_ADDR_FILE are both set`},
+		{[]string{"user", "frob"}, nil, `user: unknown subcommand "frob"`},
+		{[]string{"backup"}, nil, `backup: want exactly one FILE`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " ")+fmt.Sprint(tc.env), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			args := append([]string{"--data-dir", dir}, tc.args...)
+			if len(tc.args) > 0 && !strings.HasPrefix(tc.args[0], "-") {
+				args = append(tc.args, "--data-dir", dir)
+			}
+			var stderr bytes.Buffer
+			code := exitCode(run(t.Context(), args, strings.NewReader(""), io.Discard, io.Discard), &stderr)
+			line := stderr.String()
+			if code != 2 || !strings.HasPrefix(line, "minichat: "+tc.want) || strings.Count(line, "\n") != 1 {
+				t.Fatalf("exit %d, printed %q; want 2 and one line starting %q", code, line, "minichat: "+tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "minichat.db")); err == nil {
+		t.Fatal("a refused configuration created the database")
+	}
+	// The real process exits with status 2.
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "serve", "--data-dir", dir, "--heartbeat", "abc")
+	cmd.Env = append(os.Environ(), "MINICHAT_TEST_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || string(out) != "minichat: --heartbeat: invalid duration \"abc\"\n" {
+		t.Fatalf("process: %v, output %q", err, out)
+	}
+}
+
+// TestHelpListsEveryFlagWithItsEnvironment keeps --help complete as flags
+// are added.
+func TestHelpListsEveryFlagWithItsEnvironment(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"--help"}, nil, &out, io.Discard); err != flag.ErrHelp {
+		t.Fatalf("--help returned %v", err)
+	}
+	if exitCode(flag.ErrHelp, io.Discard) != 0 {
+		t.Fatal("--help does not exit 0")
+	}
+	help := out.String()
+	// The flags follow the commands.
+	help = help[strings.Index(help, "flags of serve"):]
+	fs, _ := newFlagSet("serve", io.Discard)
+	n := 0
+	fs.VisitAll(func(fl *flag.Flag) {
+		n++
+		i := strings.Index(help, "--"+fl.Name+" ")
+		if i < 0 {
+			t.Errorf("--help does not list --%s", fl.Name)
+			return
+		}
+		entry := help[i:]
+		if j := strings.Index(entry[2:], "\n  --"); j >= 0 {
+			entry = entry[:j+2]
+		}
+		if !strings.Contains(entry, "$"+envName(fl.Name)+",") || !strings.Contains(entry, "default ") {
+			t.Errorf("--%s lacks its variable or default: %q", fl.Name, entry)
+		}
+	})
+	if n < 19 || !strings.Contains(help, `$MINICHAT_HEARTBEAT, default 25s`) || !strings.Contains(help, "_FILE") {
+		t.Fatalf("help:\n%s", help)
+	}
+}
+
+// TestSecretsFromFiles reads a setting from MINICHAT_<FLAG>_FILE, without
+// the file's trailing newline, and lets the command line win.
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MINICHAT_METRICS_TOKEN_FILE", tokenFile)
+	t.Setenv("MINICHAT_REGISTRATION", "closed")
+	fs, f := newFlagSet("serve", io.Discard)
+	p, err := parse(fs, []string{"--registration", "open"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.cfg.MetricsToken != "s3cret-token" {
+		t.Fatalf("token from file = %q", f.cfg.MetricsToken)
+	}
+	if f.cfg.Registration != "open" || p.where("registration") != "--registration" || p.where("metrics-token") != "MINICHAT_METRICS_TOKEN_FILE" {
+		t.Fatalf("registration %q from %s; token from %s", f.cfg.Registration, p.where("registration"), p.where("metrics-token"))
 	}
 }
