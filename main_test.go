@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -110,6 +112,39 @@ func TestUserCommands(t *testing.T) {
 	}
 	if st, _ := p.post("/api/users", `{"username":"eve","password":"password1"}`); st != 403 {
 		t.Fatalf("sign-up while closed: %d", st)
+	}
+
+	// Disabling, while the server runs, signs bob out and keeps him out
+	// until he is enabled again.
+	_, sess := p.post("/api/session", `{"username":"bob","password":"new-password-1"}`)
+	token := sess["token"].(string)
+	if err := do("", "user", "disable", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "disabled bob; 2 session(s) signed out\n" {
+		t.Fatalf("disable printed %q", out.String())
+	}
+	if st, _ := p.request("GET", "/api/me", token, ""); st != 401 {
+		t.Fatalf("disabled user's token: %d, want 401", st)
+	}
+	st, body := p.post("/api/session", `{"username":"bob","password":"new-password-1"}`)
+	if st != 403 || !strings.Contains(fmt.Sprint(body), "disabled") {
+		t.Fatalf("disabled user's sign-in: %d %v, want 403", st, body)
+	}
+	if err := do("", "user", "list"); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^bob +member +disabled `).MatchString(out.String()) || !regexp.MustCompile(`(?m)^root +admin +active `).MatchString(out.String()) {
+		t.Fatalf("list printed %q", out.String())
+	}
+	if err := do("", "user", "disable", "nobody"); err == nil {
+		t.Fatal("disabling an unknown user succeeded")
+	}
+	if err := do("", "user", "enable", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := p.post("/api/session", `{"username":"bob","password":"new-password-1"}`); st != 200 {
+		t.Fatalf("sign-in after enable: %d", st)
 	}
 }
 
@@ -612,5 +647,158 @@ func TestSecretsFromFiles(t *testing.T) {
 	}
 	if f.cfg.Registration != "open" || p.where("registration") != "--registration" || p.where("metrics-token") != "MINICHAT_METRICS_TOKEN_FILE" {
 		t.Fatalf("registration %q from %s; token from %s", f.cfg.Registration, p.where("registration"), p.where("metrics-token"))
+	}
+}
+
+// TestBackupDuringLoadRestores takes a backup while one socket pipelines
+// sends, then restores it as the documented procedure says (the backup file
+// becomes minichat.db of a fresh data dir) and checks that every message
+// acknowledged before the backup began is there, with seqs without gaps.
+func TestBackupDuringLoadRestores(t *testing.T) {
+	dir := t.TempDir()
+	p := startChild(t, dir)
+	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
+		t.Fatal("register")
+	}
+	token, room := login(t, p)
+	// Sends keep arriving while the backup runs: 5000 are pipelined and
+	// the backup starts once 500 are acknowledged.
+	acked, _ := sendUntilAcked(t, p, token, room, 5000, 500)
+	file := filepath.Join(t.TempDir(), "backup.db")
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"backup", file, "--data-dir", dir}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "backed up ") {
+		t.Fatalf("backup printed %q", out.String())
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".*tmp*")); len(leftovers) > 0 {
+		t.Fatalf("temporary files left beside the backup: %v", leftovers)
+	}
+
+	restored := t.TempDir()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(restored, "minichat.db"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p2 := startChild(t, restored)
+	token2, room2 := login(t, p2)
+	if room2 != room {
+		t.Fatalf("restored general room %s, want %s", room2, room)
+	}
+	n := checkLog(t, p2, token2, room, acked)
+	if n < int64(len(acked)) {
+		t.Fatalf("restored log has %d entries, fewer than the %d acknowledged", n, len(acked))
+	}
+	t.Logf("the backup holds %d log entries; %d messages were acknowledged before it began", n, len(acked))
+	// The restored server takes new messages after the last restored seq.
+	if st, out := p2.request("POST", "/api/rooms/"+room+"/messages", token2, `{"text":"after restore"}`); st != 201 {
+		t.Fatalf("send after restore: %d %v", st, out)
+	}
+
+	if err := run(t.Context(), []string{"backup", filepath.Join(t.TempDir(), "x.db"), "--data-dir", t.TempDir()}, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("backup of a data dir without a database succeeded")
+	}
+}
+
+// TestServesHTTPSAndWSSWithItsCertificate starts the binary with a
+// self-signed certificate and chats over https:// and wss://, trusting only
+// that certificate. The metrics listener counts the socket.
+func TestServesHTTPSAndWSSWithItsCertificate(t *testing.T) {
+	certFile, keyFile := selfSignedCert(t, t.TempDir())
+	p := startChild(t, t.TempDir(), "--tls-cert", certFile, "--tls-key", keyFile, "--metrics-addr", "127.0.0.1:0")
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pemBytes)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	t.Cleanup(client.CloseIdleConnections)
+	base := "https://" + strings.TrimPrefix(p.url, "http://")
+
+	post := func(path, body string) (*http.Response, map[string]any) {
+		t.Helper()
+		resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	resp, out := post("/api/users", `{"username":"alice","password":"password1"}`)
+	if resp.StatusCode != 201 || resp.TLS == nil {
+		t.Fatalf("sign-up over https: %d %v", resp.StatusCode, out)
+	}
+	secure := false
+	for _, c := range resp.Cookies() {
+		secure = secure || (c.Name == "minichat_session" && c.Secure)
+	}
+	if !secure {
+		t.Fatalf("session cookie over TLS is not Secure: %v", resp.Header.Values("Set-Cookie"))
+	}
+	token := out["token"].(string)
+
+	ws, _, err := websocket.Dial(t.Context(), "wss"+strings.TrimPrefix(base, "https")+"/ws", &websocket.DialOptions{
+		HTTPClient: client,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}},
+	})
+	if err != nil {
+		t.Fatalf("dial wss: %v", err)
+	}
+	defer ws.CloseNow()
+	read := func(want string) map[string]any {
+		t.Helper()
+		for {
+			_, data, err := ws.Read(t.Context())
+			if err != nil {
+				t.Fatalf("read %s over wss: %v", want, err)
+			}
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				var f map[string]any
+				if err := json.Unmarshal(line, &f); err != nil {
+					t.Fatalf("bad frame %q", line)
+				}
+				if f["type"] == want {
+					return f
+				}
+			}
+		}
+	}
+	welcome := read("welcome")
+	room := welcome["rooms"].([]any)[0].(map[string]any)["id"].(string)
+	if err := ws.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","room":"`+room+`","text":"over wss","client_id":"tls-1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ack := read("ack")
+	if ack["message"].(map[string]any)["text"] != "over wss" {
+		t.Fatalf("ack %v", ack)
+	}
+
+	// The metrics listener (plain HTTP, its own port) sees the socket; the
+	// main address does not serve metrics without --metrics-token.
+	line := p.waitLog(`"metrics listening"`, func(l map[string]any) bool { return l["message"] == "metrics listening" })
+	mresp, err := http.Get("http://" + line["addr"].(string) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if mresp.StatusCode != 200 || !regexp.MustCompile(`(?m)^minichat_ws_connections 1$`).Match(body) ||
+		!regexp.MustCompile(`(?m)^minichat_messages_received_total 1$`).Match(body) {
+		t.Fatalf("metrics listener: %d\n%s", mresp.StatusCode, body)
+	}
+	r2, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != 404 {
+		t.Fatalf("/metrics on the main address: %d, want 404", r2.StatusCode)
 	}
 }
