@@ -60,6 +60,7 @@ bench:
 # minichat-VERSION-OS-ARCH[.exe], and their SHA-256 sums. dist/ is emptied
 # first so that checksums.txt lists exactly this build.
 release: web
+	@[ -f frontend/dist/index.html ] || { echo "release: the web client is not built (needs npm)"; exit 1; }
 	rm -rf dist && mkdir -p dist
 	for target in $(PLATFORMS); do \
 		os=$${target%/*}; arch=$${target#*/}; ext=; [ $$os = windows ] && ext=.exe; \
