@@ -566,11 +566,10 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	names = append(names, fs.Args()...)
-	if want := 1; sub == "list" {
-		if len(names) > 0 {
-			return usageErrorf("user list: unexpected arguments %v", names)
-		}
-	} else if len(names) != want {
+	switch {
+	case sub == "list" && len(names) > 0:
+		return usageErrorf("user list: unexpected arguments %v", names)
+	case sub != "list" && len(names) != 1:
 		return usageErrorf("user %s: want exactly one NAME", sub)
 	}
 	st, err := server.OpenStore(f.cfg, store.Options{})
