@@ -70,11 +70,12 @@ type Handler struct {
 	opts Options
 	log  zerolog.Logger
 	ping []byte
+	// stats are counters for monitoring (Stats), updated atomically.
+	stats stats
 
 	wg       sync.WaitGroup // connection goroutines and the sweeper
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
-	stats    stats
 	stopOnce sync.Once
 	stopped  chan struct{}
 }
