@@ -106,8 +106,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log}
-	s.metrics = metrics.New(cfg.Version)
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(cfg.Version)}
 	s.hub = hub.New(hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log})
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
