@@ -679,6 +679,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(files) != 1 {
 		return usageErrorf("backup: want exactly one FILE to write")
 	}
+	if d := f.cfg.Database; d != "" && !strings.HasPrefix(d, "sqlite:") {
+		return errors.New("backup: copies the SQLite database only; back up a Postgres database with its own tools (pg_dump)")
+	}
 	path, err := server.SQLitePath(f.cfg)
 	if err != nil {
 		return err
