@@ -370,7 +370,9 @@ func (c *conn) writeLoop() {
 		c.writingSince.Store(0)
 		if err != nil {
 			c.hc.Close(protocol.CloseInternal, "write failed")
-			c.h.stats.closedWith(protocol.CloseInternal, "write failed")
+			// The first close wins: a slow consumer closed 4429 while its
+			// write was stuck is counted as such.
+			c.h.stats.closedWith(c.hc.CloseCode())
 			_ = c.ws.CloseNow()
 			c.h.opts.Hub.Unregister(c.hc)
 			return
