@@ -28,6 +28,7 @@ import (
 
 	"minichat/server/api"
 	"minichat/server/chat"
+	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/metrics"
 	"minichat/server/protocol"
@@ -55,6 +56,9 @@ type Config struct {
 	TypingTimeout  time.Duration // default 6 s
 	ShutdownGrace  time.Duration // how long Run waits for sockets to close; default 5 s
 	Version        string
+	// MaxUploadBytes is the largest file POST /api/uploads accepts; default
+	// 25 MiB. Uploaded files live in DataDir/files.
+	MaxUploadBytes int64
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -96,6 +100,12 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 5 * time.Second
 	}
+	if cfg.MaxUploadBytes < 0 {
+		return nil, fmt.Errorf("max upload bytes must not be negative, not %d", cfg.MaxUploadBytes)
+	}
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = api.DefaultMaxUploadBytes
+	}
 	switch cfg.Registration {
 	case "", "open", "closed":
 	default:
@@ -105,6 +115,10 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		if err := checkPprofAddr(cfg.PprofAddr, log); err != nil {
 			return nil, err
 		}
+	}
+	blobs, err := files.Open(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New(cfg.Version)}
 	s.hub = hub.New(hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log})
@@ -130,6 +144,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		MaxFrameBytes:  cfg.MaxFrameBytes,
 		Rate:           cfg.Rate,
 		Burst:          cfg.Burst,
+		MaxUploadBytes: cfg.MaxUploadBytes,
 		Version:        cfg.Version,
 		Log:            log,
 	})
@@ -142,6 +157,8 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Web:                web,
 		RegistrationClosed: cfg.Registration == "closed",
 		TrustedProxies:     cfg.TrustedProxies,
+		Blobs:              blobs,
+		MaxUploadBytes:     cfg.MaxUploadBytes,
 		Log:                log,
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"minichat/server/auth"
 	"minichat/server/chat"
+	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/protocol"
 	"minichat/server/store"
@@ -44,7 +45,12 @@ type Options struct {
 	PasswordParams *auth.Params
 	// Hashers bounds concurrent password hashing; default the CPU count.
 	Hashers *auth.Limiter
-	Log     zerolog.Logger
+	// Blobs keeps the content of uploaded files.
+	Blobs *files.Blobs
+	// MaxUploadBytes is the largest file POST /api/uploads accepts;
+	// default DefaultMaxUploadBytes.
+	MaxUploadBytes int64
+	Log            zerolog.Logger
 }
 
 type api struct {
@@ -100,10 +106,13 @@ func New(opts Options) (http.Handler, error) {
 			r.Get("/rooms/{id}/messages", a.handle(a.history))
 			r.Post("/rooms/{id}/messages", a.handle(a.send))
 			r.Post("/dms", a.handle(a.dm))
+			r.Get("/search", a.handle(a.search))
+			r.Post("/uploads", a.handle(a.upload))
 		})
 	})
-	// Until uploads exist no file does; without this route /files/ paths
-	// would fall through to the client's HTML page.
+	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))
+	r.With(a.requireAuth).Head("/files/{id}", a.handle(a.file))
+	// Any other /files/ path is a JSON 404, not the client's HTML page.
 	r.Get("/files/*", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such file: %s", r.URL.Path))
 	})

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"minichat/server/protocol"
 	"minichat/server/store"
@@ -95,8 +96,16 @@ func (s *Service) sendRequest(user protocol.User, p SendParams) (store.SendReque
 	if p.Room == "" {
 		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
 	}
-	if len(p.Attachments) > 0 {
-		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "attachments are not supported by this server yet")
+	if len(p.Attachments) > protocol.MaxAttachments {
+		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "at most %d attachments", protocol.MaxAttachments)
+	}
+	for i, id := range p.Attachments {
+		if id == "" || len(id) > protocol.MaxClientIDLen {
+			return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "attachments must be file ids")
+		}
+		if slices.Contains(p.Attachments[:i], id) {
+			return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "attachment %s is listed twice", id)
+		}
 	}
 	return store.SendRequest{
 		RoomID: p.Room, SenderID: user.ID, Text: text, ClientID: p.ClientID,
@@ -114,7 +123,7 @@ func (s *Service) sendErr(ctx context.Context, user protocol.User, roomID string
 		}
 		return protocol.Errorf(protocol.CodeForbidden, "join the room to post in it")
 	}
-	return codeErr(err, "room or message")
+	return codeErr(err, "room, reply_to message or attachment")
 }
 
 // readable returns the room as user sees it, or not_found when the user may
@@ -168,10 +177,16 @@ func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string,
 	return evs, false, nil
 }
 
-// Edit replaces a message's text (its sender or an admin).
+// Edit replaces a message's text (its sender or an admin). Edit, Delete and
+// React need a room the user may read: in a private or DM room they are not
+// a member of, even an admin or the message's former sender gets not_found,
+// as for everything else in that room.
 func (s *Service) Edit(ctx context.Context, user protocol.User, roomID, msgID, text string) (protocol.Message, error) {
 	text, err := protocol.NormalizeText(text, false)
 	if err != nil {
+		return protocol.Message{}, err
+	}
+	if _, err := s.readable(ctx, user, roomID); err != nil {
 		return protocol.Message{}, err
 	}
 	m, err := s.Store.Edit(ctx, roomID, msgID, user.ID, user.Role == protocol.RoleAdmin, text)
@@ -180,12 +195,18 @@ func (s *Service) Edit(ctx context.Context, user protocol.User, roomID, msgID, t
 
 // Delete turns a message into a tombstone (its sender or an admin).
 func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID string) (protocol.Message, error) {
+	if _, err := s.readable(ctx, user, roomID); err != nil {
+		return protocol.Message{}, err
+	}
 	m, err := s.Store.Delete(ctx, roomID, msgID, user.ID, user.Role == protocol.RoleAdmin)
 	return m, codeErr(err, "message")
 }
 
 // React adds or removes the user's reaction.
 func (s *Service) React(ctx context.Context, user protocol.User, roomID, msgID, emoji string, on bool) (protocol.Message, error) {
+	if _, err := s.readable(ctx, user, roomID); err != nil {
+		return protocol.Message{}, err
+	}
 	m, err := s.Store.React(ctx, roomID, msgID, user.ID, emoji, on)
 	return m, codeErr(err, "message")
 }
@@ -262,4 +283,24 @@ func (s *Service) DM(ctx context.Context, user protocol.User, username string) (
 	}
 	r, err := s.Store.DM(ctx, user.ID, other.ID)
 	return r, codeErr(err, "room")
+}
+
+// Search finds the chat messages matching a query in the rooms the user may
+// read (or in one of them), newest first, at most protocol.MaxSearch. The
+// query is words and "quoted phrases" (see ParseQuery).
+func (s *Service) Search(ctx context.Context, user protocol.User, query, roomID string) ([]protocol.Message, error) {
+	terms, err := ParseQuery(query)
+	if err != nil {
+		return nil, err
+	}
+	if roomID != "" {
+		if _, err := s.readable(ctx, user, roomID); err != nil {
+			return nil, err
+		}
+	}
+	msgs, err := s.Store.Search(ctx, store.SearchRequest{UserID: user.ID, RoomID: roomID, Terms: terms, Limit: protocol.MaxSearch})
+	if msgs == nil {
+		msgs = []protocol.Message{}
+	}
+	return msgs, codeErr(err, "search")
 }

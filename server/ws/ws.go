@@ -61,8 +61,11 @@ type Options struct {
 	// server message larger than the write buffer costs a second write
 	// syscall — only for batches of several frames, which amortise it.
 	ReadBufferSize, WriteBufferSize int
-	Version                         string
-	Log                             zerolog.Logger
+	// MaxUploadBytes is announced in welcome's limits (the upload limit
+	// of POST /api/uploads); 0 leaves it out.
+	MaxUploadBytes int64
+	Version        string
+	Log            zerolog.Logger
 }
 
 // Handler serves /ws.
@@ -222,6 +225,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			MaxTextChars:      protocol.MaxTextChars,
 			MessagesPerSecond: h.opts.Rate,
 			Burst:             h.opts.Burst,
+			MaxUploadBytes:    h.opts.MaxUploadBytes,
 		},
 		Server: protocol.ServerInfo{Version: h.opts.Version},
 	}
