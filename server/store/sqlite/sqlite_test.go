@@ -233,6 +233,7 @@ func TestSearchBackfill(t *testing.T) {
 	for _, q := range []string{
 		"DROP TRIGGER messages_search_insert", "DROP TRIGGER messages_search_update",
 		"DROP TABLE search_text", "DROP TABLE search_docs", "DROP TABLE message_files", "DROP TABLE files",
+		"ALTER TABLE users DROP COLUMN disabled", // the step after it, undone too
 		"PRAGMA user_version = 2",
 	} {
 		if _, err := db.Exec(q); err != nil {
