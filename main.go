@@ -482,6 +482,9 @@ func (f *flags) check(p parsed) error {
 	if c.MaxFrameBytes < 1024 {
 		return bad("max-frame-bytes", "must be at least 1024, not %d", c.MaxFrameBytes)
 	}
+	if c.MaxUploadBytes < 1 {
+		return bad("max-upload-bytes", "must be positive, not %d", c.MaxUploadBytes)
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		if c.TLSCert == "" {
 			return bad("tls-key", "set --tls-cert too")

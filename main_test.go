@@ -554,6 +554,7 @@ func TestConfigMistakesAreOneLineAndExit2(t *testing.T) {
 		{[]string{"--no-such-flag"}, nil, `unknown flag --no-such-flag`},
 		{[]string{"--registration", "maybe"}, nil, `--registration: invalid value "maybe" (want open or closed)`},
 		{[]string{"--heartbeat", "-1s"}, nil, `--heartbeat: must be positive, not -1s`},
+		{[]string{"--max-upload-bytes", "25MB"}, nil, `--max-upload-bytes: invalid integer "25MB"`},
 		{[]string{"--tls-cert", "cert.pem"}, nil, `--tls-cert: set --tls-key too`},
 		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy"}, nil, `--trusted-proxies: "proxy" is neither an IP address nor a CIDR`},
 		{nil, map[string]string{"MINICHAT_HEARTBEAT": "abc"}, `MINICHAT_HEARTBEAT: invalid duration "abc"`},
