@@ -803,3 +803,82 @@ func TestServesHTTPSAndWSSWithItsCertificate(t *testing.T) {
 		t.Fatalf("/metrics on the main address: %d, want 404", r2.StatusCode)
 	}
 }
+
+// pongingSocket opens /ws with token, answers the server's pings, and
+// reports the close code, and acks by client_id, on channels.
+func pongingSocket(t *testing.T, c *child, token string) (ws *websocket.Conn, closed <-chan websocket.StatusCode, acks <-chan string) {
+	t.Helper()
+	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(c.url, "http")+"/ws", &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	closedc, ackc := make(chan websocket.StatusCode, 1), make(chan string, 100)
+	go func() {
+		for {
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				closedc <- websocket.CloseStatus(err)
+				return
+			}
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				var f struct {
+					Type    string
+					Message struct{ ClientID string `json:"client_id"` }
+				}
+				_ = json.Unmarshal(line, &f)
+				switch f.Type {
+				case "ping":
+					_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
+				case "ack":
+					ackc <- f.Message.ClientID
+				}
+			}
+		}
+	}()
+	return ws, closedc, ackc
+}
+
+// TestDisableClosesOpenSockets: `minichat user disable`, run beside a
+// server, closes the sockets the account already has open (4401), within a
+// heartbeat, and leaves everyone else connected.
+func TestDisableClosesOpenSockets(t *testing.T) {
+	dir := t.TempDir()
+	p := startChild(t, dir, "--heartbeat", "1s")
+	for _, name := range []string{"alice", "bob"} {
+		if st, _ := p.post("/api/users", `{"username":"`+name+`","password":"password1"}`); st != 201 {
+			t.Fatalf("register %s", name)
+		}
+	}
+	aliceToken, room := login(t, p)
+	_, sess := p.post("/api/session", `{"username":"bob","password":"password1"}`)
+	_, bobClosed, _ := pongingSocket(t, p, sess["token"].(string))
+	alice, aliceClosed, aliceAcks := pongingSocket(t, p, aliceToken)
+
+	if err := run(t.Context(), []string{"user", "disable", "bob", "--data-dir", dir}, nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-bobClosed:
+		if code != 4401 {
+			t.Fatalf("disabled user's socket closed with %d, want 4401", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the disabled user's socket stayed open")
+	}
+	if err := alice.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","room":"`+room+`","text":"still here","client_id":"a1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-aliceAcks:
+		if id != "a1" {
+			t.Fatalf("ack of %q", id)
+		}
+	case code := <-aliceClosed:
+		t.Fatalf("another user's socket closed too (%d)", code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ack for the other user")
+	}
+}
