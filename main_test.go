@@ -826,7 +826,9 @@ func pongingSocket(t *testing.T, c *child, token string) (ws *websocket.Conn, cl
 			for _, line := range bytes.Split(data, []byte("\n")) {
 				var f struct {
 					Type    string
-					Message struct{ ClientID string `json:"client_id"` }
+					Message struct {
+						ClientID string `json:"client_id"`
+					}
 				}
 				_ = json.Unmarshal(line, &f)
 				switch f.Type {
