@@ -87,6 +87,8 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	accounts *accountWatch // see watchAccounts
 }
 
 // New opens the store and builds the server. web is the built client (may
@@ -167,6 +169,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	s.handler = s.withMetrics(s.metrics.Instrument(apiHandler))
+	s.watchAccounts()
 	return s, nil
 }
 
@@ -295,6 +298,7 @@ func (s *Server) Hub() *hub.Hub { return s.hub }
 // idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopWatchingAccounts()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
 		_ = s.hub.Shutdown(ctx)
