@@ -59,7 +59,6 @@ type Store struct {
 	quit      chan struct{} // closed by Close
 	done      chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
-	closeErr  error
 }
 
 var _ store.Store = (*Store)(nil)
