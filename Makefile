@@ -5,11 +5,14 @@
 #   make build  bin/minichat with the client embedded
 #   make lint   go vet and staticcheck
 #   make bench  Go benchmarks of the hot paths
-#   make release  static binaries for common platforms in dist/
+#   make release  static binaries for five platforms in dist/, with dist/checksums.txt
 
 GO          ?= go
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -s -w -X main.version=$(VERSION)
+COMMIT      ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS     := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+PLATFORMS   := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+SHA256SUM   := $(shell command -v sha256sum 2>/dev/null || echo shasum -a 256)
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 HAVE_NPM    := $(shell command -v npm 2>/dev/null)
 
@@ -62,13 +65,20 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/...
 
+# CGO-free, statically linked binaries with the client embedded, named
+# minichat-VERSION-OS-ARCH[.exe], and their SHA-256 sums. dist/ is emptied
+# first so that checksums.txt lists exactly this build.
 release: web
-	@mkdir -p dist
-	for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do \
+	@[ -f frontend/dist/index.html ] || { echo "release: the web client is not built (needs npm)"; exit 1; }
+	rm -rf dist && mkdir -p dist
+	for target in $(PLATFORMS); do \
 		os=$${target%/*}; arch=$${target#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "build $$os/$$arch"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" \
 			-o dist/minichat-$(VERSION)-$$os-$$arch$$ext . || exit 1; \
 	done
+	cd dist && $(SHA256SUM) minichat-* > checksums.txt
+	@ls -l dist
 
 clean:
 	rm -rf bin dist

@@ -3,7 +3,9 @@
 //	minichat [serve] [flags]        serve the chat (the default)
 //	minichat user add NAME [--admin] [--password P]
 //	minichat user passwd NAME [--password P]
+//	minichat user disable|enable NAME
 //	minichat user list
+//	minichat backup FILE            copy the database consistently while it is in use
 //	minichat bench [flags]          drive a running server over the protocol
 //	minichat migrate --from sqlite:PATH --to postgres://…
 //	                                copy a SQLite installation into an empty Postgres database
@@ -11,7 +13,10 @@
 //	                                exit 0 when the server answers /healthz
 //	minichat version
 //
-// Every flag has an environment twin: --data-dir is MINICHAT_DATA_DIR.
+// Every flag has an environment twin: --data-dir is MINICHAT_DATA_DIR, and
+// MINICHAT_DATA_DIR_FILE names a file holding the value (for secrets).
+// Mistakes in flags or their values are reported as one line each and exit
+// with status 2.
 package main
 
 import (
@@ -26,8 +31,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -41,19 +51,75 @@ import (
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/store/migrate"
+	"minichat/server/store/sqlite"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// version and commit are set at build time with
+// -ldflags "-X main.version=v1.2.3 -X main.commit=0123abc"; a plain
+// go build in a git checkout takes the commit from the build info.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "minichat:", err)
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err as one line and returns the process's exit status:
+// 0 on success (and after -h), 2 for a mistake in the command line or the
+// environment, 1 for any other failure.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(stderr, "minichat:", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// usageError is a mistake in the command line or in the environment.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// buildCommit is the commit the binary was built from: the -X value, else
+// the VCS revision Go recorded, else "unknown".
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" && dirty {
+			rev += "-dirty"
+		}
+		if rev != "" {
+			return rev
+		}
+	}
+	return "unknown"
 }
 
 // run is the whole program, testable: it returns when the command is done
@@ -65,12 +131,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, args, stderr)
+		return serve(ctx, args, stdout, stderr)
 	case "version":
-		fmt.Fprintf(stdout, "minichat %s (protocol %d)\n", version, protocol.Version)
+		fmt.Fprintf(stdout, "minichat %s (commit %s, protocol %d, %s %s/%s)\n",
+			version, buildCommit(), protocol.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
 	case "user":
 		return userCmd(ctx, args, stdin, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, args, stdout, stderr)
 	case "bench":
 		return bench.Main(ctx, args, stdout, stderr)
 	case "migrate":
@@ -78,24 +147,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "healthcheck":
 		return healthcheck(ctx, args, stdout, stderr)
 	case "help":
-		fmt.Fprint(stdout, usage)
+		fs, _ := newFlagSet("serve", stderr)
+		printHelp(stdout, fs)
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+		return usageErrorf("unknown command %q (minichat help lists them)", cmd)
 	}
 }
 
 const usage = `usage:
-  minichat [serve] [flags]           serve the chat (default); minichat serve -h lists the flags
+  minichat [serve] [flags]           serve the chat (default)
   minichat user add NAME [--admin]   create an account (password from --password, stdin, or generated)
   minichat user passwd NAME          set a password and sign the user out everywhere
+  minichat user disable NAME         block sign-in and sign the user out everywhere (enable: undo)
   minichat user list                 list accounts
+  minichat backup FILE               write a consistent copy of the database, also while it serves
   minichat bench [flags]             load-test a running server (minichat bench -h)
   minichat migrate --from sqlite:PATH --to postgres://…
                                      copy a single-node SQLite database into an empty Postgres database
   minichat healthcheck [--addr A] [--tls-cert F]
                                      exit 0 when the server on A answers /healthz (over HTTPS with --tls-cert)
-  minichat version                   print the version
+  minichat version                   print the version and commit
 `
 
 // flags holds the serve configuration and the shared logging flags.
@@ -131,25 +203,190 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.DurationVar(&c.PresenceGrace, "presence-grace", 5*time.Second, "how long a user stays online after their last connection closes")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 5*time.Second, "how long shutdown waits for sockets to close")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof/ on this separate address, e.g. 127.0.0.1:6060 (default off; exposes internals: keep it on loopback)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this separate address, e.g. 127.0.0.1:9090 (default off)")
+	fs.StringVar(&c.MetricsToken, "metrics-token", "", "also serve /metrics on --addr to requests bearing this token (default off; use MINICHAT_METRICS_TOKEN_FILE)")
 	return fs, f
 }
 
-// parse applies MINICHAT_* environment variables, then the command line
-// (which wins).
-func parse(fs *flag.FlagSet, args []string) error {
-	var err error
-	fs.VisitAll(func(fl *flag.Flag) {
-		env := "MINICHAT_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok && err == nil {
-			if e := fs.Set(fl.Name, v); e != nil {
-				err = fmt.Errorf("%s: %w", env, e)
+// envName is the environment twin of a flag: --data-dir → MINICHAT_DATA_DIR.
+func envName(flagName string) string {
+	return "MINICHAT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// checkedValue wraps a flag's Value to turn a refused value into one clear
+// line naming where it came from ("--heartbeat: invalid duration "abc"",
+// or the environment variable), and to remember where each value came from
+// for the checks after parsing.
+type checkedValue struct {
+	flag.Value
+	name   string
+	from   *string           // where values come from now: "" for the command line, else an env var
+	origin map[string]string // flag name → where its value came from
+	err    *error            // the first refused value
+}
+
+func (v *checkedValue) Set(s string) error {
+	if err := v.Value.Set(s); err != nil {
+		where := "--" + v.name
+		if *v.from != "" {
+			where = *v.from
+		}
+		what := "invalid value"
+		if g, ok := v.Value.(flag.Getter); ok {
+			switch g.Get().(type) {
+			case time.Duration:
+				what = "invalid duration"
+			case int, int64, uint, uint64:
+				what = "invalid integer"
+			case float64:
+				what = "invalid number"
+			case bool:
+				what = "invalid boolean (want true or false)"
 			}
 		}
+		if *v.err == nil {
+			*v.err = usageErrorf("%s: %s %q", where, what, s)
+		}
+		return *v.err
+	}
+	v.origin[v.name] = *v.from
+	return nil
+}
+
+// IsBoolFlag keeps "--admin" (no value) working for wrapped bool flags.
+func (v *checkedValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// parsed is where each flag's value came from, for error messages.
+type parsed struct {
+	origin map[string]string // flag name → env var; absent or "" for the command line or the default
+}
+
+// where names the source of a flag's value: "--name" or the env var.
+func (p parsed) where(name string) string {
+	if env := p.origin[name]; env != "" {
+		return env
+	}
+	return "--" + name
+}
+
+// parse applies the environment (MINICHAT_<FLAG>, or MINICHAT_<FLAG>_FILE
+// naming a file that holds the value), then the command line, which wins.
+// Mistakes are usage errors of one line; -h and --help return
+// flag.ErrHelp after printing the help to stdout.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (parsed, error) {
+	p := parsed{origin: map[string]string{}}
+	var from string
+	var firstErr error
+	fs.SetOutput(io.Discard) // errors are returned, help is printed below
+	fs.Usage = func() {}
+	fs.VisitAll(func(fl *flag.Flag) {
+		fl.Value = &checkedValue{Value: fl.Value, name: fl.Name, from: &from, origin: p.origin, err: &firstErr}
+	})
+	var err error
+	fs.VisitAll(func(fl *flag.Flag) {
+		if err != nil {
+			return
+		}
+		env := envName(fl.Name)
+		v, direct := os.LookupEnv(env)
+		file, fromFile := os.LookupEnv(env + "_FILE")
+		switch {
+		case direct && fromFile:
+			err = usageErrorf("%s and %s_FILE are both set; use one", env, env)
+			return
+		case fromFile:
+			b, rerr := os.ReadFile(file)
+			if rerr != nil {
+				err = usageErrorf("%s_FILE: %v", env, rerr)
+				return
+			}
+			// A file written by an editor or echo ends with a newline that
+			// is not part of the secret.
+			v, env = strings.TrimRight(string(b), "\r\n"), env+"_FILE"
+		case !direct:
+			return
+		}
+		from = env
+		err = fs.Set(fl.Name, v)
 	})
 	if err != nil {
-		return err
+		return p, err
 	}
-	return fs.Parse(args)
+	from = ""
+	if err := fs.Parse(args); err != nil {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			printHelp(stdout, fs)
+			return p, flag.ErrHelp
+		case firstErr != nil:
+			return p, firstErr
+		}
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			return p, usageErrorf("unknown flag --%s (minichat %s -h lists the flags)", name, fs.Name())
+		}
+		if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+			return p, usageErrorf("--%s needs a value", name)
+		}
+		return p, usageErrorf("%s", msg)
+	}
+	return p, nil
+}
+
+// valueType names the kind of value a flag takes ("" for a switch).
+func valueType(fl *flag.Flag) string {
+	if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return ""
+	}
+	v := fl.Value
+	if c, ok := v.(*checkedValue); ok {
+		v = c.Value
+	}
+	if g, ok := v.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case time.Duration:
+			return "duration"
+		case int, int64, uint, uint64:
+			return "int"
+		case float64:
+			return "number"
+		}
+	}
+	return "string"
+}
+
+// printHelp lists the commands and every flag of fs with its environment
+// variable and default.
+func printHelp(w io.Writer, fs *flag.FlagSet) {
+	if fs.Name() == "serve" {
+		fmt.Fprint(w, usage)
+		fmt.Fprintln(w, "\nflags of serve (and of user and backup, which need the data location):")
+	} else {
+		fmt.Fprintf(w, "usage: minichat %s [flags]\n\nflags:\n", fs.Name())
+	}
+	fs.VisitAll(func(fl *flag.Flag) {
+		typ, help := valueType(fl), fl.Usage
+		name := "--" + fl.Name
+		if typ != "" {
+			name += " " + typ
+		}
+		def := fl.DefValue
+		if def == "" {
+			def = "none"
+		} else if typ == "string" {
+			def = strconv.Quote(def)
+		}
+		fmt.Fprintf(w, "  %-28s %s\n  %-28s $%s, default %s\n", name, help, "", envName(fl.Name), def)
+	})
+	fmt.Fprint(w, `
+Each flag can also be set by the environment variable shown, or by the same
+name with _FILE appended, naming a file that holds the value (for secrets:
+MINICHAT_METRICS_TOKEN_FILE=/run/secrets/token). The command line wins over
+the environment. Durations take Go syntax: 500ms, 25s, 2m.
+`)
 }
 
 func splitList(s string) []string {
@@ -183,13 +420,17 @@ func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, f := newFlagSet("serve", stderr)
-	if err := parse(fs, args); err != nil {
+	p, err := parse(fs, args, stdout)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return usageErrorf("unexpected arguments: %v", fs.Args())
+	}
+	if err := f.check(p); err != nil {
+		return err
 	}
 	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
@@ -205,12 +446,80 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	return srv.Run(ctx, nil)
 }
 
+// check refuses values that parse but cannot work, one line each, naming
+// the flag or environment variable they came from.
+func (f *flags) check(p parsed) error {
+	c := &f.cfg
+	bad := func(name, format string, args ...any) error {
+		return usageErrorf("%s: %s", p.where(name), fmt.Sprintf(format, args...))
+	}
+	for _, a := range []struct{ name, addr string }{{"addr", c.Addr}, {"pprof-addr", c.PprofAddr}, {"metrics-addr", c.MetricsAddr}} {
+		if a.addr == "" && a.name != "addr" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
+			return bad(a.name, "invalid address %q (want host:port or :port)", a.addr)
+		}
+	}
+	if c.Registration != "open" && c.Registration != "closed" {
+		return bad("registration", "invalid value %q (want open or closed)", c.Registration)
+	}
+	if _, err := zerolog.ParseLevel(f.logLevel); err != nil || f.logLevel == "" {
+		return bad("log-level", "invalid level %q (want debug, info, warn or error)", f.logLevel)
+	}
+	switch f.logFormat {
+	case "auto", "console", "json":
+	default:
+		return bad("log-format", "invalid format %q (want auto, console or json)", f.logFormat)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		zero bool // zero allowed
+	}{{"heartbeat", c.Heartbeat, false}, {"presence-grace", c.PresenceGrace, true}, {"shutdown-grace", c.ShutdownGrace, false}} {
+		if d.v < 0 || (d.v == 0 && !d.zero) {
+			return bad(d.name, "must be positive, not %v", d.v)
+		}
+	}
+	if c.Rate <= 0 {
+		return bad("rate", "must be positive, not %v", c.Rate)
+	}
+	if c.Burst < 1 {
+		return bad("burst", "must be at least 1, not %d", c.Burst)
+	}
+	if c.MaxFrameBytes < 1024 {
+		return bad("max-frame-bytes", "must be at least 1024, not %d", c.MaxFrameBytes)
+	}
+	if c.MaxUploadBytes < 1 {
+		return bad("max-upload-bytes", "must be positive, not %d", c.MaxUploadBytes)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		if c.TLSCert == "" {
+			return bad("tls-key", "set --tls-cert too")
+		}
+		return bad("tls-cert", "set --tls-key too")
+	}
+	if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return bad("tls-cert", "%v", err)
+		}
+	}
+	for _, cidr := range splitList(f.trustedProxies) {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			if _, err := netip.ParseAddr(cidr); err != nil {
+				return bad("trusted-proxies", "%q is neither an IP address nor a CIDR", cidr)
+			}
+		}
+	}
+	return nil
+}
+
 func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", ":8080", "address the server listens on")
 	tlsCert := fs.String("tls-cert", "", "the server's TLS certificate file: when set, check over HTTPS")
-	if err := parse(fs, args); err != nil {
+	if _, err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	host, port, err := net.SplitHostPort(*addr)
@@ -247,10 +556,16 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	const subs = "add, passwd, disable, enable or list"
 	if len(args) == 0 {
-		return errors.New("user: want add, passwd or list")
+		return usageErrorf("user: want %s", subs)
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "add", "passwd", "disable", "enable", "list":
+	default:
+		return usageErrorf("user: unknown subcommand %q (want %s)", sub, subs)
+	}
 	fs, f := newFlagSet("user "+sub, stderr)
 	admin := fs.Bool("admin", false, "make the new user an admin (add)")
 	password := fs.String("password", "", "the password (default: first line of stdin, or generated when stdin is a terminal)")
@@ -259,10 +574,16 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		names, args = append(names, args[0]), args[1:]
 	}
-	if err := parse(fs, args); err != nil {
+	if _, err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	names = append(names, fs.Args()...)
+	switch {
+	case sub == "list" && len(names) > 0:
+		return usageErrorf("user list: unexpected arguments %v", names)
+	case sub != "list" && len(names) != 1:
+		return usageErrorf("user %s: want exactly one NAME", sub)
+	}
 	st, err := server.OpenStore(f.cfg, store.Options{})
 	if err != nil {
 		return err
@@ -274,64 +595,118 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
+		disabled, err := st.DisabledUserIDs(ctx)
+		if err != nil {
+			return err
+		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tROLE\tID")
+		fmt.Fprintln(tw, "NAME\tROLE\tSTATUS\tID")
 		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.ID)
+			status := "active"
+			if slices.Contains(disabled, u.ID) {
+				status = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, status, u.ID)
 		}
 		return tw.Flush()
-	case "add", "passwd":
-		if len(names) != 1 {
-			return fmt.Errorf("user %s: want exactly one NAME", sub)
+	case "disable", "enable":
+		u, _, err := st.UserByName(ctx, names[0])
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("user %s: no user %q", sub, names[0])
 		}
-		name := names[0]
-		if err := protocol.CheckName("username", name); err != nil {
-			return err
-		}
-		pw, generated, err := readPassword(*password, stdin)
 		if err != nil {
 			return err
 		}
-		if err := protocol.CheckPassword(pw); err != nil {
-			return err
-		}
-		hash, err := auth.HashPassword(pw, auth.DefaultParams)
+		ids, err := st.SetUserDisabled(ctx, u.ID, sub == "disable")
 		if err != nil {
 			return err
 		}
-		if sub == "add" {
-			u, err := st.CreateUser(ctx, store.NewUser{Name: name, PasswordHash: hash, Admin: *admin})
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("user add: the name %q is taken", name)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "created %s (%s)\n", u.Name, u.Role)
+		if sub == "disable" {
+			fmt.Fprintf(stdout, "disabled %s; %d session(s) signed out\n", u.Name, len(ids))
 		} else {
-			u, _, err := st.UserByName(ctx, name)
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("user passwd: no user %q", name)
-			}
-			if err != nil {
-				return err
-			}
-			if err := st.SetPassword(ctx, u.ID, hash); err != nil {
-				return err
-			}
-			ids, err := st.DeleteUserSessions(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "password of %s changed; %d session(s) signed out\n", u.Name, len(ids))
-		}
-		if generated {
-			fmt.Fprintf(stdout, "password: %s\n", pw)
+			fmt.Fprintf(stdout, "enabled %s\n", u.Name)
 		}
 		return nil
-	default:
-		return fmt.Errorf("user: unknown subcommand %q (want add, passwd or list)", sub)
 	}
+	// add or passwd
+	name := names[0]
+	if err := protocol.CheckName("username", name); err != nil {
+		return err
+	}
+	pw, generated, err := readPassword(*password, stdin)
+	if err != nil {
+		return err
+	}
+	if err := protocol.CheckPassword(pw); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(pw, auth.DefaultParams)
+	if err != nil {
+		return err
+	}
+	if sub == "add" {
+		u, err := st.CreateUser(ctx, store.NewUser{Name: name, PasswordHash: hash, Admin: *admin})
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("user add: the name %q is taken", name)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s (%s)\n", u.Name, u.Role)
+	} else {
+		u, _, err := st.UserByName(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("user passwd: no user %q", name)
+		}
+		if err != nil {
+			return err
+		}
+		if err := st.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		ids, err := st.DeleteUserSessions(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password of %s changed; %d session(s) signed out\n", u.Name, len(ids))
+	}
+	if generated {
+		fmt.Fprintf(stdout, "password: %s\n", pw)
+	}
+	return nil
+}
+
+// backupCmd writes a consistent copy of the SQLite database to FILE; it may
+// run while the server runs.
+func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newFlagSet("backup", stderr)
+	var files []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		files, args = append(files, args[0]), args[1:]
+	}
+	if _, err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	files = append(files, fs.Args()...)
+	if len(files) != 1 {
+		return usageErrorf("backup: want exactly one FILE to write")
+	}
+	if d := f.cfg.Database; d != "" && !strings.HasPrefix(d, "sqlite:") {
+		return errors.New("backup: copies the SQLite database only; back up a Postgres database with its own tools (pg_dump)")
+	}
+	path, err := server.SQLitePath(f.cfg)
+	if err != nil {
+		return err
+	}
+	if err := sqlite.Backup(ctx, path, files[0]); err != nil {
+		return err
+	}
+	st, err := os.Stat(files[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes)\n", path, files[0], st.Size())
+	return nil
 }
 
 // readPassword takes the flag, else the first line of stdin, else (stdin

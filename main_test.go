@@ -7,10 +7,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -20,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,11 +49,7 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "minichat:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(exitCode(err, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -60,8 +59,14 @@ func TestVersionAndUsage(t *testing.T) {
 	if err := run(t.Context(), []string{"version"}, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "minichat ") {
-		t.Fatalf("version printed %q", out.String())
+	commit = "0123abc"
+	t.Cleanup(func() { commit = "" })
+	out.Reset()
+	if err := run(t.Context(), []string{"version"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "minichat "+version+" (commit 0123abc, protocol ") {
+		t.Fatalf("version printed %q, want the version and the commit", got)
 	}
 	if err := run(t.Context(), []string{"frobnicate"}, nil, io.Discard, io.Discard); err == nil {
 		t.Fatal("unknown command accepted")
@@ -109,6 +114,39 @@ func TestUserCommands(t *testing.T) {
 	}
 	if st, _ := p.post("/api/users", `{"username":"eve","password":"password1"}`); st != 403 {
 		t.Fatalf("sign-up while closed: %d", st)
+	}
+
+	// Disabling, while the server runs, signs bob out and keeps him out
+	// until he is enabled again.
+	_, sess := p.post("/api/session", `{"username":"bob","password":"new-password-1"}`)
+	token := sess["token"].(string)
+	if err := do("", "user", "disable", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "disabled bob; 2 session(s) signed out\n" {
+		t.Fatalf("disable printed %q", out.String())
+	}
+	if st, _ := p.request("GET", "/api/me", token, ""); st != 401 {
+		t.Fatalf("disabled user's token: %d, want 401", st)
+	}
+	st, body := p.post("/api/session", `{"username":"bob","password":"new-password-1"}`)
+	if st != 403 || !strings.Contains(fmt.Sprint(body), "disabled") {
+		t.Fatalf("disabled user's sign-in: %d %v, want 403", st, body)
+	}
+	if err := do("", "user", "list"); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^bob +member +disabled `).MatchString(out.String()) || !regexp.MustCompile(`(?m)^root +admin +active `).MatchString(out.String()) {
+		t.Fatalf("list printed %q", out.String())
+	}
+	if err := do("", "user", "disable", "nobody"); err == nil {
+		t.Fatal("disabling an unknown user succeeded")
+	}
+	if err := do("", "user", "enable", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := p.post("/api/session", `{"username":"bob","password":"new-password-1"}`); st != 200 {
+		t.Fatalf("sign-in after enable: %d", st)
 	}
 }
 
@@ -499,6 +537,353 @@ func TestPprofOnItsOwnListener(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("server with pprof did not exit")
+	}
+}
+
+// TestConfigMistakesAreOneLineAndExit2 checks what an operator sees for a
+// bad flag or environment value: one line naming the setting, and exit
+// status 2 before anything starts.
+func TestConfigMistakesAreOneLineAndExit2(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--heartbeat", "abc"}, nil, `--heartbeat: invalid duration "abc"`},
+		{[]string{"--rate", "fast"}, nil, `--rate: invalid number "fast"`},
+		{[]string{"--burst", "1.5"}, nil, `--burst: invalid integer "1.5"`},
+		{[]string{"--no-such-flag"}, nil, `unknown flag --no-such-flag`},
+		{[]string{"--registration", "maybe"}, nil, `--registration: invalid value "maybe" (want open or closed)`},
+		{[]string{"--heartbeat", "-1s"}, nil, `--heartbeat: must be positive, not -1s`},
+		{[]string{"--max-upload-bytes", "25MB"}, nil, `--max-upload-bytes: invalid integer "25MB"`},
+		{[]string{"--tls-cert", "cert.pem"}, nil, `--tls-cert: set --tls-key too`},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy"}, nil, `--trusted-proxies: "proxy" is neither an IP address nor a CIDR`},
+		{nil, map[string]string{"MINICHAT_HEARTBEAT": "abc"}, `MINICHAT_HEARTBEAT: invalid duration "abc"`},
+		{nil, map[string]string{"MINICHAT_REGISTRATION": "maybe"}, `MINICHAT_REGISTRATION: invalid value "maybe"`},
+		{nil, map[string]string{"MINICHAT_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, `MINICHAT_METRICS_TOKEN_FILE: open `},
+		{nil, map[string]string{"MINICHAT_ADDR": ":1", "MINICHAT_ADDR_FILE": "x"}, `MINICHAT_ADDR and MINICHAT_ADDR_FILE are both set`},
+		{[]string{"user", "frob"}, nil, `user: unknown subcommand "frob"`},
+		{[]string{"backup"}, nil, `backup: want exactly one FILE`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " ")+fmt.Sprint(tc.env), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			args := append([]string{"--data-dir", dir}, tc.args...)
+			if len(tc.args) > 0 && !strings.HasPrefix(tc.args[0], "-") {
+				args = append(tc.args, "--data-dir", dir)
+			}
+			var stderr bytes.Buffer
+			code := exitCode(run(t.Context(), args, strings.NewReader(""), io.Discard, io.Discard), &stderr)
+			line := stderr.String()
+			if code != 2 || !strings.HasPrefix(line, "minichat: "+tc.want) || strings.Count(line, "\n") != 1 {
+				t.Fatalf("exit %d, printed %q; want 2 and one line starting %q", code, line, "minichat: "+tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "minichat.db")); err == nil {
+		t.Fatal("a refused configuration created the database")
+	}
+	// The real process exits with status 2.
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "serve", "--data-dir", dir, "--heartbeat", "abc")
+	cmd.Env = append(os.Environ(), "MINICHAT_TEST_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || string(out) != "minichat: --heartbeat: invalid duration \"abc\"\n" {
+		t.Fatalf("process: %v, output %q", err, out)
+	}
+}
+
+// TestHelpListsEveryFlagWithItsEnvironment keeps --help complete as flags
+// are added.
+func TestHelpListsEveryFlagWithItsEnvironment(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"--help"}, nil, &out, io.Discard); err != flag.ErrHelp {
+		t.Fatalf("--help returned %v", err)
+	}
+	if exitCode(flag.ErrHelp, io.Discard) != 0 {
+		t.Fatal("--help does not exit 0")
+	}
+	help := out.String()
+	// The flags follow the commands.
+	help = help[strings.Index(help, "flags of serve"):]
+	fs, _ := newFlagSet("serve", io.Discard)
+	n := 0
+	fs.VisitAll(func(fl *flag.Flag) {
+		n++
+		i := strings.Index(help, "--"+fl.Name+" ")
+		if i < 0 {
+			t.Errorf("--help does not list --%s", fl.Name)
+			return
+		}
+		entry := help[i:]
+		if j := strings.Index(entry[2:], "\n  --"); j >= 0 {
+			entry = entry[:j+2]
+		}
+		if !strings.Contains(entry, "$"+envName(fl.Name)+",") || !strings.Contains(entry, "default ") {
+			t.Errorf("--%s lacks its variable or default: %q", fl.Name, entry)
+		}
+	})
+	if n < 19 || !strings.Contains(help, `$MINICHAT_HEARTBEAT, default 25s`) || !strings.Contains(help, "_FILE") {
+		t.Fatalf("help:\n%s", help)
+	}
+}
+
+// TestSecretsFromFiles reads a setting from MINICHAT_<FLAG>_FILE, without
+// the file's trailing newline, and lets the command line win.
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MINICHAT_METRICS_TOKEN_FILE", tokenFile)
+	t.Setenv("MINICHAT_REGISTRATION", "closed")
+	fs, f := newFlagSet("serve", io.Discard)
+	p, err := parse(fs, []string{"--registration", "open"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.cfg.MetricsToken != "s3cret-token" {
+		t.Fatalf("token from file = %q", f.cfg.MetricsToken)
+	}
+	if f.cfg.Registration != "open" || p.where("registration") != "--registration" || p.where("metrics-token") != "MINICHAT_METRICS_TOKEN_FILE" {
+		t.Fatalf("registration %q from %s; token from %s", f.cfg.Registration, p.where("registration"), p.where("metrics-token"))
+	}
+}
+
+// TestBackupDuringLoadRestores takes a backup while one socket pipelines
+// sends, then restores it as the documented procedure says (the backup file
+// becomes minichat.db of a fresh data dir) and checks that every message
+// acknowledged before the backup began is there, with seqs without gaps.
+func TestBackupDuringLoadRestores(t *testing.T) {
+	dir := t.TempDir()
+	p := startChild(t, dir)
+	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
+		t.Fatal("register")
+	}
+	token, room := login(t, p)
+	// Sends keep arriving while the backup runs: 5000 are pipelined and
+	// the backup starts once 500 are acknowledged.
+	acked, _ := sendUntilAcked(t, p, token, room, 5000, 500)
+	file := filepath.Join(t.TempDir(), "backup.db")
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"backup", file, "--data-dir", dir}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "backed up ") {
+		t.Fatalf("backup printed %q", out.String())
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".*tmp*")); len(leftovers) > 0 {
+		t.Fatalf("temporary files left beside the backup: %v", leftovers)
+	}
+
+	restored := t.TempDir()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(restored, "minichat.db"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p2 := startChild(t, restored)
+	token2, room2 := login(t, p2)
+	if room2 != room {
+		t.Fatalf("restored general room %s, want %s", room2, room)
+	}
+	n := checkLog(t, p2, token2, room, acked)
+	if n < int64(len(acked)) {
+		t.Fatalf("restored log has %d entries, fewer than the %d acknowledged", n, len(acked))
+	}
+	t.Logf("the backup holds %d log entries; %d messages were acknowledged before it began", n, len(acked))
+	// The restored server takes new messages after the last restored seq.
+	if st, out := p2.request("POST", "/api/rooms/"+room+"/messages", token2, `{"text":"after restore"}`); st != 201 {
+		t.Fatalf("send after restore: %d %v", st, out)
+	}
+
+	if err := run(t.Context(), []string{"backup", filepath.Join(t.TempDir(), "x.db"), "--data-dir", t.TempDir()}, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("backup of a data dir without a database succeeded")
+	}
+}
+
+// TestServesHTTPSAndWSSWithItsCertificate starts the binary with a
+// self-signed certificate and chats over https:// and wss://, trusting only
+// that certificate. The metrics listener counts the socket.
+func TestServesHTTPSAndWSSWithItsCertificate(t *testing.T) {
+	certFile, keyFile := selfSignedCert(t, t.TempDir())
+	p := startChild(t, t.TempDir(), "--tls-cert", certFile, "--tls-key", keyFile, "--metrics-addr", "127.0.0.1:0")
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pemBytes)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	t.Cleanup(client.CloseIdleConnections)
+	base := "https://" + strings.TrimPrefix(p.url, "http://")
+
+	post := func(path, body string) (*http.Response, map[string]any) {
+		t.Helper()
+		resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	resp, out := post("/api/users", `{"username":"alice","password":"password1"}`)
+	if resp.StatusCode != 201 || resp.TLS == nil {
+		t.Fatalf("sign-up over https: %d %v", resp.StatusCode, out)
+	}
+	secure := false
+	for _, c := range resp.Cookies() {
+		secure = secure || (c.Name == "minichat_session" && c.Secure)
+	}
+	if !secure {
+		t.Fatalf("session cookie over TLS is not Secure: %v", resp.Header.Values("Set-Cookie"))
+	}
+	token := out["token"].(string)
+
+	ws, _, err := websocket.Dial(t.Context(), "wss"+strings.TrimPrefix(base, "https")+"/ws", &websocket.DialOptions{
+		HTTPClient: client,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}},
+	})
+	if err != nil {
+		t.Fatalf("dial wss: %v", err)
+	}
+	defer ws.CloseNow()
+	read := func(want string) map[string]any {
+		t.Helper()
+		for {
+			_, data, err := ws.Read(t.Context())
+			if err != nil {
+				t.Fatalf("read %s over wss: %v", want, err)
+			}
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				var f map[string]any
+				if err := json.Unmarshal(line, &f); err != nil {
+					t.Fatalf("bad frame %q", line)
+				}
+				if f["type"] == want {
+					return f
+				}
+			}
+		}
+	}
+	welcome := read("welcome")
+	room := welcome["rooms"].([]any)[0].(map[string]any)["id"].(string)
+	if err := ws.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","room":"`+room+`","text":"over wss","client_id":"tls-1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ack := read("ack")
+	if ack["message"].(map[string]any)["text"] != "over wss" {
+		t.Fatalf("ack %v", ack)
+	}
+
+	// The metrics listener (plain HTTP, its own port) sees the socket; the
+	// main address does not serve metrics without --metrics-token.
+	line := p.waitLog(`"metrics listening"`, func(l map[string]any) bool { return l["message"] == "metrics listening" })
+	mresp, err := http.Get("http://" + line["addr"].(string) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if mresp.StatusCode != 200 || !regexp.MustCompile(`(?m)^minichat_ws_connections 1$`).Match(body) ||
+		!regexp.MustCompile(`(?m)^minichat_messages_received_total 1$`).Match(body) {
+		t.Fatalf("metrics listener: %d\n%s", mresp.StatusCode, body)
+	}
+	r2, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != 404 {
+		t.Fatalf("/metrics on the main address: %d, want 404", r2.StatusCode)
+	}
+}
+
+// pongingSocket opens /ws with token, answers the server's pings, and
+// reports the close code, and acks by client_id, on channels.
+func pongingSocket(t *testing.T, c *child, token string) (ws *websocket.Conn, closed <-chan websocket.StatusCode, acks <-chan string) {
+	t.Helper()
+	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(c.url, "http")+"/ws", &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	closedc, ackc := make(chan websocket.StatusCode, 1), make(chan string, 100)
+	go func() {
+		for {
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				closedc <- websocket.CloseStatus(err)
+				return
+			}
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				var f struct {
+					Type    string
+					Message struct {
+						ClientID string `json:"client_id"`
+					}
+				}
+				_ = json.Unmarshal(line, &f)
+				switch f.Type {
+				case "ping":
+					_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
+				case "ack":
+					ackc <- f.Message.ClientID
+				}
+			}
+		}
+	}()
+	return ws, closedc, ackc
+}
+
+// TestDisableClosesOpenSockets: `minichat user disable`, run beside a
+// server, closes the sockets the account already has open (4401), within a
+// heartbeat, and leaves everyone else connected.
+func TestDisableClosesOpenSockets(t *testing.T) {
+	dir := t.TempDir()
+	p := startChild(t, dir, "--heartbeat", "1s")
+	for _, name := range []string{"alice", "bob"} {
+		if st, _ := p.post("/api/users", `{"username":"`+name+`","password":"password1"}`); st != 201 {
+			t.Fatalf("register %s", name)
+		}
+	}
+	aliceToken, room := login(t, p)
+	_, sess := p.post("/api/session", `{"username":"bob","password":"password1"}`)
+	_, bobClosed, _ := pongingSocket(t, p, sess["token"].(string))
+	alice, aliceClosed, aliceAcks := pongingSocket(t, p, aliceToken)
+
+	if err := run(t.Context(), []string{"user", "disable", "bob", "--data-dir", dir}, nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-bobClosed:
+		if code != 4401 {
+			t.Fatalf("disabled user's socket closed with %d, want 4401", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the disabled user's socket stayed open")
+	}
+	if err := alice.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","room":"`+room+`","text":"still here","client_id":"a1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-aliceAcks:
+		if id != "a1" {
+			t.Fatalf("ack of %q", id)
+		}
+	case code := <-aliceClosed:
+		t.Fatalf("another user's socket closed too (%d)", code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ack for the other user")
 	}
 }
 

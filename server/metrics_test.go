@@ -3,15 +3,19 @@ package server_test
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"minichat/server"
+	"minichat/server/hub"
 )
 
 // scrape GETs /metrics with an optional bearer token and returns the
@@ -160,4 +164,82 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 		t.Fatalf("/healthz with the store closed: %d, want 200", st)
 	}
 	_ = srv.Close() // the store is closed already: its second Close reports that
+}
+
+// TestMetricsCountSlowConsumerDrops: a client that stops reading while its
+// room is busy is closed 4429 once its send queue overflows, and
+// minichat_ws_send_queue_drops_total counts it.
+func TestMetricsCountSlowConsumerDrops(t *testing.T) {
+	const token = "scrape-secret"
+	e := newEnv(t, func(c *server.Config) { c.MetricsToken = token })
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	// bob upgrades over a raw socket with a small receive buffer and then
+	// never reads, so the server's writes to him soon block.
+	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	raw, err := d.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	fmt.Fprintf(raw, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
+		strings.TrimPrefix(e.ts.URL, "http://"), bob.Token)
+	// A tiny buffer, so that the reader takes no more than the headers.
+	if resp, err := http.ReadResponse(bufio.NewReaderSize(raw, 16), nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+
+	a := e.dial(alice)
+	text := strings.Repeat("😀", 4000) // 16000 bytes: fewer sends fill the buffers
+	bobClosed := func() (closed bool) {
+		e.srv.Hub().Conns(func(c *hub.Conn) { closed = closed || (c.User.ID == bob.ID && c.Closed()) })
+		return closed
+	}
+	sent := 0
+	for !bobClosed() {
+		// Batches of 20 pipelined sends, each batch acknowledged.
+		for range 20 {
+			a.send(map[string]any{"type": "send", "room": general, "text": text, "client_id": fmt.Sprint("c", sent)})
+			sent++
+		}
+		for range 20 {
+			a.next("ack")
+		}
+		if sent > 10000 { // 160 MB: far beyond any socket buffer
+			t.Fatal("a client that does not read was never closed")
+		}
+	}
+	t.Logf("bob was closed after %d sends", sent)
+	// The server's write to bob is stuck on the full socket; when bob's end
+	// goes away the write fails and the connection is counted, as a 4429.
+	raw.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, m := scrape(t, e.ts.URL+"/metrics", token)
+		if m["minichat_ws_send_queue_drops_total"] == 1 && m[`minichat_ws_connections_closed_total{code="4429"}`] == 1 {
+			if m["minichat_ws_connections"] != 1 {
+				t.Fatalf("%v connections open, want alice's only", m["minichat_ws_connections"])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d sends: drops %v, 4429 closes %v, 1011 closes %v", sent, m["minichat_ws_send_queue_drops_total"],
+				m[`minichat_ws_connections_closed_total{code="4429"}`], m[`minichat_ws_connections_closed_total{code="1011"}`])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// alice, who reads, was not affected: her socket still carries her
+	// own messages back to her.
+	a.send(map[string]any{"type": "send", "room": general, "text": "still here", "client_id": "last"})
+	for msgOf(a.next("message"))["text"] != "still here" {
+	}
 }

@@ -92,6 +92,8 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	accounts *accountWatch // see watchAccounts
 }
 
 // New opens the store and builds the server. web is the built client (may
@@ -175,6 +177,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	s.handler = s.withMetrics(s.metrics.Instrument(apiHandler))
+	s.watchAccounts()
 	return s, nil
 }
 
@@ -332,6 +335,7 @@ func (s *Server) Hub() *hub.Hub { return s.hub }
 // idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopWatchingAccounts()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
 		_ = s.hub.Shutdown(ctx)

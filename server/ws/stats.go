@@ -12,7 +12,7 @@ import (
 // counted as "other", so the set of counters stays fixed whatever a client
 // sends.
 var closeCodes = [...]int{
-	protocol.CloseNormal, protocol.CloseGoingAway, 1006, protocol.CloseTooBig, protocol.CloseInternal,
+	protocol.CloseNormal, protocol.CloseGoingAway, protocol.CloseTooBig, protocol.CloseInternal,
 	protocol.CloseUnauthenticated, protocol.CloseHeartbeat, protocol.CloseTooSlow,
 }
 

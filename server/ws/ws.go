@@ -73,11 +73,12 @@ type Handler struct {
 	opts Options
 	log  zerolog.Logger
 	ping []byte
+	// stats are counters for monitoring (Stats), updated atomically.
+	stats stats
 
 	wg       sync.WaitGroup // connection goroutines and the sweeper
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
-	stats    stats
 	stopOnce sync.Once
 	stopped  chan struct{}
 }
@@ -373,7 +374,9 @@ func (c *conn) writeLoop() {
 		c.writingSince.Store(0)
 		if err != nil {
 			c.hc.Close(protocol.CloseInternal, "write failed")
-			c.h.stats.closedWith(protocol.CloseInternal, "write failed")
+			// The first close wins: a slow consumer closed 4429 while its
+			// write was stuck is counted as such.
+			c.h.stats.closedWith(c.hc.CloseCode())
 			_ = c.ws.CloseNow()
 			c.h.opts.Hub.Unregister(c.hc)
 			return

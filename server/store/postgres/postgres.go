@@ -59,7 +59,6 @@ type Store struct {
 	quit      chan struct{} // closed by Close
 	done      chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
-	closeErr  error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -69,11 +68,20 @@ var _ store.Store = (*Store)(nil)
 // (pool_max_conns, pool_min_conns, pool_max_conn_lifetime,
 // pool_max_conn_idle_time, pool_health_check_period); without
 // pool_max_conns the pool holds at most max(4, number of CPUs) connections.
+// Other parameters are session settings (search_path, …); jit is off unless
+// the URL sets it.
 func ParseConfig(url string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgconn's parse errors quote the URL with the password redacted.
 		return nil, fmt.Errorf("postgres url: %w", err)
+	}
+	// The store's queries are short; JIT compiling one (the room list's
+	// estimated cost crosses jit_above_cost on a large log) takes hundreds
+	// of milliseconds, far longer than running it. A jit setting in the URL
+	// wins.
+	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
 	if cfg.MaxConns < minConns {
 		return nil, fmt.Errorf("postgres url: pool_max_conns %d is too small: the store needs at least %d", cfg.MaxConns, minConns)
