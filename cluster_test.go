@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -456,7 +457,7 @@ func (c *clusterClient) run() {
 type clusterFrame struct {
 	Type    string
 	Ref     string
-	Room    string
+	Room    json.RawMessage // an id, or a room object in room frames
 	Seq     int64
 	Active  bool
 	Status  string
@@ -531,7 +532,7 @@ func (c *clusterClient) frame(ws *websocket.Conn, first bool, f *clusterFrame) {
 		}
 		c.apply(e)
 	case "synced":
-		if f.Room != c.room {
+		if string(f.Room) != strconv.Quote(c.room) {
 			return
 		}
 		slices.SortStableFunc(c.held, func(a, b logEntry) int { return int(a.seq - b.seq) })

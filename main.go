@@ -504,6 +504,23 @@ func (f *flags) check(p parsed) error {
 			return bad("tls-cert", "%v", err)
 		}
 	}
+	for _, orig := range splitList(c.NATS) {
+		u := orig
+		if scheme, rest, ok := strings.Cut(u, "://"); ok {
+			switch scheme {
+			case "nats", "tls", "ws", "wss":
+			default:
+				return bad("nats", "%q: want nats://host:port (or tls://, ws://, wss://)", orig)
+			}
+			u = rest
+		}
+		if i := strings.LastIndex(u, "@"); i >= 0 {
+			u = u[i+1:] // credentials
+		}
+		if _, port, err := net.SplitHostPort(u); err != nil || port == "" {
+			return bad("nats", "%q: want nats://host:port", orig)
+		}
+	}
 	for _, cidr := range splitList(f.trustedProxies) {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
 			if _, err := netip.ParseAddr(cidr); err != nil {

@@ -559,6 +559,8 @@ func TestConfigMistakesAreOneLineAndExit2(t *testing.T) {
 		{[]string{"--max-upload-bytes", "25MB"}, nil, `--max-upload-bytes: invalid integer "25MB"`},
 		{[]string{"--tls-cert", "cert.pem"}, nil, `--tls-cert: set --tls-key too`},
 		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy"}, nil, `--trusted-proxies: "proxy" is neither an IP address nor a CIDR`},
+		{[]string{"--nats", "http://nats:4222"}, nil, `--nats: "http://nats:4222": want nats://host:port`},
+		{nil, map[string]string{"MINICHAT_NATS": "nats://nats"}, `MINICHAT_NATS: "nats://nats": want nats://host:port`},
 		{nil, map[string]string{"MINICHAT_HEARTBEAT": "abc"}, `MINICHAT_HEARTBEAT: invalid duration "abc"`},
 		{nil, map[string]string{"MINICHAT_REGISTRATION": "maybe"}, `MINICHAT_REGISTRATION: invalid value "maybe"`},
 		{nil, map[string]string{"MINICHAT_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, `MINICHAT_METRICS_TOKEN_FILE: open `},

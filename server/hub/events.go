@@ -59,6 +59,11 @@ func (h *Hub) member(ev *store.Event) {
 	if u == nil {
 		return // not connected: the next welcome will list the room
 	}
+	if _, member := u.rooms[ev.RoomID]; h.clustered() && member == ev.Joined {
+		// From another node, after the user connected here: the welcome
+		// already had it.
+		return
+	}
 	event := protocol.RoomJoined
 	switch {
 	case ev.Joined && ev.Created:

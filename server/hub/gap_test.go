@@ -200,3 +200,18 @@ func TestResyncReadsMoreThanOnePage(t *testing.T) {
 	h.Resync()
 	expectSeqs(t, f, base+1, base+fillLimit+120)
 }
+
+func TestClusteredHubSkipsMembershipItsWelcomeHad(t *testing.T) {
+	ls := newLogStore(t)
+	h, f := gapHub(t, ls)
+	bob := f.c.User
+	// bob's join of the room, committed on another node before he
+	// connected here, arrives late: his welcome already listed the room.
+	h.Publish([]store.Event{{Kind: store.EventMember, RoomID: ls.room, UserID: bob.ID, Joined: true, Room: protocol.Room{ID: ls.room}}})
+	f.none(t, 100*time.Millisecond, "room")
+	// A join he has not seen yet is told.
+	h.Publish([]store.Event{{Kind: store.EventMember, RoomID: "r_new", UserID: bob.ID, Joined: true, Room: protocol.Room{ID: "r_new"}}})
+	if m := f.next(t, "room"); m["event"] != "joined" {
+		t.Fatalf("room frame %v", m)
+	}
+}
