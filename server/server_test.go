@@ -45,6 +45,8 @@ func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 		Heartbeat:     time.Minute,
 		Rate:          1000,
 		Burst:         1000,
+		LoginRate:     -1, // tests sign many people up from one address
+		APIRate:       -1,
 		PresenceGrace: 300 * time.Millisecond,
 		TypingTimeout: 300 * time.Millisecond,
 		ShutdownGrace: 2 * time.Second,
