@@ -238,18 +238,22 @@ func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string,
 	return evs, false, nil
 }
 
-// member returns not_found unless user belongs to the room: changes to a
-// room's messages are made by its members only — an admin too must be in
-// the room, so a private room or a DM stays closed to everyone else.
+// member returns nil when user belongs to the room. Changes to a room's
+// messages are made by its members only — an admin too must be in the
+// room — so otherwise it returns forbidden for a public room (join it
+// first) and not_found for a room the user may not even see (private, DM).
 func (s *Service) member(ctx context.Context, user protocol.User, roomID string) error {
 	ok, err := s.Store.IsMember(ctx, roomID, user.ID)
 	if err != nil {
 		return codeErr(err, "room")
 	}
-	if !ok {
-		return protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", roomID)
+	if ok {
+		return nil
 	}
-	return nil
+	if _, err := s.Store.Room(ctx, roomID, user.ID); err != nil {
+		return codeErr(err, "room")
+	}
+	return protocol.Errorf(protocol.CodeForbidden, "join the room to change its messages")
 }
 
 // Edit replaces a message's text (its sender or an admin, members of the
@@ -280,8 +284,11 @@ func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID 
 	return m, codeErr(writeErr(ctx, err), "message")
 }
 
-// React adds or removes the user's reaction.
+// React adds or removes the user's reaction (members of the room).
 func (s *Service) React(ctx context.Context, user protocol.User, roomID, msgID, emoji string, on bool) (protocol.Message, error) {
+	if err := s.member(ctx, user, roomID); err != nil {
+		return protocol.Message{}, err
+	}
 	wctx, cancel := s.bounded(ctx)
 	defer cancel()
 	m, err := s.Store.React(wctx, roomID, msgID, user.ID, emoji, on)
@@ -330,7 +337,7 @@ func (s *Service) Join(ctx context.Context, user protocol.User, roomID string) (
 	r, err := s.Store.Join(wctx, roomID, user.ID)
 	err = writeErr(ctx, err)
 	if errors.Is(err, store.ErrForbidden) {
-		return r, protocol.Errorf(protocol.CodeForbidden, "private rooms are joined by invitation")
+		return r, protocol.Errorf(protocol.CodeForbidden, "private and direct-message rooms are joined by invitation only")
 	}
 	return r, codeErr(err, "room")
 }
