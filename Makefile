@@ -5,6 +5,8 @@
 #   make build  bin/minichat with the client embedded
 #   make lint   go vet and staticcheck
 #   make bench  Go benchmarks of the hot paths
+#   make fuzz   each fuzz target for FUZZTIME (default 20s)
+#   make soak   the long leak and soak tests (about 5 minutes, loopback only)
 #   make release  static binaries for common platforms in dist/
 
 GO          ?= go
@@ -13,7 +15,10 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 HAVE_NPM    := $(shell command -v npm 2>/dev/null)
 
-.PHONY: run build web test test-go test-web e2e lint bench release clean
+FUZZTIME    ?= 20s
+SOAKTIME    ?= 3m
+
+.PHONY: run build web test test-go test-web e2e lint bench fuzz soak release clean
 
 run: web
 	$(GO) run -ldflags "$(LDFLAGS)" . --addr :8080 --data-dir ./data
@@ -52,6 +57,20 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/...
+
+# Each target runs for FUZZTIME with one worker (the machine may be shared).
+# A crasher is written under the package's testdata/fuzz/ and from then on
+# runs as a regression case in make test: commit it with the fix.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzClientFrame$$' -fuzztime $(FUZZTIME) -parallel 1 ./server/protocol
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckDepth$$' -fuzztime $(FUZZTIME) -parallel 1 ./server/protocol
+	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) -parallel 1 ./server
+
+# 10,000 connect/disconnect cycles, a 3,000-client reconnect storm and
+# SOAKTIME of mixed traffic, all in-process on loopback; the SOAK lines of
+# the output are what docs/benchmarks.md records.
+soak:
+	MINICHAT_SOAK_DURATION=$(SOAKTIME) $(GO) test -tags soak -run '^TestSoak' -count=1 -timeout 20m -v ./server 2>&1 | grep -E '^(=== RUN|--- |\s+soak_test.go|ok|FAIL|PASS)'
 
 release: web
 	@mkdir -p dist
