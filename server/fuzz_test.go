@@ -69,7 +69,9 @@ func FuzzRESTBodies(f *testing.F) {
 			t.Fatalf("POST %s %q: %d %s", path, body, rec.Code, rec.Body)
 		}
 		if rec.Code >= 400 {
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
 				t.Fatalf("POST %s %q: %d without a JSON error: %s", path, body, rec.Code, rec.Body)
 			}
