@@ -38,9 +38,10 @@ type client struct {
 	drop   atomic.Bool // the current socket is being dropped on purpose: redial at once
 	synced chan struct{}
 
-	mu      sync.Mutex // guards tracker, replaying, syncedAt, stormSynced
+	mu      sync.Mutex // guards tracker, replay, since
 	tracker *tracker
-	replay  bool // between hello and synced
+	replay  bool  // between hello and synced
+	since   int64 // the seq the running replay started after
 
 	// Counters, read by snapshots while the run goroutine writes them.
 	deliveries, warmDeliveries atomic.Int64
@@ -49,7 +50,7 @@ type client struct {
 	warmAcked, refused         atomic.Int64
 	typingSent, typingRecv     atomic.Int64
 	presenceRecv, otherRecv    atomic.Int64
-	connects                   atomic.Int64
+	connects, replays          atomic.Int64 // replays: follow-up hellos after capped replays
 	lastDeliveryNS             atomic.Int64
 	resyncedNS                 atomic.Int64 // when the last synced of the room arrived
 }
@@ -234,8 +235,20 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 	case protocol.TypeSynced:
 		if string(f.Room) == c.room {
 			c.mu.Lock()
-			c.replay = false
+			// A replay of MaxReplay entries was capped: the live frames
+			// that follow leave a hole after last_seq. Ask for the rest
+			// with another hello, as a real client would page.
+			capped := f.Seq-c.since >= protocol.MaxReplay
+			if capped {
+				c.since = f.Seq
+			} else {
+				c.replay = false
+			}
 			c.mu.Unlock()
+			if capped {
+				c.replays.Add(1)
+				return c.hello(conn, f.Seq)
+			}
 			c.resyncedNS.Store(now.UnixNano())
 			select {
 			case <-c.synced:
@@ -272,7 +285,13 @@ func (c *client) welcome(conn *websocket.Conn, wel *protocol.Welcome) error {
 	}
 	since := c.tracker.last
 	c.replay = true
+	c.since = since
 	c.mu.Unlock()
+	return c.hello(conn, since)
+}
+
+// hello asks for the replay of the bench room after since.
+func (c *client) hello(conn *websocket.Conn, since int64) error {
 	hello, _ := json.Marshal(map[string]any{
 		"type":  protocol.TypeHello,
 		"since": map[string]int64{c.room: since},

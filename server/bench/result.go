@@ -24,6 +24,7 @@ type progress struct {
 	WarmDeliveries int64            `json:"warm_deliveries"`
 	Dup            int64            `json:"dup"`
 	ReplayDup      int64            `json:"replay_dup"`
+	Rehellos       int64            `json:"rehellos"`
 	TypingSent     int64            `json:"typing_sent"`
 	TypingRecv     int64            `json:"typing_recv"`
 	PresenceRecv   int64            `json:"presence_recv"`
@@ -47,6 +48,7 @@ func (p *progress) add(o progress) {
 	p.WarmDeliveries += o.WarmDeliveries
 	p.Dup += o.Dup
 	p.ReplayDup += o.ReplayDup
+	p.Rehellos += o.Rehellos
 	p.TypingSent += o.TypingSent
 	p.TypingRecv += o.TypingRecv
 	p.PresenceRecv += o.PresenceRecv
@@ -107,36 +109,39 @@ func (r *result) add(o result) {
 
 // Summary is the one-line JSON printed at the end of a run.
 type Summary struct {
-	RunID              string           `json:"run_id"`
-	Conns              int              `json:"conns"`
-	Connected          int              `json:"connected"`
-	ConnsPerS          float64          `json:"conns_per_s"`
-	Publishers         int              `json:"publishers"`
-	Rooms              int              `json:"rooms"`
-	RateTarget         float64          `json:"rate_target"`
-	DurationS          float64          `json:"duration_s"`
-	Sent               int64            `json:"sent"`
-	Acked              int64            `json:"acked"`
-	RateLimited        int64            `json:"rate_limited"`
-	SentPerS           float64          `json:"sent_per_s"`
-	AckedPerS          float64          `json:"acked_per_s"`
-	Deliveries         int64            `json:"deliveries"`
-	ExpectedDeliveries int64            `json:"expected_deliveries"`
-	DeliveriesPerS     float64          `json:"deliveries_per_s"`
-	Lost               int64            `json:"lost"`
-	Undelivered        int64            `json:"undelivered"`
-	Dup                int64            `json:"dup"`
-	ReplayDup          int64            `json:"replay_dup"`
-	LatencyMS          Latency          `json:"latency_ms"`
-	Typing             *TypingSummary   `json:"typing,omitempty"`
-	PresenceFrames     int64            `json:"presence_frames"`
-	OtherFrames        int64            `json:"other_frames"`
-	Churn              *ChurnSummary    `json:"churn,omitempty"`
-	Storm              *StormSummary    `json:"storm,omitempty"`
-	Server             *ServerSummary   `json:"server,omitempty"`
-	Client             *ClientSummary   `json:"client,omitempty"`
-	Errors             int64            `json:"errors"`
-	ErrorKinds         map[string]int64 `json:"error_kinds,omitempty"`
+	RunID              string  `json:"run_id"`
+	Conns              int     `json:"conns"`
+	Connected          int     `json:"connected"`
+	ConnsPerS          float64 `json:"conns_per_s"`
+	Publishers         int     `json:"publishers"`
+	Rooms              int     `json:"rooms"`
+	RateTarget         float64 `json:"rate_target"`
+	DurationS          float64 `json:"duration_s"`
+	Sent               int64   `json:"sent"`
+	Acked              int64   `json:"acked"`
+	RateLimited        int64   `json:"rate_limited"`
+	SentPerS           float64 `json:"sent_per_s"`
+	AckedPerS          float64 `json:"acked_per_s"`
+	Deliveries         int64   `json:"deliveries"`
+	ExpectedDeliveries int64   `json:"expected_deliveries"`
+	DeliveriesPerS     float64 `json:"deliveries_per_s"`
+	Lost               int64   `json:"lost"`
+	Undelivered        int64   `json:"undelivered"`
+	Dup                int64   `json:"dup"`
+	ReplayDup          int64   `json:"replay_dup"`
+	// Rehellos counts the follow-up hellos sent after capped replays
+	// (a replay ends at protocol.MaxReplay entries; the client asks again).
+	Rehellos       int64            `json:"rehellos"`
+	LatencyMS      Latency          `json:"latency_ms"`
+	Typing         *TypingSummary   `json:"typing,omitempty"`
+	PresenceFrames int64            `json:"presence_frames"`
+	OtherFrames    int64            `json:"other_frames"`
+	Churn          *ChurnSummary    `json:"churn,omitempty"`
+	Storm          *StormSummary    `json:"storm,omitempty"`
+	Server         *ServerSummary   `json:"server,omitempty"`
+	Client         *ClientSummary   `json:"client,omitempty"`
+	Errors         int64            `json:"errors"`
+	ErrorKinds     map[string]int64 `json:"error_kinds,omitempty"`
 }
 
 // Latency holds delivery latency percentiles in milliseconds.
@@ -215,6 +220,7 @@ func summarize(cfg *config, r result) Summary {
 		Undelivered: r.Undelivered,
 		Dup:         r.Dup,
 		ReplayDup:   r.ReplayDup,
+		Rehellos:    r.Rehellos,
 		ErrorKinds:  r.Errors,
 
 		PresenceFrames: r.PresenceRecv,
@@ -274,8 +280,8 @@ func human(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "messages      %d sent (%.1f/s over %.1fs), %d acked, %d rate-limited\n",
 		s.Sent, s.SentPerS, s.DurationS, s.Acked, s.RateLimited)
 	fmt.Fprintf(w, "deliveries    %d of %d expected, %.0f/s\n", s.Deliveries, s.ExpectedDeliveries, s.DeliveriesPerS)
-	fmt.Fprintf(w, "integrity     %d lost (gaps), %d not arrived by the end, %d duplicated (%d repeated during replays)\n",
-		s.Lost, s.Undelivered, s.Dup, s.ReplayDup)
+	fmt.Fprintf(w, "integrity     %d lost (gaps), %d not arrived by the end, %d duplicated (%d repeated during replays, %d follow-up hellos)\n",
+		s.Lost, s.Undelivered, s.Dup, s.ReplayDup, s.Rehellos)
 	fmt.Fprintf(w, "latency       p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		s.LatencyMS.P50, s.LatencyMS.P90, s.LatencyMS.P99, s.LatencyMS.Max)
 	fmt.Fprintf(w, "other frames  %d presence, %d other\n", s.PresenceFrames, s.OtherFrames)

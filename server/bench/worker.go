@@ -417,6 +417,7 @@ func (w *worker) snapshot() progress {
 		p.PresenceRecv += c.presenceRecv.Load()
 		p.OtherRecv += c.otherRecv.Load()
 		p.Connects += c.connects.Load()
+		p.Rehellos += c.replays.Load()
 		p.LastDeliveryNS = max(p.LastDeliveryNS, c.lastDeliveryNS.Load())
 	}
 	p.TypingSent = w.typingSent.Load()
