@@ -117,6 +117,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
 	fs.IntVar(&c.MaxFrameBytes, "max-frame-bytes", 65536, "largest client WebSocket message")
+	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", 25<<20, "largest uploaded file in bytes")
 	fs.Float64Var(&c.Rate, "rate", 5, "messages per second per connection")
 	fs.IntVar(&c.Burst, "burst", 20, "message burst per connection")
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", 32, "open sockets one account may hold (-1: no cap)")

@@ -67,8 +67,13 @@ func TestRESTErrorsAndStatuses(t *testing.T) {
 		{"send: public, not joined", "POST", "/api/rooms/" + random + "/messages", alice.Token, map[string]string{"text": "hi"}, 403, "forbidden"},
 		{"unknown api path", "GET", "/api/nothing/here", alice.Token, nil, 404, "not_found"},
 		{"wrong method", "PUT", "/api/me", alice.Token, nil, 405, "bad_request"},
-		{"file: none yet", "GET", "/files/f_nope", alice.Token, nil, 404, "not_found"},
-		{"file: anonymous", "GET", "/files/f_nope", "", nil, 404, "not_found"},
+		{"file: unknown", "GET", "/files/f_nope", alice.Token, nil, 404, "not_found"},
+		{"file: anonymous", "GET", "/files/f_nope", "", nil, 401, "unauthorized"},
+		{"file: not a file path", "GET", "/files/f_nope/more", alice.Token, nil, 404, "not_found"},
+		{"search: anonymous", "GET", "/api/search?q=x", "", nil, 401, "unauthorized"},
+		{"search: no q", "GET", "/api/search", alice.Token, nil, 400, "bad_request"},
+		{"search: private room", "GET", "/api/search?q=x&room=" + club, bob.Token, nil, 404, "not_found"},
+		{"upload: anonymous", "POST", "/api/uploads", "", nil, 401, "unauthorized"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

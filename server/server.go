@@ -26,6 +26,7 @@ import (
 
 	"minichat/server/api"
 	"minichat/server/chat"
+	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/store"
 	"minichat/server/store/sqlite"
@@ -71,6 +72,9 @@ type Config struct {
 	// ReadTimeout bounds reading one HTTP request, headers and body
 	// (WebSockets are exempt once upgraded); default 60 s.
 	ReadTimeout time.Duration
+	// MaxUploadBytes is the largest file POST /api/uploads accepts; default
+	// 25 MiB. Uploaded files live in DataDir/files.
+	MaxUploadBytes int64
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -106,6 +110,12 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 60 * time.Second
 	}
+	if cfg.MaxUploadBytes < 0 {
+		return nil, fmt.Errorf("max upload bytes must not be negative, not %d", cfg.MaxUploadBytes)
+	}
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = api.DefaultMaxUploadBytes
+	}
 	switch cfg.Registration {
 	case "", "open", "closed":
 	default:
@@ -115,6 +125,10 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		if err := checkPprofAddr(cfg.PprofAddr, log); err != nil {
 			return nil, err
 		}
+	}
+	blobs, err := files.Open(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log}
 	s.hub = hub.New(hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log})
@@ -137,6 +151,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		MaxConnsPerUser: cfg.MaxConnsPerUser,
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
 		ClientIP:        api.ClientIP,
+		MaxUploadBytes:  cfg.MaxUploadBytes,
 		Version:         cfg.Version,
 		Log:             log,
 	})
@@ -152,6 +167,8 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		LoginPerMinute:     cfg.LoginRate,
 		WriteRate:          cfg.APIRate,
 		WriteBurst:         cfg.APIBurst,
+		Blobs:              blobs,
+		MaxUploadBytes:     cfg.MaxUploadBytes,
 		Log:                log,
 	})
 	if err != nil {

@@ -146,6 +146,8 @@ type client struct {
 	frames chan map[string]any
 	closed chan websocket.StatusCode
 	done   chan struct{}
+	// welcome is the first frame, as dial read it.
+	welcome map[string]any
 }
 
 func (e *env) dial(u user) *client {
@@ -155,8 +157,8 @@ func (e *env) dial(u user) *client {
 		e.t.Fatalf("dial %s: %v", u.Name, err)
 	}
 	c.name = u.Name
-	if w := c.next("welcome"); w["type"] != "welcome" {
-		e.t.Fatalf("first frame %v", w)
+	if c.welcome = c.next("welcome"); c.welcome["type"] != "welcome" {
+		e.t.Fatalf("first frame %v", c.welcome)
 	}
 	return c
 }

@@ -3,6 +3,13 @@
 // (or `go generate ./server/protocol/tsgen`) after changing it.
 
 // Constants
+/**
+ * MaxJSONDepth bounds how deeply the JSON a client sends — a frame or an
+ * HTTP body — may nest objects and arrays. The deepest legitimate input is
+ * two levels ({"since":{...}}); the bound refuses pathological nesting
+ * before a decoder spends work on it.
+ */
+export const MaxJSONDepth = 16;
 
 // Error codes shared by HTTP errors and error frames.
 export const CodeBadRequest = "bad_request";
@@ -95,6 +102,14 @@ export const DefaultHistory = 50;
 export const MaxReplay = 500;
 export const MaxEmojiBytes = 64;
 export const MaxAttachments = 10;
+/** MaxSearch is the most messages one search returns. */
+export const MaxSearch = 50;
+/**
+ * MaxSearchQuery bounds a search query (bytes) and MaxSearchTerms the
+ * words and phrases in it.
+ */
+export const MaxSearchQuery = 256;
+export const MaxSearchTerms = 16;
 
 export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal;
 export type CloseCode = typeof CloseNormal | typeof CloseGoingAway | typeof CloseTooBig | typeof CloseInternal | typeof CloseUnauthenticated | typeof CloseHeartbeat | typeof CloseTooSlow;
@@ -180,6 +195,11 @@ export interface Limits {
   max_text_chars: number;
   messages_per_second: number;
   burst: number;
+  /**
+   * MaxUploadBytes is the largest file POST /api/uploads accepts. An
+   * addition to the contract.
+   */
+  max_upload_bytes?: number;
 }
 
 /** ServerInfo describes the server in welcome. */

@@ -22,6 +22,7 @@ import (
 
 	"minichat/server/auth"
 	"minichat/server/chat"
+	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/protocol"
 	"minichat/server/store"
@@ -59,7 +60,12 @@ type Options struct {
 	// 20, a negative WriteRate: no limit.
 	WriteRate  float64
 	WriteBurst int
-	Log        zerolog.Logger
+	// Blobs keeps the content of uploaded files.
+	Blobs *files.Blobs
+	// MaxUploadBytes is the largest file POST /api/uploads accepts;
+	// default DefaultMaxUploadBytes.
+	MaxUploadBytes int64
+	Log            zerolog.Logger
 }
 
 type api struct {
@@ -72,8 +78,9 @@ type api struct {
 	// loginIP charges every sign-in and sign-up of a client address;
 	// loginName the failed sign-ins of an account name.
 	loginIP, loginName *Limiter
-	// writes is the per-user bucket of REST writes (PerUser).
-	writes *Limiter
+	// writes and uploads are the per-user buckets of REST sends and of
+	// uploads (PerUser): the same rate, separate buckets.
+	writes, uploads *Limiter
 	// dummy is a hash of a random password under params, made on first use:
 	// a sign-in for an unknown name verifies against it, so it costs what a
 	// wrong password for a real account costs.
@@ -109,6 +116,7 @@ func New(opts Options) (http.Handler, error) {
 		opts.WriteBurst = 20
 	}
 	a.writes = NewLimiter(opts.WriteRate, opts.WriteBurst)
+	a.uploads = NewLimiter(opts.WriteRate, opts.WriteBurst)
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
@@ -141,10 +149,13 @@ func New(opts Options) (http.Handler, error) {
 			r.Get("/rooms/{id}/messages", a.handle(a.history))
 			r.With(a.PerUser(a.writes, "messages")).Post("/rooms/{id}/messages", a.handle(a.send))
 			r.Post("/dms", a.handle(a.dm))
+			r.Get("/search", a.handle(a.search))
+			r.With(a.PerUser(a.uploads, "uploads"), allowSlowBody(uploadReadTimeout)).Post("/uploads", a.handle(a.upload))
 		})
 	})
-	// Until uploads exist no file does; without this route /files/ paths
-	// would fall through to the client's HTML page.
+	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))
+	r.With(a.requireAuth).Head("/files/{id}", a.handle(a.file))
+	// Any other /files/ path is a JSON 404, not the client's HTML page.
 	r.Get("/files/*", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such file: %s", r.URL.Path))
 	})

@@ -136,3 +136,22 @@ func (l *Limiter) Peek(key string) (bool, time.Duration) {
 	}
 	return true, 0
 }
+
+// uploadReadTimeout is how long an upload's body may take to arrive: the
+// server's read timeout (60 s by default) suits JSON bodies, not 25 MiB
+// from a slow link.
+const uploadReadTimeout = 10 * time.Minute
+
+// allowSlowBody returns middleware that moves the request's read deadline
+// to d from now, for routes whose bodies are large (uploads); every other
+// request keeps the server's read timeout.
+func allowSlowBody(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Not every ResponseWriter supports it (httptest's recorder);
+			// then the server's own timeout, if any, stays.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+			next.ServeHTTP(w, r)
+		})
+	}
+}

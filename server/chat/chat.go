@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -165,8 +166,16 @@ func (s *Service) sendRequest(user protocol.User, p SendParams) (store.SendReque
 	if p.Room == "" {
 		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
 	}
-	if len(p.Attachments) > 0 {
-		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "attachments are not supported by this server yet")
+	if len(p.Attachments) > protocol.MaxAttachments {
+		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "at most %d attachments", protocol.MaxAttachments)
+	}
+	for i, id := range p.Attachments {
+		if id == "" || len(id) > protocol.MaxClientIDLen {
+			return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "attachments must be file ids")
+		}
+		if slices.Contains(p.Attachments[:i], id) {
+			return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "attachment %s is listed twice", id)
+		}
 	}
 	return store.SendRequest{
 		RoomID: p.Room, SenderID: user.ID, Text: text, ClientID: p.ClientID,
@@ -184,7 +193,7 @@ func (s *Service) sendErr(ctx context.Context, user protocol.User, roomID string
 		}
 		return protocol.Errorf(protocol.CodeForbidden, "join the room to post in it")
 	}
-	return codeErr(err, "room or message")
+	return codeErr(err, "room, reply_to message or attachment")
 }
 
 // readable returns the room as user sees it, or not_found when the user may
@@ -381,4 +390,24 @@ func (s *Service) DM(ctx context.Context, user protocol.User, username string) (
 	defer cancel()
 	r, err := s.Store.DM(wctx, user.ID, other.ID)
 	return r, codeErr(writeErr(ctx, err), "room")
+}
+
+// Search finds the chat messages matching a query in the rooms the user may
+// read (or in one of them), newest first, at most protocol.MaxSearch. The
+// query is words and "quoted phrases" (see ParseQuery).
+func (s *Service) Search(ctx context.Context, user protocol.User, query, roomID string) ([]protocol.Message, error) {
+	terms, err := ParseQuery(query)
+	if err != nil {
+		return nil, err
+	}
+	if roomID != "" {
+		if _, err := s.readable(ctx, user, roomID); err != nil {
+			return nil, err
+		}
+	}
+	msgs, err := s.Store.Search(ctx, store.SearchRequest{UserID: user.ID, RoomID: roomID, Terms: terms, Limit: protocol.MaxSearch})
+	if msgs == nil {
+		msgs = []protocol.Message{}
+	}
+	return msgs, codeErr(err, "search")
 }

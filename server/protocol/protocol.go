@@ -128,6 +128,9 @@ type Limits struct {
 	MaxTextChars      int     `json:"max_text_chars"`
 	MessagesPerSecond float64 `json:"messages_per_second"`
 	Burst             int     `json:"burst"`
+	// MaxUploadBytes is the largest file POST /api/uploads accepts. An
+	// addition to the contract.
+	MaxUploadBytes int64 `json:"max_upload_bytes,omitempty"`
 }
 
 // ServerInfo describes the server in welcome.

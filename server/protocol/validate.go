@@ -19,6 +19,12 @@ const (
 	MaxReplay      = 500
 	MaxEmojiBytes  = 64
 	MaxAttachments = 10
+	// MaxSearch is the most messages one search returns.
+	MaxSearch = 50
+	// MaxSearchQuery bounds a search query (bytes) and MaxSearchTerms the
+	// words and phrases in it.
+	MaxSearchQuery = 256
+	MaxSearchTerms = 16
 )
 
 // ValidName reports whether s is a valid user or room name: 1–32 characters

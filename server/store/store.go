@@ -97,8 +97,54 @@ type SendRequest struct {
 	Text     string // already normalised by the caller
 	ClientID string // optional; unique per sender
 	ReplyTo  string // optional message id in the same room
-	// Attachments are ids of uploaded files (a later feature); may be empty.
+	// Attachments are ids of files the sender uploaded (CreateFile), in the
+	// order the message shows them; may be empty. The caller has checked
+	// there are at most protocol.MaxAttachments and no repeats.
 	Attachments []string
+}
+
+// NewFile is an uploaded file to record. The caller has already stored its
+// content, named by SHA256, and checked every field.
+type NewFile struct {
+	Name       string // the original file name, as shown and downloaded
+	Size       int64  // bytes
+	Type       string // content type, e.g. "image/png"
+	SHA256     string // lower-case hex digest of the content
+	UploaderID string
+}
+
+// File is the record of an uploaded file.
+type File struct {
+	ID         string // "f_" followed by 20 lowercase base32 characters
+	Name       string
+	Size       int64
+	Type       string
+	SHA256     string
+	UploaderID string
+	CreatedAt  time.Time // millisecond precision
+}
+
+// Attachment is the file as messages carry it.
+func (f File) Attachment() protocol.Attachment {
+	return protocol.Attachment{ID: f.ID, Name: f.Name, Size: f.Size, Type: f.Type, URL: "/files/" + f.ID}
+}
+
+// SearchRequest is a full-text search of chat messages.
+type SearchRequest struct {
+	// UserID is the searcher: only messages of rooms they may read (public
+	// rooms, and private and DM rooms they are a member of) are found.
+	UserID string
+	// RoomID, when set, limits the search to that room.
+	RoomID string
+	// Terms are what a message must all contain. Each term is one word or a
+	// phrase of words separated by single spaces; a word is a run of letters
+	// and digits (the caller has split the user's query this way, so a term
+	// holds no punctuation or quotes). A word matches a whole word of the
+	// text regardless of case; a phrase matches its words consecutive in the
+	// text. At least one term.
+	Terms []string
+	// Limit is the most messages returned; <= 0 means protocol.MaxSearch.
+	Limit int
 }
 
 // Store is the durable state of minichat. All methods are safe for
@@ -169,7 +215,12 @@ type Store interface {
 	DM(ctx context.Context, userID, otherID string) (protocol.Room, error)
 
 	// Send appends a chat message to a room's log. ErrForbidden when the
-	// sender is not a member; ErrNotFound for an unknown room or reply_to.
+	// sender is not a member; ErrNotFound for an unknown room, a reply_to
+	// that is not a message of that room, or an attachment id that is not a
+	// file uploaded by the sender (nothing is stored then). The message and
+	// its links to its attachments are stored in one transaction; the
+	// message carries each as a full protocol.Attachment (File.Attachment),
+	// here and in every later read (History, Since, Search, events).
 	// A repeated ClientID from the same sender returns the original message
 	// with dup true and stores nothing.
 	Send(ctx context.Context, req SendRequest) (msg protocol.Message, dup bool, err error)
@@ -184,7 +235,8 @@ type Store interface {
 	// deleted message. Event: EventUpdate.
 	Edit(ctx context.Context, roomID, msgID, userID string, admin bool, text string) (protocol.Message, error)
 	// Delete turns a message into a tombstone (deleted, text empty, no
-	// reactions). Same rules as Edit. Deleting twice is not an error and
+	// reactions, no attachments: its files are no longer readable through
+	// it). Same rules as Edit. Deleting twice is not an error and
 	// changes nothing. Event: EventUpdate.
 	Delete(ctx context.Context, roomID, msgID, userID string, admin bool) (protocol.Message, error)
 	// React adds (on) or removes the user's reaction; the user must be a
@@ -200,6 +252,23 @@ type Store interface {
 	// at most limit: EventMessage and EventUpdate events with messages in
 	// their current state.
 	Since(ctx context.Context, roomID string, after int64, limit int) ([]Event, error)
+	// Search returns the chat messages matching req (see SearchRequest),
+	// newest first by ts, at most req.Limit, each in its current state: an
+	// edit is found by its new text and no longer by its old one, deleted
+	// and system messages are never found. Messages of rooms the searcher
+	// may not read are never returned.
+	// ErrInvalid when Terms is empty or a term is empty.
+	Search(ctx context.Context, req SearchRequest) ([]protocol.Message, error)
+
+	// CreateFile records an uploaded file with a new id (ErrNotFound for
+	// an unknown uploader). Several records may share one SHA256. No event.
+	CreateFile(ctx context.Context, f NewFile) (File, error)
+	// File returns the record of a file for viewerID: its uploader, and
+	// every member of a room with a message that carries it (not deleted),
+	// may read it. ErrNotFound when the file does not exist or the viewer
+	// may not read it — the two are not told apart.
+	File(ctx context.Context, fileID, viewerID string) (File, error)
+
 	// SetRead moves the user's read marker in a room forward to seq (never
 	// backwards, never past the room's last seq). ErrNotFound when the user
 	// is not a member. A member's marker starts at the room's last seq of the

@@ -72,8 +72,11 @@ type Options struct {
 	// cap); default the host of r.RemoteAddr. The API passes its own, which
 	// believes X-Forwarded-For only from trusted proxies.
 	ClientIP func(r *http.Request) string
-	Version  string
-	Log      zerolog.Logger
+	// MaxUploadBytes is announced in welcome's limits (the upload limit
+	// of POST /api/uploads); 0 leaves it out.
+	MaxUploadBytes int64
+	Version        string
+	Log            zerolog.Logger
 }
 
 // Default connection caps; see Options.
@@ -261,6 +264,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			MaxTextChars:      protocol.MaxTextChars,
 			MessagesPerSecond: h.opts.Rate,
 			Burst:             h.opts.Burst,
+			MaxUploadBytes:    h.opts.MaxUploadBytes,
 		},
 		Server: protocol.ServerInfo{Version: h.opts.Version},
 	}

@@ -17,9 +17,12 @@ func (s *Store) Send(ctx context.Context, req store.SendRequest) (protocol.Messa
 		msg protocol.Message
 		dup bool
 	)
-	// Send's only change is one INSERT, atomic by itself, so it needs no
-	// savepoint: every check before it only reads.
-	err := s.writeAtomic(ctx, s.sendOp(ctx, req, &msg, &dup))
+	// A send without attachments changes the database with one INSERT
+	// (its triggers index the text), atomic by itself, so it needs no
+	// savepoint: every check before it only reads. Links to attachments
+	// are more statements, which a savepoint keeps together.
+	o := &op{fn: s.sendOp(ctx, req, &msg, &dup), atomic: len(req.Attachments) == 0, done: make(chan error, 1)}
+	err := s.submit(ctx, o)
 	if err != nil {
 		return protocol.Message{}, false, fmt.Errorf("send: %w", err)
 	}
@@ -36,7 +39,7 @@ func (s *Store) SendAsync(ctx context.Context, req store.SendRequest, done func(
 		msg protocol.Message
 		dup bool
 	)
-	o := &op{fn: s.sendOp(ctx, req, &msg, &dup), atomic: true, then: func(err error) {
+	o := &op{fn: s.sendOp(ctx, req, &msg, &dup), atomic: len(req.Attachments) == 0, then: func(err error) {
 		if err != nil {
 			done(protocol.Message{}, false, fmt.Errorf("send: %w", err))
 			return
@@ -94,19 +97,36 @@ func (s *Store) sendTx(ctx context.Context, w *stmtCache, req store.SendRequest)
 				return nil, err
 			}
 		}
+		var files []protocol.Attachment
+		for _, id := range req.Attachments {
+			f, err := fileByID(ctx, w, id)
+			if err == nil && f.UploaderID != req.SenderID {
+				err = fmt.Errorf("file %s of another user: %w", id, store.ErrNotFound)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("attachment: %w", err)
+			}
+			files = append(files, f.Attachment())
+		}
 		now := s.opts.Now()
 		ts := now.UnixMilli()
 		msg = protocol.Message{
 			ID: newMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
 			Text: req.Text, TS: formatMilli(ts), ClientID: req.ClientID, ReplyTo: req.ReplyTo,
+			Attachments: files,
 		}
 		attachments := strings.Join(req.Attachments, " ")
-		msg.Attachments = renderAttachments(attachments)
 		if err := w.queryRow(ctx, `INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
 			VALUES (?1, `+seqExpr+`, ?2, 'chat', ?3, ?4, ?5, ?6, ?7, ?8) RETURNING seq`,
 			req.RoomID, msg.ID, req.SenderID, req.Text, ts, nullString(req.ClientID), nullString(req.ReplyTo), attachments).
 			Scan(&msg.Seq); err != nil {
 			return nil, err
+		}
+		for _, id := range req.Attachments {
+			if _, err := w.exec(ctx, `INSERT INTO message_files (message_id, file_id, room_id) VALUES (?, ?, ?)
+				ON CONFLICT DO NOTHING`, msg.ID, id, req.RoomID); err != nil {
+				return nil, err
+			}
 		}
 		return []store.Event{{Kind: store.EventMessage, RoomID: req.RoomID, Seq: msg.Seq, Message: msg}}, nil
 	}()
@@ -207,6 +227,9 @@ func (s *Store) Delete(ctx context.Context, roomID, msgID, userID string, admin 
 		if _, err := w.exec(ctx, `DELETE FROM reactions WHERE message_id = ?`, msgID); err != nil {
 			return nil, err
 		}
+		if _, err := w.exec(ctx, `DELETE FROM message_files WHERE message_id = ?`, msgID); err != nil {
+			return nil, err
+		}
 		ev, err := logUpdate(ctx, w, roomID, msgID)
 		msg = ev.Message
 		return []store.Event{ev}, err
@@ -293,7 +316,7 @@ func (s *Store) History(ctx context.Context, roomID string, before int64, limit 
 	if more {
 		msgs = msgs[:limit]
 	}
-	if err := loadReactions(ctx, s.reads, msgs); err != nil {
+	if err := loadDetails(ctx, s.reads, msgs); err != nil {
 		return nil, false, fmt.Errorf("history: %w", err)
 	}
 	out := make([]protocol.Message, len(msgs))
@@ -359,7 +382,7 @@ func (s *Store) Since(ctx context.Context, roomID string, after int64, limit int
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("since: %w", err)
 	}
-	if err := loadReactions(ctx, s.reads, msgs); err != nil {
+	if err := loadDetails(ctx, s.reads, msgs); err != nil {
 		return nil, fmt.Errorf("since: %w", err)
 	}
 	out := make([]store.Event, len(msgs))

@@ -22,10 +22,12 @@ const msgCols = `m.id, m.room_id, m.seq, m.kind, m.sender_id, u.name, u.role, m.
 const msgFrom = `messages m LEFT JOIN users u ON u.id = m.sender_id`
 
 // scanned is a message read from the database; reactions counts the rows
-// still to be loaded into Reactions by loadReactions.
+// and attachments lists the file ids still to be loaded into Reactions and
+// Attachments by loadDetails.
 type scanned struct {
 	protocol.Message
-	reactions int
+	reactions   int
+	attachments string
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -38,10 +40,9 @@ func scanMessage(r scanner, extra ...any) (scanned, error) {
 		ts                         int64
 		editedAt                   sql.NullInt64
 		deleted                    bool
-		attachments                string
 	)
 	dest := append(extra, &m.ID, &m.Room, &m.Seq, &m.Kind, &senderID, &senderName, &role, &m.Text, &ts,
-		&clientID, &editedAt, &deleted, &replyTo, &attachments, &m.reactions)
+		&clientID, &editedAt, &deleted, &replyTo, &m.attachments, &m.reactions)
 	if err := r.Scan(dest...); err != nil {
 		return m, err
 	}
@@ -55,24 +56,27 @@ func scanMessage(r scanner, extra ...any) (scanned, error) {
 	}
 	m.Deleted = deleted
 	m.ReplyTo = replyTo.String
-	m.Attachments = renderAttachments(attachments)
 	return m, nil
 }
 
 func formatMilli(ms int64) string { return protocol.FormatTime(time.UnixMilli(ms)) }
 
-// renderAttachments turns the stored id list into Attachments. File metadata
-// (name, size, type) lives with the uploads, which this store does not hold
-// yet; the id and URL are enough to fetch the file.
-func renderAttachments(ids string) []protocol.Attachment {
-	if ids == "" {
-		return nil
+// loadDetails fills the Reactions and Attachments of the messages that
+// have any.
+func loadDetails(ctx context.Context, q *stmtCache, msgs []scanned) error {
+	for i := range msgs {
+		if msgs[i].attachments == "" {
+			continue
+		}
+		for _, id := range strings.Fields(msgs[i].attachments) {
+			f, err := fileByID(ctx, q, id)
+			if err != nil {
+				return fmt.Errorf("load attachments of %s: %w", msgs[i].ID, err)
+			}
+			msgs[i].Attachments = append(msgs[i].Attachments, f.Attachment())
+		}
 	}
-	var out []protocol.Attachment
-	for _, id := range strings.Fields(ids) {
-		out = append(out, protocol.Attachment{ID: id, URL: "/files/" + id})
-	}
-	return out
+	return loadReactions(ctx, q, msgs)
 }
 
 // loadReactions fills the Reactions of the messages that have any.
@@ -130,7 +134,7 @@ func messageByID(ctx context.Context, q *stmtCache, id string) (protocol.Message
 		return protocol.Message{}, fmt.Errorf("load message %s: %w", id, err)
 	}
 	ms := []scanned{m}
-	if err := loadReactions(ctx, q, ms); err != nil {
+	if err := loadDetails(ctx, q, ms); err != nil {
 		return protocol.Message{}, err
 	}
 	return ms[0].Message, nil

@@ -19,6 +19,7 @@ type migration func(ctx context.Context, c *sql.Conn, now time.Time) error
 var migrations = []migration{
 	execStep(schemaV1),
 	createGeneral,
+	execStep(schemaFilesSearch),
 }
 
 // schemaV1 is the first schema.
@@ -114,6 +115,71 @@ CREATE TABLE reactions (
 	user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
 	UNIQUE (message_id, emoji, user_id)
 );
+`
+
+// schemaFilesSearch adds uploaded files, the links of messages to them, and
+// the full-text index of chat messages, and indexes the existing messages.
+//
+// files: one row per upload; several rows may name the same content
+// (sha256), which the file store keeps once. message_files: which message,
+// in which room, carries which file — the readers of a file are its
+// uploader and the members of those rooms. A deleted message drops its
+// rows.
+//
+// The search index: search_docs gives every chat message a doc number in
+// the order messages were posted, and search_text (FTS5, contentless: it
+// keeps the index, not a copy of the text) maps words to doc numbers; its
+// room column indexes the room id too, so a search in one room intersects
+// two lists of the index instead of checking every match's room. A
+// search walks the matches from the highest doc down, so the newest come
+// first. Triggers keep both up to date inside the statements that insert,
+// edit and delete messages, so the index changes in the same transaction as
+// the messages: an edit is found by its new text only, a deleted message
+// not at all.
+const schemaFilesSearch = `
+CREATE TABLE files (
+	id          TEXT PRIMARY KEY,
+	name        TEXT NOT NULL,
+	size        INTEGER NOT NULL,
+	type        TEXT NOT NULL,
+	sha256      TEXT NOT NULL,
+	uploader_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX files_sha256 ON files(sha256);
+
+CREATE TABLE message_files (
+	message_id TEXT NOT NULL,
+	file_id    TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+	room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+	PRIMARY KEY (message_id, file_id)
+) WITHOUT ROWID;
+CREATE INDEX message_files_file ON message_files(file_id, room_id);
+
+CREATE TABLE search_docs (
+	doc        INTEGER PRIMARY KEY,
+	message_id TEXT NOT NULL UNIQUE,
+	room_id    TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE search_text USING fts5(text, room, content = '', contentless_delete = 1,
+	tokenize = 'unicode61 remove_diacritics 2');
+
+INSERT INTO search_docs (message_id, room_id)
+	SELECT id, room_id FROM messages WHERE kind = 'chat' AND deleted = 0 ORDER BY ts, room_id, seq;
+INSERT INTO search_text (rowid, text, room)
+	SELECT d.doc, m.text, m.room_id FROM search_docs d JOIN messages m ON m.id = d.message_id WHERE m.text <> '';
+
+CREATE TRIGGER messages_search_insert AFTER INSERT ON messages WHEN NEW.kind = 'chat' AND NEW.deleted = 0 BEGIN
+	INSERT INTO search_docs (message_id, room_id) VALUES (NEW.id, NEW.room_id);
+	INSERT INTO search_text (rowid, text, room)
+		SELECT doc, NEW.text, NEW.room_id FROM search_docs WHERE message_id = NEW.id AND NEW.text <> '';
+END;
+CREATE TRIGGER messages_search_update AFTER UPDATE OF text, deleted ON messages WHEN NEW.kind = 'chat' BEGIN
+	DELETE FROM search_text WHERE rowid = (SELECT doc FROM search_docs WHERE message_id = OLD.id);
+	DELETE FROM search_docs WHERE message_id = OLD.id AND NEW.deleted <> 0;
+	INSERT INTO search_text (rowid, text, room)
+		SELECT doc, NEW.text, NEW.room_id FROM search_docs WHERE message_id = NEW.id AND NEW.text <> '';
+END;
 `
 
 func execStep(sqlText string) migration {

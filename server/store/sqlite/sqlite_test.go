@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -191,5 +192,74 @@ func TestCancelWhileQueued(t *testing.T) {
 	}
 	if _, _, err := s.UserByName(ctx, "bob"); err == nil {
 		t.Fatal("a write cancelled before it was taken was stored")
+	}
+}
+
+// TestSearchBackfill checks that the migration adding the search index
+// indexes the chat messages already stored: it opens a file, rolls it back
+// to the schema before that step (dropping what the step adds), and opens it
+// again.
+func TestSearchBackfill(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := openAt(t, dir, store.Options{})
+	u, err := s.CreateUser(ctx, store.NewUser{Name: "alice", PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms, err := s.Rooms(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	general := rooms[0].ID
+	var ids []string
+	for _, text := range []string{"first needle", "no match", "second needle", "third needle"} {
+		m, _, err := s.Send(ctx, store.SendRequest{RoomID: general, SenderID: u.ID, Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	if _, err := s.Delete(ctx, general, ids[3], u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "minichat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DROP TRIGGER messages_search_insert", "DROP TRIGGER messages_search_update",
+		"DROP TABLE search_text", "DROP TABLE search_docs", "DROP TABLE message_files", "DROP TABLE files",
+		"PRAGMA user_version = 2",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s = openAt(t, dir, store.Options{})
+	defer s.Close()
+	found, err := s.Search(ctx, store.SearchRequest{UserID: u.ID, Terms: []string{"needle"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range found {
+		texts = append(texts, m.Text)
+	}
+	if want := []string{"second needle", "first needle"}; !slices.Equal(texts, want) {
+		t.Fatalf("after backfill found %q, want %q", texts, want)
+	}
+	// New messages are indexed after the backfilled ones.
+	if _, _, err := s.Send(ctx, store.SendRequest{RoomID: general, SenderID: u.ID, Text: "fresh needle"}); err != nil {
+		t.Fatal(err)
+	}
+	found, err = s.Search(ctx, store.SearchRequest{UserID: u.ID, Terms: []string{"needle"}, Limit: 1})
+	if err != nil || len(found) != 1 || found[0].Text != "fresh needle" {
+		t.Fatalf("newest after backfill: %+v, %v", found, err)
 	}
 }
