@@ -134,6 +134,46 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Errorf("anonymous room list: %d", st)
 	}
 
+	// Files: one posted by the sender in each room, and one the sender
+	// uploaded but never posted. A file is readable by its uploader and by
+	// members of a room where it was posted; nobody may attach another's.
+	if st, _ := e.upload("", "anon.txt", []byte("x")); st != 401 {
+		t.Errorf("anonymous upload: %d, want 401", st)
+	}
+	fileIn := map[string]string{}
+	for _, rm := range rooms {
+		f := e.uploaded(sender, rm.kind+".txt", []byte("secret of the "+rm.kind+" room"))
+		fileIn[rm.kind] = f["id"].(string)
+		if st, out := e.call("POST", "/api/rooms/"+rm.id+"/messages", sender.Token, map[string]any{"text": "file", "attachments": []string{f["id"].(string)}}); st != 201 {
+			t.Fatalf("post the %s file: %d %v", rm.kind, st, out)
+		}
+	}
+	unposted := e.uploaded(sender, "draft.txt", []byte("not posted"))["id"].(string)
+	files := row{
+		"public":   {"401", "404", "200", "200", "200"},
+		"private":  {"401", "404", "200", "200", "404"},
+		"dm":       {"401", "404", "200", "200", "404"},
+		"unposted": {"401", "404", "404", "200", "404"},
+	}
+	for _, kind := range []string{"public", "private", "dm", "unposted"} {
+		id := unposted
+		if kind != "unposted" {
+			id = fileIn[kind]
+		}
+		for i, a := range actors {
+			resp, _ := e.fetch(users[a].Token, "/files/"+id)
+			if want := files[kind][i]; fmt.Sprint(resp.StatusCode) != want {
+				t.Errorf("GET the %s file as %s: %d, want %s", kind, a, resp.StatusCode, want)
+			}
+		}
+	}
+	for _, a := range []string{"member", "admin"} {
+		st, out := e.call("POST", "/api/rooms/"+pub+"/messages", users[a].Token, map[string]any{"text": "mine now", "attachments": []string{unposted}})
+		if st < 400 {
+			t.Errorf("%s attached the sender's unposted file: %d %v", a, st, out)
+		}
+	}
+
 	// Frames. Each case sends one frame with a ref, then a history of
 	// general as a marker: frames are handled in order, so an error of
 	// the case arrives before the marker's answer.

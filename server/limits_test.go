@@ -1,18 +1,24 @@
 package server_test
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
 
 	"minichat/server"
 )
@@ -428,5 +434,102 @@ func TestUnknownNameSignInDoesTheWorkOfARealOne(t *testing.T) {
 	const argonMemory = 36 << 20 // auth.DefaultParams
 	if known < argonMemory || unknown < argonMemory {
 		t.Fatalf("allocated %d bytes for a real account and %d for an unknown name; both must hash (%d)", known, unknown, argonMemory)
+	}
+}
+
+func TestUploadsAreRateLimitedPerUser(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.APIRate, c.APIBurst = 0.01, 2 })
+	alice, bob := e.register("alice"), e.register("bob")
+	for i := 0; i < 2; i++ {
+		if st, out := e.upload(alice.Token, fmt.Sprint(i, ".txt"), []byte("data")); st != 201 {
+			t.Fatalf("upload %d: %d %v", i, st, out)
+		}
+	}
+	if st, out := e.upload(alice.Token, "more.txt", []byte("data")); st != 429 || errCode(out) != "rate_limited" {
+		t.Fatalf("third upload: %d %v, want 429", st, out)
+	}
+	if st, _ := e.upload(bob.Token, "bob.txt", []byte("data")); st != 201 {
+		t.Fatalf("bob's upload: %d", st)
+	}
+	// Sends have a bucket of their own.
+	general := e.roomID(alice, "general")
+	if st, out := e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]string{"text": "hi"}); st != 201 {
+		t.Fatalf("send after the uploads: %d %v", st, out)
+	}
+}
+
+// A client that sends its request body too slowly is cut off at the read
+// timeout, before it has finished; an upload may take longer.
+func TestSlowRequestBodiesAreCutOffExceptUploads(t *testing.T) {
+	srv, err := server.New(server.Config{DataDir: t.TempDir(), ReadTimeout: 300 * time.Millisecond, LoginRate: -1}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln, nil) }()
+	t.Cleanup(func() { cancel(); <-served })
+	base := "http://" + ln.Addr().String()
+	resp, err := http.Post(base+"/api/users", "application/json", strings.NewReader(`{"username":"alice","password":"correct horse"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg struct{ Token string }
+	_ = json.NewDecoder(resp.Body).Decode(&reg)
+	resp.Body.Close()
+
+	// trickle sends head, then body one chunk every 100 ms, and returns the
+	// status line the server answered with and whether the body was all sent.
+	trickle := func(head string, chunks []string) (string, bool) {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var finished atomic.Bool
+		go func() {
+			if _, err := io.WriteString(conn, head); err != nil {
+				return
+			}
+			for _, c := range chunks {
+				time.Sleep(100 * time.Millisecond)
+				if _, err := io.WriteString(conn, c); err != nil {
+					return
+				}
+			}
+			finished.Store(true)
+		}()
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil {
+			return "", finished.Load()
+		}
+		return strings.TrimSpace(line), finished.Load()
+	}
+	body := `{"name":"slowly-created-room"}`
+	chunks := strings.Split(body, "")
+	line, finished := trickle(fmt.Sprintf("POST /api/rooms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", reg.Token, len(body)), chunks)
+	if finished || strings.Contains(line, " 201 ") {
+		t.Fatalf("a body trickled over %d00 ms was accepted (%q) with a %v read timeout", len(chunks), line, 300*time.Millisecond)
+	}
+
+	var mp strings.Builder
+	mw := multipart.NewWriter(&mp)
+	fw, _ := mw.CreateFormFile("file", "slow.txt")
+	fw.Write([]byte(strings.Repeat("z", 2000)))
+	mw.Close()
+	parts := make([]string, 0, 10)
+	for s := mp.String(); len(s) > 0; {
+		n := min(len(s), mp.Len()/8+1)
+		parts = append(parts, s[:n])
+		s = s[n:]
+	}
+	line, finished = trickle(fmt.Sprintf("POST /api/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		reg.Token, mw.FormDataContentType(), mp.Len()), parts)
+	if !finished || !strings.Contains(line, " 201 ") {
+		t.Fatalf("a slow upload: %q (body all sent: %v), want 201", line, finished)
 	}
 }
