@@ -107,9 +107,7 @@ func (b *burstClient) ackCount() int {
 // client_ids create no duplicate.
 func TestConcurrentBurstSurvivesSIGKILLAndRetries(t *testing.T) {
 	dir := t.TempDir()
-	// The deadline is raised: this test is about durability, and a loaded
-	// machine running the race detector may queue a send for seconds.
-	p := startChild(t, dir, "--send-timeout", "2m")
+	p := startChild(t, dir)
 	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
 		t.Fatal("register")
 	}
@@ -156,7 +154,7 @@ func TestConcurrentBurstSurvivesSIGKILLAndRetries(t *testing.T) {
 		t.Fatal("everything was acknowledged before the kill: nothing was in flight")
 	}
 
-	p2 := startChild(t, dir, "--send-timeout", "2m")
+	p2 := startChild(t, dir)
 	token, room = login(t, p2)
 	checkLog(t, p2, token, room, acked)
 	// Each client retries its whole burst, as a client does with what it
