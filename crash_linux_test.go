@@ -95,12 +95,6 @@ func (b *burstClient) send(room string, i int) error {
 		fmt.Appendf(nil, `{"type":"send","room":%q,"text":"%s-%d","client_id":"%s-%d"}`, room, b.prefix, i, b.prefix, i))
 }
 
-func (b *burstClient) ackCount() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.acked)
-}
-
 // SIGKILL in the middle of a burst of concurrent sends from many clients:
 // after the restart every acknowledged message is there with its seq, the
 // log has no gap, and clients that retry everything with the same
