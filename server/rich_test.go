@@ -164,9 +164,13 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 
 	a, b := e.dial(alice), e.dial(bob)
 	pic := e.uploaded(alice, "p.png", pngBytes(t))
-	a.send(map[string]any{"type": "send", "room": club, "text": "look", "client_id": "p1", "attachments": []string{pic["id"].(string)}, "ref": "s"})
+	// No text: a message may be attachments only.
+	a.send(map[string]any{"type": "send", "room": club, "client_id": "p1", "attachments": []string{pic["id"].(string)}, "ref": "s"})
 	sent := msgOf(a.next("ack"))
 	seen := b.next("message")
+	if sent["text"] != "" || msgOf(seen)["text"] != "" {
+		t.Fatalf("attachment-only message %v", sent)
+	}
 	wantAtt := []any{pic}
 	if !reflect.DeepEqual(sent["attachments"], wantAtt) || !reflect.DeepEqual(msgOf(seen)["attachments"], wantAtt) {
 		t.Fatalf("attachments in ack %v and message %v, want %v", sent["attachments"], msgOf(seen)["attachments"], wantAtt)

@@ -19,6 +19,8 @@ export interface Opened {
 }
 
 interface Fixtures {
+  /** Extra flags for the test's server (test.use({ serverArgs: [...] })). */
+  serverArgs: string[];
   server: Server;
   /** Opens a new browser context and registers name through the sign-in form. */
   signUp: (name: string, opts?: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number } }) => Promise<Page>;
@@ -48,8 +50,9 @@ async function newPage(browser: Browser, server: Server, contexts: BrowserContex
 }
 
 export const test = base.extend<Fixtures>({
-  server: async ({}, use) => {
-    const s = await Server.start();
+  serverArgs: [[], { option: true }],
+  server: async ({ serverArgs }, use) => {
+    const s = await Server.start({ args: serverArgs });
     await use(s);
     await s.stop();
   },
@@ -155,4 +158,20 @@ export async function apiSignIn(server: Server, name: string): Promise<ApiUser> 
   const { status, data } = await call<{ token: string }>(server, "POST", "/api/session", undefined, { username: name, password });
   expect(status).toBe(200);
   return { name, token: data.token };
+}
+
+/** Uploads a file as u (multipart field "file"); returns the attachment id. */
+export async function apiUpload(server: Server, u: ApiUser, name: string, type: string, bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const form = new FormData();
+  form.append("file", new Blob([bytes], { type }), name);
+  const res = await fetch(server.url + "/api/uploads", { method: "POST", headers: { Authorization: `Bearer ${u.token}` }, body: form });
+  expect(res.status, `upload ${name}`).toBe(201);
+  return ((await res.json()) as { attachment: { id: string } }).attachment.id;
+}
+
+/** Sends a message as u with attachments and an optional reply; returns its id. */
+export async function apiSendRich(server: Server, u: ApiUser, room: string, body: { text?: string; attachments?: string[]; reply_to?: string }): Promise<string> {
+  const { status, data } = await call<{ message: { id: string } }>(server, "POST", `/api/rooms/${room}/messages`, u.token, body);
+  expect(status, `send as ${u.name}`).toBe(201);
+  return data.message.id;
 }

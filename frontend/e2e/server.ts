@@ -9,6 +9,8 @@ import { join } from "node:path";
 
 export interface ServerOptions {
   heartbeat?: string;
+  /** More flags for the binary. */
+  args?: string[];
 }
 
 function freePort(): Promise<number> {
@@ -58,6 +60,7 @@ export class Server {
       "--api-rate", "1000",
       "--api-burst", "1000",
       "--log-level", "warn",
+      ...(this.opts.args ?? []),
     ];
     const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
     proc.stdout?.on("data", (b: Buffer) => (this.log += b.toString()));

@@ -4,8 +4,11 @@
 
 import { batch, computed, signal } from "@preact/signals";
 import { api, ApiError, signedIn } from "./lib/api";
+import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount, trackMention, unreadMentions } from "./lib/attention";
+import { fileSize, snippet } from "./lib/markup";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
-import type { Message, PresenceStatus, Room, ServerFrame, User } from "./protocol.gen";
+import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
+import { MaxAttachments, type Message, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
 
 export interface RoomLog {
   /** Messages by ascending seq, no two with the same seq. */
@@ -55,6 +58,33 @@ export const toast = signal<string | null>(null);
 export const atBottom = signal(true);
 /** Per room: the read marker when the room was opened, for the "new" line. */
 export const openedAt = signal<ReadonlyMap<string, number>>(new Map());
+/** Per room: seqs of messages that mention the reader (see attention.ts). */
+export const mentionSeqs = signal<ReadonlyMap<string, ReadonlySet<number>>>(new Map());
+/** Rooms whose notifications and badge emphasis are off; kept in localStorage. */
+export const muted = signal<ReadonlySet<string>>(loadMuted(globalThis.localStorage));
+/** Per room: the message the composer answers. */
+export const replyTo = signal<ReadonlyMap<string, Message>>(new Map());
+/** Per room: files attached in the composer. */
+export const uploads = signal<ReadonlyMap<string, readonly Upload[]>>(new Map());
+/** The message being edited in place. */
+export const editing = signal<{ room: string; seq: number } | null>(null);
+/** A message to scroll to and highlight (n changes on every jump). */
+export const flash = signal<{ room: string; seq: number; n: number } | null>(null);
+/** Browser notifications: "unsupported", or Notification.permission. */
+export const notifyPermission = signal<string>(typeof Notification === "undefined" ? "unsupported" : Notification.permission);
+
+/** Unread mentions per room. */
+export const mentionCounts = computed(() => {
+  const out = new Map<string, number>();
+  for (const [id, set] of mentionSeqs.value) {
+    const n = unreadMentions(set, rooms.value.get(id)?.read_seq);
+    if (n) out.set(id, n);
+  }
+  return out;
+});
+
+/** The count shown in the tab's title. */
+export const titleUnread = computed(() => titleCount(rooms.value.values(), (id) => mentionCounts.value.get(id) ?? 0, muted.value));
 
 export const activeRoom = computed(() => (activeId.value ? rooms.value.get(activeId.value) ?? null : null));
 
@@ -89,6 +119,8 @@ export const typingNames = computed(() => {
 });
 
 let socket: ChatSocket | null = null;
+/** Rooms whose newest page was fetched at start to count unread mentions. */
+const primed = new Set<string>();
 let typingSweep: ReturnType<typeof setInterval> | null = null;
 let backOnlineTimer: ReturnType<typeof setTimeout> | null = null;
 let toastTimer: ReturnType<typeof setTimeout> | null = null;
@@ -209,6 +241,9 @@ export function startSession(user: User): void {
 function endSession(note: string | null): void {
   socket?.stop();
   socket = null;
+  for (const a of aborts.values()) a();
+  aborts.clear();
+  primed.clear();
   if (typingSweep) clearInterval(typingSweep);
   typingSweep = null;
   batch(() => {
@@ -220,6 +255,11 @@ function endSession(note: string | null): void {
     typing.value = new Map();
     activeId.value = null;
     openedAt.value = new Map();
+    mentionSeqs.value = new Map();
+    replyTo.value = new Map();
+    uploads.value = new Map();
+    editing.value = null;
+    flash.value = null;
     signInNote.value = note;
   });
 }
@@ -255,6 +295,7 @@ export function reconnectNow(): void {
 function onFrame(f: ServerFrame): void {
   switch (f.type) {
     case "welcome":
+      maxUpload = f.limits.max_upload_bytes ?? 0;
       batch(() => {
         me.value = f.user;
         rooms.value = new Map(f.rooms.map((r) => [r.id, r]));
@@ -268,6 +309,13 @@ function onFrame(f: ServerFrame): void {
         if (!activeId.value || !rooms.value.has(activeId.value)) activeId.value = pickStartRoom(f.rooms);
       });
       if (activeId.value) void openRoom(activeId.value);
+      // Count unread mentions of rooms with unread messages: fetch their newest page once.
+      for (const r of f.rooms) {
+        if (r.member && r.unread > 0 && r.id !== activeId.value && !primed.has(r.id)) {
+          primed.add(r.id);
+          void loadLatest(r.id, Math.min(200, r.unread + 50));
+        }
+      }
       break;
     case "message":
     case "ack":
@@ -275,6 +323,8 @@ function onFrame(f: ServerFrame): void {
       break;
     case "update":
       updateLog(f.room, (l) => ({ ...l, messages: l.messages.some((m) => m.seq === f.message.seq) ? mergeMessages(l.messages, [f.message]) : l.messages }));
+      noteMentions(f.room, [f.message]);
+      if (f.message.deleted && editing.value?.room === f.room && editing.value.seq === f.message.seq) editing.value = null;
       break;
     case "synced":
       break;
@@ -288,7 +338,8 @@ function onFrame(f: ServerFrame): void {
       onRoom(f.room, f.event);
       break;
     case "error":
-      if (!f.ref) notify(f.message);
+      // Refused sends show on the message; refused edits, deletes and reactions here.
+      if (!f.ref || f.ref.startsWith("op-")) notify(f.message);
       break;
     case "history":
       break;
@@ -306,8 +357,9 @@ function pickStartRoom(list: readonly Room[]): string | null {
 function onMessage(m: Message, isAck: boolean): void {
   const mine = m.sender?.id === me.value?.id;
   const log = logs.value.get(m.room);
-  const isNew = !log?.messages.some((x) => x.seq === m.seq);
+  const fresh = !log?.messages.some((x) => x.seq === m.seq);
   updateLog(m.room, (l) => ({ ...l, messages: mergeMessages(l.messages, [m]) }));
+  noteMentions(m.room, [m]);
   if (m.sender) {
     knowUser(m.sender);
     const t = typing.value.get(m.room);
@@ -315,26 +367,43 @@ function onMessage(m: Message, isAck: boolean): void {
   }
   if (m.kind === "system") scheduleRoomRefresh();
   const r = rooms.value.get(m.room);
+  // Live news only: a replayed message is older than the room's last_seq.
+  if (fresh && !mine && !isAck && (!r || m.seq > r.last_seq)) maybeNotify(m, r);
   if (!r) {
     // A room this client has not heard of (a new direct message): ask.
     scheduleRoomRefresh();
     return;
   }
-  const patch: Partial<Room> = { last_seq: Math.max(r.last_seq, m.seq) };
-  if (isNew && !mine && !isAck) {
-    if (isReading(m.room)) {
-      socket?.read(m.room, m.seq);
-      patch.read_seq = m.seq;
-      patch.unread = 0;
-    } else {
-      patch.unread = (r.unread ?? 0) + 1;
-    }
-  }
-  if (mine) {
-    patch.read_seq = Math.max(r.read_seq ?? 0, m.seq);
-    patch.unread = 0;
-  }
+  const { patch, read } = afterMessage(r, m, { mine, fresh: fresh && !isAck, reading: isReading(m.room) });
+  if (read) socket?.read(m.room, m.seq);
   patchRoom(m.room, patch);
+}
+
+/** Records which of msgs (of one room) mention the reader. */
+function noteMentions(room: string, msgs: readonly Message[]): void {
+  const cur = mentionSeqs.value.get(room);
+  let set = cur;
+  for (const m of msgs) set = trackMention(set, m, me.value);
+  if (set && set !== cur) mentionSeqs.value = setIn(mentionSeqs.value, room, set);
+}
+
+function maybeNotify(m: Message, r: Room | undefined): void {
+  if (typeof Notification === "undefined" || !m.sender) return;
+  const mentioned = mentionsMe(m, me.value);
+  const direct = !r || r.kind === "dm";
+  const hidden = document.visibilityState !== "visible";
+  if (!shouldNotify({ hidden, permission: Notification.permission, muted: muted.value.has(m.room), mine: false, mentioned, direct })) return;
+  try {
+    const title = direct ? m.sender.name : `${m.sender.name} in #${r!.name}`;
+    const n = new Notification(title, { body: snippet(m.text) || "Shared a file", tag: m.id, icon: "/favicon.svg" });
+    n.onclick = () => {
+      window.focus();
+      n.close();
+      void jumpTo(m.room, { seq: m.seq });
+    };
+  } catch {
+    /* some browsers only allow notifications from a service worker */
+  }
 }
 
 /** The user is looking at the bottom of room now. */
@@ -415,21 +484,22 @@ export async function openRoom(id: string): Promise<void> {
   if (activeId.value !== id || !openedAt.value.has(id)) {
     openedAt.value = setIn(openedAt.value, id, r.unread > 0 ? r.read_seq ?? 0 : Number.MAX_SAFE_INTEGER);
   }
+  if (editing.value && editing.value.room !== id) editing.value = null;
   activeId.value = id;
   atBottom.value = true;
   const hash = `#/${r.kind === "dm" ? r.id : r.name}`;
   if (location.hash !== hash) history.replaceState(null, "", hash);
   const log = logs.value.get(id);
+  // The list marks the room read once its newest message is on screen.
   if (!log?.loaded) await loadLatest(id);
-  markRead(id);
 }
 
-async function loadLatest(id: string): Promise<void> {
+async function loadLatest(id: string, limit = 50): Promise<void> {
   const room = rooms.value.get(id);
   if (!room) return;
   if (!room.member && room.kind !== "public") return;
   try {
-    const page = await api.history(id);
+    const page = await api.history(id, undefined, limit);
     updateLog(id, (l) => ({
       ...l,
       messages: mergeMessages(l.messages, page.messages),
@@ -438,15 +508,26 @@ async function loadLatest(id: string): Promise<void> {
       error: undefined,
     }));
     for (const m of page.messages) if (m.sender) knowUser(m.sender);
+    noteMentions(id, page.messages);
   } catch (e) {
     updateLog(id, (l) => ({ ...l, error: describe(e) }));
   }
 }
 
-/** Fetches the page before the oldest message shown. */
-export async function loadOlder(id: string): Promise<void> {
+const olderInFlight = new Map<string, Promise<void>>();
+
+/** Fetches the page before the oldest message shown (one fetch per room at a time). */
+export function loadOlder(id: string, limit = 50): Promise<void> {
+  const cur = olderInFlight.get(id);
+  if (cur) return cur;
+  const p = fetchOlder(id, limit).finally(() => olderInFlight.delete(id));
+  olderInFlight.set(id, p);
+  return p;
+}
+
+async function fetchOlder(id: string, limit: number): Promise<void> {
   const log = logs.value.get(id);
-  if (!log || !log.loaded || !log.hasMore || log.loadingOlder) return;
+  if (!log || !log.loaded || !log.hasMore) return;
   const first = log.messages[0]?.seq;
   if (first === undefined || first <= 1) {
     updateLog(id, (l) => ({ ...l, hasMore: false }));
@@ -454,7 +535,7 @@ export async function loadOlder(id: string): Promise<void> {
   }
   updateLog(id, (l) => ({ ...l, loadingOlder: true }));
   try {
-    const page = await api.history(id, first, 50);
+    const page = await api.history(id, first, limit);
     updateLog(id, (l) => ({
       ...l,
       messages: mergeMessages(l.messages, page.messages),
@@ -462,15 +543,41 @@ export async function loadOlder(id: string): Promise<void> {
       loadingOlder: false,
     }));
     for (const m of page.messages) if (m.sender) knowUser(m.sender);
+    noteMentions(id, page.messages);
   } catch (e) {
     updateLog(id, (l) => ({ ...l, loadingOlder: false, error: describe(e) }));
   }
 }
 
+/**
+ * Opens room and scrolls to a message (by seq, or by id for replies),
+ * loading older pages until it is there; then highlights it.
+ */
+export async function jumpTo(room: string, target: { seq?: number; id?: string }): Promise<boolean> {
+  if (activeId.value !== room || !logs.value.get(room)?.loaded) await openRoom(room);
+  const find = () => logs.value.get(room)?.messages.find((m) => (target.id ? m.id === target.id : m.seq === target.seq));
+  let found = find();
+  while (!found) {
+    const log = logs.value.get(room);
+    const oldest = log?.messages[0]?.seq;
+    if (!log?.loaded || !log.hasMore || log.error || activeId.value !== room) break;
+    if (target.seq !== undefined && oldest !== undefined && oldest <= target.seq) break;
+    await loadOlder(room, 200);
+    if (logs.value.get(room)?.messages[0]?.seq === oldest) break;
+    found = find();
+  }
+  if (!found || activeId.value !== room) {
+    if (activeId.value === room) notify("That message is not in this room’s history any more.");
+    return false;
+  }
+  flash.value = { room, seq: found.seq, n: (flash.value?.n ?? 0) + 1 };
+  return true;
+}
+
 /** Marks the active room read up to its newest message, when the user can see it. */
 export function markRead(id: string): void {
   const r = rooms.value.get(id);
-  if (!r || !r.member) return;
+  if (!r || !r.member || document.visibilityState !== "visible") return;
   const log = logs.value.get(id);
   const newest = log?.messages.at(-1)?.seq ?? r.last_seq;
   if (r.unread > 0 || (r.read_seq ?? 0) < newest) {
@@ -481,8 +588,138 @@ export function markRead(id: string): void {
 
 // --- writing ---
 
-export function sendMessage(room: string, text: string): void {
-  socket?.send(room, text);
+/**
+ * Sends text with the room's uploaded files and reply, and clears both.
+ * Returns false (sending nothing) while files are still uploading or when
+ * there is nothing to send.
+ */
+export function sendMessage(room: string, text: string): boolean {
+  const { attachments, waiting } = sendable(uploads.value.get(room) ?? []);
+  if (waiting || (!text && attachments.length === 0) || !socket) return false;
+  const reply = replyTo.value.get(room);
+  socket.send(room, text, { attachments, replyTo: reply?.id });
+  if (reply) replyTo.value = without(replyTo.value, room);
+  if (uploads.value.has(room)) uploads.value = without(uploads.value, room);
+  return true;
+}
+
+let uploadKeys = 0;
+/** The server's upload limit from welcome (0: not told). */
+let maxUpload = 0;
+const aborts = new Map<string, () => void>();
+
+function setUploads(room: string, fn: (l: readonly Upload[]) => Upload[]): void {
+  const next = fn(uploads.value.get(room) ?? []);
+  uploads.value = next.length ? setIn(uploads.value, room, next) : without(uploads.value, room);
+}
+
+/** Starts uploading files for the room's composer. */
+export function addFiles(room: string, files: readonly File[]): void {
+  const room0 = uploads.value.get(room)?.length ?? 0;
+  const room1 = Math.max(0, MaxAttachments - room0);
+  if (files.length > room1) notify(`A message takes at most ${MaxAttachments} files.`);
+  for (const file of files.slice(0, room1)) {
+    const key = `u${++uploadKeys}`;
+    setUploads(room, (l) => added(l, key, file));
+    if (maxUpload && file.size > maxUpload) {
+      // The server would answer 413 after the whole upload: say it now.
+      setUploads(room, (l) => failed(l, key, `“${file.name}” is too large to upload (files may be at most ${fileSize(maxUpload)}).`));
+      continue;
+    }
+    const u = upload(file, (n) => setUploads(room, (l) => progressed(l, key, n)));
+    aborts.set(key, u.abort);
+    u.done.then(
+      (a) => setUploads(room, (l) => finished(l, key, a)),
+      (e: unknown) => setUploads(room, (l) => failed(l, key, e instanceof Error ? e.message : String(e))),
+    ).finally(() => aborts.delete(key));
+  }
+}
+
+/** Removes a file from the composer, cancelling its upload. */
+export function removeUpload(room: string, key: string): void {
+  setUploads(room, (l) => removed(l, key));
+  aborts.get(key)?.();
+}
+
+export function startReply(m: Message): void {
+  replyTo.value = setIn(replyTo.value, m.room, m);
+}
+
+export function cancelReply(room: string): void {
+  if (replyTo.value.has(room)) replyTo.value = without(replyTo.value, room);
+}
+
+/** Whether the reader may edit or delete m: their own, or anyone's for admins. */
+export function canChange(m: Message): boolean {
+  const u = me.value;
+  return !!u && m.kind === "chat" && !m.deleted && (m.sender?.id === u.id || u.role === "admin");
+}
+
+/** The reader's newest message in room that can still be edited. */
+export function lastOwnMessage(room: string): Message | undefined {
+  const id = me.value?.id;
+  const list = logs.value.get(room)?.messages ?? [];
+  for (let i = list.length - 1; i >= 0; i--) {
+    const m = list[i]!;
+    if (m.sender?.id === id && m.kind === "chat" && !m.deleted) return m;
+  }
+  return undefined;
+}
+
+function change(f: Parameters<ChatSocket["change"]>[0]): boolean {
+  if (socket?.change(f)) return true;
+  notify("You are offline: try again when the connection is back.");
+  return false;
+}
+
+/** Replaces m's text; returns whether the change went out. */
+export function editMessage(m: Message, text: string): boolean {
+  if (text === m.text) return true;
+  return change({ type: "edit", room: m.room, id: m.id, text });
+}
+
+export function deleteMessage(m: Message): void {
+  change({ type: "delete", room: m.room, id: m.id });
+}
+
+/** Adds the reader's emoji to m, or takes it back if they had chosen it. */
+export function toggleReaction(m: Message, emoji: string): void {
+  const mine = m.reactions?.find((r) => r.emoji === emoji)?.users.includes(me.value?.name ?? "");
+  change({ type: "react", room: m.room, id: m.id, emoji, on: !mine });
+}
+
+/** Names to offer after "@" in room: the other person of a DM, else people seen. */
+export function memberNames(room: Room): string[] {
+  const mine = me.value?.name.toLowerCase();
+  if (room.kind === "dm") return [room.name];
+  const names = new Set<string>();
+  for (const m of logs.value.get(room.id)?.messages ?? []) if (m.sender) names.add(m.sender.name);
+  for (const p of people.value.values()) names.add(p.name);
+  return [...names].filter((n) => n.toLowerCase() !== mine);
+}
+
+/** Full-text search over the rooms the reader may read (or one room). */
+export async function searchMessages(q: string, room?: string): Promise<Message[]> {
+  try {
+    return (await api.search(q, room)).messages;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) throw new ApiError(404, e.code, "Search is not available on this server.");
+    throw e;
+  }
+}
+
+export function toggleMute(room: string): void {
+  const next = new Set(muted.value);
+  if (!next.delete(room)) next.add(room);
+  muted.value = next;
+  saveMuted(globalThis.localStorage, next);
+}
+
+/** Asks for permission to notify; call from a user action. */
+export async function enableNotifications(): Promise<void> {
+  if (typeof Notification === "undefined") return;
+  notifyPermission.value = await Notification.requestPermission();
+  if (notifyPermission.value === "denied") notify("Notifications are blocked; the browser’s site settings can allow them.");
 }
 
 export function retrySend(clientId: string): void {

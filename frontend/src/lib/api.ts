@@ -66,6 +66,11 @@ export const api = {
     if (before !== undefined) q.set("before", String(before));
     return call<Page>("GET", `/api/rooms/${encodeURIComponent(id)}/messages?${q}`);
   },
+  search: (query: string, room?: string) => {
+    const q = new URLSearchParams({ q: query });
+    if (room) q.set("room", room);
+    return call<{ messages: Message[] }>("GET", `/api/search?${q}`);
+  },
 };
 
 /** Asks whether the session cookie still works: false on 401, throws if unknown. */

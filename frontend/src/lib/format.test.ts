@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Message, User } from "../protocol.gen";
-import { buildRows, dayLabel, initials, linkify, typingText } from "./format";
+import { buildRows, dayLabel, initials, typingText } from "./format";
 import type { Pending } from "./socket";
 
 const alice: User = { id: "u_a", name: "alice", role: "member" };
@@ -17,18 +17,6 @@ describe("typingText", () => {
     expect(typingText(["bob", "alice"])).toBe("alice and bob are typing…");
     expect(typingText(["carol", "alice", "bob"])).toBe("alice, bob and carol are typing…");
     expect(typingText(["d", "c", "b", "a"])).toBe("a, b and 2 others are typing…");
-  });
-});
-
-describe("linkify", () => {
-  it("links only http and https URLs, leaving punctuation outside", () => {
-    expect(linkify("see https://example.com/a?b=1.")).toEqual([
-      { text: "see " },
-      { text: "https://example.com/a?b=1", href: "https://example.com/a?b=1" },
-      { text: "." },
-    ]);
-    expect(linkify("javascript:alert(1) and <b>x</b>")).toEqual([{ text: "javascript:alert(1) and <b>x</b>" }]);
-    expect(linkify("")).toEqual([]);
   });
 });
 
@@ -84,6 +72,12 @@ describe("buildRows", () => {
     const rows = buildRows([m(1, alice, t(9, 0)), m(2, null, t(9, 1)), m(3, alice, t(9, 2)), m(4, bob, t(9, 3))], pending, 1, alice);
     expect(rows.map((r) => r.kind)).toEqual(["day", "chat", "system", "chat", "new", "chat", "pending"]);
     const last = rows.at(-1)!;
+    // Deleted and own messages do not carry the line; the first standing one from someone else does.
+    const gone = { ...m(2, bob, t(9, 1)), deleted: true, text: "" };
+    const later = buildRows([m(1, alice, t(9, 0)), gone, m(3, alice, t(9, 2)), m(4, bob, t(9, 3))], [], 1, alice);
+    expect(later.map((r) => (r.kind === "chat" ? r.message.seq : r.kind))).toEqual(["day", 1, 2, 3, "new", 4]);
+    // No marker when nothing is unread.
+    expect(buildRows([m(1, bob, t(9, 0))], [], null, alice).some((r) => r.kind === "new")).toBe(false);
     expect(last.kind === "pending" && last.head).toBe(true);
   });
 });

@@ -69,39 +69,6 @@ export function typingText(names: readonly string[]): string {
   }
 }
 
-export type Segment = { text: string; href?: string };
-
-const urlPattern = /\bhttps?:\/\/[^\s<>"]+/gi;
-
-/**
- * Splits text into plain runs and http(s) links. Only URLs that parse with
- * an http or https scheme become links; everything is rendered as text.
- */
-export function linkify(text: string): Segment[] {
-  const out: Segment[] = [];
-  let last = 0;
-  for (const m of text.matchAll(urlPattern)) {
-    let raw = m[0];
-    // Trailing punctuation belongs to the sentence, not the link.
-    const trail = /[.,;:!?)\]'}]+$/.exec(raw);
-    if (trail) raw = raw.slice(0, raw.length - trail[0].length);
-    const start = m.index;
-    let href: string | undefined;
-    try {
-      const u = new URL(raw);
-      if (u.protocol === "http:" || u.protocol === "https:") href = u.href;
-    } catch {
-      href = undefined;
-    }
-    if (!href) continue;
-    if (start > last) out.push({ text: text.slice(last, start) });
-    out.push({ text: raw, href });
-    last = start + raw.length;
-  }
-  if (last < text.length) out.push({ text: text.slice(last) });
-  return out;
-}
-
 /** Consecutive messages of one sender within this span share a header. */
 export const groupSpanMs = 5 * 60_000;
 
@@ -147,7 +114,7 @@ export function buildRows(
   for (const m of messages) {
     const at = new Date(m.ts);
     open(at);
-    if (!marked && readSeq !== null && m.seq > readSeq && m.kind === "chat" && m.sender && m.sender.id !== me?.id) {
+    if (!marked && readSeq !== null && m.seq > readSeq && m.kind === "chat" && !m.deleted && m.sender && m.sender.id !== me?.id) {
       marked = true;
       rows.push({ kind: "new", key: "new-marker" });
       prevSender = null;

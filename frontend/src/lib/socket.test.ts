@@ -443,6 +443,45 @@ describe("send queue", () => {
   });
 });
 
+describe("rich sends and changes", () => {
+  it("sends attachments and reply_to, and re-sends them after a reconnect", () => {
+    const h = setup({ random: () => 0 });
+    h.last().receive(welcome([room("r_a", 0)]));
+    const file = { id: "f_1", name: "a.png", size: 3, type: "image/png", url: "/files/f_1" };
+    const id = h.client.send("r_a", "", { attachments: [file], replyTo: "m_9" });
+    expect(h.client.pendingMessages).toMatchObject([{ clientId: id, text: "", attachments: [file], replyTo: "m_9" }]);
+    const first = { type: "send", ref: id, room: "r_a", text: "", client_id: id, attachments: ["f_1"], reply_to: "m_9" };
+    expect(h.last().framesOf("send")).toEqual([first]);
+    h.last().drop(1006);
+    vi.advanceTimersByTime(1);
+    h.last().receive(welcome([room("r_a", 0)]));
+    expect(h.last().framesOf("send")).toEqual([first]);
+    // A plain message carries neither field.
+    const plain = h.client.send("r_a", "plain");
+    expect(h.last().framesOf("send").at(-1)).toEqual({ type: "send", ref: plain, room: "r_a", text: "plain", client_id: plain });
+  });
+
+  it("sends edit, delete and react only while connected, each with its own op- ref", () => {
+    const h = setup();
+    expect(h.client.change({ type: "delete", room: "r_a", id: "m_1" })).toBe(false);
+    h.last().receive(welcome([room("r_a", 1)]));
+    expect(h.client.change({ type: "edit", room: "r_a", id: "m_1", text: "fixed" })).toBe(true);
+    expect(h.client.change({ type: "react", room: "r_a", id: "m_1", emoji: "👍", on: true })).toBe(true);
+    const sent = h.last().sent.filter((f) => f.type === "edit" || f.type === "react");
+    expect(sent).toMatchObject([
+      { type: "edit", room: "r_a", id: "m_1", text: "fixed" },
+      { type: "react", room: "r_a", id: "m_1", emoji: "👍", on: true },
+    ]);
+    expect(sent[0]!.ref).toMatch(/^op-/);
+    expect(sent[1]!.ref).toMatch(/^op-/);
+    expect(sent[0]!.ref).not.toBe(sent[1]!.ref);
+    // The update that follows is delivered like any frame of the room log.
+    const m = msg("r_a", 1, alice, { text: "fixed", edited_at: "2026-01-01T00:01:00.000Z" });
+    h.last().receive({ type: "update", room: "r_a", seq: 2, message: m }, { type: "update", room: "r_a", seq: 2, message: m });
+    expect(h.frames().filter((f) => f.type === "update")).toHaveLength(1);
+  });
+});
+
 describe("session end", () => {
   it("stops on 4401 and reports unauthorized, keeping nothing running", () => {
     const h = setup();

@@ -12,7 +12,11 @@ import {
   MaxReplay,
   StatusAway,
   StatusOnline,
+  type Attachment,
+  type ClientDelete,
+  type ClientEdit,
   type ClientFrame,
+  type ClientReact,
   type ErrorFrame,
   type Message,
   type Room,
@@ -92,6 +96,10 @@ export interface Pending {
   clientId: string;
   room: string;
   text: string;
+  /** Files already uploaded that go with the message. */
+  attachments?: Attachment[];
+  /** The id of the message this one answers. */
+  replyTo?: string;
   /** Epoch ms of the first send. */
   createdAt: number;
   /** sending: will be (re)sent until acknowledged; failed: refused, see error. */
@@ -162,6 +170,7 @@ export class ChatSocket {
   private retryTimer: Timer | null = null;
   private unsubscribe: Array<() => void> = [];
   private me: string | null = null;
+  private ops = 0;
 
   private state: ConnState = { phase: "idle", attempt: 0, retryAt: null, everConnected: false };
 
@@ -242,7 +251,7 @@ export class ChatSocket {
    * re-sent with the same client_id after every reconnect, until the server
    * acknowledges it. Returns its client_id.
    */
-  send(room: string, text: string): string {
+  send(room: string, text: string, extra: { attachments?: Attachment[]; replyTo?: string } = {}): string {
     const p: Pending = {
       clientId: this.opts.newId(),
       room,
@@ -250,6 +259,8 @@ export class ChatSocket {
       createdAt: this.opts.now(),
       status: "sending",
     };
+    if (extra.attachments?.length) p.attachments = extra.attachments;
+    if (extra.replyTo) p.replyTo = extra.replyTo;
     this.pending.set(p.clientId, p);
     this.emitPending();
     this.transmitPending(p);
@@ -274,6 +285,16 @@ export class ChatSocket {
   /** Tells others that the user is typing; dropped while disconnected. */
   typing(room: string, active: boolean): void {
     this.sendNow({ type: "typing", room, active });
+  }
+
+  /**
+   * Sends an edit, delete or react frame now; reports whether it went out
+   * (they are not queued: a change made while offline would surprise when
+   * it lands later). Its ref starts with "op-", so a refusal can be told
+   * from a refused send.
+   */
+  change(frame: Omit<ClientEdit, "ref"> | Omit<ClientDelete, "ref"> | Omit<ClientReact, "ref">): boolean {
+    return this.sendNow({ ...frame, ref: `op-${++this.ops}` } as ClientFrame);
   }
 
   /** Moves the user's read marker; dropped while disconnected. */
@@ -549,7 +570,10 @@ export class ChatSocket {
   // --- outgoing ---
 
   private transmitPending(p: Pending): void {
-    this.sendNow({ type: "send", ref: p.clientId, room: p.room, text: p.text, client_id: p.clientId });
+    const f: ClientFrame = { type: "send", ref: p.clientId, room: p.room, text: p.text, client_id: p.clientId };
+    if (p.attachments) f.attachments = p.attachments.map((a) => a.id);
+    if (p.replyTo) f.reply_to = p.replyTo;
+    this.sendNow(f);
   }
 
   private clearResend(id: string): void {

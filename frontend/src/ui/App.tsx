@@ -1,6 +1,6 @@
 import { useEffect } from "preact/hooks";
-import { activeRoom, me, ready, rooms, toast } from "../state";
-import { Dialogs } from "./Dialogs";
+import { activeRoom, me, ready, titleUnread, toast } from "../state";
+import { Dialogs, openDialog } from "./Dialogs";
 import { RoomView } from "./RoomView";
 import { drawerOpen, Sidebar } from "./Sidebar";
 import { SignIn } from "./SignIn";
@@ -9,6 +9,11 @@ export function App() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape" && drawerOpen.value) drawerOpen.value = false;
+      // Ctrl+K (⌘K) searches, as in other chats.
+      if (e.key.toLowerCase() === "k" && (e.ctrlKey || e.metaKey) && !e.altKey && me.value) {
+        e.preventDefault();
+        openDialog("search");
+      }
     };
     window.addEventListener("keydown", onKey);
     // The drawer exists only on narrow screens; widening the window closes it.
@@ -24,7 +29,7 @@ export function App() {
   }, []);
 
   // The tab's title tells unread messages and the open room.
-  const unread = [...rooms.value.values()].reduce((n, r) => n + (r.member ? r.unread : 0), 0);
+  const unread = titleUnread.value;
   const current = activeRoom.value;
   useEffect(() => {
     const where = current ? (current.kind === "dm" ? current.name : `#${current.name}`) : "";

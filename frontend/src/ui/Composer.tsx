@@ -1,7 +1,20 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { mentionAt, snippet, suggest } from "../lib/markup";
+import { percent, sendable } from "../lib/uploads";
 import { MaxTextChars, type Room } from "../protocol.gen";
-import { sendMessage, sendTyping } from "../state";
-import { Send } from "./icons";
+import {
+  addFiles,
+  cancelReply,
+  editing,
+  lastOwnMessage,
+  memberNames,
+  removeUpload,
+  replyTo,
+  sendMessage,
+  sendTyping,
+  uploads,
+} from "../state";
+import { Clip, Close, Send } from "./icons";
 import { followNext } from "./MessageList";
 
 /** Typing is told to others at most this often while the user types. */
@@ -10,16 +23,29 @@ export const typingEveryMs = 2000;
 /** Unsent text per room, kept while switching rooms. */
 const drafts = new Map<string, string>();
 
+interface Suggestions {
+  start: number;
+  end: number;
+  names: string[];
+  index: number;
+}
+
 export function Composer(props: { room: Room }) {
   const room = props.room;
   const [text, setText] = useState(drafts.get(room.id) ?? "");
   const [error, setError] = useState<string | null>(null);
+  const [sugg, setSugg] = useState<Suggestions | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
   const lastTyping = useRef(0);
+  const reply = replyTo.value.get(room.id);
+  const files = uploads.value.get(room.id) ?? [];
+  const { attachments, waiting } = sendable(files);
 
   useEffect(() => {
     setText(drafts.get(room.id) ?? "");
     setError(null);
+    setSugg(null);
     lastTyping.current = 0;
     // On touch screens focusing would pop up the keyboard over the messages.
     if (window.matchMedia?.("(pointer: fine)").matches) ref.current?.focus();
@@ -38,9 +64,22 @@ export function Composer(props: { room: Room }) {
     lastTyping.current = 0;
   }
 
-  function onInput(value: string) {
+  /** Offers names while an @word is typed at the caret. */
+  function lookup(value: string, caret: number) {
+    const at = mentionAt(value, caret);
+    const names = at ? suggest(memberNames(room), at.query) : [];
+    setSugg(at && names.length ? { start: at.start, end: caret, names, index: 0 } : null);
+  }
+
+  function setValue(value: string) {
     setText(value);
     drafts.set(room.id, value);
+  }
+
+  function onInput(el: HTMLTextAreaElement) {
+    const value = el.value;
+    setValue(value);
+    lookup(value, el.selectionStart);
     if (error) setError(null);
     if (!value.trim()) {
       stopTyping();
@@ -53,24 +92,74 @@ export function Composer(props: { room: Room }) {
     }
   }
 
+  function choose(name: string) {
+    if (!sugg) return;
+    const next = `${text.slice(0, sugg.start)}@${name} ${text.slice(sugg.end)}`;
+    const caret = sugg.start + name.length + 2;
+    setValue(next);
+    setSugg(null);
+    requestAnimationFrame(() => ref.current?.setSelectionRange(caret, caret));
+  }
+
   function submit() {
     const t = text.trim();
-    if (!t) return;
+    if (waiting) {
+      setError("Wait for the files to finish uploading.");
+      return;
+    }
+    if (!t && attachments.length === 0) return;
     const n = [...t].length;
     if (n > MaxTextChars) {
       setError(`Messages can be at most ${MaxTextChars} characters (this one has ${n}).`);
       return;
     }
     followNext.value = true;
-    sendMessage(room.id, t);
+    if (!sendMessage(room.id, t)) return;
     // The server ends the typing state when the message arrives.
     lastTyping.current = 0;
-    setText("");
+    setValue("");
     drafts.delete(room.id);
+    setSugg(null);
+  }
+
+  function onKeyDown(e: KeyboardEvent) {
+    if (sugg) {
+      const step = e.key === "ArrowDown" ? 1 : e.key === "ArrowUp" ? -1 : 0;
+      if (step) {
+        e.preventDefault();
+        setSugg({ ...sugg, index: (sugg.index + step + sugg.names.length) % sugg.names.length });
+        return;
+      }
+      if (e.key === "Enter" || e.key === "Tab") {
+        e.preventDefault();
+        choose(sugg.names[sugg.index]!);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        setSugg(null);
+        return;
+      }
+    }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    } else if (e.key === "ArrowUp" && !text) {
+      // Like other chats: up in an empty box edits your last message.
+      const m = lastOwnMessage(room.id);
+      if (m) {
+        e.preventDefault();
+        editing.value = { room: room.id, seq: m.seq };
+      }
+    } else if (e.key === "Escape" && reply) {
+      e.preventDefault();
+      cancelReply(room.id);
+    }
   }
 
   const label = room.kind === "dm" ? `Message ${room.name}` : `Message #${room.name}`;
   const count = [...text].length;
+  const listId = "mention-list";
   return (
     <form
       class="composer"
@@ -79,10 +168,79 @@ export function Composer(props: { room: Room }) {
         submit();
       }}
     >
+      {reply && (
+        <div class="reply-bar">
+          <span class="reply-what">
+            Replying to <strong>{reply.sender?.name ?? "a message"}</strong>
+            <span class="muted"> {snippet(reply.text, 80)}</span>
+          </span>
+          <button type="button" class="icon-btn" aria-label="Cancel reply" title="Cancel reply (Esc)" onClick={() => {
+            cancelReply(room.id);
+            ref.current?.focus();
+          }}>
+            <Close />
+          </button>
+        </div>
+      )}
+      {files.length > 0 && (
+        <ul class="uploads" aria-label="Files to send">
+          {files.map((u) => (
+            <li key={u.key} class={`upload ${u.status}`}>
+              <span class="upload-name">{u.name}</span>
+              {u.status === "uploading" && (
+                <progress max={100} value={percent(u)} aria-label={`Uploading ${u.name}`} />
+              )}
+              {u.status === "done" && <span class="muted small">Ready</span>}
+              {u.status === "failed" && (
+                <span class="upload-error" role="alert">
+                  {u.error}
+                </span>
+              )}
+              <button type="button" class="icon-btn" aria-label={`Remove ${u.name}`} title="Remove" onClick={() => removeUpload(room.id, u.key)}>
+                <Close />
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {sugg && (
+        <ul class="suggest" id={listId} role="listbox" aria-label="People">
+          {sugg.names.map((n, i) => (
+            <li
+              key={n}
+              id={`${listId}-${i}`}
+              role="option"
+              aria-selected={i === sugg.index}
+              // mousedown, not click: the text box keeps focus
+              onMouseDown={(e) => {
+                e.preventDefault();
+                choose(n);
+              }}
+            >
+              @{n}
+            </li>
+          ))}
+        </ul>
+      )}
       <label for="composer-input" class="sr-only">
         {label}
       </label>
       <div class="composer-box">
+        <button type="button" class="icon-btn attach" aria-label="Attach files" title="Attach files" onClick={() => fileRef.current?.click()}>
+          <Clip />
+        </button>
+        <input
+          ref={fileRef}
+          type="file"
+          multiple
+          hidden
+          onChange={(e) => {
+            const list = e.currentTarget.files;
+            if (list?.length) addFiles(room.id, [...list]);
+            e.currentTarget.value = "";
+            ref.current?.focus();
+          }}
+        />
         <textarea
           id="composer-input"
           ref={ref}
@@ -90,22 +248,37 @@ export function Composer(props: { room: Room }) {
           placeholder={label}
           value={text}
           aria-describedby="composer-hint composer-error"
-          onInput={(e) => onInput(e.currentTarget.value)}
-          onBlur={stopTyping}
-          onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+          aria-autocomplete="list"
+          aria-controls={sugg ? listId : undefined}
+          aria-activedescendant={sugg ? `${listId}-${sugg.index}` : undefined}
+          onInput={(e) => onInput(e.currentTarget)}
+          onClick={(e) => lookup(e.currentTarget.value, e.currentTarget.selectionStart)}
+          onBlur={() => {
+            stopTyping();
+            setSugg(null);
+          }}
+          onKeyDown={onKeyDown}
+          onPaste={(e) => {
+            const pasted = e.clipboardData?.files;
+            if (pasted?.length) {
               e.preventDefault();
-              submit();
+              addFiles(room.id, [...pasted]);
             }
           }}
         />
-        <button type="submit" class="send-btn" aria-label="Send message" title="Send (Enter)" disabled={!text.trim()}>
+        <button
+          type="submit"
+          class="send-btn"
+          aria-label="Send message"
+          title="Send (Enter)"
+          disabled={waiting || (!text.trim() && attachments.length === 0)}
+        >
           <Send />
         </button>
       </div>
       <div class="composer-foot">
         <span id="composer-hint" class="muted small">
-          <kbd>Enter</kbd> to send, <kbd>Shift</kbd>+<kbd>Enter</kbd> for a new line
+          <kbd>Enter</kbd> to send, <kbd>Shift</kbd>+<kbd>Enter</kbd> for a new line, <kbd>↑</kbd> edits your last message
         </span>
         {count > MaxTextChars - 200 && (
           <span class={`small ${count > MaxTextChars ? "over" : "muted"}`}>

@@ -2,10 +2,12 @@ import { signal } from "@preact/signals";
 import type { ComponentChildren } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { ApiError } from "../lib/api";
-import { MaxNameLen, MaxStatusText } from "../protocol.gen";
-import { activeRoom, createRoom, invite, myPresence, notify, setStatus, startDM } from "../state";
+import { stampLabel } from "../lib/format";
+import { highlight, snippet } from "../lib/markup";
+import { MaxNameLen, MaxSearchQuery, MaxStatusText, type Message } from "../protocol.gen";
+import { activeRoom, createRoom, invite, jumpTo, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
-export type DialogKind = "create" | "invite" | "dm" | "status";
+export type DialogKind = "create" | "invite" | "dm" | "status" | "search";
 
 /** The open dialog, if any. */
 export const dialog = signal<DialogKind | null>(null);
@@ -36,6 +38,8 @@ export function Dialogs() {
       return <StartDM />;
     case "status":
       return <Status />;
+    case "search":
+      return <Search />;
     default:
       return null;
   }
@@ -228,6 +232,104 @@ function Status() {
         </label>
         <Actions busy={s.busy} label="Save" error={s.error} />
       </form>
+    </Modal>
+  );
+}
+
+/** Searches as the user types (after a pause); a result opens its message in context. */
+function Search() {
+  const room = activeRoom.value;
+  const [q, setQ] = useState("");
+  const [here, setHere] = useState(false);
+  const [found, setFound] = useState<{ q: string; messages: Message[] } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const asked = useRef(0);
+  const query = q.trim();
+  const scope = here && room ? room.id : undefined;
+
+  const run = async () => {
+    const n = ++asked.current;
+    if (!query) {
+      setFound(null);
+      setBusy(false);
+      return;
+    }
+    setBusy(true);
+    try {
+      const messages = await searchMessages(query, scope);
+      if (n !== asked.current) return;
+      setFound({ q: query, messages });
+      setError(null);
+    } catch (e) {
+      if (n !== asked.current) return;
+      setError(e instanceof ApiError ? e.message : "Search failed. Try again.");
+    } finally {
+      if (n === asked.current) setBusy(false);
+    }
+  };
+  useEffect(() => {
+    const t = setTimeout(() => void run(), 300);
+    return () => clearTimeout(t);
+  }, [query, scope]);
+
+  const where = (m: Message) => {
+    const r = rooms.value.get(m.room);
+    return r ? (r.kind === "dm" ? r.name : `#${r.name}`) : "a room";
+  };
+  return (
+    <Modal title="Search messages">
+      <form
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run();
+        }}
+      >
+        <label class="field">
+          <span>Words to find</span>
+          <input type="search" value={q} autoFocus maxLength={MaxSearchQuery} onInput={(e) => setQ(e.currentTarget.value)} />
+        </label>
+        {room && room.kind !== "dm" && (
+          <label class="check">
+            <input type="checkbox" checked={here} onChange={(e) => setHere(e.currentTarget.checked)} />
+            <span>Only in #{room.name}</span>
+          </label>
+        )}
+      </form>
+      <div class="form-error" role="alert">
+        {error}
+      </div>
+      <p class="muted small" role="status">
+        {busy ? "Searching…" : found ? (found.messages.length ? `${found.messages.length} ${found.messages.length === 1 ? "message" : "messages"}` : "No messages match.") : ""}
+      </p>
+      {found && found.messages.length > 0 && (
+        <ul class="results" aria-label="Search results">
+          {found.messages.map((m) => (
+            <li key={m.id}>
+              <button
+                class="result"
+                onClick={() => {
+                  close();
+                  void jumpTo(m.room, { seq: m.seq });
+                }}
+              >
+                <span class="result-head">
+                  <strong>{m.sender?.name ?? "system"}</strong> in {where(m)} · <time dateTime={m.ts}>{stampLabel(new Date(m.ts))}</time>
+                </span>
+                <span class="result-text">
+                  {highlight(snippet(m.text, 240), found.q).map((p, i) => (p.hit ? <mark key={i}>{p.text}</mark> : p.text))}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="modal-actions">
+        <button type="button" class="btn" onClick={close}>
+          Close
+        </button>
+      </div>
     </Modal>
   );
 }

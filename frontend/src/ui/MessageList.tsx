@@ -1,9 +1,12 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { buildRows, linkify, stampLabel, timeLabel, type Row } from "../lib/format";
-import type { Message, Room } from "../protocol.gen";
-import { atBottom, discardSend, loadOlder, logs, markRead, me, openedAt, pending, retrySend } from "../state";
+import { mentionsMe } from "../lib/attention";
+import { buildRows, stampLabel, timeLabel, type Row } from "../lib/format";
+import type { Room } from "../protocol.gen";
+import { atBottom, discardSend, flash, loadOlder, logs, markRead, me, openedAt, pending, retrySend } from "../state";
 import { Avatar } from "./Avatar";
 import { Down } from "./icons";
+import { Attachments, Body, ReplyQuote } from "./Message";
+import { Rich } from "./Rich";
 
 /** Distance from the bottom, in pixels, that still counts as "at the bottom". */
 const bottomSlack = 48;
@@ -12,22 +15,6 @@ const topSlack = 240;
 
 /** Set by the composer so the list follows the user's own new message. */
 export const followNext = { value: false };
-
-function Text(props: { text: string }) {
-  return (
-    <>
-      {linkify(props.text).map((s, i) =>
-        s.href ? (
-          <a key={i} href={s.href} target="_blank" rel="noopener noreferrer nofollow">
-            {s.text}
-          </a>
-        ) : (
-          s.text
-        ),
-      )}
-    </>
-  );
-}
 
 function Time(props: { at: Date; class?: string }) {
   return (
@@ -50,36 +37,40 @@ function Sender(props: { head: boolean; name: string; at: Date }) {
   );
 }
 
-function Body(props: { m: Message }) {
-  const m = props.m;
-  if (m.deleted) return <p class="text deleted">This message was deleted.</p>;
-  const mine = me.value?.name;
+/**
+ * A chat message. Its action bar exists only while the message is hovered
+ * or holds focus, so the log is one stop in the tab order: arrow keys move
+ * between messages, Tab goes into the focused message's actions.
+ */
+function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean }) {
+  const r = props.row;
+  const m = r.message;
+  const [hover, setHover] = useState(false);
+  const [focus, setFocus] = useState(false);
+  const name = m.sender?.name ?? "unknown";
+  const cls = `msg${r.head ? " head" : ""}${m.sender?.id === me.value?.id ? " mine" : ""}${mentionsMe(m, me.value) ? " mentions-me" : ""}${props.lit ? " lit" : ""}`;
   return (
-    <>
-      <p class="text">
-        <Text text={m.text} />
-        {m.edited_at && <span class="edited"> (edited)</span>}
-      </p>
-      {m.reactions && m.reactions.length > 0 && (
-        <ul class="reactions" aria-label="Reactions">
-          {m.reactions.map((r) => (
-            <li
-              key={r.emoji}
-              class={mine && r.users.includes(mine) ? "mine" : undefined}
-              title={r.users.join(", ")}
-              aria-label={`${r.emoji} ${r.users.length}: ${r.users.join(", ")}`}
-            >
-              <span aria-hidden="true">{r.emoji}</span>
-              <span aria-hidden="true">{r.users.length}</span>
-            </li>
-          ))}
-        </ul>
-      )}
-    </>
+    <article
+      class={cls}
+      data-seq={m.seq}
+      tabIndex={-1}
+      onMouseEnter={() => setHover(true)}
+      onMouseLeave={() => setHover(false)}
+      onFocusIn={() => setFocus(true)}
+      onFocusOut={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setFocus(false);
+      }}
+    >
+      <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
+      <div class="content">
+        <Sender head={r.head} name={name} at={r.at} />
+        <Body m={m} actions={hover || focus} />
+      </div>
+    </article>
   );
 }
 
-function RowView(props: { row: Row }) {
+function RowView(props: { row: Row; lit: number | null }) {
   const r = props.row;
   switch (r.kind) {
     case "day":
@@ -101,18 +92,8 @@ function RowView(props: { row: Row }) {
           <Time at={r.at} />
         </div>
       );
-    case "chat": {
-      const name = r.message.sender?.name ?? "unknown";
-      return (
-        <article class={`msg${r.head ? " head" : ""}${r.message.sender?.id === me.value?.id ? " mine" : ""}`} data-seq={r.message.seq}>
-          <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
-          <div class="content">
-            <Sender head={r.head} name={name} at={r.at} />
-            <Body m={r.message} />
-          </div>
-        </article>
-      );
-    }
+    case "chat":
+      return <ChatRow row={r} lit={props.lit === r.message.seq} />;
     case "pending": {
       const p = r.pending;
       const name = r.sender?.name ?? "you";
@@ -121,9 +102,13 @@ function RowView(props: { row: Row }) {
           <div class="gutter">{r.head ? <Avatar name={name} /> : null}</div>
           <div class="content">
             <Sender head={r.head} name={name} at={r.at} />
-            <p class="text">
-              <Text text={p.text} />
-            </p>
+            {p.replyTo && <ReplyQuote room={p.room} id={p.replyTo} />}
+            {p.text && (
+              <div class="text">
+                <Rich text={p.text} />
+              </div>
+            )}
+            {p.attachments && <Attachments files={p.attachments} />}
             {p.status === "failed" ? (
               <p class="send-state error">
                 Not sent{p.error ? `: ${p.error}` : ""}.{" "}
@@ -194,11 +179,45 @@ export function MessageList(props: { room: Room }) {
     const stick = el.scrollHeight - el.scrollTop - el.clientHeight <= bottomSlack;
     last.current = { room: room.id, height: el.scrollHeight, top: el.scrollTop, first, lastKey, stick };
     atBottom.value = stick;
+    // The newest message is on screen: the room is read (markRead checks that the tab is visible).
+    if (stick && log?.loaded) markRead(room.id);
     // A short history that does not fill the view cannot be scrolled: fetch more.
     if (log?.loaded && log.hasMore && !log.loadingOlder && el.scrollHeight <= el.clientHeight + topSlack) {
       void loadOlder(room.id);
     }
   }, [rows, room.id, log?.loaded, log?.hasMore, log?.loadingOlder]);
+
+  // A jump (search result, reply quote, notification) scrolls to its message,
+  // focuses it and highlights it for a moment.
+  const [lit, setLit] = useState<number | null>(null);
+  const litTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const target = flash.value;
+  useLayoutEffect(() => {
+    if (!target || target.room !== room.id) return;
+    const el = ref.current?.querySelector<HTMLElement>(`[data-seq="${target.seq}"]`);
+    if (!el) return;
+    flash.value = null;
+    el.scrollIntoView({ block: "center" });
+    el.focus({ preventScroll: true });
+    const list = ref.current!;
+    const stick = list.scrollHeight - list.scrollTop - list.clientHeight <= bottomSlack;
+    last.current = { ...last.current, height: list.scrollHeight, top: list.scrollTop, stick };
+    atBottom.value = stick;
+    setLit(target.seq);
+    clearTimeout(litTimer.current);
+    litTimer.current = setTimeout(() => setLit(null), 2500);
+  }, [target, rows]);
+  useEffect(() => () => clearTimeout(litTimer.current), []);
+
+  useEffect(() => {
+    // Images load after their rows are laid out: keep the bottom in view.
+    const el = ref.current;
+    const onLoad = () => {
+      if (el && last.current.stick) el.scrollTop = el.scrollHeight;
+    };
+    el?.addEventListener("load", onLoad, true);
+    return () => el?.removeEventListener("load", onLoad, true);
+  }, []);
 
   useEffect(() => {
     const onResize = () => {
@@ -229,10 +248,24 @@ export function MessageList(props: { room: Room }) {
     setUnseen(0);
   }
 
+  // Up and down arrows move between messages; Tab reaches a message's actions.
+  function onKeyDown(e: KeyboardEvent) {
+    const t = e.target as HTMLElement;
+    if ((e.key !== "ArrowUp" && e.key !== "ArrowDown") || (t !== ref.current && !t.matches("article.msg"))) return;
+    const all = [...(ref.current?.querySelectorAll<HTMLElement>("article.msg") ?? [])];
+    if (!all.length) return;
+    const i = all.indexOf(t);
+    const next = i < 0 ? all[all.length - 1] : all[i + (e.key === "ArrowUp" ? -1 : 1)];
+    if (next) {
+      e.preventDefault();
+      next.focus();
+    }
+  }
+
   const label = room.kind === "dm" ? `Conversation with ${room.name}` : `Messages in #${room.name}`;
   return (
     <div class="list-wrap">
-      <div class="list" ref={ref} onScroll={onScroll} role="log" aria-label={label} aria-live="polite" tabIndex={0}>
+      <div class="list" ref={ref} onScroll={onScroll} onKeyDown={onKeyDown} role="log" aria-label={label} aria-live="polite" tabIndex={0}>
         <div class="list-top">
           {log?.loadingOlder && <p class="muted small" role="status">Loading earlier messages…</p>}
           {log?.loaded && !log.hasMore && (
@@ -253,7 +286,7 @@ export function MessageList(props: { room: Room }) {
           )}
         </div>
         {rows.map((r) => (
-          <RowView key={r.key} row={r} />
+          <RowView key={r.key} row={r} lit={lit} />
         ))}
       </div>
       {unseen > 0 && (

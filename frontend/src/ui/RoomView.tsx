@@ -1,12 +1,12 @@
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { typingText } from "../lib/format";
 import type { Room } from "../protocol.gen";
-import { atBottom, joinRoom, leaveRoom, markRead, people, typingNames } from "../state";
+import { addFiles, atBottom, joinRoom, leaveRoom, markRead, muted, people, toggleMute, typingNames } from "../state";
 import { Avatar } from "./Avatar";
 import { Banner } from "./Banner";
 import { Composer } from "./Composer";
 import { openDialog } from "./Dialogs";
-import { Door, Hash, Lock, Menu, UserPlus } from "./icons";
+import { Bell, BellOff, Door, Hash, Lock, Menu, SearchIcon, UserPlus } from "./icons";
 import { MessageList } from "./MessageList";
 import { drawerOpen } from "./Sidebar";
 
@@ -51,8 +51,37 @@ export function RoomView(props: { room: Room }) {
     return () => document.removeEventListener("visibilitychange", onVisible);
   }, [r.id]);
 
+  // Files dragged over the room can be dropped anywhere on it.
+  const [dragging, setDragging] = useState(false);
+  const hasFiles = (e: DragEvent) => !!e.dataTransfer?.types.includes("Files");
+  const where = r.kind === "dm" ? r.name : `#${r.name}`;
+  const isMuted = muted.value.has(r.id);
+
   return (
-    <section class="room" aria-label={r.kind === "dm" ? r.name : `#${r.name}`}>
+    <section
+      class="room"
+      aria-label={where}
+      onDragOver={(e) => {
+        if (!r.member || !hasFiles(e)) return;
+        e.preventDefault();
+        if (!dragging) setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDragging(false);
+      }}
+      onDrop={(e) => {
+        if (!r.member || !hasFiles(e)) return;
+        e.preventDefault();
+        setDragging(false);
+        const files = e.dataTransfer?.files;
+        if (files?.length) addFiles(r.id, [...files]);
+      }}
+    >
+      {dragging && (
+        <div class="drop-zone" aria-hidden="true">
+          Drop files to share them in {where}
+        </div>
+      )}
       <header class="room-head">
         <button
           class="icon-btn menu-btn"
@@ -65,6 +94,19 @@ export function RoomView(props: { room: Room }) {
         </button>
         <Title room={r} />
         <div class="room-actions">
+          <button class="icon-btn" aria-label="Search messages" title="Search (Ctrl+K)" aria-keyshortcuts="Control+K" onClick={() => openDialog("search")}>
+            <SearchIcon />
+          </button>
+          {r.member && (
+            <button
+              class={`icon-btn${isMuted ? " on" : ""}`}
+              aria-label={isMuted ? `Unmute ${where}` : `Mute ${where}`}
+              title={isMuted ? "Muted: no notifications. Click to unmute." : "Mute notifications"}
+              onClick={() => toggleMute(r.id)}
+            >
+              {isMuted ? <BellOff /> : <Bell />}
+            </button>
+          )}
           {r.kind !== "dm" && r.member && (
             <button class="btn ghost" aria-label="Invite people" onClick={() => openDialog("invite")}>
               <UserPlus />

@@ -5,8 +5,12 @@ import {
   activeId,
   conn,
   dms,
+  enableNotifications,
   me,
+  mentionCounts,
+  muted,
   myPresence,
+  notifyPermission,
   openRoom,
   people,
   signOut,
@@ -17,7 +21,7 @@ import {
 } from "../state";
 import { Avatar } from "./Avatar";
 import { openDialog } from "./Dialogs";
-import { Hash, Lock, LogOut, Plus } from "./icons";
+import { Bell, Hash, Lock, LogOut, Plus } from "./icons";
 
 /** The sidebar is a drawer on narrow screens. */
 export const drawerOpen = signal(false);
@@ -27,36 +31,53 @@ function choose(id: string) {
   void openRoom(id);
 }
 
-function Unread(props: { n: number }) {
-  if (props.n <= 0) return null;
+/** Unread count, and mentions in a badge of their own. */
+function Unread(props: { n: number; at?: number }) {
+  const at = props.at ?? 0;
   return (
-    <span class="badge" aria-hidden="true">
-      {props.n > 99 ? "99+" : props.n}
-    </span>
+    <>
+      {at > 0 && (
+        <span class="badge at" aria-hidden="true">
+          @{at > 99 ? "99+" : at}
+        </span>
+      )}
+      {props.n > 0 && (
+        <span class="badge" aria-hidden="true">
+          {props.n > 99 ? "99+" : props.n}
+        </span>
+      )}
+    </>
   );
 }
 
-/** The accessible name of a sidebar entry: name, status, unread count. */
-function entryName(name: string, status?: string, unread = 0, extra?: string): string {
-  return [name, status, extra, unread > 0 ? `${unread} unread` : ""].filter(Boolean).join(", ");
+/** The accessible name of a sidebar entry: name, status, unread count, mentions. */
+function entryName(name: string, status?: string, unread = 0, extra?: string, mentions = 0): string {
+  const at = mentions > 0 ? `${mentions} ${mentions === 1 ? "mention" : "mentions"}` : "";
+  return [name, status, extra, unread > 0 ? `${unread} unread` : "", at].filter(Boolean).join(", ");
+}
+
+function flags(active: boolean, unread: number, id: string): string {
+  return `${active ? " active" : ""}${unread > 0 ? " has-unread" : ""}${muted.value.has(id) ? " is-muted" : ""}`;
 }
 
 function RoomItem(props: { room: Room }) {
   const r = props.room;
   const active = activeId.value === r.id;
   const unread = r.member ? r.unread : 0;
+  const at = mentionCounts.value.get(r.id) ?? 0;
+  const extra = r.member ? (muted.value.has(r.id) ? "muted" : undefined) : "not joined";
   return (
     <li>
       <button
-        class={`nav-item${active ? " active" : ""}${unread > 0 ? " has-unread" : ""}${r.member ? "" : " not-member"}`}
+        class={`nav-item${flags(active, unread, r.id)}${r.member ? "" : " not-member"}`}
         aria-current={active ? "page" : undefined}
-        aria-label={entryName(r.name, r.kind === "private" ? "private" : undefined, unread, r.member ? undefined : "not joined")}
+        aria-label={entryName(r.name, r.kind === "private" ? "private" : undefined, unread, extra, at)}
         onClick={() => choose(r.id)}
       >
         <span class="nav-icon">{r.kind === "private" ? <Lock /> : <Hash />}</span>
         <span class="nav-label">{r.name}</span>
         {!r.member && <span class="nav-hint">join</span>}
-        <Unread n={unread} />
+        <Unread n={unread} at={at} />
       </button>
     </li>
   );
@@ -70,14 +91,14 @@ function DMItem(props: { room: Room }) {
   return (
     <li>
       <button
-        class={`nav-item${active ? " active" : ""}${r.unread > 0 ? " has-unread" : ""}`}
+        class={`nav-item${flags(active, r.unread, r.id)}`}
         aria-current={active ? "page" : undefined}
-        aria-label={entryName(r.name, status, r.unread)}
+        aria-label={entryName(r.name, status, r.unread, muted.value.has(r.id) ? "muted" : undefined, mentionCounts.value.get(r.id))}
         onClick={() => choose(r.id)}
       >
         <Avatar name={r.name} size="sm" status={status} />
         <span class="nav-label">{r.name}</span>
-        <Unread n={r.unread} />
+        <Unread n={r.unread} at={mentionCounts.value.get(r.id)} />
       </button>
     </li>
   );
@@ -113,6 +134,15 @@ export function Sidebar() {
           minichat
         </div>
       </div>
+
+      {notifyPermission.value === "default" && (
+        <div class="notify-offer">
+          <button class="btn small ghost" onClick={() => void enableNotifications()}>
+            <Bell />
+            Enable notifications
+          </button>
+        </div>
+      )}
 
       <div class="sidebar-scroll">
         <section aria-labelledby="h-rooms">
