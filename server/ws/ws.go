@@ -91,15 +91,16 @@ type Handler struct {
 	log  zerolog.Logger
 	ping []byte
 
-	wg    sync.WaitGroup // connection goroutines and the sweeper
-	mu    sync.Mutex
-	conns map[*conn]struct{} // guarded by mu
-	// perUser and perIP count the sockets admitted (see admit), guarded by
-	// mu; an entry is removed when its count drops to zero.
-	perUser  map[string]int
-	perIP    map[string]int
+	wg       sync.WaitGroup // connection goroutines and the sweeper
+	mu       sync.Mutex
+	conns    map[*conn]struct{} // guarded by mu
 	stopOnce sync.Once
 	stopped  chan struct{}
+
+	// perUser and perIP count the sockets admitted (see admit), guarded by
+	// mu; an entry is removed when its count drops to zero.
+	perUser map[string]int
+	perIP   map[string]int
 }
 
 // New returns a Handler and starts its heartbeat sweeper; Shutdown stops it.
