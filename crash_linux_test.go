@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/coder/websocket"
-	"golang.org/x/sys/unix"
 )
 
 // burstClient is one socket of a burst: it pipelines sends with client_ids
@@ -227,18 +227,32 @@ func historyTexts(t *testing.T, c *child, token, room string) map[string]int {
 
 // setFileSizeLimit sets the largest file a process may write (RLIMIT_FSIZE):
 // a write past it fails with EFBIG, which SQLite sees as it sees a full
-// disk. The Go runtime ignores SIGXFSZ, so the process lives on.
+// disk. The Go runtime ignores SIGXFSZ, so the process lives on. The soft
+// limit moves; the hard one stays, so no privilege is needed.
 func setFileSizeLimit(t *testing.T, pid int, limit uint64) {
 	t.Helper()
-	var old unix.Rlimit
-	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, nil, &old); err != nil {
+	var old syscall.Rlimit
+	if err := prlimit(pid, nil, &old); err != nil {
 		t.Fatal(err)
 	}
-	lim := unix.Rlimit{Cur: min(limit, old.Max), Max: old.Max}
-	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &lim, nil); err != nil {
+	lim := syscall.Rlimit{Cur: min(limit, old.Max), Max: old.Max}
+	if err := prlimit(pid, &lim, nil); err != nil {
 		t.Fatal(err)
 	}
 }
+
+// prlimit is prlimit(2) for RLIMIT_FSIZE of another process.
+func prlimit(pid int, newLimit, old *syscall.Rlimit) error {
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), syscall.RLIMIT_FSIZE,
+		uintptr(unsafe.Pointer(newLimit)), uintptr(unsafe.Pointer(old)), 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("prlimit: %w", errno)
+	}
+	return nil
+}
+
+// rlimInfinity is RLIM_INFINITY: no limit.
+const rlimInfinity = ^uint64(0)
 
 // When the disk refuses writes, sends fail with internal errors (the socket
 // stays open), reads keep working, and once the disk takes writes again
@@ -284,7 +298,7 @@ func TestFailingDiskFailsSendsAndRecovers(t *testing.T) {
 		t.Fatalf("history while the disk fails: %d", st)
 	}
 
-	setFileSizeLimit(t, p.cmd.Process.Pid, unix.RLIM_INFINITY)
+	setFileSizeLimit(t, p.cmd.Process.Pid, rlimInfinity)
 	for i := 5; i < 12; i++ { // the five that failed, retried, and two new
 		if err := b.send(room, i); err != nil {
 			t.Fatal(err)
