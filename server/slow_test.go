@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -64,9 +65,15 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 	p := e.dial(pub)
 	fast := []*client{e.dial(f1), e.dial(f2)}
 	stalled := e.dialStalled(slow)
-	sc := e.hubConn("slow")
-	if sc == nil {
-		t.Fatal("the slow socket is not registered")
+	// The socket does not read, so its welcome cannot tell when the hub
+	// has registered it: wait for the hub to list it.
+	var sc *hub.Conn
+	for deadline := time.Now().Add(10 * time.Second); sc == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow socket is not registered")
+		}
+		time.Sleep(10 * time.Millisecond)
+		sc = e.hubConn("slow")
 	}
 	_, out := e.call("GET", "/api/rooms/"+general+"/messages?limit=1", pub.Token, nil)
 	first := int64(out["messages"].([]any)[0].(map[string]any)["seq"].(float64)) + 1
