@@ -6,6 +6,8 @@
 #   make lint   go vet and staticcheck
 #   make bench  Go benchmarks of the hot paths
 #   make release  static binaries for five platforms in dist/, with dist/checksums.txt
+#   make fuzz   each fuzz target for FUZZTIME (default 20s)
+#   make soak   the long leak and soak tests (about 5 minutes, loopback only)
 
 GO          ?= go
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -16,7 +18,10 @@ SHA256SUM   := $(shell command -v sha256sum 2>/dev/null || echo shasum -a 256)
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 HAVE_NPM    := $(shell command -v npm 2>/dev/null)
 
-.PHONY: run build web test test-go test-web e2e lint bench release clean
+FUZZTIME    ?= 20s
+SOAKTIME    ?= 3m
+
+.PHONY: run build web test test-go test-web e2e lint bench fuzz soak release clean
 
 run: web
 	$(GO) run -ldflags "$(LDFLAGS)" . --addr :8080 --data-dir ./data
@@ -64,6 +69,20 @@ bench:
 # CGO-free, statically linked binaries with the client embedded, named
 # minichat-VERSION-OS-ARCH[.exe], and their SHA-256 sums. dist/ is emptied
 # first so that checksums.txt lists exactly this build.
+# Each target runs for FUZZTIME with one worker (the machine may be shared).
+# A crasher is written under the package's testdata/fuzz/ and from then on
+# runs as a regression case in make test: commit it with the fix.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzClientFrame$$' -fuzztime $(FUZZTIME) -parallel 1 ./server/protocol
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckDepth$$' -fuzztime $(FUZZTIME) -parallel 1 ./server/protocol
+	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) -parallel 1 ./server
+
+# 10,000 connect/disconnect cycles, a 3,000-client reconnect storm and
+# SOAKTIME of mixed traffic, all in-process on loopback; the SOAK lines of
+# the output are what docs/benchmarks.md records.
+soak:
+	MINICHAT_SOAK_DURATION=$(SOAKTIME) $(GO) test -tags soak -run '^TestSoak' -count=1 -timeout 20m -v ./server
+
 release: web
 	@[ -f frontend/dist/index.html ] || { echo "release: the web client is not built (needs npm)"; exit 1; }
 	rm -rf dist && mkdir -p dist

@@ -195,7 +195,11 @@ func (c *child) waitLog(what string, match func(line map[string]any) bool) map[s
 func startChild(t *testing.T, dataDir string, extra ...string) *child {
 	t.Helper()
 	args := append([]string{"-test.run=^$", "--", "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
-		"--log-format", "json", "--log-level", "info", "--rate", "10000", "--burst", "10000"}, extra...)
+		"--log-format", "json", "--log-level", "info", "--rate", "10000", "--burst", "10000",
+		// These tests are about durability: a machine loaded by the race
+		// detector and other jobs may queue a send for many seconds, which
+		// must not turn into a send-deadline error here.
+		"--send-timeout", "2m"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "MINICHAT_TEST_CHILD=1")
 	stderr, err := cmd.StderrPipe()

@@ -57,6 +57,26 @@ type Config struct {
 	TypingTimeout  time.Duration // default 6 s
 	ShutdownGrace  time.Duration // how long Run waits for sockets to close; default 5 s
 	Version        string
+	// MaxConnsPerUser and MaxConnsPerIP cap the open sockets of one account
+	// and of one client address (through TrustedProxies); an upgrade beyond
+	// either is answered 429. Defaults 32 and 512; negative: no cap.
+	MaxConnsPerUser int
+	MaxConnsPerIP   int
+	// LoginRate limits sign-in and sign-up attempts per client address, and
+	// failed sign-ins per account name, per minute (429 beyond); default
+	// 10; negative: no limit.
+	LoginRate float64
+	// APIRate and APIBurst limit each user's REST writes (POST
+	// /api/rooms/{id}/messages); default 5/s and 20; a negative APIRate: no
+	// limit.
+	APIRate  float64
+	APIBurst int
+	// SendTimeout bounds how long a send or other write waits for the
+	// store before it fails with internal; default 10 s.
+	SendTimeout time.Duration
+	// ReadTimeout bounds reading one HTTP request, headers and body
+	// (WebSockets are exempt once upgraded); default 60 s.
+	ReadTimeout time.Duration
 	// MaxUploadBytes is the largest file POST /api/uploads accepts; default
 	// 25 MiB. Uploaded files live in DataDir/files.
 	MaxUploadBytes int64
@@ -103,6 +123,9 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 5 * time.Second
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 60 * time.Second
+	}
 	if cfg.MaxUploadBytes < 0 {
 		return nil, fmt.Errorf("max upload bytes must not be negative, not %d", cfg.MaxUploadBytes)
 	}
@@ -137,19 +160,22 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
-	svc := &chat.Service{Store: st}
+	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout}
 	s.ws = ws.New(ws.Options{
-		Hub:            s.hub,
-		Chat:           svc,
-		Authenticate:   api.Authenticator(st),
-		AllowedOrigins: cfg.AllowedOrigins,
-		Heartbeat:      cfg.Heartbeat,
-		MaxFrameBytes:  cfg.MaxFrameBytes,
-		Rate:           cfg.Rate,
-		Burst:          cfg.Burst,
-		MaxUploadBytes: cfg.MaxUploadBytes,
-		Version:        cfg.Version,
-		Log:            log,
+		Hub:             s.hub,
+		Chat:            svc,
+		Authenticate:    api.Authenticator(st),
+		AllowedOrigins:  cfg.AllowedOrigins,
+		Heartbeat:       cfg.Heartbeat,
+		MaxFrameBytes:   cfg.MaxFrameBytes,
+		Rate:            cfg.Rate,
+		Burst:           cfg.Burst,
+		MaxConnsPerUser: cfg.MaxConnsPerUser,
+		MaxConnsPerIP:   cfg.MaxConnsPerIP,
+		ClientIP:        api.ClientIP,
+		MaxUploadBytes:  cfg.MaxUploadBytes,
+		Version:         cfg.Version,
+		Log:             log,
 	})
 	s.metrics.Attach(s.hub, s.ws)
 	apiHandler, err := api.New(api.Options{
@@ -160,6 +186,10 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Web:                web,
 		RegistrationClosed: cfg.Registration == "closed",
 		TrustedProxies:     cfg.TrustedProxies,
+		AllowedOrigins:     cfg.AllowedOrigins,
+		LoginPerMinute:     cfg.LoginRate,
+		WriteRate:          cfg.APIRate,
+		WriteBurst:         cfg.APIBurst,
 		Blobs:              blobs,
 		MaxUploadBytes:     cfg.MaxUploadBytes,
 		Log:                log,
@@ -330,8 +360,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	// the structured log rather than to the standard logger.
 	errorLog := log.New(httpErrorWriter{s.log.With().Str("component", "http").Logger()}, "", 0)
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler: s.handler,
+		// A client gets 10 s to send its headers and ReadTimeout for the
+		// whole request, so slow or stalled senders cannot hold connections
+		// open; an upgraded WebSocket is exempt (net/http clears the
+		// deadline on hijack) and is watched by its heartbeat instead.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errorLog,

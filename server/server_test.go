@@ -41,10 +41,15 @@ type env struct {
 func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 	t.Helper()
 	cfg := server.Config{
-		DataDir:       t.TempDir(),
-		Heartbeat:     time.Minute,
-		Rate:          1000,
-		Burst:         1000,
+		DataDir:   t.TempDir(),
+		Heartbeat: time.Minute,
+		Rate:      1000,
+		Burst:     1000,
+		LoginRate: -1, // tests sign many people up from one address
+		APIRate:   -1,
+		// A loaded machine under the race detector may queue a send for
+		// seconds; only the tests of the deadline shorten it.
+		SendTimeout:   time.Minute,
 		PresenceGrace: 300 * time.Millisecond,
 		TypingTimeout: 300 * time.Millisecond,
 		ShutdownGrace: 2 * time.Second,

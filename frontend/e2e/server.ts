@@ -56,6 +56,9 @@ export class Server {
       "--heartbeat", this.opts.heartbeat ?? "2s",
       "--rate", "1000",
       "--burst", "1000",
+      // Tests seed rooms over the REST API faster than a person would post.
+      "--api-rate", "1000",
+      "--api-burst", "1000",
       "--log-level", "warn",
       ...(this.opts.args ?? []),
     ];

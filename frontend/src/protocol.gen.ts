@@ -3,6 +3,13 @@
 // (or `go generate ./server/protocol/tsgen`) after changing it.
 
 // Constants
+/**
+ * MaxJSONDepth bounds how deeply the JSON a client sends — a frame or an
+ * HTTP body — may nest objects and arrays. The deepest legitimate input is
+ * two levels ({"since":{...}}); the bound refuses pathological nesting
+ * before a decoder spends work on it.
+ */
+export const MaxJSONDepth = 16;
 
 // Error codes shared by HTTP errors and error frames.
 export const CodeBadRequest = "bad_request";

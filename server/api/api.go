@@ -9,8 +9,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
+	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -45,6 +48,18 @@ type Options struct {
 	PasswordParams *auth.Params
 	// Hashers bounds concurrent password hashing; default the CPU count.
 	Hashers *auth.Limiter
+	// AllowedOrigins are the origins besides the server's own whose pages
+	// may make cookie-authenticated writes (the /ws allow-list).
+	AllowedOrigins []string
+	// LoginPerMinute limits sign-in and sign-up attempts per client address,
+	// and failed sign-ins per account name, per minute (bursts of as many);
+	// default 10, negative: no limit.
+	LoginPerMinute float64
+	// WriteRate and WriteBurst limit the REST writes of one user (sends
+	// over HTTP, and routes that add PerUser with Writes); default 5/s and
+	// 20, a negative WriteRate: no limit.
+	WriteRate  float64
+	WriteBurst int
 	// Blobs keeps the content of uploaded files.
 	Blobs *files.Blobs
 	// MaxUploadBytes is the largest file POST /api/uploads accepts;
@@ -59,6 +74,18 @@ type api struct {
 	params  auth.Params
 	hashers *auth.Limiter
 	proxies *proxies
+
+	// loginIP charges every sign-in and sign-up of a client address;
+	// loginName the failed sign-ins of an account name.
+	loginIP, loginName *Limiter
+	// writes and uploads are the per-user buckets of REST sends and of
+	// uploads (PerUser): the same rate, separate buckets.
+	writes, uploads *Limiter
+	// dummy is a hash of a random password under params, made on first use:
+	// a sign-in for an unknown name verifies against it, so it costs what a
+	// wrong password for a real account costs.
+	dummyOnce sync.Once
+	dummy     string
 }
 
 // New returns the HTTP handler of the whole server.
@@ -74,6 +101,22 @@ func New(opts Options) (http.Handler, error) {
 	if a.hashers == nil {
 		a.hashers = auth.NewLimiter(0)
 	}
+	if opts.LoginPerMinute == 0 {
+		opts.LoginPerMinute = 10
+	}
+	if opts.LoginPerMinute > 0 {
+		burst := int(math.Ceil(opts.LoginPerMinute))
+		a.loginIP = NewLimiter(opts.LoginPerMinute/60, burst)
+		a.loginName = NewLimiter(opts.LoginPerMinute/60, burst)
+	}
+	if opts.WriteRate == 0 {
+		opts.WriteRate = 5
+	}
+	if opts.WriteBurst <= 0 {
+		opts.WriteBurst = 20
+	}
+	a.writes = NewLimiter(opts.WriteRate, opts.WriteBurst)
+	a.uploads = NewLimiter(opts.WriteRate, opts.WriteBurst)
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
@@ -86,6 +129,7 @@ func New(opts Options) (http.Handler, error) {
 	r.Get("/readyz", a.readyz)
 	r.Handle("/ws", opts.WS)
 	r.Route("/api", func(r chi.Router) {
+		r.Use(a.refuseCrossSite)
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 		})
@@ -104,10 +148,10 @@ func New(opts Options) (http.Handler, error) {
 			r.Post("/rooms/{id}/leave", a.handle(a.leave))
 			r.Post("/rooms/{id}/invite", a.handle(a.invite))
 			r.Get("/rooms/{id}/messages", a.handle(a.history))
-			r.Post("/rooms/{id}/messages", a.handle(a.send))
+			r.With(a.PerUser(a.writes, "messages")).Post("/rooms/{id}/messages", a.handle(a.send))
 			r.Post("/dms", a.handle(a.dm))
 			r.Get("/search", a.handle(a.search))
-			r.Post("/uploads", a.handle(a.upload))
+			r.With(a.PerUser(a.uploads, "uploads"), allowSlowBody(uploadReadTimeout)).Post("/uploads", a.handle(a.upload))
 		})
 	})
 	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))
@@ -181,15 +225,28 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 // maxBody bounds JSON request bodies.
 const maxBody = 64 << 10
 
-// decode reads a JSON body into v.
+// decode reads a JSON body into v: at most maxBody bytes (413 too_large
+// beyond), nested at most protocol.MaxJSONDepth deep, one JSON value with
+// nothing after it (400 bad_request otherwise).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return protocol.Errorf(protocol.CodeTooLarge, "body larger than %d bytes", maxBody)
 		}
+		return protocol.Errorf(protocol.CodeBadRequest, "read body: %v", err)
+	}
+	return decodeBody(body, v)
+}
+
+// decodeBody is decode of a body already read.
+func decodeBody(body []byte, v any) error {
+	if err := protocol.CheckDepth(body, protocol.MaxJSONDepth); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "body must be a JSON object: %v", err)
 	}
 	return nil

@@ -93,6 +93,10 @@ func uploadReadErr(err error, limit int64) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return protocol.Errorf(protocol.CodeBadRequest, "the upload ended early")
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The client's fault, not the server's: it sent too slowly.
+		return protocol.Errorf(protocol.CodeBadRequest, "the upload took longer than the server allows")
+	}
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"minichat/server/protocol"
+	"minichat/server/ws"
 )
 
 // csp is the Content-Security-Policy of every response; the built client
@@ -30,6 +31,44 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refuseCrossSite answers 403 to a write (any method but GET, HEAD and
+// OPTIONS) that a browser made on behalf of another site's page: one whose
+// Origin is neither this server nor an allowed origin, or, without Origin,
+// whose Sec-Fetch-Site is cross-site or same-site. The session cookie is
+// SameSite=Lax, which already keeps it off most cross-site requests; this
+// check also covers sibling subdomains (same-site) and older browsers, and
+// refuses login CSRF (signing a victim into the attacker's account).
+// Calls with an Authorization header pass: a page of another site cannot
+// attach one without a CORS grant, which this server never gives, and bots
+// and scripts send no Origin anyway.
+func (a *api) refuseCrossSite(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") == "" && !a.sameOrigin(r) {
+			writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "cross-site request refused: origin %q may not write here", r.Header.Get("Origin")))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin reports whether a browser request comes from a page of this
+// server (or an allowed origin); requests without the browser headers pass.
+func (a *api) sameOrigin(r *http.Request) bool {
+	if r.Header.Get("Origin") != "" {
+		return ws.OriginAllowed(r, a.opts.AllowedOrigins)
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
 }
 
 func errNotFound(r *http.Request) error {
@@ -109,6 +148,11 @@ func (a *api) realIP(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
 	})
 }
+
+// ClientIP is the client's address of a request that passed through the
+// API's handler: the TCP peer, or the nearest untrusted X-Forwarded-For hop
+// when the peer is a trusted proxy. The /ws per-address cap uses it.
+func ClientIP(r *http.Request) string { return clientIP(r) }
 
 // clientIP is the client's address as realIP found it (without a port), or
 // the peer's when realIP did not run.

@@ -35,6 +35,9 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) error {
 	if a.opts.RegistrationClosed {
 		return protocol.Errorf(protocol.CodeForbidden, "registration is closed; ask an administrator for an account")
 	}
+	if ok, wait := a.loginIP.Allow(clientIP(r)); !ok {
+		return errLimited("sign-up attempts from this address", wait)
+	}
 	var c credentials
 	if err := decode(w, r, &c); err != nil {
 		return err
@@ -65,9 +68,20 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &c); err != nil {
 		return err
 	}
+	if ok, wait := a.loginIP.Allow(clientIP(r)); !ok {
+		return errLimited("sign-in attempts from this address", wait)
+	}
 	bad := protocol.Errorf(protocol.CodeUnauthorized, "wrong username or password")
 	if c.Username == "" || len(c.Password) > protocol.MaxPasswordLen {
 		return bad
+	}
+	// Failed sign-ins are charged to the account name too, so guesses
+	// spread over many addresses still slow down; the bucket is checked
+	// before the hash, so a locked name costs the server nothing. The
+	// answer is the same whether or not the account exists.
+	name := strings.ToLower(c.Username)
+	if ok, wait := a.loginName.Peek(name); !ok {
+		return errLimited("failed sign-ins for this account", wait)
 	}
 	if err := a.hashers.Acquire(r.Context()); err != nil {
 		return err
@@ -76,7 +90,9 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) error {
 	ok := false
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		auth.DummyVerify(c.Password) // the same time whether the user exists or not
+		// The same work whether the user exists or not: verify against a
+		// real hash made with the same parameters.
+		_, _ = auth.VerifyPassword(a.dummyHash(), c.Password)
 		err = nil
 	case err != nil:
 		a.hashers.Release()
@@ -89,9 +105,26 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
+		a.loginName.Allow(name)
 		return bad
 	}
 	return a.startSession(w, r, u, http.StatusOK)
+}
+
+// dummyHash is the hash an unknown name's sign-in verifies against.
+func (a *api) dummyHash() string {
+	a.dummyOnce.Do(func() {
+		pw, _, err := auth.NewToken()
+		if err == nil {
+			a.dummy, err = auth.HashPassword(pw, a.params)
+		}
+		if err != nil {
+			// Parameters that cannot hash cannot verify either; fall back to
+			// the defaults, whose cost is the closest known.
+			a.dummy, _ = auth.HashPassword(pw, auth.DefaultParams)
+		}
+	})
+	return a.dummy
 }
 
 func (a *api) hash(ctx context.Context, password string) (string, error) {

@@ -33,6 +33,7 @@ func startServer(t *testing.T) string {
 		Heartbeat:     time.Minute,
 		Rate:          1000,
 		Burst:         1000,
+		LoginRate:     -1, // the tool signs many accounts in from one address
 		ShutdownGrace: 2 * time.Second,
 		Version:       "test",
 	}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), nil)

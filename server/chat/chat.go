@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"minichat/server/protocol"
 	"minichat/server/store"
@@ -18,6 +20,44 @@ import (
 // Service applies the chat rules on top of a Store.
 type Service struct {
 	Store store.Store
+	// Timeout bounds how long a write (a send, an edit, a room change...)
+	// waits for the store; past it the caller gets an internal error instead
+	// of hanging, whatever the store does. A send that timed out may still
+	// be stored later: the client retries with the same client_id, which
+	// returns the message if it was. Default 10 s; negative: no bound.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is Service.Timeout's default.
+const DefaultTimeout = 10 * time.Second
+
+func (s *Service) timeout() time.Duration {
+	if s.Timeout == 0 {
+		return DefaultTimeout
+	}
+	return s.Timeout
+}
+
+// bounded returns ctx bounded by the write timeout.
+func (s *Service) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d := s.timeout(); d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return ctx, func() {}
+}
+
+// errTimeout is the answer to a write the store did not finish in time.
+func errTimeout() error {
+	return protocol.Errorf(protocol.CodeInternal, "the server could not store this in time; retry (a send with the same client_id is never stored twice)")
+}
+
+// writeErr turns a write's deadline into errTimeout when the caller's own
+// context is still live (the caller gave up otherwise: pass that on).
+func writeErr(parent context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
+		return errTimeout()
+	}
+	return err
 }
 
 // codeErr maps a store error to a protocol error; what names the object
@@ -54,33 +94,63 @@ type SendParams struct {
 }
 
 // Send stores a message and returns it once it is durably committed; the
-// store's commit hook fans it out. A repeated client_id returns the original.
+// store's commit hook fans it out. A repeated client_id returns the
+// original. It returns within Timeout (an internal error then) or when ctx
+// ends, whatever the store does.
 func (s *Service) Send(ctx context.Context, user protocol.User, p SendParams) (protocol.Message, error) {
-	req, err := s.sendRequest(user, p)
-	if err != nil {
-		return protocol.Message{}, err
+	type result struct {
+		msg protocol.Message
+		err error
 	}
-	msg, _, err := s.Store.Send(ctx, req)
-	return msg, s.sendErr(ctx, user, p.Room, err)
+	res := make(chan result, 1) // done never blocks
+	s.SendAsync(ctx, user, p, func(msg protocol.Message, err error) { res <- result{msg, err} })
+	select {
+	case r := <-res:
+		return r.msg, r.err
+	case <-ctx.Done():
+		return protocol.Message{}, ctx.Err()
+	}
 }
 
-// SendAsync is Send without waiting: done is called once with the stored
-// message or the error — from the store's writer after the commit, so it
-// must not block — and sends of one caller are stored in submission order.
+// SendAsync is Send without waiting: done is called exactly once with the
+// stored message or the error — from the store's writer after the commit,
+// so it must not block — and sends of one caller are stored in submission
+// order. When the store has not answered within Timeout, done is called
+// with an internal error from a timer instead, and the store's late answer
+// is dropped.
 func (s *Service) SendAsync(ctx context.Context, user protocol.User, p SendParams, done func(protocol.Message, error)) {
 	req, err := s.sendRequest(user, p)
 	if err != nil {
 		done(protocol.Message{}, err)
 		return
 	}
+	// One timer per send, not a context: a context per send allocates
+	// more, and the store takes a send it has queued to the end anyway.
+	var answered atomic.Bool
+	finish := func(msg protocol.Message, err error) {
+		if answered.CompareAndSwap(false, true) {
+			done(msg, err)
+		}
+	}
+	var timer *time.Timer
+	if d := s.timeout(); d > 0 {
+		timer = time.AfterFunc(d, func() { finish(protocol.Message{}, errTimeout()) })
+	}
 	s.Store.SendAsync(ctx, req, func(msg protocol.Message, _ bool, err error) {
+		if timer != nil {
+			timer.Stop()
+		}
 		if errors.Is(err, store.ErrForbidden) {
 			// Rare: telling "hidden" from "join first" takes a read, which
 			// must not run on the store's writer.
-			go func() { done(msg, s.sendErr(context.WithoutCancel(ctx), user, p.Room, err)) }()
+			go func() {
+				rctx, cancel := s.bounded(context.WithoutCancel(ctx))
+				defer cancel()
+				finish(msg, s.sendErr(rctx, user, p.Room, err))
+			}()
 			return
 		}
-		done(msg, s.sendErr(ctx, user, p.Room, err))
+		finish(msg, s.sendErr(ctx, user, p.Room, err))
 	})
 }
 
@@ -177,43 +247,68 @@ func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string,
 	return evs, false, nil
 }
 
-// Edit replaces a message's text (its sender or an admin). Edit, Delete and
-// React need a room the user may read: in a private or DM room they are not
-// a member of, even an admin or the message's former sender gets not_found,
-// as for everything else in that room.
+// member returns nil when user belongs to the room. Changes to a room's
+// messages are made by its members only — an admin too must be in the
+// room — so otherwise it returns forbidden for a public room (join it
+// first) and not_found for a room the user may not even see (private, DM).
+func (s *Service) member(ctx context.Context, user protocol.User, roomID string) error {
+	ok, err := s.Store.IsMember(ctx, roomID, user.ID)
+	if err != nil {
+		return codeErr(err, "room")
+	}
+	if ok {
+		return nil
+	}
+	if _, err := s.Store.Room(ctx, roomID, user.ID); err != nil {
+		return codeErr(err, "room")
+	}
+	return protocol.Errorf(protocol.CodeForbidden, "join the room to change its messages")
+}
+
+// Edit replaces a message's text (its sender or an admin, members of the
+// room).
 func (s *Service) Edit(ctx context.Context, user protocol.User, roomID, msgID, text string) (protocol.Message, error) {
 	text, err := protocol.NormalizeText(text, false)
 	if err != nil {
 		return protocol.Message{}, err
 	}
-	if _, err := s.readable(ctx, user, roomID); err != nil {
+	if err := s.member(ctx, user, roomID); err != nil {
 		return protocol.Message{}, err
 	}
-	m, err := s.Store.Edit(ctx, roomID, msgID, user.ID, user.Role == protocol.RoleAdmin, text)
-	return m, codeErr(err, "message")
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	m, err := s.Store.Edit(wctx, roomID, msgID, user.ID, user.Role == protocol.RoleAdmin, text)
+	return m, codeErr(writeErr(ctx, err), "message")
 }
 
-// Delete turns a message into a tombstone (its sender or an admin).
+// Delete turns a message into a tombstone (its sender or an admin, members
+// of the room).
 func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID string) (protocol.Message, error) {
-	if _, err := s.readable(ctx, user, roomID); err != nil {
+	if err := s.member(ctx, user, roomID); err != nil {
 		return protocol.Message{}, err
 	}
-	m, err := s.Store.Delete(ctx, roomID, msgID, user.ID, user.Role == protocol.RoleAdmin)
-	return m, codeErr(err, "message")
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	m, err := s.Store.Delete(wctx, roomID, msgID, user.ID, user.Role == protocol.RoleAdmin)
+	return m, codeErr(writeErr(ctx, err), "message")
 }
 
-// React adds or removes the user's reaction.
+// React adds or removes the user's reaction (members of the room).
 func (s *Service) React(ctx context.Context, user protocol.User, roomID, msgID, emoji string, on bool) (protocol.Message, error) {
-	if _, err := s.readable(ctx, user, roomID); err != nil {
+	if err := s.member(ctx, user, roomID); err != nil {
 		return protocol.Message{}, err
 	}
-	m, err := s.Store.React(ctx, roomID, msgID, user.ID, emoji, on)
-	return m, codeErr(err, "message")
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	m, err := s.Store.React(wctx, roomID, msgID, user.ID, emoji, on)
+	return m, codeErr(writeErr(ctx, err), "message")
 }
 
 // Read moves the user's read marker.
 func (s *Service) Read(ctx context.Context, user protocol.User, roomID string, seq int64) error {
-	return codeErr(s.Store.SetRead(ctx, roomID, user.ID, seq), "room")
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	return codeErr(writeErr(ctx, s.Store.SetRead(wctx, roomID, user.ID, seq)), "room")
 }
 
 // Rooms lists the user's rooms and every public room.
@@ -234,7 +329,10 @@ func (s *Service) CreateRoom(ctx context.Context, user protocol.User, name strin
 	if private {
 		kind = protocol.RoomPrivate
 	}
-	r, err := s.Store.CreateRoom(ctx, user.ID, name, kind)
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	r, err := s.Store.CreateRoom(wctx, user.ID, name, kind)
+	err = writeErr(ctx, err)
 	if errors.Is(err, store.ErrConflict) {
 		return r, protocol.Errorf(protocol.CodeConflict, "a room named %q already exists", name)
 	}
@@ -243,16 +341,21 @@ func (s *Service) CreateRoom(ctx context.Context, user protocol.User, name strin
 
 // Join makes the user a member of a public room.
 func (s *Service) Join(ctx context.Context, user protocol.User, roomID string) (protocol.Room, error) {
-	r, err := s.Store.Join(ctx, roomID, user.ID)
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	r, err := s.Store.Join(wctx, roomID, user.ID)
+	err = writeErr(ctx, err)
 	if errors.Is(err, store.ErrForbidden) {
-		return r, protocol.Errorf(protocol.CodeForbidden, "private rooms are joined by invitation")
+		return r, protocol.Errorf(protocol.CodeForbidden, "private and direct-message rooms are joined by invitation only")
 	}
 	return r, codeErr(err, "room")
 }
 
 // Leave removes the user from a room.
 func (s *Service) Leave(ctx context.Context, user protocol.User, roomID string) error {
-	err := s.Store.Leave(ctx, roomID, user.ID)
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	err := writeErr(ctx, s.Store.Leave(wctx, roomID, user.ID))
 	if errors.Is(err, store.ErrForbidden) {
 		return protocol.Errorf(protocol.CodeForbidden, "direct-message rooms cannot be left")
 	}
@@ -265,7 +368,9 @@ func (s *Service) Invite(ctx context.Context, user protocol.User, roomID, userna
 	if err != nil {
 		return codeErr(err, "user")
 	}
-	err = s.Store.Invite(ctx, roomID, user.ID, other.ID)
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	err = writeErr(ctx, s.Store.Invite(wctx, roomID, user.ID, other.ID))
 	if errors.Is(err, store.ErrForbidden) {
 		return protocol.Errorf(protocol.CodeForbidden, "nobody can be invited to a direct-message room")
 	}
@@ -281,8 +386,10 @@ func (s *Service) DM(ctx context.Context, user protocol.User, username string) (
 	if other.ID == user.ID {
 		return protocol.Room{}, protocol.Errorf(protocol.CodeBadRequest, "a direct message needs another user")
 	}
-	r, err := s.Store.DM(ctx, user.ID, other.ID)
-	return r, codeErr(err, "room")
+	wctx, cancel := s.bounded(ctx)
+	defer cancel()
+	r, err := s.Store.DM(wctx, user.ID, other.ID)
+	return r, codeErr(writeErr(ctx, err), "room")
 }
 
 // Search finds the chat messages matching a query in the rooms the user may

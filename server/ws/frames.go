@@ -12,6 +12,10 @@ import (
 // handle decodes, validates and carries out one client frame. Every refusal
 // is answered with an error frame; the connection stays usable.
 func (c *conn) handle(data []byte) {
+	if err := protocol.CheckDepth(data, protocol.MaxJSONDepth); err != nil {
+		c.sendError("", err)
+		return
+	}
 	var f protocol.ClientFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		var refOnly struct {

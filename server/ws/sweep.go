@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"minichat/server/protocol"
@@ -97,6 +98,9 @@ func writeError(w http.ResponseWriter, err error) {
 	msg := "internal error"
 	if ce, ok := err.(*protocol.CodeError); ok {
 		msg = ce.Msg
+	}
+	if ce, ok := err.(*protocol.CodeError); ok && ce.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((ce.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(protocol.HTTPStatus(code))

@@ -15,6 +15,8 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -61,12 +63,27 @@ type Options struct {
 	// server message larger than the write buffer costs a second write
 	// syscall — only for batches of several frames, which amortise it.
 	ReadBufferSize, WriteBufferSize int
+	// MaxConnsPerUser and MaxConnsPerIP cap the sockets one account and one
+	// client address may hold open at once; an upgrade beyond either is
+	// answered 429 (rate_limited) before any upgrade. Defaults 32 and 512;
+	// a negative value means no cap.
+	MaxConnsPerUser, MaxConnsPerIP int
+	// ClientIP returns the client address of a request (for the per-IP
+	// cap); default the host of r.RemoteAddr. The API passes its own, which
+	// believes X-Forwarded-For only from trusted proxies.
+	ClientIP func(r *http.Request) string
 	// MaxUploadBytes is announced in welcome's limits (the upload limit
 	// of POST /api/uploads); 0 leaves it out.
 	MaxUploadBytes int64
 	Version        string
 	Log            zerolog.Logger
 }
+
+// Default connection caps; see Options.
+const (
+	DefaultMaxConnsPerUser = 32
+	DefaultMaxConnsPerIP   = 512
+)
 
 // Handler serves /ws.
 type Handler struct {
@@ -81,6 +98,11 @@ type Handler struct {
 	conns    map[*conn]struct{} // guarded by mu
 	stopOnce sync.Once
 	stopped  chan struct{}
+
+	// perUser and perIP count the sockets admitted (see admit), guarded by
+	// mu; an entry is removed when its count drops to zero.
+	perUser map[string]int
+	perIP   map[string]int
 }
 
 // New returns a Handler and starts its heartbeat sweeper; Shutdown stops it.
@@ -106,11 +128,22 @@ func New(opts Options) *Handler {
 	if opts.WriteBufferSize <= 0 {
 		opts.WriteBufferSize = 1024
 	}
+	if opts.MaxConnsPerUser == 0 {
+		opts.MaxConnsPerUser = DefaultMaxConnsPerUser
+	}
+	if opts.MaxConnsPerIP == 0 {
+		opts.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if opts.ClientIP == nil {
+		opts.ClientIP = remoteHost
+	}
 	h := &Handler{
 		opts:    opts,
 		log:     opts.Log,
 		ping:    protocol.Encode(protocol.Ping{Type: protocol.TypePing}),
 		conns:   make(map[*conn]struct{}),
+		perUser: make(map[string]int),
+		perIP:   make(map[string]int),
 		stopped: make(chan struct{}),
 	}
 	h.wg.Add(1)
@@ -151,6 +184,7 @@ type conn struct {
 	// (the sweeper, Shutdown).
 	ctx  context.Context
 	user protocol.User
+	ip   string // the client address counted by admit
 
 	writingSince atomic.Int64 // unix nanos when the current write began; 0 when idle
 	// writerOn is set while the writer goroutine runs. The writer exits
@@ -179,8 +213,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
+	ip := h.opts.ClientIP(r)
+	if err := h.admit(sess.User.ID, ip); err != nil {
+		writeError(w, err)
+		return
+	}
 	rooms, err := h.opts.Chat.Rooms(r.Context(), sess.User)
 	if err != nil {
+		h.release(sess.User.ID, ip)
 		h.log.Error().Err(err).Msg("load rooms for welcome")
 		writeError(w, err)
 		return
@@ -197,6 +237,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if err != nil {
+		h.release(sess.User.ID, ip)
 		return // Accept has answered
 	}
 	wsc.SetReadLimit(int64(h.opts.MaxFrameBytes))
@@ -208,6 +249,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wake:   make(chan struct{}, 1),
 		ctx:    context.Background(),
 		user:   sess.User,
+		ip:     ip,
 		writes: rate.NewLimiter(rate.Limit(h.opts.Rate), h.opts.Burst),
 		// Any frame counts against the flood limit: ten times the write
 		// limit, and never below 50/s, leaves room for typing, reads and pongs.
@@ -247,6 +289,48 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go c.readLoop()
 }
 
+// admit counts a new socket of user from ip, or refuses it (rate_limited)
+// when either already holds its cap. The caller gives the slot back with
+// release if the socket does not open; the reader gives it back when the
+// socket closes.
+func (h *Handler) admit(user, ip string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.opts.MaxConnsPerUser; n > 0 && h.perUser[user] >= n {
+		return &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: fmt.Sprintf("too many connections for this account (at most %d); close some tabs or devices", n), RetryAfter: time.Second}
+	}
+	if n := h.opts.MaxConnsPerIP; n > 0 && h.perIP[ip] >= n {
+		return &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: fmt.Sprintf("too many connections from this address (at most %d)", n), RetryAfter: time.Second}
+	}
+	h.perUser[user]++
+	h.perIP[ip]++
+	return nil
+}
+
+func (h *Handler) release(user, ip string) {
+	h.mu.Lock()
+	h.releaseLocked(user, ip)
+	h.mu.Unlock()
+}
+
+func (h *Handler) releaseLocked(user, ip string) {
+	if h.perUser[user]--; h.perUser[user] <= 0 {
+		delete(h.perUser, user)
+	}
+	if h.perIP[ip]--; h.perIP[ip] <= 0 {
+		delete(h.perIP, ip)
+	}
+}
+
+// remoteHost is the host part of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 // kick starts the writer unless it runs. The hub calls it, under the hub
 // connection's lock, whenever frames are waiting or the connection must
 // close. The reader is alive whenever a kick can start a writer (it closes
@@ -283,9 +367,18 @@ const maxWrite = 16 << 10
 const writerLinger = time.Second
 
 func (h *Handler) originAllowed(r *http.Request) bool {
+	return OriginAllowed(r, h.opts.AllowedOrigins)
+}
+
+// OriginAllowed reports whether the request's Origin may act on this server:
+// no Origin (not a browser, so no cross-site risk), the request's own host,
+// or an entry of allowed ("https://host:port", "host:port", "*.domain", or
+// "*" for every origin — which opens the server to cross-site requests).
+// The /ws upgrade and the API's cross-site request check share this rule.
+func OriginAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		return true // not a browser: no cross-site risk
+		return true
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
@@ -294,12 +387,12 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 	if strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	for _, allowed := range h.opts.AllowedOrigins {
-		allowed = strings.TrimSuffix(strings.TrimSpace(allowed), "/")
-		if allowed == "*" || strings.EqualFold(allowed, origin) || strings.EqualFold(allowed, u.Host) {
+	for _, a := range allowed {
+		a = strings.TrimSuffix(strings.TrimSpace(a), "/")
+		if a == "*" || strings.EqualFold(a, origin) || strings.EqualFold(a, u.Host) {
 			return true
 		}
-		if strings.HasPrefix(allowed, "*.") && strings.HasSuffix(strings.ToLower(u.Hostname()), strings.ToLower(allowed[1:])) {
+		if strings.HasPrefix(a, "*.") && strings.HasSuffix(strings.ToLower(u.Hostname()), strings.ToLower(a[1:])) {
 			return true
 		}
 	}
@@ -415,6 +508,7 @@ func (c *conn) readFailed(err error) {
 	c.hc.Close(int(code), "")
 	c.h.mu.Lock()
 	delete(c.h.conns, c)
+	c.h.releaseLocked(c.user.ID, c.ip)
 	c.h.mu.Unlock()
 	c.h.wg.Done()
 }

@@ -1,0 +1,163 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"minichat/server/hub"
+)
+
+// dialStalled opens a socket for u that never reads: the test holds it and
+// reads only when it chooses. Its receive buffer is small so the kernel
+// absorbs little before the server's writes block.
+func (e *env) dialStalled(u user) *websocket.Conn {
+	e.t.Helper()
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws", &websocket.DialOptions{
+		HTTPClient: hc,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + u.Token}},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ws.SetReadLimit(1 << 24)
+	e.t.Cleanup(func() { _ = ws.CloseNow() })
+	return ws
+}
+
+// hubConn returns the server's view of the one connection of a user.
+func (e *env) hubConn(name string) *hub.Conn {
+	var found *hub.Conn
+	e.srv.Hub().Conns(func(c *hub.Conn) {
+		if c.User.Name == name {
+			found = c
+		}
+	})
+	return found
+}
+
+// A client that stops reading must not slow anyone down or make the server
+// hold unbounded memory for it: its queue stays under the limit, it is
+// closed with 4429, everyone else receives every message meanwhile, and
+// after a reconnect it resumes without a gap.
+func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
+	e := newEnv(t)
+	pub, f1, f2, slow := e.register("pub"), e.register("fast1"), e.register("fast2"), e.register("slow")
+	general := e.roomID(pub, "general")
+	p := e.dial(pub)
+	fast := []*client{e.dial(f1), e.dial(f2)}
+	stalled := e.dialStalled(slow)
+	// The socket does not read, so its welcome cannot tell when the hub
+	// has registered it: wait for the hub to list it.
+	var sc *hub.Conn
+	for deadline := time.Now().Add(10 * time.Second); sc == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow socket is not registered")
+		}
+		time.Sleep(10 * time.Millisecond)
+		sc = e.hubConn("slow")
+	}
+	_, out := e.call("GET", "/api/rooms/"+general+"/messages?limit=1", pub.Token, nil)
+	first := int64(out["messages"].([]any)[0].(map[string]any)["seq"].(float64)) + 1
+
+	text := strings.Repeat("x", 3990)
+	const round = 25
+	next := first
+	for sent := 0; !sc.Closed(); sent += round {
+		if sent > 20_000 {
+			t.Fatalf("the stalled socket was not closed after %d messages (%d bytes queued)", sent, sc.Queued())
+		}
+		for i := 0; i < round; i++ {
+			p.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint(sent+i, text), "client_id": fmt.Sprint(sent + i)})
+		}
+		for i := 0; i < round; i++ {
+			p.next("ack")
+		}
+		// Lockstep: every reader has the round before the next one is
+		// sent, so a server held up by the stalled socket would stall here.
+		for _, c := range fast {
+			for s := next; s < next+round; s++ {
+				if f := c.next("message"); seqOf(f) != s {
+					t.Fatalf("%s: seq %d, want %d", c.name, seqOf(f), s)
+				}
+			}
+		}
+		next += round
+		if q := sc.Queued(); q > hub.DefaultMaxQueueBytes {
+			t.Fatalf("the stalled socket holds %d bytes queued, over the %d limit", q, hub.DefaultMaxQueueBytes)
+		}
+	}
+	if code, reason := sc.CloseCode(); code != 4429 {
+		t.Fatalf("stalled socket closed with %d %q, want 4429", code, reason)
+	}
+
+	// The client reads again: what it got is gap-free, and it ends with 4429.
+	last := int64(0)
+	for {
+		_, data, err := stalled.Read(t.Context())
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != 4429 {
+				t.Fatalf("read after the stall: %v, want close 4429", err)
+			}
+			break
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			var f map[string]any
+			if err := json.Unmarshal(line, &f); err != nil {
+				t.Fatalf("bad frame %q", line)
+			}
+			if f["type"] != "message" {
+				continue
+			}
+			s := seqOf(f)
+			if last != 0 && s != last+1 {
+				t.Fatalf("the slow client got seq %d after %d", s, last)
+			}
+			last = s
+		}
+	}
+	if last >= next-1 {
+		t.Fatalf("the slow client got everything (%d of %d): it was never behind", last, next-1)
+	}
+	t.Logf("closed after %d messages; the slow client had read %d of them", next-first, last-first+1)
+	if last == 0 {
+		last = first - 1
+	}
+
+	// It reconnects and resumes from where it stopped.
+	r := e.dial(slow)
+	for from := last + 1; from < next; from += 500 {
+		r.send(map[string]any{"type": "hello", "since": map[string]int64{general: from - 1}})
+		for s := from; s < min(from+500, next); s++ {
+			if f := r.next("message"); seqOf(f) != s {
+				t.Fatalf("resume: seq %d, want %d", seqOf(f), s)
+			}
+		}
+		r.next("synced")
+	}
+	for _, c := range fast {
+		select {
+		case code := <-c.closed:
+			t.Fatalf("%s was closed (%d)", c.name, code)
+		default:
+		}
+	}
+}
