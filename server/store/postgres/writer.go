@@ -236,7 +236,7 @@ func (s *Store) runBatch(batch []*op) {
 // order. FOR NO KEY UPDATE is the lock the seq's UPDATE takes anyway; it
 // leaves foreign-key checks (KEY SHARE) of other writers alone.
 func (s *Store) begin(ctx context.Context, rooms []string) (pgx.Tx, error) {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.wpool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
