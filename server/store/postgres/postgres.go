@@ -2,15 +2,16 @@
 // PostgreSQL database (github.com/jackc/pgx/v5, pool from pgxpool).
 //
 // Concurrency: as in the SQLite store, one writer goroutine per Store runs
-// every write. It takes all writes queued at that moment and runs them in one
-// transaction (each under its own SAVEPOINT, so a failing write does not
-// spoil the others), commits once, then calls Options.OnCommit with the
-// events of that commit in order, and only then answers each writer. Reads
-// go straight to the pool.
+// every write, on a connection of its own. It takes all writes queued at that
+// moment and runs them in one transaction (each under its own SAVEPOINT, so a
+// failing write does not spoil the others; consecutive sends together, with
+// one statement that checks them all and one that stores them all), commits
+// once, then calls Options.OnCommit with the events of that commit in order,
+// and only then answers each writer. Reads use the rest of the pool.
 //
 // Several Stores (nodes) may write to the same database at once. A room's
-// next seq is taken with UPDATE rooms SET last_seq = last_seq + 1 inside the
-// transaction that stores the message, so the room's row lock serialises the
+// next seq is taken with UPDATE rooms SET last_seq = last_seq + n inside the
+// transaction that stores the messages, so the room's row lock serialises the
 // writers of one room across nodes, and seqs have no gap and no duplicate;
 // different rooms are written in parallel. Each batch locks the rows of the
 // rooms it will write in id order before running its writes, so two nodes'
