@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ import (
 // returned function releases the lock.
 func lockDatabase(t *testing.T, dataDir string) (release func()) {
 	t.Helper()
+	if os.Getenv(storeEnv) == "postgres" {
+		t.Skip("this fault is a lock on the SQLite file, which a run on Postgres does not have")
+	}
 	path := filepath.Join(dataDir, "minichat.db")
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=busy_timeout(5000)")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"minichat/server"
+	"minichat/server/store/postgres/pgtest"
 )
 
 func TestMain(m *testing.M) {
@@ -55,11 +57,19 @@ func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 		ShutdownGrace: 2 * time.Second,
 		Version:       "test",
 	}
+	if os.Getenv(storeEnv) == "postgres" {
+		cfg.Database, _ = pgtest.Schema(t)
+	}
 	for _, m := range mod {
 		m(&cfg)
 	}
 	return startEnv(t, cfg)
 }
+
+// storeEnv, set to "postgres", runs every test of this package on the
+// Postgres store (a schema of its own per test, on the server named by
+// MINICHAT_TEST_POSTGRES) instead of a SQLite file in the data dir.
+const storeEnv = "MINICHAT_TEST_SERVER_STORE"
 
 func startEnv(t *testing.T, cfg server.Config) *env {
 	t.Helper()

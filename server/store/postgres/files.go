@@ -53,6 +53,11 @@ func (s *Store) CreateFile(ctx context.Context, nf store.NewFile) (store.File, e
 		ID: newID("f_"), Name: nf.Name, Size: nf.Size, Type: nf.Type, SHA256: nf.SHA256,
 		UploaderID: nf.UploaderID, CreatedAt: time.UnixMilli(now.UnixMilli()).UTC(),
 	}
+	for _, v := range []string{nf.Name, nf.Type, nf.SHA256} {
+		if err := checkText(v); err != nil {
+			return store.File{}, fmt.Errorf("create file: %w", err)
+		}
+	}
 	err := s.write(ctx, nil, func(ctx context.Context, tx pgx.Tx) ([]store.Event, error) {
 		// The uploader's existence is checked by the same statement.
 		tag, err := tx.Exec(ctx, `INSERT INTO files (id, name, size, type, sha256, uploader_id, created_at)

@@ -112,6 +112,9 @@ type plannedSend struct {
 // planSend checks a send that is not a duplicate against what sendCheckSQL
 // and the attachments' records (files) say, and builds its message.
 func (s *Store) planSend(req store.SendRequest, c sendCheck, files map[string]store.File) (plannedSend, error) {
+	if err := checkText(req.Text); err != nil {
+		return plannedSend{}, err
+	}
 	if req.ReplyTo != "" && (c.replyRoom == nil || *c.replyRoom != req.RoomID) {
 		return plannedSend{}, fmt.Errorf("reply_to %s in room %s: %w", req.ReplyTo, req.RoomID, store.ErrNotFound)
 	}
@@ -178,6 +181,15 @@ func (s *Store) sendTx(ctx context.Context, tx pgx.Tx, req store.SendRequest) (p
 	return msg, false, nil
 }
 
+// checkText refuses text Postgres cannot store: a NUL character (U+0000),
+// valid UTF-8 but not allowed in a text value.
+func checkText(text string) error {
+	if strings.IndexByte(text, 0) >= 0 {
+		return fmt.Errorf("text with a NUL character: %w", store.ErrInvalid)
+	}
+	return nil
+}
+
 // notMember explains why a user may not write to a room: ErrNotFound when
 // the room does not exist, ErrForbidden otherwise.
 func notMember(ctx context.Context, q querier, roomID, userID string) error {
@@ -236,6 +248,9 @@ func (s *Store) Edit(ctx context.Context, roomID, msgID, userID string, admin bo
 		}
 		if m.Kind != protocol.KindChat {
 			return nil, fmt.Errorf("edit a %s message: %w", m.Kind, store.ErrForbidden)
+		}
+		if err := checkText(text); err != nil {
+			return nil, err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE messages SET text = $1, edited_at = $2 WHERE id = $3`,
 			text, s.opts.Now().UnixMilli(), msgID); err != nil {

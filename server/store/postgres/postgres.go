@@ -2,15 +2,16 @@
 // PostgreSQL database (github.com/jackc/pgx/v5, pool from pgxpool).
 //
 // Concurrency: as in the SQLite store, one writer goroutine per Store runs
-// every write. It takes all writes queued at that moment and runs them in one
-// transaction (each under its own SAVEPOINT, so a failing write does not
-// spoil the others), commits once, then calls Options.OnCommit with the
-// events of that commit in order, and only then answers each writer. Reads
-// go straight to the pool.
+// every write, on a connection of its own. It takes all writes queued at that
+// moment and runs them in one transaction (each under its own SAVEPOINT, so a
+// failing write does not spoil the others; consecutive sends together, with
+// one statement that checks them all and one that stores them all), commits
+// once, then calls Options.OnCommit with the events of that commit in order,
+// and only then answers each writer. Reads use the rest of the pool.
 //
 // Several Stores (nodes) may write to the same database at once. A room's
-// next seq is taken with UPDATE rooms SET last_seq = last_seq + 1 inside the
-// transaction that stores the message, so the room's row lock serialises the
+// next seq is taken with UPDATE rooms SET last_seq = last_seq + n inside the
+// transaction that stores the messages, so the room's row lock serialises the
 // writers of one room across nodes, and seqs have no gap and no duplicate;
 // different rooms are written in parallel. Each batch locks the rows of the
 // rooms it will write in id order before running its writes, so two nodes'
@@ -42,15 +43,16 @@ var ErrClosed = errors.New("postgres store: closed")
 // commit's latency (and the time it holds room locks) stays bounded.
 const maxBatch = 512
 
-// minConns is the smallest pool that works: the writer holds one connection
-// for the length of a batch, reads need at least one more.
+// minConns is the smallest pool_max_conns that works: one connection for
+// the writer, at least one for reads.
 const minConns = 2
 
 // Store is a store.Store backed by a PostgreSQL database.
 type Store struct {
 	opts    store.Options
-	pool    *pgxpool.Pool
-	general string // id of the general room, looked up at Open
+	pool    *pgxpool.Pool // reads
+	wpool   *pgxpool.Pool // the writer's one connection
+	general string        // id of the general room, looked up at Open
 
 	qmu       sync.Mutex
 	queue     []*op         // guarded by qmu
@@ -106,31 +108,51 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts store.Options) (*
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if cfg.MaxConns < minConns {
+		return nil, fmt.Errorf("open postgres: pool_max_conns %d is too small: the store needs at least %d", cfg.MaxConns, minConns)
+	}
+	// The writer has a connection of its own, so that a crowd of readers
+	// (a reconnect storm's room lists and replays) never delays commits;
+	// the readers share the rest of pool_max_conns.
+	wcfg := cfg.Copy()
+	wcfg.MaxConns, wcfg.MinConns = 1, 0
+	rcfg := cfg.Copy()
+	rcfg.MaxConns = cfg.MaxConns - 1
+	rcfg.MinConns = min(cfg.MinConns, rcfg.MaxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, rcfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	if err := Migrate(ctx, pool, opts.Now()); err != nil {
+	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	fail := func(err error) (*Store, error) {
+		wpool.Close()
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := Migrate(ctx, wpool, opts.Now()); err != nil {
+		return fail(err)
+	}
 	s := &Store{
-		opts: opts,
-		pool: pool,
-		wake: make(chan struct{}, 1),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
+		opts:  opts,
+		pool:  pool,
+		wpool: wpool,
+		wake:  make(chan struct{}, 1),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	if err := pool.QueryRow(ctx, `SELECT id FROM rooms WHERE lower(name) = lower($1) AND kind = 'public'`,
 		defaultRoom).Scan(&s.general); err != nil && !isNoRows(err) {
-		pool.Close()
-		return nil, fmt.Errorf("open postgres: find the general room: %w", err)
+		return fail(fmt.Errorf("find the general room: %w", err))
 	}
 	go s.writer()
 	return s, nil
 }
 
-// Pool is the store's connection pool (for tools that copy data in).
+// Pool is the store's pool of read connections (for tools and tests).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Close stops accepting writes, lets the writer finish every write already
@@ -144,6 +166,7 @@ func (s *Store) Close() error {
 		s.qmu.Unlock()
 		close(s.quit)
 		<-s.done
+		s.wpool.Close()
 		s.pool.Close()
 		err = nil
 	})

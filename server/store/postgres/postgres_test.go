@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -376,4 +377,70 @@ func TestNodesRaceSameClientID(t *testing.T) {
 	if len(seen) != rounds {
 		t.Fatalf("%d client_ids stored, want %d", len(seen), rounds)
 	}
+}
+
+// TestNULRefused checks that text Postgres cannot hold (a NUL character) is
+// refused as invalid, storing nothing, while the sends committed with it in
+// the same batch are stored.
+func TestNULRefused(t *testing.T) {
+	dbURL, _ := pgtest.Schema(t)
+	ctx := t.Context()
+	s := open(t, dbURL, store.Options{})
+	defer s.Close()
+	alice, err := s.CreateUser(ctx, store.NewUser{Name: "alice", PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms, err := s.Rooms(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rooms[0]
+	type res struct {
+		m   protocol.Message
+		err error
+	}
+	out := make(chan res, 3)
+	for _, text := range []string{"before", "bad\x00text", "after"} {
+		s.SendAsync(ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: text},
+			func(m protocol.Message, _ bool, err error) { out <- res{m, err} })
+	}
+	var stored []string
+	for range 3 {
+		r := <-out
+		switch {
+		case r.err == nil:
+			stored = append(stored, r.m.Text)
+		case !errors.Is(r.err, store.ErrInvalid):
+			t.Fatalf("NUL text: %v, want ErrInvalid", r.err)
+		}
+	}
+	if !slices.Equal(stored, []string{"before", "after"}) {
+		t.Fatalf("stored %q", stored)
+	}
+	if _, err := s.Edit(ctx, g.ID, mustFirst(t, s, g.ID, "before"), alice.ID, false, "x\x00"); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("edit to NUL text: %v, want ErrInvalid", err)
+	}
+	if _, err := s.CreateFile(ctx, store.NewFile{Name: "a\x00.png", Size: 1, Type: "image/png", SHA256: "x", UploaderID: alice.ID}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("file name with NUL: %v, want ErrInvalid", err)
+	}
+	if r, err := s.Room(ctx, g.ID, alice.ID); err != nil || r.LastSeq != g.LastSeq+2 {
+		t.Fatalf("room after: %+v, %v (last seq was %d)", r, err, g.LastSeq)
+	}
+}
+
+// mustFirst returns the id of the message of a room with that text.
+func mustFirst(t *testing.T, s store.Store, roomID, text string) string {
+	t.Helper()
+	msgs, _, err := s.History(t.Context(), roomID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.Text == text {
+			return m.ID
+		}
+	}
+	t.Fatalf("no message %q", text)
+	return ""
 }

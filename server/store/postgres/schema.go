@@ -25,7 +25,13 @@ var migrations = []migration{
 	createGeneral,
 	execStep(schemaFilesSearch),
 	execStep(disabledUsers),
+	execStep(messagesByTime),
 }
+
+// messagesByTime orders messages newest first across rooms, so that a
+// search for a common word walks back from the newest message and stops at
+// the limit instead of sorting every match.
+const messagesByTime = `CREATE INDEX messages_ts ON messages (ts, id)`
 
 // schemaFilesSearch adds uploaded files, the links of messages to their
 // attachments (what makes a file readable to a room's members), and

@@ -38,16 +38,7 @@ func searchQuery(terms []string, first int) (string, []any, error) {
 // Search finds chat messages through the GIN index of messages.search,
 // keeps those of rooms the user may read, newest first by ts.
 func (s *Store) Search(ctx context.Context, req store.SearchRequest) ([]protocol.Message, error) {
-	args := []any{req.UserID, 0}
-	// The readable rooms: public ones and the user's own; with a room,
-	// only that one, if readable.
-	rooms := `SELECT id FROM rooms WHERE kind = 'public' UNION SELECT room_id FROM members WHERE user_id = $1`
-	if req.RoomID != "" {
-		rooms = `SELECT r.id FROM rooms r WHERE r.id = $3 AND (r.kind = 'public'
-			OR EXISTS (SELECT 1 FROM members x WHERE x.room_id = r.id AND x.user_id = $1))`
-		args = append(args, req.RoomID)
-	}
-	tsq, targs, err := searchQuery(req.Terms, len(args)+1)
+	tsq, targs, err := searchQuery(req.Terms, 3)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -55,14 +46,31 @@ func (s *Store) Search(ctx context.Context, req store.SearchRequest) ([]protocol
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	args[1] = req.Limit
-	if req.Limit <= 0 {
-		args[1] = protocol.MaxSearch
+	limit := req.Limit
+	if limit <= 0 {
+		limit = protocol.MaxSearch
 	}
-	args = append(args, targs...)
+	// The readable rooms, first, as a list: public ones and the user's
+	// own; with a room, only that one, if readable. Given as an array, the
+	// planner can weigh the rooms' share of the log (a user who may read
+	// one small room) against the words' (a common word).
+	var rooms []string
+	if req.RoomID != "" {
+		err = q.QueryRow(ctx, `SELECT COALESCE(array_agg(r.id), '{}') FROM rooms r WHERE r.id = $2 AND (r.kind = 'public'
+			OR EXISTS (SELECT 1 FROM members x WHERE x.room_id = r.id AND x.user_id = $1))`, req.UserID, req.RoomID).Scan(&rooms)
+	} else {
+		err = q.QueryRow(ctx, `SELECT COALESCE(array_agg(id), '{}') FROM (SELECT id FROM rooms WHERE kind = 'public'
+			UNION SELECT room_id FROM members WHERE user_id = $1) r`, req.UserID).Scan(&rooms)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	if len(rooms) == 0 {
+		return []protocol.Message{}, nil
+	}
+	args := append([]any{rooms, limit}, targs...)
 	rows, err := q.Query(ctx, `SELECT `+msgCols+` FROM `+msgFrom+`
-		WHERE m.search @@ `+tsq+` AND m.kind = 'chat' AND NOT m.deleted
-			AND m.room_id IN (`+rooms+`)
+		WHERE m.search @@ `+tsq+` AND m.kind = 'chat' AND NOT m.deleted AND m.room_id = ANY($1)
 		ORDER BY m.ts DESC, m.id DESC LIMIT $2`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)

@@ -125,6 +125,11 @@ func (s *Store) writer() {
 // clientKey is a send's sender and client_id ("" when it has none).
 func clientKey(req store.SendRequest) [2]string { return [2]string{req.SenderID, req.ClientID} }
 
+// batchTimeout bounds one batch transaction, from begin to commit: a
+// database that stops answering fails the batch's writes instead of holding
+// them (and Close) forever.
+const batchTimeout = 30 * time.Second
+
 // batchAttempts bounds how often a batch is begun again when locking its
 // rooms loses a deadlock to another node.
 const batchAttempts = 5
@@ -132,7 +137,10 @@ const batchAttempts = 5
 // runBatch runs ops in one transaction, each under its own savepoint,
 // commits, publishes the events, then answers every op.
 func (s *Store) runBatch(batch []*op) {
-	ctx := context.Background()
+	// A batch must finish even if its callers have gone, but not hang on a
+	// database that stopped answering: past batchTimeout it fails whole.
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	var rooms []string
 	taken := 0
 	for _, o := range batch {
@@ -228,7 +236,7 @@ func (s *Store) runBatch(batch []*op) {
 // order. FOR NO KEY UPDATE is the lock the seq's UPDATE takes anyway; it
 // leaves foreign-key checks (KEY SHARE) of other writers alone.
 func (s *Store) begin(ctx context.Context, rooms []string) (pgx.Tx, error) {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.wpool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
