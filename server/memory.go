@@ -15,19 +15,24 @@ import (
 // peak.
 //
 // Every interval it looks at the heap the process holds (live and dead
-// objects, free and unused spans not yet returned). When no collection has
-// completed since the last look and the heap holds more than slack above
-// what it held right after the last trim, it forces one collection and
-// returns the free memory (debug.FreeOSMemory). A busy server therefore
-// never trims (it collects by itself), and an idle one trims once after each
-// burst and not again until it grows by slack.
+// objects, free and unused spans not yet returned) and forces one
+// collection that returns the free memory (debug.FreeOSMemory) when either
+//   - more than slack of it is free spans the runtime keeps for later
+//     (the garbage of a burst, found by a collection), or
+//   - no collection has completed since the last look and the heap holds
+//     more than slack above what it held right after the last trim (a burst
+//     not collected yet).
+//
+// So it trims at most once an interval, and an idle server trims once after
+// each burst and not again until it grows by slack. The cost is at most one
+// extra collection an interval.
 type memoryTrimmer struct {
 	interval time.Duration
 	slack    uint64
 	// trim is debug.FreeOSMemory and read reads the runtime's metrics:
 	// tests replace both.
 	trim func()
-	read func() (cycles, held uint64)
+	read func() heapFigures
 
 	samples []metrics.Sample
 	cycles  uint64 // completed collections at the last look
@@ -35,7 +40,7 @@ type memoryTrimmer struct {
 }
 
 const (
-	trimInterval = 30 * time.Second
+	trimInterval = 15 * time.Second
 	trimSlack    = 64 << 20
 )
 
@@ -55,37 +60,44 @@ func newMemoryTrimmer(interval time.Duration, slack uint64) *memoryTrimmer {
 	return m
 }
 
-// readRuntime returns the completed collections and the heap held (not
-// released to the operating system).
-func (m *memoryTrimmer) readRuntime() (cycles, held uint64) {
+// heapFigures are the completed collections, the heap held (not released to
+// the operating system) and the part of it that is free spans.
+type heapFigures struct{ cycles, held, free uint64 }
+
+func (m *memoryTrimmer) readRuntime() heapFigures {
 	metrics.Read(m.samples)
-	cycles = m.samples[0].Value.Uint64()
+	f := heapFigures{cycles: m.samples[0].Value.Uint64(), free: m.samples[3].Value.Uint64()}
 	for _, s := range m.samples[1:] {
-		held += s.Value.Uint64()
+		f.held += s.Value.Uint64()
 	}
-	return cycles, held
+	return f
 }
 
 // check looks once and trims when the heap sat large without collecting;
 // it reports whether it trimmed.
 func (m *memoryTrimmer) check() bool {
-	cycles, held := m.read()
-	collected := cycles != m.cycles
-	m.cycles = cycles
-	if held < m.floor {
-		m.floor = held
-	}
-	if collected || held <= m.floor+m.slack {
+	f := m.read()
+	collected := f.cycles != m.cycles
+	m.cycles = f.cycles
+	m.floor = min(m.floor, f.held)
+	settled := !collected && f.held > m.floor+m.slack
+	if f.free <= m.slack && !settled {
 		return false
 	}
 	m.trim()
-	m.cycles, m.floor = m.read()
+	m.reset()
 	return true
+}
+
+// reset takes the figures after a trim (or at the start) as the new floor.
+func (m *memoryTrimmer) reset() {
+	f := m.read()
+	m.cycles, m.floor = f.cycles, f.held
 }
 
 // run checks every interval until ctx ends.
 func (m *memoryTrimmer) run(ctx context.Context) {
-	m.cycles, m.floor = m.read()
+	m.reset()
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for {

@@ -6,42 +6,44 @@ import (
 	"time"
 )
 
-// The trimmer's policy on a scripted heap: it trims only when the heap sat
-// large without a collection, once per burst.
+// The trimmer's policy on a scripted heap: it trims when a burst's garbage
+// sits in free spans, or when the heap sat large without a collection; and
+// once per burst, not again while the heap stays as it is.
 func TestMemoryTrimmerTrimsOnceAfterABurst(t *testing.T) {
 	const MiB = 1 << 20
-	var cycles, held uint64 = 10, 100 * MiB
+	h := heapFigures{cycles: 10, held: 100 * MiB}
 	trims := 0
 	m := newMemoryTrimmer(time.Hour, 64*MiB)
-	m.read = func() (uint64, uint64) { return cycles, held }
-	m.trim = func() { trims++; cycles++; held = 120 * MiB }
-	m.cycles, m.floor = m.read()
+	m.read = func() heapFigures { return h }
+	m.trim = func() { trims++; h = heapFigures{cycles: h.cycles + 1, held: 120 * MiB} }
+	m.reset()
 
 	steps := []struct {
 		name      string
-		gc        bool   // a collection completed since the last look
-		held      uint64 // heap held at this look
-		wantTrim  bool
+		gc        bool // a collection completed since the last look
+		held      uint64
+		free      uint64
 		wantTrims int
 		wantFloor uint64
 	}{
-		{"busy: the heap grows but collects by itself", true, 400 * MiB, false, 0, 100 * MiB},
-		{"settled large without a collection: trim", false, 400 * MiB, true, 1, 120 * MiB},
-		{"idle at the trimmed size: no second trim", false, 130 * MiB, false, 1, 120 * MiB},
-		{"shrinks: the floor follows it down", true, 90 * MiB, false, 1, 90 * MiB},
-		{"grows less than the slack without collecting", false, 150 * MiB, false, 1, 90 * MiB},
-		{"another burst", false, 300 * MiB, true, 2, 120 * MiB},
+		{"busy: the heap grows but collects by itself", true, 400 * MiB, 10 * MiB, 0, 100 * MiB},
+		{"settled large without a collection", false, 400 * MiB, 10 * MiB, 1, 120 * MiB},
+		{"idle at the trimmed size: no second trim", false, 130 * MiB, 0, 1, 120 * MiB},
+		{"shrinks: the floor follows it down", true, 90 * MiB, 20 * MiB, 1, 90 * MiB},
+		{"grows less than the slack without collecting", false, 150 * MiB, 20 * MiB, 1, 90 * MiB},
+		{"a collection left a burst's garbage in free spans", true, 300 * MiB, 150 * MiB, 2, 120 * MiB},
+		{"another burst, not collected", false, 300 * MiB, 0, 3, 120 * MiB},
 	}
 	for _, s := range steps {
 		if s.gc {
-			cycles++
+			h.cycles++
 		}
-		held = s.held
-		if got := m.check(); got != s.wantTrim {
-			t.Fatalf("%s: trimmed %v, want %v", s.name, got, s.wantTrim)
-		}
-		if trims != s.wantTrims || m.floor != s.wantFloor {
-			t.Fatalf("%s: %d trims, floor %d MiB; want %d, %d MiB", s.name, trims, m.floor/MiB, s.wantTrims, s.wantFloor/MiB)
+		h.held, h.free = s.held, s.free
+		before := trims
+		trimmed := m.check()
+		if trimmed != (trims > before) || trims != s.wantTrims || m.floor != s.wantFloor {
+			t.Fatalf("%s: trimmed %v, %d trims, floor %d MiB; want %d trims, floor %d MiB",
+				s.name, trimmed, trims, m.floor/MiB, s.wantTrims, s.wantFloor/MiB)
 		}
 	}
 }
@@ -55,14 +57,13 @@ func TestMemoryTrimmerReadsTheRuntime(t *testing.T) {
 		keep[i] = byte(i)
 	}
 	runtime.GC()
-	c1, held := m.read()
-	if held < uint64(len(keep)) {
-		t.Fatalf("heap held %d bytes with %d live", held, len(keep))
+	f1 := m.read()
+	if f1.held < uint64(len(keep)) || f1.free > f1.held {
+		t.Fatalf("heap held %d bytes (%d free) with %d live", f1.held, f1.free, len(keep))
 	}
 	runtime.GC()
-	c2, _ := m.read()
-	if c2 <= c1 {
-		t.Fatalf("collections %d then %d after runtime.GC", c1, c2)
+	if f2 := m.read(); f2.cycles <= f1.cycles {
+		t.Fatalf("collections %d then %d after runtime.GC", f1.cycles, f2.cycles)
 	}
 	runtime.KeepAlive(keep)
 }

@@ -12,6 +12,22 @@ import (
 // accountName is the name of account u.
 func accountName(cfg *config, u int) string { return fmt.Sprintf("%s%d", cfg.UserPrefix, u) }
 
+// cachedToken returns the token of account name in the token file, or "".
+func cachedToken(file, name string) string {
+	if file == "" {
+		return ""
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	var cached map[string]string
+	if json.Unmarshal(b, &cached) != nil {
+		return ""
+	}
+	return cached[name]
+}
+
 // signIn returns a token for each of the cfg.Users accounts, all members of
 // its bench room (account u joins room u % cfg.Rooms). Tokens found in cfg.TokenFile are reused (no password hash on the
 // server at all, which keeps its memory baseline clean); the others are
