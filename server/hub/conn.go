@@ -121,10 +121,8 @@ func (c *Conn) Take(dst [][]byte, maxBytes int) (_ [][]byte, closed bool) {
 	clear(c.queue[rest:])
 	c.queue = c.queue[:rest]
 	c.queued -= size
-	if rest == 0 && cap(c.queue) > 32 {
-		// Don't keep a burst's (a replay's) backing array once it is
-		// written: 10,000 connections back from a storm would each hold one.
-		c.queue = nil
+	if rest == 0 && cap(c.queue) > 256 {
+		c.queue = nil // don't keep a burst's backing array on an idle connection
 	}
 	if rest > 0 {
 		c.wakeUp() // the writer comes back for the rest

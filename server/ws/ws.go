@@ -462,16 +462,6 @@ func (c *conn) writeLoop() {
 			payload = buf
 		}
 		clear(batch)
-		if len(batch) == 1 {
-			// Back to one frame a write: a catch-up's joined buffer and
-			// batch are not kept by a writer that traffic keeps alive.
-			if cap(buf) > 4<<10 {
-				buf = nil
-			}
-			if cap(batch) > 32 {
-				batch = nil
-			}
-		}
 		c.writingSince.Store(time.Now().UnixNano())
 		err := c.ws.Write(c.ctx, websocket.MessageText, payload)
 		c.writingSince.Store(0)
