@@ -462,14 +462,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	// Each server's goroutine sends exactly once; the first error (or ctx)
 	// starts the shutdown, and every send is received before Serve returns,
 	// so no goroutine outlives it.
-	// The memory trimmer runs while the server serves.
-	tctx, stopTrim := context.WithCancel(ctx)
-	trimDone := make(chan struct{})
-	go func() {
-		defer close(trimDone)
-		newMemoryTrimmer(trimInterval, trimSlack).run(tctx)
-	}()
-	defer func() { stopTrim(); <-trimDone }()
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
