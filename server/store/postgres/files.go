@@ -50,7 +50,7 @@ func filesByID(ctx context.Context, q querier, ids []string) (map[string]store.F
 func (s *Store) CreateFile(ctx context.Context, nf store.NewFile) (store.File, error) {
 	now := s.opts.Now()
 	f := store.File{
-		ID: newID("f_"), Name: nf.Name, Size: nf.Size, Type: nf.Type, SHA256: nf.SHA256,
+		ID: store.NewID("f_"), Name: nf.Name, Size: nf.Size, Type: nf.Type, SHA256: nf.SHA256,
 		UploaderID: nf.UploaderID, CreatedAt: time.UnixMilli(now.UnixMilli()).UTC(),
 	}
 	for _, v := range []string{nf.Name, nf.Type, nf.SHA256} {

@@ -130,7 +130,7 @@ func (s *Store) planSend(req store.SendRequest, c sendCheck, files map[string]st
 	ts := now.UnixMilli()
 	sender := c.sender
 	msg := protocol.Message{
-		ID: newMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
+		ID: store.NewMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
 		Text: req.Text, TS: formatMilli(ts), ClientID: req.ClientID, ReplyTo: req.ReplyTo,
 		Attachments: atts,
 	}

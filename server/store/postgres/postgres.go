@@ -25,7 +25,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -200,34 +199,4 @@ func (s *Store) reads() (querier, error) {
 		return nil, ErrClosed
 	}
 	return s.pool, nil
-}
-
-// idAlphabet is lowercase base32 in ASCII order, so that ids compare like
-// the numbers they encode (the same ids as the SQLite store makes).
-const idAlphabet = "234567abcdefghijklmnopqrstuvwxyz"
-
-// newID returns prefix followed by 20 random lowercase base32 characters
-// (100 bits from crypto/rand).
-func newID(prefix string) string {
-	var b [20]byte
-	rand.Read(b[:]) // never returns an error (crypto/rand contract)
-	out := make([]byte, len(prefix)+len(b))
-	copy(out, prefix)
-	for i, c := range b {
-		out[len(prefix)+i] = idAlphabet[c&31]
-	}
-	return string(out)
-}
-
-// newMessageID returns "m_" followed by 9 characters of the time in
-// milliseconds and 11 random ones, so ids made later sort later and inserts
-// land at the right edge of the id index.
-func newMessageID(now time.Time) string {
-	id := []byte(newID("m_"))
-	ms := uint64(now.UnixMilli())
-	for i := 8; i >= 0; i-- {
-		id[2+i] = idAlphabet[ms&31]
-		ms >>= 5
-	}
-	return string(id)
 }

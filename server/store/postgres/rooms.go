@@ -31,7 +31,7 @@ func (s *Store) CreateRoom(ctx context.Context, creatorID, name, kind string) (p
 		if taken {
 			return nil, fmt.Errorf("room name %q: %w", name, store.ErrConflict)
 		}
-		id := newID("r_")
+		id := store.NewID("r_")
 		if _, err := tx.Exec(ctx, `INSERT INTO rooms (id, name, kind, created_at) VALUES ($1, $2, $3, $4)`,
 			id, name, kind, now.UnixMilli()); err != nil {
 			return nil, err
@@ -57,7 +57,7 @@ func (s *Store) Room(ctx context.Context, roomID, viewerID string) (protocol.Roo
 		return protocol.Room{}, fmt.Errorf("room: %w", err)
 	}
 	room, err := roomAs(ctx, q, roomID, viewerID)
-	if err == nil && !visible(room) {
+	if err == nil && !store.Visible(room) {
 		err = fmt.Errorf("room %s: %w", roomID, store.ErrNotFound)
 	}
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Store) Rooms(ctx context.Context, userID string) ([]protocol.Room, erro
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
-	sortRooms(out)
+	store.SortRooms(out)
 	return out, nil
 }
 
@@ -250,7 +250,7 @@ func (s *Store) DM(ctx context.Context, userID, otherID string) (protocol.Room, 
 			}
 		}
 		now := s.opts.Now()
-		id = newID("r_")
+		id = store.NewID("r_")
 		if _, err := tx.Exec(ctx, `INSERT INTO rooms (id, name, kind, dm_key, created_at) VALUES ($1, '', 'dm', $2, $3)`,
 			id, key, now.UnixMilli()); err != nil {
 			return nil, err
@@ -311,7 +311,7 @@ const nextSeq = `WITH next AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id
 // appendSystem appends a system message to a room's log.
 func appendSystem(ctx context.Context, tx pgx.Tx, roomID, text string, now time.Time) (protocol.Message, error) {
 	ts := now.UnixMilli()
-	msg := protocol.Message{ID: newMessageID(now), Room: roomID, Kind: protocol.KindSystem, Text: text, TS: formatMilli(ts)}
+	msg := protocol.Message{ID: store.NewMessageID(now), Room: roomID, Kind: protocol.KindSystem, Text: text, TS: formatMilli(ts)}
 	err := tx.QueryRow(ctx, nextSeq+`INSERT INTO messages (room_id, seq, id, kind, text, ts)
 		SELECT $1, last_seq, $2, 'system', $3, $4 FROM next RETURNING seq`, roomID, msg.ID, text, ts).Scan(&msg.Seq)
 	if isNoRows(err) {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"minichat/server/protocol"
+	"minichat/server/store"
 )
 
 // defaultRoom is the room every new user joins.
@@ -157,7 +158,7 @@ func execStep(sqlText string) migration {
 // createGeneral creates the public room every new user joins.
 func createGeneral(ctx context.Context, tx pgx.Tx, now time.Time) error {
 	_, err := tx.Exec(ctx, `INSERT INTO rooms (id, name, kind, created_at) VALUES ($1, $2, 'public', $3)`,
-		newID("r_"), defaultRoom, now.UnixMilli())
+		store.NewID("r_"), defaultRoom, now.UnixMilli())
 	return err
 }
 

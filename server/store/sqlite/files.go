@@ -40,7 +40,7 @@ func fileByID(ctx context.Context, q *stmtCache, id string) (store.File, error) 
 func (s *Store) CreateFile(ctx context.Context, nf store.NewFile) (store.File, error) {
 	now := s.opts.Now()
 	f := store.File{
-		ID: newID("f_"), Name: nf.Name, Size: nf.Size, Type: nf.Type, SHA256: nf.SHA256,
+		ID: store.NewID("f_"), Name: nf.Name, Size: nf.Size, Type: nf.Type, SHA256: nf.SHA256,
 		UploaderID: nf.UploaderID, CreatedAt: time.UnixMilli(now.UnixMilli()).UTC(),
 	}
 	err := s.writeAtomic(ctx, func(w *stmtCache) ([]store.Event, error) {

@@ -111,7 +111,7 @@ func (s *Store) sendTx(ctx context.Context, w *stmtCache, req store.SendRequest)
 		now := s.opts.Now()
 		ts := now.UnixMilli()
 		msg = protocol.Message{
-			ID: newMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
+			ID: store.NewMessageID(now), Room: req.RoomID, Kind: protocol.KindChat, Sender: &sender,
 			Text: req.Text, TS: formatMilli(ts), ClientID: req.ClientID, ReplyTo: req.ReplyTo,
 			Attachments: files,
 		}

@@ -1,12 +1,10 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -182,31 +180,6 @@ func roomAs(ctx context.Context, q *stmtCache, roomID, viewerID string) (protoco
 		return room, fmt.Errorf("load room %s: %w", roomID, err)
 	}
 	return room, nil
-}
-
-// visible reports whether a viewer may see a room: public, or a member.
-func visible(r protocol.Room) bool { return r.Kind == protocol.RoomPublic || r.Member }
-
-// kindRank orders rooms by kind in listings.
-func kindRank(kind string) int {
-	switch kind {
-	case protocol.RoomPublic:
-		return 0
-	case protocol.RoomPrivate:
-		return 1
-	default:
-		return 2
-	}
-}
-
-func sortRooms(rooms []protocol.Room) {
-	slices.SortFunc(rooms, func(a, b protocol.Room) int {
-		return cmp.Or(
-			cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)),
-			cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)),
-			cmp.Compare(a.ID, b.ID),
-		)
-	})
 }
 
 // userByID loads a user.

@@ -31,7 +31,7 @@ func (s *Store) CreateRoom(ctx context.Context, creatorID, name, kind string) (p
 		if taken {
 			return nil, fmt.Errorf("room name %q: %w", name, store.ErrConflict)
 		}
-		id := newID("r_")
+		id := store.NewID("r_")
 		if _, err := w.exec(ctx, `INSERT INTO rooms (id, name, kind, created_at) VALUES (?, ?, ?, ?)`,
 			id, name, kind, now.UnixMilli()); err != nil {
 			return nil, err
@@ -53,7 +53,7 @@ func (s *Store) CreateRoom(ctx context.Context, creatorID, name, kind string) (p
 // or is a private or DM room the viewer is not in.
 func (s *Store) Room(ctx context.Context, roomID, viewerID string) (protocol.Room, error) {
 	room, err := roomAs(ctx, s.reads, roomID, viewerID)
-	if err == nil && !visible(room) {
+	if err == nil && !store.Visible(room) {
 		err = fmt.Errorf("room %s: %w", roomID, store.ErrNotFound)
 	}
 	if err != nil {
@@ -82,7 +82,7 @@ func (s *Store) Rooms(ctx context.Context, userID string) ([]protocol.Room, erro
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
-	sortRooms(out)
+	store.SortRooms(out)
 	return out, nil
 }
 
@@ -243,7 +243,7 @@ func (s *Store) DM(ctx context.Context, userID, otherID string) (protocol.Room, 
 			}
 		}
 		now := s.opts.Now()
-		id = newID("r_")
+		id = store.NewID("r_")
 		if _, err := w.exec(ctx, `INSERT INTO rooms (id, name, kind, dm_key, created_at) VALUES (?, '', 'dm', ?, ?)`,
 			id, key, now.UnixMilli()); err != nil {
 			return nil, err
@@ -303,7 +303,7 @@ const seqExpr = `(SELECT last_seq + 1 FROM rooms WHERE id = ?1)`
 // appendSystem appends a system message to a room's log.
 func appendSystem(ctx context.Context, w *stmtCache, roomID, text string, now time.Time) (protocol.Message, error) {
 	ts := now.UnixMilli()
-	msg := protocol.Message{ID: newMessageID(now), Room: roomID, Kind: protocol.KindSystem, Text: text, TS: formatMilli(ts)}
+	msg := protocol.Message{ID: store.NewMessageID(now), Room: roomID, Kind: protocol.KindSystem, Text: text, TS: formatMilli(ts)}
 	err := w.queryRow(ctx, `INSERT INTO messages (room_id, seq, id, kind, text, ts)
 		VALUES (?1, `+seqExpr+`, ?2, 'system', ?3, ?4) RETURNING seq`, roomID, msg.ID, text, ts).Scan(&msg.Seq)
 	return msg, err

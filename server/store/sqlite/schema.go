@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"minichat/server/protocol"
+	"minichat/server/store"
 )
 
 // migration is one step of the schema. Steps are applied in order, each at
@@ -197,7 +198,7 @@ func execStep(sqlText string) migration {
 func createGeneral(ctx context.Context, c *sql.Conn, now time.Time) error {
 	_, err := c.ExecContext(ctx,
 		`INSERT INTO rooms (id, name, kind, created_at) VALUES (?, ?, 'public', ?)`,
-		newID("r_"), protocol.DefaultRoom, now.UnixMilli())
+		store.NewID("r_"), protocol.DefaultRoom, now.UnixMilli())
 	return err
 }
 

@@ -12,7 +12,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -187,37 +186,4 @@ func (s *Store) closed() bool {
 	default:
 		return false
 	}
-}
-
-// idAlphabet is lowercase base32 in ASCII order, so that ids compare like
-// the numbers they encode.
-const idAlphabet = "234567abcdefghijklmnopqrstuvwxyz"
-
-// newID returns prefix followed by 20 random lowercase base32 characters
-// (100 bits from crypto/rand).
-func newID(prefix string) string {
-	var b [20]byte
-	rand.Read(b[:]) // never returns an error (crypto/rand contract)
-	out := make([]byte, len(prefix)+len(b))
-	copy(out, prefix)
-	for i, c := range b {
-		// 256 is a multiple of 32, so c&31 is uniform.
-		out[len(prefix)+i] = idAlphabet[c&31]
-	}
-	return string(out)
-}
-
-// newMessageID returns "m_" followed by 20 lowercase base32 characters: 9
-// encode the time in milliseconds, 11 are random (55 bits). Ids made later
-// sort later, so inserting a batch of messages touches the last page or two
-// of the id index instead of one random page per message; that keeps the
-// WAL written by each group commit small.
-func newMessageID(now time.Time) string {
-	id := []byte(newID("m_"))
-	ms := uint64(now.UnixMilli())
-	for i := 8; i >= 0; i-- { // 45 bits of milliseconds: until the year 3084
-		id[2+i] = idAlphabet[ms&31]
-		ms >>= 5
-	}
-	return string(id)
 }

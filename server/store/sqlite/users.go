@@ -27,7 +27,7 @@ func (s *Store) CreateUser(ctx context.Context, nu store.NewUser) (protocol.User
 		if err := w.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&any); err != nil {
 			return nil, err
 		}
-		u = protocol.User{ID: newID("u_"), Name: nu.Name, Role: protocol.RoleMember}
+		u = protocol.User{ID: store.NewID("u_"), Name: nu.Name, Role: protocol.RoleMember}
 		// The first user ever is the admin: nobody else could make one.
 		if nu.Admin || !any {
 			u.Role = protocol.RoleAdmin
@@ -153,7 +153,7 @@ func (s *Store) CreateSession(ctx context.Context, userID string, tokenHash []by
 			return nil, fmt.Errorf("user %s is disabled: %w", userID, store.ErrForbidden)
 		}
 		now := s.opts.Now()
-		sess = store.Session{ID: newID("s_"), User: u, CreatedAt: time.UnixMilli(now.UnixMilli())}
+		sess = store.Session{ID: store.NewID("s_"), User: u, CreatedAt: time.UnixMilli(now.UnixMilli())}
 		_, err = w.exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at) VALUES (?, ?, ?, ?)`,
 			sess.ID, userID, tokenHash, now.UnixMilli())
 		return nil, err

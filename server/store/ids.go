@@ -1,0 +1,71 @@
+package store
+
+import (
+	"cmp"
+	"crypto/rand"
+	"slices"
+	"strings"
+	"time"
+
+	"minichat/server/protocol"
+)
+
+// idAlphabet is lowercase base32 in ASCII order, so that ids compare like
+// the numbers they encode.
+const idAlphabet = "234567abcdefghijklmnopqrstuvwxyz"
+
+// NewID returns prefix followed by 20 random lowercase base32 characters
+// (100 bits from crypto/rand). Every implementation makes its ids with it,
+// so an installation copied from one store to another keeps them.
+func NewID(prefix string) string {
+	var b [20]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand contract)
+	out := make([]byte, len(prefix)+len(b))
+	copy(out, prefix)
+	for i, c := range b {
+		// 256 is a multiple of 32, so c&31 is uniform.
+		out[len(prefix)+i] = idAlphabet[c&31]
+	}
+	return string(out)
+}
+
+// NewMessageID returns "m_" followed by 20 lowercase base32 characters: 9
+// encode the time in milliseconds, 11 are random (55 bits). Ids made later
+// sort later, so inserting a batch of messages touches the last page or two
+// of the id index instead of one random page per message, which keeps each
+// group commit's writes small.
+func NewMessageID(now time.Time) string {
+	id := []byte(NewID("m_"))
+	ms := uint64(now.UnixMilli())
+	for i := 8; i >= 0; i-- { // 45 bits of milliseconds: until the year 3084
+		id[2+i] = idAlphabet[ms&31]
+		ms >>= 5
+	}
+	return string(id)
+}
+
+// Visible reports whether a viewer may see a room: public, or a member.
+func Visible(r protocol.Room) bool { return r.Kind == protocol.RoomPublic || r.Member }
+
+// SortRooms orders rooms as Store.Rooms lists them: by kind (public,
+// private, dm), then name without regard to case, then id.
+func SortRooms(rooms []protocol.Room) {
+	slices.SortFunc(rooms, func(a, b protocol.Room) int {
+		return cmp.Or(
+			cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)),
+			cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)),
+			cmp.Compare(a.ID, b.ID),
+		)
+	})
+}
+
+func kindRank(kind string) int {
+	switch kind {
+	case protocol.RoomPublic:
+		return 0
+	case protocol.RoomPrivate:
+		return 1
+	default:
+		return 2
+	}
+}
