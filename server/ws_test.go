@@ -1,7 +1,13 @@
 package server_test
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -697,5 +703,116 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	}
 	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+600 {
 		t.Fatalf("synced %v", s)
+	}
+}
+
+// rawFrame is a client text frame as RFC 6455 wants it: masked.
+func rawFrame(payload string) []byte {
+	key := [4]byte{0x1b, 0x7e, 0x33, 0xa5}
+	b := []byte{0x81}
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	default:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	}
+	b = append(b, key[:]...)
+	for i := range len(payload) {
+		b = append(b, payload[i]^key[i%4])
+	}
+	return b
+}
+
+// readRawFrames reads unmasked server frames from br until one of the
+// wanted type arrives, and returns it.
+func readRawFrames(t *testing.T, br *bufio.Reader, want string) map[string]any {
+	t.Helper()
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		n := int(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var l [2]byte
+			_, _ = io.ReadFull(br, l[:])
+			n = int(l[0])<<8 | int(l[1])
+		case 127:
+			var l [8]byte
+			_, _ = io.ReadFull(br, l[:])
+			n = int(binary.BigEndian.Uint64(l[:]))
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		if h[0]&0x0f != 1 {
+			continue
+		}
+		for _, line := range bytes.Split(payload, []byte("\n")) {
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatalf("bad frame %q", line)
+			}
+			if m["type"] == want {
+				return m
+			}
+		}
+	}
+}
+
+// A client may send its first frames in the same packet as the upgrade
+// request, before the server has answered it; and a connection that has
+// been idle must be served as soon as it speaks again (an idle connection
+// waits on a small goroutine of its own, see ws.idleWaiter).
+func TestFramesBeforeUpgradeAnswerAndAfterIdleAreServed(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	general := e.roomID(alice, "general")
+	for _, early := range []bool{true, false} {
+		t.Run(fmt.Sprintf("early=%v", early), func(t *testing.T) {
+			nc, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+			req := "GET /ws HTTP/1.1\r\nHost: " + strings.TrimPrefix(e.ts.URL, "http://") + "\r\n" +
+				"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer " + alice.Token + "\r\n\r\n"
+			hello := rawFrame(fmt.Sprintf(`{"type":"hello","since":{%q:0}}`, general))
+			out := []byte(req)
+			if early {
+				out = append(out, hello...)
+			}
+			if _, err := nc.Write(out); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(nc)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			readRawFrames(t, br, "welcome")
+			if !early {
+				time.Sleep(100 * time.Millisecond) // idle: nothing sent yet
+				if _, err := nc.Write(hello); err != nil {
+					t.Fatal(err)
+				}
+			}
+			readRawFrames(t, br, "synced")
+			for i := range 3 {
+				time.Sleep(50 * time.Millisecond) // idle again between frames
+				send := fmt.Sprintf(`{"type":"send","room":%q,"text":"after idle %d","client_id":"raw-%v-%d","ref":"r%d"}`, general, i, early, i, i)
+				if _, err := nc.Write(rawFrame(send)); err != nil {
+					t.Fatal(err)
+				}
+				ack := readRawFrames(t, br, "ack")
+				if ack["ref"] != fmt.Sprintf("r%d", i) {
+					t.Fatalf("ack %v, want ref r%d", ack, i)
+				}
+			}
+		})
 	}
 }

@@ -54,14 +54,30 @@ func (h *Handler) sweep() {
 
 // smallBuffers hands the WebSocket library smaller buffers than net/http's
 // 4 KiB pair, which a connection would otherwise keep for its whole life.
+// After the upgrade it holds the socket and the reader's buffer, for the
+// idle waiter.
 type smallBuffers struct {
 	http.ResponseWriter
 	readSize, writeSize int
+
+	nc       net.Conn
+	br       *bufio.Reader
+	leftover int // bytes the client sent before the upgrade was answered
 }
 
-func (s smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+// idleWaiter returns a waiter for the hijacked socket, or nil: a client that
+// sent bytes before the upgrade was answered has them in a reader the
+// WebSocket library keeps to itself, so it keeps the plain read loop.
+func (s *smallBuffers) idleWaiter() *idleWaiter {
+	if s.nc == nil || s.leftover > 0 {
+		return nil
+	}
+	return newIdleWaiter(s.nc, s.br)
+}
+
+func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -78,6 +94,7 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
+	s.nc, s.br, s.leftover = nc, br, n
 	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, s.writeSize)), nil
 }
 

@@ -185,6 +185,9 @@ type conn struct {
 	ctx  context.Context
 	user protocol.User
 	ip   string // the client address counted by admit
+	// idle, when not nil, waits for the client on a small goroutine while
+	// the connection is idle (see idleWaiter).
+	idle *idleWaiter
 
 	writingSince atomic.Int64 // unix nanos when the current write began; 0 when idle
 	// writerOn is set while the writer goroutine runs. The writer exits
@@ -232,7 +235,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// The origin was checked above, with the configured allow-list.
-	wsc, err := websocket.Accept(smallBuffers{w, h.opts.ReadBufferSize, h.opts.WriteBufferSize}, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w, readSize: h.opts.ReadBufferSize, writeSize: h.opts.WriteBufferSize}
+	wsc, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -250,6 +254,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx:    context.Background(),
 		user:   sess.User,
 		ip:     ip,
+		idle:   sb.idleWaiter(),
 		writes: rate.NewLimiter(rate.Limit(h.opts.Rate), h.opts.Burst),
 		// Any frame counts against the flood limit: ten times the write
 		// limit, and never below 50/s, leaves room for typing, reads and pongs.
@@ -477,14 +482,22 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// readLoop reads client frames until the socket closes.
+// readLoop reads client frames until the socket closes. When the next
+// read would wait for the client, it hands the wait to a fresh goroutine
+// with a small stack and returns (see idleWaiter); that goroutine runs
+// readLoop again once the client sends something.
 //
-// It is kept small on purpose: an idle connection sits in ws.Read below
-// this frame, and a goroutine stack is halved by the garbage collector only
-// while less than a quarter of it is in use, so every byte of this frame
-// decides whether idle readers fit in 4 KiB stacks or need 8.
+// It is kept small on purpose: without an idle waiter (TLS) an idle
+// connection sits in ws.Read below this frame, and a goroutine stack is
+// halved by the garbage collector only while less than a quarter of it is
+// in use, so every byte of this frame decides whether idle readers fit in
+// 4 KiB stacks or need 8.
 func (c *conn) readLoop() {
 	for {
+		if c.idle != nil && c.idle.wouldBlock() {
+			go c.waitIdle()
+			return
+		}
 		typ, data, err := c.ws.Read(c.ctx)
 		if err != nil {
 			c.readFailed(err)
@@ -492,6 +505,13 @@ func (c *conn) readLoop() {
 		}
 		c.received(typ, data)
 	}
+}
+
+// waitIdle waits, on a goroutine of its own with a small stack, until the
+// client sends something, then reads.
+func (c *conn) waitIdle() {
+	c.idle.block()
+	c.readLoop()
 }
 
 // readFailed ends the reader: the socket is closed or broken.
