@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,6 +78,10 @@ type Options struct {
 	MaxUploadBytes int64
 	Version        string
 	Log            zerolog.Logger
+
+	// collect runs a garbage collection after a reconnect storm (see
+	// settle); tests count the calls instead.
+	collect func()
 }
 
 // Default connection caps; see Options.
@@ -137,6 +142,9 @@ func New(opts Options) *Handler {
 	if opts.ClientIP == nil {
 		opts.ClientIP = remoteHost
 	}
+	if opts.collect == nil {
+		opts.collect = runtime.GC
+	}
 	h := &Handler{
 		opts:    opts,
 		log:     opts.Log,
@@ -146,8 +154,9 @@ func New(opts Options) *Handler {
 		perIP:   make(map[string]int),
 		stopped: make(chan struct{}),
 	}
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go h.sweep()
+	go h.settle()
 	return h
 }
 
@@ -353,13 +362,19 @@ func (c *conn) kick() {
 	}
 }
 
-// writeBuf is a writer's reusable batch of frames and joined payload.
-type writeBuf struct {
-	batch [][]byte
-	buf   []byte
-}
+// batches are writers' reusable slices of frames: writers come and go with
+// traffic, and a fresh slice for each would be much of what fan-out allocates.
+var batches = sync.Pool{New: func() any { return new([][]byte) }}
 
-var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
+// joinBufs are the buffers in which a batch of several frames is joined
+// into one payload. A writer holds one only for the time of one write, so
+// there are about as many as writes in progress — not one per connection
+// with a writer, which 10,000 connections catching up at once would make
+// 10,000 buffers of maxWrite bytes.
+var joinBufs = sync.Pool{New: func() any { b := make([]byte, 0, joinBufSize); return &b }}
+
+// joinBufSize holds maxWrite bytes of frames and their separators.
+const joinBufSize = maxWrite + maxWrite/4
 
 // maxWrite bounds the frames one write carries (a frame larger than this
 // goes alone), and with it the writer's buffer: 10,000 connections catching
@@ -409,19 +424,13 @@ func OriginAllowed(r *http.Request, allowed []string) bool {
 // message, and returns once the queue is empty.
 func (c *conn) writeLoop() {
 	defer c.h.wg.Done()
-	// The batch and the joined payload come from a pool: writers come and
-	// go with traffic, and fresh slices for each would be most of what
-	// fan-out allocates.
-	wb := writeBufs.Get().(*writeBuf)
+	bp := batches.Get().(*[][]byte)
+	batch := (*bp)[:0]
 	defer func() {
-		clear(wb.batch)
-		if cap(wb.buf) > 64<<10 {
-			wb.buf = nil // a burst's buffer is not kept
-		}
-		writeBufs.Put(wb)
+		clear(batch)
+		*bp = batch[:0]
+		batches.Put(bp)
 	}()
-	batch, buf := wb.batch[:0], wb.buf[:0]
-	defer func() { wb.batch, wb.buf = batch, buf }()
 	var linger *time.Timer
 	for {
 		var closed bool
@@ -456,20 +465,25 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		payload := batch[0]
+		var jb *[]byte
 		if len(batch) > 1 {
-			buf = buf[:0]
+			jb = joinBufs.Get().(*[]byte)
+			buf := (*jb)[:0]
 			for i, f := range batch {
 				if i > 0 {
 					buf = append(buf, '\n')
 				}
 				buf = append(buf, f...)
 			}
-			payload = buf
+			payload, *jb = buf, buf
 		}
 		clear(batch)
 		c.writingSince.Store(time.Now().UnixNano())
 		err := c.ws.Write(c.ctx, websocket.MessageText, payload)
 		c.writingSince.Store(0)
+		if jb != nil && cap(*jb) <= joinBufSize {
+			joinBufs.Put(jb)
+		}
 		if err != nil {
 			c.hc.Close(protocol.CloseInternal, "write failed")
 			// The first close wins: a slow consumer closed 4429 while its
