@@ -22,7 +22,16 @@ var migrations = []migration{
 	createGeneral,
 	execStep(schemaFilesSearch),
 	execStep(disabledUsers),
+	execStep(searchAtCommit),
 }
+
+// searchAtCommit moves the indexing of new messages out of their INSERT
+// (a trigger) to the end of the write batch (indexNew): FTS5 writes its
+// pending index data to disk at every savepoint, and inside a transaction a
+// statement with a trigger is one, so each message wrote a segment of its
+// own and merged it — most of the time of a send. Edits and deletes keep
+// their trigger.
+const searchAtCommit = `DROP TRIGGER messages_search_insert`
 
 // disabledUsers adds the disabled flag of accounts (SetUserDisabled).
 const disabledUsers = `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0`

@@ -231,9 +231,9 @@ func TestSearchBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		"DROP TRIGGER messages_search_insert", "DROP TRIGGER messages_search_update",
+		"DROP TRIGGER messages_search_update", // messages_search_insert: gone since searchAtCommit
 		"DROP TABLE search_text", "DROP TABLE search_docs", "DROP TABLE message_files", "DROP TABLE files",
-		"ALTER TABLE users DROP COLUMN disabled", // the step after it, undone too
+		"ALTER TABLE users DROP COLUMN disabled", // the steps after it, undone too
 		"PRAGMA user_version = 2",
 	} {
 		if _, err := db.Exec(q); err != nil {

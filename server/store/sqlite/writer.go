@@ -3,12 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"minichat/server/protocol"
 	"minichat/server/store"
 )
 
@@ -153,6 +155,11 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 		}
 		events = append(events, evs...)
 	}
+	if err := indexNew(ctx, w, events); err != nil {
+		_, _ = w.exec(ctx, "ROLLBACK")
+		s.answer(batch, errs, fmt.Errorf("index write batch: %w", err))
+		return
+	}
 	if _, err := w.exec(ctx, "COMMIT"); err != nil {
 		// The transaction may still be open; roll it back so the next batch
 		// starts clean. Nothing of this batch was committed.
@@ -167,6 +174,37 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 		s.opts.OnCommit(events)
 	}
 	s.answer(batch, errs, nil)
+}
+
+// indexNew adds the chat messages of a batch's events to the search index,
+// in the batch's transaction: two statements for the whole batch, so FTS5
+// flushes its index once per commit rather than once per message. (No
+// message can be edited or deleted in the batch that stores it: its id is
+// known only once the batch has committed.)
+func indexNew(ctx context.Context, w *stmtCache, events []store.Event) error {
+	ids := make([]string, 0, len(events))
+	for _, ev := range events {
+		if ev.Kind == store.EventMessage && ev.Message.Kind == protocol.KindChat {
+			ids = append(ids, ev.Message.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	if _, err := w.exec(ctx, `INSERT INTO search_docs (message_id, room_id)
+		SELECT m.id, m.room_id FROM json_each(?) j JOIN messages m ON m.id = j.value
+		WHERE m.deleted = 0 ORDER BY j.key`, string(list)); err != nil {
+		return err
+	}
+	_, err = w.exec(ctx, `INSERT INTO search_text (rowid, text, room)
+		SELECT d.doc, m.text, m.room_id FROM json_each(?) j
+		JOIN search_docs d ON d.message_id = j.value JOIN messages m ON m.id = j.value
+		WHERE m.text <> ''`, string(list))
+	return err
 }
 
 // runOp runs one op under a savepoint, rolling back to it on error so the
