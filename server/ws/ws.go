@@ -197,6 +197,10 @@ type conn struct {
 	// idle, when not nil, waits for the client on a small goroutine while
 	// the connection is idle (see idleWaiter).
 	idle *idleWaiter
+	// closing is held by the writer while websocket.Close reads the peer's
+	// close frame, and by the reader while it looks into the read buffer
+	// (idleWouldBlock): the two must not use the buffer at once.
+	closing sync.Mutex
 
 	writingSince atomic.Int64 // unix nanos when the current write began; 0 when idle
 	// writerOn is set while the writer goroutine runs. The writer exits
@@ -441,7 +445,9 @@ func (c *conn) writeLoop() {
 			c.h.stats.closedWith(code, reason)
 			c.h.opts.Hub.Unregister(c.hc)
 			// Close sends the close frame and waits (bounded) for the peer's.
+			c.closing.Lock()
 			_ = c.ws.Close(websocket.StatusCode(code), reason)
+			c.closing.Unlock()
 			return
 		}
 		if len(batch) == 0 {
@@ -508,7 +514,7 @@ func (c *conn) writeLoop() {
 // 4 KiB stacks or need 8.
 func (c *conn) readLoop() {
 	for {
-		if c.idle != nil && c.idle.wouldBlock() {
+		if c.idle != nil && c.idleWouldBlock() {
 			go c.waitIdle()
 			return
 		}
@@ -519,6 +525,15 @@ func (c *conn) readLoop() {
 		}
 		c.received(typ, data)
 	}
+}
+
+// idleWouldBlock reports whether the next read would wait for the client.
+//
+//go:noinline
+func (c *conn) idleWouldBlock() bool {
+	c.closing.Lock()
+	defer c.closing.Unlock()
+	return c.idle.wouldBlock()
 }
 
 // waitIdle waits, on a goroutine of its own with a small stack, until the
