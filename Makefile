@@ -2,6 +2,7 @@
 #   make run    build the web client (when npm is present) and serve on :8080 with data in ./data
 #   make test   vet, Go tests with the race detector, TypeScript type-check and unit tests
 #   make e2e    browser tests (Playwright on Debian's Chromium) against the real binary
+#   make screenshots  the browser tests, saving their screenshots in docs/screenshots
 #   make build  bin/minichat with the client embedded
 #   make lint   go vet and staticcheck
 #   make bench  Go benchmarks of the hot paths
@@ -21,7 +22,7 @@ HAVE_NPM    := $(shell command -v npm 2>/dev/null)
 FUZZTIME    ?= 20s
 SOAKTIME    ?= 3m
 
-.PHONY: run build web test test-go test-web e2e lint bench fuzz soak release clean
+.PHONY: run build web test test-go test-web e2e screenshots lint bench fuzz soak release clean
 
 run: web
 	$(GO) run -ldflags "$(LDFLAGS)" . --addr :8080 --data-dir ./data
@@ -61,6 +62,9 @@ test-web:
 
 e2e: web
 	npm run e2e
+
+screenshots: web
+	MINICHAT_SCREENSHOTS=1 npm run e2e
 
 lint:
 	$(GO) vet ./...

@@ -1,5 +1,3 @@
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Page } from "@playwright/test";
 import {
   apiHistoryStatus,
@@ -9,11 +7,9 @@ import {
   apiSend,
   apiSignIn,
   expect,
+  screenshot,
   test,
 } from "./fixtures";
-
-const screenshot = (name: string) =>
-  resolve(fileURLToPath(new URL(".", import.meta.url)), `../../docs/screenshots/${name}.png`);
 
 const general = (page: Page) => page.getByRole("log", { name: "Messages in #general" });
 const composer = (page: Page, room = "#general") => page.getByRole("textbox", { name: `Message ${room}` });

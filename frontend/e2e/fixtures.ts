@@ -1,10 +1,22 @@
 // Shared fixtures: a fresh server per test, browser contexts signed up
 // through the UI, and API helpers for seeding.
 
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test as base, expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { Server } from "./server";
 
 export { expect };
+
+// Screenshots go to docs/screenshots/ when MINICHAT_SCREENSHOTS=1 (make
+// screenshots), else under test-results/, so a test run leaves the tree as
+// it found it.
+export const screenshotDir = resolve(
+  fileURLToPath(new URL(".", import.meta.url)),
+  process.env.MINICHAT_SCREENSHOTS === "1" ? "../../docs/screenshots" : "../../test-results/screenshots",
+);
+
+export const screenshot = (name: string) => resolve(screenshotDir, `${name}.png`);
 
 export const password = "correct-horse-battery";
 

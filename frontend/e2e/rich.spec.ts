@@ -1,13 +1,8 @@
 // Rich chat in a real browser against the real binary: files, edit, delete,
 // reactions, replies, mentions with notifications, unread counts and search.
 
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Locator, Page } from "@playwright/test";
-import { apiRegister, apiRoomId, apiSend, apiSendRich, apiUpload, expect, test } from "./fixtures";
-
-const screenshot = (name: string) =>
-  resolve(fileURLToPath(new URL(".", import.meta.url)), `../../docs/screenshots/${name}.png`);
+import { apiRegister, apiRoomId, apiSend, apiSendRich, apiUpload, expect, screenshot, test } from "./fixtures";
 
 const general = (page: Page) => page.getByRole("log", { name: "Messages in #general" });
 const composer = (page: Page, room = "#general") => page.getByRole("textbox", { name: `Message ${room}` });

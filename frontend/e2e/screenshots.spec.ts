@@ -1,13 +1,10 @@
 // Seeds a small team's workspace and saves screenshots of the main view,
-// light and dark, desktop and phone, under docs/screenshots/.
+// light and dark, desktop and phone, under docs/screenshots/ with
+// MINICHAT_SCREENSHOTS=1 (make screenshots), else under test-results/.
 
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Page } from "@playwright/test";
-import { apiCreateRoom, apiDM, apiJoin, apiRegister, apiRoomId, apiSend, expect, test } from "./fixtures";
-
-const outDir = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../docs/screenshots");
+import { apiCreateRoom, apiDM, apiJoin, apiRegister, apiRoomId, apiSend, expect, screenshotDir as outDir, test } from "./fixtures";
 
 test("screenshot of the sign-in form", async ({ server, browser }) => {
   const context = await browser.newContext({ baseURL: server.url, colorScheme: "light", viewport: { width: 1280, height: 800 } });
