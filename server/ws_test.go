@@ -499,6 +499,7 @@ func TestBadFramesGetErrorsAndTheConnectionStaysUsable(t *testing.T) {
 		{`{"type":"send","ref":"x"}`, "bad_request"},
 		{`{"type":"send","room":5,"text":"x","ref":"x"}`, "bad_request"},
 		{`{"type":"send","room":"` + general + `","text":"   ","ref":"x"}`, "bad_request"},
+		{`{"type":"send","room":"` + general + `","text":"a\u0000b","ref":"x"}`, "bad_request"},
 		{`{"type":"send","room":"` + general + `","text":"` + strings.Repeat("é", 4001) + `","ref":"x"}`, "too_large"},
 		{`{"type":"send","room":"` + general + `","text":"x","client_id":"` + strings.Repeat("c", 65) + `","ref":"x"}`, "bad_request"},
 		{`{"type":"send","room":"r_missing","text":"x","ref":"x"}`, "not_found"},

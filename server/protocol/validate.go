@@ -61,11 +61,16 @@ func CheckPassword(p string) error {
 }
 
 // NormalizeText trims outer white space and checks the result is valid UTF-8
-// of at most MaxTextChars code points. Empty text is allowed only when
-// allowEmpty (a message with attachments).
+// without NUL characters, of at most MaxTextChars code points. Empty text
+// is allowed only when allowEmpty (a message with attachments). NUL is
+// refused because PostgreSQL cannot store it in text: with it allowed, the
+// same message would be kept by one store and refused by the other.
 func NormalizeText(s string, allowEmpty bool) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", Errorf(CodeBadRequest, "text must be valid UTF-8")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", Errorf(CodeBadRequest, "text must not contain NUL (U+0000) characters")
 	}
 	t := strings.TrimSpace(s)
 	if t == "" && !allowEmpty {
