@@ -724,28 +724,41 @@ func rawFrame(payload string) []byte {
 	return b
 }
 
-// readRawFrames reads unmasked server frames from br until one of the
-// wanted type arrives, and returns it.
-func readRawFrames(t *testing.T, br *bufio.Reader, want string) map[string]any {
+// rawReader reads unmasked server messages and splits them into frames
+// (one message may carry several, separated by newlines).
+type rawReader struct {
+	br      *bufio.Reader
+	pending []map[string]any
+}
+
+// next returns the next frame of type want, skipping the others.
+func (r *rawReader) next(t *testing.T, want string) map[string]any {
 	t.Helper()
 	for {
+		for len(r.pending) > 0 {
+			m := r.pending[0]
+			r.pending = r.pending[1:]
+			if m["type"] == want {
+				return m
+			}
+		}
 		var h [2]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
+		if _, err := io.ReadFull(r.br, h[:]); err != nil {
 			t.Fatalf("waiting for %s: %v", want, err)
 		}
 		n := int(h[1] & 0x7f)
 		switch n {
 		case 126:
 			var l [2]byte
-			_, _ = io.ReadFull(br, l[:])
+			_, _ = io.ReadFull(r.br, l[:])
 			n = int(l[0])<<8 | int(l[1])
 		case 127:
 			var l [8]byte
-			_, _ = io.ReadFull(br, l[:])
+			_, _ = io.ReadFull(r.br, l[:])
 			n = int(binary.BigEndian.Uint64(l[:]))
 		}
 		payload := make([]byte, n)
-		if _, err := io.ReadFull(br, payload); err != nil {
+		if _, err := io.ReadFull(r.br, payload); err != nil {
 			t.Fatalf("waiting for %s: %v", want, err)
 		}
 		if h[0]&0x0f != 1 {
@@ -756,9 +769,7 @@ func readRawFrames(t *testing.T, br *bufio.Reader, want string) map[string]any {
 			if err := json.Unmarshal(line, &m); err != nil {
 				t.Fatalf("bad frame %q", line)
 			}
-			if m["type"] == want {
-				return m
-			}
+			r.pending = append(r.pending, m)
 		}
 	}
 }
@@ -791,25 +802,26 @@ func TestFramesBeforeUpgradeAnswerAndAfterIdleAreServed(t *testing.T) {
 				t.Fatal(err)
 			}
 			br := bufio.NewReader(nc)
+			frames := &rawReader{br: br}
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 				t.Fatalf("upgrade: %v %v", resp, err)
 			}
-			readRawFrames(t, br, "welcome")
+			frames.next(t, "welcome")
 			if !early {
 				time.Sleep(100 * time.Millisecond) // idle: nothing sent yet
 				if _, err := nc.Write(hello); err != nil {
 					t.Fatal(err)
 				}
 			}
-			readRawFrames(t, br, "synced")
+			frames.next(t, "synced")
 			for i := range 3 {
 				time.Sleep(50 * time.Millisecond) // idle again between frames
 				send := fmt.Sprintf(`{"type":"send","room":%q,"text":"after idle %d","client_id":"raw-%v-%d","ref":"r%d"}`, general, i, early, i, i)
 				if _, err := nc.Write(rawFrame(send)); err != nil {
 					t.Fatal(err)
 				}
-				ack := readRawFrames(t, br, "ack")
+				ack := frames.next(t, "ack")
 				if ack["ref"] != fmt.Sprintf("r%d", i) {
 					t.Fatalf("ack %v, want ref r%d", ack, i)
 				}
