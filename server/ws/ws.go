@@ -1,8 +1,11 @@
 // Package ws is the /ws endpoint: it authenticates and origin-checks the
-// upgrade, admits the connection to the hub, and runs exactly two
+// upgrade, admits the connection to the hub, and runs at most two
 // goroutines per connection — a reader that decodes, validates and
 // rate-limits client frames, and a writer that is the only goroutine ever
-// writing to the socket. The writer drains the connection's hub queue and
+// writing to the socket. Neither stays while the connection is idle: the
+// writer exits after a second without frames, and the reader hands the
+// wait for the client to a fresh goroutine with a small stack
+// (idleWaiter). The writer drains the connection's hub queue and
 // puts every frame that is ready into one WebSocket message (frames
 // separated by newlines), which is what lets one server write serve many
 // deliveries. One sweeper goroutine per Handler sends heartbeats, closes
