@@ -851,45 +851,57 @@ func pongingSocket(t *testing.T, c *child, token string) (ws *websocket.Conn, cl
 	return ws, closedc, ackc
 }
 
-// TestDisableClosesOpenSockets: `minichat user disable`, run beside a
-// server, closes the sockets the account already has open (4401), within a
-// heartbeat, and leaves everyone else connected.
-func TestDisableClosesOpenSockets(t *testing.T) {
-	dir := t.TempDir()
-	p := startChild(t, dir, "--heartbeat", "1s")
-	for _, name := range []string{"alice", "bob"} {
-		if st, _ := p.post("/api/users", `{"username":"`+name+`","password":"password1"}`); st != 201 {
-			t.Fatalf("register %s", name)
-		}
-	}
-	aliceToken, room := login(t, p)
-	_, sess := p.post("/api/session", `{"username":"bob","password":"password1"}`)
-	_, bobClosed, _ := pongingSocket(t, p, sess["token"].(string))
-	alice, aliceClosed, aliceAcks := pongingSocket(t, p, aliceToken)
+// TestDisableAndPasswdCloseOpenSockets: `minichat user disable` and
+// `minichat user passwd`, run beside a server, close the sockets the
+// account already has open (4401), within a heartbeat, and leave everyone
+// else connected.
+func TestDisableAndPasswdCloseOpenSockets(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		stdin string
+	}{
+		{[]string{"user", "disable", "bob"}, ""},
+		{[]string{"user", "passwd", "bob"}, "new-password-1\n"},
+	} {
+		t.Run(tc.args[1], func(t *testing.T) {
+			dir := t.TempDir()
+			p := startChild(t, dir, "--heartbeat", "1s")
+			for _, name := range []string{"alice", "bob"} {
+				if st, _ := p.post("/api/users", `{"username":"`+name+`","password":"password1"}`); st != 201 {
+					t.Fatalf("register %s", name)
+				}
+			}
+			aliceToken, room := login(t, p)
+			_, sess := p.post("/api/session", `{"username":"bob","password":"password1"}`)
+			_, bobClosed, _ := pongingSocket(t, p, sess["token"].(string))
+			alice, aliceClosed, aliceAcks := pongingSocket(t, p, aliceToken)
 
-	if err := run(t.Context(), []string{"user", "disable", "bob", "--data-dir", dir}, nil, io.Discard, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-bobClosed:
-		if code != 4401 {
-			t.Fatalf("disabled user's socket closed with %d, want 4401", code)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the disabled user's socket stayed open")
-	}
-	if err := alice.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","room":"`+room+`","text":"still here","client_id":"a1"}`)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case id := <-aliceAcks:
-		if id != "a1" {
-			t.Fatalf("ack of %q", id)
-		}
-	case code := <-aliceClosed:
-		t.Fatalf("another user's socket closed too (%d)", code)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no ack for the other user")
+			args := append(tc.args, "--data-dir", dir)
+			if err := run(t.Context(), args, strings.NewReader(tc.stdin), io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case code := <-bobClosed:
+				if code != 4401 {
+					t.Fatalf("bob's socket closed with %d, want 4401", code)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("bob's socket stayed open after %v", tc.args)
+			}
+			if err := alice.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","room":"`+room+`","text":"still here","client_id":"a1"}`)); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case id := <-aliceAcks:
+				if id != "a1" {
+					t.Fatalf("ack of %q", id)
+				}
+			case code := <-aliceClosed:
+				t.Fatalf("another user's socket closed too (%d)", code)
+			case <-time.After(10 * time.Second):
+				t.Fatal("no ack for the other user")
+			}
+		})
 	}
 }
 

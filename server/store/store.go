@@ -188,6 +188,11 @@ type Store interface {
 	// DisabledUserIDs lists the ids of the disabled accounts, in no
 	// particular order.
 	DisabledUserIDs(ctx context.Context) ([]string, error)
+	// LiveSessionIDs returns those of ids that still name a session (not
+	// signed out, revoked by a password change or a disable), in no
+	// particular order. A running server asks it about the sessions of its
+	// open sockets, to close those whose session ended in another process.
+	LiveSessionIDs(ctx context.Context, ids []string) ([]string, error)
 
 	// CreateSession stores a new session for a token hash and returns its id
 	// (ErrNotFound for an unknown user, ErrForbidden for a disabled one).

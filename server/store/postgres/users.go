@@ -266,6 +266,26 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled boo
 	return ids, nil
 }
 
+// LiveSessionIDs returns those of ids that name a session; see store.Store.
+func (s *Store) LiveSessionIDs(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	q, err := s.reads()
+	if err != nil {
+		return nil, fmt.Errorf("live sessions: %w", err)
+	}
+	rows, err := q.Query(ctx, `SELECT id FROM sessions WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("live sessions: %w", err)
+	}
+	live, err := collect[string](rows)
+	if err != nil {
+		return nil, fmt.Errorf("live sessions: %w", err)
+	}
+	return live, nil
+}
+
 // DisabledUserIDs lists the ids of disabled accounts.
 func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
 	q, err := s.reads()

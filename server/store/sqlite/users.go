@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -259,6 +260,34 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled boo
 		return nil, fmt.Errorf("set user disabled: %w", err)
 	}
 	return ids, nil
+}
+
+// LiveSessionIDs returns those of ids that name a session; see store.Store.
+func (s *Store) LiveSessionIDs(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.reads.query(ctx, `SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("live sessions: %w", err)
+	}
+	defer rows.Close()
+	var live []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("live sessions: %w", err)
+		}
+		live = append(live, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("live sessions: %w", err)
+	}
+	return live, nil
 }
 
 // DisabledUserIDs lists the ids of disabled accounts.

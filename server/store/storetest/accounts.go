@@ -179,6 +179,14 @@ func testDisableUser(t *testing.T, e *env) {
 	if len(ids) != 0 {
 		t.Fatalf("DisabledUserIDs before any disable = %v", ids)
 	}
+	live, err := e.s.LiveSessionIDs(e.ctx, []string{s1.ID, "s_unknown", s2.ID, sa.ID})
+	must(t, "LiveSessionIDs", err)
+	slices.Sort(live)
+	wantLive := []string{s1.ID, s2.ID, sa.ID}
+	slices.Sort(wantLive)
+	if !slices.Equal(live, wantLive) {
+		t.Fatalf("LiveSessionIDs = %v, want %v", live, wantLive)
+	}
 
 	// Disabling revokes every session of the user, and only theirs.
 	revoked, err := e.s.SetUserDisabled(e.ctx, bob.ID, true)
@@ -206,6 +214,13 @@ func testDisableUser(t *testing.T, e *env) {
 	must(t, "DisabledUserIDs", err)
 	if !slices.Equal(ids, []string{bob.ID}) {
 		t.Fatalf("DisabledUserIDs = %v, want [%s]", ids, bob.ID)
+	}
+	// Revoked sessions are no longer live; the others are.
+	if live, err := e.s.LiveSessionIDs(e.ctx, []string{s1.ID, s2.ID, sa.ID}); err != nil || !slices.Equal(live, []string{sa.ID}) {
+		t.Fatalf("LiveSessionIDs after disable = %v, %v; want [%s]", live, err, sa.ID)
+	}
+	if live, err := e.s.LiveSessionIDs(e.ctx, nil); err != nil || len(live) != 0 {
+		t.Fatalf("LiveSessionIDs(nil) = %v, %v", live, err)
 	}
 	// Disabling again is not an error and has nothing left to revoke.
 	revoked, err = e.s.SetUserDisabled(e.ctx, bob.ID, true)
