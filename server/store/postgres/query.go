@@ -228,6 +228,24 @@ func userByID(ctx context.Context, q querier, id string) (protocol.User, error) 
 	return u, nil
 }
 
+// readStrings runs a one-column query of text on the read pool and returns
+// every row; errors are wrapped with what.
+func (s *Store) readStrings(ctx context.Context, what, sql string, args ...any) ([]string, error) {
+	q, err := s.reads()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out, err := collect[string](rows)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // collect reads every row of a one-column query.
 func collect[T any](rows interface {
 	Next() bool

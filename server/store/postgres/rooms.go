@@ -96,19 +96,7 @@ func (s *Store) Rooms(ctx context.Context, userID string) ([]protocol.Room, erro
 
 // MemberRoomIDs lists the ids of the rooms the user belongs to.
 func (s *Store) MemberRoomIDs(ctx context.Context, userID string) ([]string, error) {
-	q, err := s.reads()
-	if err != nil {
-		return nil, fmt.Errorf("member rooms: %w", err)
-	}
-	rows, err := q.Query(ctx, `SELECT room_id FROM members WHERE user_id = $1 ORDER BY room_id COLLATE "C"`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("member rooms: %w", err)
-	}
-	out, err := collect[string](rows)
-	if err != nil {
-		return nil, fmt.Errorf("member rooms: %w", err)
-	}
-	return out, nil
+	return s.readStrings(ctx, "member rooms", `SELECT room_id FROM members WHERE user_id = $1 ORDER BY room_id COLLATE "C"`, userID)
 }
 
 // IsMember reports whether the user belongs to the room.

@@ -271,34 +271,10 @@ func (s *Store) LiveSessionIDs(ctx context.Context, ids []string) ([]string, err
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	q, err := s.reads()
-	if err != nil {
-		return nil, fmt.Errorf("live sessions: %w", err)
-	}
-	rows, err := q.Query(ctx, `SELECT id FROM sessions WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("live sessions: %w", err)
-	}
-	live, err := collect[string](rows)
-	if err != nil {
-		return nil, fmt.Errorf("live sessions: %w", err)
-	}
-	return live, nil
+	return s.readStrings(ctx, "live sessions", `SELECT id FROM sessions WHERE id = ANY($1)`, ids)
 }
 
 // DisabledUserIDs lists the ids of disabled accounts.
 func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
-	q, err := s.reads()
-	if err != nil {
-		return nil, fmt.Errorf("disabled users: %w", err)
-	}
-	rows, err := q.Query(ctx, `SELECT id FROM users WHERE disabled`)
-	if err != nil {
-		return nil, fmt.Errorf("disabled users: %w", err)
-	}
-	ids, err := collect[string](rows)
-	if err != nil {
-		return nil, fmt.Errorf("disabled users: %w", err)
-	}
-	return ids, nil
+	return s.readStrings(ctx, "disabled users", `SELECT id FROM users WHERE disabled`)
 }

@@ -88,23 +88,11 @@ func (s *Store) Rooms(ctx context.Context, userID string) ([]protocol.Room, erro
 
 // MemberRoomIDs lists the ids of the rooms the user belongs to.
 func (s *Store) MemberRoomIDs(ctx context.Context, userID string) ([]string, error) {
-	rows, err := s.reads.query(ctx, `SELECT room_id FROM members WHERE user_id = ? ORDER BY room_id`, userID)
+	ids, err := s.reads.queryStrings(ctx, `SELECT room_id FROM members WHERE user_id = ? ORDER BY room_id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("member rooms: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("member rooms: %w", err)
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("member rooms: %w", err)
-	}
-	return out, nil
+	return ids, nil
 }
 
 // IsMember reports whether the user belongs to the room.

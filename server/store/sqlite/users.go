@@ -206,19 +206,9 @@ func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) ([]string, error) {
 	var ids []string
 	err := s.write(ctx, func(w *stmtCache) ([]store.Event, error) {
-		rows, err := w.query(ctx, `DELETE FROM sessions WHERE user_id = ? RETURNING id`, userID)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		return nil, rows.Err()
+		var err error
+		ids, err = w.queryStrings(ctx, `DELETE FROM sessions WHERE user_id = ? RETURNING id`, userID)
+		return nil, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete user sessions: %w", err)
@@ -242,19 +232,8 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled boo
 		if !disabled {
 			return nil, nil
 		}
-		rows, err := w.query(ctx, `DELETE FROM sessions WHERE user_id = ? RETURNING id`, userID)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		return nil, rows.Err()
+		ids, err = w.queryStrings(ctx, `DELETE FROM sessions WHERE user_id = ? RETURNING id`, userID)
+		return nil, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set user disabled: %w", err)
@@ -271,20 +250,8 @@ func (s *Store) LiveSessionIDs(ctx context.Context, ids []string) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.reads.query(ctx, `SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	live, err := s.reads.queryStrings(ctx, `SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))`, string(list))
 	if err != nil {
-		return nil, fmt.Errorf("live sessions: %w", err)
-	}
-	defer rows.Close()
-	var live []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("live sessions: %w", err)
-		}
-		live = append(live, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("live sessions: %w", err)
 	}
 	return live, nil
@@ -292,20 +259,8 @@ func (s *Store) LiveSessionIDs(ctx context.Context, ids []string) ([]string, err
 
 // DisabledUserIDs lists the ids of disabled accounts.
 func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
-	rows, err := s.reads.query(ctx, `SELECT id FROM users WHERE disabled <> 0`)
+	ids, err := s.reads.queryStrings(ctx, `SELECT id FROM users WHERE disabled <> 0`)
 	if err != nil {
-		return nil, fmt.Errorf("disabled users: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("disabled users: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("disabled users: %w", err)
 	}
 	return ids, nil

@@ -311,6 +311,24 @@ func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows
 	return st.QueryContext(ctx, args...)
 }
 
+// queryStrings runs q and returns its single text column, every row.
+func (c *stmtCache) queryStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func (c *stmtCache) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if c.fixed != nil {
 		ctx = c.fixed
