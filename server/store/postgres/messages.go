@@ -14,8 +14,7 @@ import (
 // Send appends a chat message to a room's log.
 func (s *Store) Send(ctx context.Context, req store.SendRequest) (protocol.Message, bool, error) {
 	o := s.sendOp(req)
-	o.done = make(chan error, 1)
-	if err := s.submit(ctx, o); err != nil {
+	if err := s.q.Submit(ctx, o); err != nil {
 		return protocol.Message{}, false, fmt.Errorf("send: %w", err)
 	}
 	return o.send.msg, o.send.dup, nil
@@ -28,14 +27,13 @@ func (s *Store) SendAsync(ctx context.Context, req store.SendRequest, done func(
 		return
 	}
 	o := s.sendOp(req)
-	o.then = func(err error) {
+	if !s.q.Async(o, func(err error) {
 		if err != nil {
 			done(protocol.Message{}, false, fmt.Errorf("send: %w", err))
 			return
 		}
 		done(o.send.msg, o.send.dup, nil)
-	}
-	if !s.enqueue(o) {
+	}) {
 		done(protocol.Message{}, false, ErrClosed)
 	}
 }

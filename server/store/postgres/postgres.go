@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"minichat/server/store"
+	"minichat/server/store/writeq"
 )
 
 // ErrClosed is returned by every call made after Close.
@@ -53,11 +54,7 @@ type Store struct {
 	wpool   *pgxpool.Pool // the writer's one connection
 	general string        // id of the general room, looked up at Open
 
-	qmu       sync.Mutex
-	queue     []*op         // guarded by qmu
-	qclosed   bool          // guarded by qmu: set by Close
-	wake      chan struct{} // capacity 1: the queue is not empty
-	quit      chan struct{} // closed by Close
+	q         *writeq.Queue[*op]
 	done      chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
 }
@@ -139,8 +136,7 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts store.Options) (*
 		opts:  opts,
 		pool:  pool,
 		wpool: wpool,
-		wake:  make(chan struct{}, 1),
-		quit:  make(chan struct{}),
+		q:     writeq.New[*op](ErrClosed),
 		done:  make(chan struct{}),
 	}
 	if err := pool.QueryRow(ctx, `SELECT id FROM rooms WHERE lower(name) = lower($1) AND kind = 'public'`,
@@ -160,10 +156,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 func (s *Store) Close() error {
 	err := ErrClosed
 	s.closeOnce.Do(func() {
-		s.qmu.Lock()
-		s.qclosed = true
-		s.qmu.Unlock()
-		close(s.quit)
+		s.q.Close()
 		<-s.done
 		s.wpool.Close()
 		s.pool.Close()
@@ -184,14 +177,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) closed() bool {
-	select {
-	case <-s.quit:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Store) closed() bool { return s.q.Closed() }
 
 // reads is the querier of read-only calls; after Close it fails at once.
 func (s *Store) reads() (querier, error) {

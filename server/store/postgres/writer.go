@@ -4,23 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"minichat/server/store"
-)
-
-// Op states. An op is queued until the writer takes it or its caller gives
-// up; exactly one of the two wins the compare-and-swap from opQueued.
-const (
-	opQueued int32 = iota
-	opTaken
-	opAbandoned
+	"minichat/server/store/writeq"
 )
 
 // querier is what both the pool and a transaction offer.
@@ -43,83 +34,22 @@ type op struct {
 	rooms []string
 	// send, for a chat message, lets the writer pipeline it with the sends
 	// next to it in the batch (runSends); fn is then its one-at-a-time form.
-	send  *sendWork
-	state atomic.Int32
-	done  chan error // buffered 1; nil for an asynchronous op
-	// then, for an asynchronous op, is called by the writer with the op's
-	// result once its batch has committed (or failed). It must not block.
-	then func(error)
+	send *sendWork
+	writeq.Ticket
 }
 
 // write runs fn on the writer and waits for the commit. A caller whose ctx
 // ends before the writer takes the op gets ctx.Err() and the op never runs;
 // once taken, the op completes and its result is returned whatever ctx does.
 func (s *Store) write(ctx context.Context, rooms []string, fn func(ctx context.Context, tx pgx.Tx) ([]store.Event, error)) error {
-	return s.submit(ctx, &op{fn: fn, rooms: rooms, done: make(chan error, 1)})
-}
-
-// enqueue adds o to the write queue; false after Close.
-func (s *Store) enqueue(o *op) bool {
-	s.qmu.Lock()
-	if s.qclosed {
-		s.qmu.Unlock()
-		return false
-	}
-	s.queue = append(s.queue, o)
-	s.qmu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-func (s *Store) submit(ctx context.Context, o *op) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if !s.enqueue(o) {
-		return ErrClosed
-	}
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		if o.state.CompareAndSwap(opQueued, opAbandoned) {
-			return ctx.Err()
-		}
-		return <-o.done
-	}
+	return s.q.Submit(ctx, &op{fn: fn, rooms: rooms})
 }
 
 // writer is the only goroutine that writes. It returns after Close, once
 // every op queued before Close has been answered.
 func (s *Store) writer() {
 	defer close(s.done)
-	var spare []*op
-	for {
-		select {
-		case <-s.wake:
-		case <-s.quit:
-		}
-		// Let the writers answered by the last commit queue their next op
-		// before the batch is closed (see the SQLite store).
-		runtime.Gosched()
-		s.qmu.Lock()
-		taken, closed := s.queue, s.qclosed
-		s.queue = spare[:0]
-		s.qmu.Unlock()
-		for batch := taken; len(batch) > 0; {
-			n := min(len(batch), maxBatch)
-			s.runBatch(batch[:n])
-			batch = batch[n:]
-		}
-		clear(taken)
-		spare = taken
-		if closed {
-			return
-		}
-	}
+	s.q.Run(maxBatch, s.runBatch)
 }
 
 // clientKey is a send's sender and client_id ("" when it has none).
@@ -144,7 +74,7 @@ func (s *Store) runBatch(batch []*op) {
 	var rooms []string
 	taken := 0
 	for _, o := range batch {
-		if o.state.CompareAndSwap(opQueued, opTaken) {
+		if o.Take() {
 			taken++
 			rooms = append(rooms, o.rooms...)
 		}
@@ -168,13 +98,13 @@ func (s *Store) runBatch(batch []*op) {
 	}
 	errs := make([]error, len(batch))
 	if err != nil {
-		s.answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
+		writeq.Answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
 		return
 	}
 	var events []store.Event
 	for i := 0; i < len(batch); {
 		o := batch[i]
-		if o.state.Load() != opTaken {
+		if !o.Taken() {
 			i++
 			continue
 		}
@@ -196,7 +126,7 @@ func (s *Store) runBatch(batch []*op) {
 		j := i + 1
 		for ; j < len(batch); j++ {
 			p := batch[j]
-			if p.state.Load() != opTaken {
+			if !p.Taken() {
 				continue
 			}
 			if p.send == nil {
@@ -220,7 +150,7 @@ func (s *Store) runBatch(batch []*op) {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		_ = tx.Rollback(ctx)
-		s.answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
+		writeq.Answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
 		return
 	}
 	if s.opts.ObserveCommit != nil {
@@ -229,7 +159,7 @@ func (s *Store) runBatch(batch []*op) {
 	if len(events) > 0 && s.opts.OnCommit != nil {
 		s.opts.OnCommit(events)
 	}
-	s.answer(batch, errs, nil)
+	writeq.Answer(batch, errs, nil)
 }
 
 // begin starts a batch transaction and locks the rows of its rooms in id
@@ -303,22 +233,3 @@ func isUniqueViolation(err error) bool {
 }
 
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
-
-// answer wakes the caller of every taken op: with all, when the whole batch
-// failed, else with its own error (nil on success).
-func (s *Store) answer(batch []*op, errs []error, all error) {
-	for i, o := range batch {
-		if o.state.Load() != opTaken {
-			continue
-		}
-		err := errs[i]
-		if all != nil {
-			err = all
-		}
-		if o.then != nil {
-			o.then(err)
-		} else {
-			o.done <- err
-		}
-	}
-}

@@ -21,8 +21,8 @@ func (s *Store) Send(ctx context.Context, req store.SendRequest) (protocol.Messa
 	// (its triggers index the text), atomic by itself, so it needs no
 	// savepoint: every check before it only reads. Links to attachments
 	// are more statements, which a savepoint keeps together.
-	o := &op{fn: s.sendOp(ctx, req, &msg, &dup), atomic: len(req.Attachments) == 0, done: make(chan error, 1)}
-	err := s.submit(ctx, o)
+	o := &op{fn: s.sendOp(ctx, req, &msg, &dup), atomic: len(req.Attachments) == 0}
+	err := s.q.Submit(ctx, o)
 	if err != nil {
 		return protocol.Message{}, false, fmt.Errorf("send: %w", err)
 	}
@@ -39,14 +39,14 @@ func (s *Store) SendAsync(ctx context.Context, req store.SendRequest, done func(
 		msg protocol.Message
 		dup bool
 	)
-	o := &op{fn: s.sendOp(ctx, req, &msg, &dup), atomic: len(req.Attachments) == 0, then: func(err error) {
+	o := &op{fn: s.sendOp(ctx, req, &msg, &dup), atomic: len(req.Attachments) == 0}
+	if !s.q.Async(o, func(err error) {
 		if err != nil {
 			done(protocol.Message{}, false, fmt.Errorf("send: %w", err))
 			return
 		}
 		done(msg, dup, nil)
-	}}
-	if !s.enqueue(o) {
+	}) {
 		done(protocol.Message{}, false, ErrClosed)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"minichat/server/store"
+	"minichat/server/store/writeq"
 )
 
 // ErrClosed is returned by every call made after Close.
@@ -43,13 +44,9 @@ type Store struct {
 	rdb   *sql.DB // read-only pool
 	reads *stmtCache
 
-	// The write queue. Submitting appends under qmu and never waits for a
-	// commit in progress; the writer takes the whole queue at once.
-	qmu       sync.Mutex
-	queue     []*op         // guarded by qmu
-	qclosed   bool          // guarded by qmu: set by Close, after which nothing is queued
-	wake      chan struct{} // capacity 1: the queue is not empty
-	quit      chan struct{} // closed by Close
+	// The write queue: submitting never waits for a commit in progress;
+	// the writer takes the whole queue at once.
+	q         *writeq.Queue[*op]
 	done      chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
 	closeErr  error
@@ -124,8 +121,7 @@ func Open(path string, opts store.Options) (*Store, error) {
 		wconn: wconn,
 		rdb:   rdb,
 		reads: newStmtCache(rdb),
-		wake:  make(chan struct{}, 1),
-		quit:  make(chan struct{}),
+		q:     writeq.New[*op](ErrClosed),
 		done:  make(chan struct{}),
 	}
 	go s.writer(newWriterCache(wconn))
@@ -151,10 +147,7 @@ func setup(ctx context.Context, c *sql.Conn) error {
 func (s *Store) Close() error {
 	err := ErrClosed
 	s.closeOnce.Do(func() {
-		s.qmu.Lock()
-		s.qclosed = true
-		s.qmu.Unlock()
-		close(s.quit)
+		s.q.Close()
 		<-s.done
 		s.reads.close()
 		errs := []error{s.wconn.Close(), s.wdb.Close(), s.rdb.Close()}
@@ -179,11 +172,4 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) closed() bool {
-	select {
-	case <-s.quit:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Store) closed() bool { return s.q.Closed() }

@@ -5,21 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"minichat/server/protocol"
 	"minichat/server/store"
-)
-
-// Op states. An op is queued until the writer takes it or its caller gives
-// up; exactly one of the two wins the compare-and-swap from opQueued.
-const (
-	opQueued int32 = iota
-	opTaken
-	opAbandoned
+	"minichat/server/store/writeq"
 )
 
 // op is one write waiting for the writer.
@@ -32,61 +23,21 @@ type op struct {
 	// atomic ops change the database with at most one statement, which
 	// SQLite applies whole or not at all, so they run without a savepoint.
 	atomic bool
-	state  atomic.Int32
-	done   chan error // buffered 1; nil for an asynchronous op
-	// then, for an asynchronous op, is called by the writer with the op's
-	// result once its batch has committed (or failed). It must not block.
-	then func(error)
+	writeq.Ticket
 }
 
 // write runs fn on the writer and waits for the commit. A caller whose ctx
 // ends before the writer takes the op gets ctx.Err() and the op never runs;
 // once taken, the op completes and its result is returned whatever ctx does.
 func (s *Store) write(ctx context.Context, fn func(w *stmtCache) ([]store.Event, error)) error {
-	return s.submit(ctx, &op{fn: fn, done: make(chan error, 1)})
+	return s.q.Submit(ctx, &op{fn: fn})
 }
 
 // writeAtomic is write for an fn that changes the database with at most one
 // statement (and only as its last step): it runs without a savepoint, since
 // a failing statement leaves nothing behind.
 func (s *Store) writeAtomic(ctx context.Context, fn func(w *stmtCache) ([]store.Event, error)) error {
-	return s.submit(ctx, &op{fn: fn, atomic: true, done: make(chan error, 1)})
-}
-
-// enqueue adds o to the write queue; false after Close.
-func (s *Store) enqueue(o *op) bool {
-	s.qmu.Lock()
-	if s.qclosed {
-		s.qmu.Unlock()
-		return false
-	}
-	s.queue = append(s.queue, o)
-	s.qmu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-func (s *Store) submit(ctx context.Context, o *op) error {
-	// A caller that is already cancelled never submits.
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if !s.enqueue(o) {
-		return ErrClosed
-	}
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		// Give up only if the writer has not taken the op yet.
-		if o.state.CompareAndSwap(opQueued, opAbandoned) {
-			return ctx.Err()
-		}
-		return <-o.done
-	}
+	return s.q.Submit(ctx, &op{fn: fn, atomic: true})
 }
 
 // writer is the only goroutine that writes to the database. It returns after
@@ -94,34 +45,7 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 func (s *Store) writer(w *stmtCache) {
 	defer close(s.done)
 	defer w.close()
-	var spare []*op
-	for {
-		select {
-		case <-s.wake:
-		case <-s.quit:
-		}
-		// Let the writers answered by the last commit, now runnable, queue
-		// their next op before the batch is closed: without this yield the
-		// writers split into two groups that alternate between commits,
-		// halving every batch and doubling the fsyncs per op.
-		runtime.Gosched()
-		s.qmu.Lock()
-		taken, closed := s.queue, s.qclosed
-		s.queue = spare[:0]
-		s.qmu.Unlock()
-		for batch := taken; len(batch) > 0; {
-			n := min(len(batch), maxBatch)
-			s.runBatch(w, batch[:n])
-			batch = batch[n:]
-		}
-		clear(taken) // drop the ops so their results can be collected
-		spare = taken
-		if closed {
-			// qclosed was set before quit was closed, so nothing can have
-			// been queued after this take.
-			return
-		}
-	}
+	s.q.Run(maxBatch, func(batch []*op) { s.runBatch(w, batch) })
 }
 
 // runBatch runs ops in one transaction, each under its own savepoint,
@@ -132,7 +56,7 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 	var events []store.Event
 	taken := 0
 	for _, o := range batch {
-		if o.state.CompareAndSwap(opQueued, opTaken) {
+		if o.Take() {
 			taken++
 		}
 	}
@@ -141,11 +65,11 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 	}
 	start := time.Now()
 	if _, err := w.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
-		s.answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
+		writeq.Answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
 		return
 	}
 	for i, o := range batch {
-		if o.state.Load() != opTaken {
+		if !o.Taken() {
 			continue
 		}
 		evs, err := runOp(ctx, w, o)
@@ -157,14 +81,14 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 	}
 	if err := indexNew(ctx, w, events); err != nil {
 		_, _ = w.exec(ctx, "ROLLBACK")
-		s.answer(batch, errs, fmt.Errorf("index write batch: %w", err))
+		writeq.Answer(batch, errs, fmt.Errorf("index write batch: %w", err))
 		return
 	}
 	if _, err := w.exec(ctx, "COMMIT"); err != nil {
 		// The transaction may still be open; roll it back so the next batch
 		// starts clean. Nothing of this batch was committed.
 		_, _ = w.exec(ctx, "ROLLBACK")
-		s.answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
+		writeq.Answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
 		return
 	}
 	if s.opts.ObserveCommit != nil {
@@ -173,7 +97,7 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 	if len(events) > 0 && s.opts.OnCommit != nil {
 		s.opts.OnCommit(events)
 	}
-	s.answer(batch, errs, nil)
+	writeq.Answer(batch, errs, nil)
 }
 
 // indexNew adds the chat messages of a batch's events to the search index,
@@ -226,25 +150,6 @@ func runOp(ctx context.Context, w *stmtCache, o *op) ([]store.Event, error) {
 		return nil, fmt.Errorf("release savepoint: %w", rerr)
 	}
 	return evs, err
-}
-
-// answer wakes the caller of every taken op: with all, when the whole batch
-// failed, else with its own error (nil on success).
-func (s *Store) answer(batch []*op, errs []error, all error) {
-	for i, o := range batch {
-		if o.state.Load() != opTaken {
-			continue
-		}
-		err := errs[i]
-		if all != nil {
-			err = all
-		}
-		if o.then != nil {
-			o.then(err)
-		} else {
-			o.done <- err
-		}
-	}
 }
 
 // conn is what both *sql.DB and *sql.Conn offer.
