@@ -102,10 +102,7 @@ func (b *burstClient) send(room string, i int) error {
 func TestConcurrentBurstSurvivesSIGKILLAndRetries(t *testing.T) {
 	dir := t.TempDir()
 	p := startChild(t, dir)
-	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
-		t.Fatal("register")
-	}
-	token, room := login(t, p)
+	token, room := registerAlice(t, p)
 	const clients, each = 8, 300
 	anyAck := make(chan struct{}, clients*each)
 	burst := make([]*burstClient, clients)
@@ -261,10 +258,7 @@ const rlimInfinity = ^uint64(0)
 func TestFailingDiskFailsSendsAndRecovers(t *testing.T) {
 	dir := t.TempDir()
 	p := startChild(t, dir)
-	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
-		t.Fatal("register")
-	}
-	token, room := login(t, p)
+	token, room := registerAlice(t, p)
 	b := dialBurst(t, p, token, "m", nil)
 	for i := 0; i < 5; i++ {
 		if err := b.send(room, i); err != nil {

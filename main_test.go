@@ -368,6 +368,17 @@ func checkLog(t *testing.T, c *child, token, room string, acked map[string]int64
 	return int64(len(seqs))
 }
 
+// registerAlice creates the account alice (the first, so an admin) and
+// signs her in; see login.
+func registerAlice(t *testing.T, c *child) (token, room string) {
+	t.Helper()
+	if st, _ := c.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
+		t.Fatal("register alice")
+	}
+	return login(t, c)
+}
+
+// login signs alice in and returns her token and the id of her first room.
 func login(t *testing.T, c *child) (token, room string) {
 	t.Helper()
 	st, out := c.post("/api/session", `{"username":"alice","password":"password1"}`)
@@ -382,10 +393,7 @@ func login(t *testing.T, c *child) (token, room string) {
 func TestAcknowledgedMessagesSurviveSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	p := startChild(t, dir)
-	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
-		t.Fatal("register")
-	}
-	token, room := login(t, p)
+	token, room := registerAlice(t, p)
 	acked, _ := sendUntilAcked(t, p, token, room, 2000, 300)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -666,10 +674,7 @@ func TestSecretsFromFiles(t *testing.T) {
 func TestBackupDuringLoadRestores(t *testing.T) {
 	dir := t.TempDir()
 	p := startChild(t, dir)
-	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
-		t.Fatal("register")
-	}
-	token, room := login(t, p)
+	token, room := registerAlice(t, p)
 	// Sends keep arriving while the backup runs: 5000 are pipelined and
 	// the backup starts once 500 are acknowledged.
 	acked, _ := sendUntilAcked(t, p, token, room, 5000, 500)
@@ -914,10 +919,7 @@ func TestMigrateCommand(t *testing.T) {
 	dbURL, _ := pgtest.Schema(t)
 	dir := t.TempDir()
 	p := startChild(t, dir)
-	if st, _ := p.post("/api/users", `{"username":"alice","password":"password1"}`); st != 201 {
-		t.Fatal("register")
-	}
-	token, room := login(t, p)
+	token, room := registerAlice(t, p)
 	if st, _ := p.request("POST", "/api/rooms/"+room+"/messages", token, `{"text":"moved to postgres"}`); st != 201 {
 		t.Fatalf("send: %d", st)
 	}
