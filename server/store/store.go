@@ -82,6 +82,18 @@ type Options struct {
 	ObserveCommit func(writes int, took time.Duration)
 }
 
+// Committed tells ObserveCommit and OnCommit (those set) about a batch of
+// writes that has just committed: how many, how long it took, and the events
+// it produced. A store's writer calls it after every commit.
+func (o Options) Committed(writes int, took time.Duration, events []Event) {
+	if o.ObserveCommit != nil {
+		o.ObserveCommit(writes, took)
+	}
+	if len(events) > 0 && o.OnCommit != nil {
+		o.OnCommit(events)
+	}
+}
+
 // Session is an authenticated session.
 type Session struct {
 	ID        string

@@ -91,12 +91,7 @@ func (s *Store) runBatch(w *stmtCache, batch []*op) {
 		writeq.Answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
 		return
 	}
-	if s.opts.ObserveCommit != nil {
-		s.opts.ObserveCommit(taken, time.Since(start))
-	}
-	if len(events) > 0 && s.opts.OnCommit != nil {
-		s.opts.OnCommit(events)
-	}
+	s.opts.Committed(taken, time.Since(start), events)
 	writeq.Answer(batch, errs, nil)
 }
 
