@@ -96,9 +96,15 @@ export function Composer(props: { room: Room }) {
     if (!sugg) return;
     const next = `${text.slice(0, sugg.start)}@${name} ${text.slice(sugg.end)}`;
     const caret = sugg.start + name.length + 2;
+    // The textarea gets the text and the caret now, not after the render: a
+    // key typed in between would otherwise land before the caret moves back.
+    const el = ref.current;
+    if (el) {
+      el.value = next;
+      el.setSelectionRange(caret, caret);
+    }
     setValue(next);
     setSugg(null);
-    requestAnimationFrame(() => ref.current?.setSelectionRange(caret, caret));
   }
 
   function submit() {
