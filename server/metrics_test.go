@@ -15,7 +15,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"minichat/server"
-	"minichat/server/hub"
 )
 
 // scrape GETs /metrics with an optional bearer token and returns the
@@ -200,10 +199,9 @@ func TestMetricsCountSlowConsumerDrops(t *testing.T) {
 
 	a := e.dial(alice)
 	text := strings.Repeat("😀", 4000) // 16000 bytes: fewer sends fill the buffers
-	bobClosed := func() (closed bool) {
-		e.srv.Hub().Conns(func(c *hub.Conn) { closed = closed || (c.User.ID == bob.ID && c.Closed()) })
-		return closed
-	}
+	// bob's connection leaves the hub once closed: hold on to it.
+	bc := e.waitHubConn("bob")
+	bobClosed := bc.Closed
 	sent := 0
 	for !bobClosed() {
 		// Batches of 20 pipelined sends, each batch acknowledged.
@@ -219,14 +217,14 @@ func TestMetricsCountSlowConsumerDrops(t *testing.T) {
 		}
 	}
 	t.Logf("bob was closed after %d sends", sent)
-	// The server's write to bob is stuck on the full socket; when bob's end
-	// goes away the write fails and the connection is counted, as a 4429.
+	// bob's close frame waits behind the bytes his full socket has not
+	// taken; when his end goes away the connection ends, counted as a 4429.
 	raw.Close()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_, m := scrape(t, e.ts.URL+"/metrics", token)
-		// The close is counted by bob's writer, the open connections by his
-		// reader, which ends a moment later: wait for both.
+		// The close is counted as the server closes bob's socket, the open
+		// connections by his reader, which ends a moment later: wait for both.
 		if m["minichat_ws_send_queue_drops_total"] == 1 && m[`minichat_ws_connections_closed_total{code="4429"}`] == 1 &&
 			m["minichat_ws_connections"] == 1 {
 			break

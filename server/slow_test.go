@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,6 +55,20 @@ func (e *env) hubConn(name string) *hub.Conn {
 	return found
 }
 
+// waitHubConn waits for the hub to list the connection of a user whose
+// socket does not read (its welcome cannot tell when it is registered).
+func (e *env) waitHubConn(name string) *hub.Conn {
+	e.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c := e.hubConn(name); c != nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the socket of %s is not registered", name)
+		}
+	}
+}
+
 // A client that stops reading must not slow anyone down or make the server
 // hold unbounded memory for it: its queue stays under the limit, it is
 // closed with 4429, everyone else receives every message meanwhile, and
@@ -61,19 +76,30 @@ func (e *env) hubConn(name string) *hub.Conn {
 func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 	e := newEnv(t)
 	pub, f1, f2, slow := e.register("pub"), e.register("fast1"), e.register("fast2"), e.register("slow")
+	// More sockets that never read than the server has goroutines writing
+	// for all connections: one that waited for any of them would leave
+	// the fast readers unserved.
+	var stuckUsers []user
+	for i := range runtime.GOMAXPROCS(0) + 1 {
+		stuckUsers = append(stuckUsers, e.register(fmt.Sprint("stuck", i)))
+	}
 	general := e.roomID(pub, "general")
 	p := e.dial(pub)
 	fast := []*client{e.dial(f1), e.dial(f2)}
 	stalled := e.dialStalled(slow)
-	// The socket does not read, so its welcome cannot tell when the hub
-	// has registered it: wait for the hub to list it.
-	var sc *hub.Conn
-	for deadline := time.Now().Add(10 * time.Second); sc == nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("the slow socket is not registered")
+	sc := e.waitHubConn("slow")
+	stuck := []*hub.Conn{sc}
+	for _, u := range stuckUsers {
+		e.dialStalled(u)
+		stuck = append(stuck, e.waitHubConn(u.Name))
+	}
+	allClosed := func() bool {
+		for _, c := range stuck {
+			if !c.Closed() {
+				return false
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
-		sc = e.hubConn("slow")
+		return true
 	}
 	_, out := e.call("GET", "/api/rooms/"+general+"/messages?limit=1", pub.Token, nil)
 	first := int64(out["messages"].([]any)[0].(map[string]any)["seq"].(float64)) + 1
@@ -81,7 +107,7 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 	text := strings.Repeat("x", 3990)
 	const round = 25
 	next := first
-	for sent := 0; !sc.Closed(); sent += round {
+	for sent := 0; !allClosed(); sent += round {
 		if sent > 20_000 {
 			t.Fatalf("the stalled socket was not closed after %d messages (%d bytes queued)", sent, sc.Queued())
 		}
@@ -101,12 +127,16 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 			}
 		}
 		next += round
-		if q := sc.Queued(); q > hub.DefaultMaxQueueBytes {
-			t.Fatalf("the stalled socket holds %d bytes queued, over the %d limit", q, hub.DefaultMaxQueueBytes)
+		for _, c := range stuck {
+			if q := c.Queued(); q > hub.DefaultMaxQueueBytes {
+				t.Fatalf("a stalled socket holds %d bytes queued, over the %d limit", q, hub.DefaultMaxQueueBytes)
+			}
 		}
 	}
-	if code, reason := sc.CloseCode(); code != 4429 {
-		t.Fatalf("stalled socket closed with %d %q, want 4429", code, reason)
+	for _, c := range stuck {
+		if code, reason := c.CloseCode(); code != 4429 {
+			t.Fatalf("stalled socket of %s closed with %d %q, want 4429", c.User.Name, code, reason)
+		}
 	}
 
 	// The client reads again: what it got is gap-free, and it ends with 4429.

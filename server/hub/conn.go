@@ -25,7 +25,8 @@ type Conn struct {
 	wake chan struct{} // capacity 1: "the queue is not empty"; unused with a notify
 	// notify, when set, replaces the wake channel: it is called (under mu,
 	// so it must not block) whenever frames are waiting or the connection
-	// must close. The ws package uses it to start its writer on demand.
+	// must close. The ws package uses it to queue the connection for a
+	// flusher.
 	notify func()
 	done   chan struct{} // closed once by close()
 
@@ -233,6 +234,14 @@ func (c *Conn) Pending() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closed || len(c.queue) > 0
+}
+
+// PendingClosed reports, at one instant, whether frames are waiting and
+// whether the connection must close.
+func (c *Conn) PendingClosed() (pending, closed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue) > 0, c.closed
 }
 
 func (c *Conn) filterLocked(room string) *roomFilter {

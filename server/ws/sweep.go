@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"minichat/server/protocol"
@@ -36,7 +37,7 @@ func (h *Handler) sweep() {
 			// silent; the half interval of slack absorbs timer jitter.
 			silent := (2*h.opts.Heartbeat + h.opts.Heartbeat/2).Nanoseconds()
 			for _, c := range conns {
-				if since := c.writingSince.Load(); since != 0 && now.UnixNano()-since > h.opts.WriteTimeout.Nanoseconds() {
+				if since := c.sw.since.Load(); since != 0 && now.UnixNano()-since > h.opts.WriteTimeout.Nanoseconds() {
 					c.logger().Warn().Msg("write stuck; closing")
 					_ = c.ws.CloseNow()
 					continue
@@ -60,8 +61,11 @@ type smallBuffers struct {
 	http.ResponseWriter
 	readSize, writeSize int
 
+	wg *sync.WaitGroup // the Handler's, for the sockWriter's drains
+
 	nc       net.Conn
 	br       *bufio.Reader
+	sw       *sockWriter
 	leftover int // bytes the client sent before the upgrade was answered
 }
 
@@ -95,7 +99,8 @@ func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	s.nc, s.br, s.leftover = nc, br, n
-	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, s.writeSize)), nil
+	s.sw = newSockWriter(nc, s.wg)
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(s.sw, s.writeSize)), nil
 }
 
 type byteReader struct{ b []byte }

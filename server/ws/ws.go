@@ -1,16 +1,15 @@
 // Package ws is the /ws endpoint: it authenticates and origin-checks the
-// upgrade, admits the connection to the hub, and runs at most two
-// goroutines per connection — a reader that decodes, validates and
-// rate-limits client frames, and a writer that is the only goroutine ever
-// writing to the socket. Neither stays while the connection is idle: the
-// writer exits after a second without frames, and the reader hands the
-// wait for the client to a fresh goroutine with a small stack
-// (idleWaiter). The writer drains the connection's hub queue and
-// puts every frame that is ready into one WebSocket message (frames
-// separated by newlines), which is what lets one server write serve many
-// deliveries. One sweeper goroutine per Handler sends heartbeats, closes
-// connections that stopped answering (4408) and aborts writes stuck for
-// longer than the write timeout.
+// upgrade, admits the connection to the hub, and runs one goroutine per
+// connection: a reader that decodes, validates and rate-limits client
+// frames. While the connection is idle the reader hands the wait for the
+// client to a fresh goroutine with a small stack (idleWaiter). Writing is
+// shared: a few flushers per Handler (flush.go) take the frames the hub
+// queued for a connection and put every one that is ready into one
+// WebSocket message (frames separated by newlines), which is what lets one
+// server write serve many deliveries; a socket that cannot take a write
+// at once gets a goroutine of its own until it has. One sweeper goroutine
+// per Handler sends heartbeats, closes connections that stopped answering
+// (4408) and aborts writes stuck for longer than the write timeout.
 package ws
 
 import (
@@ -111,6 +110,8 @@ type Handler struct {
 	// mu; an entry is removed when its count drops to zero.
 	perUser map[string]int
 	perIP   map[string]int
+
+	flush flushPool // connections with frames to write (flush.go)
 }
 
 // New returns a Handler and starts its heartbeat sweeper; Shutdown stops it.
@@ -157,6 +158,8 @@ func New(opts Options) *Handler {
 		perIP:   make(map[string]int),
 		stopped: make(chan struct{}),
 	}
+	h.flush.max = runtime.GOMAXPROCS(0)
+	h.flush.wake = make(chan struct{}, h.flush.max)
 	h.wg.Add(2)
 	go h.sweep()
 	go h.settle()
@@ -200,18 +203,15 @@ type conn struct {
 	// idle, when not nil, waits for the client on a small goroutine while
 	// the connection is idle (see idleWaiter).
 	idle *idleWaiter
-	// closing is held by the writer while websocket.Close reads the peer's
+	// closing is held by the closer while websocket.Close reads the peer's
 	// close frame, and by the reader while it looks into the read buffer
 	// (idleWouldBlock): the two must not use the buffer at once.
 	closing sync.Mutex
 
-	writingSince atomic.Int64 // unix nanos when the current write began; 0 when idle
-	// writerOn is set while the writer goroutine runs. The writer exits
-	// when the queue is empty and kick starts it again, so an idle
-	// connection holds one goroutine stack (the reader's), not two.
-	writerOn atomic.Bool
-	// wake tells a running (lingering) writer that frames are waiting.
-	wake   chan struct{} // capacity 1
+	// sw is the socket under the WebSocket library's writer (see flush.go).
+	sw *sockWriter
+	// state says whether the connection waits for a flusher (flushIdle …).
+	state  atomic.Int32
 	writes *rate.Limiter
 	frames *rate.Limiter
 }
@@ -251,7 +251,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// The origin was checked above, with the configured allow-list.
-	sb := &smallBuffers{ResponseWriter: w, readSize: h.opts.ReadBufferSize, writeSize: h.opts.WriteBufferSize}
+	sb := &smallBuffers{ResponseWriter: w, readSize: h.opts.ReadBufferSize, writeSize: h.opts.WriteBufferSize, wg: &h.wg}
 	wsc, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
@@ -266,7 +266,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h:      h,
 		ws:     wsc,
 		hc:     hub.NewConn(id, sess.User, sess.ID, h.opts.MaxQueueBytes),
-		wake:   make(chan struct{}, 1),
+		sw:     sb.sw,
 		ctx:    context.Background(),
 		user:   sess.User,
 		ip:     ip,
@@ -278,6 +278,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.hc.Touch(time.Now().UnixNano())
 	c.hc.SetNotify(c.kick)
+	c.sw.onDrained = c.kick
 	welcome := protocol.Welcome{
 		Session:     sess.ID,
 		User:        sess.User,
@@ -296,7 +297,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
 	h.stats.accepted.Add(1)
-	// The reader's count is taken before the first kick can start a writer.
+	// The reader's count is taken before the first kick can start a flusher.
 	h.wg.Add(1)
 	if !h.opts.Hub.Register(c.hc, hub.Registration{RoomIDs: memberOf, Welcome: welcome}) {
 		c.hc.Close(protocol.CloseGoingAway, "server shutting down")
@@ -305,8 +306,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.logger().Debug().Msg("connected")
 	}
 	// The handler returns so net/http lets go of its per-request state; the
-	// reader and the writer (started by kick when there is something to
-	// write — the welcome is already queued) own the connection from here.
+	// reader and the flushers (kicked when there is something to write —
+	// the welcome is already queued) own the connection from here.
 	go c.readLoop()
 }
 
@@ -352,46 +353,13 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// kick starts the writer unless it runs. The hub calls it, under the hub
-// connection's lock, whenever frames are waiting or the connection must
-// close. The reader is alive whenever a kick can start a writer (it closes
-// the hub connection before it exits, and a closed connection takes no
-// frames), so the WaitGroup never drops to zero in between.
-func (c *conn) kick() {
-	if c.writerOn.CompareAndSwap(false, true) {
-		c.h.wg.Add(1)
-		go c.writeLoop()
-		return
-	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// batches are writers' reusable slices of frames: writers come and go with
-// traffic, and a fresh slice for each would be much of what fan-out allocates.
-var batches = sync.Pool{New: func() any { return new([][]byte) }}
-
-// joinBufs are the buffers in which a batch of several frames is joined
-// into one payload. A writer holds one only for the time of one write, so
-// there are about as many as writes in progress — not one per connection
-// with a writer, which 10,000 connections catching up at once would make
-// 10,000 buffers of maxWrite bytes.
-var joinBufs = sync.Pool{New: func() any { b := make([]byte, 0, joinBufSize); return &b }}
+// maxWrite bounds the frames one write carries (a frame larger than this
+// goes alone), and with it the flushers' buffers: 10,000 connections
+// catching up at once are written a bounded piece at a time.
+const maxWrite = 16 << 10
 
 // joinBufSize holds maxWrite bytes of frames and their separators.
 const joinBufSize = maxWrite + maxWrite/4
-
-// maxWrite bounds the frames one write carries (a frame larger than this
-// goes alone), and with it the writer's buffer: 10,000 connections catching
-// up at once must not each join a whole replay into one payload.
-const maxWrite = 16 << 10
-
-// writerLinger is how long an idle writer waits for more frames before it
-// exits: long enough that a connection with steady traffic keeps its
-// writer, short enough that an idle one soon holds no writer stack.
-const writerLinger = time.Second
 
 func (h *Handler) originAllowed(r *http.Request) bool {
 	return OriginAllowed(r, h.opts.AllowedOrigins)
@@ -424,85 +392,6 @@ func OriginAllowed(r *http.Request, allowed []string) bool {
 		}
 	}
 	return false
-}
-
-// writeLoop is the only writer of the socket: at most one runs per
-// connection (kick). It takes every waiting frame, writes them as one
-// message, and returns once the queue is empty.
-func (c *conn) writeLoop() {
-	defer c.h.wg.Done()
-	bp := batches.Get().(*[][]byte)
-	batch := (*bp)[:0]
-	defer func() {
-		clear(batch)
-		*bp = batch[:0]
-		batches.Put(bp)
-	}()
-	var linger *time.Timer
-	for {
-		var closed bool
-		batch, closed = c.hc.Take(batch[:0], maxWrite)
-		if closed {
-			// writerOn stays set: no writer starts after this one.
-			code, reason := c.hc.CloseCode()
-			c.h.stats.closedWith(code, reason)
-			c.h.opts.Hub.Unregister(c.hc)
-			// Close sends the close frame and waits (bounded) for the peer's.
-			c.closing.Lock()
-			_ = c.ws.Close(websocket.StatusCode(code), reason)
-			c.closing.Unlock()
-			return
-		}
-		if len(batch) == 0 {
-			if linger == nil {
-				linger = time.NewTimer(writerLinger)
-			} else {
-				linger.Reset(writerLinger)
-			}
-			select {
-			case <-c.wake:
-				linger.Stop()
-				continue
-			case <-linger.C:
-			}
-			c.writerOn.Store(false)
-			// A frame queued between Take and the Store found the writer
-			// running and started none: look once more.
-			if !c.hc.Pending() || !c.writerOn.CompareAndSwap(false, true) {
-				return
-			}
-			continue
-		}
-		payload := batch[0]
-		var jb *[]byte
-		if len(batch) > 1 {
-			jb = joinBufs.Get().(*[]byte)
-			buf := (*jb)[:0]
-			for i, f := range batch {
-				if i > 0 {
-					buf = append(buf, '\n')
-				}
-				buf = append(buf, f...)
-			}
-			payload, *jb = buf, buf
-		}
-		clear(batch)
-		c.writingSince.Store(time.Now().UnixNano())
-		err := c.ws.Write(c.ctx, websocket.MessageText, payload)
-		c.writingSince.Store(0)
-		if jb != nil && cap(*jb) <= joinBufSize {
-			joinBufs.Put(jb)
-		}
-		if err != nil {
-			c.hc.Close(protocol.CloseInternal, "write failed")
-			// The first close wins: a slow consumer closed 4429 while its
-			// write was stuck is counted as such.
-			c.h.stats.closedWith(c.hc.CloseCode())
-			_ = c.ws.CloseNow()
-			c.h.opts.Hub.Unregister(c.hc)
-			return
-		}
-	}
 }
 
 // readLoop reads client frames until the socket closes. When the next
@@ -572,7 +461,7 @@ func (c *conn) received(typ websocket.MessageType, data []byte) {
 	c.hc.Touch(time.Now().UnixNano())
 	if !c.frames.Allow() {
 		c.hc.Close(protocol.CloseTooSlow, "flooding")
-		return // the writer closes the socket; Read then fails
+		return // the closer closes the socket; Read then fails
 	}
 	if typ != websocket.MessageText {
 		c.sendError("", protocol.Errorf(protocol.CodeBadRequest, "frames are JSON text messages"))
