@@ -323,7 +323,7 @@ func (c *client) send(ctx context.Context, warm bool, seq int64) bool {
 	}
 	conn := c.conn.Load()
 	if conn == nil {
-		<-c.sem
+		c.release() // non-blocking: releaseInflight may have freed the slot already
 		c.w.countErr("send_no_conn")
 		return false
 	}
@@ -349,7 +349,7 @@ func (c *client) send(ctx context.Context, warm bool, seq int64) bool {
 	b = append(b, c.w.runID...)
 	b = append(b, `"}`...)
 	if err := conn.Write(context.Background(), websocket.MessageText, b); err != nil {
-		<-c.sem
+		c.release()
 		c.w.countErr("send_failed")
 		return false
 	}
