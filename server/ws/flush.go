@@ -53,13 +53,25 @@ type flushPool struct {
 	wake    chan struct{} // capacity max: one token per idle flusher to wake
 }
 
-// schedule queues c for a flusher, starting one when none is free. The
-// caller holds a count of the Handler's WaitGroup (a reader, flusher or
-// closer of a connection), so the count never drops to zero in between.
-func (h *Handler) schedule(c *conn) {
+// schedule queues c for a flusher, starting one when none is free: at
+// the back, or at the front for a connection whose socket has just taken
+// a backlog (it waited for its client, not for its turn). The caller holds
+// a count of the Handler's WaitGroup (a reader, flusher or closer of a
+// connection, or a drain), so the count never drops to zero in between.
+func (h *Handler) schedule(c *conn, front bool) {
 	p := &h.flush
 	p.mu.Lock()
-	p.queue = append(p.queue, c)
+	switch {
+	case !front:
+		p.queue = append(p.queue, c)
+	case p.head > 0:
+		p.head--
+		p.queue[p.head] = c
+	default:
+		p.queue = append(p.queue, nil)
+		copy(p.queue[1:], p.queue)
+		p.queue[0] = c
+	}
 	switch {
 	case p.idle > 0:
 		select {
@@ -141,7 +153,16 @@ func (h *Handler) flushLoop() {
 // waiting or the connection must close; a drained backlog calls it too.
 func (c *conn) kick() {
 	if c.state.CompareAndSwap(flushIdle, flushQueued) {
-		c.h.schedule(c)
+		c.h.schedule(c, false)
+	}
+}
+
+// drained is kick for a connection whose backlog has just been written:
+// it goes to the front of the queue, so that a client slow to read is not
+// also kept waiting for every other connection's turn.
+func (c *conn) drained() {
+	if c.state.CompareAndSwap(flushIdle, flushQueued) {
+		c.h.schedule(c, true)
 	}
 }
 
@@ -208,7 +229,7 @@ func (c *conn) flush(f *flusher) {
 func (c *conn) flushed() {
 	c.state.Store(flushIdle)
 	if pending, closed := c.hc.PendingClosed(); (closed || pending && !c.sw.blocked()) && c.state.CompareAndSwap(flushIdle, flushQueued) {
-		c.h.schedule(c)
+		c.h.schedule(c, false)
 	}
 }
 
@@ -237,7 +258,7 @@ type sockWriter struct {
 	try func(p []byte) (int, error)
 	wg  *sync.WaitGroup // the Handler's: a drain is one of its goroutines
 	// onDrained is called when a drain ends (the backlog written, or the
-	// socket failed): the connection's kick.
+	// socket failed): the connection's drained.
 	onDrained func()
 
 	mu      sync.Mutex

@@ -278,7 +278,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.hc.Touch(time.Now().UnixNano())
 	c.hc.SetNotify(c.kick)
-	c.sw.onDrained = c.kick
+	c.sw.onDrained = c.drained
 	welcome := protocol.Welcome{
 		Session:     sess.ID,
 		User:        sess.User,
