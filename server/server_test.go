@@ -38,6 +38,24 @@ type env struct {
 	srv *server.Server
 	ts  *httptest.Server
 	cfg server.Config
+	// hc, when set, makes the test's HTTP and WebSocket requests (useTLS);
+	// nil means http.DefaultClient.
+	hc *http.Client
+}
+
+// useTLS serves the env's server over TLS from here on: its requests and
+// sockets trust the test certificate.
+func (e *env) useTLS() {
+	e.ts.Close()
+	e.ts = httptest.NewTLSServer(e.srv.Handler())
+	e.hc = e.ts.Client()
+}
+
+func (e *env) client() *http.Client {
+	if e.hc != nil {
+		return e.hc
+	}
+	return http.DefaultClient
 }
 
 func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
@@ -112,7 +130,7 @@ func (e *env) call(method, path, token string, body any) (int, map[string]any) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -185,7 +203,7 @@ func (e *env) tryDial(token string, header http.Header) (*client, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws", &websocket.DialOptions{HTTPHeader: header})
+	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws", &websocket.DialOptions{HTTPHeader: header, HTTPClient: e.hc})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("%w (status %d)", err, resp.StatusCode)

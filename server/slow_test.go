@@ -191,3 +191,35 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 		}
 	}
 }
+
+// Over TLS the server cannot write to the socket without waiting (the
+// record layer has no such write), so every message goes out through a
+// goroutine of its own: the frames must still arrive whole, once each and
+// in order, and every send be answered.
+func TestManyMessagesOverTLSArriveInOrder(t *testing.T) {
+	e := newEnv(t)
+	e.useTLS()
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a, b := e.dial(alice), e.dial(bob)
+	_, out := e.call("GET", "/api/rooms/"+general+"/messages?limit=1", alice.Token, nil)
+	first := int64(out["messages"].([]any)[0].(map[string]any)["seq"].(float64)) + 1
+	const n = 300
+	text := strings.Repeat("tls ", 300) // over the 1 KiB write buffer
+	for i := range n {
+		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint(i, text), "client_id": fmt.Sprint("t", i)})
+	}
+	for i := range n {
+		f := a.next("ack")
+		if m, _ := f["message"].(map[string]any); m == nil || m["client_id"] != fmt.Sprint("t", i) {
+			t.Fatalf("ack %d is for %v", i, m["client_id"])
+		}
+	}
+	for s := first; s < first+n; s++ {
+		f := b.next("message")
+		text, _ := f["message"].(map[string]any)["text"].(string)
+		if seqOf(f) != s || !strings.HasPrefix(text, fmt.Sprint(s-first, "tls ")) {
+			t.Fatalf("bob got seq %d %.20q, want seq %d", seqOf(f), text, s)
+		}
+	}
+}
