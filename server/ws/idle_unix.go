@@ -30,12 +30,8 @@ type idleWaiter struct {
 // reader reads through br, or nil when the socket cannot be polled without
 // reading (TLS buffers decrypted bytes of its own).
 func newIdleWaiter(nc net.Conn, br *bufio.Reader) *idleWaiter {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	raw := rawConn(nc)
+	if raw == nil {
 		return nil
 	}
 	w := &idleWaiter{raw: raw, br: br}
@@ -74,12 +70,8 @@ func (w *idleWaiter) block() { _ = w.raw.Read(w.wait) }
 // send buffer takes and returns how much that was. nil when the socket
 // cannot be written directly (TLS).
 func tryWriter(nc net.Conn) func(p []byte) (int, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	raw := rawConn(nc)
+	if raw == nil {
 		return nil
 	}
 	// The closure's state is per socket; the sockWriter's lock serialises calls.
@@ -114,4 +106,18 @@ func tryWriter(nc net.Conn) func(p []byte) (int, error) {
 		buf = nil
 		return n, err
 	}
+}
+
+// rawConn returns the socket's file descriptor access, or nil when nc is
+// not a plain socket (TLS).
+func rawConn(nc net.Conn) syscall.RawConn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
