@@ -32,11 +32,13 @@ type worker struct {
 	tokens  []string  // by account index
 	log     io.Writer // warnings (stderr)
 
+	// clients is set once, by setup, under mu: the progress line reads it
+	// (snapshot) while setup runs; everything else reads it after setup.
 	clients []*client
 	hists   [histShards]Histogram
 	dialSem chan struct{}
 
-	mu     sync.Mutex // guards errs and warned
+	mu     sync.Mutex // guards errs and warned, and the setting of clients
 	errs   map[string]int64
 	warned bool
 
@@ -122,6 +124,7 @@ func (w *worker) setup(ctx context.Context) error {
 		}}
 	}
 
+	var clients []*client
 	for i := w.k; i < cfg.Conns; i += w.n {
 		c := &client{
 			w:      w,
@@ -130,15 +133,18 @@ func (w *worker) setup(ctx context.Context) error {
 			room:   w.roomIDs[cfg.roomOf(i)],
 			roomIx: cfg.roomOf(i),
 			http:   clientsByIP[(i/w.n)%len(clientsByIP)],
-			shard:  &w.hists[len(w.clients)%histShards],
+			shard:  &w.hists[len(clients)%histShards],
 			pub:    i < cfg.Publishers,
 			synced: make(chan struct{}),
 		}
 		if c.pub {
 			c.sem = make(chan struct{}, cfg.MaxInflight)
 		}
-		w.clients = append(w.clients, c)
+		clients = append(clients, c)
 	}
+	w.mu.Lock()
+	w.clients = clients
+	w.mu.Unlock()
 	return nil
 }
 
@@ -399,8 +405,11 @@ func (w *worker) stop() {
 
 // snapshot sums the counters of every connection.
 func (w *worker) snapshot() progress {
-	p := progress{Conns: len(w.clients), Errors: w.errors()}
-	for _, c := range w.clients {
+	w.mu.Lock()
+	clients := w.clients
+	w.mu.Unlock()
+	p := progress{Conns: len(clients), Errors: w.errors()}
+	for _, c := range clients {
 		if c.conn.Load() != nil {
 			p.Open++
 		}
