@@ -229,13 +229,6 @@ func (c *Conn) wakeUp() {
 // place of Wake. Call it before the connection is registered.
 func (c *Conn) SetNotify(fn func()) { c.notify = fn }
 
-// Pending reports whether frames are waiting or the connection must close.
-func (c *Conn) Pending() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed || len(c.queue) > 0
-}
-
 // PendingClosed reports, at one instant, whether frames are waiting and
 // whether the connection must close.
 func (c *Conn) PendingClosed() (pending, closed bool) {

@@ -151,18 +151,16 @@ func (h *Handler) flushLoop() {
 // kick queues the connection for a flusher unless it is queued already.
 // The hub calls it, under the hub connection's lock, whenever frames are
 // waiting or the connection must close; a drained backlog calls it too.
-func (c *conn) kick() {
-	if c.state.CompareAndSwap(flushIdle, flushQueued) {
-		c.h.schedule(c, false)
-	}
-}
+func (c *conn) kick() { c.enqueue(false) }
 
 // drained is kick for a connection whose backlog has just been written:
 // it goes to the front of the queue, so that a client slow to read is not
 // also kept waiting for every other connection's turn.
-func (c *conn) drained() {
+func (c *conn) drained() { c.enqueue(true) }
+
+func (c *conn) enqueue(front bool) {
 	if c.state.CompareAndSwap(flushIdle, flushQueued) {
-		c.h.schedule(c, true)
+		c.h.schedule(c, front)
 	}
 }
 
@@ -228,8 +226,8 @@ func (c *conn) flush(f *flusher) {
 // if frames are still waiting and the socket can take them.
 func (c *conn) flushed() {
 	c.state.Store(flushIdle)
-	if pending, closed := c.hc.PendingClosed(); (closed || pending && !c.sw.blocked()) && c.state.CompareAndSwap(flushIdle, flushQueued) {
-		c.h.schedule(c, false)
+	if pending, closed := c.hc.PendingClosed(); closed || pending && !c.sw.blocked() {
+		c.kick()
 	}
 }
 

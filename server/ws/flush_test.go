@@ -34,16 +34,23 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// newTestSockWriter returns a sockWriter for nc, the channel its drains
+// report to, and the WaitGroup that counts them.
+func newTestSockWriter(nc net.Conn) (*sockWriter, chan struct{}, *sync.WaitGroup) {
+	wg := new(sync.WaitGroup)
+	w := newSockWriter(nc, wg)
+	drained := make(chan struct{}, 16)
+	w.onDrained = func() { drained <- struct{}{} }
+	return w, drained, wg
+}
+
 // A client that does not read must never hold up the writer: every Write
 // returns at once, what the kernel cannot take waits in the backlog, and
 // once the client reads it gets every byte in order, and the connection
 // is told that the backlog is gone.
 func TestSockWriterNeverWaitsForTheClient(t *testing.T) {
 	server, client := tcpPair(t)
-	var wg sync.WaitGroup
-	w := newSockWriter(server, &wg)
-	drained := make(chan struct{}, 16)
-	w.onDrained = func() { drained <- struct{}{} }
+	w, drained, wg := newTestSockWriter(server)
 
 	// 8 MiB is far more than the two kernel buffers hold.
 	var want bytes.Buffer
@@ -109,10 +116,7 @@ func TestSockWriterNeverWaitsForTheClient(t *testing.T) {
 // the connection is told (so it can close).
 func TestSockWriterReportsAFailedSocket(t *testing.T) {
 	server, client := tcpPair(t)
-	var wg sync.WaitGroup
-	w := newSockWriter(server, &wg)
-	drained := make(chan struct{}, 16)
-	w.onDrained = func() { drained <- struct{}{} }
+	w, drained, wg := newTestSockWriter(server)
 	big := make([]byte, 8<<20)
 	if _, err := w.Write(big); err != nil {
 		t.Fatal(err)

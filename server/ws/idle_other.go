@@ -15,6 +15,3 @@ func newIdleWaiter(net.Conn, *bufio.Reader) *idleWaiter { return nil }
 func (*idleWaiter) wouldBlock() bool { return false }
 
 func (*idleWaiter) block() {}
-
-// tryWriter returns nil: every write goes through the sockWriter's drain.
-func tryWriter(net.Conn) func(p []byte) (int, error) { return nil }
