@@ -2,6 +2,8 @@ package ws
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -80,15 +82,12 @@ func TestSockWriterNeverWaitsForTheClient(t *testing.T) {
 	if !w.blocked() {
 		t.Fatal("8 MiB written to a client that does not read, and no backlog")
 	}
-	// Bytes written while a backlog waits join it, in order.
-	corked := []byte("then a corked write")
-	w.corkWith(nil)
-	_, _ = w.Write(corked[:5])
-	_, _ = w.Write(corked[5:])
-	if _, err := w.uncork(); err != nil {
+	// A message written while a backlog waits joins it, in order.
+	msg := []byte("then a message")
+	if err := w.writeMessage(msg); err != nil {
 		t.Fatal(err)
 	}
-	want.Write(corked)
+	want.Write(msg)
 
 	got, err := io.ReadAll(io.LimitReader(client, int64(want.Len())))
 	if err != nil {
@@ -130,5 +129,67 @@ func TestSockWriterReportsAFailedSocket(t *testing.T) {
 	wg.Wait()
 	if _, err := w.Write([]byte("x")); err == nil {
 		t.Fatal("a write after the socket failed succeeded")
+	}
+}
+
+// Once the library's close frame has gone out, no message follows it;
+// control frames still pass.
+func TestSockWriterSendsNothingAfterTheCloseFrame(t *testing.T) {
+	server, client := tcpPair(t)
+	w, _, _ := newTestSockWriter(server)
+	frame := textFrame(append(make([]byte, frameHeadroom), "before"...))
+	if err := w.writeMessage(frame); err != nil {
+		t.Fatal(err)
+	}
+	closeFrame := []byte{finClose, 2, 0x03, 0xe8} // 1000, no reason
+	if _, err := w.Write(closeFrame); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.writeMessage(textFrame(append(make([]byte, frameHeadroom), "after"...))); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("a message after the close frame: %v, want net.ErrClosed", err)
+	}
+	server.Close()
+	got, err := io.ReadAll(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(frame[:len(frame):len(frame)], closeFrame...); !bytes.Equal(got, want) {
+		t.Fatalf("the client read % x, want % x", got, want)
+	}
+}
+
+// textFrame writes the header RFC 6455 gives each payload length: 7 bits
+// up to 125, then 16 bits, then 64.
+func TestTextFrameHeaders(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 1000, 65535, 65536, 200000} {
+		payload := bytes.Repeat([]byte{'x'}, n)
+		f := textFrame(append(make([]byte, frameHeadroom), payload...))
+		if f[0] != 0x81 {
+			t.Fatalf("%d bytes: first byte %#x, want FIN and text (0x81)", n, f[0])
+		}
+		var length, head int
+		switch l := int(f[1]); {
+		case l&0x80 != 0:
+			t.Fatalf("%d bytes: a server frame must not be masked", n)
+		case l < 126:
+			length, head = l, 2
+		case l == 126:
+			length, head = int(binary.BigEndian.Uint16(f[2:])), 4
+		default:
+			length, head = int(binary.BigEndian.Uint64(f[2:])), 10
+		}
+		wantHead := 2
+		switch {
+		case n > 65535:
+			wantHead = 10
+		case n > 125:
+			wantHead = 4
+		}
+		if head != wantHead {
+			t.Fatalf("%d bytes: %d-byte header, want %d", n, head, wantHead)
+		}
+		if length != n || !bytes.Equal(f[head:], payload) {
+			t.Fatalf("%d bytes: header says %d, frame carries %d", n, length, len(f)-head)
+		}
 	}
 }

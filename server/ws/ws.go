@@ -62,9 +62,9 @@ type Options struct {
 	MaxQueueBytes int
 	// ReadBufferSize and WriteBufferSize size the socket's buffers after the
 	// upgrade, replacing net/http's 4 KiB ones, which every idle connection
-	// would keep; defaults 512 and 1024. Client frames are small, and a
-	// server message larger than the write buffer costs a second write
-	// syscall — only for batches of several frames, which amortise it.
+	// would keep; defaults 512 and 256. Client frames are small, and the
+	// write buffer carries only the library's control frames (the
+	// flushers write their messages whole); it is never below 256.
 	ReadBufferSize, WriteBufferSize int
 	// MaxConnsPerUser and MaxConnsPerIP cap the sockets one account and one
 	// client address may hold open at once; an upgrade beyond either is
@@ -135,8 +135,9 @@ func New(opts Options) *Handler {
 		opts.ReadBufferSize = 512
 	}
 	if opts.WriteBufferSize <= 0 {
-		opts.WriteBufferSize = 1024
+		opts.WriteBufferSize = minWriteBuffer
 	}
+	opts.WriteBufferSize = max(opts.WriteBufferSize, minWriteBuffer)
 	if opts.MaxConnsPerUser == 0 {
 		opts.MaxConnsPerUser = DefaultMaxConnsPerUser
 	}
