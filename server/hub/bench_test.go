@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,5 +72,38 @@ func BenchmarkFanOut(b *testing.B) {
 			close(stop)
 			wg.Wait()
 		})
+	}
+}
+
+// BenchmarkRoomStateMemory reports the heap a connection keeps for its
+// delivery state (the last seq queued per room) once a hello has replayed
+// each of its user's rooms: an account in 100 rooms, as a busy team member
+// might be.
+func BenchmarkRoomStateMemory(b *testing.B) {
+	const conns, rooms = 1000, 100
+	ids := make([]string, rooms)
+	for i := range ids {
+		ids[i] = store.NewID("r_")
+	}
+	synced := []byte(`{"type":"synced"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		cs := make([]*Conn, conns)
+		for i := range cs {
+			c := NewConn(fmt.Sprint("c", i), protocol.User{ID: "u_1"}, "s", 0)
+			for j, id := range ids {
+				c.BeginReplay(id, int64(j))
+				c.EndReplay(id, []LogFrame{{Seq: int64(j + 1), Frame: synced}}, synced)
+			}
+			c.Take(nil, 0)
+			cs[i] = c
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/conns, "B/conn")
+		runtime.KeepAlive(cs)
 	}
 }

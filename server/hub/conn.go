@@ -46,16 +46,16 @@ type Conn struct {
 	lastSeen atomic.Int64 // unix nanos of the last frame received; for heartbeats
 }
 
-// roomFilter is the delivery state of one room on one connection.
+// roomFilter is the delivery state of one room on one connection: 16
+// bytes, as an account may belong to hundreds of rooms.
 type roomFilter struct {
-	last      int64 // highest seq queued
-	replaying bool  // a hello replay is reading the store: hold live frames
-	held      []seqFrame
+	last   int64   // highest seq queued
+	replay *replay // a hello replay is reading the store: hold live frames
 }
 
-type seqFrame struct {
-	seq   int64
-	frame []byte
+// replay holds a room's live frames while its replay runs.
+type replay struct {
+	held []LogFrame
 }
 
 // NewConn returns a connection for user in session. maxQueueBytes bounds the
@@ -197,8 +197,8 @@ func (c *Conn) sendLog(room string, seq int64, frame []byte) bool {
 	}
 	f := c.filterLocked(room)
 	switch {
-	case f.replaying:
-		f.held = append(f.held, seqFrame{seq, frame})
+	case f.replay != nil:
+		f.replay.held = append(f.replay.held, LogFrame{seq, frame})
 		return false
 	case seq <= f.last:
 		return false // already queued (by the replay)
@@ -266,8 +266,7 @@ func (c *Conn) BeginReplay(room string, since int64) {
 		return
 	}
 	f := c.filterLocked(room)
-	f.replaying = true
-	f.held = f.held[:0]
+	f.replay = &replay{}
 	f.last = since
 }
 
@@ -323,14 +322,10 @@ func (c *Conn) EndReplay(room string, frames []LogFrame, synced []byte) {
 	f := c.filterLocked(room)
 	c.pushAfterLocked(f, frames)
 	c.pushLocked(synced)
-	f.replaying = false
-	for _, h := range f.held {
-		if h.seq > f.last {
-			f.last = h.seq
-			c.pushLocked(h.frame)
-		}
+	if r := f.replay; r != nil {
+		f.replay = nil
+		c.pushAfterLocked(f, r.held)
 	}
-	f.held = nil
 }
 
 // forgetRoom drops the delivery state of a room the user left.
