@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"minichat/server"
+	"minichat/server/protocol"
 )
 
 func TestWelcomeDescribesSessionRoomsAndLimits(t *testing.T) {
@@ -113,6 +114,38 @@ func TestSendAckMessageAndHistory(t *testing.T) {
 	st, out = e.call("GET", "/api/rooms/"+general+"/messages?before=2", bob.Token, nil)
 	if st != 200 || len(out["messages"].([]any)) != 1 || out["has_more"] != false {
 		t.Fatalf("%d %v", st, out)
+	}
+}
+
+// A history page far larger than one write (here ~240 KB: the frame's
+// length takes the 64-bit form) reaches the client whole, and the socket
+// carries on with the next frame.
+func TestLargeHistoryPageArrivesWhole(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a, b := e.dial(alice), e.dial(bob)
+	const n = 30
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("%02d ", i) + strings.Repeat("é", protocol.MaxTextChars-3) // 2 bytes each
+		a.send(map[string]any{"type": "send", "room": general, "text": texts[i], "ref": fmt.Sprint(i)})
+		ackAndMessage(a)
+		b.next("message")
+	}
+	b.send(map[string]any{"type": "history", "room": general, "limit": n, "ref": "h"})
+	msgs := b.next("history")["messages"].([]any)
+	if len(msgs) != n {
+		t.Fatalf("history has %d messages, want %d", len(msgs), n)
+	}
+	for i, m := range msgs {
+		if got := m.(map[string]any)["text"]; got != texts[i] {
+			t.Fatalf("message %d arrived with %d bytes of text, want %d", i, len(got.(string)), len(texts[i]))
+		}
+	}
+	a.send(map[string]any{"type": "send", "room": general, "text": "after", "ref": "x"})
+	if m := msgOf(b.next("message")); m["text"] != "after" {
+		t.Fatalf("the next message after the large page: %v", m)
 	}
 }
 
