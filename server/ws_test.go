@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -146,6 +147,58 @@ func TestLargeHistoryPageArrivesWhole(t *testing.T) {
 	a.send(map[string]any{"type": "send", "room": general, "text": "after", "ref": "x"})
 	if m := msgOf(b.next("message")); m["text"] != "after" {
 		t.Fatalf("the next message after the large page: %v", m)
+	}
+}
+
+// The library answers a client's WebSocket pings through the socket the
+// flushers write messages to: while messages stream to a client that keeps
+// pinging, every pong comes back and every message arrives whole and in
+// order.
+func TestPingsAreAnsweredWhileMessagesStream(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a, b := e.dial(alice), e.dial(bob)
+	stop := make(chan struct{})
+	pinged := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { pinged <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := b.c.Ping(ctx)
+			cancel()
+			if err != nil {
+				t.Errorf("ping %d: %v", n+1, err)
+				return
+			}
+			n++
+		}
+	}()
+	const n = 300
+	text := strings.Repeat("x", 3000) // each write far larger than the library's 256-byte buffer
+	go func() {
+		for i := range n {
+			a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprintf("%03d %s", i, text), "ref": fmt.Sprint(i)})
+			ackAndMessage(a)
+		}
+	}()
+	for i := range n {
+		got := msgOf(b.next("message"))["text"].(string)
+		if want := fmt.Sprintf("%03d %s", i, text); got != want {
+			t.Fatalf("message %d: %.12q… (%d bytes), want %.12q… (%d bytes)", i, got, len(got), want, len(want))
+		}
+	}
+	close(stop)
+	if pings := <-pinged; pings == 0 {
+		t.Fatal("no ping was answered while the messages streamed")
+	} else {
+		t.Logf("%d pings answered during %d messages", pings, n)
 	}
 }
 
