@@ -74,6 +74,15 @@ func (h *Handler) schedule(c *conn, front bool) {
 	p.mu.Lock()
 	switch {
 	case !front:
+		if len(p.queue) == cap(p.queue) && p.head >= len(p.queue)/2 {
+			// Full, and at least half of it already taken: move the
+			// waiting part to the front rather than grow. Under steady
+			// load the queue never empties, and growing it would copy
+			// it into a new array for every sweep.
+			n := copy(p.queue, p.queue[p.head:])
+			clear(p.queue[n:])
+			p.queue, p.head = p.queue[:n], 0
+		}
 		p.queue = append(p.queue, c)
 	case p.head > 0:
 		p.head--
@@ -115,9 +124,10 @@ func (h *Handler) flushLoop() {
 	for {
 		p.mu.Lock()
 		for p.head == len(p.queue) {
-			if cap(p.queue) > 4096 {
-				p.queue = nil // don't keep a storm's queue
-			}
+			// The array is kept: a connection is queued at most once, so
+			// it never needs more than a few entries (8 bytes each) per
+			// connection there has been, and letting it go would regrow
+			// it from nothing for every fan-out to a large room.
 			p.queue, p.head = p.queue[:0], 0
 			select {
 			case <-h.stopped:
