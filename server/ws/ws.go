@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,7 +149,7 @@ func New(opts Options) *Handler {
 		opts.ClientIP = remoteHost
 	}
 	if opts.collect == nil {
-		opts.collect = runtime.GC
+		opts.collect = debug.FreeOSMemory
 	}
 	h := &Handler{
 		opts:    opts,
