@@ -56,9 +56,7 @@ func lockDatabase(t *testing.T, dataDir string) (release func()) {
 // once and the log has no gap.
 func TestStalledStoreTimesOutWritesAndRecovers(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.SendTimeout = 300 * time.Millisecond })
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	alice, bob, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "before", "client_id": "before", "ref": "0"})
 	id := msgOf(ackAndMessage(a))["id"].(string)
 

@@ -62,9 +62,7 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 		}
 	}
 
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	alice, _, a, b, general := e.aliceAndBob()
 	const n = 25
 	for i := range n {
 		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint("m", i), "client_id": fmt.Sprint("c", i)})

@@ -19,9 +19,7 @@ func TestServerOnPostgres(t *testing.T) {
 	if st, out := e.call("GET", "/healthz", "", nil); st != http.StatusOK || out["status"] != "ok" {
 		t.Fatalf("healthz %d %v", st, out)
 	}
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	_, _, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "hello from postgres", "client_id": "c-1", "ref": "r1"})
 	ack := ackAndMessage(a)
 	if m := msgOf(b.next("message")); m["id"] != msgOf(ack)["id"] || m["text"] != "hello from postgres" {

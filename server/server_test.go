@@ -155,6 +155,16 @@ func (e *env) register(name string) user {
 	return user{ID: u["id"].(string), Name: name, Token: out["token"].(string)}
 }
 
+// aliceAndBob registers alice and bob and connects both; general is the
+// room every account joins.
+func (e *env) aliceAndBob() (alice, bob user, a, b *client, general string) {
+	e.t.Helper()
+	alice, bob = e.register("alice"), e.register("bob")
+	general = e.roomID(alice, "general")
+	a, b = e.dial(alice), e.dial(bob)
+	return alice, bob, a, b, general
+}
+
 func (e *env) roomID(u user, name string) string {
 	e.t.Helper()
 	_, out := e.call("GET", "/api/rooms", u.Token, nil)

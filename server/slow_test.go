@@ -199,9 +199,7 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 func TestManyMessagesOverTLSArriveInOrder(t *testing.T) {
 	e := newEnv(t)
 	e.useTLS()
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	alice, _, a, b, general := e.aliceAndBob()
 	_, out := e.call("GET", "/api/rooms/"+general+"/messages?limit=1", alice.Token, nil)
 	first := int64(out["messages"].([]any)[0].(map[string]any)["seq"].(float64)) + 1
 	const n = 300

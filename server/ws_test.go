@@ -81,9 +81,7 @@ func TestUpgradeNeedsAuthAndSameOrigin(t *testing.T) {
 
 func TestSendAckMessageAndHistory(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	_, bob, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "  hello bob  ", "client_id": "c-1", "ref": "r1"})
 	ack := ackAndMessage(a)
 	if ack["ref"] != "r1" || msgOf(ack)["text"] != "hello bob" || msgOf(ack)["client_id"] != "c-1" {
@@ -123,9 +121,7 @@ func TestSendAckMessageAndHistory(t *testing.T) {
 // carries on with the next frame.
 func TestLargeHistoryPageArrivesWhole(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	_, _, a, b, general := e.aliceAndBob()
 	const n = 30
 	texts := make([]string, n)
 	for i := range texts {
@@ -156,9 +152,7 @@ func TestLargeHistoryPageArrivesWhole(t *testing.T) {
 // order.
 func TestPingsAreAnsweredWhileMessagesStream(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	_, _, a, b, general := e.aliceAndBob()
 	stop := make(chan struct{})
 	pinged := make(chan int, 1)
 	go func() {
@@ -344,9 +338,7 @@ func TestIdempotentResend(t *testing.T) {
 
 func TestTypingRelayAndExpiry(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	_, _, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "typing", "room": general, "active": true})
 	f := b.next("typing")
 	if f["active"] != true || f["room"] != general || f["user"].(map[string]any)["name"] != "alice" {
@@ -648,9 +640,7 @@ func TestRateLimitAnswersRateLimited(t *testing.T) {
 
 func TestEditDeleteReactTakeTheNextSeq(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := e.register("alice"), e.register("bob")
-	general := e.roomID(alice, "general")
-	a, b := e.dial(alice), e.dial(bob)
+	_, bob, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "draft", "client_id": "d"})
 	m := msgOf(ackAndMessage(a))
 	id, seq := m["id"].(string), int64(m["seq"].(float64))
