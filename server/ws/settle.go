@@ -10,9 +10,9 @@ import "time"
 // settler runs one collection once a storm is over and gives the freed
 // memory back to the system at once (debug.FreeOSMemory; after a
 // 10,000-socket storm RSS settled 20-30 MiB lower than with the background
-// scavenger alone, one run each). It
-// is one collection per storm, not a periodic one: forcing collections
-// under steady heavy traffic costs latency.
+// scavenger alone, one run each). It is one collection per storm, not a
+// periodic one: forcing collections under steady heavy traffic costs
+// latency.
 
 // settleEvery is how often the settler looks at the count of opened
 // sockets.
