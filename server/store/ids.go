@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"minichat/server/protocol"
@@ -33,7 +34,10 @@ func NewID(prefix string) string {
 // encode the time in milliseconds, 11 are random (55 bits). Ids made later
 // sort later, so inserting a batch of messages touches the last page or two
 // of the id index instead of one random page per message, which keeps each
-// group commit's writes small.
+// group commit's writes small. Within one process, ids made for the same
+// millisecond sort in the order they were made (the random part of each
+// follows the last one's), so messages posted within one millisecond keep
+// their order wherever ids break ties of time (search, on Postgres).
 func NewMessageID(now time.Time) string {
 	id := []byte(NewID("m_"))
 	ms := uint64(now.UnixMilli())
@@ -41,7 +45,34 @@ func NewMessageID(now time.Time) string {
 		id[2+i] = idAlphabet[ms&31]
 		ms >>= 5
 	}
-	return string(id)
+	lastID.Lock()
+	defer lastID.Unlock()
+	if last := lastID.id; last != "" && last[:11] == string(id[:11]) && string(id[11:]) <= last[11:] {
+		copy(id[11:], last[11:])
+		increment(id[11:])
+	}
+	lastID.id = string(id)
+	return lastID.id
+}
+
+// lastID is the last message id made, for NewMessageID's order within a
+// millisecond.
+var lastID struct {
+	sync.Mutex
+	id string
+}
+
+// increment adds one to b, a number written in idAlphabet. It wraps to
+// all zeroes after the largest value, which 55 random bits make
+// practically unreachable.
+func increment(b []byte) {
+	for i := len(b) - 1; i >= 0; i-- {
+		if j := strings.IndexByte(idAlphabet, b[i]); j < len(idAlphabet)-1 {
+			b[i] = idAlphabet[j+1]
+			return
+		}
+		b[i] = idAlphabet[0]
+	}
 }
 
 // Visible reports whether a viewer may see a room: public, or a member.
