@@ -135,10 +135,7 @@ func New(opts Options) *Handler {
 	if opts.ReadBufferSize <= 0 {
 		opts.ReadBufferSize = 512
 	}
-	if opts.WriteBufferSize <= 0 {
-		opts.WriteBufferSize = minWriteBuffer
-	}
-	opts.WriteBufferSize = max(opts.WriteBufferSize, minWriteBuffer)
+	opts.WriteBufferSize = max(opts.WriteBufferSize, minWriteBuffer) // also the default
 	if opts.MaxConnsPerUser == 0 {
 		opts.MaxConnsPerUser = DefaultMaxConnsPerUser
 	}
