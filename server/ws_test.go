@@ -534,6 +534,51 @@ func TestHeartbeatMissedCloses4408(t *testing.T) {
 	close(stop)
 }
 
+// TestPingsAreSpreadOverTheHeartbeat: every connection is pinged within a
+// heartbeat, but not all in the same instant: the answers of thousands of
+// sockets pinged at once held up every delivery for a second.
+func TestPingsAreSpreadOverTheHeartbeat(t *testing.T) {
+	const hb = 500 * time.Millisecond
+	e := newEnv(t, func(c *server.Config) { c.Heartbeat = hb; c.MaxConnsPerUser = -1 })
+	alice := e.register("alice")
+	const n = 30
+	first := make(chan time.Time, n)
+	for range n {
+		c := e.dial(alice)
+		go func() {
+			timeout := time.After(3 * hb)
+			for {
+				select {
+				case f := <-c.frames:
+					if f["type"] == "ping" {
+						first <- time.Now()
+						return
+					}
+				case <-timeout:
+					first <- time.Time{}
+					return
+				}
+			}
+		}()
+	}
+	var lo, hi time.Time
+	for i := range n {
+		at := <-first
+		if at.IsZero() {
+			t.Fatal("a connection had no ping within three heartbeats")
+		}
+		if i == 0 || at.Before(lo) {
+			lo = at
+		}
+		if at.After(hi) {
+			hi = at
+		}
+	}
+	if spread := hi.Sub(lo); spread < hb/3 {
+		t.Fatalf("the first pings of %d connections came within %v; want them spread over the %v heartbeat", n, spread, hb)
+	}
+}
+
 func TestOversizedFrameCloses1009(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.MaxFrameBytes = 1024 })
 	alice := e.register("alice")

@@ -104,6 +104,7 @@ type Handler struct {
 	wg       sync.WaitGroup // connection goroutines and the sweeper
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
+	opened   uint32             // connections registered, guarded by mu: deals sweep slices
 	stopOnce sync.Once
 	stopped  chan struct{}
 
@@ -211,6 +212,7 @@ type conn struct {
 	sw *sockWriter
 	// state says whether the connection waits for a flusher (flushIdle …).
 	state  atomic.Int32
+	slice  uint32 // the sweeper's slice: when it pings and checks this connection
 	writes *rate.Limiter
 	frames *rate.Limiter
 }
@@ -294,6 +296,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
+	c.slice = h.opened % sweepSlices
+	h.opened++
 	h.mu.Unlock()
 	h.stats.accepted.Add(1)
 	// The reader's count is taken before the first kick can start a flusher.
