@@ -53,6 +53,7 @@ type config struct {
 	Churn            float64
 	Storm            bool
 	SourceIPs        string
+	Reader           string
 	PID              int
 	JSON             bool
 	Procs            int
@@ -115,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&cfg.Churn, "churn", 0, "reconnections per second in all: a random subscriber drops its socket and resumes with hello{since}")
 	fs.BoolVar(&cfg.Storm, "storm", false, "halfway through the window, drop every connection at once; report the time until all have resynced")
 	fs.StringVar(&cfg.SourceIPs, "source-ips", "auto", "local addresses to dial from, e.g. 127.0.0.1-127.0.0.8 (each gives ~28k ports); auto: 127.0.0.1-127.0.0.16 for a loopback server on Linux, none otherwise")
+	fs.StringVar(&cfg.Reader, "reader", "auto", "how subscribers' sockets are read: epoll (a few epoll loops, one read per arrival; Linux, ws:// only), goroutine (a goroutine per socket, as publishers' always are); auto: epoll where it can be used")
 	fs.IntVar(&cfg.PID, "pid", 0, "server pid for memory and CPU figures (0: find the process listening on the port, on loopback; -1: none)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print only the JSON summary: no progress, no table")
 	fs.IntVar(&cfg.Procs, "procs", 1, "worker processes (the binary re-executes itself); each holds conns/procs sockets")
@@ -163,6 +165,20 @@ func (cfg *config) validate() error {
 	}
 	if _, err := parseSourceIPs(cfg.SourceIPs); err != nil {
 		return err
+	}
+	switch cfg.Reader {
+	case "auto":
+		cfg.Reader = "goroutine"
+		if rawReaderSupported && u.Scheme == "http" {
+			cfg.Reader = "epoll"
+		}
+	case "epoll":
+		if !rawReaderSupported || u.Scheme != "http" {
+			return errors.New("--reader epoll needs Linux and an http:// server (it speaks no TLS)")
+		}
+	case "goroutine":
+	default:
+		return fmt.Errorf("--reader %q: want auto, epoll or goroutine", cfg.Reader)
 	}
 	switch {
 	case cfg.Conns < 1:

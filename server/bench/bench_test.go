@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -70,14 +71,28 @@ func runBench(t *testing.T, args ...string) bench.Summary {
 }
 
 // TestSmallRoom is the acceptance run: 20 connections in one room, 2
-// publishers × 20 messages; every connection must see every message once.
+// publishers × 20 messages; every connection must see every message once,
+// whichever way the subscribers' sockets are read.
 func TestSmallRoom(t *testing.T) {
+	readers := []string{"goroutine"}
+	if runtime.GOOS == "linux" {
+		readers = append(readers, "epoll")
+	}
+	for _, reader := range readers {
+		t.Run(reader, func(t *testing.T) { smallRoom(t, reader) })
+	}
+}
+
+func smallRoom(t *testing.T, reader string) {
 	url := startServer(t)
 	s := runBench(t,
 		"--url", url, "--pid", "-1", "--conns", "20", "--users", "5",
 		"--publishers", "2", "--count", "40", "--rate", "200",
 		"--warmup", "0", "--duration", "5s", "--settle", "0", "--progress", "200ms",
-		"--strict")
+		"--reader", reader, "--strict")
+	if s.Reader != reader {
+		t.Fatalf("reader %q, want %q", s.Reader, reader)
+	}
 	if s.Connected != 20 || s.Sent != 40 || s.Acked != 40 {
 		t.Fatalf("connected %d, sent %d, acked %d; want 20, 40, 40", s.Connected, s.Sent, s.Acked)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -22,8 +23,10 @@ import (
 // until the worker stops, so a connection dropped by churn, a storm or the
 // server resumes with hello{since} like a real client.
 //
-// Reads and writes of the socket happen on the run goroutine, except the
-// sends of publishers and typing, which coder/websocket allows concurrently.
+// A socket is read by the run goroutine (coderSock) or by an epoll loop
+// of the raw reader (reactor_linux.go); either way by one goroutine at a
+// time, which handles every frame. Writes may come from that reader, and
+// from the publisher and typing goroutines: both kinds of sock allow that.
 type client struct {
 	w      *worker
 	i      int
@@ -31,11 +34,12 @@ type client struct {
 	roomIx int
 	token  string
 	http   *http.Client
+	dialer *net.Dialer // the same source address, for the raw reader
 	shard  *Histogram
 	pub    bool
-	sem    chan struct{} // in-flight sends of a publisher: one token each
-	conn   atomic.Pointer[websocket.Conn]
-	drop   atomic.Bool // the current socket is being dropped on purpose: redial at once
+	sem    chan struct{}           // in-flight sends of a publisher: one token each
+	conn   atomic.Pointer[sockRef] // the open socket, nil between sockets
+	drop   atomic.Bool             // the current socket is being dropped on purpose: redial at once
 	synced chan struct{}
 
 	mu      sync.Mutex // guards tracker, replay, since
@@ -63,7 +67,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func (c *client) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		conn, err := c.dial(ctx)
+		conn, err := c.open(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -74,15 +78,16 @@ func (c *client) run(ctx context.Context) {
 			continue
 		}
 		c.connects.Add(1)
-		c.conn.Store(conn)
+		c.conn.Store(&sockRef{conn})
 		if ctx.Err() != nil { // stop raced with the dial: close what we just opened
-			conn.CloseNow()
+			conn.closeNow()
+			c.conn.Store(nil)
 			return
 		}
 		up := time.Now()
-		err = c.session(conn)
+		err = conn.serve(c)
 		c.conn.Store(nil)
-		conn.CloseNow()
+		conn.closeNow()
 		c.releaseInflight()
 		if ctx.Err() != nil {
 			return
@@ -109,7 +114,9 @@ func (c *client) run(ctx context.Context) {
 	}
 }
 
-func (c *client) dial(ctx context.Context) (*websocket.Conn, error) {
+// open dials a socket: through the raw reader for a subscriber when the
+// worker has one (raw.go), else through coder/websocket.
+func (c *client) open(ctx context.Context) (sock, error) {
 	select {
 	case c.w.dialSem <- struct{}{}:
 	case <-ctx.Done():
@@ -118,6 +125,17 @@ func (c *client) dial(ctx context.Context) (*websocket.Conn, error) {
 	defer func() { <-c.w.dialSem }()
 	dctx, cancel := context.WithTimeout(ctx, c.w.cfg.DialTimeout)
 	defer cancel()
+	if rs := c.w.reactors; len(rs) > 0 && !c.pub {
+		return rs[c.i%len(rs)].dial(dctx, c)
+	}
+	conn, err := c.dial(dctx)
+	if err != nil {
+		return nil, err
+	}
+	return coderSock{conn}, nil
+}
+
+func (c *client) dial(dctx context.Context) (*websocket.Conn, error) {
 	conn, resp, err := websocket.Dial(dctx, c.w.wsURL, &websocket.DialOptions{
 		HTTPClient: c.http,
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
@@ -134,14 +152,39 @@ func (c *client) dial(ctx context.Context) (*websocket.Conn, error) {
 	return conn, nil
 }
 
-// session reads conn until it fails. Reads use a context without a deadline:
-// coder/websocket closes the connection when a read's context ends, and a
-// context per read costs an allocation; closing the socket ends the read.
-func (c *client) session(conn *websocket.Conn) error {
+// sock is one open WebSocket of a client.
+type sock interface {
+	// serve reads the socket, handing each message to the client, until
+	// it fails; it returns why.
+	serve(c *client) error
+	writeText(b []byte) error
+	// closeNow drops the socket without a close handshake; serve returns.
+	closeNow()
+}
+
+// sockRef holds a sock for an atomic pointer.
+type sockRef struct{ sock }
+
+// coderSock is a socket read by a goroutine of its own through
+// coder/websocket: publishers' sockets, and every socket where the raw
+// reader is not used.
+type coderSock struct{ *websocket.Conn }
+
+func (s coderSock) writeText(b []byte) error {
+	return s.Write(context.Background(), websocket.MessageText, b)
+}
+
+func (s coderSock) closeNow() { s.CloseNow() }
+
+// serve reads until the socket fails. Reads use a context without a
+// deadline: coder/websocket closes the connection when a read's context
+// ends, and a context per read costs an allocation; closing the socket
+// ends the read.
+func (s coderSock) serve(c *client) error {
 	bg := context.Background()
 	var f frame
 	for {
-		_, r, err := conn.Reader(bg)
+		_, r, err := s.Reader(bg)
 		if err != nil {
 			return err
 		}
@@ -152,26 +195,32 @@ func (c *client) session(conn *websocket.Conn) error {
 			bufPool.Put(buf)
 			return err
 		}
-		now := time.Now()
-		var herr error
-		splitFrames(buf.Bytes(), func(b []byte) {
-			if herr != nil {
-				return
-			}
-			if perr := parseFrame(b, &f); perr != nil {
-				c.w.countErr("bad_frame")
-				return
-			}
-			herr = c.handle(conn, &f, now)
-		})
+		err = c.message(s, buf.Bytes(), time.Now(), &f)
 		bufPool.Put(buf)
-		if herr != nil {
-			return herr
+		if err != nil {
+			return err
 		}
 	}
 }
 
-func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
+// message handles one server message (one or more frames) that arrived at
+// now; f is the caller's scratch frame.
+func (c *client) message(s sock, msg []byte, now time.Time, f *frame) error {
+	var herr error
+	splitFrames(msg, func(b []byte) {
+		if herr != nil {
+			return
+		}
+		if perr := parseFrame(b, f); perr != nil {
+			c.w.countErr("bad_frame")
+			return
+		}
+		herr = c.handle(s, f, now)
+	})
+	return herr
+}
+
+func (c *client) handle(conn sock, f *frame, now time.Time) error {
 	w := c.w
 	switch f.Type {
 	case protocol.TypeMessage, protocol.TypeUpdate:
@@ -225,7 +274,7 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 			c.release()
 		}
 	case protocol.TypePing:
-		return conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
+		return conn.writeText([]byte(`{"type":"pong"}`))
 	case protocol.TypeTyping:
 		c.typingRecv.Add(1)
 	case protocol.TypePresence:
@@ -253,7 +302,7 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 			select {
 			case <-c.synced:
 			default:
-				close(c.synced) // only this goroutine closes it, once
+				close(c.synced) // only the socket's reader closes it, once
 			}
 		}
 	default:
@@ -264,7 +313,7 @@ func (c *client) handle(conn *websocket.Conn, f *frame, now time.Time) error {
 
 // welcome starts the tracker on the first connection (at the room's last seq
 // then) and asks for the replay of everything after the last seq seen.
-func (c *client) welcome(conn *websocket.Conn, wel *protocol.Welcome) error {
+func (c *client) welcome(conn sock, wel *protocol.Welcome) error {
 	w := c.w
 	var room *protocol.Room
 	for i := range wel.Rooms {
@@ -291,12 +340,12 @@ func (c *client) welcome(conn *websocket.Conn, wel *protocol.Welcome) error {
 }
 
 // hello asks for the replay of the bench room after since.
-func (c *client) hello(conn *websocket.Conn, since int64) error {
+func (c *client) hello(conn sock, since int64) error {
 	hello, _ := json.Marshal(map[string]any{
 		"type":  protocol.TypeHello,
 		"since": map[string]int64{c.room: since},
 	})
-	return conn.Write(context.Background(), websocket.MessageText, hello)
+	return conn.writeText(hello)
 }
 
 func (c *client) delivered(kind int, sentNS int64, now time.Time) {
@@ -306,7 +355,7 @@ func (c *client) delivered(kind int, sentNS int64, now time.Time) {
 		c.shard.Record(time.Duration(now.UnixNano() - sentNS))
 		ns := now.UnixNano()
 		if ns > c.lastDeliveryNS.Load() {
-			c.lastDeliveryNS.Store(ns) // only this goroutine writes it
+			c.lastDeliveryNS.Store(ns) // only the socket's reader writes it
 		}
 	case benchWarmup:
 		c.warmDeliveries.Add(1)
@@ -348,7 +397,7 @@ func (c *client) send(ctx context.Context, warm bool, seq int64) bool {
 	b = append(b, ' ')
 	b = append(b, c.w.runID...)
 	b = append(b, `"}`...)
-	if err := conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+	if err := conn.writeText(b); err != nil {
 		c.release()
 		c.w.countErr("send_failed")
 		return false
@@ -393,7 +442,7 @@ func (c *client) typing() {
 		return
 	}
 	b := []byte(`{"type":"typing","room":"` + c.room + `","active":true}`)
-	if conn.Write(context.Background(), websocket.MessageText, b) == nil {
+	if conn.writeText(b) == nil {
 		c.typingSent.Add(1)
 	}
 }
@@ -406,7 +455,7 @@ func (c *client) dropNow() bool {
 		return false
 	}
 	c.drop.Store(true)
-	conn.CloseNow()
+	conn.closeNow()
 	return true
 }
 

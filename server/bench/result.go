@@ -109,12 +109,15 @@ func (r *result) add(o result) {
 
 // Summary is the one-line JSON printed at the end of a run.
 type Summary struct {
-	RunID              string  `json:"run_id"`
-	Conns              int     `json:"conns"`
-	Connected          int     `json:"connected"`
-	ConnsPerS          float64 `json:"conns_per_s"`
-	Publishers         int     `json:"publishers"`
-	Rooms              int     `json:"rooms"`
+	RunID      string  `json:"run_id"`
+	Conns      int     `json:"conns"`
+	Connected  int     `json:"connected"`
+	ConnsPerS  float64 `json:"conns_per_s"`
+	Publishers int     `json:"publishers"`
+	Rooms      int     `json:"rooms"`
+	// Reader is how subscribers' sockets were read: epoll or goroutine
+	// (--reader).
+	Reader             string  `json:"reader"`
 	RateTarget         float64 `json:"rate_target"`
 	DurationS          float64 `json:"duration_s"`
 	Sent               int64   `json:"sent"`
@@ -211,6 +214,7 @@ func summarize(cfg *config, r result) Summary {
 		Connected:   r.Connected,
 		Publishers:  cfg.Publishers,
 		Rooms:       cfg.Rooms,
+		Reader:      cfg.Reader,
 		RateTarget:  cfg.Rate,
 		Sent:        r.Sent,
 		Acked:       r.Acked,
@@ -299,7 +303,7 @@ func human(w io.Writer, s Summary) {
 			sv.PID, sv.RSSMiB, sv.RSSMaxMiB, sv.RSSBaseMiB, sv.RSSPerConnKiB, sv.CPUPct)
 	}
 	if s.Client != nil {
-		fmt.Fprintf(w, "load tool     cpu %.0f%% over %d process(es)\n", s.Client.CPUPct, s.Client.Procs)
+		fmt.Fprintf(w, "load tool     cpu %.0f%% over %d process(es), subscribers read by %s\n", s.Client.CPUPct, s.Client.Procs, s.Reader)
 	}
 	if len(s.ErrorKinds) > 0 {
 		keys := make([]string, 0, len(s.ErrorKinds))

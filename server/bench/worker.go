@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,14 +25,16 @@ const histShards = 16
 // global index i has i % n == k. With --procs 1 the only worker runs inside
 // Main; otherwise each runs in a child process (see procs.go).
 type worker struct {
-	cfg     *config
-	k, n    int
-	api     *api
-	wsURL   string
-	roomIDs []string // the bench rooms; connection i follows roomIDs[roomOf(i)]
-	runID   string
-	tokens  []string  // by account index
-	log     io.Writer // warnings (stderr)
+	cfg      *config
+	k, n     int
+	api      *api
+	wsURL    string
+	wsHost   string     // host:port of wsURL, for the raw reader's dials
+	reactors []*reactor // the raw reader's epoll loops (--reader epoll), else none
+	roomIDs  []string   // the bench rooms; connection i follows roomIDs[roomOf(i)]
+	runID    string
+	tokens   []string  // by account index
+	log      io.Writer // warnings (stderr)
 
 	// clients is set once, by setup, under mu: the progress line reads it
 	// (snapshot) while setup runs; everything else reads it after setup.
@@ -54,12 +58,20 @@ type worker struct {
 func newWorker(cfg *config, k, n int, roomIDs, tokens []string, log io.Writer) *worker {
 	base := strings.TrimRight(cfg.URL, "/")
 	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	host := ""
+	if u, err := url.Parse(ws); err == nil { // validated by parseFlags
+		host = u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
 	return &worker{
 		cfg:     cfg,
 		k:       k,
 		n:       n,
 		api:     &api{base: base, client: newHTTPClient()},
 		wsURL:   ws,
+		wsHost:  host,
 		roomIDs: roomIDs,
 		tokens:  tokens,
 		runID:   cfg.RunID,
@@ -111,12 +123,14 @@ func (w *worker) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	clientsByIP := make([]*http.Client, max(len(ips), 1))
+	dialers := make([]*net.Dialer, max(len(ips), 1))
+	clientsByIP := make([]*http.Client, len(dialers))
 	for j := range clientsByIP {
 		d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: -1}
 		if len(ips) > 0 {
 			d.LocalAddr = sourceFor(ips, j)
 		}
+		dialers[j] = d
 		clientsByIP[j] = &http.Client{Transport: &http.Transport{
 			DialContext:       d.DialContext,
 			DisableKeepAlives: true, // every dial here becomes a WebSocket
@@ -124,6 +138,13 @@ func (w *worker) setup(ctx context.Context) error {
 		}}
 	}
 
+	if cfg.Reader == "epoll" {
+		rs, err := newReactors(runtime.GOMAXPROCS(0))
+		if err != nil {
+			return err
+		}
+		w.reactors = rs
+	}
 	var clients []*client
 	for i := w.k; i < cfg.Conns; i += w.n {
 		c := &client{
@@ -133,6 +154,7 @@ func (w *worker) setup(ctx context.Context) error {
 			room:   w.roomIDs[cfg.roomOf(i)],
 			roomIx: cfg.roomOf(i),
 			http:   clientsByIP[(i/w.n)%len(clientsByIP)],
+			dialer: dialers[(i/w.n)%len(dialers)],
 			shard:  &w.hists[len(clients)%histShards],
 			pub:    i < cfg.Publishers,
 			synced: make(chan struct{}),
@@ -389,18 +411,20 @@ func (w *worker) drain(ctx context.Context) (result, error) {
 	return r, ctx.Err()
 }
 
-// stop ends every connection and waits for their goroutines.
+// stop ends every connection and waits for their goroutines, then stops
+// the raw reader's loops; it may be called more than once.
 func (w *worker) stop() {
-	if w.cancel == nil {
-		return
-	}
-	w.cancel()
-	for _, c := range w.clients {
-		if conn := c.conn.Load(); conn != nil {
-			conn.CloseNow()
+	if w.cancel != nil {
+		w.cancel()
+		for _, c := range w.clients {
+			if conn := c.conn.Load(); conn != nil {
+				conn.closeNow()
+			}
 		}
+		w.wg.Wait()
 	}
-	w.wg.Wait()
+	stopReactors(w.reactors)
+	w.reactors = nil
 }
 
 // snapshot sums the counters of every connection.
