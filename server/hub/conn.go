@@ -185,17 +185,17 @@ func (c *Conn) sendLive(frame []byte) {
 	c.pushLocked(frame)
 }
 
-// sendLog queues frame, the room-log entry seq of room, from live fan-out,
-// without waking the writer: the hub wakes every connection it queued to
-// once per batch of events (wakeUp), so that one write carries them all.
-// It reports whether a frame was queued.
-func (c *Conn) sendLog(room string, seq int64, frame []byte) bool {
+// sendLog queues frame, the room-log entry seq of the room whose filter
+// is f (see filter), from live fan-out, without waking the writer: the
+// hub wakes every connection it queued to once per batch of events
+// (wakeUp), so that one write carries them all. It reports whether a
+// frame was queued.
+func (c *Conn) sendLog(f *roomFilter, seq int64, frame []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
 	}
-	f := c.filterLocked(room)
 	switch {
 	case f.replay != nil:
 		f.replay.held = append(f.replay.held, LogFrame{seq, frame})
@@ -235,6 +235,19 @@ func (c *Conn) PendingClosed() (pending, closed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.queue) > 0, c.closed
+}
+
+// filter returns the delivery state of room, made if missing. The hub
+// keeps it beside the connection in the room's set; it stays the one in
+// rooms until the user leaves the room (forgetRoom, after the hub has
+// taken the connection out of the room).
+func (c *Conn) filter(room string) *roomFilter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return &roomFilter{} // never used: nothing is queued on a closed connection
+	}
+	return c.filterLocked(room)
 }
 
 func (c *Conn) filterLocked(room string) *roomFilter {

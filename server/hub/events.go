@@ -37,8 +37,8 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 	}
 	r.remember(seq, frame)
 	var n uint64
-	for c := range r.conns {
-		if !c.sendLog(roomID, seq, frame) {
+	for c, f := range r.conns {
+		if !c.sendLog(f, seq, frame) {
 			continue
 		}
 		n++
@@ -77,7 +77,7 @@ func (h *Hub) member(ev *store.Event) {
 		if len(u.conns) > 0 {
 			r := h.room(ev.RoomID)
 			for c := range u.conns {
-				r.add(c)
+				r.add(ev.RoomID, c)
 			}
 			if h.clustered() && !r.known {
 				// The room as the member event saw it, before the log

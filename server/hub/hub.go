@@ -102,7 +102,10 @@ type userState struct {
 
 // roomState is a room with at least one connected member.
 type roomState struct {
-	conns map[*Conn]struct{}
+	// conns are the room's connections, each with its delivery state for
+	// the room (the filter in the connection's own rooms), so fan-out
+	// reaches it without a lookup by room id on every connection.
+	conns map[*Conn]*roomFilter
 	// users counts the connections of each connected member, so presence
 	// lists cost one step per user rather than per connection.
 	users  map[string]int
@@ -144,11 +147,11 @@ func (r *roomState) remember(seq int64, frame []byte) {
 	r.recent = append(r.recent, LogFrame{Seq: seq, Frame: frame})
 }
 
-func (r *roomState) add(c *Conn) {
+func (r *roomState) add(id string, c *Conn) {
 	if _, ok := r.conns[c]; ok {
 		return
 	}
-	r.conns[c] = struct{}{}
+	r.conns[c] = c.filter(id)
 	r.users[c.User.ID]++
 }
 
@@ -357,7 +360,7 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 		}
 		u.conns[c] = struct{}{}
 		for id := range u.rooms {
-			h.room(id).add(c)
+			h.room(id).add(id, c)
 		}
 		h.setBaseline(reg.Welcome.Rooms)
 		w := reg.Welcome
@@ -432,7 +435,7 @@ func (h *Hub) goOffline(uid string, gen uint64) {
 func (h *Hub) room(id string) *roomState {
 	r := h.rooms[id]
 	if r == nil {
-		r = &roomState{conns: make(map[*Conn]struct{}), users: make(map[string]int)}
+		r = &roomState{conns: make(map[*Conn]*roomFilter), users: make(map[string]int)}
 		h.rooms[id] = r
 	}
 	return r
