@@ -12,8 +12,8 @@ import (
 
 // collected records what a frameReader hands on.
 type collected struct {
-	msgs  []string
-	ctl   []string
+	msgs []string
+	ctl  []string
 }
 
 func (c *collected) message(p []byte) error { c.msgs = append(c.msgs, string(p)); return nil }
