@@ -31,19 +31,21 @@ type reactor struct {
 type rawSock struct {
 	r  *reactor
 	fd int
-	// mu guards closed and every write. Only the reactor closes the fd
-	// (after taking it out of socks), under mu, so a writer holding mu
-	// never writes to a number the kernel has given to another socket;
-	// others end a socket with shutdown(2), which frees nothing.
+	// mu guards closed and every write. Only the socket's reader closes
+	// the fd, under mu: serve before the reactor has it, then the reactor
+	// (after taking it out of socks). So a writer holding mu never writes
+	// to a number the kernel has given to another socket; others end a
+	// socket with shutdown(2), which frees nothing.
 	mu     sync.Mutex
 	closed bool
 	wbuf   []byte
 
-	c   *client
-	rd  frameReader
-	f   frame     // scratch for the client's handling; the reactor's goroutine only
-	now time.Time // arrival time of the read being handled
-	end chan error
+	c     *client
+	early error // the socket ended within the handshake's answer
+	rd    frameReader
+	f     frame     // scratch for the client's handling; the reactor's goroutine only
+	now   time.Time // arrival time of the read being handled
+	end   chan error
 }
 
 // newReactors starts n epoll loops.
@@ -114,12 +116,10 @@ func (r *reactor) dial(ctx context.Context, c *client) (sock, error) {
 	s := &rawSock{r: r, fd: fd, c: c, end: make(chan error, 1)}
 	if len(rest) > 0 {
 		// Frames that came with the handshake's answer: handled here,
-		// before the reactor sees the socket.
+		// before the reactor sees the socket; a close among them (4401,
+		// say) ends the socket in serve, as it would have in the reactor.
 		s.now = time.Now()
-		if err := s.rd.feed(rest, s); err != nil {
-			syscall.Close(fd)
-			return nil, err
-		}
+		s.early = s.rd.feed(rest, s)
 	}
 	return s, nil
 }
@@ -155,6 +155,13 @@ func detachFd(conn net.Conn) (int, error) {
 // serve hands the socket to the reactor and waits for it to end.
 func (s *rawSock) serve(c *client) error {
 	r := s.r
+	if s.early != nil {
+		s.mu.Lock()
+		s.closed = true
+		syscall.Close(s.fd)
+		s.mu.Unlock()
+		return s.early
+	}
 	r.mu.Lock()
 	r.socks[int32(s.fd)] = s
 	r.mu.Unlock()
