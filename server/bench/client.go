@@ -81,6 +81,7 @@ func (c *client) run(ctx context.Context) {
 		c.conn.Store(&sockRef{conn})
 		if ctx.Err() != nil { // stop raced with the dial: close what we just opened
 			conn.closeNow()
+			_ = conn.serve(c) // returns at once; the raw reader closes the fd there
 			c.conn.Store(nil)
 			return
 		}
