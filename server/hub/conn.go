@@ -238,9 +238,10 @@ func (c *Conn) PendingClosed() (pending, closed bool) {
 }
 
 // filter returns the delivery state of room, made if missing. The hub
-// keeps it beside the connection in the room's set; it stays the one in
-// rooms until the user leaves the room (forgetRoom, after the hub has
-// taken the connection out of the room).
+// keeps it beside the connection in the room's set from the room's first
+// frame for the connection; it stays the one in rooms until the user
+// leaves the room (forgetRoom, after the hub has taken the connection out
+// of the room).
 func (c *Conn) filter(room string) *roomFilter {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -38,6 +38,10 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 	r.remember(seq, frame)
 	var n uint64
 	for c, f := range r.conns {
+		if f == nil {
+			f = c.filter(roomID)
+			r.conns[c] = f
+		}
 		if !c.sendLog(f, seq, frame) {
 			continue
 		}
@@ -77,7 +81,7 @@ func (h *Hub) member(ev *store.Event) {
 		if len(u.conns) > 0 {
 			r := h.room(ev.RoomID)
 			for c := range u.conns {
-				r.add(ev.RoomID, c)
+				r.add(c)
 			}
 			if h.clustered() && !r.known {
 				// The room as the member event saw it, before the log

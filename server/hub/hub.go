@@ -104,7 +104,9 @@ type userState struct {
 type roomState struct {
 	// conns are the room's connections, each with its delivery state for
 	// the room (the filter in the connection's own rooms), so fan-out
-	// reaches it without a lookup by room id on every connection.
+	// reaches it without a lookup by room id on every connection. It is
+	// nil until the room's first frame for the connection: an idle
+	// connection of an account in many rooms keeps no state for them.
 	conns map[*Conn]*roomFilter
 	// users counts the connections of each connected member, so presence
 	// lists cost one step per user rather than per connection.
@@ -147,11 +149,11 @@ func (r *roomState) remember(seq int64, frame []byte) {
 	r.recent = append(r.recent, LogFrame{Seq: seq, Frame: frame})
 }
 
-func (r *roomState) add(id string, c *Conn) {
+func (r *roomState) add(c *Conn) {
 	if _, ok := r.conns[c]; ok {
 		return
 	}
-	r.conns[c] = c.filter(id)
+	r.conns[c] = nil // see conns
 	r.users[c.User.ID]++
 }
 
@@ -360,7 +362,7 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 		}
 		u.conns[c] = struct{}{}
 		for id := range u.rooms {
-			h.room(id).add(id, c)
+			h.room(id).add(c)
 		}
 		h.setBaseline(reg.Welcome.Rooms)
 		w := reg.Welcome

@@ -545,3 +545,31 @@ func TestTakeBoundsABatchAndKeepsTheRest(t *testing.T) {
 		t.Fatalf("an oversized frame: took %d", len(got))
 	}
 }
+
+// An idle connection of an account in many rooms keeps delivery state only
+// for the rooms that have sent it something: an account in 100 rooms would
+// otherwise hold 100 entries on every socket from the moment it opens.
+func TestQuietRoomsCostAConnectionNoState(t *testing.T) {
+	h := newHub(t, Options{})
+	alice := user("alice")
+	rooms := make([]string, 100)
+	for i := range rooms {
+		rooms[i] = fmt.Sprintf("r%d", i)
+	}
+	a := newFake(t, h, alice, "s1", rooms...) // registered: its welcome has come
+	state := func() int {
+		a.c.mu.Lock()
+		defer a.c.mu.Unlock()
+		return len(a.c.rooms)
+	}
+	if n := state(); n != 0 {
+		t.Fatalf("a new connection holds state for %d rooms, want 0", n)
+	}
+	h.Publish([]store.Event{msgEvent("r7", 1, alice, "hi")})
+	if m := a.next(t, "message"); m["message"].(map[string]any)["room"] != "r7" {
+		t.Fatalf("%v", m)
+	}
+	if n := state(); n != 1 {
+		t.Fatalf("after one message in one room the connection holds state for %d rooms, want 1", n)
+	}
+}
