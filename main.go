@@ -47,7 +47,7 @@ import (
 
 	"minichat/server"
 	"minichat/server/auth"
-	"minichat/server/bench"
+	"minichat/bench"
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/store/migrate"

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"minichat/server"
-	"minichat/server/bench"
+	"minichat/bench"
 )
 
 func TestMain(m *testing.M) {
