@@ -1,5 +1,6 @@
 # minichat — thin wrappers over go and npm.
 #   make run    build the web client (when npm is present) and serve on :8080 with data in ./data
+#               (make run ADDR=127.0.0.1:9000, or MINICHAT_ADDR=… make run, picks another address)
 #   make test   vet, Go tests with the race detector, TypeScript type-check and unit tests
 #   make e2e    browser tests (Playwright on Debian's Chromium) against the real binary
 #   make screenshots  the browser tests, saving their screenshots in docs/screenshots
@@ -24,8 +25,15 @@ SOAKTIME    ?= 3m
 
 .PHONY: run build web test test-go test-web e2e screenshots lint bench fuzz soak release clean
 
+# make run ADDR=127.0.0.1:9000 DATA_DIR=/srv/chat picks the address and data
+# directory; without them every MINICHAT_* setting in the environment applies
+# (MINICHAT_ADDR=127.0.0.1:9000 make run), and otherwise the defaults: :8080
+# and ./data. Nothing is passed on the command line unless asked for, since
+# a flag beats its environment variable.
+RUN_FLAGS := $(if $(ADDR),--addr $(ADDR)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
 run: web
-	$(GO) run -ldflags "$(LDFLAGS)" . --addr :8080 --data-dir ./data
+	$(GO) run -ldflags "$(LDFLAGS)" . $(RUN_FLAGS)
 
 build: web
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/minichat .
