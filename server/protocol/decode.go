@@ -42,7 +42,15 @@ func DecodeClient(data []byte) (f ClientFrame, ref string, err error) {
 			return nil, ref, Errorf(CodeBadRequest, "unknown frame type %q", h.Type)
 		}
 	}
-	if err := json.Unmarshal(data, f); err != nil {
+	// The frame types that look for required fields decode themselves
+	// (UnmarshalJSON, by json.Unmarshal, which validates the JSON); called
+	// directly, they spare a second scan of the whole message.
+	if u, ok := f.(json.Unmarshaler); ok {
+		err = u.UnmarshalJSON(data)
+	} else {
+		err = json.Unmarshal(data, f)
+	}
+	if err != nil {
 		var ce *CodeError
 		if !errors.As(err, &ce) {
 			err = notProtocol(err)

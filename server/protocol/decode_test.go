@@ -26,7 +26,7 @@ func TestDecodeClientGivesEachTypeItsFrame(t *testing.T) {
 		{`{"type":"history","room":"r_1","before":5,"limit":50}`,
 			&ClientHistory{Type: TypeHistory, Room: "r_1", Before: 5, Limit: 50}},
 		{`{"type":"typing","room":"r_1","active":false}`, &ClientTyping{Type: TypeTyping, Room: "r_1"}},
-		{`{"type":"typing","room":"r_1","active":true}`, &ClientTyping{Type: TypeTyping, Room: "r_1", Active: true}},
+		{"\t{\"type\":\"typing\",\"room\":\"r_1\",\"active\":true}\n", &ClientTyping{Type: TypeTyping, Room: "r_1", Active: true}},
 		{`{"type":"read","room":"r_1","seq":0}`, &ClientRead{Type: TypeRead, Room: "r_1"}},
 		{`{"type":"read","room":"r_1","seq":9}`, &ClientRead{Type: TypeRead, Room: "r_1", Seq: 9}},
 		{`{"type":"status","status":"away","text":"lunch"}`,
@@ -105,6 +105,7 @@ func TestDecodeClientRefusesBadFrames(t *testing.T) {
 		{`{"type":"history","room":"r_1","before":-1,"ref":"x"}`, "before must be a seq >= 1", "x"},
 		{`{"type":"history","room":"r_1","limit":null,"ref":"x"}`, "", "x"}, // null is absent: accepted
 		{`{"type":"typing","room":"r_1","ref":"x"}`, "typing needs active", "x"},
+		{`{"type":"typing","room":"r_1","active":true,"ref":"x"} {}`, "not a valid JSON object", ""},
 		{`{"type":"typing","room":"r_1","active":1,"ref":"x"}`, "not a valid JSON object", "x"},
 		{`{"type":"typing","active":true,"ref":"x"}`, "typing needs a room", "x"},
 		{`{"type":"read","room":"r_1","ref":"x"}`, "read needs a seq >= 0", "x"},
