@@ -323,32 +323,61 @@ export type ServerFrame =
   | ErrorFrame
   | PingFrame;
 
-// Client → server frames (the fields of ClientFrame each type carries)
+// Client → server frames
 
+/**
+ * ClientHello asks for the replay of each room of Since after the seq given
+ * for it; every replay ends with a synced frame. Rooms absent from Since are
+ * not replayed, and so a hello without since replays nothing.
+ */
 export interface ClientHello {
   type: typeof TypeHello;
   ref?: string;
   since: Record<string, number>;
 }
 
+/** ClientSend posts a message to a room. */
 export interface ClientSend {
   type: typeof TypeSend;
   ref?: string;
   room: string;
+  /** Text may be empty only when the message has attachments. */
   text: string;
+  /**
+   * ClientID is unique per sender: a send repeating one is answered
+   * with the original message. Empty, the send is not de-duplicated.
+   */
   client_id: string;
+  /** Attachments are ids of the sender's uploads. */
   attachments?: string[];
+  /** ReplyTo is the id of a message of the same room; empty for none. */
   reply_to?: string;
 }
 
+/**
+ * ClientHistory asks for a page of a room's messages, as GET
+ * /api/rooms/{id}/messages does.
+ */
 export interface ClientHistory {
   type: typeof TypeHistory;
   ref?: string;
   room: string;
+  /**
+   * Before pages back: only messages with a lower seq. 0 (absent) asks
+   * for the newest page; an explicit 0 is refused, as by the HTTP call.
+   */
   before?: number;
+  /**
+   * Limit is the page size, 1 to MaxHistory; 0 (absent) means
+   * DefaultHistory, and an explicit 0 is refused.
+   */
   limit?: number;
 }
 
+/**
+ * ClientTyping tells the room's other members that the user started or
+ * stopped typing.
+ */
 export interface ClientTyping {
   type: typeof TypeTyping;
   ref?: string;
@@ -356,6 +385,7 @@ export interface ClientTyping {
   active: boolean;
 }
 
+/** ClientRead moves the user's read marker in a room to Seq. */
 export interface ClientRead {
   type: typeof TypeRead;
   ref?: string;
@@ -363,18 +393,22 @@ export interface ClientRead {
   seq: number;
 }
 
+/** ClientStatus sets the user's presence. */
 export interface ClientStatus {
   type: typeof TypeStatus;
   ref?: string;
-  status: Exclude<PresenceStatus, "offline">;
+  status: typeof StatusOnline | typeof StatusAway;
+  /** Text is a short note shown with the status; empty for none. */
   text?: string;
 }
 
+/** ClientPong answers a ping. */
 export interface ClientPong {
   type: typeof TypePong;
   ref?: string;
 }
 
+/** ClientEdit replaces the text of a message. */
 export interface ClientEdit {
   type: typeof TypeEdit;
   ref?: string;
@@ -383,6 +417,7 @@ export interface ClientEdit {
   text: string;
 }
 
+/** ClientDelete turns a message into a tombstone. */
 export interface ClientDelete {
   type: typeof TypeDelete;
   ref?: string;
@@ -390,6 +425,7 @@ export interface ClientDelete {
   id: string;
 }
 
+/** ClientReact adds (On) or removes the user's reaction Emoji to a message. */
 export interface ClientReact {
   type: typeof TypeReact;
   ref?: string;

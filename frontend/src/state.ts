@@ -8,7 +8,7 @@ import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCoun
 import { fileSize, snippet } from "./lib/markup";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
 import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
-import { MaxAttachments, type Message, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
+import { MaxAttachments, type ClientStatus, type Message, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
 
 export interface RoomLog {
   /** Messages by ascending seq, no two with the same seq. */
@@ -734,7 +734,7 @@ export function sendTyping(room: string, active: boolean): void {
   socket?.typing(room, active);
 }
 
-export function setStatus(status: "online" | "away", text: string): void {
+export function setStatus(status: ClientStatus["status"], text: string): void {
   socket?.setStatus(status, text);
   const u = me.value;
   if (u) knowUser(u, status, text || undefined);

@@ -1,9 +1,6 @@
 package protocol
 
-import (
-	"encoding/json"
-	"testing"
-)
+import "testing"
 
 var benchMessage = MessageFrame{Type: TypeMessage, Message: Message{
 	ID: "m_01hqzx4f7w9k2m3n4p5q", Room: "r_uybr6e57yu6ga2kr5s2e", Seq: 123456, Kind: KindChat,
@@ -23,11 +20,7 @@ func BenchmarkDecodeSend(b *testing.B) {
 	raw := []byte(`{"type":"send","room":"r_uybr6e57yu6ga2kr5s2e","text":"Shall we move the standup to 10:30 tomorrow?","client_id":"c-8f1e2d","ref":"42"}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		var f ClientFrame
-		if err := json.Unmarshal(raw, &f); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Validate(); err != nil {
+		if _, _, err := DecodeClient(raw); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -82,7 +82,7 @@ type Typing struct {
 type PresenceFrame struct {
 	Type   string `json:"type"`
 	User   User   `json:"user"`
-	Status string `json:"status"`
+	Status string `json:"status" tstype:"PresenceStatus"`
 	Text   string `json:"text,omitempty"`
 }
 
@@ -90,7 +90,7 @@ type PresenceFrame struct {
 type RoomFrame struct {
 	Type  string `json:"type"`
 	Room  Room   `json:"room"`
-	Event string `json:"event"`
+	Event string `json:"event" tstype:"RoomEvent"`
 }
 
 // Update carries the whole current state of a changed message; Seq is the
@@ -106,7 +106,7 @@ type Update struct {
 type Error struct {
 	Type         string `json:"type"`
 	Ref          string `json:"ref,omitempty"`
-	Code         string `json:"code"`
+	Code         string `json:"code" tstype:"ErrorCode"`
 	Message      string `json:"message"`
 	RetryAfterMS int64  `json:"retry_after_ms,omitempty"`
 }
@@ -114,43 +114,6 @@ type Error struct {
 // Ping is sent every heartbeat; the client answers with Pong.
 type Ping struct {
 	Type string `json:"type"`
-}
-
-// ClientFrame is any frame a client sends. Only the fields of its Type are
-// meaningful; Validate checks them.
-type ClientFrame struct {
-	Type string `json:"type"`
-	Ref  string `json:"ref,omitempty"`
-
-	// hello
-	Since map[string]int64 `json:"since,omitempty"`
-
-	// send, history, typing, read, edit, delete, react
-	Room string `json:"room,omitempty"`
-
-	// send, edit; status (its optional text)
-	Text        *string  `json:"text,omitempty"`
-	ClientID    string   `json:"client_id,omitempty"`
-	Attachments []string `json:"attachments,omitempty"`
-	ReplyTo     string   `json:"reply_to,omitempty"`
-
-	// history
-	Before *int64 `json:"before,omitempty"`
-	Limit  *int   `json:"limit,omitempty"`
-
-	// typing
-	Active *bool `json:"active,omitempty"`
-
-	// read
-	Seq *int64 `json:"seq,omitempty"`
-
-	// status
-	Status string `json:"status,omitempty"`
-
-	// edit, delete, react
-	ID    string `json:"id,omitempty"`
-	Emoji string `json:"emoji,omitempty"`
-	On    *bool  `json:"on,omitempty"`
 }
 
 // Encode marshals a server frame. Frames hold only plain data, so Encode

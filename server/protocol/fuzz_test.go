@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
 
-// FuzzClientFrame feeds arbitrary client messages through what the /ws
-// reader does with one — depth check, decode, validate — and checks that
-// nothing panics, that every refusal is a bad_request or too_large
-// CodeError, and that a frame that validates keeps validating after a
+// FuzzClientFrame feeds arbitrary client messages through DecodeClient,
+// what the /ws reader does with one, and checks that nothing panics, that
+// every refusal is a bad_request CodeError and no echoed ref is too long,
+// that the type read without encoding/json is the one encoding/json reads,
+// and that a frame that decodes decodes again, to the same frame, after a
 // round trip through JSON (what the server accepts is well defined).
 func FuzzClientFrame(f *testing.F) {
 	for _, s := range []string{
@@ -20,6 +22,7 @@ func FuzzClientFrame(f *testing.F) {
 		`{"type":"send","room":"r_1","text":"hi","client_id":"c1","ref":"1"}`,
 		`{"type":"send","room":"r_1","attachments":["f_1"],"reply_to":"m_1"}`,
 		`{"type":"history","room":"r_1","before":5,"limit":50}`,
+		`{"type":"history","room":"r_1","before":0}`,
 		`{"type":"typing","room":"r_1","active":true}`,
 		`{"type":"read","room":"r_1","seq":3}`,
 		`{"type":"status","status":"away","text":"lunch"}`,
@@ -31,52 +34,60 @@ func FuzzClientFrame(f *testing.F) {
 		`{"type":"hello","since":{"":-1}}`,
 		`[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]`,
 		`{"type":"send","text":"\"[{"}`,
+		`{"TYPE":"pong","Ref":"r"}`,
+		`{"type":"s\u0065nd","room":"r_1","text":"x"}`,
+		`{"type":"send","type":"pong"}`,
+		`{"type":"pong","type":null}`,
+		`{"x":{"type":"send"},"y":["type"],"type":"pong"} `,
+		`{"type":"pong","active":"yes"}`,
 		`null`, `"send"`, `{}`, ``,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := CheckDepth(data, MaxJSONDepth); err != nil {
-			wantCode(t, err, CodeBadRequest)
-			return
+		if typ, ok := peekType(data); ok && json.Valid(data) {
+			var h struct {
+				Type string `json:"type"`
+			}
+			if err := json.Unmarshal(data, &h); err != nil || h.Type != string(typ) {
+				t.Fatalf("peekType reads type %q of %s, encoding/json %q (%v)", typ, data, h.Type, err)
+			}
 		}
-		var fr ClientFrame
-		if err := json.Unmarshal(data, &fr); err != nil {
-			return // answered bad_request by the reader
+		fr, ref, err := DecodeClient(data)
+		if len(ref) > MaxRefLen {
+			t.Fatalf("ref of %d bytes returned", len(ref))
 		}
-		err := fr.Validate()
 		if err != nil {
 			wantCode(t, err, CodeBadRequest)
 			return
 		}
-		switch fr.Type {
-		case TypeHello, TypeSend, TypeHistory, TypeTyping, TypeRead, TypeStatus, TypePong, TypeEdit, TypeDelete, TypeReact:
-		default:
-			t.Fatalf("frame of type %q validated", fr.Type)
+		var h struct {
+			Type string `json:"type"`
 		}
-		if len(fr.Ref) > MaxRefLen {
-			t.Fatalf("ref of %d bytes validated", len(fr.Ref))
+		if err := json.Unmarshal(data, &h); err != nil {
+			t.Fatalf("%s decoded, but not as JSON: %v", data, err)
 		}
-		if fr.Type == TypeSend {
-			if fr.Room == "" || len(fr.ClientID) > MaxClientIDLen || len(fr.Attachments) > MaxAttachments {
-				t.Fatalf("send validated: %+v", fr)
-			}
-			if fr.Text != nil {
-				if _, err := NormalizeText(*fr.Text, len(fr.Attachments) > 0); err != nil {
-					wantCode(t, err, CodeBadRequest, CodeTooLarge)
-				}
+		if got := reflect.ValueOf(fr).Elem().FieldByName("Type").String(); got != h.Type || reflect.TypeOf(newClientFrame([]byte(h.Type))) != reflect.TypeOf(fr) {
+			t.Fatalf("%s decoded as %T of type %q", data, fr, got)
+		}
+		if ref != fr.ref() {
+			t.Fatalf("ref %q returned for a frame with ref %q", ref, fr.ref())
+		}
+		if s, ok := fr.(*ClientSend); ok {
+			if _, err := NormalizeText(s.Text, len(s.Attachments) > 0); err != nil {
+				wantCode(t, err, CodeBadRequest, CodeTooLarge)
 			}
 		}
 		again, err := json.Marshal(fr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var fr2 ClientFrame
-		if err := json.Unmarshal(again, &fr2); err != nil {
-			t.Fatalf("re-decode %s: %v", again, err)
+		fr2, _, err := DecodeClient(again)
+		if err != nil {
+			t.Fatalf("%s decoded, its round trip %s does not: %v", data, again, err)
 		}
-		if err := fr2.Validate(); err != nil {
-			t.Fatalf("%s validated, its round trip %s does not: %v", data, again, err)
+		if again2, _ := json.Marshal(fr2); !bytes.Equal(again, again2) {
+			t.Fatalf("%s decoded as %s, then as %s", data, again, again2)
 		}
 	})
 }

@@ -1,6 +1,8 @@
 // Package protocol holds the wire types of minichat: the HTTP objects (User,
-// Room, Message, Attachment), every WebSocket frame in both directions, the
-// error codes and close codes, and the validation rules for names and text.
+// Room, Message, Attachment), every WebSocket frame in both directions — one
+// Go type per frame, and DecodeClient to turn a client message into its
+// validated frame — the error codes and close codes, and the validation
+// rules for names and text.
 //
 // It is the single source of truth for the contract described in
 // docs/protocol.md; the TypeScript types of the web client are generated from
@@ -57,7 +59,7 @@ const DefaultRoom = "general"
 type User struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-	Role string `json:"role"`
+	Role string `json:"role" tstype:"Role"`
 }
 
 // Room is a room as one user sees it: Unread is that user's count and, for a
@@ -65,7 +67,7 @@ type User struct {
 type Room struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
-	Kind    string `json:"kind"`
+	Kind    string `json:"kind" tstype:"RoomKind"`
 	LastSeq int64  `json:"last_seq"`
 	Members int    `json:"members"`
 	Unread  int64  `json:"unread"`
@@ -96,7 +98,7 @@ type Message struct {
 	ID          string       `json:"id"`
 	Room        string       `json:"room"`
 	Seq         int64        `json:"seq"`
-	Kind        string       `json:"kind"`
+	Kind        string       `json:"kind" tstype:"MessageKind"`
 	Sender      *User        `json:"sender"`
 	Text        string       `json:"text"`
 	TS          string       `json:"ts"`
@@ -118,7 +120,7 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 // Presence is one user's status as listed in welcome.
 type Presence struct {
 	User   User   `json:"user"`
-	Status string `json:"status"`
+	Status string `json:"status" tstype:"PresenceStatus"`
 	Text   string `json:"text,omitempty"`
 }
 
@@ -145,6 +147,6 @@ type ErrorBody struct {
 
 // ErrorDetail is the code and human-readable message of an error.
 type ErrorDetail struct {
-	Code    string `json:"code"`
+	Code    string `json:"code" tstype:"ErrorCode"`
 	Message string `json:"message"`
 }

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"encoding/json"
 	"time"
 
 	"minichat/server/chat"
@@ -9,79 +8,56 @@ import (
 	"minichat/server/protocol"
 )
 
-// handle decodes, validates and carries out one client frame. Every refusal
-// is answered with an error frame; the connection stays usable.
+// handle decodes, validates and carries out one client frame, handing it
+// to the handler of its type. Every refusal is answered with an error
+// frame; the connection stays usable.
 func (c *conn) handle(data []byte) {
-	if err := protocol.CheckDepth(data, protocol.MaxJSONDepth); err != nil {
-		c.sendError("", err)
-		return
-	}
-	var f protocol.ClientFrame
-	if err := json.Unmarshal(data, &f); err != nil {
-		var refOnly struct {
-			Ref string `json:"ref"`
-		}
-		_ = json.Unmarshal(data, &refOnly)
-		if len(refOnly.Ref) > protocol.MaxRefLen {
-			refOnly.Ref = ""
-		}
-		c.sendError(refOnly.Ref, protocol.Errorf(protocol.CodeBadRequest, "frame is not a valid JSON object of the protocol: %v", err))
-		return
-	}
-	if err := f.Validate(); err != nil {
-		ref := f.Ref
-		if len(ref) > protocol.MaxRefLen {
-			ref = ""
-		}
+	f, ref, err := protocol.DecodeClient(data)
+	if err != nil {
 		c.sendError(ref, err)
 		return
 	}
-	if isWrite(f.Type) {
+	if isWrite(f) {
 		if r := c.writes.Reserve(); r.Delay() > 0 {
 			wait := r.Delay()
 			r.Cancel()
-			c.sendError(f.Ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "slow down", RetryAfter: max(wait, time.Millisecond)})
+			c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "slow down", RetryAfter: max(wait, time.Millisecond)})
 			return
 		}
 	}
-	var err error
-	switch f.Type {
-	case protocol.TypePong:
-	case protocol.TypeHello:
-		c.hello(f.Ref, f.Since)
-	case protocol.TypeSend:
-		err = c.send(&f)
-	case protocol.TypeHistory:
-		err = c.history(&f)
-	case protocol.TypeTyping:
-		if !c.h.opts.Hub.Typing(c.hc, f.Room, *f.Active) {
+	switch f := f.(type) {
+	case *protocol.ClientPong:
+	case *protocol.ClientHello:
+		c.hello(f)
+	case *protocol.ClientSend:
+		c.send(f)
+	case *protocol.ClientHistory:
+		err = c.history(f)
+	case *protocol.ClientTyping:
+		if !c.h.opts.Hub.Typing(c.hc, f.Room, f.Active) {
 			err = protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", f.Room)
 		}
-	case protocol.TypeRead:
-		err = c.h.opts.Chat.Read(c.ctx, c.user, f.Room, *f.Seq)
-	case protocol.TypeStatus:
-		text := ""
-		if f.Text != nil {
-			text = *f.Text
-		}
-		c.h.opts.Hub.SetStatus(c.hc, f.Status, text)
-	case protocol.TypeEdit:
-		_, err = c.h.opts.Chat.Edit(c.ctx, c.user, f.Room, f.ID, *f.Text)
-	case protocol.TypeDelete:
+	case *protocol.ClientRead:
+		err = c.h.opts.Chat.Read(c.ctx, c.user, f.Room, f.Seq)
+	case *protocol.ClientStatus:
+		c.h.opts.Hub.SetStatus(c.hc, f.Status, f.Text)
+	case *protocol.ClientEdit:
+		_, err = c.h.opts.Chat.Edit(c.ctx, c.user, f.Room, f.ID, f.Text)
+	case *protocol.ClientDelete:
 		_, err = c.h.opts.Chat.Delete(c.ctx, c.user, f.Room, f.ID)
-	case protocol.TypeReact:
-		_, err = c.h.opts.Chat.React(c.ctx, c.user, f.Room, f.ID, f.Emoji, *f.On)
+	case *protocol.ClientReact:
+		_, err = c.h.opts.Chat.React(c.ctx, c.user, f.Room, f.ID, f.Emoji, f.On)
 	}
 	if err != nil {
-		c.sendError(f.Ref, err)
+		c.sendError(ref, err)
 	}
 }
 
-// isWrite reports whether a frame type changes a room's log and so counts
+// isWrite reports whether a frame changes a room's log and so counts
 // against the message rate limit.
-func isWrite(typ string) bool {
-	switch typ {
-	case protocol.TypeSend, protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReact:
+func isWrite(f protocol.ClientFrame) bool {
+	switch f.(type) {
+	case *protocol.ClientSend, *protocol.ClientEdit, *protocol.ClientDelete, *protocol.ClientReact:
 		return true
 	}
 	return false
@@ -91,14 +67,10 @@ func isWrite(typ string) bool {
 // a client may have many sends in flight (and a commit carries more of
 // them); the ack is queued from the store's writer once it is durable, in
 // the order the sends were made.
-func (c *conn) send(f *protocol.ClientFrame) error {
-	text := ""
-	if f.Text != nil {
-		text = *f.Text
-	}
+func (c *conn) send(f *protocol.ClientSend) {
 	ref := f.Ref
 	c.h.opts.Chat.SendAsync(c.ctx, c.user, chat.SendParams{
-		Room: f.Room, Text: text, ClientID: f.ClientID, ReplyTo: f.ReplyTo, Attachments: f.Attachments,
+		Room: f.Room, Text: f.Text, ClientID: f.ClientID, ReplyTo: f.ReplyTo, Attachments: f.Attachments,
 	}, func(msg protocol.Message, err error) {
 		if err != nil {
 			c.sendError(ref, err)
@@ -106,19 +78,10 @@ func (c *conn) send(f *protocol.ClientFrame) error {
 		}
 		c.hc.Send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: ref, Message: msg}))
 	})
-	return nil
 }
 
-func (c *conn) history(f *protocol.ClientFrame) error {
-	var before int64
-	if f.Before != nil {
-		before = *f.Before
-	}
-	limit := 0
-	if f.Limit != nil {
-		limit = *f.Limit
-	}
-	msgs, more, err := c.h.opts.Chat.History(c.ctx, c.user, f.Room, before, limit)
+func (c *conn) history(f *protocol.ClientHistory) error {
+	msgs, more, err := c.h.opts.Chat.History(c.ctx, c.user, f.Room, f.Before, f.Limit)
 	if err != nil {
 		return err
 	}
@@ -142,8 +105,9 @@ const (
 // frames of the room are held meanwhile and merged by seq (hub.Conn's
 // BeginReplay/EndReplay), so nothing committed in between is missed or
 // delivered out of order.
-func (c *conn) hello(ref string, since map[string]int64) {
-	for room, seq := range since {
+func (c *conn) hello(f *protocol.ClientHello) {
+	ref := f.Ref
+	for room, seq := range f.Since {
 		if !c.h.opts.Hub.IsMember(c.hc, room) {
 			c.sendError(ref, protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", room))
 			continue

@@ -10,13 +10,13 @@ import {
   CloseUnauthenticated,
   CodeRateLimited,
   MaxReplay,
-  StatusAway,
   StatusOnline,
   type Attachment,
   type ClientDelete,
   type ClientEdit,
   type ClientFrame,
   type ClientReact,
+  type ClientStatus,
   type ErrorFrame,
   type Message,
   type Room,
@@ -186,7 +186,7 @@ export class ChatSocket {
   /** Unacknowledged sends in the order they were made. */
   private readonly pending = new Map<string, Pending>();
   private readonly resendTimers = new Map<string, Timer>();
-  private status: { status: typeof StatusOnline | typeof StatusAway; text: string } = { status: StatusOnline, text: "" };
+  private status: { status: ClientStatus["status"]; text: string } = { status: StatusOnline, text: "" };
 
   constructor(opts: SocketOptions) {
     this.opts = {
@@ -294,7 +294,7 @@ export class ChatSocket {
    * from a refused send.
    */
   change(frame: Omit<ClientEdit, "ref"> | Omit<ClientDelete, "ref"> | Omit<ClientReact, "ref">): boolean {
-    return this.sendNow({ ...frame, ref: `op-${++this.ops}` } as ClientFrame);
+    return this.sendNow({ ...frame, ref: `op-${++this.ops}` });
   }
 
   /** Moves the user's read marker; dropped while disconnected. */
@@ -303,7 +303,7 @@ export class ChatSocket {
   }
 
   /** Sets the user's presence; kept and told again after each reconnect. */
-  setStatus(status: typeof StatusOnline | typeof StatusAway, text = ""): void {
+  setStatus(status: ClientStatus["status"], text = ""): void {
     this.status = { status, text };
     this.sendNow(text ? { type: "status", status, text } : { type: "status", status });
   }

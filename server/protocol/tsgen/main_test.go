@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"testing"
 )
 
@@ -27,21 +29,55 @@ func TestGeneratedFileIsCurrent(t *testing.T) {
 	}
 }
 
-// TestEveryFrameTypeIsPlaced checks that the tables name every frame type
-// constant of the package exactly once.
-func TestEveryFrameTypeIsPlaced(t *testing.T) {
+// TestFrameUnionsAreDiscriminated checks that ServerFrame has one member
+// for each server frame type and ClientFrame one for each client frame
+// type (the client-only ones and those shared with the server), each with
+// its own type literal, so that a switch on type narrows to one frame.
+func TestFrameUnionsAreDiscriminated(t *testing.T) {
 	out, err := Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range serverFrames {
-		if !bytes.Contains(out, []byte("type: typeof "+f.typeConst+";")) {
-			t.Errorf("server frame %s missing from the output", f.tsName)
-		}
+	src := string(out)
+	typeOf := map[string]string{} // interface → its type constant
+	for _, m := range regexp.MustCompile(`export interface (\w+) \{\n(?:  .*\n)*?  type: typeof (\w+);`).FindAllStringSubmatch(src, -1) {
+		typeOf[m[1]] = m[2]
 	}
-	for _, f := range clientFrames {
-		if !bytes.Contains(out, []byte("export interface "+f.tsName+" {")) {
-			t.Errorf("client frame %s missing from the output", f.tsName)
+	union := func(pattern string) []string {
+		m := regexp.MustCompile(pattern).FindStringSubmatch(src)
+		if m == nil {
+			t.Fatalf("no %s in the output", pattern)
+		}
+		return regexp.MustCompile(`\w+`).FindAllString(m[1], -1)
+	}
+	constants := func(name string) []string {
+		var cs []string
+		for _, c := range union(`export type ` + name + ` = ([^;]+);`) {
+			if c != "typeof" {
+				cs = append(cs, c)
+			}
+		}
+		return cs
+	}
+	for _, u := range []struct {
+		union string
+		types []string
+	}{
+		{"ServerFrame", constants("ServerFrameType")},
+		{"ClientFrame", append(constants("ClientOnlyFrameType"), "TypeTyping", "TypeHistory")},
+	} {
+		var got []string
+		for _, member := range union(`export type ` + u.union + ` =\n([^;]+);`) {
+			c, ok := typeOf[member]
+			if !ok {
+				t.Errorf("%s member %s has no type literal", u.union, member)
+			}
+			got = append(got, c)
+		}
+		slices.Sort(got)
+		slices.Sort(u.types)
+		if !slices.Equal(got, u.types) {
+			t.Errorf("%s discriminates by %v, want one member for each of %v", u.union, got, u.types)
 		}
 	}
 }
