@@ -45,9 +45,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"minichat/bench"
 	"minichat/server"
 	"minichat/server/auth"
-	"minichat/bench"
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/store/migrate"

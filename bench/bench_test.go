@@ -13,8 +13,8 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
-	"minichat/server"
 	"minichat/bench"
+	"minichat/server"
 )
 
 func TestMain(m *testing.M) {
