@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -647,17 +646,4 @@ func (c *Cluster) ExitedUnexpectedly() []string {
 		}
 	}
 	return out
-}
-
-// logTail returns the last n lines of a node's log file, for a report.
-func (n *Node) logTail(lines int) string {
-	b, err := os.ReadFile(n.logs.Name())
-	if err != nil {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
 }
