@@ -32,6 +32,7 @@ const (
 	InvDelivery = "delivery: every acked message reached every member once, in order, no gap"
 	InvStream   = "stream: replay, synced, then live frames in order (PROTOCOL.md §3)"
 	InvAcked    = "acks: every message acknowledged, each client_id stored once"
+	InvAckTime  = "acks: no send waits over 3 s for its ack while the database is up"
 	InvErrors   = "errors: only unavailable or rate_limited, with retry_after_ms"
 	InvPresence = "presence: converged after the fault"
 	InvFlap     = "presence: nobody shown offline who was not away"
@@ -72,7 +73,7 @@ type CheckInput struct {
 // Check evaluates every general invariant.
 func Check(in CheckInput) []Result {
 	return []Result{
-		checkDelivery(in), checkStream(in), checkAcked(in), checkErrors(in),
+		checkDelivery(in), checkStream(in), checkAcked(in), checkAckTime(in), checkErrors(in),
 		checkPresence(in), checkFlap(in), checkSockets(in), checkNodes(in), checkLogs(in),
 	}
 }
@@ -212,7 +213,6 @@ func checkAcked(in CheckInput) Result {
 		bySeq[e.Seq] = e
 		texts[e.Text] = append(texts[e.Text], e.Seq)
 	}
-	var latencies []time.Duration
 	for _, c := range in.Clients {
 		c.with(func() {
 			if n := len(c.pending); n > 0 {
@@ -225,7 +225,6 @@ func checkAcked(in CheckInput) Result {
 				r.Failures = append(r.Failures, fmt.Sprintf("%s: %d messages never acknowledged (the oldest made at %s)", c.Name, n, oldest.Format("15:04:05.000")))
 			}
 			for cid, a := range c.acked {
-				latencies = append(latencies, a.At.Sub(a.Sent))
 				e, ok := bySeq[a.Seq]
 				switch {
 				case !ok:
@@ -246,14 +245,91 @@ func checkAcked(in CheckInput) Result {
 		sort.Strings(dups)
 		r.Failures = append(r.Failures, fmt.Sprintf("%d client_ids stored more than once: %s", len(dups), strings.Join(dups[:min(5, len(dups))], "; ")))
 	}
-	if len(latencies) > 0 {
-		slices.Sort(latencies)
-		q := func(p float64) time.Duration {
-			return latencies[int(p*float64(len(latencies)-1))].Round(time.Millisecond)
-		}
-		r.Notes = append(r.Notes, fmt.Sprintf("%d acks; from the last transmission: p50 %v, p99 %v, max %v", len(latencies), q(0.5), q(0.99), q(1)))
-	}
 	return r
+}
+
+// ackBound is how long a send may wait for its ack, from its last
+// transmission, while the database answers: a few commits, even with 200 ms
+// added to every database round trip, and never a queue behind the others.
+const ackBound = 3 * time.Second
+
+func checkAckTime(in CheckInput) Result {
+	r := Result{Invariant: InvAckTime}
+	// Sends made while the database was down, or just before, or while it
+	// came back, wait for it by design; so do sends to a node that froze or
+	// died before it answered (the client sends them again elsewhere, and
+	// that transmission counts).
+	excused := func(a Acked) bool {
+		for _, f := range in.Faults {
+			switch f.Kind {
+			case "pg-stop":
+				if !a.Sent.Before(f.Start.Add(-ackBound)) && !a.Sent.After(f.End.Add(5*time.Second)) {
+					return true
+				}
+			case "node-freeze", "node-kill":
+				if a.SentNode == f.Node && a.Sent.Before(f.End) && a.At.After(f.Start) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	type slow struct {
+		d         time.Duration
+		sent      time.Time
+		cid, node string
+	}
+	var all []time.Duration
+	var late []slow
+	for _, c := range in.Clients {
+		c.with(func() {
+			for cid, a := range c.acked {
+				if excused(a) {
+					continue
+				}
+				d := a.At.Sub(a.Sent)
+				all = append(all, d)
+				if d > ackBound {
+					late = append(late, slow{d, a.Sent, cid, a.Node})
+				}
+			}
+		})
+	}
+	if len(all) == 0 {
+		return r
+	}
+	slices.Sort(all)
+	q := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))].Round(time.Millisecond) }
+	r.Notes = append(r.Notes, fmt.Sprintf("%d acks, from the last transmission: p50 %v, p99 %v, max %v", len(all), q(0.5), q(0.99), q(1)))
+	if len(late) == 0 {
+		return r
+	}
+	first, last := late[0].sent, late[0].sent
+	for _, l := range late {
+		first, last = minTime(first, l.sent), maxTime(last, l.sent)
+	}
+	sort.Slice(late, func(i, j int) bool { return late[i].d > late[j].d })
+	var ex []string
+	for _, l := range late[:min(3, len(late))] {
+		ex = append(ex, fmt.Sprintf("%s sent at %s, acked on %s after %v", l.cid, l.sent.Format("15:04:05.000"), l.node, l.d.Round(time.Millisecond)))
+	}
+	r.Failures = append(r.Failures, fmt.Sprintf("%d of %d sends waited longer than %v (sent from %s to %s), e.g. %s",
+		len(late), len(all), ackBound, first.Format("15:04:05.000"), last.Format("15:04:05.000"), strings.Join(ex, "; ")))
+	return r
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func checkErrors(in CheckInput) Result {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -20,9 +19,10 @@ import (
 // Client is one user of the chat in one room, behaving as PROTOCOL.md asks
 // of a real client, and recording what it sees for the checks:
 //
-//   - it sends at a steady rate, each message with a client_id; what is not
-//     acknowledged is sent again with the same client_id after every
-//     resume, and after the retry_after_ms of an error;
+//   - it sends at a steady rate, each message with a client_id, through an
+//     outbox paced to the messages_per_second and burst of welcome.limits;
+//     what is not acknowledged goes out again with the same client_id after
+//     every resume, and after the retry_after_ms of an error;
 //   - on every connection it answers welcome with hello since the last seq
 //     of its stream, and keeps its copy of the room's log in a roomLog
 //     (de-duplication, order, the skipped range paged with history);
@@ -86,18 +86,21 @@ type ConnRecord struct {
 type outgoing struct {
 	queued time.Time // when the user "pressed send"
 	sent   time.Time // its last transmission; zero until the first
+	node   string    // the node of that transmission
 	tries  int
-	retry  time.Time // when to send it again after an error; zero: not waiting
+	due    time.Time // when to send it (again); zero while in flight
 }
 
 // Acked is an acknowledged message.
 type Acked struct {
-	Seq    int64
-	ID     string
-	Queued time.Time // when it was made
-	Sent   time.Time // its last transmission before the ack
-	At     time.Time
-	Tries  int
+	Seq      int64
+	ID       string
+	Queued   time.Time // when it was made
+	Sent     time.Time // its last transmission before the ack
+	SentNode string    // the node of that transmission
+	At       time.Time
+	Node     string // of the connection the ack came on
+	Tries    int
 }
 
 // ErrorFrame is an error frame the client received.
@@ -128,6 +131,10 @@ type conn struct {
 	hb     time.Duration
 	ready  bool   // the room is synced: sends may go out
 	reason string // set by whoever ends it from outside the reader
+	// The outbox's pace: a token bucket of the connection's limits, which
+	// the server enforces per connection.
+	tokens, rate, burst float64
+	refilled            time.Time
 }
 
 // ClientOptions configure NewClient.
@@ -386,7 +393,9 @@ type frame struct {
 	Skipped     *span           `json:"skipped"`
 	HeartbeatMS int64           `json:"heartbeat_ms"`
 	Limits      struct {
-		ReplayMax int `json:"replay_max"`
+		ReplayMax         int     `json:"replay_max"`
+		MessagesPerSecond float64 `json:"messages_per_second"`
+		Burst             int     `json:"burst"`
 	} `json:"limits"`
 	Code         string `json:"code"`
 	Message      json.RawMessage
@@ -431,6 +440,11 @@ func (c *Client) handle(cn *conn, line []byte) {
 	case "welcome":
 		cn.rec.Welcomed = now
 		cn.hb = time.Duration(f.HeartbeatMS) * time.Millisecond
+		cn.rate, cn.burst = f.Limits.MessagesPerSecond, float64(f.Limits.Burst)
+		if cn.rate <= 0 || cn.burst < 1 {
+			cn.rate, cn.burst = 5, 20 // the server's defaults
+		}
+		cn.tokens, cn.refilled = cn.burst, now
 		if f.Limits.ReplayMax > 0 {
 			c.replayMax = f.Limits.ReplayMax
 		}
@@ -468,13 +482,12 @@ func (c *Client) handle(cn *conn, line []byte) {
 		cn.ready = true
 		// Everything not acknowledged goes again: the client_id makes a
 		// resend of a committed message return the original.
-		cids := slices.Collect(maps.Keys(c.pending))
-		slices.SortFunc(cids, func(a, b string) int { return c.pending[a].queued.Compare(c.pending[b].queued) })
-		for _, cid := range cids {
-			c.sendNew(cn, cid, c.pending[cid])
+		for _, o := range c.pending {
+			o.due = now
 		}
+		c.flush(cn, now)
 	case "ack":
-		c.acknowledge(f.Ref, m, now)
+		c.acknowledge(f.Ref, m, cn.rec.Node, now)
 	case "history":
 		if !strings.HasPrefix(f.Ref, "h:") {
 			return
@@ -496,7 +509,7 @@ func (c *Client) handle(cn *conn, line []byte) {
 		if strings.HasPrefix(f.Ref, "h:") {
 			c.histBusy, c.histAfter = false, now.Add(wait)
 		} else if o := c.pending[f.Ref]; o != nil {
-			o.retry = now.Add(max(wait, 100*time.Millisecond))
+			o.due = now.Add(max(wait, 100*time.Millisecond))
 		}
 	case "presence":
 		if f.User.Name != c.Name {
@@ -517,9 +530,9 @@ func (c *Client) see(user, status, node string, fromWelcome bool) {
 }
 
 // acknowledge takes an ack. c.mu is held.
-func (c *Client) acknowledge(cid string, m message, now time.Time) {
+func (c *Client) acknowledge(cid string, m message, node string, now time.Time) {
 	if o := c.pending[cid]; o != nil {
-		c.acked[cid] = Acked{Seq: m.Seq, ID: m.ID, Queued: o.queued, Sent: o.sent, At: now, Tries: o.tries}
+		c.acked[cid] = Acked{Seq: m.Seq, ID: m.ID, Queued: o.queued, Sent: o.sent, SentNode: o.node, At: now, Tries: o.tries, Node: node}
 		delete(c.pending, cid)
 		return
 	}
@@ -529,8 +542,8 @@ func (c *Client) acknowledge(cid string, m message, now time.Time) {
 	}
 }
 
-// tick makes a message every c.rate while sending, sends what waits for
-// its retry time, and asks for the next page of a skipped range.
+// tick makes a message every c.rate while sending, sends what is due,
+// and asks for the next page of a skipped range.
 func (c *Client) tick() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.rate)
@@ -541,23 +554,12 @@ func (c *Client) tick() {
 			return
 		case now := <-t.C:
 			c.mu.Lock()
-			cn := c.cur
-			ready := cn != nil && cn.ready
 			if c.sending && !c.paused {
 				c.n++
-				cid := fmt.Sprintf("%s-%d", c.Name, c.n)
-				o := &outgoing{queued: now}
-				c.pending[cid] = o
-				if ready {
-					c.sendNew(cn, cid, o)
-				}
+				c.pending[fmt.Sprintf("%s-%d", c.Name, c.n)] = &outgoing{queued: now, due: now}
 			}
-			if ready {
-				for cid, o := range c.pending {
-					if !o.retry.IsZero() && !now.Before(o.retry) {
-						c.sendNew(cn, cid, o)
-					}
-				}
+			if cn := c.cur; cn != nil && cn.ready {
+				c.flush(cn, now)
 				if !c.histBusy && !now.Before(c.histAfter) {
 					if before, limit, ok := c.log.nextHistory(); ok {
 						c.histBusy = true
@@ -570,9 +572,26 @@ func (c *Client) tick() {
 	}
 }
 
-// sendNew transmits o, whose client_id is known. c.mu is held.
-func (c *Client) sendNew(cn *conn, cid string, o *outgoing) {
-	o.sent, o.retry = time.Now(), time.Time{}
-	o.tries++
-	c.enqueue(cn, map[string]string{"type": "send", "room": c.room, "text": cid, "client_id": cid, "ref": cid})
+// flush sends the due messages of the outbox, oldest first, as far as the
+// connection's pace allows; the rest wait for the next tick. c.mu is held.
+func (c *Client) flush(cn *conn, now time.Time) {
+	cn.tokens = min(cn.burst, cn.tokens+now.Sub(cn.refilled).Seconds()*cn.rate)
+	cn.refilled = now
+	var due []string
+	for cid, o := range c.pending {
+		if !o.due.IsZero() && !now.Before(o.due) {
+			due = append(due, cid)
+		}
+	}
+	slices.SortFunc(due, func(a, b string) int { return c.pending[a].queued.Compare(c.pending[b].queued) })
+	for _, cid := range due {
+		if cn.tokens < 1 {
+			return
+		}
+		cn.tokens--
+		o := c.pending[cid]
+		o.sent, o.node, o.due = now, cn.rec.Node, time.Time{}
+		o.tries++
+		c.enqueue(cn, map[string]string{"type": "send", "room": c.room, "text": cid, "client_id": cid, "ref": cid})
+	}
 }
