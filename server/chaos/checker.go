@@ -279,11 +279,12 @@ func checkAckTime(in CheckInput) Result {
 		sent      time.Time
 		cid, node string
 	}
-	var all []time.Duration
+	var all, waited []time.Duration
 	var late []slow
 	for _, c := range in.Clients {
 		c.with(func() {
 			for cid, a := range c.acked {
+				waited = append(waited, a.At.Sub(a.Queued))
 				if excused(a) {
 					continue
 				}
@@ -301,6 +302,9 @@ func checkAckTime(in CheckInput) Result {
 	slices.Sort(all)
 	q := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))].Round(time.Millisecond) }
 	r.Notes = append(r.Notes, fmt.Sprintf("%d acks, from the last transmission: p50 %v, p99 %v, max %v", len(all), q(0.5), q(0.99), q(1)))
+	slices.Sort(waited)
+	r.Notes = append(r.Notes, fmt.Sprintf("from the press of send, outages included: p99 %v, max %v",
+		waited[(len(waited)-1)*99/100].Round(time.Millisecond), waited[len(waited)-1].Round(time.Millisecond)))
 	if len(late) == 0 {
 		return r
 	}
@@ -511,7 +515,7 @@ func checkSockets(in CheckInput) Result {
 				r.Failures = append(r.Failures, fmt.Sprintf("%s's socket on healthy %s ended at %s (%s)", c.Name, rec.Node, rec.Ended.Format("15:04:05.000"), what))
 			}
 			if moves > 0 {
-				r.Notes = append(r.Notes, fmt.Sprintf("%s: %s", c.Name, connSummary(c.conns)))
+				r.Notes = append(r.Notes, fmt.Sprintf("%s: %s; %d failed dials", c.Name, connSummary(c.conns), c.dials))
 			}
 		})
 	}
