@@ -296,15 +296,17 @@ func checkAckTime(in CheckInput) Result {
 			}
 		})
 	}
-	if len(all) == 0 {
-		return r
+	quantiles := func(ds []time.Duration) string {
+		slices.Sort(ds)
+		q := func(p float64) time.Duration { return ds[int(p*float64(len(ds)-1))].Round(time.Millisecond) }
+		return fmt.Sprintf("p50 %v, p99 %v, max %v", q(0.5), q(0.99), q(1))
 	}
-	slices.Sort(all)
-	q := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))].Round(time.Millisecond) }
-	r.Notes = append(r.Notes, fmt.Sprintf("%d acks, from the last transmission: p50 %v, p99 %v, max %v", len(all), q(0.5), q(0.99), q(1)))
-	slices.Sort(waited)
-	r.Notes = append(r.Notes, fmt.Sprintf("from the press of send, outages included: p99 %v, max %v",
-		waited[(len(waited)-1)*99/100].Round(time.Millisecond), waited[len(waited)-1].Round(time.Millisecond)))
+	if len(all) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d acks judged, from the last transmission: %s", len(all), quantiles(all)))
+	}
+	if len(waited) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d acks, from the press of send, outages included: %s", len(waited), quantiles(waited)))
+	}
 	if len(late) == 0 {
 		return r
 	}
