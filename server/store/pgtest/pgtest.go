@@ -116,3 +116,17 @@ func Count(t testing.TB, dbURL, table string) int64 {
 	}
 	return n
 }
+
+// Exec runs statements in the schema of dbURL.
+func Exec(t testing.TB, dbURL, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
