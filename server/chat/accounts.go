@@ -80,7 +80,7 @@ func (s *Service) CreateAccount(ctx context.Context, name, password string, admi
 // false when they do not match, and the answer is the same, and costs the
 // same, whether or not the account exists.
 func (s *Service) SignIn(ctx context.Context, name, password string) (u protocol.User, ok bool, err error) {
-	if name == "" || len(password) > protocol.MaxPasswordLen {
+	if !protocol.ValidName(name) || len(password) > protocol.MaxPasswordLen {
 		return protocol.User{}, false, nil
 	}
 	a, err := s.Store.UserByName(ctx, name)

@@ -100,6 +100,17 @@ func codeErr(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// checkRoomID answers a room id a client sent that cannot be the server's
+// as an unknown room, before anything asks the store about it (a store
+// shared by nodes locks the rooms a write names, and must not be handed
+// bytes it cannot read).
+func checkRoomID(id string) error {
+	if !protocol.ValidID(id) {
+		return errRoomNotFound()
+	}
+	return nil
+}
+
 // roomOf reads the facts of a room for a user inside a write: Kind "" when
 // there is no such room, so that the rules decide what that means.
 func roomOf(tx store.Tx, roomID, userID string) (protocol.Room, error) {
@@ -114,6 +125,9 @@ func roomOf(tx store.Tx, roomID, userID string) (protocol.Room, error) {
 func (s *Service) viewOf(ctx context.Context, user protocol.User, roomID string) (protocol.Room, error) {
 	if roomID == "" {
 		return protocol.Room{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
+	}
+	if !protocol.ValidID(roomID) {
+		return protocol.Room{}, nil
 	}
 	r, err := s.Store.Room(ctx, roomID, user.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -195,11 +209,19 @@ func sendRequest(user protocol.User, p SendParams) (store.SendRequest, error) {
 	if p.Room == "" {
 		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
 	}
+	// Ids that cannot be the server's name nothing: answered as unknown
+	// ones, without asking the store.
+	if err := checkRoomID(p.Room); err != nil {
+		return store.SendRequest{}, err
+	}
+	if p.ReplyTo != "" && !protocol.ValidID(p.ReplyTo) {
+		return store.SendRequest{}, errMessageNotFound()
+	}
 	if len(p.Attachments) > protocol.MaxAttachments {
 		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "at most %d attachments", protocol.MaxAttachments)
 	}
 	for i, id := range p.Attachments {
-		if id == "" || len(id) > protocol.MaxClientIDLen {
+		if !protocol.ValidID(id) {
 			return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "attachments must be file ids")
 		}
 		if slices.Contains(p.Attachments[:i], id) {
@@ -240,9 +262,12 @@ func (s *Service) History(ctx context.Context, user protocol.User, roomID string
 // Replay returns up to limit log entries of a member room after since, and
 // whether more follow.
 func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string, since int64, limit int) ([]store.Event, bool, error) {
-	ok, err := s.Store.IsMember(ctx, roomID, user.ID)
-	if err != nil {
-		return nil, false, codeErr(err, "room")
+	ok := false
+	if protocol.ValidID(roomID) {
+		var err error
+		if ok, err = s.Store.IsMember(ctx, roomID, user.ID); err != nil {
+			return nil, false, codeErr(err, "room")
+		}
 	}
 	if !ok {
 		return nil, false, protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", roomID)
@@ -260,6 +285,9 @@ func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string,
 // Read moves the user's read marker; there is one in the rooms the user
 // belongs to only.
 func (s *Service) Read(ctx context.Context, user protocol.User, roomID string, seq int64) error {
+	if err := checkRoomID(roomID); err != nil {
+		return err
+	}
 	return s.write(ctx, "room", nil, func(tx store.Tx) ([]store.Event, error) {
 		return nil, tx.SetRead(roomID, user.ID, seq)
 	})

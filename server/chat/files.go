@@ -24,9 +24,13 @@ func (s *Service) RecordFile(ctx context.Context, user protocol.User, f store.Ne
 // File returns the record of a file user may read (mayReadFile); one they
 // may not read is not found, exactly like an unknown id.
 func (s *Service) File(ctx context.Context, user protocol.User, fileID string) (store.File, error) {
+	noSuch := protocol.Errorf(protocol.CodeNotFound, "no such file")
+	if !protocol.ValidID(fileID) {
+		return store.File{}, noSuch
+	}
 	f, posted, err := s.Store.File(ctx, fileID, user.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !mayReadFile(f, user.ID, posted)) {
-		return store.File{}, protocol.Errorf(protocol.CodeNotFound, "no such file")
+		return store.File{}, noSuch
 	}
 	return f, codeErr(err, "file")
 }

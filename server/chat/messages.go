@@ -19,6 +19,9 @@ func target(tx store.Tx, user protocol.User, roomID, msgID, what string) (protoc
 	if err := mayWrite(r, what); err != nil {
 		return protocol.Message{}, err
 	}
+	if !protocol.ValidID(msgID) {
+		return protocol.Message{}, errMessageNotFound()
+	}
 	m, err := tx.Message(msgID)
 	if errors.Is(err, store.ErrNotFound) {
 		return m, errMessageNotFound()
@@ -44,6 +47,9 @@ func (s *Service) Edit(ctx context.Context, user protocol.User, roomID, msgID, t
 	if err != nil {
 		return protocol.Message{}, err
 	}
+	if err := checkRoomID(roomID); err != nil {
+		return protocol.Message{}, err
+	}
 	var msg protocol.Message
 	err = s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
 		m, err := target(tx, user, roomID, msgID, "change its messages")
@@ -67,6 +73,9 @@ func (s *Service) Edit(ctx context.Context, user protocol.User, roomID, msgID, t
 // reactions, no attachments (its files are no longer readable through it)
 // (mayChange). Deleting twice changes nothing. Event: the update.
 func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID string) (protocol.Message, error) {
+	if err := checkRoomID(roomID); err != nil {
+		return protocol.Message{}, err
+	}
 	var msg protocol.Message
 	err := s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
 		m, err := target(tx, user, roomID, msgID, "change its messages")
@@ -93,6 +102,9 @@ func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID 
 // React adds (on) or removes the user's reaction (mayReact). A change that
 // changes nothing produces no event. Event: the update.
 func (s *Service) React(ctx context.Context, user protocol.User, roomID, msgID, emoji string, on bool) (protocol.Message, error) {
+	if err := checkRoomID(roomID); err != nil {
+		return protocol.Message{}, err
+	}
 	var msg protocol.Message
 	err := s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
 		m, err := target(tx, user, roomID, msgID, "react to its messages")

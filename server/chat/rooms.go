@@ -49,6 +49,15 @@ func (s *Service) CreateRoom(ctx context.Context, user protocol.User, name strin
 	return room, err
 }
 
+// userNamed finds the account of a name someone typed.
+func (s *Service) userNamed(ctx context.Context, username string) (store.Account, error) {
+	if err := protocol.CheckName("username", username); err != nil {
+		return store.Account{}, err
+	}
+	a, err := s.Store.UserByName(ctx, username)
+	return a, codeErr(err, "user")
+}
+
 // account reads a user inside a write; not_found when there is none.
 func account(tx store.Tx, id string) (store.Account, error) {
 	a, err := tx.User(id)
@@ -85,6 +94,9 @@ func join(tx store.Tx, roomID string, u protocol.User, created bool) ([]store.Ev
 
 // Join makes the user a member of a public room (mayJoin).
 func (s *Service) Join(ctx context.Context, user protocol.User, roomID string) (protocol.Room, error) {
+	if err := checkRoomID(roomID); err != nil {
+		return protocol.Room{}, err
+	}
 	var room protocol.Room
 	err := s.write(ctx, "room", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
 		r, err := roomOf(tx, roomID, user.ID)
@@ -114,6 +126,9 @@ func (s *Service) Join(ctx context.Context, user protocol.User, roomID string) (
 // Leave removes the user from a room (mayLeave). Events: the system message
 // "NAME left", then the membership's end.
 func (s *Service) Leave(ctx context.Context, user protocol.User, roomID string) error {
+	if err := checkRoomID(roomID); err != nil {
+		return err
+	}
 	return s.write(ctx, "room", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
 		r, err := roomOf(tx, roomID, user.ID)
 		if err != nil {
@@ -147,9 +162,12 @@ func (s *Service) Leave(ctx context.Context, user protocol.User, roomID string) 
 // Invite adds another user to a room the user belongs to (mayInvite).
 // Inviting a member again changes nothing. Events: as join.
 func (s *Service) Invite(ctx context.Context, user protocol.User, roomID, username string) error {
-	other, err := s.Store.UserByName(ctx, username)
+	if err := checkRoomID(roomID); err != nil {
+		return err
+	}
+	other, err := s.userNamed(ctx, username)
 	if err != nil {
-		return codeErr(err, "user")
+		return err
 	}
 	return s.write(ctx, "room", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
 		r, err := roomOf(tx, roomID, user.ID)
@@ -175,9 +193,9 @@ func (s *Service) Invite(ctx context.Context, user protocol.User, roomID, userna
 // it (both members; events: each one's membership, no system message) on the
 // first call from either side. The room is as the user sees it.
 func (s *Service) DM(ctx context.Context, user protocol.User, username string) (protocol.Room, error) {
-	other, err := s.Store.UserByName(ctx, username)
+	other, err := s.userNamed(ctx, username)
 	if err != nil {
-		return protocol.Room{}, codeErr(err, "user")
+		return protocol.Room{}, err
 	}
 	if err := mayDM(user, other.User); err != nil {
 		return protocol.Room{}, err

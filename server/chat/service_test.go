@@ -391,3 +391,63 @@ func TestLeaveStopsSends(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedInput checks that what no store could keep the same way —
+// control characters, bytes that are not UTF-8, ids that cannot be the
+// server's — is answered the same on both databases, without reaching
+// them: a bad request, or not found like any unknown id.
+func TestMalformedInput(t *testing.T) {
+	onBoth(t, func(t *testing.T, e *env) {
+		alice := e.account("alice")
+		g, err := e.c.Store.RoomByName(e.ctx, protocol.DefaultRoom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := e.c.Send(e.ctx, alice, chat.SendParams{Room: g.ID, Text: "hi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.events()
+		bad := []string{"r_\x00", "r_\xff", "r_\u0085", "r_ x", strings.Repeat("r", 65)}
+		for _, id := range bad {
+			for what, err := range map[string]error{
+				"send":    func() error { _, err := e.c.Send(e.ctx, alice, chat.SendParams{Room: id, Text: "x"}); return err }(),
+				"history": func() error { _, _, err := e.c.History(e.ctx, alice, id, 0, 10); return err }(),
+				"replay":  func() error { _, _, err := e.c.Replay(e.ctx, alice, id, 0, 10); return err }(),
+				"read":    e.c.Read(e.ctx, alice, id, 1),
+				"join":    func() error { _, err := e.c.Join(e.ctx, alice, id); return err }(),
+				"leave":   e.c.Leave(e.ctx, alice, id),
+				"invite":  e.c.Invite(e.ctx, alice, id, "alice"),
+				"search":  func() error { _, err := e.c.Search(e.ctx, alice, "hi", id); return err }(),
+				"edit":    func() error { _, err := e.c.Edit(e.ctx, alice, g.ID, id, "x"); return err }(),
+				"react":   func() error { _, err := e.c.React(e.ctx, alice, g.ID, id, "👍", true); return err }(),
+				"delete":  func() error { _, err := e.c.Delete(e.ctx, alice, id, m.ID); return err }(),
+				"reply": func() error {
+					_, err := e.c.Send(e.ctx, alice, chat.SendParams{Room: g.ID, Text: "x", ReplyTo: id})
+					return err
+				}(),
+				"file": func() error { _, err := e.c.File(e.ctx, alice, id); return err }(),
+			} {
+				e.wantCode(fmt.Sprintf("%s(%q)", what, id), err, protocol.CodeNotFound)
+			}
+			_, err := e.c.Send(e.ctx, alice, chat.SendParams{Room: g.ID, Attachments: []string{id}})
+			e.wantCode(fmt.Sprintf("attach(%q)", id), err, protocol.CodeBadRequest)
+		}
+		for _, text := range []string{"nul\x00", "escape\x1b[2J", "c1\u0085", "bad\xff"} {
+			_, err := e.c.Send(e.ctx, alice, chat.SendParams{Room: g.ID, Text: text})
+			e.wantCode(fmt.Sprintf("send(%q)", text), err, protocol.CodeBadRequest)
+			_, err = e.c.Edit(e.ctx, alice, g.ID, m.ID, text)
+			e.wantCode(fmt.Sprintf("edit(%q)", text), err, protocol.CodeBadRequest)
+			_, err = e.c.Send(e.ctx, alice, chat.SendParams{Room: g.ID, Text: "ok", ClientID: text})
+			e.wantCode(fmt.Sprintf("client_id(%q)", text), err, protocol.CodeBadRequest)
+			_, err = e.c.DM(e.ctx, alice, text)
+			e.wantCode(fmt.Sprintf("dm(%q)", text), err, protocol.CodeBadRequest)
+			_, err = e.c.CreateAccount(e.ctx, text, "password", false)
+			e.wantCode(fmt.Sprintf("account(%q)", text), err, protocol.CodeBadRequest)
+			if _, ok, err := e.c.SignIn(e.ctx, text, "password"); ok || err != nil {
+				t.Fatalf("SignIn(%q) = %v, %v", text, ok, err)
+			}
+		}
+		e.wantEvents("malformed input")
+	})
+}
