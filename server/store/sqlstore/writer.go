@@ -15,8 +15,9 @@ type op struct {
 	// fn runs inside the batch transaction, under a savepoint; it returns
 	// the events it produced, published only if the batch commits.
 	fn func(store.Tx) ([]store.Event, error)
-	// rooms lists the rooms whose log fn may append to; the batch locks
-	// them (on Postgres) in id order before running any op.
+	// rooms lists the rooms whose log fn may append to (a send's is its
+	// request's); the batch locks them (on Postgres) in id order before
+	// running any op.
 	rooms []string
 	// send, for a chat message, lets the writer run it with the sends next
 	// to it in the batch (runSends).
@@ -69,7 +70,11 @@ func (s *Store) runBatch(batch []*op) {
 	for _, o := range batch {
 		if o.Take() {
 			taken++
-			rooms = append(rooms, o.rooms...)
+			if o.send != nil {
+				rooms = append(rooms, o.send.req.RoomID)
+			} else {
+				rooms = append(rooms, o.rooms...)
+			}
 		}
 	}
 	if taken == 0 {
@@ -89,52 +94,26 @@ func (s *Store) runBatch(batch []*op) {
 	var events []store.Event
 	for i := 0; i < len(batch); {
 		o := batch[i]
-		if !o.Taken() {
+		switch {
+		case !o.Taken():
 			i++
-			continue
-		}
-		if o.send == nil {
+		case o.send == nil:
 			evs, err := s.runOp(w, o)
 			errs[i] = err
 			events = append(events, evs...)
 			i++
-			continue
-		}
-		// A row of sends: up to the next other write, or to a send that
-		// repeats a sender's client_id within the row (its facts must see
-		// the first one stored).
-		row, at := []*op{o}, []int{i}
-		seen := map[[2]string]bool{}
-		if k := clientKey(&o.send.req); k[1] != "" {
-			seen[k] = true
-		}
-		j := i + 1
-		for ; j < len(batch); j++ {
-			p := batch[j]
-			if !p.Taken() {
-				continue
-			}
-			if p.send == nil {
-				break
-			}
-			k := clientKey(&p.send.req)
-			if k[1] != "" {
-				if seen[k] {
-					break
+		default:
+			row, at, next := sendRow(batch, i)
+			s.runSends(w, row)
+			for r, idx := range at {
+				sw := row[r].send
+				errs[idx] = sw.err
+				if sw.err == nil && !sw.dup {
+					events = append(events, store.Event{Kind: store.EventMessage, RoomID: sw.msg.Room, Seq: sw.msg.Seq, Message: sw.msg})
 				}
-				seen[k] = true
 			}
-			row, at = append(row, p), append(at, j)
+			i = next
 		}
-		s.runSends(w, row)
-		for r, idx := range at {
-			sw := row[r].send
-			errs[idx] = sw.err
-			if sw.err == nil && !sw.dup {
-				events = append(events, store.Event{Kind: store.EventMessage, RoomID: sw.msg.Room, Seq: sw.msg.Seq, Message: sw.msg})
-			}
-		}
-		i = j
 	}
 	if err := s.d.beforeCommit(ctx, w); err != nil {
 		tx.rollback(ctx)
@@ -150,6 +129,31 @@ func (s *Store) runBatch(batch []*op) {
 	}
 	s.opts.Committed(taken, time.Since(start), events)
 	writeq.Answer(batch, errs, nil)
+}
+
+// sendRow returns the row of sends of batch that starts at i, their places
+// in batch and the place after the row: the sends up to the next other
+// write, or up to a send that repeats a sender's client_id within the row
+// (its facts must see the first one stored).
+func sendRow(batch []*op, i int) (row []*op, at []int, next int) {
+	seen := map[[2]string]bool{}
+	for next = i; next < len(batch); next++ {
+		o := batch[next]
+		if !o.Taken() {
+			continue
+		}
+		if o.send == nil {
+			break
+		}
+		if k := clientKey(&o.send.req); k[1] != "" {
+			if seen[k] {
+				break
+			}
+			seen[k] = true
+		}
+		row, at = append(row, o), append(at, next)
+	}
+	return row, at, next
 }
 
 // runOp runs one op under a savepoint, rolling back to it on error so the
