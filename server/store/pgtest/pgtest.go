@@ -104,21 +104,24 @@ func WithParams(t testing.TB, dbURL string, kv ...string) string {
 // Count returns SELECT COUNT(*) of a table in the schema of dbURL.
 func Count(t testing.TB, dbURL, table string) int64 {
 	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
 	var n int64
-	if err := c.QueryRow(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s", pgx.Identifier{table}.Sanitize())).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	on(t, dbURL, func(ctx context.Context, c *pgx.Conn) error {
+		return c.QueryRow(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s", pgx.Identifier{table}.Sanitize())).Scan(&n)
+	})
 	return n
 }
 
 // Exec runs statements in the schema of dbURL.
 func Exec(t testing.TB, dbURL, sql string, args ...any) {
+	t.Helper()
+	on(t, dbURL, func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, sql, args...)
+		return err
+	})
+}
+
+// on runs fn on a connection to dbURL, failing t on any error.
+func on(t testing.TB, dbURL string, fn func(context.Context, *pgx.Conn) error) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, dbURL)
@@ -126,7 +129,7 @@ func Exec(t testing.TB, dbURL, sql string, args ...any) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
+	if err := fn(ctx, c); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -37,22 +37,28 @@ func BenchmarkSendGroupCommitRooms(b *testing.B) {
 	onBoth(b, func(b *testing.B, open func(store.Options) store.Store) { storetest.BenchSends(b, open, 100, 100) })
 }
 
+// filled opens a store with a room of 100 members and total messages in
+// it, and returns the store, the members and the room's id.
+func filled(b *testing.B, open func(store.Options) store.Store, total int) (store.Store, []protocol.User, string) {
+	s := open(store.Options{})
+	b.Cleanup(func() { s.Close() })
+	users, roomID := storetest.BenchRoom(b, s, 100)
+	storetest.Fill(b, s, users, roomID, total)
+	return s, users, roomID
+}
+
 // BenchmarkHistoryPage reads 50-message pages from a 10,000-message room,
 // at positions spread over the whole room.
 func BenchmarkHistoryPage(b *testing.B) {
 	onBoth(b, func(b *testing.B, open func(store.Options) store.Store) {
 		const total = 10000
-		s := open(store.Options{})
-		b.Cleanup(func() { s.Close() })
-		users, roomID := storetest.BenchRoom(b, s, 100)
-		storetest.Fill(b, s, users, roomID, total)
-		ctx := context.Background()
+		s, users, roomID := filled(b, open, total)
 		last := int64(total + len(users) + 1)
 		n := int64(0)
 		for b.Loop() {
 			before := last - (n*997)%(last-60)
 			n++
-			page, _, err := s.History(ctx, roomID, before, 50)
+			page, _, err := s.History(context.Background(), roomID, before, 50)
 			if err != nil || len(page) != 50 {
 				b.Fatalf("History(before %d) = %d messages, %v", before, len(page), err)
 			}
@@ -64,18 +70,13 @@ func BenchmarkHistoryPage(b *testing.B) {
 // reconnecting client's hello does.
 func BenchmarkSinceReplay(b *testing.B) {
 	onBoth(b, func(b *testing.B, open func(store.Options) store.Store) {
-		const total = 5000
-		s := open(store.Options{})
-		b.Cleanup(func() { s.Close() })
-		users, roomID := storetest.BenchRoom(b, s, 100)
-		storetest.Fill(b, s, users, roomID, total)
-		ctx := context.Background()
-		r, err := s.Room(ctx, roomID, users[0].ID)
+		s, users, roomID := filled(b, open, 5000)
+		r, err := s.Room(context.Background(), roomID, users[0].ID)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for b.Loop() {
-			evs, err := s.Since(ctx, roomID, r.LastSeq-500, protocol.MaxReplay)
+			evs, err := s.Since(context.Background(), roomID, r.LastSeq-500, protocol.MaxReplay)
 			if err != nil || len(evs) != 500 {
 				b.Fatalf("Since = %d entries, %v", len(evs), err)
 			}

@@ -127,10 +127,3 @@ func nullString(s string) *string {
 	}
 	return &s
 }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}

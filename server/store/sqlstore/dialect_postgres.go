@@ -252,42 +252,40 @@ func (d *pgDB) unique(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// sendFacts reads the facts of a whole row of sends with one statement,
-// and the records of all their attachments with one more.
+// sendFacts reads the records of all the attachments of a row of sends with
+// one statement, and the facts of the whole row with one more.
 func (d *pgDB) sendFacts(w *wtx, ws []*sendWork) error {
 	n := len(ws)
 	var (
 		rooms, senders   = make([]string, n), make([]string, n)
 		clients, replies = make([]*string, n), make([]*string, n)
 		fileIDs          []string
+		files            map[string]store.File
+		err              error
 	)
 	for i, sw := range ws {
 		rooms[i], senders[i] = sw.req.RoomID, sw.req.SenderID
 		clients[i], replies[i] = nullString(sw.req.ClientID), nullString(sw.req.ReplyTo)
 		fileIDs = append(fileIDs, sw.req.Attachments...)
 	}
+	if len(fileIDs) > 0 {
+		if files, err = filesByID(w.ctx, w.db, fileIDs); err != nil {
+			return err
+		}
+	}
 	rs, err := w.db.query(w.ctx, sendFactsSQL, rooms, senders, clients, replies)
 	if err != nil {
 		return err
 	}
+	defer rs.Close()
 	for rs.Next() {
-		if err = scanSendFacts(rs, ws); err != nil {
-			break
+		sw, err := scanSendFacts(w, rs, ws)
+		if err != nil {
+			return err
 		}
+		w.decide(sw, files)
 	}
-	rs.Close()
-	if err == nil {
-		err = rs.Err()
-	}
-	if err != nil || len(fileIDs) == 0 {
-		return err
-	}
-	files, err := filesByID(w.ctx, w.db, fileIDs)
-	if err != nil {
-		return err
-	}
-	attachFiles(ws, files)
-	return nil
+	return rs.Err()
 }
 
 // sendInsertsSQL stores a row of messages with one statement: each room's

@@ -263,17 +263,18 @@ func (d *sqliteDB) unique(err error) bool {
 // the connection is in-process, so a statement costs microseconds.
 func (d *sqliteDB) sendFacts(w *wtx, ws []*sendWork) error {
 	for i, sw := range ws {
-		r := w.db.queryRow(w.ctx, sendFactsSQL, sw.req.RoomID, sw.req.SenderID, nullString(sw.req.ClientID), nullString(sw.req.ReplyTo))
-		if err := scanSendFacts(r, ws[i:i+1]); err != nil {
-			return err
-		}
+		var files map[string]store.File
 		if len(sw.req.Attachments) > 0 {
-			files, err := filesByID(w.ctx, w.db, d.list(sw.req.Attachments))
-			if err != nil {
+			var err error
+			if files, err = filesByID(w.ctx, w.db, d.list(sw.req.Attachments)); err != nil {
 				return err
 			}
-			attachFiles(ws[i:i+1], files)
 		}
+		r := w.db.queryRow(w.ctx, sendFactsSQL, sw.req.RoomID, sw.req.SenderID, nullString(sw.req.ClientID), nullString(sw.req.ReplyTo))
+		if _, err := scanSendFacts(w, r, ws[i:i+1]); err != nil {
+			return err
+		}
+		w.decide(sw, files)
 	}
 	return nil
 }
@@ -433,29 +434,37 @@ func (d *sqliteDB) close() error {
 type sqlConn struct{ c *sql.Conn }
 
 func (c sqlConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := c.c.ExecContext(ctx, sqliteMarks.render(q), args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return affected(c.c.ExecContext(ctx, sqliteMarks.render(q), args...))
 }
 
 func (c sqlConn) query(ctx context.Context, q string, args ...any) (rows, error) {
-	rs, err := c.c.QueryContext(ctx, sqliteMarks.render(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	return sqlRows{rs}, nil
+	return sqlRows(c.c.QueryContext(ctx, sqliteMarks.render(q), args...))
 }
 
 func (c sqlConn) queryRow(ctx context.Context, q string, args ...any) row {
 	return c.c.QueryRowContext(ctx, sqliteMarks.render(q), args...)
 }
 
-// sqlRows is a database/sql result set as rows.
-type sqlRows struct{ *sql.Rows }
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
 
-func (r sqlRows) Close() { _ = r.Rows.Close() }
+// sqlRows turns a database/sql result set into rows.
+func sqlRows(rs *sql.Rows, err error) (rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	return closer{rs}, nil
+}
+
+// closer is a database/sql result set whose Close returns nothing, as rows
+// have it.
+type closer struct{ *sql.Rows }
+
+func (r closer) Close() { _ = r.Rows.Close() }
 
 // preparer is what both *sql.DB and *sql.Conn offer.
 type preparer interface {
@@ -477,58 +486,42 @@ func newStmtCache(c preparer) *stmtCache {
 	return &stmtCache{c: c, m: make(map[string]*sql.Stmt)}
 }
 
-func (c *stmtCache) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+// stmt returns the prepared statement of q and the context to run it in.
+func (c *stmtCache) stmt(ctx context.Context, q string) (context.Context, *sql.Stmt, error) {
 	if c.fixed != nil {
 		ctx = c.fixed
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.m[q]; ok {
-		return st, nil
+		return ctx, st, nil
 	}
 	st, err := c.c.PrepareContext(ctx, sqliteMarks.render(q))
 	if err != nil {
-		return nil, fmt.Errorf("prepare %q: %w", q, err)
+		return ctx, nil, fmt.Errorf("prepare %q: %w", q, err)
 	}
 	c.m[q] = st
-	return st, nil
+	return ctx, st, nil
 }
 
 func (c *stmtCache) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	if c.fixed != nil {
-		ctx = c.fixed
-	}
-	st, err := c.stmt(ctx, q)
+	ctx, st, err := c.stmt(ctx, q)
 	if err != nil {
 		return 0, err
 	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return affected(st.ExecContext(ctx, args...))
 }
 
 func (c *stmtCache) query(ctx context.Context, q string, args ...any) (rows, error) {
-	if c.fixed != nil {
-		ctx = c.fixed
-	}
-	st, err := c.stmt(ctx, q)
+	ctx, st, err := c.stmt(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, err
-	}
-	return sqlRows{rs}, nil
+	return sqlRows(st.QueryContext(ctx, args...))
 }
 
 func (c *stmtCache) queryRow(ctx context.Context, q string, args ...any) row {
-	if c.fixed != nil {
-		ctx = c.fixed
-	}
-	st, err := c.stmt(ctx, q)
+	ctx, st, err := c.stmt(ctx, q)
 	if err != nil {
 		return errRow{err}
 	}

@@ -11,9 +11,13 @@ import (
 	"minichat/server/store"
 )
 
-// msgCols are the columns scanMessage reads, from msgFrom.
-const msgCols = `m.id, m.room_id, m.seq, m.kind, m.sender_id, u.name, u.role, m.text, m.ts,
-	m.client_id, m.edited_at, m.deleted, m.reply_to, m.attachments, m.reactions`
+// msgCols are the columns scanMessage reads, from msgFrom. Columns that may
+// be NULL come as empty values instead: a NULL scans only into a pointer,
+// which costs an allocation per value.
+const msgCols = `m.id, m.room_id, m.seq, m.kind, COALESCE(m.sender_id, '') AS sender_id,
+	COALESCE(u.name, '') AS sender_name, COALESCE(u.role, '') AS sender_role, m.text, m.ts,
+	COALESCE(m.client_id, '') AS client_id, COALESCE(m.edited_at, 0) AS edited_at, m.deleted,
+	COALESCE(m.reply_to, '') AS reply_to, m.attachments, m.reactions`
 
 // msgFrom is the FROM clause that goes with msgCols.
 const msgFrom = `messages m LEFT JOIN users u ON u.id = m.sender_id`
@@ -30,26 +34,23 @@ type scanned struct {
 // scanMessage reads msgCols, after the extra columns before them.
 func scanMessage(r row, extra ...any) (scanned, error) {
 	var (
-		m                          scanned
-		senderID, senderName, role *string
-		clientID, replyTo          *string
-		ts                         int64
-		editedAt                   *int64
+		m        scanned
+		sender   protocol.User
+		ts       int64
+		editedAt int64
 	)
-	dest := append(extra, &m.ID, &m.Room, &m.Seq, &m.Kind, &senderID, &senderName, &role, &m.Text, &ts,
-		&clientID, &editedAt, &m.Deleted, &replyTo, &m.attachments, &m.reactions)
+	dest := append(extra, &m.ID, &m.Room, &m.Seq, &m.Kind, &sender.ID, &sender.Name, &sender.Role, &m.Text, &ts,
+		&m.ClientID, &editedAt, &m.Deleted, &m.ReplyTo, &m.attachments, &m.reactions)
 	if err := r.Scan(dest...); err != nil {
 		return m, err
 	}
-	if senderID != nil {
-		m.Sender = &protocol.User{ID: *senderID, Name: deref(senderName), Role: deref(role)}
+	if sender.ID != "" {
+		m.Sender = &sender
 	}
 	m.TS = formatMilli(ts)
-	m.ClientID = deref(clientID)
-	if editedAt != nil {
-		m.EditedAt = formatMilli(*editedAt)
+	if editedAt != 0 {
+		m.EditedAt = formatMilli(editedAt)
 	}
-	m.ReplyTo = deref(replyTo)
 	return m, nil
 }
 

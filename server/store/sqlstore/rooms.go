@@ -16,8 +16,8 @@ import (
 const roomCols = `r.id, r.kind, r.name, r.last_seq,
 	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id),
 	m.user_id IS NOT NULL, COALESCE(m.read_seq, 0),
-	CASE WHEN r.kind = 'dm' THEN (SELECT u.name FROM members o JOIN users u ON u.id = o.user_id
-		WHERE o.room_id = r.id AND o.user_id <> $1 ORDER BY u.name LIMIT 1) END,
+	CASE WHEN r.kind = 'dm' THEN COALESCE((SELECT u.name FROM members o JOIN users u ON u.id = o.user_id
+		WHERE o.room_id = r.id AND o.user_id <> $1 ORDER BY u.name LIMIT 1), '') ELSE '' END,
 	CASE WHEN m.user_id IS NOT NULL THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
 		WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.kind = 'chat' AND NOT x.deleted
 		AND x.sender_id <> $1 LIMIT 1000) c) ELSE 0 END`
@@ -27,12 +27,12 @@ const roomFrom = `rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id 
 func scanRoom(r row) (protocol.Room, error) {
 	var (
 		room   protocol.Room
-		dmName *string
+		dmName string
 	)
 	err := r.Scan(&room.ID, &room.Kind, &room.Name, &room.LastSeq, &room.Members,
 		&room.Member, &room.ReadSeq, &dmName, &room.Unread)
 	if room.Kind == protocol.RoomDM {
-		room.Name = deref(dmName)
+		room.Name = dmName
 	}
 	return room, err
 }

@@ -16,12 +16,12 @@ type sendWork struct {
 	req  store.SendRequest
 	rule store.SendRule
 
-	facts store.SendFacts
-	dupID string // the sender's message with this client_id, if any
-	ts    int64  // the new message's time, Unix milliseconds
-	msg   protocol.Message
-	dup   bool
-	err   error // the rule's refusal or the send's own failure
+	decided bool
+	err     error  // the rule's refusal or the send's own failure
+	dupID   string // the sender's message with this client_id, to answer with
+	ts      int64  // the new message's time, Unix milliseconds
+	msg     protocol.Message
+	dup     bool
 }
 
 // sendOp is a send's op and work in one allocation.
@@ -54,50 +54,50 @@ func (s *Store) SendAsync(ctx context.Context, req store.SendRequest, rule store
 // sendFactsSQL reads the SendFacts of sends: one row per send of
 // {{send_rows}} (room_id, sender_id, client_id, reply_to and ord, its
 // number from 1), which a dialect fills with one send or with a row of them.
-const sendFactsSQL = `SELECT t.ord, r.kind, u.id, u.name, u.role,
+const sendFactsSQL = `SELECT t.ord, COALESCE(r.kind, ''), COALESCE(u.id, ''), COALESCE(u.name, ''), COALESCE(u.role, ''),
 		EXISTS (SELECT 1 FROM members m WHERE m.room_id = t.room_id AND m.user_id = t.sender_id),
-		(SELECT x.id FROM messages x WHERE x.sender_id = t.sender_id AND x.client_id = t.client_id),
-		(SELECT y.room_id FROM messages y WHERE y.id = t.reply_to)
+		COALESCE((SELECT x.id FROM messages x WHERE x.sender_id = t.sender_id AND x.client_id = t.client_id), ''),
+		COALESCE((SELECT y.room_id FROM messages y WHERE y.id = t.reply_to), '')
 	FROM {{send_rows}} LEFT JOIN rooms r ON r.id = t.room_id LEFT JOIN users u ON u.id = t.sender_id`
 
-// scanSendFacts reads a row of sendFactsSQL into the work of its send,
-// which it picks out of ws by the row's ord.
-func scanSendFacts(r row, ws []*sendWork) error {
-	var (
-		ord                  int64
-		kind, id, name, role *string
-		member               bool
-		dupID, replyRoom     *string
-	)
-	if err := r.Scan(&ord, &kind, &id, &name, &role, &member, &dupID, &replyRoom); err != nil {
-		return err
+// scanSendFacts reads a row of sendFactsSQL into the transaction's scratch
+// space, so that reading a send's facts allocates nothing of its own, and
+// returns the send of ws the row is about (by its ord).
+func scanSendFacts(w *wtx, r row, ws []*sendWork) (*sendWork, error) {
+	sc := &w.scratch
+	sc.facts = store.SendFacts{}
+	if err := r.Scan(&sc.ord, &sc.facts.Room.Kind, &sc.facts.Sender.ID, &sc.facts.Sender.Name, &sc.facts.Sender.Role,
+		&sc.facts.Room.Member, &sc.dup, &sc.facts.ReplyRoom); err != nil {
+		return nil, err
 	}
-	if ord < 1 || int(ord) > len(ws) {
-		return fmt.Errorf("send facts: row %d of %d", ord, len(ws))
+	if sc.ord < 1 || int(sc.ord) > len(ws) {
+		return nil, fmt.Errorf("send facts: row %d of %d", sc.ord, len(ws))
 	}
-	sw := ws[ord-1]
-	f := &sw.facts
-	f.Room.Kind, f.Room.Member = deref(kind), member
-	if id != nil {
-		f.Sender = protocol.User{ID: *id, Name: deref(name), Role: deref(role)}
-	}
-	sw.dupID, f.Duplicate = deref(dupID), dupID != nil
-	f.ReplyRoom = deref(replyRoom)
-	return nil
+	sc.facts.Duplicate = sc.dup != ""
+	return ws[sc.ord-1], nil
 }
 
-// attachFiles fills the Files facts of sends from the records of their
-// attachments.
-func attachFiles(ws []*sendWork, files map[string]store.File) {
-	for _, sw := range ws {
-		if len(sw.req.Attachments) == 0 {
-			continue
-		}
-		sw.facts.Files = make([]store.File, len(sw.req.Attachments))
+// decide asks a send's rule about the facts just read (w.scratch, with
+// files, the records of the attachments of the sends being read), and
+// prepares what follows: nothing (refused), the answer of a duplicate, or
+// a new message.
+func (w *wtx) decide(sw *sendWork, files map[string]store.File) {
+	f := &w.scratch.facts
+	if n := len(sw.req.Attachments); n > 0 {
+		f.Files = make([]store.File, n)
 		for i, id := range sw.req.Attachments {
-			sw.facts.Files[i] = files[id] // the zero File when unknown
+			f.Files[i] = files[id] // the zero File when unknown
 		}
 	}
+	sw.decided = true
+	if sw.err = sw.rule(&sw.req, f); sw.err != nil {
+		return
+	}
+	if f.Duplicate {
+		sw.dupID = w.scratch.dup
+		return
+	}
+	sw.err = sw.plan(f, w.s.opts.Now())
 }
 
 // runSends stores a row of consecutive sends of a batch, with as few
@@ -108,10 +108,11 @@ func attachFiles(ws []*sendWork, files map[string]store.File) {
 // that no two sends of the row share a sender and client_id, so that no
 // send's facts depend on an earlier send of the row.
 func (s *Store) runSends(w *wtx, row []*op) {
-	ws := make([]*sendWork, len(row))
-	for i, o := range row {
-		ws[i] = o.send
+	ws := s.row.work[:0]
+	for _, o := range row {
+		ws = append(ws, o.send)
 	}
+	s.row.work = ws
 	if err := s.sendRow(w, ws); err == nil {
 		return
 	}
@@ -120,30 +121,30 @@ func (s *Store) runSends(w *wtx, row []*op) {
 	}
 }
 
-// sendRow runs sends: it reads their facts, asks each send's rule, answers
-// duplicates and stores the rest. The sends' own outcomes are in their
-// work; an error means the row's statements failed and nothing of it was
-// stored.
+// sendRow runs sends: the dialect reads their facts and decides each send
+// as it reads it; then duplicates are answered and the rest stored. The
+// sends' own outcomes are in their work; an error means the row's
+// statements failed and nothing of it was stored.
 func (s *Store) sendRow(w *wtx, ws []*sendWork) error {
 	for _, sw := range ws {
-		sw.facts, sw.dupID, sw.msg, sw.dup, sw.err = store.SendFacts{}, "", protocol.Message{}, false, nil
+		sw.decided, sw.err, sw.dupID, sw.msg, sw.dup = false, nil, "", protocol.Message{}, false
 	}
 	if err := s.d.sendFacts(w, ws); err != nil {
 		return fmt.Errorf("read the facts of sends: %w", err)
 	}
-	pending := make([]*sendWork, 0, len(ws))
+	pending := s.row.pending[:0]
+	defer func() { s.row.pending = pending }()
 	for _, sw := range ws {
-		if sw.err = sw.rule(&sw.req, &sw.facts); sw.err != nil {
-			continue
-		}
-		if sw.dupID != "" {
+		switch {
+		case !sw.decided:
+			sw.err = fmt.Errorf("send to room %s: no facts read", sw.req.RoomID)
+		case sw.err != nil:
+		case sw.dupID != "":
 			// A retry of a stored message: answer with the original in its
 			// current state; store nothing, emit nothing.
-			sw.msg, sw.err = w.s.message(w.ctx, w.db, sw.dupID)
+			sw.msg, sw.err = s.message(w.ctx, w.db, sw.dupID)
 			sw.dup = sw.err == nil
-			continue
-		}
-		if sw.err = sw.plan(s.opts.Now()); sw.err == nil {
+		default:
 			pending = append(pending, sw)
 		}
 	}
@@ -156,8 +157,7 @@ func (s *Store) sendRow(w *wtx, ws []*sendWork) error {
 // plan builds the message of a send the rule let through, all but its seq.
 // What the rule cannot overrule — a room, a sender or a file that does not
 // exist — is refused here.
-func (sw *sendWork) plan(now time.Time) error {
-	f := &sw.facts
+func (sw *sendWork) plan(f *store.SendFacts, now time.Time) error {
 	switch {
 	case f.Room.Kind == "":
 		return fmt.Errorf("room %s: %w", sw.req.RoomID, store.ErrNotFound)
@@ -189,10 +189,13 @@ func (sw *sendWork) attachmentList() string { return strings.Join(sw.req.Attachm
 const appendMessageSQL = `{{seq_with}}INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
 	SELECT $1, {{seq}}, $2, $3, $4, $5, $6, $7, $8, $9{{seq_from}} RETURNING seq`
 
+// kindChat is the kind of a chat message as an argument, made once.
+var kindChat any = protocol.KindChat
+
 // insertMessage stores the message of one send, alone.
 func (w *wtx) insertMessage(sw *sendWork) error {
 	m := &sw.msg
-	err := w.scan(appendMessageSQL, []any{m.Room, m.ID, m.Kind, sw.req.SenderID, m.Text, sw.ts,
+	err := w.scan(appendMessageSQL, []any{m.Room, m.ID, kindChat, sw.req.SenderID, m.Text, sw.ts,
 		nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList()}, &m.Seq)
 	if err != nil {
 		return fmt.Errorf("store message: %w", notFound(err, "room %s", m.Room))

@@ -57,6 +57,19 @@ type Store struct {
 	done      chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
 	closeErr  error
+
+	// row is the writer's, and only the writer's: room for the row of
+	// sends it is running, reused from row to row (writer.go, sends.go).
+	row rowSpace
+}
+
+// rowSpace is the writer's room for a row of sends.
+type rowSpace struct {
+	seen    map[[2]string]bool // client keys in the row
+	ops     []*op
+	at      []int // the ops' places in the batch
+	work    []*sendWork
+	pending []*sendWork // the sends to store
 }
 
 var _ store.Store = (*Store)(nil)
@@ -97,6 +110,7 @@ type dialect interface {
 // start makes a Store of an opened dialect and starts its writer.
 func start(d dialect, opts store.Options) *Store {
 	s := &Store{d: d, opts: opts, q: writeq.New[*op](ErrClosed), done: make(chan struct{})}
+	s.row.seen = map[[2]string]bool{}
 	go s.writer()
 	return s
 }

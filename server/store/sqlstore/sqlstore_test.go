@@ -132,28 +132,9 @@ func TestMigrationsIdempotent(t *testing.T) {
 	})
 }
 
-func TestSQLiteVersionAndWAL(t *testing.T) {
-	dir := t.TempDir()
-	if err := openSQLite(t, dir, store.Options{}).Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", filepath.Join(dir, "minichat.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var version int
-	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != sqlstore.SchemaVersion() {
-		t.Fatalf("user_version %d, %v; want %d", version, err, sqlstore.SchemaVersion())
-	}
-	var mode string
-	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
-		t.Fatalf("journal_mode %q, %v", mode, err)
-	}
-}
-
-// TestNewerSchemaRefused checks that a database written by a newer program
-// is not opened (and not touched).
+// TestNewerSchemaRefused checks that a database records this program's
+// version, and that one written by a newer program is not opened (and not
+// touched).
 func TestNewerSchemaRefused(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()
@@ -163,6 +144,14 @@ func TestNewerSchemaRefused(t *testing.T) {
 		db, err := sql.Open("sqlite", filepath.Join(dir, "minichat.db"))
 		if err != nil {
 			t.Fatal(err)
+		}
+		var version int
+		if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != sqlstore.SchemaVersion() {
+			t.Fatalf("user_version %d, %v; want %d", version, err, sqlstore.SchemaVersion())
+		}
+		var mode string
+		if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Fatalf("journal_mode %q, %v; want wal", mode, err)
 		}
 		if _, err := db.Exec("PRAGMA user_version = 999"); err != nil {
 			t.Fatal(err)
@@ -177,6 +166,9 @@ func TestNewerSchemaRefused(t *testing.T) {
 		dbURL, _ := pgtest.Schema(t)
 		if err := openPostgres(t, dbURL, store.Options{}).Close(); err != nil {
 			t.Fatal(err)
+		}
+		if n := pgtest.Count(t, dbURL, "schema_migrations"); n != int64(sqlstore.SchemaVersion()) {
+			t.Fatalf("schema_migrations has %d rows, want %d", n, sqlstore.SchemaVersion())
 		}
 		pgtest.Exec(t, dbURL, `INSERT INTO schema_migrations (version) VALUES (999)`)
 		if s, err := sqlstore.OpenPostgres(t.Context(), dbURL, store.Options{}); err == nil {

@@ -19,6 +19,12 @@ type wtx struct {
 	// newChat lists the chat messages stored by the batch so far, for a
 	// dialect that indexes them for search at the end (beforeCommit).
 	newChat []string
+	// scratch is where scanSendFacts reads a row.
+	scratch struct {
+		ord   int64
+		facts store.SendFacts
+		dup   string
+	}
 }
 
 var _ store.Tx = (*wtx)(nil)

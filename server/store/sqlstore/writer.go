@@ -103,7 +103,7 @@ func (s *Store) runBatch(batch []*op) {
 			events = append(events, evs...)
 			i++
 		default:
-			row, at, next := sendRow(batch, i)
+			row, at, next := s.rowOfSends(batch, i)
 			s.runSends(w, row)
 			for r, idx := range at {
 				sw := row[r].send
@@ -131,12 +131,15 @@ func (s *Store) runBatch(batch []*op) {
 	writeq.Answer(batch, errs, nil)
 }
 
-// sendRow returns the row of sends of batch that starts at i, their places
+// rowOfSends returns the row of sends of batch that starts at i, their places
 // in batch and the place after the row: the sends up to the next other
 // write, or up to a send that repeats a sender's client_id within the row
 // (its facts must see the first one stored).
-func sendRow(batch []*op, i int) (row []*op, at []int, next int) {
-	seen := map[[2]string]bool{}
+func (s *Store) rowOfSends(batch []*op, i int) (row []*op, at []int, next int) {
+	seen := s.row.seen
+	clear(seen)
+	row, at = s.row.ops[:0], s.row.at[:0]
+	defer func() { s.row.ops, s.row.at = row, at }()
 	for next = i; next < len(batch); next++ {
 		o := batch[next]
 		if !o.Taken() {

@@ -141,15 +141,19 @@ func BenchSends(b *testing.B, open func(store.Options) store.Store, senders, roo
 	var wg sync.WaitGroup
 	for i, u := range users {
 		wg.Go(func() {
+			// One answer channel per sender, as a connection has one.
+			res := make(chan error, 1)
+			done := func(_ protocol.Message, _ bool, err error) { res <- err }
 			for {
 				n := next.Add(1)
 				if n > int64(b.N) {
 					return
 				}
-				if _, err := Send(ctx, s, store.SendRequest{
+				s.SendAsync(ctx, store.SendRequest{
 					RoomID: ids[i%len(ids)], SenderID: u.ID, Text: "hello, a line of ordinary chat text",
 					ClientID: fmt.Sprint("c", n),
-				}, memberRule); err != nil {
+				}, memberRule, done)
+				if err := <-res; err != nil {
 					b.Error(err)
 					return
 				}
