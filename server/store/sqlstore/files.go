@@ -53,7 +53,7 @@ func (s *Store) File(ctx context.Context, fileID, viewerID string) (store.File, 
 	}
 	var posted bool
 	f, err := scanFile(q.queryRow(ctx, `SELECT `+fileCols+`, EXISTS (SELECT 1 FROM message_files l
-			JOIN members m ON m.room_id = l.room_id AND m.user_id = $2 WHERE l.file_id = f.id)
+			JOIN members m ON m.room_id = l.room_id AND m.user_id = $2 WHERE l.file_id = f.id) AS posted
 		FROM files f WHERE f.id = $1`, fileID, viewerID), &posted)
 	if err != nil {
 		return store.File{}, false, fmt.Errorf("load file: %w", notFound(err, "file %s", fileID))

@@ -10,17 +10,18 @@ import (
 )
 
 // roomCols render a room as viewer $1 sees it; roomFrom goes with them.
+// (Every column is named: see sendFactsSQL.)
 // The unread count is a range scan of the messages primary key from the
 // viewer's read marker, stopped at store.MaxUnread, so listing rooms costs
 // the same for a reader who is far behind as for one who is not.
 const roomCols = `r.id, r.kind, r.name, r.last_seq,
-	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id),
-	m.user_id IS NOT NULL, COALESCE(m.read_seq, 0),
+	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS members,
+	m.user_id IS NOT NULL AS member, COALESCE(m.read_seq, 0) AS read_seq,
 	CASE WHEN r.kind = 'dm' THEN COALESCE((SELECT u.name FROM members o JOIN users u ON u.id = o.user_id
-		WHERE o.room_id = r.id AND o.user_id <> $1 ORDER BY u.name LIMIT 1), '') ELSE '' END,
+		WHERE o.room_id = r.id AND o.user_id <> $1 ORDER BY u.name LIMIT 1), '') ELSE '' END AS dm_name,
 	CASE WHEN m.user_id IS NOT NULL THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
 		WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.kind = 'chat' AND NOT x.deleted
-		AND x.sender_id <> $1 LIMIT 1000) c) ELSE 0 END`
+		AND x.sender_id <> $1 LIMIT 1000) c) ELSE 0 END AS unread`
 
 const roomFrom = `rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1`
 
@@ -118,7 +119,7 @@ func (s *Store) MemberRoomIDs(ctx context.Context, userID string) ([]string, err
 	return ids, nil
 }
 
-const isMemberSQL = `SELECT EXISTS (SELECT 1 FROM members WHERE room_id = $1 AND user_id = $2)`
+const isMemberSQL = `SELECT EXISTS (SELECT 1 FROM members WHERE room_id = $1 AND user_id = $2) AS member`
 
 // IsMember reports whether the user belongs to the room.
 func (s *Store) IsMember(ctx context.Context, roomID, userID string) (bool, error) {
@@ -137,7 +138,7 @@ func (s *Store) IsMember(ctx context.Context, roomID, userID string) (bool, erro
 func (w *wtx) Room(roomID, userID string) (protocol.Room, error) {
 	var r protocol.Room
 	err := w.scan(`SELECT r.id, r.kind, r.name, r.last_seq,
-			EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = $2)
+			EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = $2) AS member
 		FROM rooms r WHERE r.id = $1`, []any{roomID, userID}, &r.ID, &r.Kind, &r.Name, &r.LastSeq, &r.Member)
 	if err != nil {
 		return protocol.Room{}, fmt.Errorf("load room: %w", notFound(err, "room %s", roomID))

@@ -54,10 +54,13 @@ func (s *Store) SendAsync(ctx context.Context, req store.SendRequest, rule store
 // sendFactsSQL reads the SendFacts of sends: one row per send of
 // {{send_rows}} (room_id, sender_id, client_id, reply_to and ord, its
 // number from 1), which a dialect fills with one send or with a row of them.
-const sendFactsSQL = `SELECT t.ord, COALESCE(r.kind, ''), COALESCE(u.id, ''), COALESCE(u.name, ''), COALESCE(u.role, ''),
-		EXISTS (SELECT 1 FROM members m WHERE m.room_id = t.room_id AND m.user_id = t.sender_id),
-		COALESCE((SELECT x.id FROM messages x WHERE x.sender_id = t.sender_id AND x.client_id = t.client_id), ''),
-		COALESCE((SELECT y.room_id FROM messages y WHERE y.id = t.reply_to), '')
+// Every column is named: the SQLite driver reads the names of a result's
+// columns with each query, and an unnamed one is named by its whole text.
+const sendFactsSQL = `SELECT t.ord AS ord, COALESCE(r.kind, '') AS kind,
+		COALESCE(u.id, '') AS id, COALESCE(u.name, '') AS name, COALESCE(u.role, '') AS role,
+		EXISTS (SELECT 1 FROM members m WHERE m.room_id = t.room_id AND m.user_id = t.sender_id) AS member,
+		COALESCE((SELECT x.id FROM messages x WHERE x.sender_id = t.sender_id AND x.client_id = t.client_id), '') AS dup,
+		COALESCE((SELECT y.room_id FROM messages y WHERE y.id = t.reply_to), '') AS reply_room
 	FROM {{send_rows}} LEFT JOIN rooms r ON r.id = t.room_id LEFT JOIN users u ON u.id = t.sender_id`
 
 // scanSendFacts reads a row of sendFactsSQL into the transaction's scratch

@@ -94,7 +94,8 @@ type dialect interface {
 	retryable(err error) bool
 	// unique reports a unique-key violation.
 	unique(err error) bool
-	// sendFacts reads the facts of a row of sends into their work.
+	// sendFacts reads the facts of a row of sends (scanSendFacts) and has
+	// each send decided as it is read (wtx.decide).
 	sendFacts(w *wtx, ws []*sendWork) error
 	// insertSends stores the messages of sends that passed their rules and
 	// sets their seqs; a send's own failure goes to its work. An error

@@ -150,7 +150,7 @@ func (w *wtx) UserByName(name string) (store.Account, error) {
 // HasUsers reports whether any account exists.
 func (w *wtx) HasUsers() (bool, error) {
 	var some bool
-	if err := w.scan(`SELECT EXISTS (SELECT 1 FROM users)`, nil, &some); err != nil {
+	if err := w.scan(`SELECT EXISTS (SELECT 1 FROM users) AS found`, nil, &some); err != nil {
 		return false, fmt.Errorf("count users: %w", err)
 	}
 	return some, nil
