@@ -77,8 +77,8 @@ func (s *Service) CreateAccount(ctx context.Context, name, password string, admi
 }
 
 // SignIn checks a name and password and returns the account's user; ok is
-// false when they do not match, and the answer is the same, and costs the
-// same, whether or not the account exists.
+// false when they do not match. For any name an account may have, the
+// answer is the same, and costs the same, whether or not the account exists.
 func (s *Service) SignIn(ctx context.Context, name, password string) (u protocol.User, ok bool, err error) {
 	if !protocol.ValidName(name) || len(password) > protocol.MaxPasswordLen {
 		return protocol.User{}, false, nil

@@ -92,15 +92,15 @@ func CheckText(what, s string) error {
 	return nil
 }
 
-// MaxIDLen bounds the ids clients send.
-const MaxIDLen = 64
+// maxIDLen bounds the ids clients send.
+const maxIDLen = 64
 
 // ValidID reports whether s may be an id of the server's (a room, message,
 // file or session): 1–64 bytes of printable ASCII. The server's own ids are
 // a prefix and 20 base32 characters; anything else names nothing, and is
 // answered as an unknown id would be without asking the store.
 func ValidID(s string) bool {
-	if len(s) < 1 || len(s) > MaxIDLen {
+	if len(s) < 1 || len(s) > maxIDLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
