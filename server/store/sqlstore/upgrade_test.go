@@ -40,7 +40,8 @@ import (
 //     DM; 30 messages "filler N" in pub; bob's read marker at his reply.
 //
 // v5.db is the SQLite file; v5-postgres.sql.gz is pg_dump --inserts of the
-// Postgres schema, with the schema's name replaced by {{schema}}.
+// Postgres schema, with the schema's name replaced by {{schema}};
+// v5-fixture.go.txt is the program that made them, and how.
 
 // openV5 opens a copy of the version 5 database of one dialect with the
 // current code, which brings it to the current version.
