@@ -21,7 +21,7 @@ import (
 	"github.com/coder/websocket"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
-	"minichat/server/store/postgres/pgtest"
+	"minichat/server/store/pgtest"
 )
 
 // clusterEnv turns the three-node cluster test on. It needs haproxy on the

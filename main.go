@@ -36,7 +36,6 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,11 +46,11 @@ import (
 
 	"minichat/bench"
 	"minichat/server"
-	"minichat/server/auth"
+	"minichat/server/chat"
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/store/migrate"
-	"minichat/server/store/sqlite"
+	"minichat/server/store/sqlstore"
 )
 
 // version and commit are set at build time with
@@ -613,13 +612,10 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer st.Close()
+	svc := &chat.Service{Store: st}
 	switch sub {
 	case "list":
 		users, err := st.Users(ctx)
-		if err != nil {
-			return err
-		}
-		disabled, err := st.DisabledUserIDs(ctx)
 		if err != nil {
 			return err
 		}
@@ -627,23 +623,16 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(tw, "NAME\tROLE\tSTATUS\tID")
 		for _, u := range users {
 			status := "active"
-			if slices.Contains(disabled, u.ID) {
+			if u.Disabled {
 				status = "disabled"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, status, u.ID)
 		}
 		return tw.Flush()
 	case "disable", "enable":
-		u, _, err := st.UserByName(ctx, names[0])
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("user %s: no user %q", sub, names[0])
-		}
+		u, ids, err := svc.SetDisabled(ctx, names[0], sub == "disable")
 		if err != nil {
-			return err
-		}
-		ids, err := st.SetUserDisabled(ctx, u.ID, sub == "disable")
-		if err != nil {
-			return err
+			return userErr(sub, err)
 		}
 		if sub == "disable" {
 			fmt.Fprintf(stdout, "disabled %s; %d session(s) signed out\n", u.Name, len(ids))
@@ -654,43 +643,20 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	// add or passwd
 	name := names[0]
-	if err := protocol.CheckName("username", name); err != nil {
-		return err
-	}
 	pw, generated, err := readPassword(*password, stdin)
 	if err != nil {
 		return err
 	}
-	if err := protocol.CheckPassword(pw); err != nil {
-		return err
-	}
-	hash, err := auth.HashPassword(pw, auth.DefaultParams)
-	if err != nil {
-		return err
-	}
 	if sub == "add" {
-		u, err := st.CreateUser(ctx, store.NewUser{Name: name, PasswordHash: hash, Admin: *admin})
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("user add: the name %q is taken", name)
-		}
+		u, err := svc.CreateAccount(ctx, name, pw, *admin)
 		if err != nil {
-			return err
+			return userErr(sub, err)
 		}
 		fmt.Fprintf(stdout, "created %s (%s)\n", u.Name, u.Role)
 	} else {
-		u, _, err := st.UserByName(ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("user passwd: no user %q", name)
-		}
+		u, ids, err := svc.SetPassword(ctx, name, pw)
 		if err != nil {
-			return err
-		}
-		if err := st.SetPassword(ctx, u.ID, hash); err != nil {
-			return err
-		}
-		ids, err := st.DeleteUserSessions(ctx, u.ID)
-		if err != nil {
-			return err
+			return userErr(sub, err)
 		}
 		fmt.Fprintf(stdout, "password of %s changed; %d session(s) signed out\n", u.Name, len(ids))
 	}
@@ -698,6 +664,16 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stdout, "password: %s\n", pw)
 	}
 	return nil
+}
+
+// userErr is the error of a user subcommand: a refusal by its message
+// (the name is taken, no such user, ...), anything else as it is.
+func userErr(sub string, err error) error {
+	var ce *protocol.CodeError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("user %s: %s", sub, ce.Msg)
+	}
+	return fmt.Errorf("user %s: %w", sub, err)
 }
 
 // backupCmd writes a consistent copy of the SQLite database to FILE; it may
@@ -722,7 +698,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := sqlite.Backup(ctx, path, files[0]); err != nil {
+	if err := sqlstore.Backup(ctx, path, files[0]); err != nil {
 		return err
 	}
 	st, err := os.Stat(files[0])

@@ -31,7 +31,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"minichat/server/store/postgres/pgtest"
+	"minichat/server/store/pgtest"
 )
 
 // TestMain lets a test start this very binary as a real minichat process:

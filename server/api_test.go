@@ -46,7 +46,7 @@ func TestRESTErrorsAndStatuses(t *testing.T) {
 		{"create room: bad name", "POST", "/api/rooms", alice.Token, map[string]any{"name": "a b"}, 400, "bad_request"},
 		{"create room: taken", "POST", "/api/rooms", bob.Token, map[string]any{"name": "GENERAL"}, 409, "conflict"},
 		{"create room", "POST", "/api/rooms", bob.Token, map[string]any{"name": "random"}, 201, ""},
-		{"join private uninvited", "POST", "/api/rooms/" + club + "/join", bob.Token, nil, 403, "forbidden"},
+		{"join private uninvited", "POST", "/api/rooms/" + club + "/join", bob.Token, nil, 404, "not_found"},
 		{"join unknown", "POST", "/api/rooms/r_nope/join", bob.Token, nil, 404, "not_found"},
 		{"join public", "POST", "/api/rooms/" + general + "/join", bob.Token, nil, 200, ""},
 		{"leave not a member", "POST", "/api/rooms/" + club + "/leave", bob.Token, nil, 404, "not_found"},

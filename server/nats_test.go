@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"minichat/server"
-	"minichat/server/store/postgres/pgtest"
+	"minichat/server/store/pgtest"
 )
 
 func TestUnreachableNATSRefusesToStart(t *testing.T) {

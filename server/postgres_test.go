@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"minichat/server"
-	"minichat/server/store/postgres/pgtest"
+	"minichat/server/store/pgtest"
 )
 
 // TestServerOnPostgres runs the server with --database on a real Postgres:

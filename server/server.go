@@ -27,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"minichat/server/api"
+	"minichat/server/auth"
 	"minichat/server/broker"
 	"minichat/server/chat"
 	"minichat/server/files"
@@ -34,8 +35,7 @@ import (
 	"minichat/server/metrics"
 	"minichat/server/protocol"
 	"minichat/server/store"
-	"minichat/server/store/postgres"
-	"minichat/server/store/sqlite"
+	"minichat/server/store/sqlstore"
 	"minichat/server/ws"
 )
 
@@ -168,7 +168,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
-	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout}
+	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0)}
 	s.ws = ws.New(ws.Options{
 		Hub:             s.hub,
 		Chat:            svc,
@@ -290,7 +290,7 @@ func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
 	if IsPostgres(cfg.Database) {
 		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 		defer cancel()
-		st, err := postgres.Open(ctx, cfg.Database, opts)
+		st, err := sqlstore.OpenPostgres(ctx, cfg.Database, opts)
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", redact(cfg.Database), err)
 		}
@@ -303,7 +303,7 @@ func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
 	if err := os.MkdirAll(cfg.dataDir(), 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := sqlite.Open(path, opts)
+	st, err := sqlstore.OpenSQLite(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

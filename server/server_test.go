@@ -19,7 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"minichat/server"
-	"minichat/server/store/postgres/pgtest"
+	"minichat/server/store/pgtest"
 )
 
 func TestMain(m *testing.M) {

@@ -13,14 +13,12 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 
-	"minichat/server/auth"
 	"minichat/server/chat"
 	"minichat/server/files"
 	"minichat/server/hub"
@@ -43,11 +41,6 @@ type Options struct {
 	// TrustedProxies are the networks whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []string
-	// PasswordParams are the argon2id parameters of new hashes; default
-	// auth.DefaultParams.
-	PasswordParams *auth.Params
-	// Hashers bounds concurrent password hashing; default the CPU count.
-	Hashers *auth.Limiter
 	// AllowedOrigins are the origins besides the server's own whose pages
 	// may make cookie-authenticated writes (the /ws allow-list).
 	AllowedOrigins []string
@@ -71,8 +64,6 @@ type Options struct {
 type api struct {
 	opts    Options
 	log     zerolog.Logger
-	params  auth.Params
-	hashers *auth.Limiter
 	proxies *proxies
 
 	// loginIP charges every sign-in and sign-up of a client address;
@@ -81,11 +72,6 @@ type api struct {
 	// writes and uploads are the per-user buckets of REST sends and of
 	// uploads (PerUser): the same rate, separate buckets.
 	writes, uploads *Limiter
-	// dummy is a hash of a random password under params, made on first use:
-	// a sign-in for an unknown name verifies against it, so it costs what a
-	// wrong password for a real account costs.
-	dummyOnce sync.Once
-	dummy     string
 }
 
 // New returns the HTTP handler of the whole server.
@@ -94,13 +80,7 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &api{opts: opts, log: opts.Log, params: auth.DefaultParams, hashers: opts.Hashers, proxies: p}
-	if opts.PasswordParams != nil {
-		a.params = *opts.PasswordParams
-	}
-	if a.hashers == nil {
-		a.hashers = auth.NewLimiter(0)
-	}
+	a := &api{opts: opts, log: opts.Log, proxies: p}
 	if opts.LoginPerMinute == 0 {
 		opts.LoginPerMinute = 10
 	}

@@ -57,9 +57,8 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return uploadReadErr(err, limit)
 		}
-		f, err := a.opts.Store.CreateFile(r.Context(), store.NewFile{
-			Name: name, Size: blob.Size, Type: files.ContentType(name, blob.Head),
-			SHA256: blob.SHA256, UploaderID: sessionOf(r).User.ID,
+		f, err := a.opts.Chat.RecordFile(r.Context(), sessionOf(r).User, store.NewFile{
+			Name: name, Size: blob.Size, Type: files.ContentType(name, blob.Head), SHA256: blob.SHA256,
 		})
 		if err != nil {
 			return err
@@ -104,10 +103,7 @@ func uploadReadErr(err error, limit int64) error {
 // shown inline; everything else is a download, under a CSP that forbids
 // scripts and loads, and never sniffed.
 func (a *api) file(w http.ResponseWriter, r *http.Request) error {
-	f, err := a.opts.Store.File(r.Context(), chi.URLParam(r, "id"), sessionOf(r).User.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return protocol.Errorf(protocol.CodeNotFound, "no such file")
-	}
+	f, err := a.opts.Chat.File(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"))
 	if err != nil {
 		return err
 	}

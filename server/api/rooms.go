@@ -61,9 +61,6 @@ func (a *api) invite(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if err := protocol.CheckName("username", body.Username); err != nil {
-		return err
-	}
 	if err := a.opts.Chat.Invite(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"), body.Username); err != nil {
 		return err
 	}
@@ -74,9 +71,6 @@ func (a *api) invite(w http.ResponseWriter, r *http.Request) error {
 func (a *api) dm(w http.ResponseWriter, r *http.Request) error {
 	var body usernameBody
 	if err := decode(w, r, &body); err != nil {
-		return err
-	}
-	if err := protocol.CheckName("username", body.Username); err != nil {
 		return err
 	}
 	room, err := a.opts.Chat.DM(r.Context(), sessionOf(r).User, body.Username)

@@ -42,20 +42,7 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &c); err != nil {
 		return err
 	}
-	if err := protocol.CheckName("username", c.Username); err != nil {
-		return err
-	}
-	if err := protocol.CheckPassword(c.Password); err != nil {
-		return err
-	}
-	hash, err := a.hash(r.Context(), c.Password)
-	if err != nil {
-		return err
-	}
-	u, err := a.opts.Store.CreateUser(r.Context(), store.NewUser{Name: c.Username, PasswordHash: hash})
-	if errors.Is(err, store.ErrConflict) {
-		return protocol.Errorf(protocol.CodeConflict, "the name %q is taken", c.Username)
-	}
+	u, err := a.opts.Chat.CreateAccount(r.Context(), c.Username, c.Password, false)
 	if err != nil {
 		return err
 	}
@@ -71,10 +58,6 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) error {
 	if ok, wait := a.loginIP.Allow(clientIP(r)); !ok {
 		return errLimited("sign-in attempts from this address", wait)
 	}
-	bad := protocol.Errorf(protocol.CodeUnauthorized, "wrong username or password")
-	if c.Username == "" || len(c.Password) > protocol.MaxPasswordLen {
-		return bad
-	}
 	// Failed sign-ins are charged to the account name too, so guesses
 	// spread over many addresses still slow down; the bucket is checked
 	// before the hash, so a locked name costs the server nothing. The
@@ -83,56 +66,15 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) error {
 	if ok, wait := a.loginName.Peek(name); !ok {
 		return errLimited("failed sign-ins for this account", wait)
 	}
-	if err := a.hashers.Acquire(r.Context()); err != nil {
-		return err
-	}
-	u, hash, err := a.opts.Store.UserByName(r.Context(), c.Username)
-	ok := false
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// The same work whether the user exists or not: verify against a
-		// real hash made with the same parameters.
-		_, _ = auth.VerifyPassword(a.dummyHash(), c.Password)
-		err = nil
-	case err != nil:
-		a.hashers.Release()
-		return err
-	default:
-		ok, err = auth.VerifyPassword(hash, c.Password)
-	}
-	a.hashers.Release()
+	u, ok, err := a.opts.Chat.SignIn(r.Context(), c.Username, c.Password)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		a.loginName.Allow(name)
-		return bad
+		return protocol.Errorf(protocol.CodeUnauthorized, "wrong username or password")
 	}
 	return a.startSession(w, r, u, http.StatusOK)
-}
-
-// dummyHash is the hash an unknown name's sign-in verifies against.
-func (a *api) dummyHash() string {
-	a.dummyOnce.Do(func() {
-		pw, _, err := auth.NewToken()
-		if err == nil {
-			a.dummy, err = auth.HashPassword(pw, a.params)
-		}
-		if err != nil {
-			// Parameters that cannot hash cannot verify either; fall back to
-			// the defaults, whose cost is the closest known.
-			a.dummy, _ = auth.HashPassword(pw, auth.DefaultParams)
-		}
-	})
-	return a.dummy
-}
-
-func (a *api) hash(ctx context.Context, password string) (string, error) {
-	if err := a.hashers.Acquire(ctx); err != nil {
-		return "", err
-	}
-	defer a.hashers.Release()
-	return auth.HashPassword(password, a.params)
 }
 
 func (a *api) startSession(w http.ResponseWriter, r *http.Request, u protocol.User, status int) error {
@@ -140,10 +82,7 @@ func (a *api) startSession(w http.ResponseWriter, r *http.Request, u protocol.Us
 	if err != nil {
 		return err
 	}
-	if _, err := a.opts.Store.CreateSession(r.Context(), u.ID, hash); err != nil {
-		if errors.Is(err, store.ErrForbidden) {
-			return protocol.Errorf(protocol.CodeForbidden, "this account is disabled; ask an administrator")
-		}
+	if _, err := a.opts.Chat.StartSession(r.Context(), u, hash); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -161,7 +100,7 @@ func (a *api) startSession(w http.ResponseWriter, r *http.Request, u protocol.Us
 
 func (a *api) logout(w http.ResponseWriter, r *http.Request) error {
 	sess := sessionOf(r)
-	if err := a.opts.Store.DeleteSession(r.Context(), sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := a.opts.Chat.EndSession(r.Context(), sess.ID); err != nil {
 		return err
 	}
 	a.opts.Hub.CloseSession(sess.ID, protocol.CloseUnauthenticated, "signed out")

@@ -100,18 +100,6 @@ func VerifyPassword(encoded, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
 
-// DummyVerify does the same work as VerifyPassword against a hash made with
-// DefaultParams and discards the result. Call it when the user does not
-// exist, so a login answer takes the same time whether or not it does.
-func DummyVerify(password string) {
-	p := DefaultParams
-	// The salt and the stored key it compares against need only the right
-	// lengths; their contents do not change the work done.
-	salt := make([]byte, p.SaltLen)
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
-	subtle.ConstantTimeCompare(got, make([]byte, len(got)))
-}
-
 // decodeHash parses a PHC argon2id string into its parameters, salt and key.
 func decodeHash(encoded string) (Params, []byte, []byte, error) {
 	var p Params

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -177,13 +178,31 @@ func TestVerifyPasswordMalformed(t *testing.T) {
 	}
 }
 
-func TestDummyVerify(t *testing.T) {
-	// DummyVerify costs a full DefaultParams hash; one call checks it runs
-	// cleanly with the production parameters.
-	if testing.Short() {
-		t.Skip("costs one DefaultParams hash")
+// TestPasswords checks that Passwords hashes and verifies, and that a
+// verification without an account answers false after the same work.
+func TestPasswords(t *testing.T) {
+	p := NewPasswords(fastParams, 1)
+	ctx := t.Context()
+	enc, err := p.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
 	}
-	DummyVerify("pw")
+	for _, c := range []struct {
+		encoded, password string
+		want              bool
+	}{{enc, "correct horse", true}, {enc, "wrong horse", false}, {"", "correct horse", false}, {"", "", false}} {
+		if ok, err := p.Verify(ctx, c.encoded, c.password); err != nil || ok != c.want {
+			t.Errorf("Verify(%q, %q) = %v, %v; want %v", c.encoded, c.password, ok, err, c.want)
+		}
+	}
+	if first := p.dummyHash(); first == "" || p.dummyHash() != first {
+		t.Fatal("no dummy hash, or a new one per call")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := p.Hash(cancelled, "x"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Hash with a cancelled context: %v", err)
+	}
 }
 
 func TestDefaultParamsValid(t *testing.T) {
@@ -212,11 +231,5 @@ func BenchmarkVerifyPassword(b *testing.B) {
 		if _, err := VerifyPassword(enc, "correct horse battery staple"); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-func BenchmarkDummyVerify(b *testing.B) {
-	for b.Loop() {
-		DummyVerify("correct horse battery staple")
 	}
 }

@@ -17,10 +17,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"minichat/server/auth"
+	"minichat/server/chat"
 	"minichat/server/hub"
 	"minichat/server/protocol"
 	"minichat/server/store"
-	"minichat/server/store/sqlite"
+	"minichat/server/store/sqlstore"
 )
 
 // startNATS runs a NATS server in this process on a random loopback port
@@ -81,7 +83,7 @@ func newCluster(t *testing.T, url string, n int, onCommit func([]store.Event)) *
 	if onCommit == nil {
 		onCommit = c.nodes[0].b.Commit
 	}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "cluster.db"), store.Options{OnCommit: onCommit})
+	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "cluster.db"), store.Options{OnCommit: onCommit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ type client struct {
 
 func connect(t *testing.T, n *node, st store.Store, u protocol.User, session string) (*client, protocol.Welcome) {
 	t.Helper()
-	rooms, err := st.Rooms(context.Background(), u.ID)
+	rooms, err := st.Rooms(context.Background(), store.Scope{UserID: u.ID, Public: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,9 +239,15 @@ func (cl *client) quiet(t *testing.T, d time.Duration, types ...string) {
 	}
 }
 
+// service is the chat service of a test's store, with cheap password
+// hashes.
+func service(st store.Store) *chat.Service {
+	return &chat.Service{Store: st, Passwords: auth.NewPasswords(auth.Params{Time: 1, MemoryKiB: 8 * 1024, Threads: 1, KeyLen: 32, SaltLen: 16}, 1)}
+}
+
 func addUser(t *testing.T, st store.Store, name string) protocol.User {
 	t.Helper()
-	u, err := st.CreateUser(context.Background(), store.NewUser{Name: name, PasswordHash: "x"})
+	u, err := service(st).CreateAccount(context.Background(), name, "password", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +256,7 @@ func addUser(t *testing.T, st store.Store, name string) protocol.User {
 
 func general(t *testing.T, st store.Store, u protocol.User) protocol.Room {
 	t.Helper()
-	rooms, err := st.Rooms(context.Background(), u.ID)
+	rooms, err := st.Rooms(context.Background(), store.Scope{UserID: u.ID, Public: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +272,7 @@ func general(t *testing.T, st store.Store, u protocol.User) protocol.Room {
 func send(t *testing.T, st store.Store, room string, from protocol.User, n int) {
 	t.Helper()
 	for i := range n {
-		if _, _, err := st.Send(context.Background(), store.SendRequest{RoomID: room, SenderID: from.ID, Text: "m" + strconv.Itoa(i)}); err != nil {
+		if _, err := service(st).Send(context.Background(), from, chat.SendParams{Room: room, Text: "m" + strconv.Itoa(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -273,7 +281,7 @@ func send(t *testing.T, st store.Store, room string, from protocol.User, n int) 
 func TestWireKeepsEveryEventAClientSees(t *testing.T) {
 	var mu sync.Mutex
 	var evs []store.Event
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "wire.db"), store.Options{OnCommit: func(e []store.Event) {
+	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "wire.db"), store.Options{OnCommit: func(e []store.Event) {
 		mu.Lock()
 		evs = append(evs, e...)
 		mu.Unlock()
@@ -284,21 +292,22 @@ func TestWireKeepsEveryEventAClientSees(t *testing.T) {
 	defer st.Close()
 	ctx := context.Background()
 	alice := addUser(t, st, "alice")
-	room, err := st.CreateRoom(ctx, alice.ID, "wire", protocol.RoomPublic)
+	svc := service(st)
+	room, err := svc.CreateRoom(ctx, alice, "wire", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, _, err := st.Send(ctx, store.SendRequest{RoomID: room.ID, SenderID: alice.ID, Text: "hello ✓ \"quoted\"", ClientID: "k1"})
+	msg, err := svc.Send(ctx, alice, chat.SendParams{Room: room.ID, Text: "hello ✓ \"quoted\"", ClientID: "k1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Edit(ctx, room.ID, msg.ID, alice.ID, false, "edited"); err != nil {
+	if _, err := svc.Edit(ctx, alice, room.ID, msg.ID, "edited"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.React(ctx, room.ID, msg.ID, alice.ID, "👍", true); err != nil {
+	if _, err := svc.React(ctx, alice, room.ID, msg.ID, "👍", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Delete(ctx, room.ID, msg.ID, alice.ID, false); err != nil {
+	if _, err := svc.Delete(ctx, alice, room.ID, msg.ID); err != nil {
 		t.Fatal(err)
 	}
 	data, err := encodeEvents("n_x", evs)

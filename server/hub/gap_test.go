@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"minichat/server/auth"
+	"minichat/server/chat"
 	"minichat/server/protocol"
 	"minichat/server/store"
-	"minichat/server/store/sqlite"
+	"minichat/server/store/sqlstore"
 )
 
 // logStore is a real SQLite store whose commits are collected instead of
@@ -18,6 +20,7 @@ import (
 // twice, out of order or not at all.
 type logStore struct {
 	store.Store
+	chat   *chat.Service
 	mu     sync.Mutex
 	events []store.Event
 	user   protocol.User
@@ -27,7 +30,7 @@ type logStore struct {
 func newLogStore(t *testing.T) *logStore {
 	t.Helper()
 	ls := &logStore{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "gap.db"), store.Options{OnCommit: func(evs []store.Event) {
+	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "gap.db"), store.Options{OnCommit: func(evs []store.Event) {
 		ls.mu.Lock()
 		ls.events = append(ls.events, evs...)
 		ls.mu.Unlock()
@@ -38,10 +41,11 @@ func newLogStore(t *testing.T) *logStore {
 	t.Cleanup(func() { st.Close() })
 	ls.Store = st
 	ctx := context.Background()
-	if ls.user, err = st.CreateUser(ctx, store.NewUser{Name: "alice", PasswordHash: "x"}); err != nil {
+	ls.chat = &chat.Service{Store: st, Passwords: auth.NewPasswords(auth.Params{Time: 1, MemoryKiB: 8 * 1024, Threads: 1, KeyLen: 32, SaltLen: 16}, 1)}
+	if ls.user, err = ls.chat.CreateAccount(ctx, "alice", "password", false); err != nil {
 		t.Fatal(err)
 	}
-	r, err := st.CreateRoom(ctx, ls.user.ID, "gaps", protocol.RoomPublic)
+	r, err := ls.chat.CreateRoom(ctx, ls.user, "gaps", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +60,7 @@ func (ls *logStore) send(t *testing.T, n int) []store.Event {
 	ls.events = nil
 	ls.mu.Unlock()
 	for range n {
-		if _, _, err := ls.Send(context.Background(), store.SendRequest{RoomID: ls.room, SenderID: ls.user.ID, Text: "hi"}); err != nil {
+		if _, err := ls.chat.Send(context.Background(), ls.user, chat.SendParams{Room: ls.room, Text: "hi"}); err != nil {
 			t.Fatal(err)
 		}
 	}

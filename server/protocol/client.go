@@ -220,8 +220,8 @@ func (f *ClientStatus) Validate() error {
 	if utf8.RuneCountInString(f.Text) > MaxStatusText {
 		return Errorf(CodeBadRequest, "status text must be at most %d characters", MaxStatusText)
 	}
-	if !utf8.ValidString(f.Text) {
-		return Errorf(CodeBadRequest, "status text must be valid UTF-8")
+	if err := CheckText("status text", f.Text); err != nil {
+		return err
 	}
 	return nil
 }
@@ -269,8 +269,11 @@ func (f *ClientReact) Validate() error {
 	if f.ID == "" {
 		return errReactFields()
 	}
-	if f.Emoji == "" || len(f.Emoji) > MaxEmojiBytes || !utf8.ValidString(f.Emoji) || strings.ContainsAny(f.Emoji, " \t\r\n") {
+	if f.Emoji == "" || len(f.Emoji) > MaxEmojiBytes || strings.ContainsAny(f.Emoji, " \t\r\n") {
 		return Errorf(CodeBadRequest, "emoji must be 1-%d bytes without spaces", MaxEmojiBytes)
+	}
+	if err := CheckText("emoji", f.Emoji); err != nil {
+		return err
 	}
 	return nil
 }

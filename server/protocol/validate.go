@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -60,17 +61,62 @@ func CheckPassword(p string) error {
 	return nil
 }
 
-// NormalizeText trims outer white space and checks the result is valid UTF-8
-// without NUL characters, of at most MaxTextChars code points. Empty text
-// is allowed only when allowEmpty (a message with attachments). NUL is
-// refused because PostgreSQL cannot store it in text: with it allowed, the
-// same message would be kept by one store and refused by the other.
-func NormalizeText(s string, allowEmpty bool) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", Errorf(CodeBadRequest, "text must be valid UTF-8")
+// control reports the first control character of s that text may not hold:
+// any of C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F) but tab,
+// line feed and carriage return. NUL is one: PostgreSQL cannot store it in
+// text, so with it allowed the same message would be kept by one store and
+// refused by the other; the others have no business in a chat message
+// either (terminal escapes, invisible separators). ok is false when there is
+// none.
+func control(s string) (r rune, ok bool) {
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return r, true
+		}
 	}
-	if strings.IndexByte(s, 0) >= 0 {
-		return "", Errorf(CodeBadRequest, "text must not contain NUL (U+0000) characters")
+	return 0, false
+}
+
+// CheckText returns a bad_request error naming what when s is not valid
+// UTF-8 or holds a control character other than tab, line feed and carriage
+// return (see control). Every text the server stores or relays passes it,
+// so that no store ever sees a character it would keep differently from the
+// other.
+func CheckText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return Errorf(CodeBadRequest, "%s must be valid UTF-8", what)
+	}
+	if r, ok := control(s); ok {
+		return Errorf(CodeBadRequest, "%s must not contain control characters (U+%04X)", what, r)
+	}
+	return nil
+}
+
+// maxIDLen bounds the ids clients send.
+const maxIDLen = 64
+
+// ValidID reports whether s may be an id of the server's (a room, message,
+// file or session): 1–64 bytes of printable ASCII. The server's own ids are
+// a prefix and 20 base32 characters; anything else names nothing, and is
+// answered as an unknown id would be without asking the store.
+func ValidID(s string) bool {
+	if len(s) < 1 || len(s) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeText trims outer white space and checks the result (CheckText),
+// of at most MaxTextChars code points. Empty text is allowed only when
+// allowEmpty (a message with attachments).
+func NormalizeText(s string, allowEmpty bool) (string, error) {
+	if err := CheckText("text", s); err != nil {
+		return "", err
 	}
 	t := strings.TrimSpace(s)
 	if t == "" && !allowEmpty {
@@ -87,5 +133,5 @@ func CheckClientID(id string) error {
 	if len(id) > MaxClientIDLen {
 		return Errorf(CodeBadRequest, "client_id must be at most %d bytes", MaxClientIDLen)
 	}
-	return nil
+	return CheckText("client_id", id)
 }

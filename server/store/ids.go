@@ -75,9 +75,6 @@ func increment(b []byte) {
 	}
 }
 
-// Visible reports whether a viewer may see a room: public, or a member.
-func Visible(r protocol.Room) bool { return r.Kind == protocol.RoomPublic || r.Member }
-
 // SortRooms orders rooms as Store.Rooms lists them: by kind (public,
 // private, dm), then name without regard to case, then id.
 func SortRooms(rooms []protocol.Room) {

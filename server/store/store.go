@@ -1,5 +1,14 @@
 // Package store defines the Store: the durable home of users, sessions,
-// rooms, memberships, read markers and every room's log of messages.
+// rooms, memberships, read markers, files and every room's log of messages.
+//
+// A Store holds and fetches data; it decides nothing about who may do what.
+// Package chat makes every such decision, and changes the data through
+// Write: its function reads the facts it needs through a Tx, decides, and
+// makes its changes through the same Tx, inside the store's write
+// transaction, so that a check and the write it allows are one atomic step.
+// Chat messages take a faster path of their own, SendAsync, with the same
+// guarantee: the store gathers the facts of a send, chat's SendRule decides,
+// and the store stores what the rule let through, in one transaction.
 //
 // A Store is safe for concurrent use. Every write that changes a room's log
 // (a new message, a system message, an edit, a delete, a reaction) takes the
@@ -13,8 +22,9 @@
 // the writers of that commit return. This is how committed changes reach the
 // hub (through the broker) without a gap or a reordering.
 //
-// Implementations: sqlite (the default, one file in the data dir) and, later,
-// postgres. Both must pass the conformance suite in storetest.
+// The implementation is package sqlstore: one SQL store on SQLite (the
+// default, one file in the data dir) or Postgres (several nodes). Both pass
+// the conformance suite in storetest.
 package store
 
 import (
@@ -25,12 +35,13 @@ import (
 	"minichat/server/protocol"
 )
 
-// Errors returned by every implementation (possibly wrapped).
+// Errors returned by the Store and by Tx methods (possibly wrapped). They
+// report facts (no such row, a unique key taken, a malformed request), never
+// a permission: those are chat's.
 var (
-	ErrNotFound  = errors.New("not found")
-	ErrConflict  = errors.New("already exists")
-	ErrForbidden = errors.New("forbidden")
-	ErrInvalid   = errors.New("invalid")
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
 )
 
 // MaxUnread caps Room.Unread: a reader that far behind sees "1000+".
@@ -78,7 +89,6 @@ type Options struct {
 	// commit's batch size) and how long the transaction took, from its
 	// start to the end of the commit. It feeds the metrics; it is called
 	// from the store's writer and must be cheap and must not block.
-	// Implementations that do not batch report batches of one.
 	ObserveCommit func(writes int, took time.Duration)
 }
 
@@ -101,12 +111,28 @@ type Session struct {
 	CreatedAt time.Time
 }
 
-// NewUser describes an account to create.
-type NewUser struct {
-	Name         string // validated by the caller
+// Account is a user with what only account handling reads.
+type Account struct {
+	protocol.User
 	PasswordHash string
-	// Admin forces the admin role; the first user ever is admin regardless.
-	Admin bool
+	Disabled     bool
+}
+
+// NewUser describes an account to create; the caller has checked every
+// field and chosen the role.
+type NewUser struct {
+	Name         string
+	Role         string
+	PasswordHash string
+}
+
+// NewRoom describes a room to create; the caller has checked every field.
+type NewRoom struct {
+	Name string // "" for a direct-message room
+	Kind string // protocol.RoomPublic, RoomPrivate or RoomDM
+	// DMKey names the two users of a direct-message room ("" otherwise):
+	// the store keeps it unique, so that two users have one such room.
+	DMKey string
 }
 
 // SendRequest is a new chat message.
@@ -115,12 +141,40 @@ type SendRequest struct {
 	SenderID string
 	Text     string // already normalised by the caller
 	ClientID string // optional; unique per sender
-	ReplyTo  string // optional message id in the same room
-	// Attachments are ids of files the sender uploaded (CreateFile), in the
-	// order the message shows them; may be empty. The caller has checked
-	// there are at most protocol.MaxAttachments and no repeats.
+	ReplyTo  string // optional message id
+	// Attachments are ids of uploaded files (Tx.CreateFile), in the order
+	// the message shows them; may be empty. The caller has checked there
+	// are at most protocol.MaxAttachments and no repeats.
 	Attachments []string
 }
+
+// SendFacts is what the store knows about a send at the moment it would
+// store it, read inside the write transaction that stores it.
+type SendFacts struct {
+	// Room has the room's Kind ("" when there is no such room) and Member,
+	// whether the sender belongs to it; nothing else.
+	Room protocol.Room
+	// Sender is the sender's user; ID "" when there is no such user.
+	Sender protocol.User
+	// Duplicate is set when the sender already stored a message with this
+	// ClientID: a send the rule lets through is then answered with that
+	// message, in its current state, and nothing is stored.
+	Duplicate bool
+	// ReplyRoom is the room of the message ReplyTo names; "" when ReplyTo
+	// is empty or names no message.
+	ReplyRoom string
+	// Files are the records of Attachments, in their order; a File with ID
+	// "" stands for an id that names no file.
+	Files []File
+}
+
+// SendRule decides whether a send may be stored: nil stores it (or answers
+// its duplicate), an error refuses it and is what the sender gets back.
+// It runs on the store's writer, for every send, possibly more than once for
+// one send (a Postgres batch that loses a race runs again), so it must be a
+// pure function of its arguments: quick, without side effects, and never
+// blocking. It must not keep or change req and f.
+type SendRule func(req *SendRequest, f *SendFacts) error
 
 // NewFile is an uploaded file to record. The caller has already stored its
 // content, named by SHA256, and checked every field.
@@ -148,12 +202,19 @@ func (f File) Attachment() protocol.Attachment {
 	return protocol.Attachment{ID: f.ID, Name: f.Name, Size: f.Size, Type: f.Type, URL: "/files/" + f.ID}
 }
 
+// Scope selects rooms: those UserID belongs to and, when Public, every
+// public room. The caller says which rooms a reader may see.
+type Scope struct {
+	UserID string
+	Public bool
+}
+
 // SearchRequest is a full-text search of chat messages.
 type SearchRequest struct {
-	// UserID is the searcher: only messages of rooms they may read (public
-	// rooms, and private and DM rooms they are a member of) are found.
-	UserID string
-	// RoomID, when set, limits the search to that room.
+	// Scope is the rooms searched, unless RoomID is set.
+	Scope Scope
+	// RoomID, when set, is the only room searched (the caller has checked
+	// the searcher may read it).
 	RoomID string
 	// Terms are what a message must all contain. Each term is one word or a
 	// phrase of words separated by single spaces; a word is a run of letters
@@ -175,111 +236,81 @@ type Store interface {
 	// the database. Calls after Close fail.
 	Close() error
 
-	// CreateUser creates an account (ErrConflict when the name is taken,
-	// case-insensitively). The first user ever becomes admin. The user joins
-	// the "general" room (EventMember and a system message "NAME joined").
-	CreateUser(ctx context.Context, u NewUser) (protocol.User, error)
-	// UserByName finds a user case-insensitively and returns the password
-	// hash too. ErrNotFound when there is none.
-	UserByName(ctx context.Context, name string) (protocol.User, string, error)
+	// Write runs fn inside the store's write transaction, under a savepoint
+	// of its own: fn reads and changes data through tx, and returns the
+	// events its changes produced. When fn returns an error, every change
+	// it made is undone and Write returns that error as it is (so a
+	// caller's own error values come back to it); otherwise Write returns
+	// nil once the transaction has committed durably and OnCommit has seen
+	// the events.
+	//
+	// rooms lists the rooms whose log fn may append to (a message or an
+	// update); a store that several nodes share locks them, in a fixed
+	// order, before running the batch, so that concurrent batches never
+	// wait on each other in a cycle. fn may append to other rooms too (a
+	// room it creates, say); that is correct, only less tidy under
+	// contention.
+	//
+	// fn runs on the store's writer: it must not block on anything but tx,
+	// and must not call the Store. It may run more than once (after losing
+	// a race to another node, its changes are undone and it runs again and
+	// then sees what the other node committed), so it must set its
+	// results afresh on every run. tx is valid only during the call.
+	//
+	// A caller whose ctx ends before the writer takes the write gets
+	// ctx.Err() and fn never runs; once taken, fn runs to the end and the
+	// transaction commits whatever ctx does.
+	Write(ctx context.Context, rooms []string, fn func(tx Tx) ([]Event, error)) error
+	// SendAsync appends a chat message to a room's log, without waiting,
+	// so that one connection can have many sends in flight and each commit
+	// carries more of them. Inside the write transaction the store reads
+	// the send's SendFacts and asks rule; a send the rule refuses stores
+	// nothing and done gets the rule's error. A send with a duplicate
+	// ClientID is answered with the original message and dup true. A new
+	// message takes the room's next seq; it and its links to its
+	// attachments are stored together; it carries each attachment as a
+	// full protocol.Attachment (File.Attachment), here and in every later
+	// read. Its event is an EventMessage.
+	//
+	// done is called exactly once — from the store's writer after the
+	// commit, or at once when the send cannot be queued — and must not
+	// block. Sends are committed in the order they are submitted.
+	SendAsync(ctx context.Context, req SendRequest, rule SendRule, done func(msg protocol.Message, dup bool, err error))
+
+	// UserByName finds a user case-insensitively. ErrNotFound when there
+	// is none.
+	UserByName(ctx context.Context, name string) (Account, error)
 	// UserByID returns a user or ErrNotFound.
 	UserByID(ctx context.Context, id string) (protocol.User, error)
-	// Users lists every user by name.
-	Users(ctx context.Context) ([]protocol.User, error)
-	// SetPassword replaces a user's password hash.
-	SetPassword(ctx context.Context, userID, hash string) error
-	// SetUserDisabled disables (true) or re-enables (false) an account
-	// (ErrNotFound for an unknown user). Disabling revokes every session of
-	// the user in the same transaction and returns their ids, so that a
-	// running server can close the user's sockets; while an account is
-	// disabled, CreateSession for it fails with ErrForbidden, so it cannot
-	// sign in. Re-enabling revokes nothing and returns no ids; setting the
-	// state the account already has is not an error. The account, its
-	// memberships and its messages are kept either way.
-	SetUserDisabled(ctx context.Context, userID string, disabled bool) (revoked []string, err error)
+	// Users lists every account (without password hashes) by name,
+	// case-insensitively.
+	Users(ctx context.Context) ([]Account, error)
 	// DisabledUserIDs lists the ids of the disabled accounts, in no
 	// particular order.
 	DisabledUserIDs(ctx context.Context) ([]string, error)
-	// LiveSessionIDs returns those of ids that still name a session (not
-	// signed out, revoked by a password change or a disable), in no
+	// SessionByToken finds the session of a token hash, or ErrNotFound.
+	SessionByToken(ctx context.Context, tokenHash []byte) (Session, error)
+	// LiveSessionIDs returns those of ids that still name a session, in no
 	// particular order. A running server asks it about the sessions of its
 	// open sockets, to close those whose session ended in another process.
 	LiveSessionIDs(ctx context.Context, ids []string) ([]string, error)
 
-	// CreateSession stores a new session for a token hash and returns its id
-	// (ErrNotFound for an unknown user, ErrForbidden for a disabled one).
-	CreateSession(ctx context.Context, userID string, tokenHash []byte) (Session, error)
-	// SessionByToken finds the session of a token hash, or ErrNotFound.
-	SessionByToken(ctx context.Context, tokenHash []byte) (Session, error)
-	// DeleteSession revokes one session (ErrNotFound if unknown).
-	DeleteSession(ctx context.Context, sessionID string) error
-	// DeleteUserSessions revokes every session of a user and returns their ids.
-	DeleteUserSessions(ctx context.Context, userID string) ([]string, error)
-
-	// CreateRoom creates a public or private room with the creator as its
-	// only member (ErrConflict on a taken name, case-insensitively). Events:
-	// EventMember (Created) for the creator, then a system message
-	// "NAME created the room".
-	CreateRoom(ctx context.Context, creatorID, name, kind string) (protocol.Room, error)
-	// Room returns a room as viewer sees it. ErrNotFound when it does not
-	// exist or the viewer may not see it (a private or DM room the viewer is
-	// not a member of).
+	// Room returns a room as viewer sees it (Member, ReadSeq and Unread are
+	// the viewer's, a DM's Name is the other member's), whoever the viewer
+	// is. ErrNotFound only when there is no such room.
 	Room(ctx context.Context, roomID, viewerID string) (protocol.Room, error)
-	// Rooms lists the rooms the user belongs to plus every public room,
-	// ordered by kind (public, private, dm) then name.
-	Rooms(ctx context.Context, userID string) ([]protocol.Room, error)
-	// MemberRoomIDs lists the ids of the rooms the user belongs to.
+	// RoomByName returns the row of the public or private room with that
+	// name (case-insensitively): ID, Name, Kind, LastSeq. ErrNotFound when
+	// there is none.
+	RoomByName(ctx context.Context, name string) (protocol.Room, error)
+	// Rooms lists the rooms of a scope as its user sees them, ordered by
+	// kind (public, private, dm) then name without regard to case, then id.
+	Rooms(ctx context.Context, s Scope) ([]protocol.Room, error)
+	// MemberRoomIDs lists the ids of the rooms the user belongs to, in byte
+	// order.
 	MemberRoomIDs(ctx context.Context, userID string) ([]string, error)
 	// IsMember reports whether the user belongs to the room.
 	IsMember(ctx context.Context, roomID, userID string) (bool, error)
-	// Join makes the user a member of a public room (ErrForbidden for a
-	// private or DM room the user is not in; ErrNotFound for an unknown or
-	// invisible room). Joining a room twice is not an error and changes
-	// nothing. Events: EventMember, then system message "NAME joined".
-	Join(ctx context.Context, roomID, userID string) (protocol.Room, error)
-	// Leave removes the user from a room (ErrNotFound when not a member;
-	// ErrForbidden for DM rooms). Events: system message "NAME left", then
-	// EventMember (Joined false).
-	Leave(ctx context.Context, roomID, userID string) error
-	// Invite makes invitee a member of a room that inviter belongs to
-	// (ErrNotFound when the inviter is not a member; ErrForbidden for DMs).
-	// Inviting a member again changes nothing. Events: EventMember for the
-	// invitee, then system message "INVITEE joined".
-	Invite(ctx context.Context, roomID, inviterID, inviteeID string) error
-	// DM returns the one direct-message room of two distinct users, creating
-	// it (with both as members, EventMember for each, no system message) on
-	// the first call from either side. The returned Room is as userID sees it.
-	DM(ctx context.Context, userID, otherID string) (protocol.Room, error)
-
-	// Send appends a chat message to a room's log. ErrForbidden when the
-	// sender is not a member; ErrNotFound for an unknown room, a reply_to
-	// that is not a message of that room, or an attachment id that is not a
-	// file uploaded by the sender (nothing is stored then). The message and
-	// its links to its attachments are stored in one transaction; the
-	// message carries each as a full protocol.Attachment (File.Attachment),
-	// here and in every later read (History, Since, Search, events).
-	// A repeated ClientID from the same sender returns the original message
-	// with dup true and stores nothing.
-	Send(ctx context.Context, req SendRequest) (msg protocol.Message, dup bool, err error)
-	// SendAsync is Send without waiting, so one connection can have many
-	// sends in flight and each commit carries more of them: done is called
-	// exactly once with Send's results — from the store's writer after the
-	// commit, or at once when the send cannot be queued — and must not
-	// block. Sends are committed in the order they are submitted.
-	SendAsync(ctx context.Context, req SendRequest, done func(msg protocol.Message, dup bool, err error))
-	// Edit replaces the text of a chat message (by its sender, or any user
-	// when admin). ErrForbidden otherwise; ErrNotFound for an unknown or
-	// deleted message. Event: EventUpdate.
-	Edit(ctx context.Context, roomID, msgID, userID string, admin bool, text string) (protocol.Message, error)
-	// Delete turns a message into a tombstone (deleted, text empty, no
-	// reactions, no attachments: its files are no longer readable through
-	// it). Same rules as Edit. Deleting twice is not an error and
-	// changes nothing. Event: EventUpdate.
-	Delete(ctx context.Context, roomID, msgID, userID string, admin bool) (protocol.Message, error)
-	// React adds (on) or removes the user's reaction; the user must be a
-	// member. A change that changes nothing produces no event.
-	// Event: EventUpdate.
-	React(ctx context.Context, roomID, msgID, userID, emoji string, on bool) (protocol.Message, error)
 
 	// History returns up to limit messages with seq < before (before <= 0:
 	// the newest), oldest first, in their current state, and whether older
@@ -287,29 +318,91 @@ type Store interface {
 	History(ctx context.Context, roomID string, before int64, limit int) ([]protocol.Message, bool, error)
 	// Since returns the log entries of a room with seq > after, oldest first,
 	// at most limit: EventMessage and EventUpdate events with messages in
-	// their current state.
+	// their current state. One read: the entries come from one snapshot,
+	// so they have no gap.
 	Since(ctx context.Context, roomID string, after int64, limit int) ([]Event, error)
 	// Search returns the chat messages matching req (see SearchRequest),
-	// newest first by ts, at most req.Limit, each in its current state: an
-	// edit is found by its new text and no longer by its old one, deleted
-	// and system messages are never found. Messages of rooms the searcher
-	// may not read are never returned.
-	// ErrInvalid when Terms is empty or a term is empty.
+	// newest first, at most req.Limit, each in its current state: an edit
+	// is found by its new text and no longer by its old one, deleted and
+	// system messages are never found. ErrInvalid when Terms is empty or a
+	// term is empty.
 	Search(ctx context.Context, req SearchRequest) ([]protocol.Message, error)
 
-	// CreateFile records an uploaded file with a new id (ErrNotFound for
-	// an unknown uploader). Several records may share one SHA256. No event.
-	CreateFile(ctx context.Context, f NewFile) (File, error)
-	// File returns the record of a file for viewerID: its uploader, and
-	// every member of a room with a message that carries it (not deleted),
-	// may read it. ErrNotFound when the file does not exist or the viewer
-	// may not read it — the two are not told apart.
-	File(ctx context.Context, fileID, viewerID string) (File, error)
+	// File returns the record of a file, and whether it is posted where
+	// viewerID can see it: carried by a message (not deleted) of a room
+	// viewerID belongs to. ErrNotFound when there is no such file.
+	File(ctx context.Context, fileID, viewerID string) (f File, posted bool, err error)
+}
 
-	// SetRead moves the user's read marker in a room forward to seq (never
-	// backwards, never past the room's last seq). ErrNotFound when the user
-	// is not a member. A member's marker starts at the room's last seq of the
-	// moment they joined; Room.Unread counts the chat messages after it that
-	// are not deleted and not the viewer's own.
-	SetRead(ctx context.Context, roomID, userID string, seq int64) error
+// Tx is the data inside a write transaction (Store.Write): facts to read
+// and primitives that change them. Each method is one step of the
+// transaction; nothing is visible to others before the commit. Errors wrap
+// ErrNotFound (no such row), ErrConflict (a unique key taken) or the
+// database's own. A Tx is used by one goroutine, during the call of fn only.
+type Tx interface {
+	// User returns an account; ErrNotFound when there is none.
+	User(id string) (Account, error)
+	// UserByName finds an account case-insensitively; ErrNotFound.
+	UserByName(name string) (Account, error)
+	// HasUsers reports whether any account exists.
+	HasUsers() (bool, error)
+	// CreateUser stores a new account with a new id (ErrConflict when the
+	// name is taken, case-insensitively).
+	CreateUser(u NewUser) (protocol.User, error)
+	// SetPassword replaces a user's password hash (ErrNotFound).
+	SetPassword(userID, hash string) error
+	// SetDisabled sets a user's disabled flag (ErrNotFound).
+	SetDisabled(userID string, disabled bool) error
+	// CreateSession stores a new session of a user for a token hash
+	// (ErrNotFound for an unknown user).
+	CreateSession(userID string, tokenHash []byte) (Session, error)
+	// DeleteSession deletes a session (ErrNotFound if unknown).
+	DeleteSession(id string) error
+	// DeleteSessions deletes every session of a user and returns their ids.
+	DeleteSessions(userID string) ([]string, error)
+
+	// Room returns a room's own row — ID, Kind, Name ("" for a
+	// direct-message room), LastSeq — and Member, whether userID belongs
+	// to it; nothing else is set. ErrNotFound when there is no such room.
+	Room(roomID, userID string) (protocol.Room, error)
+	// View returns a room as viewerID sees it, as Store.Room does.
+	View(roomID, viewerID string) (protocol.Room, error)
+	// RoomByName is Store.RoomByName inside the transaction.
+	RoomByName(name string) (protocol.Room, error)
+	// DMRoom returns the id of the room with that DM key; ErrNotFound.
+	DMRoom(key string) (string, error)
+	// CreateRoom stores a new room with a new id and no members
+	// (ErrConflict when the name of a public or private room is taken
+	// case-insensitively, or the DM key is).
+	CreateRoom(r NewRoom) (string, error)
+	// AddMember makes a user a member with the read marker at the room's
+	// current last seq, so that their unread count starts with what
+	// follows. ErrConflict when already a member.
+	AddMember(roomID, userID string) error
+	// RemoveMember ends a membership (ErrNotFound when there is none).
+	RemoveMember(roomID, userID string) error
+	// SetRead moves a member's read marker forward to seq, never backwards
+	// and never past the room's last seq (ErrNotFound when userID is not a
+	// member).
+	SetRead(roomID, userID string, seq int64) error
+
+	// Message returns a message in its current state; ErrNotFound.
+	Message(id string) (protocol.Message, error)
+	// AppendSystem appends a system message (sender null) to a room's log,
+	// at its next seq, and returns it.
+	AppendSystem(roomID, text string) (protocol.Message, error)
+	// AppendUpdate appends to a room's log, at its next seq, the entry that
+	// says message msgID changed, and returns that seq.
+	AppendUpdate(roomID, msgID string) (int64, error)
+	// SetText replaces a message's text and stamps it edited now.
+	SetText(msgID, text string) error
+	// Tombstone turns a message into a tombstone: deleted, text empty, its
+	// reactions and its links to its attachments gone.
+	Tombstone(msgID string) error
+	// React adds (on) or removes a user's reaction to a message and reports
+	// whether that changed anything.
+	React(msgID, userID, emoji string, on bool) (bool, error)
+	// CreateFile records an uploaded file with a new id (ErrNotFound for an
+	// unknown uploader). Several records may share one SHA256.
+	CreateFile(f NewFile) (File, error)
 }

@@ -29,8 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"minichat/server/store"
-	"minichat/server/store/postgres"
-	"minichat/server/store/sqlite"
+	"minichat/server/store/sqlstore"
 )
 
 // BatchRows is how many rows go to Postgres in one COPY.
@@ -87,7 +86,7 @@ func SQLiteToPostgres(ctx context.Context, sqlitePath, pgURL string, progress io
 	var rep Report
 	// Opening the SQLite store migrates its schema to this version (as
 	// serve would), so its tables have the columns copied below.
-	src, err := sqlite.Open(sqlitePath, store.Options{})
+	src, err := sqlstore.OpenSQLite(sqlitePath, store.Options{})
 	if err != nil {
 		return rep, fmt.Errorf("source: %w", err)
 	}
@@ -95,7 +94,7 @@ func SQLiteToPostgres(ctx context.Context, sqlitePath, pgURL string, progress io
 		return rep, fmt.Errorf("source: %w", err)
 	}
 	// Likewise the target gets this version's schema.
-	dst, err := postgres.Open(ctx, pgURL, store.Options{})
+	dst, err := sqlstore.OpenPostgres(ctx, pgURL, store.Options{})
 	if err != nil {
 		return rep, fmt.Errorf("target: %w", err)
 	}
@@ -120,7 +119,7 @@ func SQLiteToPostgres(ctx context.Context, sqlitePath, pgURL string, progress io
 	}
 	defer stx.Rollback()
 
-	cfg, err := postgres.ParseConfig(pgURL)
+	cfg, err := sqlstore.ParseConfig(pgURL)
 	if err != nil {
 		return rep, err
 	}

@@ -3,7 +3,9 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"minichat/server/protocol"
@@ -11,256 +13,250 @@ import (
 )
 
 func testUsers(t *testing.T, e *env) {
-	alice := e.user("alice")
-	if alice.Role != protocol.RoleAdmin {
-		t.Fatalf("first user role %q, want admin", alice.Role)
+	var some bool
+	e.write(func(tx store.Tx) (_ []store.Event, err error) { some, err = tx.HasUsers(); return nil, err })
+	if some {
+		t.Fatal("HasUsers on a new store")
 	}
-	if len(alice.ID) < 3 || alice.ID[:2] != "u_" || alice.Name != "alice" {
-		t.Fatalf("first user %+v", alice)
+	alice := e.user("alice")
+	if len(alice.ID) < 3 || alice.ID[:2] != "u_" || alice.Name != "alice" || alice.Role != protocol.RoleMember {
+		t.Fatalf("user %+v", alice)
 	}
 	bob := e.user("Bob")
-	if bob.Role != protocol.RoleMember {
-		t.Fatalf("second user role %q, want member", bob.Role)
-	}
-	boss, err := e.s.CreateUser(e.ctx, store.NewUser{Name: "boss", PasswordHash: "h", Admin: true})
-	must(t, "CreateUser(admin)", err)
-	if boss.Role != protocol.RoleAdmin {
-		t.Fatalf("Admin forced role %q", boss.Role)
+	var boss protocol.User
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		boss, err = tx.CreateUser(store.NewUser{Name: "boss", Role: protocol.RoleAdmin, PasswordHash: "h"})
+		if err == nil {
+			some, err = tx.HasUsers()
+		}
+		return nil, err
+	})
+	if boss.Role != protocol.RoleAdmin || !some {
+		t.Fatalf("user %+v, HasUsers %v", boss, some)
 	}
 
+	// Names are unique without regard to case.
 	for _, name := range []string{"ALICE", "bob", "Alice"} {
-		_, err := e.s.CreateUser(e.ctx, store.NewUser{Name: name, PasswordHash: "h"})
+		err := e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) {
+			_, err := tx.CreateUser(store.NewUser{Name: name, Role: protocol.RoleMember, PasswordHash: "h"})
+			return nil, err
+		})
 		wantErr(t, "CreateUser("+name+")", err, store.ErrConflict)
 	}
 
-	u, hash, err := e.s.UserByName(e.ctx, "BOB")
+	a, err := e.s.UserByName(e.ctx, "BOB")
 	must(t, "UserByName", err)
-	if u != bob || hash != "hash-of-Bob" {
-		t.Fatalf("UserByName(BOB) = %+v %q, want %+v", u, hash, bob)
+	if a.User != bob || a.PasswordHash != "hash-of-Bob" || a.Disabled {
+		t.Fatalf("UserByName(BOB) = %+v, want %+v", a, bob)
 	}
-	_, _, err = e.s.UserByName(e.ctx, "carol")
+	_, err = e.s.UserByName(e.ctx, "carol")
 	wantErr(t, "UserByName(unknown)", err, store.ErrNotFound)
-
-	u, err = e.s.UserByID(e.ctx, alice.ID)
-	must(t, "UserByID", err)
-	if u != alice {
-		t.Fatalf("UserByID = %+v, want %+v", u, alice)
+	u, err := e.s.UserByID(e.ctx, alice.ID)
+	if err != nil || u != alice {
+		t.Fatalf("UserByID = %+v, %v; want %+v", u, err, alice)
 	}
 	_, err = e.s.UserByID(e.ctx, "u_nobody")
 	wantErr(t, "UserByID(unknown)", err, store.ErrNotFound)
+	// Inside a write too.
+	e.write(func(tx store.Tx) ([]store.Event, error) {
+		if a, err := tx.UserByName("ALICE"); err != nil || a.User != alice || a.PasswordHash != "hash-of-alice" {
+			t.Errorf("Tx.UserByName = %+v, %v", a, err)
+		}
+		if a, err := tx.User(bob.ID); err != nil || a.User != bob {
+			t.Errorf("Tx.User = %+v, %v", a, err)
+		}
+		_, err := tx.User("u_nobody")
+		wantErr(t, "Tx.User(unknown)", err, store.ErrNotFound)
+		_, err = tx.UserByName("nobody")
+		wantErr(t, "Tx.UserByName(unknown)", err, store.ErrNotFound)
+		return nil, nil
+	})
 
+	// Passwords and the disabled flag.
+	e.write(func(tx store.Tx) ([]store.Event, error) { return nil, tx.SetPassword(bob.ID, "new-hash") })
+	if a, _ := e.s.UserByName(e.ctx, "bob"); a.PasswordHash != "new-hash" {
+		t.Fatalf("hash after SetPassword = %q", a.PasswordHash)
+	}
+	e.write(func(tx store.Tx) ([]store.Event, error) { return nil, tx.SetDisabled(bob.ID, true) })
+	ids, err := e.s.DisabledUserIDs(e.ctx)
+	if err != nil || !slices.Equal(ids, []string{bob.ID}) {
+		t.Fatalf("DisabledUserIDs = %v, %v", ids, err)
+	}
+	for _, err := range []error{
+		e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) { return nil, tx.SetPassword("u_nobody", "h") }),
+		e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) { return nil, tx.SetDisabled("u_nobody", true) }),
+	} {
+		wantErr(t, "change of an unknown user", err, store.ErrNotFound)
+	}
+
+	// Users: by name without regard to case, with the disabled flag, no
+	// hashes.
 	users, err := e.s.Users(e.ctx)
 	must(t, "Users", err)
-	if want := []protocol.User{alice, bob, boss}; !slices.Equal(users, want) {
-		t.Fatalf("Users = %+v, want %+v (by name, case-insensitively)", users, want)
+	var got []string
+	for _, a := range users {
+		got = append(got, fmt.Sprint(a.User, a.Disabled, a.PasswordHash))
 	}
-
-	must(t, "SetPassword", e.s.SetPassword(e.ctx, bob.ID, "new-hash"))
-	if _, hash, _ = e.s.UserByName(e.ctx, "bob"); hash != "new-hash" {
-		t.Fatalf("hash after SetPassword = %q", hash)
+	if want := []string{fmt.Sprint(alice, false, ""), fmt.Sprint(bob, true, ""), fmt.Sprint(boss, false, "")}; !slices.Equal(got, want) {
+		t.Fatalf("Users = %v, want %v", got, want)
 	}
-	wantErr(t, "SetPassword(unknown)", e.s.SetPassword(e.ctx, "u_nobody", "h"), store.ErrNotFound)
-
-	// Every user is a member of general.
-	for _, u := range []protocol.User{alice, bob, boss} {
-		g := e.general(u)
-		ok, err := e.s.IsMember(e.ctx, g.ID, u.ID)
-		must(t, "IsMember", err)
-		if !ok || !g.Member {
-			t.Fatalf("%s not a member of general: %+v", u.Name, g)
-		}
-		ids, err := e.s.MemberRoomIDs(e.ctx, u.ID)
-		must(t, "MemberRoomIDs", err)
-		if !slices.Equal(ids, []string{g.ID}) {
-			t.Fatalf("MemberRoomIDs(%s) = %v, want [%s]", u.Name, ids, g.ID)
-		}
-	}
-	if g := e.general(alice); g.Members != 3 {
-		t.Fatalf("general has %d members, want 3", g.Members)
-	}
-}
-
-func testFirstUserEvents(t *testing.T, e *env) {
-	alice := e.user("alice")
-	evs := e.rec.take()
-	wantEvents(t, evs, "member joined", "message system alice joined")
-	g := e.general(alice)
-	m := evs[0]
-	if m.RoomID != g.ID || m.UserID != alice.ID || !m.Room.Member || m.Room.ID != g.ID || m.Room.Name != protocol.DefaultRoom {
-		t.Fatalf("member event %+v", m)
-	}
-	sys := evs[1]
-	if sys.RoomID != g.ID || sys.Seq != 1 || sys.Message.Seq != 1 || sys.Message.Sender != nil ||
-		sys.Message.Kind != protocol.KindSystem || sys.Message.Room != g.ID || sys.Message.ID[:2] != "m_" {
-		t.Fatalf("system message event %+v", sys)
-	}
-	if _, err := protocolTime(sys.Message.TS); err != nil {
-		t.Fatalf("ts %q: %v", sys.Message.TS, err)
-	}
-	if g.LastSeq != 1 {
-		t.Fatalf("general last_seq %d, want 1", g.LastSeq)
-	}
-	// The general room exists before any user, from the first open.
-	bob := e.user("bob")
-	if e.general(bob).ID != g.ID {
-		t.Fatal("general room changed id")
+	if len(e.rec.take()) != 0 {
+		t.Fatal("writes that returned no events produced some")
 	}
 }
 
 func testSessions(t *testing.T, e *env) {
 	alice := e.user("alice")
 	bob := e.user("bob")
-	tok1, tok2, tok3 := []byte("token-1"), []byte("token-2"), []byte("token-3")
-	s1, err := e.s.CreateSession(e.ctx, alice.ID, tok1)
-	must(t, "CreateSession", err)
-	if s1.ID[:2] != "s_" || s1.User != alice || s1.CreatedAt.IsZero() {
-		t.Fatalf("session %+v", s1)
+	create := func(u protocol.User, tok string) store.Session {
+		t.Helper()
+		var s store.Session
+		e.write(func(tx store.Tx) (_ []store.Event, err error) {
+			s, err = tx.CreateSession(u.ID, []byte(tok))
+			return nil, err
+		})
+		return s
 	}
-	s2, err := e.s.CreateSession(e.ctx, alice.ID, tok2)
-	must(t, "CreateSession", err)
-	s3, err := e.s.CreateSession(e.ctx, bob.ID, tok3)
-	must(t, "CreateSession", err)
-
-	got, err := e.s.SessionByToken(e.ctx, bytes.Clone(tok1))
-	must(t, "SessionByToken", err)
-	if got.ID != s1.ID || got.User != alice || !got.CreatedAt.Equal(s1.CreatedAt) {
-		t.Fatalf("SessionByToken = %+v, want %+v", got, s1)
+	s1, s2, s3 := create(alice, "token-1"), create(alice, "token-2"), create(bob, "token-3")
+	if s1.ID[:2] != "s_" || s1.User != alice || s1.CreatedAt.IsZero() || s1.ID == s2.ID {
+		t.Fatalf("sessions %+v %+v", s1, s2)
+	}
+	got, err := e.s.SessionByToken(e.ctx, bytes.Clone([]byte("token-1")))
+	if err != nil || got.ID != s1.ID || got.User != alice || !got.CreatedAt.Equal(s1.CreatedAt) {
+		t.Fatalf("SessionByToken = %+v, %v; want %+v", got, err, s1)
 	}
 	_, err = e.s.SessionByToken(e.ctx, []byte("nope"))
 	wantErr(t, "SessionByToken(unknown)", err, store.ErrNotFound)
+	err = e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) {
+		_, err := tx.CreateSession("u_nobody", []byte("token-x"))
+		return nil, err
+	})
+	wantErr(t, "CreateSession(unknown user)", err, store.ErrNotFound)
 
-	must(t, "DeleteSession", e.s.DeleteSession(e.ctx, s1.ID))
-	_, err = e.s.SessionByToken(e.ctx, tok1)
-	wantErr(t, "SessionByToken(deleted)", err, store.ErrNotFound)
-	wantErr(t, "DeleteSession(again)", e.s.DeleteSession(e.ctx, s1.ID), store.ErrNotFound)
-
-	s4, err := e.s.CreateSession(e.ctx, alice.ID, []byte("token-4"))
-	must(t, "CreateSession", err)
-	ids, err := e.s.DeleteUserSessions(e.ctx, alice.ID)
-	must(t, "DeleteUserSessions", err)
-	slices.Sort(ids)
-	want := []string{s2.ID, s4.ID}
-	slices.Sort(want)
-	if !slices.Equal(ids, want) {
-		t.Fatalf("DeleteUserSessions = %v, want %v", ids, want)
-	}
-	for _, tok := range [][]byte{tok2, []byte("token-4")} {
-		_, err = e.s.SessionByToken(e.ctx, tok)
-		wantErr(t, "SessionByToken(after delete-all)", err, store.ErrNotFound)
-	}
-	if got, err := e.s.SessionByToken(e.ctx, tok3); err != nil || got.ID != s3.ID {
-		t.Fatalf("other user's session after delete-all: %+v, %v", got, err)
-	}
-	ids, err = e.s.DeleteUserSessions(e.ctx, alice.ID)
-	must(t, "DeleteUserSessions(none)", err)
-	if len(ids) != 0 {
-		t.Fatalf("DeleteUserSessions(none) = %v", ids)
-	}
-	if len(e.rec.take()) != 4 { // the two users' joins only
-		t.Fatal("sessions produced events")
-	}
-}
-
-func testDisableUser(t *testing.T, e *env) {
-	alice := e.user("alice")
-	bob := e.user("bob")
-	g := e.general(bob)
-	msg := e.send(bob, g.ID, "before")
-	s1, err := e.s.CreateSession(e.ctx, bob.ID, []byte("bob-1"))
-	must(t, "CreateSession", err)
-	s2, err := e.s.CreateSession(e.ctx, bob.ID, []byte("bob-2"))
-	must(t, "CreateSession", err)
-	sa, err := e.s.CreateSession(e.ctx, alice.ID, []byte("alice-1"))
-	must(t, "CreateSession", err)
-	e.rec.take()
-
-	ids, err := e.s.DisabledUserIDs(e.ctx)
-	must(t, "DisabledUserIDs", err)
-	if len(ids) != 0 {
-		t.Fatalf("DisabledUserIDs before any disable = %v", ids)
-	}
-	live, err := e.s.LiveSessionIDs(e.ctx, []string{s1.ID, "s_unknown", s2.ID, sa.ID})
-	must(t, "LiveSessionIDs", err)
+	live, err := e.s.LiveSessionIDs(e.ctx, []string{s1.ID, "s_unknown", s3.ID})
 	slices.Sort(live)
-	wantLive := []string{s1.ID, s2.ID, sa.ID}
-	slices.Sort(wantLive)
-	if !slices.Equal(live, wantLive) {
-		t.Fatalf("LiveSessionIDs = %v, want %v", live, wantLive)
-	}
-
-	// Disabling revokes every session of the user, and only theirs.
-	revoked, err := e.s.SetUserDisabled(e.ctx, bob.ID, true)
-	must(t, "SetUserDisabled(true)", err)
-	slices.Sort(revoked)
-	want := []string{s1.ID, s2.ID}
+	want := []string{s1.ID, s3.ID}
 	slices.Sort(want)
-	if !slices.Equal(revoked, want) {
-		t.Fatalf("SetUserDisabled revoked %v, want %v", revoked, want)
-	}
-	for _, tok := range []string{"bob-1", "bob-2"} {
-		_, err := e.s.SessionByToken(e.ctx, []byte(tok))
-		wantErr(t, "SessionByToken(disabled user)", err, store.ErrNotFound)
-	}
-	if got, err := e.s.SessionByToken(e.ctx, []byte("alice-1")); err != nil || got.ID != sa.ID {
-		t.Fatalf("another user's session after disable: %+v, %v", got, err)
-	}
-	// A disabled user cannot sign in.
-	_, err = e.s.CreateSession(e.ctx, bob.ID, []byte("bob-3"))
-	wantErr(t, "CreateSession(disabled)", err, store.ErrForbidden)
-	if _, err := e.s.SessionByToken(e.ctx, []byte("bob-3")); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("refused session was stored: %v", err)
-	}
-	ids, err = e.s.DisabledUserIDs(e.ctx)
-	must(t, "DisabledUserIDs", err)
-	if !slices.Equal(ids, []string{bob.ID}) {
-		t.Fatalf("DisabledUserIDs = %v, want [%s]", ids, bob.ID)
-	}
-	// Revoked sessions are no longer live; the others are.
-	if live, err := e.s.LiveSessionIDs(e.ctx, []string{s1.ID, s2.ID, sa.ID}); err != nil || !slices.Equal(live, []string{sa.ID}) {
-		t.Fatalf("LiveSessionIDs after disable = %v, %v; want [%s]", live, err, sa.ID)
+	if err != nil || !slices.Equal(live, want) {
+		t.Fatalf("LiveSessionIDs = %v, %v; want %v", live, err, want)
 	}
 	if live, err := e.s.LiveSessionIDs(e.ctx, nil); err != nil || len(live) != 0 {
 		t.Fatalf("LiveSessionIDs(nil) = %v, %v", live, err)
 	}
-	// Disabling again is not an error and has nothing left to revoke.
-	revoked, err = e.s.SetUserDisabled(e.ctx, bob.ID, true)
-	must(t, "SetUserDisabled(true) again", err)
-	if len(revoked) != 0 {
-		t.Fatalf("second disable revoked %v", revoked)
-	}
-	// The account and what it wrote are kept.
-	if u, hash, err := e.s.UserByName(e.ctx, "bob"); err != nil || u != bob || hash != "hash-of-bob" {
-		t.Fatalf("UserByName(disabled) = %+v %q %v", u, hash, err)
-	}
-	if h, _, err := e.s.History(e.ctx, g.ID, 0, 10); err != nil || !slices.ContainsFunc(h, func(m protocol.Message) bool { return m.ID == msg.ID }) {
-		t.Fatalf("history of a disabled user's room lost their message: %v", err)
-	}
-	if len(e.rec.take()) != 0 {
-		t.Fatal("disabling produced events")
-	}
 
-	// The state survives a reopen.
-	e.reopen()
-	_, err = e.s.CreateSession(e.ctx, bob.ID, []byte("bob-4"))
-	wantErr(t, "CreateSession(disabled, after reopen)", err, store.ErrForbidden)
+	e.write(func(tx store.Tx) ([]store.Event, error) { return nil, tx.DeleteSession(s1.ID) })
+	_, err = e.s.SessionByToken(e.ctx, []byte("token-1"))
+	wantErr(t, "SessionByToken(deleted)", err, store.ErrNotFound)
+	err = e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) { return nil, tx.DeleteSession(s1.ID) })
+	wantErr(t, "DeleteSession(again)", err, store.ErrNotFound)
 
-	// Enabling lets the user sign in again.
-	revoked, err = e.s.SetUserDisabled(e.ctx, bob.ID, false)
-	must(t, "SetUserDisabled(false)", err)
-	if len(revoked) != 0 {
-		t.Fatalf("enable revoked %v", revoked)
+	s4 := create(alice, "token-4")
+	var ids []string
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		ids, err = tx.DeleteSessions(alice.ID)
+		return nil, err
+	})
+	slices.Sort(ids)
+	want = []string{s2.ID, s4.ID}
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("DeleteSessions = %v, want %v", ids, want)
 	}
-	s5, err := e.s.CreateSession(e.ctx, bob.ID, []byte("bob-5"))
-	must(t, "CreateSession(enabled again)", err)
-	if got, err := e.s.SessionByToken(e.ctx, []byte("bob-5")); err != nil || got.ID != s5.ID || got.User != bob {
-		t.Fatalf("session after enable: %+v, %v", got, err)
+	if got, err := e.s.SessionByToken(e.ctx, []byte("token-3")); err != nil || got.ID != s3.ID {
+		t.Fatalf("other user's session after DeleteSessions: %+v, %v", got, err)
 	}
-	ids, err = e.s.DisabledUserIDs(e.ctx)
-	must(t, "DisabledUserIDs", err)
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		ids, err = tx.DeleteSessions(alice.ID)
+		return nil, err
+	})
 	if len(ids) != 0 {
-		t.Fatalf("DisabledUserIDs after enable = %v", ids)
+		t.Fatalf("DeleteSessions(none) = %v", ids)
+	}
+	e.reopen()
+	if got, err := e.s.SessionByToken(e.ctx, []byte("token-3")); err != nil || got.ID != s3.ID {
+		t.Fatalf("session after reopen: %+v, %v", got, err)
+	}
+}
+
+// testWrite checks Write's contract: a failing fn leaves no trace and its
+// error comes back as it is; the events of the writes that succeed are
+// published in commit order, before their writers return; one failing write
+// does not spoil the others of its batch.
+func testWrite(t *testing.T, e *env) {
+	alice := e.user("alice")
+	g := e.general(alice)
+	e.rec.take()
+
+	refused := errors.New("refused by the caller")
+	err := e.s.Write(e.ctx, []string{g.ID}, func(tx store.Tx) ([]store.Event, error) {
+		if _, err := tx.CreateUser(store.NewUser{Name: "ghost", Role: protocol.RoleMember, PasswordHash: "h"}); err != nil {
+			return nil, err
+		}
+		m, err := tx.AppendSystem(g.ID, "never")
+		if err != nil {
+			return nil, err
+		}
+		return []store.Event{{Kind: store.EventMessage, RoomID: g.ID, Seq: m.Seq, Message: m}}, refused
+	})
+	if err != refused {
+		t.Fatalf("Write returned %v, want the fn's own error value", err)
+	}
+	if _, err := e.s.UserByName(e.ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a failed write's user was stored: %v", err)
+	}
+	if r := e.roomOf(g.ID, alice); r.LastSeq != g.LastSeq {
+		t.Fatalf("a failed write took a seq: %d, was %d", r.LastSeq, g.LastSeq)
+	}
+	if evs := e.rec.take(); len(evs) != 0 {
+		t.Fatalf("a failed write's events were published: %q", describe(evs))
 	}
 
-	_, err = e.s.SetUserDisabled(e.ctx, "u_nobody", true)
-	wantErr(t, "SetUserDisabled(unknown)", err, store.ErrNotFound)
+	// Concurrent writes, every other one failing: the others all commit,
+	// their events in the order of their seqs.
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = e.s.Write(e.ctx, []string{g.ID}, func(tx store.Tx) ([]store.Event, error) {
+				m, err := tx.AppendSystem(g.ID, fmt.Sprint("w", i))
+				if err != nil {
+					return nil, err
+				}
+				if i%2 == 1 {
+					return nil, refused
+				}
+				return []store.Event{{Kind: store.EventMessage, RoomID: g.ID, Seq: m.Seq, Message: m}}, nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%2 == 1) != (err == refused) {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	evs := e.rec.take()
+	if len(evs) != n/2 {
+		t.Fatalf("%d events for %d writes that succeeded", len(evs), n/2)
+	}
+	for i, ev := range evs {
+		if ev.Seq != g.LastSeq+int64(i)+1 {
+			t.Fatalf("event %d has seq %d, want %d: a gap, or out of commit order", i, ev.Seq, g.LastSeq+int64(i)+1)
+		}
+	}
+	checkLog(t, e, g.ID)
+}
+
+func testWriteAfterClose(t *testing.T, e *env) {
+	must(t, "Close", e.s.Close())
+	ran := false
+	err := e.s.Write(e.ctx, nil, func(store.Tx) ([]store.Event, error) { ran = true; return nil, nil })
+	if err == nil || ran {
+		t.Fatalf("Write after Close: %v, ran %v", err, ran)
+	}
+	if err := e.s.Close(); err == nil {
+		t.Fatal("a second Close succeeded")
+	}
+	e.s = e.openStore()
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -18,6 +19,104 @@ import (
 // takes a function that opens an empty store with the given options (the
 // benchmark closes it).
 
+// errNotMember is memberRule's refusal.
+var errNotMember = errors.New("not a member")
+
+// memberRule is the benchmarks' SendRule, the same work as chat's: a
+// member may post, a retry is answered.
+func memberRule(_ *store.SendRequest, f *store.SendFacts) error {
+	if !f.Room.Member {
+		return errNotMember
+	}
+	return nil
+}
+
+// Send sends req through rule and waits for the answer, as chat.Send does.
+func Send(ctx context.Context, s store.Store, req store.SendRequest, rule store.SendRule) (protocol.Message, error) {
+	type result struct {
+		msg protocol.Message
+		err error
+	}
+	res := make(chan result, 1)
+	s.SendAsync(ctx, req, rule, func(m protocol.Message, _ bool, err error) { res <- result{m, err} })
+	r := <-res
+	return r.msg, r.err
+}
+
+// BenchRoom makes n users, all members of one public room, and returns
+// them and the room's id.
+func BenchRoom(b *testing.B, s store.Store, n int) ([]protocol.User, string) {
+	b.Helper()
+	users := benchUsers(b, s, n)
+	ids := benchRooms(b, s, users, 1)
+	for _, u := range users[1:] {
+		benchJoin(b, s, ids[0], u)
+	}
+	return users, ids[0]
+}
+
+// Fill sends total messages into a room from all users concurrently.
+func Fill(b *testing.B, s store.Store, users []protocol.User, roomID string, total int) {
+	b.Helper()
+	var wg sync.WaitGroup
+	per := total / len(users)
+	for i, u := range users {
+		n := per
+		if i == 0 {
+			n += total - per*len(users)
+		}
+		wg.Go(func() {
+			for j := range n {
+				if _, err := Send(context.Background(), s, store.SendRequest{
+					RoomID: roomID, SenderID: u.ID, Text: fmt.Sprintf("message %d of %s, a line of ordinary chat text", j, u.Name),
+				}, memberRule); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// benchRooms makes n public rooms, room i of users[i], who is its member,
+// and returns their ids.
+func benchRooms(b *testing.B, s store.Store, users []protocol.User, n int) []string {
+	b.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		err := s.Write(context.Background(), nil, func(tx store.Tx) (_ []store.Event, err error) {
+			if ids[i], err = tx.CreateRoom(store.NewRoom{Name: fmt.Sprint("bench", i), Kind: protocol.RoomPublic}); err != nil {
+				return nil, err
+			}
+			if err := tx.AddMember(ids[i], users[i].ID); err != nil {
+				return nil, err
+			}
+			_, err = tx.AppendSystem(ids[i], users[i].Name+" created the room")
+			return nil, err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// benchJoin makes u a member of a room, with a system message.
+func benchJoin(b *testing.B, s store.Store, roomID string, u protocol.User) {
+	b.Helper()
+	err := s.Write(context.Background(), []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
+		if err := tx.AddMember(roomID, u.ID); err != nil {
+			return nil, err
+		}
+		_, err := tx.AppendSystem(roomID, u.Name+" joined")
+		return nil, err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchSends runs b.N acknowledged sends from senders users at once, user i
 // into room i%rooms (public rooms of their own), and reports msgs/s and the
 // messages per commit.
@@ -30,18 +129,9 @@ func BenchSends(b *testing.B, open func(store.Options) store.Store, senders, roo
 	b.Cleanup(func() { s.Close() })
 	ctx := context.Background()
 	users := benchUsers(b, s, senders)
-	ids := make([]string, rooms)
-	for i := range ids {
-		r, err := s.CreateRoom(ctx, users[i].ID, fmt.Sprint("bench", i), protocol.RoomPublic)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids[i] = r.ID
-	}
+	ids := benchRooms(b, s, users, rooms)
 	for i, u := range users[rooms:] {
-		if _, err := s.Join(ctx, ids[(i+rooms)%rooms], u.ID); err != nil {
-			b.Fatal(err)
-		}
+		benchJoin(b, s, ids[(i+rooms)%rooms], u)
 	}
 	commits.Store(0)
 	events.Store(0)
@@ -51,15 +141,19 @@ func BenchSends(b *testing.B, open func(store.Options) store.Store, senders, roo
 	var wg sync.WaitGroup
 	for i, u := range users {
 		wg.Go(func() {
+			// One answer channel per sender, as a connection has one.
+			res := make(chan error, 1)
+			done := func(_ protocol.Message, _ bool, err error) { res <- err }
 			for {
 				n := next.Add(1)
 				if n > int64(b.N) {
 					return
 				}
-				if _, _, err := s.Send(ctx, store.SendRequest{
+				s.SendAsync(ctx, store.SendRequest{
 					RoomID: ids[i%len(ids)], SenderID: u.ID, Text: "hello, a line of ordinary chat text",
 					ClientID: fmt.Sprint("c", n),
-				}); err != nil {
+				}, memberRule, done)
+				if err := <-res; err != nil {
 					b.Error(err)
 					return
 				}
@@ -75,15 +169,28 @@ func BenchSends(b *testing.B, open func(store.Options) store.Store, senders, roo
 	}
 }
 
+// benchUsers makes n users, members of general.
 func benchUsers(b *testing.B, s store.Store, n int) []protocol.User {
 	b.Helper()
 	users := make([]protocol.User, n)
 	for i := range users {
-		u, err := s.CreateUser(context.Background(), store.NewUser{Name: fmt.Sprint("user", i), PasswordHash: "h"})
+		err := s.Write(context.Background(), nil, func(tx store.Tx) (_ []store.Event, err error) {
+			if users[i], err = tx.CreateUser(store.NewUser{Name: fmt.Sprint("user", i), Role: protocol.RoleMember, PasswordHash: "h"}); err != nil {
+				return nil, err
+			}
+			g, err := tx.RoomByName(protocol.DefaultRoom)
+			if err != nil {
+				return nil, err
+			}
+			if err := tx.AddMember(g.ID, users[i].ID); err != nil {
+				return nil, err
+			}
+			_, err = tx.AppendSystem(g.ID, users[i].Name+" joined")
+			return nil, err
+		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		users[i] = u
 	}
 	return users
 }
@@ -117,16 +224,22 @@ func newSearchCorpus(b *testing.B, s store.Store) *searchCorpus {
 		if i == 0 {
 			kind = protocol.RoomPublic
 		}
-		r, err := s.CreateRoom(ctx, users[0].ID, fmt.Sprint("room", i), kind)
+		err := s.Write(ctx, nil, func(tx store.Tx) ([]store.Event, error) {
+			id, err := tx.CreateRoom(store.NewRoom{Name: fmt.Sprint("room", i), Kind: kind})
+			if err != nil {
+				return nil, err
+			}
+			for _, u := range users {
+				if err := tx.AddMember(id, u.ID); err != nil {
+					return nil, err
+				}
+			}
+			c.rooms = append(c.rooms, id)
+			return nil, nil
+		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, u := range users[1:] {
-			if err := s.Invite(ctx, r.ID, users[0].ID, u.ID); err != nil {
-				b.Fatal(err)
-			}
-		}
-		c.rooms = append(c.rooms, r.ID)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	syll := []string{"ka", "lo", "mi", "re", "tu", "sa", "ne", "po", "vi", "da", "gu", "fe", "zo", "bi", "ry", "qu"}
@@ -161,7 +274,7 @@ func newSearchCorpus(b *testing.B, s store.Store) *searchCorpus {
 			words[j] = c.vocab[zipf.Uint64()]
 		}
 		wg.Add(1)
-		s.SendAsync(ctx, store.SendRequest{RoomID: pickRoom(), SenderID: users[i%len(users)].ID, Text: strings.Join(words, " ")},
+		s.SendAsync(ctx, store.SendRequest{RoomID: pickRoom(), SenderID: users[i%len(users)].ID, Text: strings.Join(words, " ")}, memberRule,
 			func(_ protocol.Message, _ bool, err error) {
 				if err != nil {
 					select {
@@ -221,7 +334,7 @@ func BenchSearch(b *testing.B, open func(store.Options) store.Store, loaded func
 		b.Run(tc.name, func(b *testing.B) {
 			var found int
 			for b.Loop() {
-				msgs, err := c.s.Search(ctx, store.SearchRequest{UserID: tc.user.ID, RoomID: tc.room, Terms: tc.terms})
+				msgs, err := c.s.Search(ctx, store.SearchRequest{Scope: store.Scope{UserID: tc.user.ID, Public: true}, RoomID: tc.room, Terms: tc.terms})
 				if err != nil {
 					b.Fatal(err)
 				}

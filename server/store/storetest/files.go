@@ -11,35 +11,34 @@ import (
 
 func (e *env) file(u protocol.User, name, sha string) store.File {
 	e.t.Helper()
-	f, err := e.s.CreateFile(e.ctx, store.NewFile{Name: name, Size: 42, Type: "image/png", SHA256: sha, UploaderID: u.ID})
-	if err != nil {
-		e.t.Fatalf("CreateFile(%s): %v", name, err)
-	}
+	var f store.File
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		f, err = tx.CreateFile(store.NewFile{Name: name, Size: 42, Type: "image/png", SHA256: sha, UploaderID: u.ID})
+		return nil, err
+	})
 	return f
 }
 
-// canRead reports whether u may read file f, failing on errors other than
-// ErrNotFound.
-func (e *env) canRead(f store.File, u protocol.User) bool {
+// posted reports whether f is posted where u can see it, failing unless
+// File returns f itself.
+func (e *env) posted(f store.File, u protocol.User) bool {
 	e.t.Helper()
-	got, err := e.s.File(e.ctx, f.ID, u.ID)
-	if err == nil {
-		if !reflect.DeepEqual(got, f) {
-			e.t.Fatalf("File(%s) = %+v, want %+v", f.ID, got, f)
-		}
-		return true
+	got, posted, err := e.s.File(e.ctx, f.ID, u.ID)
+	if err != nil || !reflect.DeepEqual(got, f) {
+		e.t.Fatalf("File(%s) = %+v, %v; want %+v", f.ID, got, err, f)
 	}
-	wantErr(e.t, "File", err, store.ErrNotFound)
-	return false
+	return posted
 }
 
 func testFiles(t *testing.T, e *env) {
 	alice := e.user("alice")
-	bob := e.user("bob")
 	e.rec.take()
 	const sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-	f, err := e.s.CreateFile(e.ctx, store.NewFile{Name: "photo one.png", Size: 1234, Type: "image/png", SHA256: sha, UploaderID: alice.ID})
-	must(t, "CreateFile", err)
+	var f store.File
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		f, err = tx.CreateFile(store.NewFile{Name: "photo one.png", Size: 1234, Type: "image/png", SHA256: sha, UploaderID: alice.ID})
+		return nil, err
+	})
 	if !strings.HasPrefix(f.ID, "f_") || len(f.ID) != 22 || f.Name != "photo one.png" || f.Size != 1234 ||
 		f.Type != "image/png" || f.SHA256 != sha || f.UploaderID != alice.ID {
 		t.Fatalf("created file %+v", f)
@@ -56,24 +55,21 @@ func testFiles(t *testing.T, e *env) {
 	if f2.ID == f.ID || f2.SHA256 != f.SHA256 {
 		t.Fatalf("second record of the same content %+v", f2)
 	}
-	_, err = e.s.CreateFile(e.ctx, store.NewFile{Name: "x", Size: 1, Type: "text/plain", SHA256: sha, UploaderID: "u_nobody"})
+	err := e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) {
+		_, err := tx.CreateFile(store.NewFile{Name: "x", Size: 1, Type: "text/plain", SHA256: sha, UploaderID: "u_nobody"})
+		return nil, err
+	})
 	wantErr(t, "CreateFile(unknown uploader)", err, store.ErrNotFound)
 	if evs := e.rec.take(); len(evs) != 0 {
 		t.Fatalf("CreateFile produced %q", describe(evs))
 	}
-
-	// Before it is posted only the uploader may read a file.
-	if !e.canRead(f, alice) || e.canRead(f, bob) {
-		t.Fatal("an unposted file is readable by someone other than (only) its uploader")
+	if e.posted(f, alice) {
+		t.Fatal("a file never sent is posted")
 	}
-	_, err = e.s.File(e.ctx, "f_nothing", alice.ID)
+	_, _, err = e.s.File(e.ctx, "f_nothing", alice.ID)
 	wantErr(t, "File(unknown)", err, store.ErrNotFound)
-	_, err = e.s.File(e.ctx, f.ID, "")
-	wantErr(t, "File(no viewer)", err, store.ErrNotFound)
 	e.reopen()
-	if !e.canRead(f, alice) {
-		t.Fatal("file record lost on reopen")
-	}
+	e.posted(f, alice)
 }
 
 func testAttachments(t *testing.T, e *env) {
@@ -82,19 +78,16 @@ func testAttachments(t *testing.T, e *env) {
 	carol := e.user("carol")
 	g := e.general(alice)
 	priv := e.room(alice, "priv", protocol.RoomPrivate)
-	must(t, "Invite", e.s.Invite(e.ctx, priv.ID, alice.ID, bob.ID))
+	e.join(priv.ID, bob)
 	pic := e.file(alice, "a.png", "aa")
 	doc := e.file(alice, "b.pdf", "bb")
-	bobs := e.file(bob, "bob.txt", "cc")
 	e.rec.take()
 
 	// Text may be empty; attachments keep their order and come whole.
-	m, dup, err := e.s.Send(e.ctx, store.SendRequest{RoomID: priv.ID, SenderID: alice.ID, ClientID: "att1",
-		Attachments: []string{doc.ID, pic.ID}})
-	must(t, "Send(attachments)", err)
+	m, dup, err := e.sendReq(store.SendRequest{RoomID: priv.ID, SenderID: alice.ID, ClientID: "att1", Attachments: []string{doc.ID, pic.ID}})
 	want := []protocol.Attachment{doc.Attachment(), pic.Attachment()}
-	if dup || m.Text != "" || !reflect.DeepEqual(m.Attachments, want) {
-		t.Fatalf("sent %+v dup %v, want attachments %+v", m, dup, want)
+	if err != nil || dup || m.Text != "" || !reflect.DeepEqual(m.Attachments, want) {
+		t.Fatalf("sent %+v dup %v %v, want attachments %+v", m, dup, err, want)
 	}
 	evs := e.rec.take()
 	wantEvents(t, evs, "message chat ")
@@ -102,74 +95,50 @@ func testAttachments(t *testing.T, e *env) {
 		t.Fatalf("event message %+v, want %+v", evs[0].Message, m)
 	}
 	page, _, err := e.s.History(e.ctx, priv.ID, 0, 1)
-	must(t, "History", err)
-	if len(page) != 1 || !reflect.DeepEqual(page[0], m) {
-		t.Fatalf("History = %+v, want %+v", page, m)
+	if err != nil || len(page) != 1 || !reflect.DeepEqual(page[0], m) {
+		t.Fatalf("History = %+v, %v; want %+v", page, err, m)
 	}
 	if log := e.log(priv.ID); !reflect.DeepEqual(log[len(log)-1].Message, m) {
 		t.Fatalf("Since = %+v, want %+v", log[len(log)-1].Message, m)
 	}
 	// A retry returns the original with its attachments.
-	again, dup, err := e.s.Send(e.ctx, store.SendRequest{RoomID: priv.ID, SenderID: alice.ID, ClientID: "att1",
-		Attachments: []string{doc.ID, pic.ID}})
-	must(t, "Send(retry)", err)
-	if !dup || !reflect.DeepEqual(again, m) {
-		t.Fatalf("retry %+v dup %v", again, dup)
+	again, dup, err := e.sendReq(store.SendRequest{RoomID: priv.ID, SenderID: alice.ID, ClientID: "att1", Attachments: []string{doc.ID, pic.ID}})
+	if err != nil || !dup || !reflect.DeepEqual(again, m) {
+		t.Fatalf("retry %+v dup %v %v", again, dup, err)
 	}
-
-	// Members of the room may read the files; others may not.
-	if !e.canRead(pic, bob) || !e.canRead(doc, bob) || e.canRead(pic, carol) {
-		t.Fatal("posted files: members cannot read them or a non-member can")
+	// Posted for the members of the room only.
+	if !e.posted(pic, bob) || !e.posted(doc, alice) || e.posted(pic, carol) {
+		t.Fatal("posted files: members do not see them posted, or a non-member does")
 	}
-	// Only files the sender uploaded may be attached; a refused send
-	// stores nothing.
-	before := e.roomOf(priv.ID, alice).LastSeq
-	e.rec.take()
-	_, _, err = e.s.Send(e.ctx, store.SendRequest{RoomID: priv.ID, SenderID: alice.ID, Text: "steal", Attachments: []string{bobs.ID}})
-	wantErr(t, "Send(another user's file)", err, store.ErrNotFound)
-	_, _, err = e.s.Send(e.ctx, store.SendRequest{RoomID: priv.ID, SenderID: alice.ID, Text: "x", Attachments: []string{pic.ID, "f_nothing"}})
-	wantErr(t, "Send(unknown file)", err, store.ErrNotFound)
-	if evs := e.rec.take(); len(evs) != 0 || e.roomOf(priv.ID, alice).LastSeq != before {
-		t.Fatalf("refused sends produced %q or took seqs", describe(evs))
-	}
-	if e.canRead(bobs, alice) {
-		t.Fatal("a refused send made another user's file readable")
-	}
-	// Posting in general, which every user joined: carol reads the file,
+	// Posted in general, where everyone is a member: carol sees it posted,
 	// and no longer after she leaves.
-	gm, _, err := e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "see", Attachments: []string{pic.ID}})
-	must(t, "Send(general)", err)
-	if !e.canRead(pic, carol) || e.canRead(doc, carol) {
-		t.Fatal("carol, a member of general, cannot read the file posted there or can read one posted elsewhere")
+	gm, _, err := e.sendReq(store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "see", Attachments: []string{pic.ID}})
+	must(t, "send(general)", err)
+	if !e.posted(pic, carol) || e.posted(doc, carol) {
+		t.Fatal("carol, a member of general, does not see the file posted there, or sees one posted elsewhere")
 	}
-	must(t, "Leave", e.s.Leave(e.ctx, g.ID, carol.ID))
-	if e.canRead(pic, carol) {
-		t.Fatal("carol still reads a file after leaving the only room where it was posted")
+	e.leave(g.ID, carol)
+	if e.posted(pic, carol) {
+		t.Fatal("a file is posted for carol after she left the only room where it was posted")
 	}
 
-	// Deleting the message drops its attachments; its files are no longer
-	// readable through it, still by their uploader.
-	del, err := e.s.Delete(e.ctx, priv.ID, m.ID, alice.ID, false)
-	must(t, "Delete", err)
+	// A tombstone drops its attachments: its files are no longer posted
+	// through it.
+	del := e.del(priv.ID, m.ID)
 	if len(del.Attachments) != 0 {
 		t.Fatalf("tombstone keeps attachments %+v", del.Attachments)
 	}
-	if e.canRead(doc, bob) || !e.canRead(doc, alice) {
-		t.Fatal("after delete: bob still reads the file, or its uploader does not")
-	}
-	if !e.canRead(pic, bob) {
-		t.Fatal("bob lost a file still posted in general")
+	if e.posted(doc, bob) || !e.posted(pic, bob) {
+		t.Fatal("after delete: bob still sees the file posted, or lost one still posted in general")
 	}
 	// Edits keep attachments.
-	ed, err := e.s.Edit(e.ctx, g.ID, gm.ID, alice.ID, false, "edited")
-	must(t, "Edit", err)
+	ed := e.edit(g.ID, gm.ID, "edited")
 	if !reflect.DeepEqual(ed.Attachments, []protocol.Attachment{pic.Attachment()}) {
 		t.Fatalf("edited message attachments %+v", ed.Attachments)
 	}
 	e.reopen()
 	page, _, err = e.s.History(e.ctx, g.ID, gm.Seq+1, 1)
-	must(t, "History", err)
-	if len(page) != 1 || !reflect.DeepEqual(page[0], ed) {
-		t.Fatalf("after reopen History = %+v, want %+v", page, ed)
+	if err != nil || len(page) != 1 || !reflect.DeepEqual(page[0], ed) {
+		t.Fatalf("after reopen History = %+v, %v; want %+v", page, err, ed)
 	}
 }

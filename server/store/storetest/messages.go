@@ -17,11 +17,10 @@ func testSend(t *testing.T, e *env) {
 	alice := e.user("alice")
 	bob := e.user("bob")
 	pub := e.room(alice, "pub", protocol.RoomPublic)
-	priv := e.room(alice, "priv", protocol.RoomPrivate)
 	e.rec.take()
 
-	m, dup, err := e.s.Send(e.ctx, store.SendRequest{RoomID: pub.ID, SenderID: alice.ID, Text: "hello <b>world</b>", ClientID: "c1"})
-	must(t, "Send", err)
+	m, dup, err := e.sendReq(store.SendRequest{RoomID: pub.ID, SenderID: alice.ID, Text: "hello <b>world</b>", ClientID: "c1"})
+	must(t, "send", err)
 	if dup {
 		t.Fatal("first send reported dup")
 	}
@@ -37,24 +36,104 @@ func testSend(t *testing.T, e *env) {
 	if evs[0].Seq != 2 || evs[0].RoomID != pub.ID || !reflect.DeepEqual(evs[0].Message, m) {
 		t.Fatalf("send event %+v, want message %+v", evs[0], m)
 	}
-	// What History returns is what Send returned.
+	// What History returns is what the send returned.
 	page, _, err := e.s.History(e.ctx, pub.ID, 0, 1)
-	must(t, "History", err)
-	if len(page) != 1 || !reflect.DeepEqual(page[0], m) {
-		t.Fatalf("History = %+v, want %+v", page, m)
+	if err != nil || len(page) != 1 || !reflect.DeepEqual(page[0], m) {
+		t.Fatalf("History = %+v, %v; want %+v", page, err, m)
 	}
 
-	_, _, err = e.s.Send(e.ctx, store.SendRequest{RoomID: pub.ID, SenderID: bob.ID, Text: "not a member"})
-	wantErr(t, "Send(non-member, public)", err, store.ErrForbidden)
-	_, _, err = e.s.Send(e.ctx, store.SendRequest{RoomID: priv.ID, SenderID: bob.ID, Text: "not a member"})
-	wantErr(t, "Send(non-member, private)", err, store.ErrForbidden)
-	_, _, err = e.s.Send(e.ctx, store.SendRequest{RoomID: "r_nothing", SenderID: alice.ID, Text: "x"})
-	wantErr(t, "Send(unknown room)", err, store.ErrNotFound)
+	// A send the rule refuses stores nothing, and its sender gets the
+	// rule's own error.
+	refused := errors.New("refused by the rule")
+	_, _, err = e.sendRule(store.SendRequest{RoomID: pub.ID, SenderID: bob.ID, Text: "no"},
+		func(*store.SendRequest, *store.SendFacts) error { return refused })
+	if err != refused {
+		t.Fatalf("refused send: %v, want the rule's error", err)
+	}
+	// What no rule can allow: a room, a sender or a file that do not exist.
+	for _, req := range []store.SendRequest{
+		{RoomID: "r_nothing", SenderID: alice.ID, Text: "x"},
+		{RoomID: pub.ID, SenderID: "u_nobody", Text: "x"},
+		{RoomID: pub.ID, SenderID: alice.ID, Attachments: []string{"f_nothing"}},
+	} {
+		_, _, err := e.sendReq(req)
+		wantErr(t, fmt.Sprintf("send %+v", req), err, store.ErrNotFound)
+	}
 	if evs := e.rec.take(); len(evs) != 0 {
 		t.Fatalf("refused sends produced %q", describe(evs))
 	}
 	if r := e.roomOf(pub.ID, alice); r.LastSeq != 2 {
 		t.Fatalf("refused sends took seqs: last_seq %d", r.LastSeq)
+	}
+	// A sender need not be a member as far as the store is concerned.
+	mb := e.send(bob, pub.ID, "from outside")
+	if mb.Seq != 3 || mb.Sender.ID != bob.ID {
+		t.Fatalf("send of a non-member %+v", mb)
+	}
+}
+
+// testSendFacts checks what the store shows a send's rule.
+func testSendFacts(t *testing.T, e *env) {
+	alice := e.user("alice")
+	bob := e.user("bob")
+	pub := e.room(alice, "pub", protocol.RoomPublic)
+	priv := e.room(alice, "priv", protocol.RoomPrivate)
+	parent := e.send(alice, pub.ID, "parent")
+	elsewhere := e.send(alice, priv.ID, "elsewhere")
+	_, _, err := e.sendReq(store.SendRequest{RoomID: pub.ID, SenderID: alice.ID, Text: "once", ClientID: "k"})
+	must(t, "send", err)
+	var file store.File
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		file, err = tx.CreateFile(store.NewFile{Name: "a.png", Size: 1, Type: "image/png", SHA256: "aa", UploaderID: bob.ID})
+		return nil, err
+	})
+
+	facts := func(req store.SendRequest) store.SendFacts {
+		t.Helper()
+		var f store.SendFacts
+		stop := errors.New("stop")
+		_, _, err := e.sendRule(req, func(r *store.SendRequest, sf *store.SendFacts) error {
+			if !reflect.DeepEqual(*r, req) {
+				t.Errorf("rule shown %+v, want %+v", *r, req)
+			}
+			f = *sf
+			return stop
+		})
+		if err != stop {
+			t.Fatalf("send %+v: %v", req, err)
+		}
+		return f
+	}
+	cases := []struct {
+		name string
+		req  store.SendRequest
+		want store.SendFacts
+	}{
+		{"member", store.SendRequest{RoomID: pub.ID, SenderID: alice.ID},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPublic, Member: true}, Sender: alice}},
+		{"non-member", store.SendRequest{RoomID: priv.ID, SenderID: bob.ID},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPrivate}, Sender: bob}},
+		{"unknown room", store.SendRequest{RoomID: "r_nothing", SenderID: bob.ID},
+			store.SendFacts{Sender: bob}},
+		{"unknown sender", store.SendRequest{RoomID: pub.ID, SenderID: "u_nobody"},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPublic}}},
+		{"duplicate", store.SendRequest{RoomID: priv.ID, SenderID: alice.ID, ClientID: "k"},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPrivate, Member: true}, Sender: alice, Duplicate: true}},
+		{"another sender's client_id", store.SendRequest{RoomID: pub.ID, SenderID: bob.ID, ClientID: "k"},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPublic}, Sender: bob}},
+		{"reply", store.SendRequest{RoomID: pub.ID, SenderID: alice.ID, ReplyTo: parent.ID},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPublic, Member: true}, Sender: alice, ReplyRoom: pub.ID}},
+		{"reply elsewhere", store.SendRequest{RoomID: pub.ID, SenderID: alice.ID, ReplyTo: elsewhere.ID},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPublic, Member: true}, Sender: alice, ReplyRoom: priv.ID}},
+		{"reply to nothing", store.SendRequest{RoomID: pub.ID, SenderID: alice.ID, ReplyTo: "m_nothing"},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPublic, Member: true}, Sender: alice}},
+		{"attachments", store.SendRequest{RoomID: pub.ID, SenderID: alice.ID, Attachments: []string{"f_nothing", file.ID}},
+			store.SendFacts{Room: protocol.Room{Kind: protocol.RoomPublic, Member: true}, Sender: alice, Files: []store.File{{}, file}}},
+	}
+	for _, tc := range cases {
+		if got := facts(tc.req); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: facts\n got %+v\nwant %+v", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -65,18 +144,16 @@ func testSendIdempotent(t *testing.T, e *env) {
 	e.rec.take()
 
 	req := store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "once", ClientID: "abc"}
-	m1, dup, err := e.s.Send(e.ctx, req)
-	must(t, "Send", err)
-	if dup {
-		t.Fatal("first send is dup")
+	m1, dup, err := e.sendReq(req)
+	if err != nil || dup {
+		t.Fatalf("first send: dup %v, %v", dup, err)
 	}
 	e.rec.take()
 
 	req.Text = "retry with other text"
-	m2, dup, err := e.s.Send(e.ctx, req)
-	must(t, "Send(retry)", err)
-	if !dup || !reflect.DeepEqual(m1, m2) {
-		t.Fatalf("retry = %+v dup %v, want the original %+v and dup", m2, dup, m1)
+	m2, dup, err := e.sendReq(req)
+	if err != nil || !dup || !reflect.DeepEqual(m1, m2) {
+		t.Fatalf("retry = %+v dup %v %v, want the original %+v and dup", m2, dup, err, m1)
 	}
 	if evs := e.rec.take(); len(evs) != 0 {
 		t.Fatalf("retry produced %q", describe(evs))
@@ -85,19 +162,15 @@ func testSendIdempotent(t *testing.T, e *env) {
 		t.Fatalf("retry took a seq: last_seq %d, want %d", r.LastSeq, m1.Seq)
 	}
 	// The retry returns the original in its current state.
-	_, err = e.s.Edit(e.ctx, g.ID, m1.ID, alice.ID, false, "edited")
-	must(t, "Edit", err)
-	m3, dup, err := e.s.Send(e.ctx, req)
-	must(t, "Send(retry after edit)", err)
-	if !dup || m3.ID != m1.ID || m3.Text != "edited" {
-		t.Fatalf("retry after edit = %+v dup %v", m3, dup)
+	e.edit(g.ID, m1.ID, "edited")
+	m3, dup, err := e.sendReq(req)
+	if err != nil || !dup || m3.ID != m1.ID || m3.Text != "edited" {
+		t.Fatalf("retry after edit = %+v dup %v %v", m3, dup, err)
 	}
-
 	// client_id is unique per sender: another sender may use the same one.
-	mb, dup, err := e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: bob.ID, Text: "bob's", ClientID: "abc"})
-	must(t, "Send(other sender)", err)
-	if dup || mb.ID == m1.ID {
-		t.Fatalf("other sender's send = %+v dup %v", mb, dup)
+	mb, dup, err := e.sendReq(store.SendRequest{RoomID: g.ID, SenderID: bob.ID, Text: "bob's", ClientID: "abc"})
+	if err != nil || dup || mb.ID == m1.ID {
+		t.Fatalf("other sender's send = %+v dup %v %v", mb, dup, err)
 	}
 	// Without client_id every send is new.
 	a := e.send(alice, g.ID, "same")
@@ -105,33 +178,48 @@ func testSendIdempotent(t *testing.T, e *env) {
 	if a.ID == b.ID || b.Seq != a.Seq+1 || a.ClientID != "" {
 		t.Fatalf("sends without client_id: %+v %+v", a, b)
 	}
+	// The same client_id twice in one batch: the second is the first's
+	// duplicate.
+	res := make(chan sent, 2)
+	for range 2 {
+		e.s.SendAsync(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: bob.ID, Text: "twice", ClientID: "both"}, allow,
+			func(m protocol.Message, dup bool, err error) { res <- sent{m, dup, err} })
+	}
+	first, second := <-res, <-res
+	if first.err != nil || second.err != nil || first.dup || !second.dup || first.msg.ID != second.msg.ID {
+		t.Fatalf("one client_id twice in a row: %+v then %+v", first, second)
+	}
 }
 
-func testReplyTo(t *testing.T, e *env) {
+// testSendAsync pipelines sends from one caller: each is answered once, in
+// submission order, with gap-free seqs.
+func testSendAsync(t *testing.T, e *env) {
 	alice := e.user("alice")
-	g := e.general(alice)
-	other := e.room(alice, "other", protocol.RoomPublic)
-	parent := e.send(alice, g.ID, "parent")
-	elsewhere := e.send(alice, other.ID, "elsewhere")
-
-	m, _, err := e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "child", ReplyTo: parent.ID})
-	must(t, "Send(reply)", err)
-	if m.ReplyTo != parent.ID {
-		t.Fatalf("reply_to %q, want %q", m.ReplyTo, parent.ID)
+	r := e.room(alice, "r", protocol.RoomPrivate) // seq 1
+	const n = 200
+	results := make(chan sent, n+2)
+	done := func(m protocol.Message, dup bool, err error) { results <- sent{m, dup, err} }
+	for i := 0; i < n; i++ {
+		e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: fmt.Sprint(i), ClientID: fmt.Sprint("a", i)}, allow, done)
 	}
-	page, _, err := e.s.History(e.ctx, g.ID, 0, 1)
-	must(t, "History", err)
-	if page[0].ReplyTo != parent.ID {
-		t.Fatalf("stored reply_to %q", page[0].ReplyTo)
+	for i := 0; i < n; i++ {
+		res := <-results
+		must(t, "SendAsync", res.err)
+		if res.msg.Text != fmt.Sprint(i) || res.msg.Seq != int64(i+2) || res.dup {
+			t.Fatalf("answer %d: %+v dup=%v, want text %d at seq %d", i, res.msg, res.dup, i, i+2)
+		}
 	}
-	e.rec.take()
-	_, _, err = e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "x", ReplyTo: elsewhere.ID})
-	wantErr(t, "Send(reply_to in another room)", err, store.ErrNotFound)
-	_, _, err = e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "x", ReplyTo: "m_nothing"})
-	wantErr(t, "Send(unknown reply_to)", err, store.ErrNotFound)
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("refused replies produced %q", describe(evs))
+	e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: "again", ClientID: "a7"}, allow, done)
+	if res := <-results; res.err != nil || !res.dup || res.msg.Seq != 9 {
+		t.Fatalf("retry: %+v", res)
 	}
+	checkLog(t, e, r.ID)
+	must(t, "Close", e.s.Close())
+	e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: "late"}, allow, done)
+	if res := <-results; res.err == nil {
+		t.Fatal("SendAsync after Close succeeded")
+	}
+	e.s = e.openStore()
 }
 
 // checkLog fails unless a room's log is seqs 1..n with no gap, each entry
@@ -157,40 +245,42 @@ func testSeqNoGaps(t *testing.T, e *env) {
 	alice := e.user("alice")
 	bob := e.user("bob")
 	r := e.room(alice, "r", protocol.RoomPublic) // 1: created
-	_, err := e.s.Join(e.ctx, r.ID, bob.ID)      // 2: bob joined
-	must(t, "Join", err)
-	m := e.send(bob, r.ID, "hi")                               // 3
-	_, err = e.s.React(e.ctx, r.ID, m.ID, alice.ID, "👍", true) // 4
-	must(t, "React", err)
-	_, err = e.s.Edit(e.ctx, r.ID, m.ID, bob.ID, false, "hey") // 5
-	must(t, "Edit", err)
-	must(t, "Leave", e.s.Leave(e.ctx, r.ID, bob.ID))       // 6: bob left
-	e.send(alice, r.ID, "bye")                             // 7
-	_, err = e.s.Delete(e.ctx, r.ID, m.ID, alice.ID, true) // 8
-	must(t, "Delete", err)
+	e.join(r.ID, bob)                            // 2: bob joined
+	m := e.send(bob, r.ID, "hi")                 // 3
+	e.react(r.ID, m.ID, alice, "👍", true)        // 4
+	e.edit(r.ID, m.ID, "hey")                    // 5
+	e.leave(r.ID, bob)                           // 6: bob left
+	e.send(alice, r.ID, "bye")                   // 7
+	e.del(r.ID, m.ID)                            // 8
 
 	evs := checkLog(t, e, r.ID)
 	wantEvents(t, evs,
-		"message system alice created the room", "message system bob joined", "message chat ",
+		"message system created", "message system bob joined", "message chat ",
 		"update "+m.ID, "update "+m.ID, "message system bob left", "message chat bye", "update "+m.ID)
 	// Another room's seqs are its own.
 	other := e.room(alice, "other", protocol.RoomPublic)
 	if o := e.send(alice, other.ID, "x"); o.Seq != 2 {
 		t.Fatalf("other room's second seq %d", o.Seq)
 	}
+	_, err := e.change("r_nothing", m.ID, func(store.Tx) (bool, error) { return true, nil })
+	wantErr(t, "AppendUpdate(unknown room)", err, store.ErrNotFound)
+	err = e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) {
+		_, err := tx.AppendSystem("r_nothing", "x")
+		return nil, err
+	})
+	wantErr(t, "AppendSystem(unknown room)", err, store.ErrNotFound)
 }
 
-func testEditDelete(t *testing.T, e *env) {
-	admin := e.user("admin")
+// testChanges checks the changes of a message: SetText, Tombstone, and
+// Message reading the current state.
+func testChanges(t *testing.T, e *env) {
 	alice := e.user("alice")
 	bob := e.user("bob")
 	g := e.general(alice)
-	other := e.room(alice, "other", protocol.RoomPublic)
 	m := e.send(alice, g.ID, "original")
 	e.rec.take()
 
-	ed, err := e.s.Edit(e.ctx, g.ID, m.ID, alice.ID, false, "edited")
-	must(t, "Edit", err)
+	ed := e.edit(g.ID, m.ID, "edited")
 	if ed.ID != m.ID || ed.Seq != m.Seq || ed.Text != "edited" || ed.EditedAt == "" || ed.TS != m.TS || *ed.Sender != alice {
 		t.Fatalf("edited %+v (original %+v)", ed, m)
 	}
@@ -199,72 +289,26 @@ func testEditDelete(t *testing.T, e *env) {
 	}
 	evs := e.rec.take()
 	wantEvents(t, evs, "update "+m.ID)
-	if evs[0].Seq != m.Seq+1 || evs[0].RoomID != g.ID || !reflect.DeepEqual(evs[0].Message, ed) {
+	if evs[0].Seq != m.Seq+1 || !reflect.DeepEqual(evs[0].Message, ed) {
 		t.Fatalf("edit event %+v", evs[0])
 	}
-
-	_, err = e.s.Edit(e.ctx, g.ID, m.ID, bob.ID, false, "hijack")
-	wantErr(t, "Edit(not sender)", err, store.ErrForbidden)
-	_, err = e.s.Delete(e.ctx, g.ID, m.ID, bob.ID, false)
-	wantErr(t, "Delete(not sender)", err, store.ErrForbidden)
-	_, err = e.s.Edit(e.ctx, g.ID, "m_nothing", alice.ID, false, "x")
-	wantErr(t, "Edit(unknown)", err, store.ErrNotFound)
-	_, err = e.s.Edit(e.ctx, other.ID, m.ID, alice.ID, false, "x")
-	wantErr(t, "Edit(wrong room)", err, store.ErrNotFound)
-	_, err = e.s.Delete(e.ctx, other.ID, m.ID, alice.ID, false)
-	wantErr(t, "Delete(wrong room)", err, store.ErrNotFound)
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("refused changes produced %q", describe(evs))
+	for what, apply := range map[string]func(store.Tx) error{
+		"SetText":   func(tx store.Tx) error { return tx.SetText("m_nothing", "x") },
+		"Tombstone": func(tx store.Tx) error { return tx.Tombstone("m_nothing") },
+		"Message":   func(tx store.Tx) error { _, err := tx.Message("m_nothing"); return err },
+	} {
+		err := e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) { return nil, apply(tx) })
+		wantErr(t, what+"(unknown)", err, store.ErrNotFound)
 	}
 
-	// An admin may edit anyone's message.
-	ed, err = e.s.Edit(e.ctx, g.ID, m.ID, admin.ID, true, "moderated")
-	must(t, "Edit(admin)", err)
-	if ed.Text != "moderated" || *ed.Sender != alice {
-		t.Fatalf("admin edit %+v", ed)
-	}
-	_, err = e.s.React(e.ctx, g.ID, m.ID, bob.ID, "🎉", true)
-	must(t, "React", err)
-	e.rec.take()
-
-	del, err := e.s.Delete(e.ctx, g.ID, m.ID, alice.ID, false)
-	must(t, "Delete", err)
-	if !del.Deleted || del.Text != "" || len(del.Reactions) != 0 || del.ID != m.ID || del.Seq != m.Seq {
+	e.react(g.ID, m.ID, bob, "🎉", true)
+	del := e.del(g.ID, m.ID)
+	if !del.Deleted || del.Text != "" || len(del.Reactions) != 0 || del.ID != m.ID || del.Seq != m.Seq || del.EditedAt != ed.EditedAt {
 		t.Fatalf("tombstone %+v", del)
 	}
-	evs = e.rec.take()
-	wantEvents(t, evs, "update "+m.ID)
-	if !reflect.DeepEqual(evs[0].Message, del) {
-		t.Fatalf("delete event %+v, want %+v", evs[0].Message, del)
-	}
-	// Deleting twice is not an error and changes nothing.
-	again, err := e.s.Delete(e.ctx, g.ID, m.ID, alice.ID, false)
-	must(t, "Delete(again)", err)
-	if !reflect.DeepEqual(again, del) {
-		t.Fatalf("second delete returned %+v", again)
-	}
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("second delete produced %q", describe(evs))
-	}
-	_, err = e.s.Edit(e.ctx, g.ID, m.ID, alice.ID, false, "zombie")
-	wantErr(t, "Edit(deleted)", err, store.ErrNotFound)
-	_, err = e.s.React(e.ctx, g.ID, m.ID, bob.ID, "👍", true)
-	wantErr(t, "React(deleted)", err, store.ErrNotFound)
-
-	// An admin may delete anyone's message.
-	m2 := e.send(bob, g.ID, "spam")
-	del2, err := e.s.Delete(e.ctx, g.ID, m2.ID, admin.ID, true)
-	must(t, "Delete(admin)", err)
-	if !del2.Deleted {
-		t.Fatalf("admin delete %+v", del2)
-	}
-	// History shows the current state.
-	page, _, err := e.s.History(e.ctx, g.ID, 0, 200)
-	must(t, "History", err)
-	for _, pm := range page {
-		if (pm.ID == m.ID || pm.ID == m2.ID) && (!pm.Deleted || pm.Text != "" || len(pm.Reactions) != 0) {
-			t.Fatalf("History shows %+v, want a tombstone", pm)
-		}
+	page, _, err := e.s.History(e.ctx, g.ID, m.Seq+1, 1)
+	if err != nil || len(page) != 1 || !reflect.DeepEqual(page[0], del) {
+		t.Fatalf("History shows %+v, %v; want the tombstone %+v", page, err, del)
 	}
 	checkLog(t, e, g.ID)
 }
@@ -274,67 +318,49 @@ func testReact(t *testing.T, e *env) {
 	bob := e.user("bob")
 	carol := e.user("carol")
 	g := e.general(alice)
-	priv := e.room(alice, "priv", protocol.RoomPrivate)
 	m := e.send(alice, g.ID, "react to me")
 	e.rec.take()
 
-	react := func(u protocol.User, emoji string, on bool) protocol.Message {
-		t.Helper()
-		got, err := e.s.React(e.ctx, g.ID, m.ID, u.ID, emoji, on)
-		if err != nil {
-			t.Fatalf("React(%s, %s, %v): %v", u.Name, emoji, on, err)
-		}
-		return got
-	}
-	react(bob, "👍", true)
-	react(alice, "🎉", true)
-	react(carol, "👍", true)
-	got := react(alice, "👍", true)
+	e.react(g.ID, m.ID, bob, "👍", true)
+	e.react(g.ID, m.ID, alice, "🎉", true)
+	e.react(g.ID, m.ID, carol, "👍", true)
+	got := e.react(g.ID, m.ID, alice, "👍", true)
 	want := []protocol.Reaction{{Emoji: "👍", Users: []string{"bob", "carol", "alice"}}, {Emoji: "🎉", Users: []string{"alice"}}}
 	if !reflect.DeepEqual(got.Reactions, want) {
 		t.Fatalf("reactions %+v, want %+v", got.Reactions, want)
 	}
-	evs := e.rec.take()
-	if len(evs) != 4 || !reflect.DeepEqual(evs[3].Message, got) || evs[3].Seq != m.Seq+4 {
+	if evs := e.rec.take(); len(evs) != 4 || !reflect.DeepEqual(evs[3].Message, got) || evs[3].Seq != m.Seq+4 {
 		t.Fatalf("react events %q", describe(evs))
 	}
-
-	// A change that changes nothing emits nothing.
-	same := react(bob, "👍", true)
-	if !reflect.DeepEqual(same.Reactions, want) {
-		t.Fatalf("no-op react changed reactions: %+v", same.Reactions)
+	// A reaction that is already there, or not there, changes nothing.
+	var did []bool
+	e.write(func(tx store.Tx) ([]store.Event, error) {
+		for _, on := range []bool{true, false} {
+			changed, err := tx.React(m.ID, bob.ID, map[bool]string{true: "👍", false: "🚀"}[on], on)
+			if err != nil {
+				return nil, err
+			}
+			did = append(did, changed)
+		}
+		return nil, nil
+	})
+	if !slices.Equal(did, []bool{false, false}) {
+		t.Fatalf("React of what is already so reported changes %v", did)
 	}
-	react(bob, "🚀", false)
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("no-op reacts produced %q", describe(evs))
-	}
-
-	got = react(bob, "👍", false)
-	got = react(alice, "🎉", false)
+	e.react(g.ID, m.ID, bob, "👍", false)
+	got = e.react(g.ID, m.ID, alice, "🎉", false)
 	want = []protocol.Reaction{{Emoji: "👍", Users: []string{"carol", "alice"}}}
 	if !reflect.DeepEqual(got.Reactions, want) {
 		t.Fatalf("reactions after removal %+v, want %+v", got.Reactions, want)
 	}
 	page, _, err := e.s.History(e.ctx, g.ID, 0, 1)
-	must(t, "History", err)
-	if !reflect.DeepEqual(page[0].Reactions, want) {
-		t.Fatalf("History reactions %+v, want %+v", page[0].Reactions, want)
+	if err != nil || !reflect.DeepEqual(page[0].Reactions, want) {
+		t.Fatalf("History reactions %+v, %v; want %+v", page[0].Reactions, err, want)
 	}
-	got = react(carol, "👍", false)
-	got = react(alice, "👍", false)
-	if len(got.Reactions) != 0 {
+	e.react(g.ID, m.ID, carol, "👍", false)
+	if got = e.react(g.ID, m.ID, alice, "👍", false); len(got.Reactions) != 0 {
 		t.Fatalf("reactions after removing all: %+v", got.Reactions)
 	}
-	e.rec.take()
-
-	// The user must be a member of the room; the message must be in it.
-	pm := e.send(alice, priv.ID, "private")
-	_, err = e.s.React(e.ctx, priv.ID, pm.ID, bob.ID, "👍", true)
-	wantErr(t, "React(non-member)", err, store.ErrForbidden)
-	_, err = e.s.React(e.ctx, g.ID, pm.ID, bob.ID, "👍", true)
-	wantErr(t, "React(message of another room)", err, store.ErrNotFound)
-	_, err = e.s.React(e.ctx, g.ID, "m_nothing", bob.ID, "👍", true)
-	wantErr(t, "React(unknown message)", err, store.ErrNotFound)
 	checkLog(t, e, g.ID)
 }
 
@@ -345,8 +371,7 @@ func testHistory(t *testing.T, e *env) {
 	for i := range 25 {
 		sent = append(sent, e.send(alice, r.ID, fmt.Sprint("m", i))) // seqs 2..26
 	}
-	edited, err := e.s.Edit(e.ctx, r.ID, sent[3].ID, alice.ID, false, "changed") // seq 27
-	must(t, "Edit", err)
+	edited := e.edit(r.ID, sent[3].ID, "changed") // seq 27
 
 	page, more, err := e.s.History(e.ctx, r.ID, 0, 10)
 	must(t, "History(newest)", err)
@@ -379,44 +404,38 @@ func testHistory(t *testing.T, e *env) {
 	if !reflect.DeepEqual(all[4], edited) {
 		t.Fatalf("History shows %+v, want the edited state %+v", all[4], edited)
 	}
-	page, more, err = e.s.History(e.ctx, r.ID, 3, 10)
-	must(t, "History(before 3)", err)
-	if more || len(page) != 2 || page[0].Seq != 1 {
-		t.Fatalf("before 3: %d messages, more %v", len(page), more)
+	for _, tc := range []struct {
+		before      int64
+		n           int
+		first       int64
+		wantMore    bool
+		description string
+	}{
+		{3, 2, 1, false, "before 3"},
+		{1, 0, 0, false, "before 1"},
+		{12, 10, 2, true, "exactly full"},
+		{11, 10, 1, false, "all of it"},
+	} {
+		page, more, err := e.s.History(e.ctx, r.ID, tc.before, 10)
+		must(t, "History("+tc.description+")", err)
+		if more != tc.wantMore || len(page) != tc.n || (tc.n > 0 && page[0].Seq != tc.first) {
+			t.Fatalf("%s: %d messages, more %v", tc.description, len(page), more)
+		}
 	}
-	page, more, err = e.s.History(e.ctx, r.ID, 1, 10)
-	must(t, "History(before 1)", err)
-	if more || len(page) != 0 {
-		t.Fatalf("before 1: %+v more %v", page, more)
-	}
-	page, more, err = e.s.History(e.ctx, r.ID, 12, 10)
-	must(t, "History(exactly full)", err)
-	if !more || len(page) != 10 || page[0].Seq != 2 {
-		t.Fatalf("before 12: %d messages from %d, more %v", len(page), page[0].Seq, more)
-	}
-	page, more, err = e.s.History(e.ctx, r.ID, 11, 10)
-	must(t, "History(all of it)", err)
-	if more || len(page) != 10 || page[0].Seq != 1 {
-		t.Fatalf("before 11: %d messages, more %v", len(page), more)
-	}
-	empty := e.room(alice, "empty", protocol.RoomPrivate)
-	page, more, err = e.s.History(e.ctx, empty.ID, 0, 10)
-	must(t, "History(one message)", err)
-	if more || len(page) != 1 {
-		t.Fatalf("new room history %+v more %v", page, more)
+	page, more, err = e.s.History(e.ctx, "r_nothing", 0, 10)
+	if err == nil && (more || len(page) != 0) {
+		t.Fatalf("History(unknown room) = %+v", page)
 	}
 }
 
 func testSince(t *testing.T, e *env) {
 	alice := e.user("alice")
-	r := e.room(alice, "r", protocol.RoomPublic)                    // 1
-	m1 := e.send(alice, r.ID, "one")                                // 2
-	m2 := e.send(alice, r.ID, "two")                                // 3
-	_, err := e.s.Edit(e.ctx, r.ID, m1.ID, alice.ID, false, "one!") // 4
-	must(t, "Edit", err)
-	e.send(alice, r.ID, "three")                                // 5
-	_, err = e.s.React(e.ctx, r.ID, m2.ID, alice.ID, "👍", true) // 6
-	must(t, "React", err)
+	r := e.room(alice, "r", protocol.RoomPublic) // 1
+	m1 := e.send(alice, r.ID, "one")             // 2
+	m2 := e.send(alice, r.ID, "two")             // 3
+	e.edit(r.ID, m1.ID, "one!")                  // 4
+	e.send(alice, r.ID, "three")                 // 5
+	e.react(r.ID, m2.ID, alice, "👍", true)       // 6
 
 	evs, err := e.s.Since(e.ctx, r.ID, 1, 100)
 	must(t, "Since", err)
@@ -433,22 +452,17 @@ func testSince(t *testing.T, e *env) {
 	if len(evs[4].Message.Reactions) != 1 || len(evs[1].Message.Reactions) != 1 {
 		t.Fatalf("reactions in Since: %+v", evs[4].Message)
 	}
-
 	evs, err = e.s.Since(e.ctx, r.ID, 2, 2)
 	must(t, "Since(limit)", err)
 	wantEvents(t, evs, "message chat two", "update "+m1.ID)
 	evs, err = e.s.Since(e.ctx, r.ID, 3, 1)
-	must(t, "Since(limit 1 on an update)", err)
-	if len(evs) != 1 || evs[0].Seq != 4 || evs[0].Kind != store.EventUpdate {
-		t.Fatalf("Since(3, 1) = %q", describe(evs))
+	if err != nil || len(evs) != 1 || evs[0].Seq != 4 || evs[0].Kind != store.EventUpdate {
+		t.Fatalf("Since(3, 1) = %q, %v", describe(evs), err)
 	}
-	evs, err = e.s.Since(e.ctx, r.ID, 6, 10)
-	must(t, "Since(end)", err)
-	if len(evs) != 0 {
-		t.Fatalf("Since(last) = %q", describe(evs))
+	if evs, err = e.s.Since(e.ctx, r.ID, 6, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("Since(last) = %q, %v", describe(evs), err)
 	}
-	evs, err = e.s.Since(e.ctx, "r_nothing", 0, 10)
-	if err == nil && len(evs) != 0 {
+	if evs, err = e.s.Since(e.ctx, "r_nothing", 0, 10); err == nil && len(evs) != 0 {
 		t.Fatalf("Since(unknown room) = %q", describe(evs))
 	}
 }
@@ -457,17 +471,15 @@ func testReadMarkers(t *testing.T, e *env) {
 	alice := e.user("alice")
 	bob := e.user("bob")
 	r := e.room(alice, "r", protocol.RoomPublic) // 1
-	_, err := e.s.Join(e.ctx, r.ID, bob.ID)      // 2
-	must(t, "Join", err)
+	e.join(r.ID, bob)                            // 2
 	if got := e.roomOf(r.ID, bob); got.Unread != 0 || got.ReadSeq != 1 {
 		t.Fatalf("new member: unread %d read_seq %d, want 0 and the last seq before joining", got.Unread, got.ReadSeq)
 	}
-	a1 := e.send(alice, r.ID, "a1")                             // 3
-	e.send(bob, r.ID, "b1")                                     // 4: own, never unread
-	a2 := e.send(alice, r.ID, "a2")                             // 5
-	a3 := e.send(alice, r.ID, "a3")                             // 6
-	_, err = e.s.React(e.ctx, r.ID, a1.ID, alice.ID, "👍", true) // 7: an update, not a message
-	must(t, "React", err)
+	a1 := e.send(alice, r.ID, "a1")        // 3
+	e.send(bob, r.ID, "b1")                // 4: own, never unread
+	a2 := e.send(alice, r.ID, "a2")        // 5
+	a3 := e.send(alice, r.ID, "a3")        // 6
+	e.react(r.ID, a1.ID, alice, "👍", true) // 7: an update, not a message
 	unread := func(want int64) {
 		t.Helper()
 		if got := e.roomOf(r.ID, bob); got.Unread != want {
@@ -475,36 +487,35 @@ func testReadMarkers(t *testing.T, e *env) {
 		}
 	}
 	unread(3)
-	_, err = e.s.Delete(e.ctx, r.ID, a3.ID, alice.ID, false) // 8: deleted messages are not unread
-	must(t, "Delete", err)
+	e.del(r.ID, a3.ID) // 8: deleted messages are not unread
 	unread(2)
-	must(t, "Leave", e.s.Leave(e.ctx, r.ID, alice.ID)) // 9: system messages are not unread
+	e.leave(r.ID, alice) // 9: system messages are not unread
 	unread(2)
 
-	must(t, "SetRead", e.s.SetRead(e.ctx, r.ID, bob.ID, a1.Seq))
+	must(t, "SetRead", e.setRead(r.ID, bob, a1.Seq))
 	unread(1)
 	if got := e.roomOf(r.ID, bob); got.ReadSeq != a1.Seq {
 		t.Fatalf("read_seq %d, want %d", got.ReadSeq, a1.Seq)
 	}
 	// Never backwards.
-	must(t, "SetRead(backwards)", e.s.SetRead(e.ctx, r.ID, bob.ID, 1))
+	must(t, "SetRead(backwards)", e.setRead(r.ID, bob, 1))
 	if got := e.roomOf(r.ID, bob); got.ReadSeq != a1.Seq || got.Unread != 1 {
 		t.Fatalf("after SetRead backwards: %+v", got)
 	}
-	must(t, "SetRead", e.s.SetRead(e.ctx, r.ID, bob.ID, a2.Seq))
+	must(t, "SetRead", e.setRead(r.ID, bob, a2.Seq))
 	unread(0)
 	// Never past the room's last seq.
-	must(t, "SetRead(future)", e.s.SetRead(e.ctx, r.ID, bob.ID, 1000))
+	must(t, "SetRead(future)", e.setRead(r.ID, bob, 1000))
 	got := e.roomOf(r.ID, bob)
 	if got.ReadSeq != got.LastSeq || got.LastSeq != 9 {
 		t.Fatalf("after SetRead past the end: read_seq %d last_seq %d", got.ReadSeq, got.LastSeq)
 	}
 	// So what comes next is unread.
-	_, err = e.s.Join(e.ctx, r.ID, alice.ID)
-	must(t, "Join", err)
+	e.join(r.ID, alice) // 10
 	e.send(alice, r.ID, "new")
 	unread(1)
-	wantErr(t, "SetRead(non-member)", e.s.SetRead(e.ctx, "r_nothing", bob.ID, 1), store.ErrNotFound)
+	wantErr(t, "SetRead(non-member)", e.setRead(r.ID, e.user("carol"), 1), store.ErrNotFound)
+	wantErr(t, "SetRead(unknown room)", e.setRead("r_nothing", bob, 1), store.ErrNotFound)
 }
 
 func testUnreadCap(t *testing.T, e *env) {
@@ -517,7 +528,7 @@ func testUnreadCap(t *testing.T, e *env) {
 	for i := range senders {
 		wg.Go(func() {
 			for j := range per {
-				if _, _, err := e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: fmt.Sprint(i, "/", j)}); err != nil {
+				if _, _, err := e.sendReq(store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: fmt.Sprint(i, "/", j)}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -528,7 +539,7 @@ func testUnreadCap(t *testing.T, e *env) {
 	if r := e.roomOf(g.ID, bob); r.Unread != store.MaxUnread {
 		t.Fatalf("unread %d after %d messages, want the cap %d", r.Unread, senders*per, store.MaxUnread)
 	}
-	must(t, "SetRead", e.s.SetRead(e.ctx, g.ID, bob.ID, e.roomOf(g.ID, bob).LastSeq-5))
+	must(t, "SetRead", e.setRead(g.ID, bob, e.roomOf(g.ID, bob).LastSeq-5))
 	if r := e.roomOf(g.ID, bob); r.Unread != 5 {
 		t.Fatalf("unread %d, want 5", r.Unread)
 	}
@@ -541,9 +552,7 @@ func testConcurrentSends(t *testing.T, e *env) {
 	users := make([]protocol.User, senders)
 	for i := range users {
 		users[i] = e.user(fmt.Sprint("u", i))
-		if _, err := e.s.Join(e.ctx, r.ID, users[i].ID); err != nil {
-			t.Fatal(err)
-		}
+		e.join(r.ID, users[i])
 	}
 	base := e.roomOf(r.ID, alice).LastSeq
 	e.rec.take()
@@ -556,14 +565,14 @@ func testConcurrentSends(t *testing.T, e *env) {
 			for j := range each {
 				// Every other send also retries, which must store nothing.
 				req := store.SendRequest{RoomID: r.ID, SenderID: u.ID, Text: fmt.Sprint(i, "/", j), ClientID: fmt.Sprint("c", j)}
-				m, dup, err := e.s.Send(e.ctx, req)
+				m, dup, err := e.sendReq(req)
 				if err != nil || dup {
 					errs <- fmt.Errorf("send %d/%d: dup %v, %w", i, j, dup, err)
 					return
 				}
 				seqs <- m.Seq
 				if j%2 == 0 {
-					if again, dup, err := e.s.Send(e.ctx, req); err != nil || !dup || again.ID != m.ID {
+					if again, dup, err := e.sendReq(req); err != nil || !dup || again.ID != m.ID {
 						errs <- fmt.Errorf("retry %d/%d: dup %v, %v", i, j, dup, err)
 						return
 					}
@@ -607,32 +616,25 @@ func testReopen(t *testing.T, e *env) {
 	alice := e.user("alice")
 	bob := e.user("bob")
 	r := e.room(alice, "keep", protocol.RoomPrivate)
-	must(t, "Invite", e.s.Invite(e.ctx, r.ID, alice.ID, bob.ID))
+	e.join(r.ID, bob)
 	m := e.send(bob, r.ID, "survives")
-	_, err := e.s.React(e.ctx, r.ID, m.ID, alice.ID, "👍", true)
-	must(t, "React", err)
-	must(t, "SetRead", e.s.SetRead(e.ctx, r.ID, alice.ID, m.Seq))
-	sess, err := e.s.CreateSession(e.ctx, bob.ID, []byte("tok"))
-	must(t, "CreateSession", err)
-	dm, err := e.s.DM(e.ctx, alice.ID, bob.ID)
-	must(t, "DM", err)
+	e.react(r.ID, m.ID, alice, "👍", true)
+	must(t, "SetRead", e.setRead(r.ID, alice, m.Seq))
+	dm := e.dm(alice, bob)
 	g := e.general(alice)
 	before := e.log(r.ID)
-	roomsBefore, err := e.s.Rooms(e.ctx, alice.ID)
+	roomsBefore, err := e.s.Rooms(e.ctx, store.Scope{UserID: alice.ID, Public: true})
 	must(t, "Rooms", err)
 
 	e.reopen()
 
-	if u, _, err := e.s.UserByName(e.ctx, "ALICE"); err != nil || u != alice {
-		t.Fatalf("user after reopen: %+v, %v", u, err)
-	}
-	if s, err := e.s.SessionByToken(e.ctx, []byte("tok")); err != nil || s.ID != sess.ID {
-		t.Fatalf("session after reopen: %+v, %v", s, err)
+	if a, err := e.s.UserByName(e.ctx, "ALICE"); err != nil || a.User != alice {
+		t.Fatalf("user after reopen: %+v, %v", a, err)
 	}
 	if after := e.log(r.ID); !reflect.DeepEqual(after, before) {
 		t.Fatalf("log after reopen:\n%+v\nwant\n%+v", after, before)
 	}
-	roomsAfter, err := e.s.Rooms(e.ctx, alice.ID)
+	roomsAfter, err := e.s.Rooms(e.ctx, store.Scope{UserID: alice.ID, Public: true})
 	must(t, "Rooms", err)
 	if !reflect.DeepEqual(roomsAfter, roomsBefore) {
 		t.Fatalf("rooms after reopen:\n%+v\nwant\n%+v", roomsAfter, roomsBefore)
@@ -640,26 +642,24 @@ func testReopen(t *testing.T, e *env) {
 	if e.general(alice).ID != g.ID {
 		t.Fatal("general changed id after reopen")
 	}
-	if d, err := e.s.DM(e.ctx, bob.ID, alice.ID); err != nil || d.ID != dm.ID {
-		t.Fatalf("DM after reopen: %+v, %v", d, err)
-	}
+	e.write(func(tx store.Tx) ([]store.Event, error) {
+		if id, err := tx.DMRoom(alice.ID + "|" + bob.ID); err != nil || id != dm.ID {
+			t.Errorf("DM after reopen: %s, %v", id, err)
+		}
+		return nil, nil
+	})
 	// seq continues where it stopped; client_ids are still remembered.
 	next := e.send(alice, r.ID, "after")
 	if next.Seq != int64(len(before))+1 {
 		t.Fatalf("seq after reopen %d, want %d", next.Seq, len(before)+1)
 	}
-	if _, dup, err := e.s.Send(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: bob.ID, Text: "x", ClientID: "cid"}); err != nil || dup {
+	req := store.SendRequest{RoomID: r.ID, SenderID: bob.ID, Text: "x", ClientID: "cid"}
+	if _, dup, err := e.sendReq(req); err != nil || dup {
 		t.Fatalf("send: dup %v, %v", dup, err)
 	}
 	e.reopen()
-	if _, dup, err := e.s.Send(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: bob.ID, Text: "x", ClientID: "cid"}); err != nil || !dup {
+	if _, dup, err := e.sendReq(req); err != nil || !dup {
 		t.Fatalf("retry after reopen: dup %v, %v", dup, err)
-	}
-	if _, err := e.s.CreateUser(e.ctx, store.NewUser{Name: "carol", PasswordHash: "h"}); err != nil {
-		t.Fatal(err)
-	}
-	if u, _, _ := e.s.UserByName(e.ctx, "carol"); u.Role != protocol.RoleMember {
-		t.Fatalf("a user created after reopen is %q, want member", u.Role)
 	}
 	checkLog(t, e, r.ID)
 }
@@ -670,11 +670,15 @@ func testClosed(t *testing.T, e *env) {
 	must(t, "Ping", e.s.Ping(e.ctx))
 	must(t, "Close", e.s.Close())
 	// Calls after Close fail; none hangs.
-	if _, _, err := e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "late"}); err == nil {
-		t.Fatal("Send after Close succeeded")
+	if _, _, err := e.sendReq(store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "late"}); err == nil {
+		t.Fatal("send after Close succeeded")
 	}
-	if _, err := e.s.CreateUser(e.ctx, store.NewUser{Name: "late", PasswordHash: "h"}); err == nil {
-		t.Fatal("CreateUser after Close succeeded")
+	err := e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) {
+		_, err := tx.CreateUser(store.NewUser{Name: "late", Role: protocol.RoleMember, PasswordHash: "h"})
+		return nil, err
+	})
+	if err == nil {
+		t.Fatal("Write after Close succeeded")
 	}
 	if err := e.s.Ping(e.ctx); err == nil {
 		t.Fatal("Ping after Close succeeded")
@@ -684,68 +688,34 @@ func testClosed(t *testing.T, e *env) {
 	}
 	// Nothing submitted after Close was stored.
 	e.s = e.openStore()
-	if _, _, err := e.s.UserByName(e.ctx, "late"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.s.UserByName(e.ctx, "late"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("user created after Close: %v", err)
+	}
+	if r := e.general(alice); r.LastSeq != g.LastSeq {
+		t.Fatalf("a send after Close was stored: last_seq %d, was %d", r.LastSeq, g.LastSeq)
 	}
 }
 
 func testCancelledContext(t *testing.T, e *env) {
 	alice := e.user("alice")
 	g := e.general(alice)
-	last := g.LastSeq
 	e.rec.take()
 	ctx, cancel := context.WithCancel(e.ctx)
 	cancel()
-	_, _, err := e.s.Send(ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "never"})
-	wantErr(t, "Send(cancelled ctx)", err, context.Canceled)
-	_, err = e.s.CreateRoom(ctx, alice.ID, "never", protocol.RoomPublic)
-	wantErr(t, "CreateRoom(cancelled ctx)", err, context.Canceled)
-	if got := e.general(alice).LastSeq; got != last {
-		t.Fatalf("a cancelled send was stored: last_seq %d, want %d", got, last)
+	res := make(chan error, 1)
+	e.s.SendAsync(ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Text: "never"}, allow,
+		func(_ protocol.Message, _ bool, err error) { res <- err })
+	wantErr(t, "SendAsync(cancelled ctx)", <-res, context.Canceled)
+	ran := false
+	err := e.s.Write(ctx, nil, func(store.Tx) ([]store.Event, error) { ran = true; return nil, nil })
+	wantErr(t, "Write(cancelled ctx)", err, context.Canceled)
+	if ran {
+		t.Fatal("the fn of a cancelled Write ran")
+	}
+	if got := e.general(alice).LastSeq; got != g.LastSeq {
+		t.Fatalf("a cancelled send was stored: last_seq %d, want %d", got, g.LastSeq)
 	}
 	if evs := e.rec.take(); len(evs) != 0 {
 		t.Fatalf("cancelled writes produced %q", describe(evs))
 	}
-}
-
-// testSendAsync pipelines sends from one caller: each is answered once, in
-// submission order, with gap-free seqs; errors and retries behave as Send's.
-func testSendAsync(t *testing.T, e *env) {
-	alice := e.user("alice")
-	bob := e.user("bob")
-	r := e.room(alice, "r", protocol.RoomPrivate) // seq 1: created
-	type result struct {
-		msg protocol.Message
-		dup bool
-		err error
-	}
-	const n = 200
-	results := make(chan result, n+3)
-	done := func(m protocol.Message, dup bool, err error) { results <- result{m, dup, err} }
-	for i := 0; i < n; i++ {
-		e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: fmt.Sprint(i), ClientID: fmt.Sprint("a", i)}, done)
-	}
-	for i := 0; i < n; i++ {
-		res := <-results
-		must(t, "SendAsync", res.err)
-		if res.msg.Text != fmt.Sprint(i) || res.msg.Seq != int64(i+2) || res.dup {
-			t.Fatalf("answer %d: %+v dup=%v, want text %d at seq %d", i, res.msg, res.dup, i, i+2)
-		}
-	}
-	// A retry answers with the original; a non-member is refused.
-	e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: "again", ClientID: "a7"}, done)
-	if res := <-results; res.err != nil || !res.dup || res.msg.Seq != 9 {
-		t.Fatalf("retry: %+v", res)
-	}
-	e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: bob.ID, Text: "let me in"}, done)
-	if res := <-results; !errors.Is(res.err, store.ErrForbidden) {
-		t.Fatalf("non-member: %v, want ErrForbidden", res.err)
-	}
-	checkLog(t, e, r.ID)
-	must(t, "Close", e.s.Close())
-	e.s.SendAsync(e.ctx, store.SendRequest{RoomID: r.ID, SenderID: alice.ID, Text: "late"}, done)
-	if res := <-results; res.err == nil {
-		t.Fatal("SendAsync after Close succeeded")
-	}
-	e.s = e.openStore()
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,71 +23,99 @@ func protocolTime(s string) (time.Time, error) {
 	return ts, nil
 }
 
+func (e *env) createRoom(r store.NewRoom) (string, error) {
+	var id string
+	err := e.s.Write(e.ctx, nil, func(tx store.Tx) (_ []store.Event, err error) {
+		id, err = tx.CreateRoom(r)
+		return nil, err
+	})
+	return id, err
+}
+
 func testCreateRoom(t *testing.T, e *env) {
 	alice := e.user("alice")
-	e.rec.take()
 	r := e.room(alice, "Design", protocol.RoomPublic)
 	if r.ID[:2] != "r_" || r.Name != "Design" || r.Kind != protocol.RoomPublic || !r.Member ||
-		r.Members != 1 || r.LastSeq != 1 || r.Unread != 0 {
+		r.Members != 1 || r.LastSeq != 1 || r.Unread != 0 || r.ReadSeq != 0 {
 		t.Fatalf("created room %+v", r)
 	}
-	evs := e.rec.take()
-	wantEvents(t, evs, "member joined created", "message system alice created the room")
-	if evs[0].UserID != alice.ID || evs[0].Room.ID != r.ID || !evs[0].Room.Member || evs[1].Seq != 1 || evs[1].RoomID != r.ID {
-		t.Fatalf("create events %+v", evs)
-	}
-
-	p := e.room(alice, "secret", protocol.RoomPrivate)
-	if p.Kind != protocol.RoomPrivate || !p.Member || p.Members != 1 {
-		t.Fatalf("private room %+v", p)
-	}
+	e.room(alice, "secret", protocol.RoomPrivate)
+	// Names of public and private rooms are unique without regard to case.
 	for _, name := range []string{"design", "DESIGN", "Secret", "GENERAL"} {
 		for _, kind := range []string{protocol.RoomPublic, protocol.RoomPrivate} {
-			_, err := e.s.CreateRoom(e.ctx, alice.ID, name, kind)
+			_, err := e.createRoom(store.NewRoom{Name: name, Kind: kind})
 			wantErr(t, "CreateRoom("+name+", "+kind+")", err, store.ErrConflict)
 		}
 	}
-	_, err := e.s.CreateRoom(e.ctx, alice.ID, "dms", protocol.RoomDM)
-	wantErr(t, "CreateRoom(kind dm)", err, store.ErrInvalid)
-	e.rec.take()
-	_, err = e.s.CreateRoom(e.ctx, "u_nobody", "orphan", protocol.RoomPublic)
-	wantErr(t, "CreateRoom(unknown creator)", err, store.ErrNotFound)
+	// Direct-message rooms have no names of their own, and one key each.
+	_, err := e.createRoom(store.NewRoom{Kind: protocol.RoomDM, DMKey: "a|b"})
+	must(t, "CreateRoom(dm)", err)
+	_, err = e.createRoom(store.NewRoom{Kind: protocol.RoomDM, DMKey: "a|c"})
+	must(t, "CreateRoom(another dm)", err)
+	_, err = e.createRoom(store.NewRoom{Kind: protocol.RoomDM, DMKey: "a|b"})
+	wantErr(t, "CreateRoom(a dm's key again)", err, store.ErrConflict)
+
+	found, err := e.s.RoomByName(e.ctx, "DESIGN")
+	if err != nil || found.ID != r.ID || found.Name != "Design" || found.Kind != protocol.RoomPublic || found.LastSeq != 1 {
+		t.Fatalf("RoomByName = %+v, %v", found, err)
+	}
+	_, err = e.s.RoomByName(e.ctx, "nothing")
+	wantErr(t, "RoomByName(unknown)", err, store.ErrNotFound)
+	_, err = e.s.RoomByName(e.ctx, "")
+	wantErr(t, "RoomByName(a dm's empty name)", err, store.ErrNotFound)
+	e.write(func(tx store.Tx) ([]store.Event, error) {
+		if got, err := tx.RoomByName("secret"); err != nil || got.Kind != protocol.RoomPrivate {
+			t.Errorf("Tx.RoomByName = %+v, %v", got, err)
+		}
+		if _, err := tx.DMRoom("a|b"); err != nil {
+			t.Errorf("DMRoom: %v", err)
+		}
+		_, err := tx.DMRoom("b|a")
+		wantErr(t, "DMRoom(unknown key)", err, store.ErrNotFound)
+		return nil, nil
+	})
 	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("failed creates produced events %q", describe(evs))
+		t.Fatalf("writes without events produced %q", describe(evs))
 	}
 }
 
-func testVisibility(t *testing.T, e *env) {
+// testRoomFacts checks the two ways a write reads a room — its own row with
+// one user's membership, and the whole view of a viewer — and that Room
+// shows any room to any viewer: whether they may see it is chat's call.
+func testRoomFacts(t *testing.T, e *env) {
 	alice := e.user("alice")
 	bob := e.user("bob")
-	pub := e.room(alice, "pub", protocol.RoomPublic)
 	priv := e.room(alice, "priv", protocol.RoomPrivate)
-	dm, err := e.s.DM(e.ctx, alice.ID, bob.ID)
-	must(t, "DM", err)
-	carol := e.user("carol")
-
-	if r := e.roomOf(pub.ID, bob); r.Member || r.Members != 1 || r.Name != "pub" {
-		t.Fatalf("public room as a non-member: %+v", r)
-	}
-	_, err = e.s.Room(e.ctx, priv.ID, bob.ID)
-	wantErr(t, "Room(private, non-member)", err, store.ErrNotFound)
-	_, err = e.s.Room(e.ctx, dm.ID, carol.ID)
-	wantErr(t, "Room(dm, non-member)", err, store.ErrNotFound)
-	_, err = e.s.Room(e.ctx, "r_nothing", alice.ID)
-	wantErr(t, "Room(unknown)", err, store.ErrNotFound)
-	if r := e.roomOf(priv.ID, alice); !r.Member {
-		t.Fatalf("private room as its member: %+v", r)
-	}
-	if r := e.roomOf(dm.ID, bob); r.Name != "alice" || r.Kind != protocol.RoomDM {
-		t.Fatalf("dm as bob: %+v", r)
-	}
-	rooms, err := e.s.Rooms(e.ctx, carol.ID)
-	must(t, "Rooms", err)
-	for _, r := range rooms {
-		if r.ID == priv.ID || r.ID == dm.ID {
-			t.Fatalf("Rooms(carol) lists %+v", r)
+	dm := e.dm(alice, bob)
+	e.write(func(tx store.Tx) ([]store.Event, error) {
+		r, err := tx.Room(priv.ID, alice.ID)
+		if err != nil || r != (protocol.Room{ID: priv.ID, Name: "priv", Kind: protocol.RoomPrivate, LastSeq: 1, Member: true}) {
+			t.Errorf("Room(priv) as alice = %+v, %v", r, err)
 		}
+		r, err = tx.Room(priv.ID, bob.ID)
+		if err != nil || r.Member || r.Kind != protocol.RoomPrivate {
+			t.Errorf("Room(priv) as bob = %+v, %v", r, err)
+		}
+		r, err = tx.Room(dm.ID, bob.ID)
+		if err != nil || !r.Member || r.Kind != protocol.RoomDM || r.Name != "" {
+			t.Errorf("Room(dm) as bob = %+v, %v", r, err)
+		}
+		_, err = tx.Room("r_nothing", alice.ID)
+		wantErr(t, "Room(unknown)", err, store.ErrNotFound)
+		v, err := tx.View(dm.ID, bob.ID)
+		if err != nil || v.Name != "alice" || v.Members != 2 || !v.Member {
+			t.Errorf("View(dm) as bob = %+v, %v", v, err)
+		}
+		return nil, nil
+	})
+	if r := e.roomOf(priv.ID, bob); r.Member || r.Members != 1 || r.Name != "priv" {
+		t.Fatalf("private room as a non-member: %+v", r)
 	}
+	if r := e.roomOf(dm.ID, alice); r.Name != "bob" || r.Kind != protocol.RoomDM || !r.Member {
+		t.Fatalf("dm as alice: %+v", r)
+	}
+	_, err := e.s.Room(e.ctx, "r_nothing", alice.ID)
+	wantErr(t, "Room(unknown)", err, store.ErrNotFound)
 }
 
 func testRoomsListing(t *testing.T, e *env) {
@@ -96,11 +125,9 @@ func testRoomsListing(t *testing.T, e *env) {
 	zed := e.room(alice, "zed", protocol.RoomPublic)
 	apple := e.room(bob, "Apple", protocol.RoomPublic)
 	priv := e.room(alice, "priv", protocol.RoomPrivate)
-	_ = e.room(bob, "bobs", protocol.RoomPrivate) // invisible to alice
-	dmCarol, err := e.s.DM(e.ctx, alice.ID, carol.ID)
-	must(t, "DM", err)
-	dmBob, err := e.s.DM(e.ctx, bob.ID, alice.ID)
-	must(t, "DM", err)
+	_ = e.room(bob, "bobs", protocol.RoomPrivate) // not alice's
+	dmCarol := e.dm(alice, carol)
+	dmBob := e.dm(bob, alice)
 	g := e.general(alice)
 
 	e.send(bob, g.ID, "hello")
@@ -108,30 +135,37 @@ func testRoomsListing(t *testing.T, e *env) {
 	e.send(bob, dmBob.ID, "psst")
 	e.send(bob, apple.ID, "apples") // alice is not a member: no unread
 
-	rooms, err := e.s.Rooms(e.ctx, alice.ID)
-	must(t, "Rooms", err)
 	type row struct {
 		id, name, kind  string
 		member          bool
 		members         int
 		unread, lastSeq int64
 	}
-	want := []row{
-		{apple.ID, "Apple", protocol.RoomPublic, false, 1, 0, 2},
+	list := func(sc store.Scope) []row {
+		t.Helper()
+		rooms, err := e.s.Rooms(e.ctx, sc)
+		must(t, "Rooms", err)
+		var out []row
+		for _, r := range rooms {
+			out = append(out, row{r.ID, r.Name, r.Kind, r.Member, r.Members, r.Unread, r.LastSeq})
+		}
+		return out
+	}
+	mine := []row{
 		{g.ID, "general", protocol.RoomPublic, true, 3, 1, g.LastSeq + 2},
 		{zed.ID, "zed", protocol.RoomPublic, true, 1, 0, 1},
 		{priv.ID, "priv", protocol.RoomPrivate, true, 1, 0, 1},
 		{dmBob.ID, "bob", protocol.RoomDM, true, 2, 1, 1},
 		{dmCarol.ID, "carol", protocol.RoomDM, true, 2, 0, 0},
 	}
-	if len(rooms) != len(want) {
-		t.Fatalf("Rooms(alice) = %+v, want %d rooms", rooms, len(want))
+	if got := list(store.Scope{UserID: alice.ID}); !slices.Equal(got, mine) {
+		t.Fatalf("alice's rooms\n got %+v\nwant %+v", got, mine)
 	}
-	for i, r := range rooms {
-		got := row{r.ID, r.Name, r.Kind, r.Member, r.Members, r.Unread, r.LastSeq}
-		if got != want[i] {
-			t.Errorf("Rooms(alice)[%d] = %+v, want %+v", i, got, want[i])
-		}
+	// With the public rooms: ordered by kind, then name without regard to
+	// case.
+	withPublic := append([]row{{apple.ID, "Apple", protocol.RoomPublic, false, 1, 0, 2}}, mine...)
+	if got := list(store.Scope{UserID: alice.ID, Public: true}); !slices.Equal(got, withPublic) {
+		t.Fatalf("alice's rooms and the public ones\n got %+v\nwant %+v", got, withPublic)
 	}
 	// The DM's name is the other user's, as each viewer sees it.
 	if r := e.roomOf(dmBob.ID, bob); r.Name != "alice" || r.Unread != 0 {
@@ -142,168 +176,42 @@ func testRoomsListing(t *testing.T, e *env) {
 	}
 }
 
-func testJoin(t *testing.T, e *env) {
+func testMembers(t *testing.T, e *env) {
 	alice := e.user("alice")
 	bob := e.user("bob")
-	pub := e.room(alice, "pub", protocol.RoomPublic)
-	priv := e.room(alice, "priv", protocol.RoomPrivate)
-	dm, err := e.s.DM(e.ctx, alice.ID, bob.ID)
-	must(t, "DM", err)
-	carol := e.user("carol")
-	e.rec.take()
-
-	r, err := e.s.Join(e.ctx, pub.ID, bob.ID)
-	must(t, "Join", err)
-	if !r.Member || r.Members != 2 || r.LastSeq != 2 || r.ID != pub.ID {
+	pub := e.room(alice, "pub", protocol.RoomPublic) // seq 1
+	e.send(alice, pub.ID, "before bob")              // 2
+	e.join(pub.ID, bob)                              // 3
+	r := e.roomOf(pub.ID, bob)
+	// The read marker starts at the room's end when the member joins.
+	if !r.Member || r.Members != 2 || r.ReadSeq != 2 || r.Unread != 0 {
 		t.Fatalf("joined room %+v", r)
 	}
-	evs := e.rec.take()
-	wantEvents(t, evs, "member joined", "message system bob joined")
-	if evs[0].UserID != bob.ID || !evs[0].Room.Member || evs[0].Room.Members != 2 || evs[1].Seq != 2 {
-		t.Fatalf("join events %+v", evs)
+	if ok, err := e.s.IsMember(e.ctx, pub.ID, bob.ID); err != nil || !ok {
+		t.Fatalf("IsMember after AddMember: %v, %v", ok, err)
 	}
-	if ok, _ := e.s.IsMember(e.ctx, pub.ID, bob.ID); !ok {
-		t.Fatal("IsMember after Join is false")
+	g := e.general(bob)
+	ids, err := e.s.MemberRoomIDs(e.ctx, bob.ID)
+	want := []string{g.ID, pub.ID}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(ids, want) {
+		t.Fatalf("MemberRoomIDs = %v, %v; want %v (byte order)", ids, err, want)
 	}
+	add := func(roomID string, u protocol.User) error {
+		return e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) { return nil, tx.AddMember(roomID, u.ID) })
+	}
+	wantErr(t, "AddMember(again)", add(pub.ID, bob), store.ErrConflict)
+	wantErr(t, "AddMember(unknown room)", add("r_nothing", bob), store.ErrNotFound)
 
-	// Joining again changes nothing.
-	r, err = e.s.Join(e.ctx, pub.ID, bob.ID)
-	must(t, "Join(again)", err)
-	if r.Members != 2 || r.LastSeq != 2 || !r.Member {
-		t.Fatalf("joined twice: %+v", r)
-	}
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("second join produced %q", describe(evs))
-	}
-	// A member "joining" a private room they are in also changes nothing.
-	if _, err := e.s.Join(e.ctx, priv.ID, alice.ID); err != nil {
-		t.Fatalf("Join(private, member): %v", err)
-	}
-
-	_, err = e.s.Join(e.ctx, priv.ID, bob.ID)
-	wantErr(t, "Join(private)", err, store.ErrForbidden)
-	_, err = e.s.Join(e.ctx, dm.ID, carol.ID)
-	wantErr(t, "Join(dm)", err, store.ErrForbidden)
-	_, err = e.s.Join(e.ctx, "r_nothing", bob.ID)
-	wantErr(t, "Join(unknown)", err, store.ErrNotFound)
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("refused joins produced %q", describe(evs))
-	}
-}
-
-func testLeave(t *testing.T, e *env) {
-	alice := e.user("alice")
-	bob := e.user("bob")
-	pub := e.room(alice, "pub", protocol.RoomPublic)
-	_, err := e.s.Join(e.ctx, pub.ID, bob.ID)
-	must(t, "Join", err)
-	dm, err := e.s.DM(e.ctx, alice.ID, bob.ID)
-	must(t, "DM", err)
-	e.rec.take()
-
-	must(t, "Leave", e.s.Leave(e.ctx, pub.ID, bob.ID))
-	evs := e.rec.take()
-	wantEvents(t, evs, "message system bob left", "member left")
-	if evs[0].Seq != 3 || evs[1].UserID != bob.ID || evs[1].Room.Member || evs[1].Room.Members != 1 || evs[1].RoomID != pub.ID {
-		t.Fatalf("leave events %+v", evs)
-	}
+	e.leave(pub.ID, bob)
 	if ok, _ := e.s.IsMember(e.ctx, pub.ID, bob.ID); ok {
-		t.Fatal("IsMember after Leave is true")
+		t.Fatal("IsMember after RemoveMember is true")
 	}
-	if r := e.roomOf(pub.ID, bob); r.Member || r.Members != 1 || r.LastSeq != 3 {
-		t.Fatalf("room after leave: %+v", r)
+	if r := e.roomOf(pub.ID, bob); r.Member || r.Members != 1 || r.LastSeq != 4 || r.Unread != 0 {
+		t.Fatalf("room after leaving: %+v", r)
 	}
-	wantErr(t, "Leave(again)", e.s.Leave(e.ctx, pub.ID, bob.ID), store.ErrNotFound)
-	wantErr(t, "Leave(unknown room)", e.s.Leave(e.ctx, "r_nothing", bob.ID), store.ErrNotFound)
-	wantErr(t, "Leave(dm)", e.s.Leave(e.ctx, dm.ID, bob.ID), store.ErrForbidden)
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("refused leaves produced %q", describe(evs))
-	}
+	err = e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) { return nil, tx.RemoveMember(pub.ID, bob.ID) })
+	wantErr(t, "RemoveMember(again)", err, store.ErrNotFound)
 	// Leaving and joining again works.
-	if _, err := e.s.Join(e.ctx, pub.ID, bob.ID); err != nil {
-		t.Fatalf("rejoin: %v", err)
-	}
-}
-
-func testInvite(t *testing.T, e *env) {
-	alice := e.user("alice")
-	bob := e.user("bob")
-	carol := e.user("carol")
-	priv := e.room(alice, "priv", protocol.RoomPrivate)
-	dm, err := e.s.DM(e.ctx, alice.ID, bob.ID)
-	must(t, "DM", err)
-	e.rec.take()
-
-	must(t, "Invite", e.s.Invite(e.ctx, priv.ID, alice.ID, bob.ID))
-	evs := e.rec.take()
-	wantEvents(t, evs, "member joined", "message system bob joined")
-	if evs[0].UserID != bob.ID || !evs[0].Room.Member || evs[0].Room.Kind != protocol.RoomPrivate || evs[1].Seq != 2 {
-		t.Fatalf("invite events %+v", evs)
-	}
-	if r := e.roomOf(priv.ID, bob); !r.Member || r.Members != 2 {
-		t.Fatalf("private room as invitee: %+v", r)
-	}
-	// Members of a private room may invite.
-	must(t, "Invite(by invitee)", e.s.Invite(e.ctx, priv.ID, bob.ID, carol.ID))
-	e.rec.take()
-	// Inviting a member again changes nothing.
-	must(t, "Invite(again)", e.s.Invite(e.ctx, priv.ID, alice.ID, carol.ID))
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("second invite produced %q", describe(evs))
-	}
-
-	dave := e.user("dave")
-	erin := e.user("erin")
-	e.rec.take()
-	wantErr(t, "Invite(by non-member)", e.s.Invite(e.ctx, priv.ID, dave.ID, erin.ID), store.ErrNotFound)
-	wantErr(t, "Invite(unknown room)", e.s.Invite(e.ctx, "r_nothing", alice.ID, erin.ID), store.ErrNotFound)
-	wantErr(t, "Invite(dm)", e.s.Invite(e.ctx, dm.ID, alice.ID, erin.ID), store.ErrForbidden)
-	wantErr(t, "Invite(unknown user)", e.s.Invite(e.ctx, priv.ID, alice.ID, "u_nobody"), store.ErrNotFound)
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("refused invites produced %q", describe(evs))
-	}
-	if ok, _ := e.s.IsMember(e.ctx, priv.ID, erin.ID); ok {
-		t.Fatal("refused invite made a member")
-	}
-}
-
-func testDM(t *testing.T, e *env) {
-	alice := e.user("alice")
-	bob := e.user("bob")
-	e.rec.take()
-
-	r1, err := e.s.DM(e.ctx, alice.ID, bob.ID)
-	must(t, "DM", err)
-	if r1.Kind != protocol.RoomDM || r1.Name != "bob" || !r1.Member || r1.Members != 2 || r1.LastSeq != 0 {
-		t.Fatalf("DM as alice: %+v", r1)
-	}
-	evs := e.rec.take()
-	wantEvents(t, evs, "member joined created", "member joined")
-	if evs[0].UserID != alice.ID || evs[0].Room.Name != "bob" || evs[1].UserID != bob.ID || evs[1].Room.Name != "alice" {
-		t.Fatalf("DM events %+v", evs)
-	}
-
-	r2, err := e.s.DM(e.ctx, bob.ID, alice.ID)
-	must(t, "DM(other side)", err)
-	if r2.ID != r1.ID || r2.Name != "alice" {
-		t.Fatalf("DM as bob: %+v, want id %s named alice", r2, r1.ID)
-	}
-	r3, err := e.s.DM(e.ctx, alice.ID, bob.ID)
-	must(t, "DM(again)", err)
-	if r3.ID != r1.ID {
-		t.Fatalf("DM again: id %s, want %s", r3.ID, r1.ID)
-	}
-	if evs := e.rec.take(); len(evs) != 0 {
-		t.Fatalf("existing DM produced %q", describe(evs))
-	}
-
-	_, err = e.s.DM(e.ctx, alice.ID, alice.ID)
-	wantErr(t, "DM(self)", err, store.ErrInvalid)
-	_, err = e.s.DM(e.ctx, alice.ID, "u_nobody")
-	wantErr(t, "DM(unknown)", err, store.ErrNotFound)
-
-	m := e.send(bob, r1.ID, "hi alice")
-	if m.Seq != 1 {
-		t.Fatalf("first DM message seq %d", m.Seq)
-	}
+	must(t, "AddMember(rejoin)", add(pub.ID, bob))
 }

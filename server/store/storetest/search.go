@@ -8,12 +8,12 @@ import (
 	"minichat/server/store"
 )
 
-// search returns the texts of what u finds, failing on error.
-func (e *env) search(u protocol.User, roomID string, limit int, terms ...string) []string {
+// search returns the texts of what a search finds, failing on error.
+func (e *env) search(sc store.Scope, roomID string, limit int, terms ...string) []string {
 	e.t.Helper()
-	msgs, err := e.s.Search(e.ctx, store.SearchRequest{UserID: u.ID, RoomID: roomID, Terms: terms, Limit: limit})
+	msgs, err := e.s.Search(e.ctx, store.SearchRequest{Scope: sc, RoomID: roomID, Terms: terms, Limit: limit})
 	if err != nil {
-		e.t.Fatalf("Search(%s, %q): %v", u.Name, terms, err)
+		e.t.Fatalf("Search(%+v, %q): %v", sc, terms, err)
 	}
 	out := []string{}
 	for _, m := range msgs {
@@ -44,75 +44,72 @@ func testSearch(t *testing.T, e *env) {
 	m4 := e.send(alice, g.ID, "brown, quick fox!")
 	e.send(alice, pub.ID, "a fox in pub")
 	e.send(bob, g.ID, "Ünïcödé café")
+	bobs := store.Scope{UserID: bob.ID, Public: true}
+	alices := store.Scope{UserID: alice.ID, Public: true}
 
-	// Newest first, whole words regardless of case, rooms the searcher may
-	// read only (public rooms, joined or not, and their own).
-	wantFound(t, "bob: fox", e.search(bob, "", 0, "fox"),
+	// Newest first, whole words regardless of case, the rooms of the scope
+	// only.
+	wantFound(t, "bob: fox", e.search(bobs, "", 0, "fox"),
 		"a fox in pub", "brown, quick fox!", "lazy dog sleeps; the FOX watches", "The quick brown fox")
-	wantFound(t, "alice: Fox", e.search(alice, "", 0, "Fox"),
-		"a fox in pub", "brown, quick fox!", "secret fox plans", "lazy dog sleeps; the FOX watches", "The quick brown fox")
-	wantFound(t, "a word's prefix", e.search(alice, "", 0, "fo"))
-	wantFound(t, "nothing", e.search(alice, "", 0, "elephant"))
-	// Every term must match; a phrase matches consecutive words only.
-	wantFound(t, "quick brown", e.search(bob, "", 0, "quick", "brown"), "brown, quick fox!", "The quick brown fox")
-	wantFound(t, `"quick brown"`, e.search(bob, "", 0, "quick brown"), "The quick brown fox")
-	wantFound(t, `"brown quick"`, e.search(bob, "", 0, "brown quick"), "brown, quick fox!")
-	wantFound(t, "fox dog", e.search(bob, "", 0, "fox", "dog"), "lazy dog sleeps; the FOX watches")
-	wantFound(t, "case of non-ASCII words", e.search(bob, "", 0, "ÜNÏCÖDÉ"), "Ünïcödé café")
-	// One room; a room the searcher may not read finds nothing.
-	wantFound(t, "alice: fox in priv", e.search(alice, priv.ID, 0, "fox"), "secret fox plans")
-	wantFound(t, "bob: fox in priv", e.search(bob, priv.ID, 0, "fox"))
-	wantFound(t, "bob: fox in general", e.search(bob, g.ID, 0, "fox"),
+	wantFound(t, "bob's own rooms: fox", e.search(store.Scope{UserID: bob.ID}, "", 0, "fox"),
 		"brown, quick fox!", "lazy dog sleeps; the FOX watches", "The quick brown fox")
-	wantFound(t, "unknown room", e.search(alice, "r_nothing", 0, "fox"))
+	wantFound(t, "alice: Fox", e.search(alices, "", 0, "Fox"),
+		"a fox in pub", "brown, quick fox!", "secret fox plans", "lazy dog sleeps; the FOX watches", "The quick brown fox")
+	wantFound(t, "a word's prefix", e.search(alices, "", 0, "fo"))
+	wantFound(t, "nothing", e.search(alices, "", 0, "elephant"))
+	// Every term must match; a phrase matches consecutive words only.
+	wantFound(t, "quick brown", e.search(bobs, "", 0, "quick", "brown"), "brown, quick fox!", "The quick brown fox")
+	wantFound(t, `"quick brown"`, e.search(bobs, "", 0, "quick brown"), "The quick brown fox")
+	wantFound(t, `"brown quick"`, e.search(bobs, "", 0, "brown quick"), "brown, quick fox!")
+	wantFound(t, "fox dog", e.search(bobs, "", 0, "fox", "dog"), "lazy dog sleeps; the FOX watches")
+	wantFound(t, "case of non-ASCII words", e.search(bobs, "", 0, "ÜNÏCÖDÉ"), "Ünïcödé café")
+	// One room, whoever asks.
+	wantFound(t, "fox in priv", e.search(bobs, priv.ID, 0, "fox"), "secret fox plans")
+	wantFound(t, "fox in general", e.search(bobs, g.ID, 0, "fox"),
+		"brown, quick fox!", "lazy dog sleeps; the FOX watches", "The quick brown fox")
+	wantFound(t, "unknown room", e.search(alices, "r_nothing", 0, "fox"))
 	// Limit keeps the newest.
-	wantFound(t, "limit 2", e.search(alice, "", 2, "fox"), "a fox in pub", "brown, quick fox!")
+	wantFound(t, "limit 2", e.search(alices, "", 2, "fox"), "a fox in pub", "brown, quick fox!")
 	// System messages are not found.
-	wantFound(t, "joined", e.search(alice, "", 0, "joined"))
+	wantFound(t, "created", e.search(alices, "", 0, "created"))
 
 	// Results are messages in their current state.
-	_, err := e.s.React(e.ctx, g.ID, m4.ID, bob.ID, "👍", true)
-	must(t, "React", err)
-	got, err := e.s.Search(e.ctx, store.SearchRequest{UserID: bob.ID, Terms: []string{"quick", "brown"}})
-	must(t, "Search", err)
-	if len(got) != 2 || got[0].ID != m4.ID || got[0].Seq != m4.Seq || got[0].Room != g.ID || got[0].Sender == nil ||
+	e.react(g.ID, m4.ID, bob, "👍", true)
+	got, err := e.s.Search(e.ctx, store.SearchRequest{Scope: bobs, Terms: []string{"quick", "brown"}})
+	if err != nil || len(got) != 2 || got[0].ID != m4.ID || got[0].Seq != m4.Seq || got[0].Room != g.ID || got[0].Sender == nil ||
 		*got[0].Sender != alice || len(got[0].Reactions) != 1 || got[1].ID != m1.ID {
-		t.Fatalf("search results %+v", got)
+		t.Fatalf("search results %+v, %v", got, err)
 	}
 	// An edit is found by its new text only, in its old place; a deleted
 	// message is not found at all.
-	_, err = e.s.Edit(e.ctx, g.ID, m1.ID, alice.ID, false, "slow green turtle")
-	must(t, "Edit", err)
-	wantFound(t, "fox after edit", e.search(bob, g.ID, 0, "fox"), "brown, quick fox!", "lazy dog sleeps; the FOX watches")
-	wantFound(t, "turtle", e.search(bob, "", 0, "turtle"), "slow green turtle")
-	_, err = e.s.Delete(e.ctx, g.ID, m2.ID, bob.ID, false)
-	must(t, "Delete", err)
-	wantFound(t, "dog after delete", e.search(bob, "", 0, "dog"))
+	e.edit(g.ID, m1.ID, "slow green turtle")
+	wantFound(t, "fox after edit", e.search(bobs, g.ID, 0, "fox"), "brown, quick fox!", "lazy dog sleeps; the FOX watches")
+	wantFound(t, "turtle", e.search(bobs, "", 0, "turtle"), "slow green turtle")
+	e.del(g.ID, m2.ID)
+	wantFound(t, "dog after delete", e.search(bobs, "", 0, "dog"))
 	// A message with attachments and no text is not found, until an edit
 	// gives it text.
 	f := e.file(alice, "x.png", "ab")
-	att, _, err := e.s.Send(e.ctx, store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Attachments: []string{f.ID}})
-	must(t, "Send(attachment)", err)
+	att, _, err := e.sendReq(store.SendRequest{RoomID: g.ID, SenderID: alice.ID, Attachments: []string{f.ID}})
+	must(t, "send(attachment)", err)
 	e.send(alice, g.ID, "newer turtle")
-	_, err = e.s.Edit(e.ctx, g.ID, att.ID, alice.ID, false, "caption turtle")
-	must(t, "Edit(caption)", err)
-	wantFound(t, "turtle after caption", e.search(bob, "", 0, "turtle"), "newer turtle", "caption turtle", "slow green turtle")
-	got, err = e.s.Search(e.ctx, store.SearchRequest{UserID: bob.ID, Terms: []string{"caption"}})
-	must(t, "Search", err)
-	if len(got) != 1 || len(got[0].Attachments) != 1 || got[0].Attachments[0] != f.Attachment() {
-		t.Fatalf("search result attachments %+v", got)
+	e.edit(g.ID, att.ID, "caption turtle")
+	wantFound(t, "turtle after caption", e.search(bobs, "", 0, "turtle"), "newer turtle", "caption turtle", "slow green turtle")
+	got, err = e.s.Search(e.ctx, store.SearchRequest{Scope: bobs, Terms: []string{"caption"}})
+	if err != nil || len(got) != 1 || len(got[0].Attachments) != 1 || got[0].Attachments[0] != f.Attachment() {
+		t.Fatalf("search result attachments %+v, %v", got, err)
 	}
-	// Leaving a private room hides it from search.
-	must(t, "Invite", e.s.Invite(e.ctx, priv.ID, alice.ID, bob.ID))
-	wantFound(t, "bob: secret after invite", e.search(bob, "", 0, "secret"), "secret fox plans")
-	must(t, "Leave", e.s.Leave(e.ctx, priv.ID, bob.ID))
-	wantFound(t, "bob: secret after leave", e.search(bob, "", 0, "secret"))
+	// The scope follows membership.
+	e.join(priv.ID, bob)
+	wantFound(t, "bob: secret after joining", e.search(bobs, "", 0, "secret"), "secret fox plans")
+	e.leave(priv.ID, bob)
+	wantFound(t, "bob: secret after leaving", e.search(bobs, "", 0, "secret"))
 
-	_, err = e.s.Search(e.ctx, store.SearchRequest{UserID: alice.ID})
+	_, err = e.s.Search(e.ctx, store.SearchRequest{Scope: alices})
 	wantErr(t, "Search(no terms)", err, store.ErrInvalid)
-	_, err = e.s.Search(e.ctx, store.SearchRequest{UserID: alice.ID, Terms: []string{"fox", ""}})
+	_, err = e.s.Search(e.ctx, store.SearchRequest{Scope: alices, Terms: []string{"fox", ""}})
 	wantErr(t, "Search(empty term)", err, store.ErrInvalid)
 
 	e.reopen()
-	wantFound(t, "turtle after reopen", e.search(bob, "", 0, "turtle"), "newer turtle", "caption turtle", "slow green turtle")
+	wantFound(t, "turtle after reopen", e.search(bobs, "", 0, "turtle"), "newer turtle", "caption turtle", "slow green turtle")
 }

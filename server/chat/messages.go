@@ -1,0 +1,127 @@
+package chat
+
+import (
+	"context"
+	"errors"
+
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+// target reads, inside a write, a message of a room that user is about to
+// change: the user must be allowed to write to the room (mayWrite) and the
+// message must exist.
+func target(tx store.Tx, user protocol.User, roomID, msgID, what string) (protocol.Message, error) {
+	r, err := roomOf(tx, roomID, user.ID)
+	if err != nil {
+		return protocol.Message{}, err
+	}
+	if err := mayWrite(r, what); err != nil {
+		return protocol.Message{}, err
+	}
+	if !protocol.ValidID(msgID) {
+		return protocol.Message{}, errMessageNotFound()
+	}
+	m, err := tx.Message(msgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return m, errMessageNotFound()
+	}
+	return m, err
+}
+
+// changed appends the update of a changed message to its room's log and
+// returns the event that follows: the message's whole current state at the
+// update's seq.
+func changed(tx store.Tx, roomID, msgID string) (store.Event, error) {
+	seq, err := tx.AppendUpdate(roomID, msgID)
+	if err != nil {
+		return store.Event{}, err
+	}
+	m, err := tx.Message(msgID)
+	return store.Event{Kind: store.EventUpdate, RoomID: roomID, Seq: seq, Message: m}, err
+}
+
+// Edit replaces a message's text (mayChange). Event: the update.
+func (s *Service) Edit(ctx context.Context, user protocol.User, roomID, msgID, text string) (protocol.Message, error) {
+	text, err := protocol.NormalizeText(text, false)
+	if err != nil {
+		return protocol.Message{}, err
+	}
+	if err := checkRoomID(roomID); err != nil {
+		return protocol.Message{}, err
+	}
+	var msg protocol.Message
+	err = s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
+		m, err := target(tx, user, roomID, msgID, "change its messages")
+		if err != nil {
+			return nil, err
+		}
+		if err := mayChange(m, roomID, user, true); err != nil {
+			return nil, err
+		}
+		if err := tx.SetText(msgID, text); err != nil {
+			return nil, err
+		}
+		ev, err := changed(tx, roomID, msgID)
+		msg = ev.Message
+		return []store.Event{ev}, err
+	})
+	return msg, err
+}
+
+// Delete turns a message into a tombstone: deleted, text empty, no
+// reactions, no attachments (its files are no longer readable through it)
+// (mayChange). Deleting twice changes nothing. Event: the update.
+func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID string) (protocol.Message, error) {
+	if err := checkRoomID(roomID); err != nil {
+		return protocol.Message{}, err
+	}
+	var msg protocol.Message
+	err := s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
+		m, err := target(tx, user, roomID, msgID, "change its messages")
+		if err != nil {
+			return nil, err
+		}
+		if err := mayChange(m, roomID, user, false); err != nil {
+			return nil, err
+		}
+		if m.Deleted {
+			msg = m
+			return nil, nil
+		}
+		if err := tx.Tombstone(msgID); err != nil {
+			return nil, err
+		}
+		ev, err := changed(tx, roomID, msgID)
+		msg = ev.Message
+		return []store.Event{ev}, err
+	})
+	return msg, err
+}
+
+// React adds (on) or removes the user's reaction (mayReact). A change that
+// changes nothing produces no event. Event: the update.
+func (s *Service) React(ctx context.Context, user protocol.User, roomID, msgID, emoji string, on bool) (protocol.Message, error) {
+	if err := checkRoomID(roomID); err != nil {
+		return protocol.Message{}, err
+	}
+	var msg protocol.Message
+	err := s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
+		m, err := target(tx, user, roomID, msgID, "react to its messages")
+		if err != nil {
+			return nil, err
+		}
+		if err := mayReact(m, roomID); err != nil {
+			return nil, err
+		}
+		did, err := tx.React(msgID, user.ID, emoji, on)
+		if err != nil || !did {
+			msg = m
+			return nil, err
+		}
+		ev, err := changed(tx, roomID, msgID)
+		msg = ev.Message
+		return []store.Event{ev}, err
+	})
+	return msg, err
+}

@@ -1,0 +1,147 @@
+package chat
+
+import (
+	"testing"
+
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+// TestRules is the table of every rule: each row one case of one rule, and
+// the answer it must give — "" for allowed, else the error code.
+func TestRules(t *testing.T) {
+	var (
+		pub, priv, dm        = protocol.RoomPublic, protocol.RoomPrivate, protocol.RoomDM
+		alice                = protocol.User{ID: "u_alice", Name: "alice", Role: protocol.RoleMember}
+		bob                  = protocol.User{ID: "u_bob", Name: "bob", Role: protocol.RoleMember}
+		admin                = protocol.User{ID: "u_admin", Name: "admin", Role: protocol.RoleAdmin}
+		room                 = func(kind string, member bool) protocol.Room { return protocol.Room{Kind: kind, Member: member} }
+		none                 = protocol.Room{} // no such room
+		msg                  = protocol.Message{ID: "m_1", Room: "r_1", Kind: protocol.KindChat, Sender: &alice}
+		deleted, system      = msg, protocol.Message{ID: "m_2", Room: "r_1", Kind: protocol.KindSystem}
+		file                 = store.File{ID: "f_1", UploaderID: alice.ID}
+		send                 = store.SendRequest{RoomID: "r_1", SenderID: alice.ID, Text: "hi"}
+		reply, attach        = send, send
+		member, memberPublic = store.SendFacts{Room: room(priv, true), Sender: alice}, store.SendFacts{Room: room(pub, true), Sender: alice}
+	)
+	deleted.Deleted = true
+	reply.ReplyTo = "m_1"
+	attach.Attachments = []string{"f_1"}
+	join := func(r protocol.Room) error { _, err := mayJoin(r); return err }
+	already := func(r protocol.Room) error {
+		if already, err := mayJoin(r); err != nil || !already {
+			t.Errorf("mayJoin(%+v) = %v, %v; want already a member", r, already, err)
+		}
+		return nil
+	}
+	facts := func(f store.SendFacts, change func(*store.SendFacts)) *store.SendFacts {
+		change(&f)
+		return &f
+	}
+	rows := []struct {
+		rule string
+		err  error
+		want string
+	}{
+		// Seeing a room: public rooms are everyone's; the others their
+		// members' only, and not found by anyone else.
+		{"view public, not a member", mayView(room(pub, false)), ""},
+		{"view private, a member", mayView(room(priv, true)), ""},
+		{"view private, not a member", mayView(room(priv, false)), protocol.CodeNotFound},
+		{"view dm, not a member", mayView(room(dm, false)), protocol.CodeNotFound},
+		{"view unknown room", mayView(none), protocol.CodeNotFound},
+		// Writing to a room's log: members only.
+		{"write public, a member", mayWrite(room(pub, true), "post"), ""},
+		{"write dm, a member", mayWrite(room(dm, true), "post"), ""},
+		{"write public, not a member", mayWrite(room(pub, false), "post"), protocol.CodeForbidden},
+		{"write private, not a member", mayWrite(room(priv, false), "post"), protocol.CodeNotFound},
+		{"write unknown room", mayWrite(none, "post"), protocol.CodeNotFound},
+		// Joining: public rooms; the others by invitation only.
+		{"join public", join(room(pub, false)), ""},
+		{"join public again", already(room(pub, true)), ""},
+		{"join private, a member already", already(room(priv, true)), ""},
+		{"join private, not a member", join(room(priv, false)), protocol.CodeNotFound},
+		{"join dm, not a member", join(room(dm, false)), protocol.CodeNotFound},
+		{"join unknown room", join(none), protocol.CodeNotFound},
+		// Leaving: members, of any room but a DM.
+		{"leave public", mayLeave(room(pub, true)), ""},
+		{"leave private", mayLeave(room(priv, true)), ""},
+		{"leave dm", mayLeave(room(dm, true)), protocol.CodeForbidden},
+		{"leave, not a member", mayLeave(room(pub, false)), protocol.CodeNotFound},
+		{"leave unknown room", mayLeave(none), protocol.CodeNotFound},
+		// Inviting: members, into any room but a DM.
+		{"invite to public, a member", mayInvite(room(pub, true)), ""},
+		{"invite to private, a member", mayInvite(room(priv, true)), ""},
+		{"invite to dm, a member", mayInvite(room(dm, true)), protocol.CodeForbidden},
+		{"invite to public, not a member", mayInvite(room(pub, false)), protocol.CodeNotFound},
+		{"invite to private, not a member", mayInvite(room(priv, false)), protocol.CodeNotFound},
+		// Editing and deleting: the sender, or an admin.
+		{"edit own message", mayChange(msg, "r_1", alice, true), ""},
+		{"edit another's message", mayChange(msg, "r_1", bob, true), protocol.CodeForbidden},
+		{"edit another's message, admin", mayChange(msg, "r_1", admin, true), ""},
+		{"edit a message of another room", mayChange(msg, "r_2", alice, true), protocol.CodeNotFound},
+		{"edit a deleted message", mayChange(deleted, "r_1", alice, true), protocol.CodeNotFound},
+		{"edit a system message, admin", mayChange(system, "r_1", admin, true), protocol.CodeForbidden},
+		{"delete own message", mayChange(msg, "r_1", alice, false), ""},
+		{"delete own message again", mayChange(deleted, "r_1", alice, false), ""},
+		{"delete another's message", mayChange(msg, "r_1", bob, false), protocol.CodeForbidden},
+		{"delete a system message", mayChange(system, "r_1", bob, false), protocol.CodeForbidden},
+		{"delete a system message, admin", mayChange(system, "r_1", admin, false), ""},
+		// Reacting: any member, to a message of the room that is not deleted.
+		{"react", mayReact(msg, "r_1"), ""},
+		{"react to a message of another room", mayReact(msg, "r_2"), protocol.CodeNotFound},
+		{"react to a deleted message", mayReact(deleted, "r_1"), protocol.CodeNotFound},
+		// Direct messages: with another user.
+		{"dm another user", mayDM(alice, bob), ""},
+		{"dm oneself", mayDM(alice, alice), protocol.CodeBadRequest},
+		// Sending: a member; a retry answered before anything else is
+		// checked; a reply in the same room; one's own uploads.
+		{"send, a member", checkSend(&send, &member), ""},
+		{"send, not a member of a public room", checkSend(&send, facts(memberPublic, func(f *store.SendFacts) { f.Room.Member = false })), protocol.CodeForbidden},
+		{"send, not a member of a private room", checkSend(&send, facts(member, func(f *store.SendFacts) { f.Room.Member = false })), protocol.CodeNotFound},
+		{"send to an unknown room", checkSend(&send, &store.SendFacts{Sender: alice}), protocol.CodeNotFound},
+		{"send a retry", checkSend(&reply, facts(member, func(f *store.SendFacts) { f.Duplicate = true })), ""},
+		{"send a retry, having left", checkSend(&send, facts(memberPublic, func(f *store.SendFacts) { f.Duplicate, f.Room.Member = true, false })), protocol.CodeForbidden},
+		{"send a reply", checkSend(&reply, facts(member, func(f *store.SendFacts) { f.ReplyRoom = "r_1" })), ""},
+		{"send a reply to another room", checkSend(&reply, facts(member, func(f *store.SendFacts) { f.ReplyRoom = "r_2" })), protocol.CodeNotFound},
+		{"send a reply to nothing", checkSend(&reply, &member), protocol.CodeNotFound},
+		{"send own upload", checkSend(&attach, facts(member, func(f *store.SendFacts) { f.Files = []store.File{file} })), ""},
+		{"send another's upload", checkSend(&attach, facts(member, func(f *store.SendFacts) { f.Files = []store.File{{ID: "f_1", UploaderID: bob.ID}} })), protocol.CodeNotFound},
+		{"send an unknown file", checkSend(&attach, facts(member, func(f *store.SendFacts) { f.Files = []store.File{{}} })), protocol.CodeNotFound},
+		// Signing in: not while disabled.
+		{"sign in", maySignIn(store.Account{User: alice}), ""},
+		{"sign in, disabled", maySignIn(store.Account{User: alice, Disabled: true}), protocol.CodeForbidden},
+	}
+	for _, r := range rows {
+		got := ""
+		if r.err != nil {
+			got = protocol.ErrorCode(r.err)
+		}
+		if got != r.want {
+			t.Errorf("%s: %q (%v), want %q", r.rule, got, r.err, r.want)
+		}
+	}
+
+	// The rules that answer a value.
+	for _, c := range []struct {
+		rule      string
+		got, want any
+	}{
+		{"a file, its uploader", mayReadFile(file, alice.ID, false), true},
+		{"a file, posted where the reader is", mayReadFile(file, bob.ID, true), true},
+		{"a file, not posted where the reader is", mayReadFile(file, bob.ID, false), false},
+		{"the first account's role", role(true, false), protocol.RoleAdmin},
+		{"a later account's role", role(false, false), protocol.RoleMember},
+		{"an account made admin", role(false, true), protocol.RoleAdmin},
+		{"what a user may see", scope(alice), store.Scope{UserID: alice.ID, Public: true}},
+		{"a DM's key", dmKey("u_b", "u_a"), "u_a|u_b"},
+		{"a DM's key, from the other side", dmKey("u_a", "u_b"), "u_a|u_b"},
+		{"joined", joinedText("alice"), "alice joined"},
+		{"left", leftText("alice"), "alice left"},
+		{"created", createdText("alice"), "alice created the room"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.rule, c.got, c.want)
+		}
+	}
+}

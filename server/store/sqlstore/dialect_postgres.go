@@ -1,0 +1,477 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"minichat/server/store"
+)
+
+// pgDB is the Postgres dialect: a pool of read connections, and one
+// connection of the writer's own, so that a crowd of readers (a reconnect
+// storm's room lists and replays) never delays commits.
+type pgDB struct {
+	pool, wpool *pgxpool.Pool
+	r           *renderCache
+	reads       *pgQ // on pool
+}
+
+// pgMarks render the statements' markers for Postgres.
+var pgMarks = marks{
+	// Names are unique through indexes on lower(name).
+	"lower": "lower",
+	// Lists travel as one text array.
+	"in":   "= ANY(%s)",
+	"each": "unnest(%s::text[]) AS f(value)",
+	// Taking a room's next seq: the UPDATE locks the room's row until the
+	// transaction ends, so concurrent writers of the room (on any node)
+	// take seqs one after another, and a statement that fails leaves
+	// last_seq as it was.
+	"seq_with": "WITH next AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq) ",
+	"seq":      "last_seq",
+	"seq_from": " FROM next",
+	// The id column orders reactions.
+	"reaction_order": "r.id",
+	// A row of sends, as arrays.
+	"send_rows": "unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(room_id, sender_id, client_id, reply_to, ord)",
+	// The schema.
+	"int":           "BIGINT",
+	"bool":          "BOOLEAN",
+	"false":         "false",
+	"blob":          "BYTEA",
+	"name_key":      "lower(name)",
+	"without_rowid": "",
+	"sqlite":        "",
+	"postgres":      "%s",
+	"search_schema": pgSearchSchema,
+	// Messages newest first across rooms, so that a search for a common
+	// word walks back from the newest message and stops at the limit
+	// instead of sorting every match.
+	"schema_5": "CREATE INDEX messages_ts ON messages (ts, id)",
+}
+
+// pgSearchSchema is the search half of step 3: a generated tsvector of every
+// chat message that is not deleted ('simple' configuration: words
+// lowercased, no stemming, no stop words), with a GIN index.
+const pgSearchSchema = `
+ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
+	CASE WHEN kind = 'chat' AND NOT deleted THEN to_tsvector('simple'::regconfig, text) END) STORED;
+CREATE INDEX messages_search ON messages USING gin (search);
+`
+
+// minConns is the smallest pool_max_conns that works: one connection for
+// the writer, at least one for reads.
+const minConns = 2
+
+// ParseConfig parses a postgres:// URL (or key=value DSN) into a pool
+// configuration. Pool settings come from the URL's pool_* parameters
+// (pool_max_conns, pool_min_conns, pool_max_conn_lifetime,
+// pool_max_conn_idle_time, pool_health_check_period); without
+// pool_max_conns the pool holds at most max(4, number of CPUs) connections.
+// Other parameters are session settings (search_path, …); jit is off unless
+// the URL sets it.
+func ParseConfig(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgconn's parse errors quote the URL with the password redacted.
+		return nil, fmt.Errorf("postgres url: %w", err)
+	}
+	// The store's queries are short; JIT compiling one (the room list's
+	// estimated cost crosses jit_above_cost on a large log) takes hundreds
+	// of milliseconds, far longer than running it. A jit setting in the URL
+	// wins.
+	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
+	if cfg.MaxConns < minConns {
+		return nil, fmt.Errorf("postgres url: pool_max_conns %d is too small: the store needs at least %d", cfg.MaxConns, minConns)
+	}
+	return cfg, nil
+}
+
+// OpenPostgres connects to the database at url, applies pending schema
+// migrations (under an advisory lock, so that several nodes starting at once
+// apply each step once; the first creates the "general" room) and starts
+// the writer. The caller must Close the Store.
+func OpenPostgres(ctx context.Context, url string, opts store.Options) (*Store, error) {
+	cfg, err := ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	return OpenPostgresConfig(ctx, cfg, opts)
+}
+
+// OpenPostgresConfig is OpenPostgres with a parsed pool configuration.
+func OpenPostgresConfig(ctx context.Context, cfg *pgxpool.Config, opts store.Options) (*Store, error) {
+	opts = defaults(opts)
+	if cfg.MaxConns < minConns {
+		return nil, fmt.Errorf("open postgres: pool_max_conns %d is too small: the store needs at least %d", cfg.MaxConns, minConns)
+	}
+	wcfg := cfg.Copy()
+	wcfg.MaxConns, wcfg.MinConns = 1, 0
+	rcfg := cfg.Copy()
+	rcfg.MaxConns = cfg.MaxConns - 1
+	rcfg.MinConns = min(cfg.MinConns, rcfg.MaxConns)
+	d := &pgDB{r: &renderCache{m: pgMarks}}
+	var err error
+	if d.pool, err = pgxpool.NewWithConfig(ctx, rcfg); err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	d.reads = &pgQ{d.pool, d.r}
+	if d.wpool, err = pgxpool.NewWithConfig(ctx, wcfg); err == nil {
+		err = d.migrate(ctx, opts)
+	}
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return start(d, opts), nil
+}
+
+// migrateLockKey is the first half of the advisory lock key that guards
+// migrations; the second half is a hash of the schema migrated, so that
+// databases with several schemas migrate them independently.
+const migrateLockKey = 0x6d63 // "mc"
+
+// migrate applies the pending schema steps to the first schema of the
+// search_path, in one transaction, holding a session advisory lock so that
+// nodes starting at once wait for each other: the first applies the steps,
+// the others then find nothing to do.
+func (d *pgDB) migrate(ctx context.Context, opts store.Options) (err error) {
+	c, err := d.wpool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer c.Release()
+	var schema *string
+	if err := c.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if schema == nil {
+		return fmt.Errorf("migrate: no schema of the search_path exists")
+	}
+	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, migrateLockKey, *schema); err != nil {
+		return fmt.Errorf("migrate: take the migration lock: %w", err)
+	}
+	defer func() {
+		// A failed unlock leaves the lock with the session; the connection
+		// is then closed rather than returned with it.
+		if _, uerr := c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, hashtext($2))`, migrateLockKey, *schema); uerr != nil {
+			c.Conn().Close(context.WithoutCancel(ctx))
+			if err == nil {
+				err = fmt.Errorf("migrate: release the migration lock: %w", uerr)
+			}
+		}
+	}()
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := migrate(ctx, &pgQ{tx, d.r}, pgVersions{}, opts.Now()); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// pgVersions records every applied step in schema_migrations.
+type pgVersions struct{}
+
+func (pgVersions) version(ctx context.Context, q db) (int, error) {
+	if _, err := q.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		return 0, err
+	}
+	var v int
+	err := q.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+func (pgVersions) record(ctx context.Context, q db, version int) error {
+	_, err := q.exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
+	return err
+}
+
+func (d *pgDB) reader() db            { return d.reads }
+func (d *pgDB) maxBatch() int         { return 512 }
+func (d *pgDB) list(ids []string) any { return ids }
+
+// batchAttempts bounds how often a batch is begun again when locking its
+// rooms loses a deadlock to another node.
+const batchAttempts = 5
+
+// begin starts a batch transaction and locks the rows of its rooms in id
+// order. FOR NO KEY UPDATE is the lock the seq's UPDATE takes anyway; it
+// leaves foreign-key checks (KEY SHARE) of other writers alone.
+func (d *pgDB) begin(ctx context.Context, rooms []string) (batchTx, error) {
+	for attempt := 1; ; attempt++ {
+		tx, err := d.wpool.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(rooms) == 0 {
+			return newPgTx(tx, d.r), nil
+		}
+		_, err = tx.Exec(ctx, `SELECT 1 FROM rooms WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, rooms)
+		if err == nil {
+			return newPgTx(tx, d.r), nil
+		}
+		_ = tx.Rollback(ctx)
+		if attempt == batchAttempts || !d.retryable(err) {
+			return nil, err
+		}
+	}
+}
+
+// retryable: a deadlock, a serialization failure, or a unique key taken by
+// a concurrent transaction that has since committed.
+func (d *pgDB) retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40P01", "40001", "23505":
+		return true
+	}
+	return false
+}
+
+func (d *pgDB) unique(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// sendFacts reads the records of all the attachments of a row of sends with
+// one statement, and the facts of the whole row with one more.
+func (d *pgDB) sendFacts(w *wtx, ws []*sendWork) error {
+	n := len(ws)
+	var (
+		rooms, senders   = make([]string, n), make([]string, n)
+		clients, replies = make([]*string, n), make([]*string, n)
+		fileIDs          []string
+		files            map[string]store.File
+		err              error
+	)
+	for i, sw := range ws {
+		rooms[i], senders[i] = sw.req.RoomID, sw.req.SenderID
+		clients[i], replies[i] = nullString(sw.req.ClientID), nullString(sw.req.ReplyTo)
+		fileIDs = append(fileIDs, sw.req.Attachments...)
+	}
+	if len(fileIDs) > 0 {
+		if files, err = filesByID(w.ctx, w.db, fileIDs); err != nil {
+			return err
+		}
+	}
+	rs, err := w.db.query(w.ctx, sendFactsSQL, rooms, senders, clients, replies)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		sw, err := scanSendFacts(w, rs, ws)
+		if err != nil {
+			return err
+		}
+		w.decide(sw, files)
+	}
+	return rs.Err()
+}
+
+// sendInsertsSQL stores a row of messages with one statement: each room's
+// last_seq moves on by the number of its messages (the rooms' rows are
+// locked by the batch), and its messages take the seqs in between, in the
+// order given.
+const sendInsertsSQL = `WITH input AS (
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+			WITH ORDINALITY AS t(room_id, id, sender_id, text, ts, client_id, reply_to, attachments, ord)),
+	counts AS (SELECT room_id, COUNT(*) AS n FROM input GROUP BY room_id),
+	bump AS (UPDATE rooms r SET last_seq = r.last_seq + c.n FROM counts c WHERE r.id = c.room_id
+		RETURNING r.id, r.last_seq - c.n AS base)
+	INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
+	SELECT i.room_id, b.base + row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord),
+		i.id, 'chat', i.sender_id, i.text, i.ts, i.client_id, i.reply_to, i.attachments
+	FROM input i JOIN bump b ON b.id = i.room_id
+	RETURNING id, seq`
+
+// sendLinksSQL links a row of messages to their attachments.
+const sendLinksSQL = `INSERT INTO message_files (message_id, file_id, room_id)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`
+
+// insertSends stores a row of messages with one statement and their links
+// with one more, pipelined in one round trip under a savepoint of their
+// own. On failure the row is rolled back to that savepoint: a client_id
+// stored by another node a moment ago, or a deadlock, then sends the row
+// back to be run one send at a time, each of which sees the other node's
+// commit.
+func (d *pgDB) insertSends(w *wtx, ws []*sendWork) error {
+	var (
+		in                       [8][]any
+		linkMsg, linkFile, linkR []string
+	)
+	for _, sw := range ws {
+		m := &sw.msg
+		for k, v := range []any{m.Room, m.ID, sw.req.SenderID, m.Text, sw.ts, nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList()} {
+			in[k] = append(in[k], v)
+		}
+		for _, f := range sw.req.Attachments {
+			linkMsg, linkFile, linkR = append(linkMsg, m.ID), append(linkFile, f), append(linkR, m.Room)
+		}
+	}
+	tx := w.db.(*pgTx).tx
+	b := &pgx.Batch{}
+	b.Queue("SAVEPOINT sends")
+	b.Queue(sendInsertsSQL, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7])
+	if len(linkMsg) > 0 {
+		b.Queue(sendLinksSQL, linkMsg, linkFile, linkR)
+	}
+	b.Queue("RELEASE SAVEPOINT sends")
+	br := tx.SendBatch(w.ctx, b)
+	seqs := make(map[string]int64, len(ws))
+	_, err := br.Exec()
+	if err == nil {
+		var rs pgx.Rows
+		if rs, err = br.Query(); err == nil {
+			for rs.Next() {
+				var (
+					id  string
+					seq int64
+				)
+				if err = rs.Scan(&id, &seq); err != nil {
+					break
+				}
+				seqs[id] = seq
+			}
+			rs.Close()
+			if err == nil {
+				err = rs.Err()
+			}
+		}
+	}
+	if err == nil && len(linkMsg) > 0 {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if _, rerr := tx.Exec(w.ctx, "ROLLBACK TO SAVEPOINT sends"); rerr != nil {
+			return fmt.Errorf("%w (and rollback to savepoint: %v)", err, rerr)
+		}
+		if _, rerr := tx.Exec(w.ctx, "RELEASE SAVEPOINT sends"); rerr != nil {
+			return fmt.Errorf("%w (and release savepoint: %v)", err, rerr)
+		}
+		return w.saw(err)
+	}
+	for _, sw := range ws {
+		sw.msg.Seq = seqs[sw.msg.ID]
+	}
+	return nil
+}
+
+// beforeCommit: the search column is generated with the row, so nothing is
+// left to do at the end of a batch.
+func (d *pgDB) beforeCommit(context.Context, *wtx) error { return nil }
+
+// search finds chat messages through the GIN index of messages.search and
+// keeps those of the rooms searched, newest first by ts. The rooms come
+// first, as a list: given as an array, the planner can weigh the rooms'
+// share of the log (a user who may read one small room) against the
+// words' (a common word).
+func (d *pgDB) search(ctx context.Context, q db, req store.SearchRequest, limit int) ([]scanned, error) {
+	rooms := []string{req.RoomID}
+	if req.RoomID == "" {
+		if err := q.queryRow(ctx, `SELECT COALESCE(array_agg(id), '{}') FROM (SELECT id FROM rooms WHERE $2 AND kind = 'public'
+			UNION SELECT room_id FROM members WHERE user_id = $1) r`, req.Scope.UserID, req.Scope.Public).Scan(&rooms); err != nil {
+			return nil, err
+		}
+		if len(rooms) == 0 {
+			return nil, nil
+		}
+	}
+	// Each term goes through phraseto_tsquery with the 'simple'
+	// configuration (one word, or its words in a row), and the terms are
+	// joined with && (all must match). Terms are passed as parameters,
+	// never spliced into the SQL.
+	args := []any{rooms, limit}
+	var tsq strings.Builder
+	for i, t := range req.Terms {
+		if i > 0 {
+			tsq.WriteString(" && ")
+		}
+		fmt.Fprintf(&tsq, "phraseto_tsquery('simple', $%d)", len(args)+1)
+		args = append(args, t)
+	}
+	rs, err := q.query(ctx, `SELECT `+msgCols+` FROM `+msgFrom+`
+		WHERE m.search @@ (`+tsq.String()+`) AND m.kind = 'chat' AND NOT m.deleted AND m.room_id = ANY($1)
+		ORDER BY m.ts DESC, m.id DESC LIMIT $2`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanMessages(rs)
+}
+
+func (d *pgDB) close() error {
+	if d.wpool != nil {
+		d.wpool.Close()
+	}
+	if d.pool != nil {
+		d.pool.Close()
+	}
+	return nil
+}
+
+// pgxQuerier is what a pool, a connection and a transaction of pgx offer.
+type pgxQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pgQ runs statements on pgx, which prepares and caches each statement on
+// its connection by itself.
+type pgQ struct {
+	q pgxQuerier
+	r *renderCache
+}
+
+func (p *pgQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := p.q.Exec(ctx, p.r.render(q), args...)
+	return tag.RowsAffected(), err
+}
+
+func (p *pgQ) query(ctx context.Context, q string, args ...any) (rows, error) {
+	rs, err := p.q.Query(ctx, p.r.render(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+func (p *pgQ) queryRow(ctx context.Context, q string, args ...any) row {
+	return p.q.QueryRow(ctx, p.r.render(q), args...)
+}
+
+// pgTx is a batch transaction.
+type pgTx struct {
+	pgQ
+	tx pgx.Tx
+}
+
+func newPgTx(tx pgx.Tx, r *renderCache) *pgTx { return &pgTx{pgQ{tx, r}, tx} }
+
+func (t *pgTx) commit(ctx context.Context) error { return t.tx.Commit(ctx) }
+func (t *pgTx) rollback(ctx context.Context)     { _ = t.tx.Rollback(ctx) }

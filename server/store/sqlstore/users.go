@@ -1,0 +1,206 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"minichat/server/protocol"
+	"minichat/server/store"
+)
+
+const accountCols = `id, name, role, password_hash, disabled`
+
+func scanAccount(r row) (store.Account, error) {
+	var a store.Account
+	err := r.Scan(&a.ID, &a.Name, &a.Role, &a.PasswordHash, &a.Disabled)
+	return a, err
+}
+
+func account(ctx context.Context, q db, id string) (store.Account, error) {
+	a, err := scanAccount(q.queryRow(ctx, `SELECT `+accountCols+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return a, fmt.Errorf("load user: %w", notFound(err, "user %s", id))
+	}
+	return a, nil
+}
+
+// accountByName finds an account case-insensitively (through the unique
+// index of names).
+func accountByName(ctx context.Context, q db, name string) (store.Account, error) {
+	a, err := scanAccount(q.queryRow(ctx, `SELECT `+accountCols+` FROM users WHERE {{lower}}(name) = {{lower}}($1)`, name))
+	if err != nil {
+		return a, fmt.Errorf("user by name: %w", notFound(err, "user %q", name))
+	}
+	return a, nil
+}
+
+// UserByName finds an account case-insensitively.
+func (s *Store) UserByName(ctx context.Context, name string) (store.Account, error) {
+	q, err := s.reads()
+	if err != nil {
+		return store.Account{}, fmt.Errorf("user by name: %w", err)
+	}
+	return accountByName(ctx, q, name)
+}
+
+// UserByID returns a user.
+func (s *Store) UserByID(ctx context.Context, id string) (protocol.User, error) {
+	q, err := s.reads()
+	if err != nil {
+		return protocol.User{}, fmt.Errorf("user by id: %w", err)
+	}
+	a, err := account(ctx, q, id)
+	return a.User, err
+}
+
+// Users lists every account by name, case-insensitively (byte order of the
+// lowered names, whatever the database's collation), without hashes.
+func (s *Store) Users(ctx context.Context) ([]store.Account, error) {
+	q, err := s.reads()
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	rs, err := q.query(ctx, `SELECT id, name, role, '', disabled FROM users`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rs.Close()
+	var out []store.Account
+	for rs.Next() {
+		a, err := scanAccount(rs)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	slices.SortFunc(out, func(a, b store.Account) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// DisabledUserIDs lists the ids of disabled accounts.
+func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
+	q, err := s.reads()
+	if err != nil {
+		return nil, fmt.Errorf("disabled users: %w", err)
+	}
+	ids, err := queryStrings(ctx, q, `SELECT id FROM users WHERE disabled`)
+	if err != nil {
+		return nil, fmt.Errorf("disabled users: %w", err)
+	}
+	return ids, nil
+}
+
+// SessionByToken finds the session of a token hash.
+func (s *Store) SessionByToken(ctx context.Context, tokenHash []byte) (store.Session, error) {
+	var (
+		sess store.Session
+		ms   int64
+	)
+	q, err := s.reads()
+	if err != nil {
+		return sess, fmt.Errorf("session by token: %w", err)
+	}
+	err = q.queryRow(ctx, `SELECT s.id, s.created_at, u.id, u.name, u.role
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, tokenHash).
+		Scan(&sess.ID, &ms, &sess.User.ID, &sess.User.Name, &sess.User.Role)
+	if err != nil {
+		return store.Session{}, fmt.Errorf("session by token: %w", notFound(err, "session"))
+	}
+	sess.CreatedAt = time.UnixMilli(ms)
+	return sess, nil
+}
+
+// LiveSessionIDs returns those of ids that name a session.
+func (s *Store) LiveSessionIDs(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	q, err := s.reads()
+	if err != nil {
+		return nil, fmt.Errorf("live sessions: %w", err)
+	}
+	live, err := queryStrings(ctx, q, `SELECT id FROM sessions WHERE id {{in $1}}`, s.d.list(ids))
+	if err != nil {
+		return nil, fmt.Errorf("live sessions: %w", err)
+	}
+	return live, nil
+}
+
+// User returns an account.
+func (w *wtx) User(id string) (store.Account, error) {
+	a, err := account(w.ctx, w.db, id)
+	return a, w.saw(err)
+}
+
+// UserByName finds an account case-insensitively.
+func (w *wtx) UserByName(name string) (store.Account, error) {
+	a, err := accountByName(w.ctx, w.db, name)
+	return a, w.saw(err)
+}
+
+// HasUsers reports whether any account exists.
+func (w *wtx) HasUsers() (bool, error) {
+	var some bool
+	if err := w.scan(`SELECT EXISTS (SELECT 1 FROM users) AS found`, nil, &some); err != nil {
+		return false, fmt.Errorf("count users: %w", err)
+	}
+	return some, nil
+}
+
+// CreateUser stores a new account.
+func (w *wtx) CreateUser(nu store.NewUser) (protocol.User, error) {
+	u := protocol.User{ID: store.NewID("u_"), Name: nu.Name, Role: nu.Role}
+	if _, err := w.exec(`INSERT INTO users (id, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		u.ID, u.Name, u.Role, nu.PasswordHash, w.s.opts.Now().UnixMilli()); err != nil {
+		return protocol.User{}, fmt.Errorf("create user: %w", w.s.conflict(err))
+	}
+	return u, nil
+}
+
+// SetPassword replaces a user's password hash.
+func (w *wtx) SetPassword(userID, hash string) error {
+	return w.execOne("set password of user "+userID, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
+}
+
+// SetDisabled sets a user's disabled flag.
+func (w *wtx) SetDisabled(userID string, disabled bool) error {
+	return w.execOne("disable user "+userID, `UPDATE users SET disabled = $1 WHERE id = $2`, disabled, userID)
+}
+
+// CreateSession stores a new session of a user.
+func (w *wtx) CreateSession(userID string, tokenHash []byte) (store.Session, error) {
+	a, err := w.User(userID)
+	if err != nil {
+		return store.Session{}, err
+	}
+	now := w.s.opts.Now().UnixMilli()
+	sess := store.Session{ID: store.NewID("s_"), User: a.User, CreatedAt: time.UnixMilli(now)}
+	if _, err := w.exec(`INSERT INTO sessions (id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4)`,
+		sess.ID, userID, tokenHash, now); err != nil {
+		return store.Session{}, fmt.Errorf("create session: %w", w.s.conflict(err))
+	}
+	return sess, nil
+}
+
+// DeleteSession deletes a session.
+func (w *wtx) DeleteSession(id string) error {
+	return w.execOne("delete session "+id, `DELETE FROM sessions WHERE id = $1`, id)
+}
+
+// DeleteSessions deletes every session of a user and returns their ids.
+func (w *wtx) DeleteSessions(userID string) ([]string, error) {
+	ids, err := queryStrings(w.ctx, w.db, `DELETE FROM sessions WHERE user_id = $1 RETURNING id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("delete sessions: %w", w.saw(err))
+	}
+	return ids, nil
+}
