@@ -592,6 +592,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs, f := newFlagSet("user "+sub, stderr)
 	admin := fs.Bool("admin", false, "make the new user an admin (add)")
 	password := fs.String("password", "", "the password (default: first line of stdin, or generated when stdin is a terminal)")
+	create := fs.Bool("create", false, "create the database when it does not exist yet (otherwise a mistyped --data-dir is refused)")
 	// Names may come before or after the flags.
 	var names []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -606,6 +607,11 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageErrorf("user list: unexpected arguments %v", names)
 	case sub != "list" && len(names) != 1:
 		return usageErrorf("user %s: want exactly one NAME", sub)
+	}
+	if !*create {
+		if err := requireDatabase("user "+sub, f.cfg); err != nil {
+			return err
+		}
 	}
 	st, err := server.OpenStore(f.cfg, store.Options{})
 	if err != nil {
@@ -694,6 +700,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if d := f.cfg.Database; d != "" && !strings.HasPrefix(d, "sqlite:") {
 		return errors.New("backup: copies the SQLite database only; back up a Postgres database with its own tools (pg_dump)")
 	}
+	if err := requireDatabase("backup", f.cfg); err != nil {
+		return err
+	}
 	path, err := server.SQLitePath(f.cfg)
 	if err != nil {
 		return err
@@ -706,6 +715,29 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes)\n", path, files[0], st.Size())
+	return nil
+}
+
+// requireDatabase refuses a SQLite database that does not exist: a
+// mistyped --data-dir would otherwise create a new, empty one and act on it
+// (a Postgres database that does not exist fails to connect by itself).
+func requireDatabase(cmd string, cfg server.Config) error {
+	if server.IsPostgres(cfg.Database) {
+		return nil
+	}
+	path, err := server.SQLitePath(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		hint := "check --data-dir"
+		if strings.HasPrefix(cmd, "user") {
+			hint += ", or pass --create to start a new database"
+		}
+		return fmt.Errorf("%s: no database at %s (%s)", cmd, path, hint)
+	} else if err != nil {
+		return err
+	}
 	return nil
 }
 

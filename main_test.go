@@ -83,7 +83,17 @@ func TestUserCommands(t *testing.T) {
 		out.Reset()
 		return run(t.Context(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, io.Discard)
 	}
-	if err := do("", "user", "add", "root", "--password", "rootroot1", "--admin"); err != nil {
+	// A data directory without a database is refused, not created, unless
+	// --create says that a new one is meant.
+	for _, args := range [][]string{{"user", "list"}, {"user", "add", "root", "--password", "rootroot1", "--admin"}} {
+		if err := do("", args...); err == nil || !strings.Contains(err.Error(), "no database at") {
+			t.Fatalf("%v on an empty data dir: %v", args, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("%v on an empty data dir left %v", args, entries)
+		}
+	}
+	if err := do("", "user", "add", "root", "--password", "rootroot1", "--admin", "--create"); err != nil {
 		t.Fatal(err)
 	}
 	if err := do("secret-from-stdin\n", "user", "add", "bob"); err != nil {
