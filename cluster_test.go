@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"minichat/server/broker/natstest"
 	"minichat/server/store/pgtest"
 )
 
@@ -51,19 +51,7 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		t.Fatalf("%s is set but %s is not: the cluster needs a shared Postgres", clusterEnv, pgtest.Env)
 	}
 	dbURL, _ := pgtest.Schema(t)
-	natsURL := os.Getenv("MINICHAT_TEST_NATS")
-	if natsURL == "" {
-		ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ns.Start()
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats server did not start")
-		}
-		t.Cleanup(ns.Shutdown)
-		natsURL = ns.ClientURL()
-	}
+	natsURL := natstest.URL(t)
 
 	// The first node creates the schema; the others find it.
 	flags := []string{"--database", dbURL, "--nats", natsURL, "--presence-grace", "1s", "--shutdown-grace", "3s"}

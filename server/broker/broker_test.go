@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,46 +17,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"minichat/server/auth"
+	"minichat/server/broker/natstest"
 	"minichat/server/chat"
 	"minichat/server/hub"
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/store/sqlstore"
 )
-
-// startNATS runs a NATS server in this process on a random loopback port
-// (or on port, when not 0) until the test ends.
-func startNATS(t *testing.T, port int) *natsserver.Server {
-	t.Helper()
-	return startNATSWith(t, &natsserver.Options{Port: port})
-}
-
-func startNATSWith(t *testing.T, opts *natsserver.Options) *natsserver.Server {
-	t.Helper()
-	if opts.Port == 0 {
-		opts.Port = -1
-	}
-	opts.Host, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
-
-// natsURL is the NATS server of a test: MINICHAT_TEST_NATS when set (CI
-// points it at the machine's server), else one in this process.
-func natsURL(t *testing.T) string {
-	if u := os.Getenv("MINICHAT_TEST_NATS"); u != "" {
-		return u
-	}
-	return startNATS(t, 0).ClientURL()
-}
 
 // cluster is several nodes — hub and NATS broker each — sharing one store
 // whose commits the first node makes.
@@ -344,7 +310,7 @@ func TestWireKeepsEveryEventAClientSees(t *testing.T) {
 }
 
 func TestMessagesTypingPresenceAndClosesCrossNodes(t *testing.T) {
-	c := newCluster(t, natsURL(t), 2, nil)
+	c := newCluster(t, natstest.URL(t), 2, nil)
 	a, b := c.nodes[0], c.nodes[1]
 	alice, bob, carol := addUser(t, c.st, "alice"), addUser(t, c.st, "bob"), addUser(t, c.st, "carol")
 	room := general(t, c.st, alice)
@@ -398,7 +364,7 @@ func TestMessagesTypingPresenceAndClosesCrossNodes(t *testing.T) {
 }
 
 func TestDeadNodesUsersGoOfflineElsewhere(t *testing.T) {
-	c := newCluster(t, natsURL(t), 3, nil)
+	c := newCluster(t, natstest.URL(t), 3, nil)
 	a, b, d := c.nodes[0], c.nodes[1], c.nodes[2]
 	alice, bob, dan := addUser(t, c.st, "alice"), addUser(t, c.st, "bob"), addUser(t, c.st, "dan")
 	bobB, _ := connect(t, b, c.st, bob, "s_bob")
@@ -420,7 +386,7 @@ func TestDeadNodesUsersGoOfflineElsewhere(t *testing.T) {
 }
 
 func TestLossyBrokerNeverLosesAMessage(t *testing.T) {
-	url := natsURL(t)
+	url := natstest.URL(t)
 	// The store's commits do not go through a broker: the test publishes
 	// them by hand as a node whose messages are lost and reordered.
 	var mu sync.Mutex
@@ -483,7 +449,7 @@ func TestLossyBrokerNeverLosesAMessage(t *testing.T) {
 
 func TestReconnectionFillsWhatWasMissed(t *testing.T) {
 	// A NATS server of this process, restarted on the same port.
-	ns := startNATS(t, 0)
+	ns := natstest.Start(t, nil)
 	port := ns.Addr().(*net.TCPAddr).Port
 	c := newCluster(t, ns.ClientURL(), 2, nil)
 	a, b := c.nodes[0], c.nodes[1]
@@ -501,7 +467,7 @@ func TestReconnectionFillsWhatWasMissed(t *testing.T) {
 	send(t, c.st, room.ID, alice, 20)
 	aliceA.seqs(t, room.ID, room.LastSeq+6, room.LastSeq+25)
 
-	startNATS(t, port)
+	natstest.Start(t, &natsserver.Options{Port: port})
 	// After the reconnection node B has every message, once, in order.
 	send(t, c.st, room.ID, alice, 5)
 	bobB.seqs(t, room.ID, room.LastSeq+6, room.LastSeq+30)
@@ -510,7 +476,7 @@ func TestReconnectionFillsWhatWasMissed(t *testing.T) {
 }
 
 func TestCommitsLargerThanTheServersPayloadLimitAreSplit(t *testing.T) {
-	ns := startNATSWith(t, &natsserver.Options{MaxPayload: 8 << 10})
+	ns := natstest.Start(t, &natsserver.Options{MaxPayload: 8 << 10})
 	c := newCluster(t, ns.ClientURL(), 2, nil)
 	a, b := c.nodes[0], c.nodes[1]
 	alice, bob := addUser(t, c.st, "alice"), addUser(t, c.st, "bob")
@@ -530,7 +496,7 @@ func TestCommitsLargerThanTheServersPayloadLimitAreSplit(t *testing.T) {
 }
 
 func TestHeartbeatsLargerThanThePayloadLimitKeepEveryoneOnline(t *testing.T) {
-	ns := startNATSWith(t, &natsserver.Options{MaxPayload: 2 << 10})
+	ns := natstest.Start(t, &natsserver.Options{MaxPayload: 2 << 10})
 	c := newCluster(t, ns.ClientURL(), 2, nil)
 	a, b := c.nodes[0], c.nodes[1]
 	bob := addUser(t, c.st, "bob")
