@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -121,8 +120,8 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 		// sent, so a server held up by the stalled socket would stall here.
 		for _, c := range fast {
 			for s := next; s < next+round; s++ {
-				if f := c.next("message"); seqOf(f) != s {
-					t.Fatalf("%s: seq %d, want %d", c.name, seqOf(f), s)
+				if f := c.next("message"); f.seq() != s {
+					t.Fatalf("%s: seq %d, want %d", c.name, f.seq(), s)
 				}
 			}
 		}
@@ -150,14 +149,14 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 			break
 		}
 		for _, line := range bytes.Split(data, []byte("\n")) {
-			var f map[string]any
-			if err := json.Unmarshal(line, &f); err != nil {
-				t.Fatalf("bad frame %q", line)
+			f, err := decodeFrame(line)
+			if err != nil {
+				t.Fatalf("bad frame %q: %v", line, err)
 			}
-			if f["type"] != "message" {
+			if f.Type != "message" {
 				continue
 			}
-			s := seqOf(f)
+			s := f.seq()
 			if last != 0 && s != last+1 {
 				t.Fatalf("the slow client got seq %d after %d", s, last)
 			}
@@ -177,8 +176,8 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 	for from := last + 1; from < next; from += 500 {
 		r.send(map[string]any{"type": "hello", "since": map[string]int64{general: from - 1}})
 		for s := from; s < min(from+500, next); s++ {
-			if f := r.next("message"); seqOf(f) != s {
-				t.Fatalf("resume: seq %d, want %d", seqOf(f), s)
+			if f := r.next("message"); f.seq() != s {
+				t.Fatalf("resume: seq %d, want %d", f.seq(), s)
 			}
 		}
 		r.next("synced")
@@ -209,15 +208,15 @@ func TestManyMessagesOverTLSArriveInOrder(t *testing.T) {
 	}
 	for i := range n {
 		f := a.next("ack")
-		if m, _ := f["message"].(map[string]any); m == nil || m["client_id"] != fmt.Sprint("t", i) {
-			t.Fatalf("ack %d is for %v", i, m["client_id"])
+		if m := f.msg(); m.ClientID != fmt.Sprint("t", i) {
+			t.Fatalf("ack %d is for %q", i, m.ClientID)
 		}
 	}
 	for s := first; s < first+n; s++ {
 		f := b.next("message")
-		text, _ := f["message"].(map[string]any)["text"].(string)
-		if seqOf(f) != s || !strings.HasPrefix(text, fmt.Sprint(s-first, "tls ")) {
-			t.Fatalf("bob got seq %d %.20q, want seq %d", seqOf(f), text, s)
+		text := f.msg().Text
+		if f.seq() != s || !strings.HasPrefix(text, fmt.Sprint(s-first, "tls ")) {
+			t.Fatalf("bob got seq %d %.20q, want seq %d", f.seq(), text, s)
 		}
 	}
 }
