@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"minichat/server/protocol/frametest"
 )
 
 // The authorization matrix: every endpoint and frame type that touches a
@@ -179,14 +181,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// the case arrives before the marker's answer.
 	general := e.roomID(sender, "general")
 	seq := 0
-	try := func(c *client, frame map[string]any) (code string, frames []frame) {
+	try := func(c *client, frame map[string]any) (code string, frames []frametest.Frame) {
 		seq++
 		ref := fmt.Sprint("case-", seq)
 		frame["ref"] = ref
 		c.send(frame)
 		if frame["type"] == "send" { // answered after the commit
 			f := c.next("ack", "error")
-			if f.ref() != ref {
+			if f.Ref() != ref {
 				t.Fatalf("answer %+v, want ref %s", f, ref)
 			}
 			if f.Type == "error" {
@@ -273,7 +275,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 				if tc.what == "hello" && code != "ok" {
 					for _, g := range got {
-						if (g.Type == "message" && g.msg().Room == rm.id) || (g.Type == "synced" && g.Synced.Room == rm.id) {
+						if (g.Type == "message" && g.Msg().Room == rm.id) || (g.Type == "synced" && g.Synced.Room == rm.id) {
 							t.Errorf("refused hello in the %s room as %s still replayed %+v", rm.kind, a, g)
 						}
 					}
@@ -345,8 +347,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 // leaks reports whether a frame carries anything of the hidden rooms.
-func leaks(f frame, hidden map[string]bool) bool {
-	for _, room := range []string{f.msg().Room, f.History.Room, f.Synced.Room, f.Typing.Room, f.Room.Room.ID, f.Update.Room} {
+func leaks(f frametest.Frame, hidden map[string]bool) bool {
+	for _, room := range []string{f.Msg().Room, f.History.Room, f.Synced.Room, f.Typing.Room, f.Room.Room.ID, f.Update.Room} {
 		if hidden[room] {
 			return true
 		}

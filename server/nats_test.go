@@ -42,9 +42,9 @@ func TestTwoNodesOnPostgresAndNATS(t *testing.T) {
 	for i := range 20 {
 		m := b.next("message")
 		if i == 0 {
-			first = m.seq()
-		} else if m.seq() != first+int64(i) {
-			t.Fatalf("bob on node 2 got seq %d, want %d", m.seq(), first+int64(i))
+			first = m.Seq()
+		} else if m.Seq() != first+int64(i) {
+			t.Fatalf("bob on node 2 got seq %d, want %d", m.Seq(), first+int64(i))
 		}
 	}
 

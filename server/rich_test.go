@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 )
 
 // texts returns the texts of the messages of a search answer.
@@ -134,12 +135,12 @@ func TestRepliesStayInTheirRoom(t *testing.T) {
 	b := e.dial(bob)
 	b.send(map[string]any{"type": "send", "room": general, "text": "child", "client_id": "c1", "reply_to": parent["id"], "ref": "r1"})
 	ack := b.next("ack")
-	if ack.msg().ReplyTo != parent["id"] {
+	if ack.Msg().ReplyTo != parent["id"] {
 		t.Fatalf("ack %v", ack)
 	}
 	for _, bad := range []any{elsewhere["id"], "m_nothing"} {
 		b.send(map[string]any{"type": "send", "room": general, "text": "x", "client_id": "c2", "reply_to": bad, "ref": "r2"})
-		if f := b.next("error"); f.Error.Code != "not_found" || f.ref() != "r2" {
+		if f := b.next("error"); f.Error.Code != "not_found" || f.Ref() != "r2" {
 			t.Fatalf("reply_to %v: %v", bad, f)
 		}
 		st, out := e.call("POST", "/api/rooms/"+general+"/messages", bob.Token, map[string]any{"text": "x", "reply_to": bad})
@@ -169,9 +170,9 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 	pic := e.uploaded(alice, "p.png", pngBytes(t))
 	// No text: a message may be attachments only.
 	a.send(map[string]any{"type": "send", "room": club, "client_id": "p1", "attachments": []string{pic["id"].(string)}, "ref": "s"})
-	sent := a.next("ack").msg()
+	sent := a.next("ack").Msg()
 	seen := b.next("message")
-	if sent.Text != "" || seen.msg().Text != "" {
+	if sent.Text != "" || seen.Msg().Text != "" {
 		t.Fatalf("attachment-only message %v", sent)
 	}
 	var att protocol.Attachment
@@ -179,8 +180,8 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 		t.Fatalf("upload answer %v", pic)
 	}
 	wantAtt := []protocol.Attachment{att}
-	if !reflect.DeepEqual(sent.Attachments, wantAtt) || !reflect.DeepEqual(seen.msg().Attachments, wantAtt) {
-		t.Fatalf("attachments in ack %v and message %v, want %v", sent.Attachments, seen.msg().Attachments, wantAtt)
+	if !reflect.DeepEqual(sent.Attachments, wantAtt) || !reflect.DeepEqual(seen.Msg().Attachments, wantAtt) {
+		t.Fatalf("attachments in ack %v and message %v, want %v", sent.Attachments, seen.Msg().Attachments, wantAtt)
 	}
 	id, seq := sent.ID, sent.Seq
 
@@ -219,10 +220,10 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 		t.Helper()
 		a.send(f)
 		u := a.next("update")
-		if u.seq() != wantSeq {
-			t.Fatalf("%v: update seq %d, want %d", f, u.seq(), wantSeq)
+		if u.Seq() != wantSeq {
+			t.Fatalf("%v: update seq %d, want %d", f, u.Seq(), wantSeq)
 		}
-		return u.msg()
+		return u.Msg()
 	}
 	change(map[string]any{"type": "edit", "room": club, "id": id, "text": "look again"}, seq+1)
 	change(map[string]any{"type": "react", "room": club, "id": id, "emoji": "👍", "on": true}, seq+2)
@@ -235,7 +236,7 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 
 	b2 := e.dial(bob)
 	b2.send(map[string]any{"type": "hello", "since": map[string]int64{club: seq}})
-	var got []frame
+	var got []frametest.Frame
 	for {
 		f := b2.next("message", "update", "synced")
 		if f.Type == "synced" {
@@ -247,22 +248,22 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 		t.Fatalf("replay has %d frames, want 4: %v", len(got), got)
 	}
 	for i, f := range got {
-		m := f.msg()
-		if f.Type != "update" || f.seq() != seq+1+int64(i) || m.ID != id || m.Text != "look again" ||
+		m := f.Msg()
+		if f.Type != "update" || f.Seq() != seq+1+int64(i) || m.ID != id || m.Text != "look again" ||
 			!reflect.DeepEqual(m.Attachments, wantAtt) {
 			t.Fatalf("replay %d: %+v", i, f)
 		}
 	}
 	// Each frame carries the message as of its change (or later); the last
 	// is the current state.
-	if m := got[3].msg(); !reflect.DeepEqual(m.Reactions, last.Reactions) {
+	if m := got[3].Msg(); !reflect.DeepEqual(m.Reactions, last.Reactions) {
 		t.Fatalf("last replayed frame %+v, want reactions %v", m, last.Reactions)
 	}
 	// Delete after bob reconnects: live update, then history and replay
 	// show the tombstone without the attachment, and the file is gone for bob.
 	a.send(map[string]any{"type": "delete", "room": club, "id": id})
 	u := b2.next("update")
-	if m := u.msg(); m.Deleted != true || m.Text != "" || m.Attachments != nil || m.Reactions != nil {
+	if m := u.Msg(); m.Deleted != true || m.Text != "" || m.Attachments != nil || m.Reactions != nil {
 		t.Fatalf("delete update %v", u)
 	}
 	_, h := e.call("GET", "/api/rooms/"+club+"/messages", bob.Token, nil)

@@ -20,6 +20,7 @@ import (
 
 	"minichat/server"
 	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 	"minichat/server/store/pgtest"
 )
 
@@ -185,98 +186,11 @@ type client struct {
 	t      *testing.T
 	name   string
 	c      *websocket.Conn
-	frames chan frame
+	frames chan frametest.Frame
 	closed chan websocket.StatusCode
 	done   chan struct{}
 	// welcome is the first frame, as dial read it.
 	welcome protocol.Welcome
-}
-
-// frame is one server frame, decoded into the protocol type its Type
-// names (the field of that name); the other fields stay zero. Decoding
-// refuses fields the protocol type does not have, so a frame the server
-// writes beyond its own types fails the test.
-type frame struct {
-	Type     string
-	Welcome  protocol.Welcome
-	Message  protocol.MessageFrame
-	Ack      protocol.Ack
-	History  protocol.History
-	Synced   protocol.Synced
-	Typing   protocol.Typing
-	Presence protocol.PresenceFrame
-	Room     protocol.RoomFrame
-	Update   protocol.Update
-	Error    protocol.Error
-}
-
-func decodeFrame(data []byte) (frame, error) {
-	var f frame
-	var head struct{ Type string }
-	if err := json.Unmarshal(data, &head); err != nil {
-		return f, err
-	}
-	f.Type = head.Type
-	var into any
-	switch f.Type {
-	case protocol.TypeWelcome:
-		into = &f.Welcome
-	case protocol.TypeMessage:
-		into = &f.Message
-	case protocol.TypeAck:
-		into = &f.Ack
-	case protocol.TypeHistory:
-		into = &f.History
-	case protocol.TypeSynced:
-		into = &f.Synced
-	case protocol.TypeTyping:
-		into = &f.Typing
-	case protocol.TypePresence:
-		into = &f.Presence
-	case protocol.TypeRoom:
-		into = &f.Room
-	case protocol.TypeUpdate:
-		into = &f.Update
-	case protocol.TypeError:
-		into = &f.Error
-	case protocol.TypePing:
-		into = &protocol.Ping{}
-	default:
-		return f, fmt.Errorf("unknown frame type %q", f.Type)
-	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	return f, d.Decode(into)
-}
-
-// msg is the message a message, ack or update frame carries.
-func (f frame) msg() protocol.Message {
-	switch f.Type {
-	case protocol.TypeAck:
-		return f.Ack.Message
-	case protocol.TypeUpdate:
-		return f.Update.Message
-	}
-	return f.Message.Message
-}
-
-// seq is the log position of a message or update frame.
-func (f frame) seq() int64 {
-	if f.Type == protocol.TypeUpdate {
-		return f.Update.Seq
-	}
-	return f.msg().Seq
-}
-
-// ref is the ref an ack, history or error frame echoes.
-func (f frame) ref() string {
-	switch f.Type {
-	case protocol.TypeError:
-		return f.Error.Ref
-	case protocol.TypeHistory:
-		return f.History.Ref
-	}
-	return f.Ack.Ref
 }
 
 func (e *env) dial(u user) *client {
@@ -311,7 +225,7 @@ func (e *env) tryDial(token string, header http.Header) (*client, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(1 << 24)
-	c := &client{t: e.t, c: ws, frames: make(chan frame, 100000), closed: make(chan websocket.StatusCode, 1), done: make(chan struct{})}
+	c := &client{t: e.t, c: ws, frames: make(chan frametest.Frame, 100000), closed: make(chan websocket.StatusCode, 1), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for {
@@ -321,7 +235,7 @@ func (e *env) tryDial(token string, header http.Header) (*client, error) {
 				return
 			}
 			for _, line := range bytes.Split(data, []byte("\n")) {
-				f, err := decodeFrame(line)
+				f, err := frametest.Decode(line)
 				if err != nil {
 					panic(fmt.Sprintf("server sent a frame that is not the protocol's: %v: %q", err, line))
 				}
@@ -354,7 +268,7 @@ func (c *client) send(frame any) {
 // next returns the next frame of one of the types (any type when none is
 // given), skipping the others; presence and ping frames are skipped unless
 // asked for.
-func (c *client) next(types ...string) frame {
+func (c *client) next(types ...string) frametest.Frame {
 	c.t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {

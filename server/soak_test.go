@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 
 	"minichat/server"
+	"minichat/server/protocol/frametest"
 )
 
 func soakEnv(t *testing.T) *env {
@@ -71,7 +72,7 @@ func (e *env) leanDial(ctx context.Context, u user) (*leanClient, error) {
 				return
 			}
 			for _, line := range bytes.Split(data, []byte("\n")) {
-				f, err := decodeFrame(line)
+				f, err := frametest.Decode(line)
 				if err != nil {
 					panic(fmt.Sprintf("server sent a frame that is not the protocol's: %v: %q", err, line))
 				}
@@ -82,7 +83,7 @@ func (e *env) leanDial(ctx context.Context, u user) (*leanClient, error) {
 				case "message":
 					c.messages.Add(1)
 					c.mu.Lock()
-					m := f.msg()
+					m := f.Msg()
 					c.last[m.Room] = max(c.last[m.Room], m.Seq)
 					c.mu.Unlock()
 				case "synced":

@@ -19,6 +19,7 @@ import (
 
 	"minichat/server"
 	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 )
 
 func TestWelcomeDescribesSessionRoomsAndLimits(t *testing.T) {
@@ -79,12 +80,12 @@ func TestSendAckMessageAndHistory(t *testing.T) {
 	_, bob, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "  hello bob  ", "client_id": "c-1", "ref": "r1"})
 	ack := ackAndMessage(a)
-	if ack.ref() != "r1" || ack.msg().Text != "hello bob" || ack.msg().ClientID != "c-1" {
+	if ack.Ref() != "r1" || ack.Msg().Text != "hello bob" || ack.Msg().ClientID != "c-1" {
 		t.Fatalf("ack %+v", ack)
 	}
 	for _, c := range []*client{b} {
-		m := c.next("message").msg()
-		if m.ID != ack.msg().ID || m.Sender == nil || m.Sender.Name != "alice" || m.Kind != "chat" {
+		m := c.next("message").Msg()
+		if m.ID != ack.Msg().ID || m.Sender == nil || m.Sender.Name != "alice" || m.Kind != "chat" {
 			t.Fatalf("%s got %v", c.name, m)
 		}
 		if ts := m.TS; len(ts) != len("2006-01-02T15:04:05.000Z") || !strings.HasSuffix(ts, "Z") {
@@ -94,7 +95,7 @@ func TestSendAckMessageAndHistory(t *testing.T) {
 	b.send(map[string]any{"type": "history", "room": general, "limit": 2, "ref": "h"})
 	h := b.next("history")
 	msgs := h.History.Messages
-	if h.ref() != "h" || len(msgs) != 2 || !h.History.HasMore {
+	if h.Ref() != "h" || len(msgs) != 2 || !h.History.HasMore {
 		t.Fatalf("history %+v", h)
 	}
 	if msgs[1].Text != "hello bob" || msgs[0].Kind != "system" {
@@ -136,7 +137,7 @@ func TestLargeHistoryPageArrivesWhole(t *testing.T) {
 		}
 	}
 	a.send(map[string]any{"type": "send", "room": general, "text": "after", "ref": "x"})
-	if m := b.next("message").msg(); m.Text != "after" {
+	if m := b.next("message").Msg(); m.Text != "after" {
 		t.Fatalf("the next message after the large page: %v", m)
 	}
 }
@@ -187,15 +188,15 @@ func TestPingsAreAnsweredWhileMessagesStream(t *testing.T) {
 		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprintf("%03d %s", i, text), "ref": fmt.Sprint(i)})
 	}
 	for i := range n {
-		got := b.next("message").msg().Text
+		got := b.next("message").Msg().Text
 		if want := fmt.Sprintf("%03d %s", i, text); got != want {
 			t.Fatalf("message %d: %.12q… (%d bytes), want %.12q… (%d bytes)", i, got, len(got), want, len(want))
 		}
 	}
 	t.Logf("%d pings answered while %d messages streamed", pings.Load()-before, n)
 	for i := range n { // and the sender had every one acknowledged, in order
-		if ack := a.next("ack"); ack.ref() != fmt.Sprint(i) {
-			t.Fatalf("ack %d: %v", i, ack.ref())
+		if ack := a.next("ack"); ack.Ref() != fmt.Sprint(i) {
+			t.Fatalf("ack %d: %v", i, ack.Ref())
 		}
 	}
 }
@@ -242,7 +243,7 @@ func TestConcurrentSendersEveryoneSeesEverythingInOrder(t *testing.T) {
 			case "ack":
 				acks++
 			case "message":
-				if got := f.seq(); got != want {
+				if got := f.Seq(); got != want {
 					t.Fatalf("%s: got seq %d, want %d", c.name, got, want)
 				}
 				want++
@@ -257,7 +258,7 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	general := e.roomID(alice, "general")
 	b := e.dial(bob)
 	b.send(map[string]any{"type": "send", "room": general, "text": "before", "client_id": "b1"})
-	last := b.next("message").seq()
+	last := b.next("message").Seq()
 	b.close()
 	for i := 0; i < 5; i++ {
 		e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": fmt.Sprint("missed ", i)})
@@ -266,7 +267,7 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	b2.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
 	for i := 0; i < 5; i++ {
 		f := b2.next("message")
-		if f.seq() != last+1+int64(i) || f.msg().Text != fmt.Sprint("missed ", i) {
+		if f.Seq() != last+1+int64(i) || f.Msg().Text != fmt.Sprint("missed ", i) {
 			t.Fatalf("replay %d: %v", i, f)
 		}
 	}
@@ -276,7 +277,7 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	}
 	// Live frames follow the replay.
 	e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": "live"})
-	if f := b2.next("message"); f.seq() != last+6 {
+	if f := b2.next("message"); f.Seq() != last+6 {
 		t.Fatalf("live %v", f)
 	}
 }
@@ -295,8 +296,8 @@ func TestReplayIsCappedAndPagesForward(t *testing.T) {
 	b := e.dial(alice)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 0}})
 	for i := 1; i <= 500; i++ {
-		if f := b.next("message"); f.seq() != int64(i) {
-			t.Fatalf("replay seq %d, want %d", f.seq(), i)
+		if f := b.next("message"); f.Seq() != int64(i) {
+			t.Fatalf("replay seq %d, want %d", f.Seq(), i)
 		}
 	}
 	s := b.next("synced")
@@ -305,8 +306,8 @@ func TestReplayIsCappedAndPagesForward(t *testing.T) {
 	}
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 500}})
 	for i := 501; i <= 521; i++ {
-		if f := b.next("message"); f.seq() != int64(i) {
-			t.Fatalf("second page seq %d, want %d", f.seq(), i)
+		if f := b.next("message"); f.Seq() != int64(i) {
+			t.Fatalf("second page seq %d, want %d", f.Seq(), i)
 		}
 	}
 	if s := b.next("synced"); s.Synced.LastSeq != 521 {
@@ -320,12 +321,12 @@ func TestIdempotentResend(t *testing.T) {
 	general := e.roomID(alice, "general")
 	a := e.dial(alice)
 	a.send(map[string]any{"type": "send", "room": general, "text": "once", "client_id": "same"})
-	first := ackAndMessage(a).msg()
+	first := ackAndMessage(a).Msg()
 	a.close()
 	a2 := e.dial(alice)
 	a2.send(map[string]any{"type": "send", "room": general, "text": "once", "client_id": "same", "ref": "again"})
 	second := a2.next("ack")
-	if second.msg().ID != first.ID || second.msg().Seq != first.Seq || second.ref() != "again" {
+	if second.Msg().ID != first.ID || second.Msg().Seq != first.Seq || second.Ref() != "again" {
 		t.Fatalf("resend acked %v, want the original %v", second, first)
 	}
 	a2.none(200*time.Millisecond, "message")
@@ -364,7 +365,7 @@ func TestTypingRelayAndExpiry(t *testing.T) {
 	}
 	// Typing in a room alice is not in is refused.
 	a.send(map[string]any{"type": "typing", "room": "r_nope", "active": true, "ref": "t"})
-	if f := a.next("error"); f.Error.Code != "not_found" || f.ref() != "t" {
+	if f := a.next("error"); f.Error.Code != "not_found" || f.Ref() != "t" {
 		t.Fatalf("%v", f)
 	}
 }
@@ -394,9 +395,9 @@ func TestPresenceGraceAndStatus(t *testing.T) {
 
 // ackAndMessage returns the ack of the sender's last send after also taking
 // the message frame of it, which may come before or after the ack.
-func ackAndMessage(c *client) frame {
+func ackAndMessage(c *client) frametest.Frame {
 	c.t.Helper()
-	var ack, msg frame
+	var ack, msg frametest.Frame
 	for ack.Type == "" || msg.Type == "" {
 		f := c.next("ack", "message")
 		if f.Type == "ack" {
@@ -405,7 +406,7 @@ func ackAndMessage(c *client) frame {
 			msg = f
 		}
 	}
-	if ack.msg().ID != msg.msg().ID {
+	if ack.Msg().ID != msg.Msg().ID {
 		c.t.Fatalf("ack %+v and message %+v differ", ack, msg)
 	}
 	return ack
@@ -442,7 +443,7 @@ func TestPrivateRoomsAndDMsAreInvisibleToOthers(t *testing.T) {
 	b.next("room")
 	a.send(map[string]any{"type": "send", "room": dmID, "text": "psst", "client_id": "p"})
 	a.next("ack")
-	if f := b.next("message"); f.msg().Text != "psst" {
+	if f := b.next("message"); f.Msg().Text != "psst" {
 		t.Fatalf("%v", f)
 	}
 
@@ -494,7 +495,7 @@ func TestPrivateRoomsAndDMsAreInvisibleToOthers(t *testing.T) {
 	if f := c.next("room"); f.Room.Event != "joined" || f.Room.Room.ID != secret {
 		t.Fatalf("%v", f)
 	}
-	if f := c.next("message"); f.msg().Kind != "system" {
+	if f := c.next("message"); f.Msg().Kind != "system" {
 		t.Fatalf("%v", f)
 	}
 }
@@ -647,8 +648,8 @@ func TestBadFramesGetErrorsAndTheConnectionStaysUsable(t *testing.T) {
 		if f.Error.Code != tc.code {
 			t.Errorf("%s: code %v, want %s (%v)", tc.frame, f.Error.Code, tc.code, f.Error.Message)
 		}
-		if strings.Contains(tc.frame, `"ref":"x"`) && tc.frame[0] == '{' && f.ref() != "x" && tc.code != "bad_request" {
-			t.Errorf("%s: ref %v not echoed", tc.frame, f.ref())
+		if strings.Contains(tc.frame, `"ref":"x"`) && tc.frame[0] == '{' && f.Ref() != "x" && tc.code != "bad_request" {
+			t.Errorf("%s: ref %v not echoed", tc.frame, f.Ref())
 		}
 		if f.Error.Message == "" {
 			t.Errorf("%s: no message", tc.frame)
@@ -659,7 +660,7 @@ func TestBadFramesGetErrorsAndTheConnectionStaysUsable(t *testing.T) {
 	}
 	a.next("error")
 	a.send(map[string]any{"type": "send", "room": general, "text": "still here", "client_id": "ok", "ref": "ok"})
-	if f := a.next("ack"); f.ref() != "ok" {
+	if f := a.next("ack"); f.Ref() != "ok" {
 		t.Fatalf("%v", f)
 	}
 }
@@ -693,14 +694,14 @@ func TestEditDeleteReactTakeTheNextSeq(t *testing.T) {
 	e := newEnv(t)
 	_, bob, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "draft", "client_id": "d"})
-	m := ackAndMessage(a).msg()
+	m := ackAndMessage(a).Msg()
 	id, seq := m.ID, m.Seq
 	b.next("message")
 
 	a.send(map[string]any{"type": "edit", "room": general, "id": id, "text": "final"})
 	a.next("update")
 	u := b.next("update")
-	if u.seq() != seq+1 || u.msg().Text != "final" || u.msg().EditedAt == "" || u.msg().Seq != seq {
+	if u.Seq() != seq+1 || u.Msg().Text != "final" || u.Msg().EditedAt == "" || u.Msg().Seq != seq {
 		t.Fatalf("edit update %v", u)
 	}
 	b.send(map[string]any{"type": "edit", "room": general, "id": id, "text": "hijack", "ref": "e"})
@@ -709,16 +710,16 @@ func TestEditDeleteReactTakeTheNextSeq(t *testing.T) {
 	}
 	b.send(map[string]any{"type": "react", "room": general, "id": id, "emoji": "👍", "on": true})
 	u = a.next("update")
-	if u.seq() != seq+2 {
+	if u.Seq() != seq+2 {
 		t.Fatalf("react update %v", u)
 	}
-	if r := u.msg().Reactions; len(r) != 1 || r[0].Emoji != "👍" || len(r[0].Users) != 1 || r[0].Users[0] != "bob" {
+	if r := u.Msg().Reactions; len(r) != 1 || r[0].Emoji != "👍" || len(r[0].Users) != 1 || r[0].Users[0] != "bob" {
 		t.Fatalf("reactions %v", r)
 	}
 	a.send(map[string]any{"type": "delete", "room": general, "id": id})
 	b.next("update") // bob's own reaction
 	u = b.next("update")
-	if !u.msg().Deleted || u.msg().Text != "" || u.seq() != seq+3 {
+	if !u.Msg().Deleted || u.Msg().Text != "" || u.Seq() != seq+3 {
 		t.Fatalf("delete update %v", u)
 	}
 	// Replay carries both kinds in log order; history shows the current state.
@@ -727,7 +728,7 @@ func TestEditDeleteReactTakeTheNextSeq(t *testing.T) {
 	want := []string{"message", "update", "update", "update"}
 	for i, ty := range want {
 		f := c.next("message", "update")
-		if f.Type != ty || f.seq() != seq+int64(i) {
+		if f.Type != ty || f.Seq() != seq+int64(i) {
 			t.Fatalf("replay %d: %v", i, f)
 		}
 	}
@@ -779,7 +780,7 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	a := e.dial(alice) // keeps the room active in the hub
 	b := e.dial(bob)
 	b.send(map[string]any{"type": "send", "room": general, "text": "mark", "client_id": "m"})
-	last := ackAndMessage(b).seq()
+	last := ackAndMessage(b).Seq()
 	b.close()
 	send := func(n int, prefix string) {
 		for i := 0; i < n; i++ {
@@ -793,7 +794,7 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	b = e.dial(bob)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
 	for i := int64(1); i <= 20; i++ {
-		if f := b.next("message"); f.seq() != last+i || f.msg().Text != fmt.Sprint("short", i-1) {
+		if f := b.next("message"); f.Seq() != last+i || f.Msg().Text != fmt.Sprint("short", i-1) {
 			t.Fatalf("replay %d: %v", i, f)
 		}
 	}
@@ -815,8 +816,8 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	b = e.dial(bob)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
 	for i := int64(1); i <= 500; i++ {
-		if f := b.next("message"); f.seq() != last+i {
-			t.Fatalf("replay %d: seq %d", i, f.seq())
+		if f := b.next("message"); f.Seq() != last+i {
+			t.Fatalf("replay %d: seq %d", i, f.Seq())
 		}
 	}
 	if s := b.next("synced"); s.Synced.LastSeq != last+500 {
@@ -824,8 +825,8 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	}
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last + 500}})
 	for i := int64(501); i <= 600; i++ {
-		if f := b.next("message"); f.seq() != last+i {
-			t.Fatalf("second replay %d: seq %d", i, f.seq())
+		if f := b.next("message"); f.Seq() != last+i {
+			t.Fatalf("second replay %d: seq %d", i, f.Seq())
 		}
 	}
 	if s := b.next("synced"); s.Synced.LastSeq != last+600 {
@@ -854,11 +855,11 @@ func rawFrame(payload string) []byte {
 // (one message may carry several, separated by newlines).
 type rawReader struct {
 	br      *bufio.Reader
-	pending []frame
+	pending []frametest.Frame
 }
 
 // next returns the next frame of type want, skipping the others.
-func (r *rawReader) next(t *testing.T, want string) frame {
+func (r *rawReader) next(t *testing.T, want string) frametest.Frame {
 	t.Helper()
 	for {
 		for len(r.pending) > 0 {
@@ -891,7 +892,7 @@ func (r *rawReader) next(t *testing.T, want string) frame {
 			continue
 		}
 		for _, line := range bytes.Split(payload, []byte("\n")) {
-			f, err := decodeFrame(line)
+			f, err := frametest.Decode(line)
 			if err != nil {
 				t.Fatalf("bad frame %q: %v", line, err)
 			}
@@ -948,7 +949,7 @@ func TestFramesBeforeUpgradeAnswerAndAfterIdleAreServed(t *testing.T) {
 					t.Fatal(err)
 				}
 				ack := frames.next(t, "ack")
-				if ack.ref() != fmt.Sprintf("r%d", i) {
+				if ack.Ref() != fmt.Sprintf("r%d", i) {
 					t.Fatalf("ack %v, want ref r%d", ack, i)
 				}
 			}
