@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"minichat/server/chat"
 	"minichat/server/hub"
 	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 	"minichat/server/store"
 	"minichat/server/store/sqlstore"
 )
@@ -83,7 +85,14 @@ func (c *cluster) startNode(t *testing.T, url string) *node {
 // channel as the ws writer would.
 type client struct {
 	c      *hub.Conn
-	frames chan map[string]any
+	frames chan frame
+}
+
+// frame is a frame the hub queued, or (Type "closed") the closing of the
+// connection with its code.
+type frame struct {
+	frametest.Frame
+	code int
 }
 
 func connect(t *testing.T, n *node, st store.Store, u protocol.User, session string) (*client, protocol.Welcome) {
@@ -98,7 +107,7 @@ func connect(t *testing.T, n *node, st store.Store, u protocol.User, session str
 			ids = append(ids, r.ID)
 		}
 	}
-	cl := &client{c: hub.NewConn("c_"+u.Name+session, u, session, 0), frames: make(chan map[string]any, 10000)}
+	cl := &client{c: hub.NewConn("c_"+u.Name+session, u, session, 0), frames: make(chan frame, 10000)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -109,21 +118,21 @@ func connect(t *testing.T, n *node, st store.Store, u protocol.User, session str
 				var closed bool
 				batch, closed = cl.c.Take(batch[:0], 0)
 				for _, f := range batch {
-					var m map[string]any
-					if err := json.Unmarshal(f, &m); err != nil {
+					m, err := frametest.Decode(f)
+					if err != nil {
 						panic(err)
 					}
-					cl.frames <- m
+					cl.frames <- frame{Frame: m}
 				}
 				if closed {
 					code, _ := cl.c.CloseCode()
-					cl.frames <- map[string]any{"type": "closed", "code": float64(code)}
+					cl.frames <- frame{Frame: frametest.Frame{Type: "closed"}, code: code}
 					n.h.Unregister(cl.c)
 					return
 				}
 			case <-cl.c.Done():
 				code, _ := cl.c.CloseCode()
-				cl.frames <- map[string]any{"type": "closed", "code": float64(code)}
+				cl.frames <- frame{Frame: frametest.Frame{Type: "closed"}, code: code}
 				n.h.Unregister(cl.c)
 				return
 			}
@@ -133,28 +142,22 @@ func connect(t *testing.T, n *node, st store.Store, u protocol.User, session str
 	if !n.h.Register(cl.c, hub.Registration{RoomIDs: ids, Welcome: protocol.Welcome{User: u, Rooms: rooms}}) {
 		t.Fatal("register")
 	}
-	w := cl.next(t, "welcome")
-	var welcome protocol.Welcome
-	data, _ := json.Marshal(w)
-	_ = json.Unmarshal(data, &welcome)
-	return cl, welcome
+	return cl, cl.next(t, "welcome").Welcome
 }
 
 // next returns the next frame of one of the types, skipping others.
-func (cl *client) next(t *testing.T, types ...string) map[string]any {
+func (cl *client) next(t *testing.T, types ...string) frame {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case m := <-cl.frames:
-			for _, ty := range types {
-				if m["type"] == ty {
-					return m
-				}
+			if slices.Contains(types, m.Type) {
+				return m
 			}
 		case <-deadline:
 			t.Fatalf("%s: no frame of type %v", cl.c.User.Name, types)
-			return nil
+			return frame{}
 		}
 	}
 }
@@ -168,10 +171,9 @@ func (cl *client) presence(t *testing.T, pairs ...string) {
 		want[pairs[i]] = pairs[i+1]
 	}
 	for len(want) > 0 {
-		m := cl.next(t, "presence")
-		name := m["user"].(map[string]any)["name"].(string)
-		if want[name] == m["status"] {
-			delete(want, name)
+		p := cl.next(t, "presence").Presence
+		if want[p.User.Name] == p.Status {
+			delete(want, p.User.Name)
 		}
 	}
 }
@@ -180,10 +182,9 @@ func (cl *client) presence(t *testing.T, pairs ...string) {
 func (cl *client) seqs(t *testing.T, room string, from, to int64) {
 	t.Helper()
 	for want := from; want <= to; want++ {
-		m := cl.next(t, "message")
-		msg := m["message"].(map[string]any)
-		if msg["room"] != room || int64(msg["seq"].(float64)) != want {
-			t.Fatalf("%s: got %s seq %v, want %d", cl.c.User.Name, msg["room"], msg["seq"], want)
+		msg := cl.next(t, "message").Msg()
+		if msg.Room != room || msg.Seq != want {
+			t.Fatalf("%s: got %s seq %d, want %d", cl.c.User.Name, msg.Room, msg.Seq, want)
 		}
 	}
 }
@@ -194,10 +195,8 @@ func (cl *client) quiet(t *testing.T, d time.Duration, types ...string) {
 	for {
 		select {
 		case m := <-cl.frames:
-			for _, ty := range types {
-				if m["type"] == ty {
-					t.Fatalf("%s: unexpected %v", cl.c.User.Name, m)
-				}
+			if slices.Contains(types, m.Type) {
+				t.Fatalf("%s: unexpected %+v", cl.c.User.Name, m)
 			}
 		case <-timeout:
 			return
@@ -339,11 +338,11 @@ func TestMessagesTypingPresenceAndClosesCrossNodes(t *testing.T) {
 		t.Fatal("typing refused")
 	}
 	m := bobB.next(t, "typing")
-	if m["active"] != true || m["user"].(map[string]any)["name"] != "alice" {
+	if !m.Typing.Active || m.Typing.User.Name != "alice" {
 		t.Fatalf("typing frame %v", m)
 	}
 	send(t, c.st, room.ID, alice, 1)
-	if m := bobB.next(t, "typing"); m["active"] != false {
+	if m := bobB.next(t, "typing"); m.Typing.Active {
 		t.Fatalf("typing frame after the message %v", m)
 	}
 
@@ -351,15 +350,15 @@ func TestMessagesTypingPresenceAndClosesCrossNodes(t *testing.T) {
 	a.h.SetStatus(aliceA.c, protocol.StatusAway, "lunch")
 	for {
 		m := bobB.next(t, "presence")
-		if m["status"] == "away" && m["text"] == "lunch" {
+		if m.Presence.Status == "away" && m.Presence.Text == "lunch" {
 			break
 		}
 	}
 
 	// Signing bob out on node A closes his socket on node B.
 	a.h.CloseSession("s_bob", protocol.CloseUnauthenticated, "signed out")
-	if m := bobB.next(t, "closed"); m["code"] != float64(protocol.CloseUnauthenticated) {
-		t.Fatalf("bob's socket closed with %v", m["code"])
+	if m := bobB.next(t, "closed"); m.code != protocol.CloseUnauthenticated {
+		t.Fatalf("bob's socket closed with %d", m.code)
 	}
 }
 
