@@ -31,6 +31,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 	"minichat/server/store/pgtest"
 )
 
@@ -776,7 +778,7 @@ func TestServesHTTPSAndWSSWithItsCertificate(t *testing.T) {
 		t.Fatalf("dial wss: %v", err)
 	}
 	defer ws.CloseNow()
-	read := func(want string) map[string]any {
+	read := func(want string) frametest.Frame {
 		t.Helper()
 		for {
 			_, data, err := ws.Read(t.Context())
@@ -784,24 +786,22 @@ func TestServesHTTPSAndWSSWithItsCertificate(t *testing.T) {
 				t.Fatalf("read %s over wss: %v", want, err)
 			}
 			for _, line := range bytes.Split(data, []byte("\n")) {
-				var f map[string]any
-				if err := json.Unmarshal(line, &f); err != nil {
-					t.Fatalf("bad frame %q", line)
+				f, err := frametest.Decode(line)
+				if err != nil {
+					t.Fatalf("bad frame %q: %v", line, err)
 				}
-				if f["type"] == want {
+				if f.Type == want {
 					return f
 				}
 			}
 		}
 	}
-	welcome := read("welcome")
-	room := welcome["rooms"].([]any)[0].(map[string]any)["id"].(string)
+	room := read(protocol.TypeWelcome).Welcome.Rooms[0].ID
 	if err := ws.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","room":"`+room+`","text":"over wss","client_id":"tls-1"}`)); err != nil {
 		t.Fatal(err)
 	}
-	ack := read("ack")
-	if ack["message"].(map[string]any)["text"] != "over wss" {
-		t.Fatalf("ack %v", ack)
+	if ack := read(protocol.TypeAck).Ack; ack.Message.Text != "over wss" {
+		t.Fatalf("ack %+v", ack)
 	}
 
 	// The metrics listener (plain HTTP, its own port) sees the socket; the
