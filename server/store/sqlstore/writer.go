@@ -87,7 +87,7 @@ func (s *Store) runBatch(batch []*op) {
 	errs := make([]error, len(batch))
 	tx, err := s.d.begin(ctx, rooms)
 	if err != nil {
-		writeq.Answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
+		writeq.Answer(batch, errs, s.batchFailed("begin write batch", err, taken))
 		return
 	}
 	w := &wtx{s: s, ctx: ctx, db: tx}
@@ -117,18 +117,29 @@ func (s *Store) runBatch(batch []*op) {
 	}
 	if err := s.d.beforeCommit(ctx, w); err != nil {
 		tx.rollback(ctx)
-		writeq.Answer(batch, errs, fmt.Errorf("write batch: %w", err))
+		writeq.Answer(batch, errs, s.batchFailed("write batch", err, taken))
 		return
 	}
 	if err := tx.commit(ctx); err != nil {
 		// Nothing of this batch was committed; the transaction is rolled
 		// back so the next batch starts clean.
 		tx.rollback(ctx)
-		writeq.Answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
+		writeq.Answer(batch, errs, s.batchFailed("commit write batch", err, taken))
 		return
 	}
+	s.h.ok()
 	s.opts.Committed(taken, time.Since(start), events)
 	writeq.Answer(batch, errs, nil)
+}
+
+// batchFailed is the error of every write of a batch that failed whole:
+// when the database could not be reached, a *store.UnavailableError (the
+// health tracker logs the outage, not each write); else err with what.
+func (s *Store) batchFailed(what string, err error, writes int) error {
+	if unreachable(err) {
+		return s.h.failed(fmt.Errorf("%s: %w", what, err), writes)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // rowOfSends returns the row of sends of batch that starts at i, their places
