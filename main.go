@@ -205,6 +205,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.Float64Var(&c.APIRate, "api-rate", 5, "REST writes (sends over HTTP) per second per user (-1: no limit)")
 	fs.IntVar(&c.APIBurst, "api-burst", 20, "REST write burst per user")
 	fs.DurationVar(&c.SendTimeout, "send-timeout", 10*time.Second, "how long a send or other write may wait for the database before it fails")
+	fs.DurationVar(&c.SlowCommit, "slow-commit", 250*time.Millisecond, "p99 of store commit latency past which a warning is logged and /readyz says degraded (negative: off)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second, "how long a client may take to send one HTTP request, body included")
 	fs.DurationVar(&c.PresenceGrace, "presence-grace", 5*time.Second, "how long a user stays online after their last connection closes")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 5*time.Second, "how long shutdown waits for sockets to close")

@@ -78,6 +78,10 @@ type Config struct {
 	// SendTimeout bounds how long a send or other write waits for the
 	// store before it fails with internal; default 10 s.
 	SendTimeout time.Duration
+	// SlowCommit is the p99 of store commit latency (over 10 s) past which
+	// the server logs a warning and /readyz reports "degraded"; default
+	// 250 ms; negative: not watched.
+	SlowCommit time.Duration
 	// ReadTimeout bounds reading one HTTP request, headers and body
 	// (WebSockets are exempt once upgraded); default 60 s.
 	ReadTimeout time.Duration
@@ -152,15 +156,21 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New(cfg.Version)}
+	if cfg.SlowCommit == 0 {
+		cfg.SlowCommit = metrics.DefaultSlowCommit
+	}
+	s.metrics.WatchCommits(cfg.SlowCommit, log.With().Str("component", "store").Logger())
 	if err := s.openBroker(); err != nil {
 		return nil, err
 	}
+	storeLog := log.With().Str("component", "store").Logger()
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
 			s.metrics.Committed(evs)
 			s.broker.Commit(evs)
 		},
 		ObserveCommit: s.metrics.ObserveCommit,
+		Log:           &storeLog,
 	})
 	if err != nil {
 		_ = s.hub.Shutdown(context.Background())
@@ -168,6 +178,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
+	s.metrics.AttachStore(st.Availability)
 	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0)}
 	s.ws = ws.New(ws.Options{
 		Hub:             s.hub,
@@ -200,6 +211,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		WriteBurst:         cfg.APIBurst,
 		Blobs:              blobs,
 		MaxUploadBytes:     cfg.MaxUploadBytes,
+		Degraded:           s.metrics.Degraded,
 		Log:                log,
 	})
 	if err != nil {
@@ -226,6 +238,7 @@ func (s *Server) openBroker() error {
 			return err
 		}
 		s.broker = nb
+		s.metrics.AttachBroker(nb.Connected)
 		opts.Cluster = nb
 		opts.Fill = func(ctx context.Context, room string, after int64, limit int) ([]store.Event, error) {
 			return s.store.Since(ctx, room, after, limit)

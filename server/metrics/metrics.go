@@ -44,6 +44,10 @@ type Metrics struct {
 
 	hub atomic.Pointer[hub.Hub]
 	ws  atomic.Pointer[ws.Handler]
+
+	avail  atomic.Pointer[func() store.Availability] // AttachStore
+	broker atomic.Pointer[func() bool]               // AttachBroker
+	watch  *commitWatch                              // WatchCommits; nil: none
 }
 
 // New builds the registry with every collector; the hub and socket metrics
@@ -92,9 +96,42 @@ func New(version string) *Metrics {
 			return 0
 		}),
 		m.wsCollector(),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "minichat_store_up",
+			Help: "1 while the database answers, 0 from a write or read that could not reach it until one that could (writes are then refused with unavailable).",
+		}, func() float64 {
+			if f := m.avail.Load(); f != nil && !(*f)().Up {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "minichat_store_unavailable_total",
+			Help: "Writes refused with unavailable because the database could not be reached.",
+		}, func() float64 {
+			if f := m.avail.Load(); f != nil {
+				return float64((*f)().Refused)
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "minichat_broker_connected",
+			Help: "1 while this node is connected to its broker (always 1 for a single node), 0 while NATS is unreachable.",
+		}, func() float64 {
+			if f := m.broker.Load(); f != nil && !(*f)() {
+				return 0
+			}
+			return 1
+		}),
 	)
 	return m
 }
+
+// AttachStore gives the registry the store's availability to report.
+func (m *Metrics) AttachStore(avail func() store.Availability) { m.avail.Store(&avail) }
+
+// AttachBroker gives the registry the broker's connection state to report.
+func (m *Metrics) AttachBroker(connected func() bool) { m.broker.Store(&connected) }
 
 // Attach gives the registry the hub and the ws handler to read.
 func (m *Metrics) Attach(h *hub.Hub, w *ws.Handler) {
@@ -109,6 +146,9 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 func (m *Metrics) ObserveCommit(writes int, took time.Duration) {
 	m.commit.Observe(took.Seconds())
 	m.batch.Observe(float64(writes))
+	if m.watch != nil {
+		m.watch.observe(took)
+	}
 }
 
 // Committed counts the chat messages among a commit's events; wrap
