@@ -83,15 +83,11 @@ func (s *Service) write(ctx context.Context, what string, rooms []string, fn fun
 // and conflict messages. The caller's own cancellation passes through.
 func codeErr(err error, what string) error {
 	var ce *protocol.CodeError
-	var ue *store.UnavailableError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &ce):
+	case errors.As(err, &ce): // a store.UnavailableError reads as one too
 		return ce
-	case errors.As(err, &ue):
-		return &protocol.CodeError{Code: protocol.CodeUnavailable, RetryAfter: ue.RetryAfter,
-			Msg: "the server cannot store anything right now; nothing was stored: retry after retry_after_ms (a send with the same client_id is never stored twice)"}
 	case errors.Is(err, store.ErrNotFound):
 		return protocol.Errorf(protocol.CodeNotFound, "%s not found", what)
 	case errors.Is(err, store.ErrConflict):

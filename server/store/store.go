@@ -66,6 +66,18 @@ func (e *UnavailableError) Error() string {
 
 func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
 
+// As makes an UnavailableError read as its answer on the wire wherever an
+// error is rendered (errors.As into a *protocol.CodeError): code
+// unavailable with its retry hint, in place of internal.
+func (e *UnavailableError) As(target any) bool {
+	ce, ok := target.(**protocol.CodeError)
+	if ok {
+		*ce = &protocol.CodeError{Code: protocol.CodeUnavailable, RetryAfter: e.RetryAfter,
+			Msg: "the server cannot reach its database right now; nothing was stored: retry after retry_after_ms (a send with the same client_id is never stored twice)"}
+	}
+	return ok
+}
+
 // Availability is what a store knows of its database's reachability.
 type Availability struct {
 	// Up is false from a write or read that found the database

@@ -123,7 +123,7 @@ func OpenPostgresConfig(ctx context.Context, cfg *pgxpool.Config, opts store.Opt
 	if d.pool, err = pgxpool.NewWithConfig(ctx, rcfg); err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	d.reads = &pgQ{d.pool, d.r}
+	d.reads = &pgQ{q: d.pool, r: d.r}
 	if d.wpool, err = pgxpool.NewWithConfig(ctx, wcfg); err == nil {
 		err = d.migrate(ctx, opts)
 	}
@@ -174,7 +174,7 @@ func (d *pgDB) migrate(ctx context.Context, opts store.Options) (err error) {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if err := migrate(ctx, &pgQ{tx, d.r}, pgVersions{}, opts.Now()); err != nil {
+	if err := migrate(ctx, &pgQ{q: tx, r: d.r}, pgVersions{}, opts.Now()); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -203,6 +203,7 @@ func (pgVersions) record(ctx context.Context, q db, version int) error {
 }
 
 func (d *pgDB) reader() db            { return d.reads }
+func (d *pgDB) watch(h *health)       { d.reads.h = h }
 func (d *pgDB) maxBatch() int         { return 512 }
 func (d *pgDB) list(ids []string) any { return ids }
 
@@ -446,23 +447,71 @@ type pgxQuerier interface {
 type pgQ struct {
 	q pgxQuerier
 	r *renderCache
+	// h, on the read pool, turns errors that say the database cannot be
+	// reached into *store.UnavailableError (and tells the tracker); nil in
+	// a batch transaction, whose failure the writer reports whole.
+	h *health
 }
 
 func (p *pgQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	tag, err := p.q.Exec(ctx, p.r.render(q), args...)
-	return tag.RowsAffected(), err
+	return tag.RowsAffected(), p.unreachable(err)
 }
 
 func (p *pgQ) query(ctx context.Context, q string, args ...any) (rows, error) {
 	rs, err := p.q.Query(ctx, p.r.render(q), args...)
 	if err != nil {
-		return nil, err
+		return nil, p.unreachable(err)
+	}
+	if p.h != nil {
+		return pgRows{rs, p.h}, nil
 	}
 	return rs, nil
 }
 
 func (p *pgQ) queryRow(ctx context.Context, q string, args ...any) row {
-	return p.q.QueryRow(ctx, p.r.render(q), args...)
+	r := p.q.QueryRow(ctx, p.r.render(q), args...)
+	if p.h != nil {
+		return pgRow{r, p.h}
+	}
+	return r
+}
+
+// unreachable is err, as a *store.UnavailableError when it says that the
+// database cannot be reached and p reads for the store.
+func (p *pgQ) unreachable(err error) error {
+	if err != nil && p.h != nil && unreachable(err) {
+		return p.h.failed(err, 0)
+	}
+	return err
+}
+
+// pgRow and pgRows are a read's result, whose errors say when the database
+// went away under it.
+type pgRow struct {
+	pgx.Row
+	h *health
+}
+
+func (r pgRow) Scan(dest ...any) error {
+	err := r.Row.Scan(dest...)
+	if err != nil && unreachable(err) {
+		return r.h.failed(err, 0)
+	}
+	return err
+}
+
+type pgRows struct {
+	pgx.Rows
+	h *health
+}
+
+func (r pgRows) Err() error {
+	err := r.Rows.Err()
+	if err != nil && unreachable(err) {
+		return r.h.failed(err, 0)
+	}
+	return err
 }
 
 // pgTx is a batch transaction.
@@ -471,7 +520,7 @@ type pgTx struct {
 	tx pgx.Tx
 }
 
-func newPgTx(tx pgx.Tx, r *renderCache) *pgTx { return &pgTx{pgQ{tx, r}, tx} }
+func newPgTx(tx pgx.Tx, r *renderCache) *pgTx { return &pgTx{pgQ{q: tx, r: r}, tx} }
 
 func (t *pgTx) commit(ctx context.Context) error { return t.tx.Commit(ctx) }
 func (t *pgTx) rollback(ctx context.Context)     { _ = t.tx.Rollback(ctx) }

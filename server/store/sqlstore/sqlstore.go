@@ -115,6 +115,9 @@ type dialect interface {
 func start(d dialect, opts store.Options) *Store {
 	s := &Store{d: d, opts: opts, q: writeq.New[*op](ErrClosed), done: make(chan struct{}), h: newHealth(opts)}
 	s.row.seen = map[[2]string]bool{}
+	if w, ok := d.(interface{ watch(*health) }); ok {
+		w.watch(s.h)
+	}
 	go s.writer()
 	return s
 }
@@ -150,7 +153,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	var one int
 	if err := q.queryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-		if unreachable(err) {
+		if !errors.Is(err, store.ErrUnavailable) && unreachable(err) {
 			err = s.h.failed(err, 0)
 		}
 		return fmt.Errorf("ping database: %w", err)
