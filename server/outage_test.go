@@ -226,8 +226,8 @@ func TestBrokerOutageHoldsPresence(t *testing.T) {
 	alice, bob, carol := n1.register("alice"), n1.register("bob"), n1.register("carol")
 	general := n1.roomID(alice, "general")
 
-	b := n2.dial(bob)
 	a := n1.dial(alice)
+	b := n2.dial(bob)
 	c := n2.dial(carol)
 	waitPresence(t, a, "bob", "online")
 	waitPresence(t, a, "carol", "online")
