@@ -85,6 +85,9 @@ func (s *Store) runBatch(batch []*op) {
 
 	start := time.Now()
 	errs := make([]error, len(batch))
+	if s.pipelined(ctx, batch, errs, taken, start) {
+		return
+	}
 	tx, err := s.d.begin(ctx, rooms)
 	if err != nil {
 		writeq.Answer(batch, errs, s.batchFailed("begin write batch", err, taken))
@@ -130,6 +133,67 @@ func (s *Store) runBatch(batch []*op) {
 	s.h.ok()
 	s.opts.Committed(taken, time.Since(start), events)
 	writeq.Answer(batch, errs, nil)
+}
+
+// sendPipeliner is a dialect that stores a batch made only of sends in two
+// round trips, the room locks taken in the second: see pgDB.pipelineSends.
+type sendPipeliner interface {
+	// pipelineSends stores ws (decided, answered or stored) and reports
+	// done; done with an error: the batch failed whole; not done: nothing
+	// was stored and the batch runs on the locked path.
+	pipelineSends(ctx context.Context, s *Store, ws []*sendWork) (done bool, err error)
+}
+
+// pipelined runs batch through the dialect's sendPipeliner when it has one
+// and every write of the batch is a send without attachments, no two with
+// the same client key, and answers it; it reports whether it did.
+func (s *Store) pipelined(ctx context.Context, batch []*op, errs []error, taken int, start time.Time) bool {
+	p, ok := s.d.(sendPipeliner)
+	if !ok {
+		return false
+	}
+	seen := s.row.seen
+	clear(seen)
+	ws := s.row.work[:0]
+	defer func() { s.row.work = ws }()
+	for _, o := range batch {
+		if !o.Taken() {
+			continue
+		}
+		if o.send == nil || len(o.send.req.Attachments) > 0 {
+			return false
+		}
+		if k := clientKey(&o.send.req); k[1] != "" {
+			if seen[k] {
+				return false
+			}
+			seen[k] = true
+		}
+		ws = append(ws, o.send)
+	}
+	done, err := p.pipelineSends(ctx, s, ws)
+	if !done {
+		return false
+	}
+	if err != nil {
+		writeq.Answer(batch, errs, s.batchFailed("write batch", err, taken))
+		return true
+	}
+	var events []store.Event
+	for i, o := range batch {
+		if !o.Taken() {
+			continue
+		}
+		sw := o.send
+		errs[i] = sw.err
+		if sw.err == nil && !sw.dup {
+			events = append(events, store.Event{Kind: store.EventMessage, RoomID: sw.msg.Room, Seq: sw.msg.Seq, Message: sw.msg})
+		}
+	}
+	s.h.ok()
+	s.opts.Committed(taken, time.Since(start), events)
+	writeq.Answer(batch, errs, nil)
+	return true
 }
 
 // batchFailed is the error of every write of a batch that failed whole:
