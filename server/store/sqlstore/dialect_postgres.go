@@ -607,7 +607,13 @@ func (d *pgDB) pipelineSends(ctx context.Context, s *Store, ws []*sendWork) (don
 	if len(pending) == 0 {
 		return true, nil
 	}
+	return d.storeLockedLast(ctx, c, pending)
+}
 
+// storeLockedLast is pipelineSends's second round trip: it stores pending,
+// sends whose rules let them through on the facts in their seen, if those
+// facts still hold once their rooms are locked.
+func (d *pgDB) storeLockedLast(ctx context.Context, c *pgxpool.Conn, pending []*sendWork) (done bool, err error) {
 	n := len(pending)
 	var (
 		rooms                     []string

@@ -19,8 +19,8 @@ type sendWork struct {
 	decided bool
 	seen    sendSeen // the facts the rule decided on
 	err     error    // the rule's refusal or the send's own failure
-	dupID   string // the sender's message with this client_id, to answer with
-	ts      int64  // the new message's time, Unix milliseconds
+	dupID   string   // the sender's message with this client_id, to answer with
+	ts      int64    // the new message's time, Unix milliseconds
 	msg     protocol.Message
 	dup     bool
 }
