@@ -98,13 +98,6 @@ func (h *health) ok() {
 	}
 }
 
-// isUp is a cheap read of the state, for the writer's fast path.
-func (h *health) isUp() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.up
-}
-
 // retryAfter is the hint of a refusal at now: the time the database has
 // been away, within [minRetry, maxRetry], plus up to a quarter of it at
 // random so that the clients of a node do not all come back at once.
