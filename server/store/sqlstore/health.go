@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -113,8 +114,12 @@ func (h *health) retryAfter(now time.Time) time.Duration {
 // (rather than that it refused a statement): a failed connection attempt,
 // a connection refused, reset or closed under the driver, the server
 // shutting down or not accepting connections yet, or too many of them.
+//
+// A caller's context ending (canceled, or its deadline) says nothing of the
+// database, and is not one: the writer counts its batch's own deadline
+// itself (batchFailed).
 func unreachable(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	var pe *pgconn.PgError
@@ -143,8 +148,6 @@ func unreachable(err error) bool {
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return true
 	case errors.As(err, &ne) && ne.Timeout():
-		return true
-	case pgconn.Timeout(err):
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,6 +85,8 @@ func TestUnreachableTellsOutagesFromRefusals(t *testing.T) {
 		{&pgconn.PgError{Code: "40P01"}, false}, // deadlock
 		{fmt.Errorf("x: %w", pgconn.ErrConnClosed), true},
 		{errors.New("some rule"), false},
+		{fmt.Errorf("read: %w", context.Canceled), false},         // the caller went away
+		{fmt.Errorf("read: %w", context.DeadlineExceeded), false}, // the caller's deadline
 		{store.ErrNotFound, false},
 	} {
 		if got := unreachable(c.err); got != c.want {

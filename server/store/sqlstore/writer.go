@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -197,10 +198,12 @@ func (s *Store) pipelined(ctx context.Context, batch []*op, errs []error, taken 
 }
 
 // batchFailed is the error of every write of a batch that failed whole:
-// when the database could not be reached, a *store.UnavailableError (the
+// when the database could not be reached or did not answer in time, a *store.UnavailableError (the
 // health tracker logs the outage, not each write); else err with what.
 func (s *Store) batchFailed(what string, err error, writes int) error {
-	if unreachable(err) {
+	// The batch's context is its own (batchTimeout): its deadline means
+	// the database stopped answering.
+	if unreachable(err) || errors.Is(err, context.DeadlineExceeded) {
 		return s.h.failed(fmt.Errorf("%s: %w", what, err), writes)
 	}
 	return fmt.Errorf("%s: %w", what, err)
