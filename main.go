@@ -205,6 +205,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.Float64Var(&c.APIRate, "api-rate", d.APIRate, "REST writes (sends over HTTP) per second per user (-1: no limit)")
 	fs.IntVar(&c.APIBurst, "api-burst", d.APIBurst, "REST write burst per user")
 	fs.DurationVar(&c.SendTimeout, "send-timeout", d.SendTimeout, "how long a send or other write may wait for the database before it fails")
+	fs.DurationVar(&c.SlowCommit, "slow-commit", d.SlowCommit, "p99 of store commit latency past which a warning is logged and /readyz says degraded (negative: off)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", d.ReadTimeout, "how long a client may take to send one HTTP request, body included")
 	fs.DurationVar(&c.PresenceGrace, "presence-grace", d.PresenceGrace, "how long a user stays online after their last connection closes")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", d.ShutdownGrace, "how long shutdown waits for sockets to close")

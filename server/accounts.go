@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
 	"minichat/server/hub"
 	"minichat/server/protocol"
+	"minichat/server/store"
 )
 
 // accountWatch closes the sockets of disabled accounts and of sessions that
@@ -49,7 +51,9 @@ func (s *Server) watchAccounts() {
 			err := s.closeEndedSockets(ctx)
 			cancel()
 			if err != nil {
-				if !warned { // once until it works again: the store's own trouble is logged elsewhere
+				// An unreachable database is the store's to report (once);
+				// anything else once until it works again.
+				if !warned && !errors.Is(err, store.ErrUnavailable) {
 					s.log.Warn().Err(err).Msg("cannot check accounts and sessions of open sockets")
 					warned = true
 				}

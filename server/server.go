@@ -78,6 +78,10 @@ type Config struct {
 	// SendTimeout bounds how long a send or other write waits for the
 	// store before it fails with internal.
 	SendTimeout time.Duration
+	// SlowCommit is the p99 of store commit latency (over 10 s) past which
+	// the server logs a warning and /readyz reports "degraded"; default
+	// 250 ms; negative: not watched.
+	SlowCommit time.Duration
 	// ReadTimeout bounds reading one HTTP request, headers and body
 	// (WebSockets are exempt once upgraded).
 	ReadTimeout time.Duration
@@ -121,6 +125,7 @@ func DefaultConfig() Config {
 		APIRate:         5,
 		APIBurst:        20,
 		SendTimeout:     chat.DefaultTimeout,
+		SlowCommit:      metrics.DefaultSlowCommit,
 		ReadTimeout:     60 * time.Second,
 		MaxUploadBytes:  api.DefaultMaxUploadBytes,
 	}
@@ -145,6 +150,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.APIRate, d.APIRate)
 	orDefault(&c.APIBurst, d.APIBurst)
 	orDefault(&c.SendTimeout, d.SendTimeout)
+	orDefault(&c.SlowCommit, d.SlowCommit)
 	orDefault(&c.ReadTimeout, d.ReadTimeout)
 	orDefault(&c.MaxUploadBytes, d.MaxUploadBytes)
 	return c
@@ -208,16 +214,19 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	m := metrics.New(cfg.Version)
+	m.WatchCommits(cfg.SlowCommit, log.With().Str("component", "store").Logger())
 	b, err := openBroker(cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	storeLog := log.With().Str("component", "store").Logger()
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
 			m.Committed(evs)
 			b.Commit(evs)
 		},
 		ObserveCommit: m.ObserveCommit,
+		Log:           &storeLog,
 	})
 	if err != nil {
 		_ = b.Close()
@@ -251,7 +260,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Version:         cfg.Version,
 		Log:             log,
 	})
-	m.Register(h, sockets)
+	m.Register(h, sockets, st, b)
 	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m}
 	apiHandler, err := api.New(api.Options{
 		Store:              st,
@@ -267,6 +276,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		WriteBurst:         cfg.APIBurst,
 		Blobs:              blobs,
 		MaxUploadBytes:     cfg.MaxUploadBytes,
+		Degraded:           m.Degraded,
 		Log:                log,
 	})
 	if err != nil {
@@ -283,6 +293,9 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 func openBroker(cfg Config, log zerolog.Logger) (broker.Broker, error) {
 	if cfg.NATS == "" {
 		return broker.NewLocal(), nil
+	}
+	if !strings.HasPrefix(cfg.Database, "postgres") {
+		log.Warn().Msg("--nats without a postgres:// --database: every node has its own SQLite store, so nodes will not see each other's messages")
 	}
 	return broker.NewNATS(broker.NATSOptions{URL: cfg.NATS, PresenceGrace: cfg.PresenceGrace, Log: log})
 }

@@ -20,6 +20,12 @@ export const CodeConflict = "conflict";
 export const CodeTooLarge = "too_large";
 export const CodeRateLimited = "rate_limited";
 export const CodeInternal = "internal";
+/**
+ * CodeUnavailable: the server cannot store anything right now (its
+ * database is unreachable); nothing was stored, and the same frame or
+ * request may succeed after RetryAfter.
+ */
+export const CodeUnavailable = "unavailable";
 
 // WebSocket close codes.
 export const CloseNormal = 1000;
@@ -111,7 +117,7 @@ export const MaxSearch = 50;
 export const MaxSearchQuery = 256;
 export const MaxSearchTerms = 16;
 
-export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal;
+export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeUnavailable;
 export type CloseCode = typeof CloseNormal | typeof CloseGoingAway | typeof CloseTooBig | typeof CloseInternal | typeof CloseUnauthenticated | typeof CloseHeartbeat | typeof CloseTooSlow;
 export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypeRoom | typeof TypeUpdate | typeof TypeError | typeof TypePing;
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;

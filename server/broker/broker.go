@@ -40,6 +40,9 @@ type Broker interface {
 	// node's Handler, then to the other nodes. It does not wait for the
 	// network.
 	Commit(evs []store.Event)
+	// Connected says whether the broker reaches the other nodes (a
+	// single node's always does).
+	Connected() bool
 	// Close says goodbye to the other nodes and stops. Call it after the
 	// store is closed, so its last commits are published.
 	Close() error
@@ -69,6 +72,9 @@ type Handler interface {
 	// speaking.
 	LocalPresence() (users []hub.UserPresence, ok bool)
 	ExpireNodes(now time.Time)
+	// HoldNodes keeps every other node's users as they are until at:
+	// after the broker was down, each node gets time to restate them.
+	HoldNodes(at time.Time)
 	// Resync reads from the store what messages lost on the way carried
 	// (after a reconnection or a slow-consumer drop).
 	Resync()
@@ -89,6 +95,9 @@ func (l *Local) Attach(h Handler) error { l.h = h; return nil }
 
 // Commit hands the events to the Handler.
 func (l *Local) Commit(evs []store.Event) { l.h.Publish(evs) }
+
+// Connected is always true: a single node has no one to lose.
+func (l *Local) Connected() bool { return true }
 
 // Close does nothing.
 func (*Local) Close() error { return nil }

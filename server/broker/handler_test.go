@@ -34,6 +34,7 @@ func (*recorder) RemoteHeads(map[string]int64)                               {}
 func (*recorder) NodeExpires(string, time.Time)                              {}
 func (*recorder) LocalPresence() ([]hub.UserPresence, bool)                  { return nil, true }
 func (*recorder) ExpireNodes(time.Time)                                      {}
+func (*recorder) HoldNodes(time.Time)                                        {}
 func (*recorder) Resync()                                                    {}
 
 // TestBrokersDeliverToTheirHandlers: a commit reaches the committing node's

@@ -71,6 +71,11 @@ type NATS struct {
 
 	dropped atomic.Int64 // messages dropped since the last warning
 
+	// up is false from a lost connection until it is back and the other
+	// nodes' presence has been renewed (reconnected): meanwhile nothing
+	// they say can arrive, so nothing of theirs expires (heartbeat).
+	up atomic.Bool
+
 	mu       sync.Mutex
 	heads    map[string]head // guarded by mu
 	allHeads bool            // guarded by mu: the next heartbeat names every head
@@ -131,11 +136,13 @@ func NewNATS(opts NATSOptions) (*NATS, error) {
 			if nc.IsClosed() {
 				return // Close, not a lost connection
 			}
-			b.log.Warn().Err(err).Msg("nats disconnected; reconnecting (local delivery goes on)")
+			if b.up.Swap(false) {
+				b.log.Warn().Err(err).Msg("nats down: reconnecting; local delivery goes on, users of other nodes keep their last known presence until it is back")
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("nats reconnected; filling gaps from the store")
 			b.reconnected()
+			b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("nats back: filling gaps from the store, presence reconciled by the next heartbeats")
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { b.log.Debug().Msg("nats connection closed") }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -149,10 +156,14 @@ func NewNATS(opts NATSOptions) (*NATS, error) {
 		return nil, fmt.Errorf("nats %s: %w", redactURL(opts.URL), err)
 	}
 	b.nc = nc
+	b.up.Store(true)
 	b.log = b.log.With().Str("node", b.node).Logger()
 	b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("nats connected")
 	return b, nil
 }
+
+// Connected reports whether the node is connected to NATS.
+func (b *NATS) Connected() bool { return b.up.Load() }
 
 // Node is this node's id in the cluster (new at every start).
 func (b *NATS) Node() string { return b.node }
@@ -329,7 +340,12 @@ func (b *NATS) heartbeat() {
 		select {
 		case <-t.C:
 			b.beat()
-			b.h.ExpireNodes(time.Now())
+			if b.up.Load() {
+				// While NATS is down no node can be heard, dead or alive:
+				// their users keep their last known presence (no
+				// offline/online flap reaches clients) until it is back.
+				b.h.ExpireNodes(time.Now())
+			}
 		case <-b.stop:
 			return
 		}
@@ -388,16 +404,24 @@ func (b *NATS) recentHeads() map[string]int64 {
 	return out
 }
 
-// reconnected runs after the NATS connection came back: what this node
-// missed is read from the store, and the next heartbeat names every head
-// this node committed, for what the others missed.
+// reconnected runs after the NATS connection came back: the other nodes'
+// users count until each node has had time to restate them (its next full
+// heartbeat then reconciles: users gone meanwhile go offline, new ones
+// come online), what this node missed is read from the store, and the next
+// heartbeat names every head this node committed, for what the others
+// missed.
 func (b *NATS) reconnected() {
 	b.mu.Lock()
 	b.allHeads = true
 	b.mu.Unlock()
 	if b.attached.Load() {
+		// Every node gets a full heartbeat's time to restate its users
+		// before any expires; the hub's loop runs this before the next
+		// ExpireNodes, which waits for up.
+		b.h.HoldNodes(time.Now().Add(time.Duration(b.opts.Misses) * b.opts.Heartbeat))
 		b.h.Resync()
 	}
+	b.up.Store(true)
 }
 
 // receive handles one message from another node.

@@ -40,11 +40,21 @@ type Metrics struct {
 	batch     prometheus.Histogram
 	requests  *prometheus.CounterVec
 	durations *prometheus.HistogramVec
+
+	watch *commitWatch // WatchCommits; nil: none
 }
 
 // Hub is what the metrics read of the hub (a *hub.Hub): the room-log
 // frames live fan-out has queued. It must be safe to call at any time.
 type Hub interface{ Delivered() uint64 }
+
+// Store is what the metrics read of the store: whether the database
+// answers, and how many writes were refused while it did not.
+type Store interface{ Availability() store.Availability }
+
+// Broker is what the metrics read of the broker: whether it is connected
+// (a single node's always is).
+type Broker interface{ Connected() bool }
 
 // Sockets is what the metrics read of the socket handler (a *ws.Handler):
 // its counters, safe to read at any time.
@@ -90,16 +100,38 @@ func New(version string) *Metrics {
 	return m
 }
 
-// Register adds the collectors that read h and s at scrape time. Call it
-// once, when both exist; a second call panics (the collectors would be
-// registered twice).
-func (m *Metrics) Register(h Hub, s Sockets) {
+// Register adds the collectors that read h, s, st and b at scrape time.
+// Call it once, when all exist; a second call panics (the collectors would
+// be registered twice).
+func (m *Metrics) Register(h Hub, s Sockets, st Store, b Broker) {
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "minichat_messages_delivered_total",
 			Help: "Room-log frames (messages, edits, deletes, reactions) queued to open sockets by live fan-out.",
 		}, func() float64 { return float64(h.Delivered()) }),
 		newSocketCollector(s),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "minichat_store_up",
+			Help: "1 while the database answers, 0 from a write or read that could not reach it until one that could (writes are then refused with unavailable).",
+		}, func() float64 {
+			if !st.Availability().Up {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "minichat_store_unavailable_total",
+			Help: "Writes refused with unavailable because the database could not be reached.",
+		}, func() float64 { return float64(st.Availability().Refused) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "minichat_broker_connected",
+			Help: "1 while this node is connected to its broker (always 1 for a single node), 0 while NATS is unreachable.",
+		}, func() float64 {
+			if !b.Connected() {
+				return 0
+			}
+			return 1
+		}),
 	)
 }
 
@@ -110,6 +142,9 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 func (m *Metrics) ObserveCommit(writes int, took time.Duration) {
 	m.commit.Observe(took.Seconds())
 	m.batch.Observe(float64(writes))
+	if m.watch != nil {
+		m.watch.observe(took)
+	}
 }
 
 // Committed counts the chat messages among a commit's events; wrap

@@ -17,6 +17,10 @@ const (
 	CodeTooLarge     = "too_large"
 	CodeRateLimited  = "rate_limited"
 	CodeInternal     = "internal"
+	// CodeUnavailable: the server cannot store anything right now (its
+	// database is unreachable); nothing was stored, and the same frame or
+	// request may succeed after RetryAfter.
+	CodeUnavailable = "unavailable"
 )
 
 // WebSocket close codes.
@@ -72,6 +76,8 @@ func HTTPStatus(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
