@@ -201,6 +201,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.IntVar(&c.Burst, "burst", 20, "message burst per connection")
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", 32, "open sockets one account may hold (-1: no cap)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 512, "open sockets one client address may hold (-1: no cap)")
+	fs.IntVar(&c.ReplayMax, "replay-max", 500, "log entries a hello replays per room at most (the newest; synced names the range left out)")
 	fs.Float64Var(&c.LoginRate, "login-rate", 10, "sign-in and sign-up attempts per minute per client address, and failed sign-ins per account (-1: no limit)")
 	fs.Float64Var(&c.APIRate, "api-rate", 5, "REST writes (sends over HTTP) per second per user (-1: no limit)")
 	fs.IntVar(&c.APIBurst, "api-burst", 20, "REST write burst per user")
@@ -495,6 +496,9 @@ func (f *flags) check(p parsed) error {
 	}
 	if c.MaxFrameBytes < 1024 {
 		return bad("max-frame-bytes", "must be at least 1024, not %d", c.MaxFrameBytes)
+	}
+	if c.ReplayMax < 1 {
+		return bad("replay-max", "must be at least 1, not %d", c.ReplayMax)
 	}
 	if c.MaxUploadBytes < 1 {
 		return bad("max-upload-bytes", "must be positive, not %d", c.MaxUploadBytes)

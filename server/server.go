@@ -66,6 +66,10 @@ type Config struct {
 	// either is answered 429. Defaults 32 and 512; negative: no cap.
 	MaxConnsPerUser int
 	MaxConnsPerIP   int
+	// ReplayMax is how many log entries a hello replays per room at most:
+	// when more follow the client's seq, the newest ReplayMax and a synced
+	// naming the range left out (welcome.limits.replay_max). Default 500.
+	ReplayMax int
 	// LoginRate limits sign-in and sign-up attempts per client address, and
 	// failed sign-ins per account name, per minute (429 beyond); default
 	// 10; negative: no limit.
@@ -182,6 +186,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
 		ClientIP:        api.ClientIP,
 		MaxUploadBytes:  cfg.MaxUploadBytes,
+		ReplayMax:       cfg.ReplayMax,
 		Version:         cfg.Version,
 		Log:             log,
 	})

@@ -59,6 +59,7 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 // member applies a membership change: the user's connections start or stop
 // receiving the room, and are told with a room frame.
 func (h *Hub) member(ev *store.Event) {
+	h.members.add(ev)
 	u := h.users[ev.UserID]
 	if u == nil {
 		return // not connected: the next welcome will list the room
