@@ -287,37 +287,116 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	}
 }
 
-func TestReplayIsCappedAndPagesForward(t *testing.T) {
+// A client further behind than replay_max gets the newest replay_max
+// entries, and synced names the range it left out; the stream is complete
+// from there, so live frames follow without another hello.
+func TestReplayFarBehindSendsTheNewestAndNamesTheSkippedRange(t *testing.T) {
 	e := newEnv(t)
 	alice := e.register("alice")
 	general := e.roomID(alice, "general")
 	a := e.dial(alice)
+	if a.welcome["limits"].(map[string]any)["replay_max"] != float64(500) {
+		t.Fatalf("welcome limits %v, want replay_max 500", a.welcome["limits"])
+	}
 	for i := 0; i < 520; i++ {
 		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint(i), "client_id": fmt.Sprint(i)})
 	}
+	var last int64
 	for i := 0; i < 520; i++ {
-		a.next("ack")
+		last = max(last, seqOf(a.next("ack")))
 	}
+	a.close()
 	b := e.dial(alice)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 0}})
-	for i := 1; i <= 500; i++ {
-		if f := b.next("message"); seqOf(f) != int64(i) {
-			t.Fatalf("replay seq %d, want %d", seqOf(f), i)
+	for want := last - 499; want <= last; want++ {
+		if f := b.next("message", "synced"); f["type"] != "message" || seqOf(f) != want {
+			t.Fatalf("replay: %v, want seq %d", f, want)
 		}
 	}
-	s := b.next("synced")
-	if s["last_seq"].(float64) != 500 {
-		t.Fatalf("synced %v, want last_seq 500", s)
+	s := b.next("message", "synced")
+	skipped, _ := s["skipped"].(map[string]any)
+	if s["type"] != "synced" || int64(s["last_seq"].(float64)) != last || skipped == nil ||
+		skipped["from"] != float64(1) || int64(skipped["to"].(float64)) != last-500 {
+		t.Fatalf("synced %v, want last_seq %d and skipped 1..%d", s, last, last-500)
 	}
-	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 500}})
-	for i := 501; i <= 521; i++ {
-		if f := b.next("message"); seqOf(f) != int64(i) {
-			t.Fatalf("second page seq %d, want %d", seqOf(f), i)
+	b.send(map[string]any{"type": "send", "room": general, "text": "live", "client_id": "live"})
+	if f := b.next("message"); seqOf(f) != last+1 {
+		t.Fatalf("live %v, want seq %d", f, last+1)
+	}
+	// Within replay_max: everything after since, nothing named skipped.
+	c := e.dial(alice)
+	c.send(map[string]any{"type": "hello", "since": map[string]int64{general: last - 3}})
+	for want := last - 2; want <= last+1; want++ {
+		if f := c.next("message", "synced"); seqOf(f) != want {
+			t.Fatalf("replay: %v, want seq %d", f, want)
 		}
 	}
-	if s := b.next("synced"); s["last_seq"].(float64) != 521 {
+	if s := c.next("message", "synced"); s["type"] != "synced" || s["skipped"] != nil || int64(s["last_seq"].(float64)) != last+1 {
 		t.Fatalf("synced %v", s)
 	}
+}
+
+// While messages flow, a client resuming a little behind receives the
+// room's log after since, then synced, then the live frames: nothing live
+// before synced, no gap and no repeat after it.
+func TestResumeNearBehindWithLiveTraffic(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a := e.dial(alice)
+	var last int64
+	for i := 0; i < 30; i++ {
+		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint(i), "client_id": fmt.Sprint("pre", i)})
+		last = max(last, seqOf(a.next("ack")))
+	}
+	stop := make(chan struct{})
+	sent := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { sent <- n }()
+		tick := time.NewTicker(4 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				b, _ := json.Marshal(map[string]any{"type": "send", "room": general, "text": fmt.Sprint("live", n), "client_id": fmt.Sprint("live", n)})
+				if a.c.Write(context.Background(), websocket.MessageText, b) != nil {
+					return
+				}
+				n++
+			}
+		}
+	}()
+	for round := 0; round < 5; round++ {
+		b := e.dial(bob)
+		since := last - 10
+		b.send(map[string]any{"type": "hello", "since": map[string]int64{general: since}})
+		want := since + 1
+		synced := false
+		for seen := 0; seen < 40; {
+			f := b.next("message", "update", "synced")
+			if f["type"] == "synced" {
+				if synced || int64(f["last_seq"].(float64)) != want-1 || f["skipped"] != nil {
+					t.Fatalf("round %d: synced %v after seq %d", round, f, want-1)
+				}
+				synced = true
+				continue
+			}
+			if got := seqOf(f); got != want {
+				t.Fatalf("round %d: seq %d, want %d (synced seen: %v)", round, got, want, synced)
+			}
+			want++
+			if synced {
+				seen++
+			}
+		}
+		last = want - 1
+		b.close()
+	}
+	close(stop)
+	<-sent
 }
 
 func TestIdempotentResend(t *testing.T) {
@@ -811,8 +890,8 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	b.close()
 	// Further back than the hub keeps: the room goes idle (the hub forgets
 	// its frames), one message is posted, then 599 more while alice is
-	// back. The replay of 600 starts in the store and is capped at 500; the
-	// next one comes from the hub.
+	// back. The replay of 600 is capped at the newest 500, which the hub
+	// still keeps.
 	a.close()
 	if st, _ := e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]string{"text": "while idle"}); st != 201 {
 		t.Fatalf("REST send: %d", st)
@@ -821,22 +900,15 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	send(599, "long")
 	b = e.dial(bob)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
-	for i := int64(1); i <= 500; i++ {
+	for i := int64(101); i <= 600; i++ {
 		if f := b.next("message"); seqOf(f) != last+i {
 			t.Fatalf("replay %d: seq %d", i, seqOf(f))
 		}
 	}
-	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+500 {
-		t.Fatalf("synced %v, want the capped last_seq %d", s, last+500)
-	}
-	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last + 500}})
-	for i := int64(501); i <= 600; i++ {
-		if f := b.next("message"); seqOf(f) != last+i {
-			t.Fatalf("second replay %d: seq %d", i, seqOf(f))
-		}
-	}
-	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+600 {
-		t.Fatalf("synced %v", s)
+	s := b.next("synced")
+	if sk, _ := s["skipped"].(map[string]any); int64(s["last_seq"].(float64)) != last+600 || sk == nil ||
+		int64(sk["from"].(float64)) != last+1 || int64(sk["to"].(float64)) != last+100 {
+		t.Fatalf("synced %v, want last_seq %d and skipped %d..%d", s, last+600, last+1, last+100)
 	}
 }
 
