@@ -282,22 +282,6 @@ func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string,
 	return evs, false, nil
 }
 
-// LastSeq returns the last seq of the log of a room the user belongs to:
-// where a replay that may not carry more than a number of entries starts.
-func (s *Service) LastSeq(ctx context.Context, user protocol.User, roomID string) (int64, error) {
-	if err := checkRoomID(roomID); err != nil {
-		return 0, err
-	}
-	r, err := s.Store.Room(ctx, roomID, user.ID)
-	if err != nil {
-		return 0, codeErr(err, "room")
-	}
-	if !r.Member {
-		return 0, protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", roomID)
-	}
-	return r.LastSeq, nil
-}
-
 // Read moves the user's read marker; there is one in the rooms the user
 // belongs to only.
 func (s *Service) Read(ctx context.Context, user protocol.User, roomID string, seq int64) error {

@@ -180,6 +180,28 @@ func (p *replayPool) work(h *Handler) {
 func (j *helloJob) run() {
 	c := j.c
 	done := false
+	// The last seq of every room of the user, read once for all the rooms
+	// the hub's recent frames do not cover.
+	var lasts map[string]int64
+	lastSeq := func(room string) (int64, error) {
+		if lasts == nil {
+			rooms, err := c.h.opts.Chat.Rooms(c.ctx, c.user)
+			if err != nil {
+				return 0, err
+			}
+			lasts = make(map[string]int64, len(rooms))
+			for _, r := range rooms {
+				if r.Member {
+					lasts[r.ID] = r.LastSeq
+				}
+			}
+		}
+		last, ok := lasts[room]
+		if !ok {
+			return 0, protocol.Errorf(protocol.CodeNotFound, "room %s not found among your rooms", room)
+		}
+		return last, nil
+	}
 	for i, rs := range j.rooms {
 		if c.hc.Closed() {
 			break
@@ -191,7 +213,7 @@ func (j *helloJob) run() {
 			c.helloBusy.Store(false)
 			done = true
 		}
-		c.replayRoom(j.ref, rs.Room, rs.Since)
+		c.replayRoom(j.ref, rs.Room, rs.Since, lastSeq)
 	}
 	if !done {
 		c.helloBusy.Store(false)
@@ -201,7 +223,7 @@ func (j *helloJob) run() {
 // replayRoom replays one room after since: at most ReplayMax entries, the
 // newest, then synced (naming the range left out, if any), then the live
 // frames held meanwhile.
-func (c *conn) replayRoom(ref, room string, since int64) {
+func (c *conn) replayRoom(ref, room string, since int64, lastSeq func(string) (int64, error)) {
 	if !c.hc.Replaying(room) {
 		return // the user left the room since the hello
 	}
@@ -220,7 +242,7 @@ func (c *conn) replayRoom(ref, room string, since int64) {
 		c.hc.EndReplay(room, frames, synced)
 		return
 	}
-	err := c.replayStore(room, since, max, &skipped)
+	err := c.replayStore(room, since, max, &skipped, lastSeq)
 	c.hc.EndReplay(room, nil, synced)
 	if err != nil {
 		c.sendError(ref, fmt.Errorf("replay of room %s: %w", room, err))
@@ -230,10 +252,15 @@ func (c *conn) replayRoom(ref, room string, since int64) {
 // replayStore queues the newest max log entries of the room after since
 // from the store, page by page; *skipped is set when older ones are left
 // out.
-func (c *conn) replayStore(room string, since int64, max int, skipped **protocol.SeqRange) error {
-	last, err := c.h.opts.Chat.LastSeq(c.ctx, c.user, room)
+func (c *conn) replayStore(room string, since int64, max int, skipped **protocol.SeqRange, lastSeq func(string) (int64, error)) error {
+	last, err := lastSeq(room)
 	if err != nil {
 		return err
+	}
+	if last <= since {
+		// Nothing to read; whatever was committed after the rooms were
+		// read is held and follows synced.
+		return nil
 	}
 	after := since
 	if last-since > int64(max) {
