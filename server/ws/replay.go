@@ -24,9 +24,11 @@ import (
 // keep working after it stops asking:
 //   - one hello per connection at a time: another hello on that connection
 //     before the first one's last synced is refused with rate_limited;
-//   - per account, hellos are served one at a time, in order, and at most
-//     Options.HelloBurst of them, then Options.HelloRate a second, are
-//     accepted (a reconnect of every tab of a person fits in the burst);
+//   - per account, hellos are served one at a time, in order, and the
+//     rooms they name are counted: Options.ReplayBurst at once, then
+//     Options.ReplayRate a second (a reconnect of every tab of a person
+//     in a few hundred rooms fits in the burst); a hello beyond them is
+//     answered rate_limited with the time to wait;
 //   - at most replayWorkers hellos are served at once in all, the
 //     accounts taking turns.
 //
@@ -79,8 +81,8 @@ func (c *conn) hello(f *protocol.ClientHello) {
 		c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "the previous hello is still being answered; wait for its synced frames", RetryAfter: time.Second})
 		return
 	}
-	if wait := c.h.helloAllowed(c.user.ID); wait > 0 {
-		c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "too many hellos for this account", RetryAfter: wait})
+	if wait := c.h.replayAllowed(c.user.ID, len(f.Since)); wait > 0 {
+		c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "too many replays for this account; say hello again later", RetryAfter: wait})
 		return
 	}
 	hl, ok := c.h.opts.Hub.BeginHello(c.hc, f.Since)
@@ -101,17 +103,18 @@ func (c *conn) hello(f *protocol.ClientHello) {
 	c.h.replays.add(c.h, &helloJob{c: c, ref: ref, rooms: hl.Rooms})
 }
 
-// helloAllowed takes a hello from the account's budget; it returns how
-// long to wait when there is none left.
-func (h *Handler) helloAllowed(user string) time.Duration {
+// replayAllowed takes the replay of rooms rooms from the account's
+// budget; it returns how long to wait when there is not enough left.
+func (h *Handler) replayAllowed(user string, rooms int) time.Duration {
 	h.mu.Lock()
 	l := h.hellos[user]
 	if l == nil {
-		l = rate.NewLimiter(rate.Limit(h.opts.HelloRate), h.opts.HelloBurst)
+		l = rate.NewLimiter(rate.Limit(h.opts.ReplayRate), h.opts.ReplayBurst)
 		h.hellos[user] = l
 	}
 	h.mu.Unlock()
-	r := l.Reserve()
+	// A hello of more rooms than the burst costs the whole burst.
+	r := l.ReserveN(time.Now(), min(max(rooms, 1), h.opts.ReplayBurst))
 	if d := r.Delay(); d > 0 {
 		r.Cancel()
 		return max(d, time.Millisecond)

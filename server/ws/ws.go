@@ -83,12 +83,12 @@ type Options struct {
 	// (the newest; synced names the range left out); announced in
 	// welcome's limits. Default protocol.MaxReplay (500).
 	ReplayMax int
-	// HelloRate and HelloBurst bound the hellos one account may have
-	// served: HelloBurst at once (default MaxConnsPerUser, or 32), then
-	// HelloRate a second (default 1). A hello beyond them is answered
-	// rate_limited. See replay.go for the other bounds of replay work.
-	HelloRate  float64
-	HelloBurst int
+	// ReplayRate and ReplayBurst bound the room replays one account may
+	// ask for with hello: ReplayBurst rooms at once (default 2000), then
+	// ReplayRate rooms a second (default 200). A hello beyond them is
+	// answered rate_limited. See replay.go for the other bounds.
+	ReplayRate  float64
+	ReplayBurst int
 	// HelloWait is how long a new connection's room-log frames are held
 	// for its first frame (normally hello, whose replays they must not
 	// precede); default 1 s. Any first frame, or the end of the wait,
@@ -106,6 +106,12 @@ type Options struct {
 const (
 	DefaultMaxConnsPerUser = 32
 	DefaultMaxConnsPerIP   = 512
+)
+
+// Default replay budget of an account; see Options.
+const (
+	DefaultReplayRate  = 200
+	DefaultReplayBurst = 2000
 )
 
 // Handler serves /ws.
@@ -168,14 +174,11 @@ func New(opts Options) *Handler {
 	if opts.ReplayMax <= 0 {
 		opts.ReplayMax = protocol.MaxReplay
 	}
-	if opts.HelloRate <= 0 {
-		opts.HelloRate = 1
+	if opts.ReplayRate <= 0 {
+		opts.ReplayRate = DefaultReplayRate
 	}
-	if opts.HelloBurst <= 0 {
-		opts.HelloBurst = 32
-		if opts.MaxConnsPerUser > 0 {
-			opts.HelloBurst = opts.MaxConnsPerUser
-		}
+	if opts.ReplayBurst <= 0 {
+		opts.ReplayBurst = DefaultReplayBurst
 	}
 	if opts.HelloWait <= 0 {
 		opts.HelloWait = time.Second
