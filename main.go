@@ -202,6 +202,8 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", 32, "open sockets one account may hold (-1: no cap)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 512, "open sockets one client address may hold (-1: no cap)")
 	fs.IntVar(&c.ReplayMax, "replay-max", 500, "log entries a hello replays per room at most (the newest; synced names the range left out)")
+	fs.Float64Var(&c.ReplayRate, "replay-rate", 200, "rooms per second one account may have replayed by hello, after the burst")
+	fs.IntVar(&c.ReplayBurst, "replay-burst", 2000, "rooms one account may have replayed by hello at once")
 	fs.Float64Var(&c.LoginRate, "login-rate", 10, "sign-in and sign-up attempts per minute per client address, and failed sign-ins per account (-1: no limit)")
 	fs.Float64Var(&c.APIRate, "api-rate", 5, "REST writes (sends over HTTP) per second per user (-1: no limit)")
 	fs.IntVar(&c.APIBurst, "api-burst", 20, "REST write burst per user")
@@ -499,6 +501,12 @@ func (f *flags) check(p parsed) error {
 	}
 	if c.ReplayMax < 1 {
 		return bad("replay-max", "must be at least 1, not %d", c.ReplayMax)
+	}
+	if c.ReplayRate <= 0 {
+		return bad("replay-rate", "must be positive, not %v", c.ReplayRate)
+	}
+	if c.ReplayBurst < 1 {
+		return bad("replay-burst", "must be at least 1, not %d", c.ReplayBurst)
 	}
 	if c.MaxUploadBytes < 1 {
 		return bad("max-upload-bytes", "must be positive, not %d", c.MaxUploadBytes)

@@ -70,6 +70,11 @@ type Config struct {
 	// when more follow the client's seq, the newest ReplayMax and a synced
 	// naming the range left out (welcome.limits.replay_max). Default 500.
 	ReplayMax int
+	// ReplayRate and ReplayBurst bound the rooms one account may have
+	// replayed by hello: ReplayBurst at once, then ReplayRate a second
+	// (rate_limited beyond). Defaults 200/s and 2000.
+	ReplayRate  float64
+	ReplayBurst int
 	// LoginRate limits sign-in and sign-up attempts per client address, and
 	// failed sign-ins per account name, per minute (429 beyond); default
 	// 10; negative: no limit.
@@ -187,6 +192,8 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		ClientIP:        api.ClientIP,
 		MaxUploadBytes:  cfg.MaxUploadBytes,
 		ReplayMax:       cfg.ReplayMax,
+		ReplayRate:      cfg.ReplayRate,
+		ReplayBurst:     cfg.ReplayBurst,
 		Version:         cfg.Version,
 		Log:             log,
 	})
