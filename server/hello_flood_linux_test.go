@@ -142,6 +142,13 @@ func TestHelloFloodCostsNothingOnceItStops(t *testing.T) {
 	}
 	t.Logf("%d hellos on %d sockets; %v of CPU in the 5 s after; another user's acks: %v", hellos, len(sockets), used, lat)
 	mu.Unlock()
+	if raceEnabled {
+		// The race detector makes every step of the server several times
+		// dearer (the pure-Go SQLite above all), so CPU and latency budgets
+		// say nothing about it; the flood still runs, for the races.
+		t.Logf("race detector on: CPU and latency budgets not judged")
+		return
+	}
 	if used >= time.Second {
 		t.Errorf("the process used %v of CPU in the 5 s after the flood stopped, want under 1 s", used)
 	}

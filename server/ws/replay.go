@@ -24,8 +24,10 @@ import (
 // keep working after it stops asking:
 //   - one hello per connection at a time: another hello on that connection
 //     before the first one's last synced is refused with rate_limited;
-//   - per account, hellos are served one at a time, in order, and the
-//     rooms they name are counted: Options.ReplayBurst at once, then
+//   - per account, hellos are served one at a time, one more may wait
+//     for its turn (a hello beyond is refused with rate_limited: the
+//     client says it again when told), and the rooms they name are
+//     counted: Options.ReplayBurst at once, then
 //     Options.ReplayRate a second (a reconnect of every tab of a person
 //     in a few hundred rooms fits in the burst); a hello beyond them is
 //     answered rate_limited with the time to wait;
@@ -85,6 +87,10 @@ func (c *conn) hello(f *protocol.ClientHello) {
 		c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "too many replays for this account; say hello again later", RetryAfter: wait})
 		return
 	}
+	if c.h.replays.waiting(c.user.ID) {
+		c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "another hello of this account is waiting to be answered; say hello again later", RetryAfter: time.Second})
+		return
+	}
 	hl, ok := c.h.opts.Hub.BeginHello(c.hc, f.Since)
 	if !ok {
 		return // shutting down
@@ -120,6 +126,15 @@ func (h *Handler) replayAllowed(user string, rooms int) time.Duration {
 		return max(d, time.Millisecond)
 	}
 	return 0
+}
+
+// waiting reports whether a hello of the account waits for its turn (one
+// is answered while it waits): a second one would only pile up work.
+func (p *replayPool) waiting(user string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.accounts[user]
+	return a != nil && len(a.jobs) > 0
 }
 
 // add queues a hello, starting a worker when one is free.
