@@ -199,12 +199,13 @@ func (c *Conn) sendLive(frame []byte) {
 // is f (see filter), from live fan-out, without waking the writer: the
 // hub wakes every connection it queued to once per batch of events
 // (wakeUp), so that one write carries them all. It reports whether a
-// frame was queued.
-func (c *Conn) sendLog(f *roomFilter, seq int64, frame []byte) bool {
+// frame was queued, and whether it was held for a replay instead (it is
+// queued when the replay ends).
+func (c *Conn) sendLog(f *roomFilter, seq int64, frame []byte) (queued, held bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return false
+		return false, false
 	}
 	if f.replay == nil && c.holding {
 		f.replay = &replay{}
@@ -212,23 +213,23 @@ func (c *Conn) sendLog(f *roomFilter, seq int64, frame []byte) bool {
 	if f.replay != nil {
 		if c.queued+c.held+len(frame) > c.maxQueue {
 			c.closeLocked(protocol.CloseTooSlow, ReasonTooSlow)
-			return false
+			return false, false
 		}
 		f.replay.held = append(f.replay.held, LogFrame{seq, frame})
 		c.held += len(frame)
-		return false
+		return false, true
 	}
 	if seq <= f.last {
-		return false // already queued (by the replay)
+		return false, false // already queued (by the replay)
 	}
 	if c.queued+c.held+len(frame) > c.maxQueue {
 		c.closeLocked(protocol.CloseTooSlow, ReasonTooSlow)
-		return false
+		return false, false
 	}
 	f.last = seq
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
-	return true
+	return true, false
 }
 
 // wakeUp tells the writer that frames are waiting.

@@ -42,7 +42,11 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 			f = c.filter(roomID)
 			r.conns[c] = f
 		}
-		if !c.sendLog(f, seq, frame) {
+		queued, held := c.sendLog(f, seq, frame)
+		if held {
+			n++ // delivered when its replay, or the wait for hello, ends
+		}
+		if !queued {
 			continue
 		}
 		n++
