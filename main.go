@@ -201,6 +201,9 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.IntVar(&c.Burst, "burst", d.Burst, "message burst per connection")
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", d.MaxConnsPerUser, "open sockets one account may hold (-1: no cap)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", d.MaxConnsPerIP, "open sockets one client address may hold (-1: no cap)")
+	fs.IntVar(&c.ReplayMax, "replay-max", d.ReplayMax, "log entries a hello replays per room at most (the newest; synced names the range left out)")
+	fs.Float64Var(&c.ReplayRate, "replay-rate", d.ReplayRate, "rooms per second one account may have replayed by hello, after the burst")
+	fs.IntVar(&c.ReplayBurst, "replay-burst", d.ReplayBurst, "rooms one account may have replayed by hello at once")
 	fs.Float64Var(&c.LoginRate, "login-rate", d.LoginRate, "sign-in and sign-up attempts per minute per client address, and failed sign-ins per account (-1: no limit)")
 	fs.Float64Var(&c.APIRate, "api-rate", d.APIRate, "REST writes (sends over HTTP) per second per user (-1: no limit)")
 	fs.IntVar(&c.APIBurst, "api-burst", d.APIBurst, "REST write burst per user")
@@ -496,6 +499,15 @@ func (f *flags) check(p parsed) error {
 	}
 	if c.MaxFrameBytes < 1024 {
 		return bad("max-frame-bytes", "must be at least 1024, not %d", c.MaxFrameBytes)
+	}
+	if c.ReplayMax < 1 {
+		return bad("replay-max", "must be at least 1, not %d", c.ReplayMax)
+	}
+	if c.ReplayRate <= 0 {
+		return bad("replay-rate", "must be positive, not %v", c.ReplayRate)
+	}
+	if c.ReplayBurst < 1 {
+		return bad("replay-burst", "must be at least 1, not %d", c.ReplayBurst)
 	}
 	if c.MaxUploadBytes < 1 {
 		return bad("max-upload-bytes", "must be positive, not %d", c.MaxUploadBytes)

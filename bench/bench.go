@@ -129,7 +129,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 15*time.Second, "time allowed after the window for acks and the last deliveries")
 	fs.DurationVar(&cfg.Settle, "settle", time.Second, "pause after connecting before the memory reading")
 	fs.DurationVar(&cfg.Progress, "progress", time.Second, "interval of the progress line")
-	fs.BoolVar(&cfg.Strict, "strict", false, "fail unless every delivery arrived (deliveries = acked × connections), nothing was lost or duplicated and no error occurred")
+	fs.BoolVar(&cfg.Strict, "strict", false, "fail unless every delivery arrived (deliveries = acked × connections), nothing was lost or duplicated, no frame came before welcome and no error occurred")
 	fs.StringVar(&cfg.TokenFile, "tokens", "", "file that keeps the accounts' tokens between runs (JSON; created if missing): later runs sign in no one, so the server hashes no password")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the tool's own CPU profile here (workers add .<k>), to tell whether the tool is the bottleneck")
 	if err := fs.Parse(args); err != nil {
@@ -470,6 +470,9 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 		}
 		if sum.Errors > 0 {
 			bad = append(bad, fmt.Sprintf("%d errors", sum.Errors))
+		}
+		if sum.FramesBeforeWelcome > 0 {
+			bad = append(bad, fmt.Sprintf("%d frames before welcome", sum.FramesBeforeWelcome))
 		}
 		if sum.Connected < sum.Conns {
 			bad = append(bad, fmt.Sprintf("%d of %d connections open", sum.Connected, sum.Conns))

@@ -143,6 +143,9 @@ func TestStorm(t *testing.T) {
 	if s.Storm == nil || s.Storm.Resynced != 30 {
 		t.Fatalf("storm: %+v", s.Storm)
 	}
+	if s.FramesBeforeWelcome != 0 || s.ConnectS <= 0 || s.ConnsPerS <= 0 {
+		t.Fatalf("%d frames before welcome; connected in %vs at %v/s", s.FramesBeforeWelcome, s.ConnectS, s.ConnsPerS)
+	}
 	if s.Lost != 0 || s.Undelivered != 0 || s.Dup != 0 {
 		t.Fatalf("lost %d, dup %d", s.Lost, s.Dup)
 	}

@@ -54,9 +54,21 @@ type client struct {
 	warmAcked, refused         atomic.Int64
 	typingSent, typingRecv     atomic.Int64
 	presenceRecv, otherRecv    atomic.Int64
-	connects, replays          atomic.Int64 // replays: follow-up hellos after capped replays
+	connects                   atomic.Int64
 	lastDeliveryNS             atomic.Int64
 	resyncedNS                 atomic.Int64 // when the last synced of the room arrived
+	// skippedRanges and skippedSeqs count what capped replays left out
+	// (synced.skipped): not losses, the server said so.
+	skippedRanges, skippedSeqs atomic.Int64
+	// preWelcome counts frames that came before a socket's welcome (the
+	// protocol allows none); welcomed is reset before each dial.
+	preWelcome atomic.Int64
+	welcomed   atomic.Bool
+	// heardNS is when the socket last received anything, heartbeatNS the
+	// heartbeat of its welcome: a socket silent for two heartbeats is
+	// dead (a frozen server) and is dropped by the worker's watchdog.
+	heardNS, heartbeatNS atomic.Int64
+	deadDrops            atomic.Int64
 }
 
 // bufPool holds read buffers: a connection borrows one only while a message
@@ -67,6 +79,8 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func (c *client) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		c.welcomed.Store(false)
+		c.heartbeatNS.Store(0)
 		conn, err := c.open(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -207,6 +221,7 @@ func (s coderSock) serve(c *client) error {
 // message handles one server message (one or more frames) that arrived at
 // now; f is the caller's scratch frame.
 func (c *client) message(s sock, msg []byte, now time.Time, f *frame) error {
+	c.heardNS.Store(now.UnixNano())
 	var herr error
 	splitFrames(msg, func(b []byte) {
 		if herr != nil {
@@ -223,6 +238,9 @@ func (c *client) message(s sock, msg []byte, now time.Time, f *frame) error {
 
 func (c *client) handle(conn sock, f *frame, now time.Time) error {
 	w := c.w
+	if f.Type != protocol.TypeWelcome && !c.welcomed.Load() {
+		c.preWelcome.Add(1)
+	}
 	switch f.Type {
 	case protocol.TypeMessage, protocol.TypeUpdate:
 		if string(f.Room) != c.room {
@@ -285,20 +303,14 @@ func (c *client) handle(conn sock, f *frame, now time.Time) error {
 	case protocol.TypeSynced:
 		if string(f.Room) == c.room {
 			c.mu.Lock()
-			// A replay of MaxReplay entries was capped: the live frames
-			// that follow leave a hole after last_seq. Ask for the rest
-			// with another hello, as a real client would page.
-			capped := f.Seq-c.since >= protocol.MaxReplay
-			if capped {
-				c.since = f.Seq
-			} else {
-				c.replay = false
+			// A capped replay names the range it left out: counted apart
+			// from losses (a real client pages it with history).
+			if sk := f.Skipped; sk != nil && c.tracker != nil && sk.From <= sk.To {
+				c.skippedRanges.Add(1)
+				c.skippedSeqs.Add(c.tracker.skip(sk.From, sk.To))
 			}
+			c.replay = false
 			c.mu.Unlock()
-			if capped {
-				c.replays.Add(1)
-				return c.hello(conn, f.Seq)
-			}
 			c.resyncedNS.Store(now.UnixNano())
 			select {
 			case <-c.synced:
@@ -329,6 +341,8 @@ func (c *client) welcome(conn sock, wel *protocol.Welcome) error {
 	if c.pub {
 		w.noteLimits(wel.Limits)
 	}
+	c.welcomed.Store(true)
+	c.heartbeatNS.Store(wel.HeartbeatMS * int64(time.Millisecond))
 	c.mu.Lock()
 	if c.tracker == nil {
 		c.tracker = newTracker(room.LastSeq)

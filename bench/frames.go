@@ -55,6 +55,7 @@ type frame struct {
 	Text    []byte // message.text, raw (only when it needs no unescaping, else decoded)
 	Code    string // error code
 	Welcome *protocol.Welcome
+	Skipped *protocol.SeqRange // synced: the range a capped replay left out
 }
 
 var (
@@ -192,13 +193,14 @@ func benchText(text []byte, runID string) (int, int64) {
 // slowFrame is the encoding/json path for every frame type.
 func slowFrame(b []byte, f *frame) error {
 	var raw struct {
-		Type    string          `json:"type"`
-		Ref     string          `json:"ref"`
-		Room    json.RawMessage `json:"room"` // a room id, or a Room object in room frames
-		Seq     int64           `json:"seq"`
-		LastSeq int64           `json:"last_seq"`
-		Code    string          `json:"code"`
-		Message json.RawMessage `json:"message"` // a Message, or the text of an error
+		Type    string             `json:"type"`
+		Ref     string             `json:"ref"`
+		Room    json.RawMessage    `json:"room"` // a room id, or a Room object in room frames
+		Seq     int64              `json:"seq"`
+		LastSeq int64              `json:"last_seq"`
+		Code    string             `json:"code"`
+		Message json.RawMessage    `json:"message"` // a Message, or the text of an error
+		Skipped *protocol.SeqRange `json:"skipped"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return errFrame
@@ -228,7 +230,7 @@ func slowFrame(b []byte, f *frame) error {
 	case protocol.TypeUpdate:
 		f.Seq = raw.Seq
 	case protocol.TypeSynced:
-		f.Seq = raw.LastSeq
+		f.Seq, f.Skipped = raw.LastSeq, raw.Skipped
 	case protocol.TypeWelcome:
 		var w protocol.Welcome
 		if err := json.Unmarshal(b, &w); err != nil {

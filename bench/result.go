@@ -24,7 +24,10 @@ type progress struct {
 	WarmDeliveries int64            `json:"warm_deliveries"`
 	Dup            int64            `json:"dup"`
 	ReplayDup      int64            `json:"replay_dup"`
-	Rehellos       int64            `json:"rehellos"`
+	SkippedRanges  int64            `json:"skipped_ranges"`
+	SkippedSeqs    int64            `json:"skipped_seqs"`
+	PreWelcome     int64            `json:"pre_welcome"`
+	DeadDrops      int64            `json:"dead_drops"`
 	TypingSent     int64            `json:"typing_sent"`
 	TypingRecv     int64            `json:"typing_recv"`
 	PresenceRecv   int64            `json:"presence_recv"`
@@ -48,7 +51,10 @@ func (p *progress) add(o progress) {
 	p.WarmDeliveries += o.WarmDeliveries
 	p.Dup += o.Dup
 	p.ReplayDup += o.ReplayDup
-	p.Rehellos += o.Rehellos
+	p.SkippedRanges += o.SkippedRanges
+	p.SkippedSeqs += o.SkippedSeqs
+	p.PreWelcome += o.PreWelcome
+	p.DeadDrops += o.DeadDrops
 	p.TypingSent += o.TypingSent
 	p.TypingRecv += o.TypingRecv
 	p.PresenceRecv += o.PresenceRecv
@@ -109,10 +115,13 @@ func (r *result) add(o result) {
 
 // Summary is the one-line JSON printed at the end of a run.
 type Summary struct {
-	RunID      string  `json:"run_id"`
-	Conns      int     `json:"conns"`
-	Connected  int     `json:"connected"`
-	ConnsPerS  float64 `json:"conns_per_s"`
+	RunID     string  `json:"run_id"`
+	Conns     int     `json:"conns"`
+	Connected int     `json:"connected"`
+	ConnsPerS float64 `json:"conns_per_s"`
+	// ConnectS is the time from the first dial until every connection had
+	// its first synced (or the connect timeout).
+	ConnectS   float64 `json:"connect_s"`
 	Publishers int     `json:"publishers"`
 	Rooms      int     `json:"rooms"`
 	// Reader is how subscribers' sockets were read: epoll or goroutine
@@ -132,19 +141,29 @@ type Summary struct {
 	Undelivered        int64   `json:"undelivered"`
 	Dup                int64   `json:"dup"`
 	ReplayDup          int64   `json:"replay_dup"`
-	// Rehellos counts the follow-up hellos sent after capped replays
-	// (a replay ends at protocol.MaxReplay entries; the client asks again).
-	Rehellos       int64            `json:"rehellos"`
-	LatencyMS      Latency          `json:"latency_ms"`
-	Typing         *TypingSummary   `json:"typing,omitempty"`
-	PresenceFrames int64            `json:"presence_frames"`
-	OtherFrames    int64            `json:"other_frames"`
-	Churn          *ChurnSummary    `json:"churn,omitempty"`
-	Storm          *StormSummary    `json:"storm,omitempty"`
-	Server         *ServerSummary   `json:"server,omitempty"`
-	Client         *ClientSummary   `json:"client,omitempty"`
-	Errors         int64            `json:"errors"`
-	ErrorKinds     map[string]int64 `json:"error_kinds,omitempty"`
+	// SkippedRanges and SkippedSeqs count what capped replays left out
+	// and named in synced.skipped: the server said so, so they are not
+	// losses (a real client pages them with history).
+	SkippedRanges int64 `json:"skipped_ranges"`
+	SkippedSeqs   int64 `json:"skipped_seqs"`
+	// FramesBeforeWelcome counts frames that arrived on a socket before
+	// its welcome; the protocol allows none.
+	FramesBeforeWelcome int64 `json:"frames_before_welcome"`
+	// DeadServerDrops counts sockets dropped after two heartbeats of
+	// silence (then redialled and resumed).
+	DeadServerDrops int64 `json:"dead_server_drops"`
+	// PresencePerConn is presence frames received per connection.
+	PresencePerConn float64          `json:"presence_per_conn"`
+	LatencyMS       Latency          `json:"latency_ms"`
+	Typing          *TypingSummary   `json:"typing,omitempty"`
+	PresenceFrames  int64            `json:"presence_frames"`
+	OtherFrames     int64            `json:"other_frames"`
+	Churn           *ChurnSummary    `json:"churn,omitempty"`
+	Storm           *StormSummary    `json:"storm,omitempty"`
+	Server          *ServerSummary   `json:"server,omitempty"`
+	Client          *ClientSummary   `json:"client,omitempty"`
+	Errors          int64            `json:"errors"`
+	ErrorKinds      map[string]int64 `json:"error_kinds,omitempty"`
 }
 
 // Latency holds delivery latency percentiles in milliseconds.
@@ -209,29 +228,36 @@ func mib(b int64) float64 { return round(float64(b)/(1<<20), 1) }
 // summarize turns the merged result into the summary.
 func summarize(cfg *config, r result) Summary {
 	s := Summary{
-		RunID:       cfg.RunID,
-		Conns:       cfg.Conns,
-		Connected:   r.Connected,
-		Publishers:  cfg.Publishers,
-		Rooms:       cfg.Rooms,
-		Reader:      cfg.Reader,
-		RateTarget:  cfg.Rate,
-		Sent:        r.Sent,
-		Acked:       r.Acked,
-		RateLimited: r.Refused,
-		Deliveries:  r.Deliveries,
-		Lost:        r.Lost,
-		Undelivered: r.Undelivered,
-		Dup:         r.Dup,
-		ReplayDup:   r.ReplayDup,
-		Rehellos:    r.Rehellos,
-		ErrorKinds:  r.Errors,
+		RunID:               cfg.RunID,
+		Conns:               cfg.Conns,
+		Connected:           r.Connected,
+		Publishers:          cfg.Publishers,
+		Rooms:               cfg.Rooms,
+		Reader:              cfg.Reader,
+		RateTarget:          cfg.Rate,
+		Sent:                r.Sent,
+		Acked:               r.Acked,
+		RateLimited:         r.Refused,
+		Deliveries:          r.Deliveries,
+		Lost:                r.Lost,
+		Undelivered:         r.Undelivered,
+		Dup:                 r.Dup,
+		ReplayDup:           r.ReplayDup,
+		SkippedRanges:       r.SkippedRanges,
+		SkippedSeqs:         r.SkippedSeqs,
+		FramesBeforeWelcome: r.PreWelcome,
+		DeadServerDrops:     r.DeadDrops,
+		ErrorKinds:          r.Errors,
 
 		PresenceFrames: r.PresenceRecv,
 		OtherFrames:    r.OtherRecv,
 	}
 	if r.ConnectMS > 0 {
 		s.ConnsPerS = round(float64(r.Connected)/(r.ConnectMS/1000), 1)
+		s.ConnectS = round(r.ConnectMS/1000, 3)
+	}
+	if cfg.Conns > 0 {
+		s.PresencePerConn = round(float64(r.PresenceRecv)/float64(cfg.Conns), 1)
 	}
 	// Every connection of a room receives each message of that room once
 	// (the sending connection through its ack or the message frame).
@@ -280,15 +306,16 @@ func summarize(cfg *config, r result) Summary {
 
 // human writes the summary as a short table for people.
 func human(w io.Writer, s Summary) {
-	fmt.Fprintf(w, "\nconnections   %d of %d open, %.0f/s\n", s.Connected, s.Conns, s.ConnsPerS)
+	fmt.Fprintf(w, "\nconnections   %d of %d open and synced in %.2fs, %.0f/s; %d frames before welcome, %d dropped as dead (silent 2 heartbeats)\n",
+		s.Connected, s.Conns, s.ConnectS, s.ConnsPerS, s.FramesBeforeWelcome, s.DeadServerDrops)
 	fmt.Fprintf(w, "messages      %d sent (%.1f/s over %.1fs), %d acked, %d rate-limited\n",
 		s.Sent, s.SentPerS, s.DurationS, s.Acked, s.RateLimited)
 	fmt.Fprintf(w, "deliveries    %d of %d expected, %.0f/s\n", s.Deliveries, s.ExpectedDeliveries, s.DeliveriesPerS)
-	fmt.Fprintf(w, "integrity     %d lost (gaps), %d not arrived by the end, %d duplicated (%d repeated during replays, %d follow-up hellos)\n",
-		s.Lost, s.Undelivered, s.Dup, s.ReplayDup, s.Rehellos)
+	fmt.Fprintf(w, "integrity     %d lost (gaps), %d not arrived by the end, %d duplicated (%d repeated during replays); %d seqs in %d ranges skipped by capped replays (not lost)\n",
+		s.Lost, s.Undelivered, s.Dup, s.ReplayDup, s.SkippedSeqs, s.SkippedRanges)
 	fmt.Fprintf(w, "latency       p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		s.LatencyMS.P50, s.LatencyMS.P90, s.LatencyMS.P99, s.LatencyMS.Max)
-	fmt.Fprintf(w, "other frames  %d presence, %d other\n", s.PresenceFrames, s.OtherFrames)
+	fmt.Fprintf(w, "other frames  %d presence (%.1f per connection), %d other\n", s.PresenceFrames, s.PresencePerConn, s.OtherFrames)
 	if s.Storm != nil {
 		fmt.Fprintf(w, "storm         %d dropped, %d resynced in %.2fs\n", s.Storm.Dropped, s.Storm.Resynced, s.Storm.ResyncS)
 	}

@@ -105,6 +105,28 @@ func countAhead(ahead map[int64]struct{}, from, to int64) int {
 	return n
 }
 
+// skip records that the server left the seqs from..to out of a capped
+// replay (synced.skipped): they are neither lost nor expected any more. It
+// returns how many of them this client had not seen.
+func (t *tracker) skip(from, to int64) int64 {
+	n := int64(0)
+	for s := from; s <= to; s++ {
+		switch {
+		case s > t.last:
+			if !t.takeAhead(s) {
+				n++
+			}
+		default:
+			if _, ok := t.missing[s]; ok {
+				delete(t.missing, s)
+				n++
+			}
+		}
+	}
+	t.last = max(t.last, to)
+	return n
+}
+
 // lost returns the number of seqs up to final that this client never saw.
 func (t *tracker) lost(final int64) int64 { return t.gaps() + t.tail(final) }
 

@@ -80,3 +80,28 @@ func TestTrackerHugeGap(t *testing.T) {
 		t.Fatalf("lost %d, want %d", got, maxMissing+1000)
 	}
 }
+
+// A range a capped replay left out and named is not lost: seqs already
+// seen are not counted, the others are counted as skipped.
+func TestTrackerSkippedRangeIsNotLost(t *testing.T) {
+	tr := newTracker(10)
+	tr.seen(11)
+	// The replay after since 11 starts at 21; synced names 12..20.
+	for s := int64(21); s <= 25; s++ {
+		tr.seen(s)
+	}
+	if tr.lost(25) != 9 {
+		t.Fatalf("lost %d before synced, want 9", tr.lost(25))
+	}
+	if n := tr.skip(12, 20); n != 9 {
+		t.Fatalf("skipped %d, want 9", n)
+	}
+	if tr.lost(25) != 0 || !tr.complete(25) {
+		t.Fatalf("lost %d after synced named the range", tr.lost(25))
+	}
+	// Named before anything after it arrived: the stream goes on above it.
+	tr = newTracker(0)
+	if n := tr.skip(1, 5); n != 5 || tr.seen(6) != seqNew || tr.lost(6) != 0 {
+		t.Fatalf("skip ahead: %d, lost %d", n, tr.lost(6))
+	}
+}

@@ -183,6 +183,11 @@ func (w *worker) connect(ctx context.Context) error {
 			c.run(runCtx)
 		}()
 	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.watch(runCtx)
+	}()
 	deadline := time.NewTimer(w.cfg.ConnectTimeout)
 	defer deadline.Stop()
 	for _, c := range w.clients {
@@ -197,6 +202,34 @@ func (w *worker) connect(ctx context.Context) error {
 	}
 	w.connectTook = time.Since(start)
 	return nil
+}
+
+// watch drops every socket that has heard nothing for two heartbeats of
+// its welcome: a frozen server or a dead path shows no error, and a client
+// that waits for one waits for ever (PROTOCOL.md §3). The client redials
+// with its backoff and resumes with hello.
+func (w *worker) watch(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, c := range w.clients {
+				hb := c.heartbeatNS.Load()
+				if hb <= 0 || c.conn.Load() == nil || now.UnixNano()-c.heardNS.Load() <= 2*hb {
+					continue
+				}
+				if conn := c.conn.Load(); conn != nil {
+					c.heartbeatNS.Store(0) // once per socket
+					c.deadDrops.Add(1)
+					w.countErr("dead_server")
+					conn.closeNow()
+				}
+			}
+		}
+	}
 }
 
 func (w *worker) connected() int {
@@ -450,7 +483,10 @@ func (w *worker) snapshot() progress {
 		p.PresenceRecv += c.presenceRecv.Load()
 		p.OtherRecv += c.otherRecv.Load()
 		p.Connects += c.connects.Load()
-		p.Rehellos += c.replays.Load()
+		p.SkippedRanges += c.skippedRanges.Load()
+		p.SkippedSeqs += c.skippedSeqs.Load()
+		p.PreWelcome += c.preWelcome.Load()
+		p.DeadDrops += c.deadDrops.Load()
 		p.LastDeliveryNS = max(p.LastDeliveryNS, c.lastDeliveryNS.Load())
 	}
 	p.TypingSent = w.typingSent.Load()

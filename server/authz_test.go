@@ -214,10 +214,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		frame func(room string) map[string]any
 		want  row
 	}{
+		// A room of a hello the user does not belong to: forbidden, one
+		// error per room (PROTOCOL.md §3).
 		{"hello", func(r string) map[string]any { return map[string]any{"type": "hello", "since": map[string]int64{r: 0}} }, row{
-			"public":  {"", "not_found", "ok", "ok", "ok"},
-			"private": {"", "not_found", "ok", "ok", "not_found"},
-			"dm":      {"", "not_found", "ok", "ok", "not_found"},
+			"public":  {"", "forbidden", "ok", "ok", "ok"},
+			"private": {"", "forbidden", "ok", "ok", "forbidden"},
+			"dm":      {"", "forbidden", "ok", "ok", "forbidden"},
 		}},
 		{"history", func(r string) map[string]any { return map[string]any{"type": "history", "room": r} }, row{
 			"public":  {"", "ok", "ok", "ok", "ok"},

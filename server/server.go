@@ -67,6 +67,15 @@ type Config struct {
 	// either is answered 429. Negative: no cap.
 	MaxConnsPerUser int
 	MaxConnsPerIP   int
+	// ReplayMax is how many log entries a hello replays per room at most:
+	// when more follow the client's seq, the newest ReplayMax and a synced
+	// naming the range left out (welcome.limits.replay_max). Default 500.
+	ReplayMax int
+	// ReplayRate and ReplayBurst bound the rooms one account may have
+	// replayed by hello: ReplayBurst at once, then ReplayRate a second
+	// (rate_limited beyond). Defaults 200/s and 2000.
+	ReplayRate  float64
+	ReplayBurst int
 	// LoginRate limits sign-in and sign-up attempts per client address, and
 	// failed sign-ins per account name, per minute (429 beyond); negative:
 	// no limit.
@@ -121,6 +130,9 @@ func DefaultConfig() Config {
 		ShutdownGrace:   5 * time.Second,
 		MaxConnsPerUser: ws.DefaultMaxConnsPerUser,
 		MaxConnsPerIP:   ws.DefaultMaxConnsPerIP,
+		ReplayMax:       protocol.MaxReplay,
+		ReplayRate:      ws.DefaultReplayRate,
+		ReplayBurst:     ws.DefaultReplayBurst,
 		LoginRate:       10,
 		APIRate:         5,
 		APIBurst:        20,
@@ -146,6 +158,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.ShutdownGrace, d.ShutdownGrace)
 	orDefault(&c.MaxConnsPerUser, d.MaxConnsPerUser)
 	orDefault(&c.MaxConnsPerIP, d.MaxConnsPerIP)
+	orDefault(&c.ReplayMax, d.ReplayMax)
+	orDefault(&c.ReplayRate, d.ReplayRate)
+	orDefault(&c.ReplayBurst, d.ReplayBurst)
 	orDefault(&c.LoginRate, d.LoginRate)
 	orDefault(&c.APIRate, d.APIRate)
 	orDefault(&c.APIBurst, d.APIBurst)
@@ -257,6 +272,9 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
 		ClientIP:        api.ClientIP,
 		MaxUploadBytes:  cfg.MaxUploadBytes,
+		ReplayMax:       cfg.ReplayMax,
+		ReplayRate:      cfg.ReplayRate,
+		ReplayBurst:     cfg.ReplayBurst,
 		Version:         cfg.Version,
 		Log:             log,
 	})

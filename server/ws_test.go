@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -282,37 +283,115 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	}
 }
 
-func TestReplayIsCappedAndPagesForward(t *testing.T) {
+// A client further behind than replay_max gets the newest replay_max
+// entries, and synced names the range it left out; the stream is complete
+// from there, so live frames follow without another hello.
+func TestReplayFarBehindSendsTheNewestAndNamesTheSkippedRange(t *testing.T) {
 	e := newEnv(t)
 	alice := e.register("alice")
 	general := e.roomID(alice, "general")
 	a := e.dial(alice)
+	if a.welcome.Limits.ReplayMax != 500 {
+		t.Fatalf("welcome limits %+v, want replay_max 500", a.welcome.Limits)
+	}
 	for i := 0; i < 520; i++ {
 		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint(i), "client_id": fmt.Sprint(i)})
 	}
+	var last int64
 	for i := 0; i < 520; i++ {
-		a.next("ack")
+		last = max(last, a.next("ack").Seq())
 	}
+	a.close()
 	b := e.dial(alice)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 0}})
-	for i := 1; i <= 500; i++ {
-		if f := b.next("message"); f.Seq() != int64(i) {
-			t.Fatalf("replay seq %d, want %d", f.Seq(), i)
+	for want := last - 499; want <= last; want++ {
+		if f := b.next("message", "synced"); f.Type != "message" || f.Seq() != want {
+			t.Fatalf("replay: %v, want seq %d", f, want)
 		}
 	}
-	s := b.next("synced")
-	if s.Synced.LastSeq != 500 {
-		t.Fatalf("synced %v, want last_seq 500", s)
+	s := b.next("message", "synced")
+	if s.Type != "synced" || s.Synced.LastSeq != last || s.Synced.Skipped == nil ||
+		s.Synced.Skipped.From != 1 || s.Synced.Skipped.To != last-500 {
+		t.Fatalf("synced %v, want last_seq %d and skipped 1..%d", s, last, last-500)
 	}
-	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 500}})
-	for i := 501; i <= 521; i++ {
-		if f := b.next("message"); f.Seq() != int64(i) {
-			t.Fatalf("second page seq %d, want %d", f.Seq(), i)
+	b.send(map[string]any{"type": "send", "room": general, "text": "live", "client_id": "live"})
+	if f := b.next("message"); f.Seq() != last+1 {
+		t.Fatalf("live %v, want seq %d", f, last+1)
+	}
+	// Within replay_max: everything after since, nothing named skipped.
+	c := e.dial(alice)
+	c.send(map[string]any{"type": "hello", "since": map[string]int64{general: last - 3}})
+	for want := last - 2; want <= last+1; want++ {
+		if f := c.next("message", "synced"); f.Seq() != want {
+			t.Fatalf("replay: %v, want seq %d", f, want)
 		}
 	}
-	if s := b.next("synced"); s.Synced.LastSeq != 521 {
+	if s := c.next("message", "synced"); s.Type != "synced" || s.Synced.Skipped != nil || s.Synced.LastSeq != last+1 {
 		t.Fatalf("synced %v", s)
 	}
+}
+
+// While messages flow, a client resuming a little behind receives the
+// room's log after since, then synced, then the live frames: nothing live
+// before synced, no gap and no repeat after it.
+func TestResumeNearBehindWithLiveTraffic(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	general := e.roomID(alice, "general")
+	a := e.dial(alice)
+	var last int64
+	for i := 0; i < 30; i++ {
+		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprint(i), "client_id": fmt.Sprint("pre", i)})
+		last = max(last, a.next("ack").Seq())
+	}
+	stop := make(chan struct{})
+	sent := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { sent <- n }()
+		tick := time.NewTicker(4 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				b, _ := json.Marshal(map[string]any{"type": "send", "room": general, "text": fmt.Sprint("live", n), "client_id": fmt.Sprint("live", n)})
+				if a.c.Write(context.Background(), websocket.MessageText, b) != nil {
+					return
+				}
+				n++
+			}
+		}
+	}()
+	for round := 0; round < 5; round++ {
+		b := e.dial(bob)
+		since := last - 10
+		b.send(map[string]any{"type": "hello", "since": map[string]int64{general: since}})
+		want := since + 1
+		synced := false
+		for seen := 0; seen < 40; {
+			f := b.next("message", "update", "synced")
+			if f.Type == "synced" {
+				if synced || f.Synced.LastSeq != want-1 || f.Synced.Skipped != nil {
+					t.Fatalf("round %d: synced %v after seq %d", round, f, want-1)
+				}
+				synced = true
+				continue
+			}
+			if got := f.Seq(); got != want {
+				t.Fatalf("round %d: seq %d, want %d (synced seen: %v)", round, got, want, synced)
+			}
+			want++
+			if synced {
+				seen++
+			}
+		}
+		last = want - 1
+		b.close()
+	}
+	close(stop)
+	<-sent
 }
 
 func TestIdempotentResend(t *testing.T) {
@@ -805,8 +884,8 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	b.close()
 	// Further back than the hub keeps: the room goes idle (the hub forgets
 	// its frames), one message is posted, then 599 more while alice is
-	// back. The replay of 600 starts in the store and is capped at 500; the
-	// next one comes from the hub.
+	// back. The replay of 600 is capped at the newest 500, which the hub
+	// still keeps.
 	a.close()
 	if st, _ := e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]string{"text": "while idle"}); st != 201 {
 		t.Fatalf("REST send: %d", st)
@@ -815,22 +894,15 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	send(599, "long")
 	b = e.dial(bob)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
-	for i := int64(1); i <= 500; i++ {
+	for i := int64(101); i <= 600; i++ {
 		if f := b.next("message"); f.Seq() != last+i {
 			t.Fatalf("replay %d: seq %d", i, f.Seq())
 		}
 	}
-	if s := b.next("synced"); s.Synced.LastSeq != last+500 {
-		t.Fatalf("synced %v, want the capped last_seq %d", s, last+500)
-	}
-	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last + 500}})
-	for i := int64(501); i <= 600; i++ {
-		if f := b.next("message"); f.Seq() != last+i {
-			t.Fatalf("second replay %d: seq %d", i, f.Seq())
-		}
-	}
-	if s := b.next("synced"); s.Synced.LastSeq != last+600 {
-		t.Fatalf("synced %v", s)
+	s := b.next("synced")
+	if sk := s.Synced.Skipped; s.Synced.LastSeq != last+600 || sk == nil ||
+		sk.From != last+1 || sk.To != last+100 {
+		t.Fatalf("synced %v, want last_seq %d and skipped %d..%d", s, last+600, last+1, last+100)
 	}
 }
 

@@ -129,6 +129,12 @@ export type RoomEvent = typeof RoomCreated | typeof RoomJoined | typeof RoomLeft
 
 // Objects
 
+/** SeqRange is a range of a room's log, both ends included. */
+export interface SeqRange {
+  from: number;
+  to: number;
+}
+
 /** User is an account as others see it. */
 export interface User {
   id: string;
@@ -206,6 +212,12 @@ export interface Limits {
    * addition to the contract.
    */
   max_upload_bytes?: number;
+  /**
+   * ReplayMax is how many log entries a hello replays per room: when
+   * more follow since, the newest ReplayMax are replayed and synced names
+   * the range skipped. An addition to the contract (PROTOCOL.md §3).
+   */
+  replay_max?: number;
 }
 
 /** ServerInfo describes the server in welcome. */
@@ -260,11 +272,23 @@ export interface HistoryFrame {
   has_more: boolean;
 }
 
-/** Synced ends the replay of one room after hello. */
+/**
+ * Synced ends the replay of one room after hello. LastSeq is the last seq
+ * replayed (since, when nothing was); from here on the room's live frames
+ * follow without a gap.
+ */
 export interface SyncedFrame {
   type: typeof TypeSynced;
   room: string;
   last_seq: number;
+  /**
+   * Skipped, when set, is the range after since that a capped replay
+   * left out (more than Limits.ReplayMax entries followed since): From is
+   * since+1 and To the first replayed seq − 1. The client's copy of that
+   * range is stale; it pages it again with history. An addition to the
+   * contract (PROTOCOL.md §3).
+   */
+  skipped?: SeqRange;
 }
 
 /** Typing tells that another member started or stopped typing. */

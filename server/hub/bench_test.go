@@ -96,7 +96,7 @@ func BenchmarkRoomStateMemory(b *testing.B) {
 			c := NewConn(fmt.Sprint("c", i), protocol.User{ID: "u_1"}, "s", 0)
 			for j, id := range ids {
 				c.BeginReplay(id, int64(j))
-				c.EndReplay(id, []LogFrame{{Seq: int64(j + 1), Frame: synced}}, synced)
+				c.EndReplay(id, []LogFrame{{Seq: int64(j + 1), Frame: synced}}, func(int64) []byte { return synced })
 			}
 			c.Take(nil, 0)
 			cs[i] = c

@@ -38,6 +38,12 @@ type Conn struct {
 	closeCode   int
 	closeReason string
 	rooms       map[string]*roomFilter
+	// holding is set from HoldUntilHello until EndHold: every room's log
+	// frames are held (each room's filter has a replay) rather than queued.
+	holding bool
+	// held is the bytes of log frames held for every room's replay; they
+	// count against maxQueue with the queue.
+	held int
 
 	// Owned by the hub loop.
 	mark  uint64 // broadcast epoch, for de-duplicating presence recipients
@@ -53,9 +59,13 @@ type roomFilter struct {
 	replay *replay // a hello replay is reading the store: hold live frames
 }
 
-// replay holds a room's live frames while its replay runs.
+// replay holds a room's live frames while its replay runs, or, before
+// the connection's first hello (HoldUntilHello), until it comes.
 type replay struct {
 	held []LogFrame
+	// hello is set when a hello named the room (BeginReplay): EndHold
+	// leaves such a room to its EndReplay.
+	hello bool
 }
 
 // NewConn returns a connection for user in session. maxQueueBytes bounds the
@@ -145,7 +155,7 @@ func (c *Conn) closeLocked(code int, reason string) {
 	}
 	c.closed = true
 	c.closeCode, c.closeReason = code, reason
-	c.queue, c.queued, c.rooms = nil, 0, nil
+	c.queue, c.queued, c.rooms, c.held = nil, 0, nil, 0
 	close(c.done)
 	c.wakeUp() // the writer learns it through Take
 }
@@ -189,28 +199,37 @@ func (c *Conn) sendLive(frame []byte) {
 // is f (see filter), from live fan-out, without waking the writer: the
 // hub wakes every connection it queued to once per batch of events
 // (wakeUp), so that one write carries them all. It reports whether a
-// frame was queued.
-func (c *Conn) sendLog(f *roomFilter, seq int64, frame []byte) bool {
+// frame was queued, and whether it was held for a replay instead (it is
+// queued when the replay ends).
+func (c *Conn) sendLog(f *roomFilter, seq int64, frame []byte) (queued, held bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return false
+		return false, false
 	}
-	switch {
-	case f.replay != nil:
+	if f.replay == nil && c.holding {
+		f.replay = &replay{}
+	}
+	if f.replay != nil {
+		if c.queued+c.held+len(frame) > c.maxQueue {
+			c.closeLocked(protocol.CloseTooSlow, ReasonTooSlow)
+			return false, false
+		}
 		f.replay.held = append(f.replay.held, LogFrame{seq, frame})
-		return false
-	case seq <= f.last:
-		return false // already queued (by the replay)
+		c.held += len(frame)
+		return false, true
 	}
-	if c.queued+len(frame) > c.maxQueue {
+	if seq <= f.last {
+		return false, false // already queued (by the replay)
+	}
+	if c.queued+c.held+len(frame) > c.maxQueue {
 		c.closeLocked(protocol.CloseTooSlow, ReasonTooSlow)
-		return false
+		return false, false
 	}
 	f.last = seq
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
-	return true
+	return true, false
 }
 
 // wakeUp tells the writer that frames are waiting.
@@ -269,10 +288,58 @@ func (c *Conn) pushLocked(frame []byte) {
 	c.wakeUp()
 }
 
+// HoldUntilHello makes the connection hold the log frames of every room
+// until EndHold, so that a client resuming with hello receives nothing of
+// a room before its replay (PROTOCOL.md §3). Call it before Register.
+func (c *Conn) HoldUntilHello() {
+	c.mu.Lock()
+	c.holding = true
+	c.mu.Unlock()
+}
+
+// EndHold ends HoldUntilHello: the frames held for every room that no
+// hello named (BeginReplay) are queued, in seq order, and later ones flow
+// live. Rooms a hello named stay held until their EndReplay. It is safe to
+// call more than once.
+func (c *Conn) EndHold() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || !c.holding {
+		return
+	}
+	c.holding = false
+	woke := false
+	for _, f := range c.rooms {
+		if r := f.replay; r != nil && !r.hello {
+			f.replay = nil
+			c.releaseLocked(r)
+			for _, lf := range r.held {
+				if lf.Seq > f.last {
+					f.last = lf.Seq
+					c.queue = append(c.queue, lf.Frame)
+					c.queued += len(lf.Frame)
+					woke = true
+				}
+			}
+		}
+	}
+	if woke {
+		c.wakeUp()
+	}
+}
+
+// releaseLocked takes the frames r held off the held count.
+func (c *Conn) releaseLocked(r *replay) {
+	for _, lf := range r.held {
+		c.held -= len(lf.Frame)
+	}
+}
+
 // BeginReplay starts a replay of room after seq since: from now on live
-// frames of that room are held until EndReplay. Call it before reading the
-// store, so nothing committed after the read is missed ("register first,
-// then read, de-duplicate by seq").
+// frames of that room are held until EndReplay (frames held since
+// HoldUntilHello stay held). Call it before reading the store, so nothing
+// committed after the read is missed ("register first, then read,
+// de-duplicate by seq").
 func (c *Conn) BeginReplay(room string, since int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -280,8 +347,20 @@ func (c *Conn) BeginReplay(room string, since int64) {
 		return
 	}
 	f := c.filterLocked(room)
-	f.replay = &replay{}
+	if f.replay == nil {
+		f.replay = &replay{}
+	}
+	f.replay.hello = true
 	f.last = since
+}
+
+// Replaying reports whether a replay of room is under way (BeginReplay
+// without its EndReplay): false once the user left the room meanwhile.
+func (c *Conn) Replaying(room string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.rooms[room]
+	return !c.closed && f != nil && f.replay != nil && f.replay.hello
 }
 
 // LogFrame is one encoded room-log frame with its seq.
@@ -297,11 +376,21 @@ type LogFrame struct {
 func (c *Conn) ReplayFrames(room string, frames []LogFrame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return
+	f := c.rooms[room]
+	if c.closed || f == nil || f.replay == nil {
+		return // closed, or the user left the room meanwhile
 	}
-	f := c.filterLocked(room)
 	c.pushAfterLocked(f, frames)
+}
+
+// SkipReplay says that the replay of room leaves out the log up to seq
+// (a capped replay): nothing up to seq is queued for the room from now on.
+func (c *Conn) SkipReplay(room string, seq int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.rooms[room]; !c.closed && f != nil && f.replay != nil {
+		f.last = max(f.last, seq)
+	}
 }
 
 // pushAfterLocked queues the frames (seq order) that come after the last
@@ -322,29 +411,38 @@ func (c *Conn) Queued() int {
 	return c.queued
 }
 
-// EndReplay queues the replayed frames (seq order) and synced, then the live
-// frames held meanwhile that come after them. After a truncated replay (the
-// store had more than one replay's worth) live frames keep flowing; the
-// client fills the gap between synced's last_seq and them with history, or
-// with another hello, which starts a new replay from its since.
-func (c *Conn) EndReplay(room string, frames []LogFrame, synced []byte) {
+// EndReplay queues the replayed frames (seq order) and the synced frame
+// that synced builds from the last seq queued for the room, then the live
+// frames held meanwhile that come after it, so that the room's stream goes
+// on from synced without a gap or a repeat. It does nothing when the
+// connection closed or the user left the room meanwhile.
+func (c *Conn) EndReplay(room string, frames []LogFrame, synced func(last int64) []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	f := c.rooms[room]
+	if c.closed || f == nil || f.replay == nil {
 		return
 	}
-	f := c.filterLocked(room)
 	c.pushAfterLocked(f, frames)
-	c.pushLocked(synced)
-	if r := f.replay; r != nil {
-		f.replay = nil
-		c.pushAfterLocked(f, r.held)
+	r := f.replay
+	c.pushLocked(synced(f.last))
+	if c.holding {
+		// Before EndHold: the room's next live frames are held like
+		// every other room's, and released after synced by EndHold.
+		r.hello = false
+		return
 	}
+	f.replay = nil
+	c.releaseLocked(r)
+	c.pushAfterLocked(f, r.held)
 }
 
 // forgetRoom drops the delivery state of a room the user left.
 func (c *Conn) forgetRoom(room string) {
 	c.mu.Lock()
+	if f := c.rooms[room]; f != nil && f.replay != nil {
+		c.releaseLocked(f.replay)
+	}
 	delete(c.rooms, room)
 	c.mu.Unlock()
 }

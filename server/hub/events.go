@@ -42,7 +42,11 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 			f = c.filter(roomID)
 			r.conns[c] = f
 		}
-		if !c.sendLog(f, seq, frame) {
+		queued, held := c.sendLog(f, seq, frame)
+		if held {
+			n++ // delivered when its replay, or the wait for hello, ends
+		}
+		if !queued {
 			continue
 		}
 		n++
@@ -59,6 +63,7 @@ func (h *Hub) fanOut(roomID string, seq int64, frame []byte) {
 // member applies a membership change: the user's connections start or stop
 // receiving the room, and are told with a room frame.
 func (h *Hub) member(ev *store.Event) {
+	h.members.add(ev)
 	u := h.users[ev.UserID]
 	if u == nil {
 		return // not connected: the next welcome will list the room

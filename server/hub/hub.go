@@ -73,6 +73,9 @@ type Hub struct {
 	// writers; flushed (woken) once the inbox of events is drained.
 	dirty      []*Conn
 	flushEpoch uint64
+	// members are the latest membership changes, for Register to bring a
+	// registration read from the store up to date (see MemberMark).
+	members memberLog
 
 	// Cluster state, owned by the loop too (cluster.go): users connected
 	// to other nodes, the index of their rooms, and the other nodes.
@@ -131,7 +134,7 @@ type roomState struct {
 
 // RecentFrames is how many of a room's latest log frames the hub keeps
 // while the room has connected members: enough for a full replay
-// (protocol.MaxReplay) after a reconnect storm.
+// (protocol.MaxReplay, the default replay_max) after a reconnect storm.
 const RecentFrames = 512
 
 // remember appends a fanned-out frame to the room's recent frames.
@@ -331,6 +334,11 @@ type Registration struct {
 	// Rooms are the ids of the rooms the user belongs to, read from the
 	// store just before Register.
 	RoomIDs []string
+	// Mark is what MemberMark returned before the rooms were read from
+	// the store: the membership changes the hub applied since then are
+	// applied to RoomIDs and Welcome.Rooms, so that a leave or join
+	// committed between the read and Register is not lost. 0: none.
+	Mark uint64
 	// Welcome is the welcome frame without its Online list, which the hub
 	// fills in; it is queued before any other frame of the connection.
 	Welcome protocol.Welcome
@@ -342,6 +350,12 @@ type Registration struct {
 // told they are online. Register returns false after Shutdown.
 func (h *Hub) Register(c *Conn, reg Registration) bool {
 	return h.do(func() {
+		if reg.Mark > 0 && !h.members.bringUpToDate(c.User.ID, &reg) {
+			// More membership changes than the hub keeps happened while
+			// the connection opened: the registration cannot be trusted.
+			c.Close(protocol.CloseInternal, "busy; reconnect")
+			return
+		}
 		u := h.users[c.User.ID]
 		announce := false
 		var was presenceWas
@@ -542,33 +556,6 @@ func (h *Hub) closeUser(userID string, code int, reason string) {
 			c.Close(code, reason)
 		}
 	}
-}
-
-// Recent returns the room's log frames with seq > after, at most max, from
-// the frames the hub keeps, and whether there are more. ok is false when
-// the kept frames do not reach back to after+1 (the caller reads the store
-// instead). Frames committed but not yet fanned out are not included: they
-// reach a connection that began a replay (Conn.BeginReplay) as live frames.
-func (h *Hub) Recent(room string, after int64, max int) (frames []LogFrame, more, ok bool) {
-	h.do(func() {
-		r := h.rooms[room]
-		if r == nil || len(r.recent) == 0 {
-			return
-		}
-		first, last := r.recent[0].Seq, r.recent[len(r.recent)-1].Seq
-		if after+1 < first {
-			return
-		}
-		ok = true
-		if after >= last {
-			return
-		}
-		i := int(after + 1 - first)
-		n := min(len(r.recent)-i, max)
-		frames = append([]LogFrame(nil), r.recent[i:i+n]...)
-		more = i+n < len(r.recent)
-	})
-	return frames, more, ok
 }
 
 // Stats is a snapshot of the hub's size.

@@ -400,7 +400,7 @@ func TestReplayMergesWithLiveFramesInOrder(t *testing.T) {
 		replay = append(replay, LogFrame{Seq: i, Frame: frame(i)})
 	}
 	time.Sleep(time.Millisecond) // let some live frames be held; correctness does not depend on it
-	a.c.EndReplay("r1", replay, protocol.Encode(protocol.Synced{Type: "synced", Room: "r1", LastSeq: 100}))
+	a.c.EndReplay("r1", replay, syncedFrame("r1"))
 	wg.Wait()
 	want := int64(1)
 	for want <= n {
@@ -423,7 +423,7 @@ func TestLiveFramesFlowAfterATruncatedReplay(t *testing.T) {
 	a.c.BeginReplay("r1", 0)
 	h.Publish([]store.Event{msgEvent("r1", 700, alice, "")}) // held during the replay
 	a.c.EndReplay("r1", []LogFrame{{1, protocol.Encode(protocol.MessageFrame{Type: "message", Message: protocol.Message{Seq: 1}})}},
-		protocol.Encode(protocol.Synced{Type: "synced", Room: "r1", LastSeq: 1}))
+		syncedFrame("r1"))
 	h.Publish([]store.Event{msgEvent("r1", 701, alice, "")})
 	for _, want := range []string{"message:1", "synced:1", "message:700", "message:701"} {
 		m := a.next(t)
@@ -441,7 +441,7 @@ func TestLiveFramesFlowAfterATruncatedReplay(t *testing.T) {
 	// client already has may come again (clients de-duplicate).
 	a.c.BeginReplay("r1", 1)
 	a.c.EndReplay("r1", []LogFrame{{2, protocol.Encode(protocol.MessageFrame{Type: "message", Message: protocol.Message{Seq: 2}})}},
-		protocol.Encode(protocol.Synced{Type: "synced", Room: "r1", LastSeq: 2}))
+		syncedFrame("r1"))
 	if m := a.next(t); m["message"].(map[string]any)["seq"].(float64) != 2 {
 		t.Fatalf("%v", m)
 	}
@@ -474,7 +474,7 @@ func TestPagedReplayMergesWithLiveFrames(t *testing.T) {
 	if idle.Queued() == 0 {
 		t.Fatal("Queued reports nothing while 50 replayed frames wait")
 	}
-	a.c.EndReplay("r1", nil, protocol.Encode(protocol.Synced{Type: "synced", Room: "r1", LastSeq: 100}))
+	a.c.EndReplay("r1", nil, syncedFrame("r1"))
 	h.Publish([]store.Event{msgEvent("r1", 102, alice, "")})
 	for want := int64(1); want <= 102; want++ {
 		m := a.next(t)
@@ -490,12 +490,12 @@ func TestPagedReplayMergesWithLiveFrames(t *testing.T) {
 	}
 }
 
-func TestRecentFramesCoverTheLatestContiguousSeqs(t *testing.T) {
+func TestTailCoversTheNewestContiguousSeqs(t *testing.T) {
 	h := newHub(t, Options{})
 	alice := user("alice")
 	a := newFake(t, h, alice, "s1", "r1")
-	if _, _, ok := h.Recent("r1", 0, 10); ok {
-		t.Fatal("Recent answered before anything was fanned out")
+	if _, _, ok := h.Tail("r1", 0, 10); ok {
+		t.Fatal("Tail answered before anything was fanned out")
 	}
 	for i := int64(1); i <= 3*RecentFrames; i++ {
 		h.Publish([]store.Event{msgEvent("r1", i, alice, "")})
@@ -504,25 +504,36 @@ func TestRecentFramesCoverTheLatestContiguousSeqs(t *testing.T) {
 		a.next(t, "message")
 	}
 	last := int64(3 * RecentFrames)
-	frames, more, ok := h.Recent("r1", last-10, 500)
-	if !ok || more || len(frames) != 10 || frames[0].Seq != last-9 || frames[9].Seq != last {
-		t.Fatalf("last ten: ok=%v more=%v %d frames", ok, more, len(frames))
+	frames, from, ok := h.Tail("r1", last-10, 500)
+	if !ok || from != last-10 || len(frames) != 10 || frames[0].Seq != last-9 || frames[9].Seq != last {
+		t.Fatalf("last ten: ok=%v from=%d %d frames", ok, from, len(frames))
 	}
-	frames, more, ok = h.Recent("r1", last-RecentFrames, 100)
-	if !ok || !more || len(frames) != 100 || frames[0].Seq != last-RecentFrames+1 {
-		t.Fatalf("a page: ok=%v more=%v %d frames", ok, more, len(frames))
+	// More than max after since: the newest max, and where they start.
+	frames, from, ok = h.Tail("r1", last-RecentFrames, 100)
+	if !ok || from != last-100 || len(frames) != 100 || frames[0].Seq != last-99 || frames[99].Seq != last {
+		t.Fatalf("capped: ok=%v from=%d %d frames", ok, from, len(frames))
 	}
-	if _, _, ok = h.Recent("r1", 1, 10); ok {
-		t.Fatal("Recent claimed seqs it no longer keeps")
+	if frames, from, ok = h.Tail("r1", 1, 10); !ok || from != last-10 || len(frames) != 10 {
+		t.Fatalf("far behind, capped within the kept frames: ok=%v from=%d %d frames", ok, from, len(frames))
 	}
-	if frames, _, ok = h.Recent("r1", last, 10); !ok || len(frames) != 0 {
+	if _, _, ok = h.Tail("r1", 1, 3*RecentFrames-2); ok {
+		t.Fatal("Tail claimed seqs it no longer keeps")
+	}
+	if frames, from, ok = h.Tail("r1", last, 10); !ok || from != last || len(frames) != 0 {
 		t.Fatalf("nothing new: ok=%v %d frames", ok, len(frames))
 	}
 	// A gap (another node's seq, say) restarts the kept run.
 	h.Publish([]store.Event{msgEvent("r1", last+5, alice, "")})
 	a.next(t, "message")
-	if _, _, ok = h.Recent("r1", last, 10); ok {
-		t.Fatal("Recent answered across a gap")
+	if _, _, ok = h.Tail("r1", last, 10); ok {
+		t.Fatal("Tail answered across a gap")
+	}
+}
+
+// syncedFrame builds a room's synced frame at the last seq queued.
+func syncedFrame(room string) func(int64) []byte {
+	return func(last int64) []byte {
+		return protocol.Encode(protocol.Synced{Type: "synced", Room: room, LastSeq: last})
 	}
 }
 

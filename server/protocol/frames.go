@@ -63,11 +63,25 @@ type History struct {
 	HasMore  bool      `json:"has_more"`
 }
 
-// Synced ends the replay of one room after hello.
+// Synced ends the replay of one room after hello. LastSeq is the last seq
+// replayed (since, when nothing was); from here on the room's live frames
+// follow without a gap.
 type Synced struct {
 	Type    string `json:"type"`
 	Room    string `json:"room"`
 	LastSeq int64  `json:"last_seq"`
+	// Skipped, when set, is the range after since that a capped replay
+	// left out (more than Limits.ReplayMax entries followed since): From is
+	// since+1 and To the first replayed seq − 1. The client's copy of that
+	// range is stale; it pages it again with history. An addition to the
+	// contract (PROTOCOL.md §3).
+	Skipped *SeqRange `json:"skipped,omitempty"`
+}
+
+// SeqRange is a range of a room's log, both ends included.
+type SeqRange struct {
+	From int64 `json:"from"`
+	To   int64 `json:"to"`
 }
 
 // Typing tells that another member started or stopped typing.

@@ -133,6 +133,10 @@ type Limits struct {
 	// MaxUploadBytes is the largest file POST /api/uploads accepts. An
 	// addition to the contract.
 	MaxUploadBytes int64 `json:"max_upload_bytes,omitempty"`
+	// ReplayMax is how many log entries a hello replays per room: when
+	// more follow since, the newest ReplayMax are replayed and synced names
+	// the range skipped. An addition to the contract (PROTOCOL.md §3).
+	ReplayMax int `json:"replay_max,omitempty"`
 }
 
 // ServerInfo describes the server in welcome.

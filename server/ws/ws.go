@@ -79,8 +79,23 @@ type Options struct {
 	// MaxUploadBytes is announced in welcome's limits (the upload limit
 	// of POST /api/uploads); 0 leaves it out.
 	MaxUploadBytes int64
-	Version        string
-	Log            zerolog.Logger
+	// ReplayMax is how many log entries a hello replays per room at most
+	// (the newest; synced names the range left out); announced in
+	// welcome's limits. Default protocol.MaxReplay (500).
+	ReplayMax int
+	// ReplayRate and ReplayBurst bound the room replays one account may
+	// ask for with hello: ReplayBurst rooms at once (default 2000), then
+	// ReplayRate rooms a second (default 200). A hello beyond them is
+	// answered rate_limited. See replay.go for the other bounds.
+	ReplayRate  float64
+	ReplayBurst int
+	// HelloWait is how long a new connection's room-log frames are held
+	// for its first frame (normally hello, whose replays they must not
+	// precede); default 1 s. Any first frame, or the end of the wait,
+	// releases the rooms hello did not name.
+	HelloWait time.Duration
+	Version   string
+	Log       zerolog.Logger
 
 	// collect runs a garbage collection after a reconnect storm (see
 	// settle); tests count the calls instead.
@@ -91,6 +106,12 @@ type Options struct {
 const (
 	DefaultMaxConnsPerUser = 32
 	DefaultMaxConnsPerIP   = 512
+)
+
+// Default replay budget of an account; see Options.
+const (
+	DefaultReplayRate  = 200
+	DefaultReplayBurst = 2000
 )
 
 // Handler serves /ws.
@@ -112,8 +133,12 @@ type Handler struct {
 	// mu; an entry is removed when its count drops to zero.
 	perUser map[string]int
 	perIP   map[string]int
+	// hellos are the hello budgets of the accounts with sockets open,
+	// guarded by mu; an entry goes with the account's last socket.
+	hellos map[string]*rate.Limiter
 
-	flush flushPool // connections with frames to write (flush.go)
+	flush   flushPool  // connections with frames to write (flush.go)
+	replays replayPool // hellos being answered (replay.go)
 }
 
 // New returns a Handler and starts its heartbeat sweeper; Shutdown stops it.
@@ -146,6 +171,18 @@ func New(opts Options) *Handler {
 	if opts.ClientIP == nil {
 		opts.ClientIP = remoteHost
 	}
+	if opts.ReplayMax <= 0 {
+		opts.ReplayMax = protocol.MaxReplay
+	}
+	if opts.ReplayRate <= 0 {
+		opts.ReplayRate = DefaultReplayRate
+	}
+	if opts.ReplayBurst <= 0 {
+		opts.ReplayBurst = DefaultReplayBurst
+	}
+	if opts.HelloWait <= 0 {
+		opts.HelloWait = time.Second
+	}
 	if opts.collect == nil {
 		opts.collect = debug.FreeOSMemory
 	}
@@ -156,6 +193,7 @@ func New(opts Options) *Handler {
 		conns:   make(map[*conn]struct{}),
 		perUser: make(map[string]int),
 		perIP:   make(map[string]int),
+		hellos:  make(map[string]*rate.Limiter),
 		stopped: make(chan struct{}),
 	}
 	h.flush.max = runtime.GOMAXPROCS(0)
@@ -215,6 +253,12 @@ type conn struct {
 	slice  uint32 // the sweeper's slice: when it pings and checks this connection
 	writes *rate.Limiter
 	frames *rate.Limiter
+	// hold, until the client's first frame, releases the room-log frames
+	// held for a hello (hub.Conn.HoldUntilHello) after Options.HelloWait;
+	// the reader stops it and sets it to nil at the first frame.
+	hold *time.Timer
+	// helloBusy is set while a hello of this connection is being answered.
+	helloBusy atomic.Bool
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -243,6 +287,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// The hub's position in membership changes, taken before the rooms
+	// are read: Register applies what changed after it (the leave race).
+	mark := h.opts.Hub.MemberMark()
 	rooms, err := h.opts.Chat.Rooms(r.Context(), sess.User)
 	if err != nil {
 		h.release(sess.User.ID, ip)
@@ -298,20 +345,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			MessagesPerSecond: h.opts.Rate,
 			Burst:             h.opts.Burst,
 			MaxUploadBytes:    h.opts.MaxUploadBytes,
+			ReplayMax:         h.opts.ReplayMax,
 		},
 		Server: protocol.ServerInfo{Version: h.opts.Version},
 	}
+	h.stats.accepted.Add(1)
+	// The reader's count is taken before the first kick can start a flusher.
+	h.wg.Add(1)
+	c.hc.HoldUntilHello()
+	if !h.opts.Hub.Register(c.hc, hub.Registration{RoomIDs: memberOf, Mark: mark, Welcome: welcome}) {
+		c.hc.Close(protocol.CloseGoingAway, "server shutting down")
+	}
+	c.hold = time.AfterFunc(h.opts.HelloWait, c.hc.EndHold)
+	// Only now may the sweeper ping it: the welcome is queued, and it is
+	// the first frame of every connection.
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
 	c.slice = h.opened % sweepSlices
 	h.opened++
 	h.mu.Unlock()
-	h.stats.accepted.Add(1)
-	// The reader's count is taken before the first kick can start a flusher.
-	h.wg.Add(1)
-	if !h.opts.Hub.Register(c.hc, hub.Registration{RoomIDs: memberOf, Welcome: welcome}) {
-		c.hc.Close(protocol.CloseGoingAway, "server shutting down")
-	}
 	if h.log.GetLevel() <= zerolog.DebugLevel {
 		c.logger().Debug().Msg("connected")
 	}
@@ -348,6 +400,7 @@ func (h *Handler) release(user, ip string) {
 func (h *Handler) releaseLocked(user, ip string) {
 	if h.perUser[user]--; h.perUser[user] <= 0 {
 		delete(h.perUser, user)
+		delete(h.hellos, user)
 	}
 	if h.perIP[ip]--; h.perIP[ip] <= 0 {
 		delete(h.perIP, ip)
@@ -457,6 +510,9 @@ func (c *conn) readFailed(err error) {
 		c.logger().Debug().Int("code", int(code)).Msg("disconnected")
 	}
 	c.hc.Close(int(code), "")
+	if c.hold != nil {
+		c.hold.Stop()
+	}
 	c.h.mu.Lock()
 	delete(c.h.conns, c)
 	c.h.releaseLocked(c.user.ID, c.ip)
@@ -478,6 +534,13 @@ func (c *conn) received(typ websocket.MessageType, data []byte) {
 		return
 	}
 	c.handle(data)
+	if c.hold != nil {
+		// The first frame (after a hello's rooms began their replays):
+		// the other rooms' held frames go out.
+		c.hold.Stop()
+		c.hold = nil
+		c.hc.EndHold()
+	}
 }
 
 // logger returns a logger for this connection. It is built on demand:

@@ -292,7 +292,7 @@ describe("resume and de-duplication", () => {
   it("says hello with the last seq seen per room, and only for member rooms", () => {
     const h = setup({ random: () => 0 });
     h.last().receive(welcome([room("r_a", 5), room("r_b", 3), room("r_pub", 9, false)]));
-    expect(h.last().framesOf("hello")).toEqual([{ type: "hello", since: { r_a: 5, r_b: 3 } }]);
+    expect(h.last().framesOf("hello")).toEqual([{ type: "hello", ref: "hello", since: { r_a: 5, r_b: 3 } }]);
 
     h.last().receive({ type: "message", message: msg("r_a", 6) }, { type: "message", message: msg("r_a", 7) });
     h.last().receive({ type: "update", room: "r_a", seq: 8, message: msg("r_a", 6, bob, { text: "edited" }) });
@@ -302,7 +302,7 @@ describe("resume and de-duplication", () => {
     // The new welcome's last_seq is newer than what this client saw; resume
     // from what it saw, so the messages in between are replayed.
     h.last().receive(welcome([room("r_a", 12), room("r_b", 6), room("r_pub", 9, false)]));
-    expect(h.last().framesOf("hello")).toEqual([{ type: "hello", since: { r_a: 8, r_b: 3 } }]);
+    expect(h.last().framesOf("hello")).toEqual([{ type: "hello", ref: "hello", since: { r_a: 8, r_b: 3 } }]);
   });
 
   it("delivers each room and seq once across live frames, replays and batches", () => {
@@ -332,14 +332,29 @@ describe("resume and de-duplication", () => {
     expect(h.client.lastSeq("r_a")).toBe(5);
   });
 
-  it("reports a gap when a replay stops at the per-room cap", () => {
+  it("reports a gap when synced names a range a capped replay left out", () => {
     const h = setup({ random: () => 0 });
     h.last().receive(welcome([room("r_a", 0)]));
     const frames: ServerFrame[] = [];
     for (let s = 1; s <= 500; s++) frames.push({ type: "message", message: msg("r_a", s) });
     frames.push({ type: "synced", room: "r_a", last_seq: 500 });
     h.last().receive(...frames);
-    expect(h.events.filter((e) => e.type === "gap")).toEqual([{ type: "gap", room: "r_a" }]);
+    expect(h.events.filter((e) => e.type === "gap")).toEqual([]);
+    h.last().receive({ type: "message", message: msg("r_a", 801) }, { type: "synced", room: "r_a", last_seq: 801, skipped: { from: 501, to: 800 } });
+    expect(h.events.filter((e) => e.type === "gap")).toEqual([{ type: "gap", room: "r_a", skipped: { from: 501, to: 800 } }]);
+    expect(h.client.lastSeq("r_a")).toBe(801);
+  });
+
+  it("says hello again when the server is answering too many replays", () => {
+    const h = setup({ random: () => 0 });
+    h.last().receive(welcome([room("r_a", 4)]));
+    h.last().receive({ type: "error", ref: "hello", code: "rate_limited", message: "later", retry_after_ms: 300 });
+    expect(h.last().framesOf("hello")).toHaveLength(1);
+    vi.advanceTimersByTime(300);
+    expect(h.last().framesOf("hello")).toEqual([
+      { type: "hello", ref: "hello", since: { r_a: 4 } },
+      { type: "hello", ref: "hello", since: { r_a: 4 } },
+    ]);
   });
 
   it("ignores lines that are not JSON", () => {

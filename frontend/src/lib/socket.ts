@@ -10,7 +10,6 @@ import {
   CloseUnauthenticated,
   CodeRateLimited,
   CodeUnavailable,
-  MaxReplay,
   StatusOnline,
   type Attachment,
   type ClientDelete,
@@ -21,6 +20,7 @@ import {
   type ErrorFrame,
   type Message,
   type Room,
+  type SeqRange,
   type ServerFrame,
   type WelcomeFrame,
 } from "../protocol.gen";
@@ -119,8 +119,8 @@ export type SocketEvent =
    * (unsaved: true), or a send has since been stored (unsaved: false).
    */
   | { type: "unsaved"; unsaved: boolean }
-  /** A replay ended at the per-room cap: the client's copy of room has a hole. */
-  | { type: "gap"; room: string }
+  /** A capped replay left out the range skipped: the client's copy of it is stale. */
+  | { type: "gap"; room: string; skipped: SeqRange }
   | { type: "unauthorized" };
 
 export type Listener = (ev: SocketEvent) => void;
@@ -159,6 +159,9 @@ function randomId(): string {
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/** The ref of hello frames, so that a refusal of one is recognised. */
+const HelloRef = "hello";
+
 /**
  * ChatSocket keeps one connection to the server alive and reports what
  * arrives. It is single-threaded like the page: every method and handler runs
@@ -187,8 +190,6 @@ export class ChatSocket {
   private readonly base = new Map<string, number>();
   /** Rooms the user is a member of (hello names only these). */
   private readonly member = new Set<string>();
-  /** Frames replayed per room since the last hello, to spot a capped replay. */
-  private readonly replayed = new Map<string, number>();
 
   /** Unacknowledged sends in the order they were made. */
   private readonly pending = new Map<string, Pending>();
@@ -493,10 +494,11 @@ export class ChatSocket {
         return;
       case "synced": {
         this.seen.set(f.room, Math.max(this.seen.get(f.room) ?? 0, f.last_seq));
-        const n = this.replayed.get(f.room) ?? 0;
-        this.replayed.delete(f.room);
         this.emit({ type: "frame", frame: f });
-        if (n >= MaxReplay) this.emit({ type: "gap", room: f.room });
+        // A capped replay names the range it left out: the copy of it
+        // here is stale (PROTOCOL.md §3), so the room starts again from
+        // the newest page. The stream is complete from synced on.
+        if (f.skipped) this.emit({ type: "gap", room: f.room, skipped: f.skipped });
         return;
       }
       case "room":
@@ -513,7 +515,6 @@ export class ChatSocket {
   private fresh(room: string, seq: number): boolean {
     if (seq <= (this.seen.get(room) ?? 0)) return false;
     this.seen.set(room, seq);
-    if (this.replayed.has(room)) this.replayed.set(room, (this.replayed.get(room) ?? 0) + 1);
     return true;
   }
 
@@ -529,15 +530,9 @@ export class ChatSocket {
     this.heartbeatMs = f.heartbeat_ms > 0 ? f.heartbeat_ms : this.opts.heartbeatMs;
     this.armDeadTimer();
     for (const r of f.rooms) this.learnRoom(r);
-    const since: Record<string, number> = {};
-    this.replayed.clear();
-    for (const id of this.member) {
-      since[id] = this.lastSeq(id);
-      this.replayed.set(id, 0);
-    }
     this.setState({ phase: "open", retryAt: null, everConnected: true });
     this.emit({ type: "frame", frame: f });
-    this.sendNow({ type: "hello", since });
+    this.sayHello();
     if (this.status.status !== StatusOnline || this.status.text) {
       const { status, text } = this.status;
       this.sendNow(text ? { type: "status", status, text } : { type: "status", status });
@@ -555,6 +550,13 @@ export class ChatSocket {
     }, this.opts.stableMs);
   }
 
+  /** Asks for the replay of every member room after the last seq seen. */
+  private sayHello(): void {
+    const since: Record<string, number> = {};
+    for (const id of this.member) since[id] = this.lastSeq(id);
+    this.sendNow({ type: "hello", ref: HelloRef, since });
+  }
+
   /** Resolves the pending send that m (an ack or our own message) answers. */
   private settle(m: Message, ref?: string): void {
     const id = ref && this.pending.has(ref) ? ref : m.client_id;
@@ -567,6 +569,15 @@ export class ChatSocket {
   }
 
   private onError(f: ErrorFrame): void {
+    if (f.ref === HelloRef && f.code === CodeRateLimited) {
+      // The server is answering too many replays of this account (other
+      // tabs resuming too): say hello again when it says.
+      const gen = this.gen;
+      setTimeout(() => {
+        if (gen === this.gen && this.welcomed) this.sayHello();
+      }, Math.max(f.retry_after_ms ?? 1000, 50));
+      return;
+    }
     const p = f.ref ? this.pending.get(f.ref) : undefined;
     if (!p) return;
     // Both say when to try again; the message stays queued meanwhile. With
