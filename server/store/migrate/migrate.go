@@ -48,7 +48,8 @@ type table struct {
 var tables = []table{
 	{name: "users", cols: []string{"id", "name", "role", "password_hash", "created_at", "disabled"}, order: "created_at, id",
 		bools: map[string]bool{"disabled": true}},
-	{name: "sessions", cols: []string{"id", "user_id", "token_hash", "created_at"}, order: "created_at, id"},
+	{name: "sessions", cols: []string{"id", "user_id", "token_hash", "created_at", "last_seen", "user_agent"}, order: "created_at, id"},
+	{name: "settings", cols: []string{"key", "value"}, order: "key"},
 	{name: "rooms", cols: []string{"id", "name", "kind", "last_seq", "dm_key", "created_at"}, order: "created_at, id"},
 	{name: "members", cols: []string{"room_id", "user_id", "read_seq", "joined_at"}, order: "room_id, user_id"},
 	{name: "messages", cols: []string{"room_id", "seq", "id", "kind", "sender_id", "text", "ts", "client_id",
