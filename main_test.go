@@ -568,7 +568,7 @@ func TestConfigMistakesAreOneLineAndExit2(t *testing.T) {
 		{[]string{"--rate", "fast"}, nil, `--rate: invalid number "fast"`},
 		{[]string{"--burst", "1.5"}, nil, `--burst: invalid integer "1.5"`},
 		{[]string{"--no-such-flag"}, nil, `unknown flag --no-such-flag`},
-		{[]string{"--registration", "maybe"}, nil, `--registration: invalid value "maybe" (want open or closed)`},
+		{[]string{"--registration", "maybe"}, nil, `--registration: invalid value "maybe" (want invite, open or closed)`},
 		{[]string{"--heartbeat", "-1s"}, nil, `--heartbeat: must be positive, not -1s`},
 		{[]string{"--max-upload-bytes", "25MB"}, nil, `--max-upload-bytes: invalid integer "25MB"`},
 		{[]string{"--tls-cert", "cert.pem"}, nil, `--tls-cert: set --tls-key too`},
