@@ -311,7 +311,8 @@ type Store interface {
 	Directory(ctx context.Context, viewerID, prefix, after string, limit int) ([]protocol.Room, error)
 	// UploadedBytes is the size of the files a user uploaded that count
 	// against their quota: those a message carries, and those uploaded
-	// since since (not yet attached, not yet cleaned up).
+	// since since that are not released (not yet attached, not yet
+	// cleaned up).
 	UploadedBytes(ctx context.Context, userID string, since time.Time) (int64, error)
 	// ContentUsed reports whether any file record names that content.
 	ContentUsed(ctx context.Context, sha256 string) (bool, error)
@@ -396,8 +397,8 @@ type Tx interface {
 	SetSetting(key, value string) error
 	// UploadedBytes is Store.UploadedBytes inside the transaction.
 	UploadedBytes(userID string, since time.Time) (int64, error)
-	// DeleteUnattachedFiles deletes the file records created before before
-	// that no message carries, and returns the contents (SHA256) no record
+	// DeleteUnattachedFiles deletes the file records created before before,
+	// or released, that no message carries, and returns the contents (SHA256) no record
 	// names any more, for the caller to remove.
 	DeleteUnattachedFiles(before time.Time) ([]string, error)
 
@@ -437,7 +438,8 @@ type Tx interface {
 	// SetText replaces a message's text and stamps it edited now.
 	SetText(msgID, text string) error
 	// Tombstone turns a message into a tombstone: deleted, text empty, its
-	// reactions and its links to its attachments gone.
+	// reactions and its links to its attachments gone; files no other
+	// message carries are released (UploadedBytes, DeleteUnattachedFiles).
 	Tombstone(msgID string) error
 	// React adds (on) or removes a user's reaction to a message and reports
 	// whether that changed anything.

@@ -59,7 +59,8 @@ var tables = []table{
 	// rowid order is the reactions' order; Postgres numbers them anew in
 	// the order they arrive.
 	{name: "reactions", cols: []string{"message_id", "emoji", "user_id"}, order: "rowid"},
-	{name: "files", cols: []string{"id", "name", "size", "type", "sha256", "uploader_id", "created_at"}, order: "created_at, id"},
+	{name: "files", cols: []string{"id", "name", "size", "type", "sha256", "uploader_id", "created_at", "released"}, order: "created_at, id",
+		bools: map[string]bool{"released": true}},
 	{name: "message_files", cols: []string{"message_id", "file_id", "room_id"}, order: "message_id, file_id"},
 }
 

@@ -43,9 +43,11 @@ func (s *Store) Directory(ctx context.Context, viewerID, prefix, after string, l
 }
 
 // uploadedSQL sums the sizes of a user's files that count against the
-// quota: carried by a message, or uploaded since $2.
+// quota: carried by a message, or uploaded since $2 and not released (by
+// the deletion of the message that carried them).
 const uploadedSQL = `SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) AS used FROM files f
-	WHERE f.uploader_id = $1 AND (f.created_at >= $2 OR EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id))`
+	WHERE f.uploader_id = $1 AND ((f.created_at >= $2 AND NOT f.released)
+		OR EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id))`
 
 // UploadedBytes is the size of a user's files that count against the quota.
 func (s *Store) UploadedBytes(ctx context.Context, userID string, since time.Time) (int64, error) {
@@ -83,9 +85,9 @@ func (w *wtx) UploadedBytes(userID string, since time.Time) (int64, error) {
 }
 
 // DeleteUnattachedFiles deletes the records of files no message carries,
-// created before before, and returns the contents no record names any more.
+// created before before or released, and returns the contents no record names any more.
 func (w *wtx) DeleteUnattachedFiles(before time.Time) ([]string, error) {
-	shas, err := queryStrings(w.ctx, w.db, `DELETE FROM files WHERE created_at < $1
+	shas, err := queryStrings(w.ctx, w.db, `DELETE FROM files WHERE (created_at < $1 OR released)
 		AND NOT EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = files.id) RETURNING sha256`, before.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("delete unattached files: %w", w.saw(err))

@@ -163,7 +163,9 @@ CREATE INDEX message_files_file ON message_files(file_id, room_id);
 // sessions learn when they were last used and by what client (the user's
 // list of sessions, idle expiry); settings holds the instance's own values
 // (the sign-up invitation code); files are found by uploader (the upload
-// quota) and by age (deleting uploads never attached).
+// quota) and by age (deleting uploads never attached), and released marks
+// the files of deleted messages, which no longer count against the quota
+// and are deleted with the unattached ones.
 const schemaAccess = `
 ALTER TABLE sessions ADD COLUMN last_seen {{int}} NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
@@ -176,6 +178,7 @@ CREATE TABLE settings (
 	value TEXT NOT NULL
 );
 
+ALTER TABLE files ADD COLUMN released {{bool}} NOT NULL DEFAULT {{false}};
 CREATE INDEX files_uploader ON files(uploader_id, created_at);
 CREATE INDEX files_created ON files(created_at);
 `
