@@ -2,8 +2,8 @@ package server_test
 
 import (
 	"bytes"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -370,7 +370,7 @@ func TestRoomOperationsAreRateLimited(t *testing.T) {
 	club := out["room"].(map[string]any)["id"].(string)
 	ops := []struct {
 		what, path string
-		body   func(i int) any
+		body       func(i int) any
 	}{
 		{"create", "/api/rooms", func(i int) any { return map[string]any{"name": fmt.Sprint("room", i)} }},
 		{"join", "/api/rooms/" + general + "/join", func(int) any { return nil }},

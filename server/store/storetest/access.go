@@ -3,8 +3,8 @@ package storetest
 import (
 	"errors"
 	"slices"
-	"testing"
 	"strings"
+	"testing"
 	"time"
 	"unicode/utf8"
 
@@ -36,7 +36,9 @@ func testSessionUse(t *testing.T, e *env) {
 	}
 	// Use makes a session the most recent.
 	used := e.tick().Add(time.Hour)
-	e.write(func(tx store.Tx) ([]store.Event, error) { return nil, tx.TouchSessions([]string{s1.ID, "s_unknown"}, used) })
+	e.write(func(tx store.Tx) ([]store.Event, error) {
+		return nil, tx.TouchSessions([]string{s1.ID, "s_unknown"}, used)
+	})
 	got, err := e.s.Sessions(e.ctx, alice.ID)
 	if err != nil || len(got) != 2 || got[0].ID != s1.ID || got[1].ID != s2.ID || !got[0].LastSeen.Equal(used) ||
 		got[0].User != alice || got[0].UserAgent != "Firefox on Linux" {
@@ -46,7 +48,9 @@ func testSessionUse(t *testing.T, e *env) {
 		t.Fatalf("SessionByToken after use = %+v, %v", byTok, err)
 	}
 	// Touching never moves last use back.
-	e.write(func(tx store.Tx) ([]store.Event, error) { return nil, tx.TouchSessions([]string{s1.ID}, used.Add(-time.Minute)) })
+	e.write(func(tx store.Tx) ([]store.Event, error) {
+		return nil, tx.TouchSessions([]string{s1.ID}, used.Add(-time.Minute))
+	})
 	if byTok, _ := e.s.SessionByToken(e.ctx, []byte("t1")); !byTok.LastSeen.Equal(used) {
 		t.Fatalf("last use moved back to %v", byTok.LastSeen)
 	}
@@ -80,7 +84,10 @@ func testSessionUse(t *testing.T, e *env) {
 	}
 	// All but one.
 	a, b := create(bob, "t4", ""), create(bob, "t5", "")
-	e.write(func(tx store.Tx) (_ []store.Event, err error) { ids, err = tx.DeleteSessions(bob.ID, b.ID); return nil, err })
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		ids, err = tx.DeleteSessions(bob.ID, b.ID)
+		return nil, err
+	})
 	if !slices.Equal(ids, []string{a.ID}) {
 		t.Fatalf("DeleteSessions(but %s) = %v", b.ID, ids)
 	}
@@ -182,7 +189,10 @@ func testUploadQuota(t *testing.T, e *env) {
 			t.Fatal(err)
 		}
 		var inTx int64
-		e.write(func(tx store.Tx) (_ []store.Event, err error) { inTx, err = tx.UploadedBytes(u.ID, since); return nil, err })
+		e.write(func(tx store.Tx) (_ []store.Event, err error) {
+			inTx, err = tx.UploadedBytes(u.ID, since)
+			return nil, err
+		})
 		if inTx != n {
 			t.Fatalf("UploadedBytes %d, in a write %d", n, inTx)
 		}
@@ -201,7 +211,10 @@ func testUploadQuota(t *testing.T, e *env) {
 	// Unattached and older than start: old goes; its content stays (posted
 	// names it too).
 	var gone []string
-	e.write(func(tx store.Tx) (_ []store.Event, err error) { gone, err = tx.DeleteUnattachedFiles(start); return nil, err })
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		gone, err = tx.DeleteUnattachedFiles(start)
+		return nil, err
+	})
 	if len(gone) != 0 {
 		t.Fatalf("contents gone %v, want none", gone)
 	}
@@ -213,7 +226,10 @@ func testUploadQuota(t *testing.T, e *env) {
 	if n := used(alice, start); n != 42 {
 		t.Fatalf("alice's quota use after the delete %d, want 42", n)
 	}
-	e.write(func(tx store.Tx) (_ []store.Event, err error) { gone, err = tx.DeleteUnattachedFiles(start); return nil, err })
+	e.write(func(tx store.Tx) (_ []store.Event, err error) {
+		gone, err = tx.DeleteUnattachedFiles(start)
+		return nil, err
+	})
 	if !slices.Equal(gone, []string{shaA}) {
 		t.Fatalf("contents gone %v, want [%s]", gone, shaA)
 	}
