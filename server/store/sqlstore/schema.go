@@ -27,7 +27,7 @@ var steps = []step{
 	// new messages from a trigger to the end of the write batch, Postgres
 	// got an index of messages by time (see the dialects).
 	ddl("{{schema_5}}"),
-	ddl(schemaAccess),
+	accessStep,
 }
 
 // SchemaVersion is the number of schema steps this program knows.
@@ -169,7 +169,6 @@ CREATE INDEX message_files_file ON message_files(file_id, room_id);
 const schemaAccess = `
 ALTER TABLE sessions ADD COLUMN last_seen {{int}} NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
-UPDATE sessions SET last_seen = created_at;
 CREATE INDEX sessions_last_seen ON sessions(last_seen);
 CREATE INDEX sessions_created ON sessions(created_at);
 
@@ -182,6 +181,17 @@ ALTER TABLE files ADD COLUMN released {{bool}} NOT NULL DEFAULT {{false}};
 CREATE INDEX files_uploader ON files(uploader_id, created_at);
 CREATE INDEX files_created ON files(created_at);
 `
+
+// accessStep applies schemaAccess. Sessions made before it count as used at
+// the upgrade: their real last use is unknown, and the idle expiry should
+// not sign everyone out at the first start.
+func accessStep(ctx context.Context, q db, now time.Time) error {
+	if _, err := q.exec(ctx, schemaAccess); err != nil {
+		return err
+	}
+	_, err := q.exec(ctx, `UPDATE sessions SET last_seen = $1`, now.UnixMilli())
+	return err
+}
 
 func ddl(sqlText string) step {
 	return func(ctx context.Context, q db, _ time.Time) error {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -113,6 +114,12 @@ func TestUpgradeFromV5(t *testing.T) {
 			alice, bob, carol, dave := byName["alice"], byName["bob"], byName["carol"], byName["dave"]
 			if u, ok, err := c.SignIn(ctx, "ALICE", "alice password"); err != nil || !ok || u != alice {
 				t.Fatalf("Alice signs in: %+v %v %v", u, ok, err)
+			}
+			// A session of before the upgrade counts as used at the upgrade:
+			// the idle expiry does not end it at the first start.
+			if sess, err := s.SessionByToken(ctx, auth.HashToken("token-of-alice")); err != nil ||
+				time.Since(sess.LastSeen) > time.Hour || chat.SessionExpired(sess, time.Now(), 720*time.Hour, -1) {
+				t.Fatalf("alice's session after the upgrade: %+v, %v", sess, err)
 			}
 			if sess, err := s.SessionByToken(ctx, auth.HashToken("token-of-alice")); err != nil || sess.User != alice {
 				t.Fatalf("Alice's session: %+v, %v", sess, err)
