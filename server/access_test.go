@@ -304,7 +304,7 @@ func TestDirectoryAndMemberOnlyRoomLists(t *testing.T) {
 	private := out["room"].(map[string]any)["id"].(string)
 	// Alice hears of her own rooms; bob of none of them.
 	for range 4 {
-		if f := a.next("room"); f["event"] != "created" {
+		if f := a.next("room"); f.Room.Event != "created" {
 			t.Fatalf("alice's room frame %v", f)
 		}
 	}
@@ -312,7 +312,7 @@ func TestDirectoryAndMemberOnlyRoomLists(t *testing.T) {
 	if st != 201 {
 		t.Fatal(st, out)
 	}
-	if f := b.next("room", "message"); f["type"] != "message" {
+	if f := b.next("room", "message"); f.Type != "message" {
 		t.Fatalf("bob was told of a room he is not in: %v", f)
 	}
 	names := func(out map[string]any) []string {
@@ -326,8 +326,12 @@ func TestDirectoryAndMemberOnlyRoomLists(t *testing.T) {
 	if _, out := e.call("GET", "/api/rooms", bob.Token, nil); fmt.Sprint(names(out)) != "[general]" {
 		t.Fatalf("bob's rooms %v", names(out))
 	}
-	if got := names(e.dial(bob).welcome); fmt.Sprint(got) != "[general]" {
-		t.Fatalf("bob's welcome rooms %v", got)
+	var welcomed []string
+	for _, r := range e.dial(bob).welcome.Rooms {
+		welcomed = append(welcomed, r.Name)
+	}
+	if fmt.Sprint(welcomed) != "[general]" {
+		t.Fatalf("bob's welcome rooms %v", welcomed)
 	}
 	// The directory: public rooms by name, found at once, a page at a time.
 	st, out = e.call("GET", "/api/rooms/directory", bob.Token, nil)
@@ -426,12 +430,23 @@ func TestInvisibleTextAndFileNames(t *testing.T) {
 			t.Fatalf("text %q: %d %v", text, st, out)
 		}
 		a.send(map[string]any{"type": "send", "room": general, "text": text, "client_id": "c" + fmt.Sprint(len(text)), "ref": "r1"})
-		if f := a.next("error", "ack"); f["type"] != "error" || f["code"] != "bad_request" {
+		if f := a.next("error", "ack"); f.Type != "error" || f.Error.Code != "bad_request" {
 			t.Fatalf("socket send %q: %v", text, f)
 		}
 	}
 	if st, out := e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": "a\u200bb"}); st != 201 {
 		t.Fatalf("text with a visible character: %d %v", st, out)
+	}
+	if m := a.message(); m.Text != "a\u200bb" {
+		t.Fatalf("message %+v", m)
+	}
+	a.send(map[string]any{"type": "send", "room": general, "text": "\u200b", "client_id": "z", "ref": "z"})
+	if f := a.errorFrame(); f.Code != "bad_request" || f.Ref != "z" {
+		t.Fatalf("error %+v", f)
+	}
+	a.send(map[string]any{"type": "send", "room": general, "text": "\u200bvisible", "client_id": "v", "ref": "v"})
+	if ack := a.ack(); ack.Ref != "v" || ack.Message.Text != "\u200bvisible" {
+		t.Fatalf("ack %+v", ack)
 	}
 	att := e.uploaded(alice, "invoice\u202efdp.exe", []byte("MZ"))
 	if att["name"] != "invoicefdp.exe" {
@@ -504,7 +519,9 @@ func TestUploadQuotaReleasesDeletedAndUnattached(t *testing.T) {
 		t.Fatal(st, out)
 	}
 	a.send(map[string]any{"type": "delete", "room": general, "id": msgOf(out)["id"], "ref": "d"})
-	a.next("update")
+	if u := a.update(); !u.Message.Deleted {
+		t.Fatalf("update %+v, want the message deleted", u)
+	}
 	if st, out := e.upload(alice.Token, "b.txt", bytes.Repeat([]byte("b"), 60)); st != 201 {
 		t.Fatalf("after the message with the file was deleted: %d %v", st, out)
 	}

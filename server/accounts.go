@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
 	"minichat/server/hub"
 	"minichat/server/protocol"
+	"minichat/server/store"
 )
 
 // accountWatch closes the sockets of disabled accounts and of sessions that
@@ -27,14 +29,11 @@ type accountWatch struct {
 const liveSessionsChunk = 1000
 
 // watchAccounts starts the watch; Close stops it. The interval is the
-// heartbeat (default 25 s): per interval, one scan of the disabled accounts,
+// heartbeat: per interval, one scan of the disabled accounts,
 // one lookup of the open sockets' sessions (a query per 1,000 of them) and
 // two passes over the hub's connections.
 func (s *Server) watchAccounts() {
 	interval := s.cfg.Heartbeat
-	if interval <= 0 {
-		interval = 25 * time.Second
-	}
 	w := &accountWatch{stop: make(chan struct{}), done: make(chan struct{})}
 	s.accounts = w
 	go func() {
@@ -52,7 +51,9 @@ func (s *Server) watchAccounts() {
 			err := s.closeEndedSockets(ctx)
 			cancel()
 			if err != nil {
-				if !warned { // once until it works again: the store's own trouble is logged elsewhere
+				// An unreachable database is the store's to report (once);
+				// anything else once until it works again.
+				if !warned && !errors.Is(err, store.ErrUnavailable) {
 					s.log.Warn().Err(err).Msg("cannot check accounts and sessions of open sockets")
 					warned = true
 				}

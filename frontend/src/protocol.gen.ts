@@ -29,6 +29,12 @@ export const CodeInviteRequired = "invite_required";
 export const CodeQuotaExceeded = "quota_exceeded";
 /** CodeInsufficientStorage (507): the server's disk is nearly full. */
 export const CodeInsufficientStorage = "insufficient_storage";
+/**
+ * CodeUnavailable: the server cannot store anything right now (its
+ * database is unreachable); nothing was stored, and the same frame or
+ * request may succeed after RetryAfter.
+ */
+export const CodeUnavailable = "unavailable";
 
 // WebSocket close codes.
 export const CloseNormal = 1000;
@@ -120,7 +126,7 @@ export const MaxSearch = 50;
 export const MaxSearchQuery = 256;
 export const MaxSearchTerms = 16;
 
-export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeInviteRequired | typeof CodeQuotaExceeded | typeof CodeInsufficientStorage;
+export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeInviteRequired | typeof CodeQuotaExceeded | typeof CodeInsufficientStorage | typeof CodeUnavailable;
 export type CloseCode = typeof CloseNormal | typeof CloseGoingAway | typeof CloseTooBig | typeof CloseInternal | typeof CloseUnauthenticated | typeof CloseHeartbeat | typeof CloseTooSlow;
 export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypeRoom | typeof TypeUpdate | typeof TypeError | typeof TypePing;
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;

@@ -47,6 +47,8 @@ export const activeId = signal<string | null>(null);
 export const logs = signal<ReadonlyMap<string, RoomLog>>(new Map());
 export const pending = signal<readonly Pending[]>([]);
 export const conn = signal<ConnState>({ phase: "idle", attempt: 0, retryAt: null, everConnected: false });
+/** The server cannot store messages right now (sends answered unavailable). */
+export const unsaved = signal(false);
 /** True for a few seconds after a lost connection came back. */
 export const backOnline = signal(false);
 /** People by lower-case name. */
@@ -222,6 +224,9 @@ export function startSession(user: User): void {
       case "pending":
         pending.value = ev.pending;
         break;
+      case "unsaved":
+        unsaved.value = ev.unsaved;
+        break;
       case "frame":
         onFrame(ev.frame);
         break;
@@ -251,6 +256,7 @@ function endSession(note: string | null): void {
     rooms.value = new Map();
     logs.value = new Map();
     pending.value = [];
+    unsaved.value = false;
     people.value = new Map();
     typing.value = new Map();
     activeId.value = null;

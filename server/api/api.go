@@ -80,7 +80,10 @@ type Options struct {
 	// joining, inviting and opening direct messages; 0 takes
 	// DefaultRoomRates, negative: no limit.
 	RoomRates RoomRates
-	Log       zerolog.Logger
+	// Degraded, if set, reports the store's commits as slow (their p99);
+	// /readyz then answers 200 with status "degraded".
+	Degraded func() (p99 time.Duration, slow bool)
+	Log      zerolog.Logger
 }
 
 type api struct {
@@ -256,14 +259,26 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz is the readiness check: 200 while the store answers a read within
-// 2 s, 503 otherwise (and after the store is closed at shutdown).
+// 2 s, 503 otherwise (and after the store is closed at shutdown). A store
+// that answers but commits slowly (Options.Degraded) is still ready: 200
+// with status "degraded", so that a load balancer keeps the node while an
+// operator sees why acks are slow.
 func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.opts.Store.Ping(ctx); err != nil {
-		a.log.Warn().Err(err).Msg("readiness check: store does not answer")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		// The store logs the database going away and coming back once
+		// each; a probe every few seconds adds nothing to that.
+		a.log.Debug().Err(err).Msg("readiness check: store does not answer")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "the database does not answer"})
 		return
+	}
+	if a.opts.Degraded != nil {
+		if p99, slow := a.opts.Degraded(); slow {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "degraded",
+				"reason": "store commits are slow: p99 " + p99.Round(time.Millisecond).String()})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

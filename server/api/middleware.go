@@ -209,10 +209,14 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 			status = http.StatusSwitchingProtocols // hijacked by the WebSocket upgrade
 		}
 		ev := l.Info()
-		if status >= 500 {
+		switch {
+		case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
+			ev = l.Debug() // probes, every few seconds: 503 included
+		case status == http.StatusServiceUnavailable:
+			// An outage the store reports once; each refused request is
+			// an ordinary line, not an error of its own.
+		case status >= 500:
 			ev = l.Error()
-		} else if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
-			ev = l.Debug()
 		}
 		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 			Int("bytes", ww.BytesWritten()).Dur("duration", time.Since(start)).

@@ -58,16 +58,23 @@ type NATS struct {
 	log  zerolog.Logger
 	node string
 	nc   *nats.Conn
-	// hub is set by Attach; the connection's handlers may run before.
-	hubp atomic.Pointer[hub.Hub]
-	hub  *hub.Hub // hubp's value, for the goroutines Attach starts
-	sub  *nats.Subscription
+	// h is set by Attach, before it subscribes and starts the goroutines
+	// that read it; attached tells the connection's callbacks, which may
+	// run before, that h is set.
+	h        Handler
+	attached atomic.Bool
+	sub      *nats.Subscription
 
 	out  chan outMsg
 	stop chan struct{}
 	wg   sync.WaitGroup
 
 	dropped atomic.Int64 // messages dropped since the last warning
+
+	// up is false from a lost connection until it is back and the other
+	// nodes' presence has been renewed (reconnected): meanwhile nothing
+	// they say can arrive, so nothing of theirs expires (heartbeat).
+	up atomic.Bool
 
 	mu       sync.Mutex
 	heads    map[string]head // guarded by mu
@@ -129,17 +136,19 @@ func NewNATS(opts NATSOptions) (*NATS, error) {
 			if nc.IsClosed() {
 				return // Close, not a lost connection
 			}
-			b.log.Warn().Err(err).Msg("nats disconnected; reconnecting (local delivery goes on)")
+			if b.up.Swap(false) {
+				b.log.Warn().Err(err).Msg("nats down: reconnecting; local delivery goes on, users of other nodes keep their last known presence until it is back")
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("nats reconnected; filling gaps from the store")
 			b.reconnected()
+			b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("nats back: filling gaps from the store, presence reconciled by the next heartbeats")
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { b.log.Debug().Msg("nats connection closed") }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			b.log.Warn().Err(err).Msg("nats error")
-			if h := b.hubp.Load(); h != nil && errors.Is(err, nats.ErrSlowConsumer) {
-				h.Resync() // messages were dropped: read what they carried
+			if b.attached.Load() && errors.Is(err, nats.ErrSlowConsumer) {
+				b.h.Resync() // messages were dropped: read what they carried
 			}
 		}),
 	)
@@ -147,10 +156,14 @@ func NewNATS(opts NATSOptions) (*NATS, error) {
 		return nil, fmt.Errorf("nats %s: %w", redactURL(opts.URL), err)
 	}
 	b.nc = nc
+	b.up.Store(true)
 	b.log = b.log.With().Str("node", b.node).Logger()
 	b.log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("nats connected")
 	return b, nil
 }
+
+// Connected reports whether the node is connected to NATS.
+func (b *NATS) Connected() bool { return b.up.Load() }
 
 // Node is this node's id in the cluster (new at every start).
 func (b *NATS) Node() string { return b.node }
@@ -160,9 +173,9 @@ func (b *NATS) Cluster() hub.Cluster { return b }
 
 // Attach subscribes to the cluster's subjects and starts the publisher and
 // the heartbeat.
-func (b *NATS) Attach(h *hub.Hub) error {
-	b.hub = h
-	b.hubp.Store(h)
+func (b *NATS) Attach(h Handler) error {
+	b.h = h
+	b.attached.Store(true)
 	sub, err := b.nc.Subscribe(b.opts.Prefix+".>", b.receive)
 	if err != nil {
 		return fmt.Errorf("nats subscribe: %w", err)
@@ -180,13 +193,13 @@ func (b *NATS) Attach(h *hub.Hub) error {
 	return nil
 }
 
-// Commit hands the events to this node's hub, then queues them for the
+// Commit hands the events to this node's Handler, then queues them for the
 // other nodes.
 func (b *NATS) Commit(evs []store.Event) {
 	if len(evs) == 0 {
 		return
 	}
-	b.hub.Publish(evs)
+	b.h.Publish(evs)
 	now := time.Now()
 	b.mu.Lock()
 	for i := range evs {
@@ -327,7 +340,12 @@ func (b *NATS) heartbeat() {
 		select {
 		case <-t.C:
 			b.beat()
-			b.hub.ExpireNodes(time.Now())
+			if b.up.Load() {
+				// While NATS is down no node can be heard, dead or alive:
+				// their users keep their last known presence (no
+				// offline/online flap reaches clients) until it is back.
+				b.h.ExpireNodes(time.Now())
+			}
 		case <-b.stop:
 			return
 		}
@@ -335,7 +353,7 @@ func (b *NATS) heartbeat() {
 }
 
 func (b *NATS) beat() {
-	users, ok := b.hub.LocalPresence()
+	users, ok := b.h.LocalPresence()
 	if !ok {
 		return // the hub has shut down: the goodbye tells the rest
 	}
@@ -386,16 +404,24 @@ func (b *NATS) recentHeads() map[string]int64 {
 	return out
 }
 
-// reconnected runs after the NATS connection came back: what this node
-// missed is read from the store, and the next heartbeat names every head
-// this node committed, for what the others missed.
+// reconnected runs after the NATS connection came back: the other nodes'
+// users count until each node has had time to restate them (its next full
+// heartbeat then reconciles: users gone meanwhile go offline, new ones
+// come online), what this node missed is read from the store, and the next
+// heartbeat names every head this node committed, for what the others
+// missed.
 func (b *NATS) reconnected() {
 	b.mu.Lock()
 	b.allHeads = true
 	b.mu.Unlock()
-	if h := b.hubp.Load(); h != nil {
-		h.Resync()
+	if b.attached.Load() {
+		// Every node gets a full heartbeat's time to restate its users
+		// before any expires; the hub's loop runs this before the next
+		// ExpireNodes, which waits for up.
+		b.h.HoldNodes(time.Now().Add(time.Duration(b.opts.Misses) * b.opts.Heartbeat))
+		b.h.Resync()
 	}
+	b.up.Store(true)
 }
 
 // receive handles one message from another node.
@@ -414,17 +440,17 @@ func (b *NATS) receive(m *nats.Msg) {
 		for i := range env.Events {
 			evs[i] = fromWire(&env.Events[i])
 		}
-		b.hub.Publish(evs)
+		b.h.Publish(evs)
 	case env.Typing != nil:
-		b.hub.RemoteTyping(env.Typing.Room, env.Typing.User, env.Typing.Active)
+		b.h.RemoteTyping(env.Typing.Room, env.Typing.User, env.Typing.Active)
 	case env.Close != nil:
-		b.hub.RemoteClose(env.Close.Session, env.Close.User, env.Close.Code, env.Close.Reason)
+		b.h.RemoteClose(env.Close.Session, env.Close.User, env.Close.Code, env.Close.Reason)
 	case env.Bye:
-		b.hub.NodeExpires(env.Node, time.Now().Add(b.opts.PresenceGrace))
+		b.h.NodeExpires(env.Node, time.Now().Add(b.opts.PresenceGrace))
 	case m.Subject == b.opts.Prefix+subjectPresence:
 		ttl := time.Duration(b.opts.Misses) * b.opts.Heartbeat
-		b.hub.RemotePresence(env.Node, env.Presence, env.Full, time.Now().Add(ttl))
-		b.hub.RemoteHeads(env.Heads)
+		b.h.RemotePresence(env.Node, env.Presence, env.Full, time.Now().Add(ttl))
+		b.h.RemoteHeads(env.Heads)
 	}
 }
 

@@ -26,6 +26,7 @@ type Proxy struct {
 	ln      net.Listener
 	target  string
 	latency atomic.Int64 // nanoseconds
+	down    atomic.Bool  // SetDown
 
 	mu     sync.Mutex
 	links  map[*link]struct{} // guarded by mu
@@ -52,6 +53,22 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // SetLatency delays every later chunk from the service by d (0: none).
 func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
+
+// SetDown(true) cuts every open connection and makes the proxy refuse new
+// ones (accepted, then closed at once) as a service that went away would;
+// SetDown(false) forwards again. The service itself is left alone, so a
+// test can take a shared server "down" for one node only.
+func (p *Proxy) SetDown(down bool) {
+	p.down.Store(down)
+	if !down {
+		return
+	}
+	p.mu.Lock()
+	for l := range p.links {
+		l.close()
+	}
+	p.mu.Unlock()
+}
 
 // Close stops accepting, cuts every open connection and waits for the
 // proxy's goroutines. It is safe to call more than once.
@@ -90,6 +107,10 @@ func (p *Proxy) accept() {
 // ways until either side closes, then closes both.
 func (p *Proxy) serve(c net.Conn) {
 	defer p.wg.Done()
+	if p.down.Load() {
+		c.Close()
+		return
+	}
 	u, err := net.DialTimeout("tcp", p.target, 2*time.Second)
 	if err != nil {
 		c.Close()
@@ -97,7 +118,7 @@ func (p *Proxy) serve(c net.Conn) {
 	}
 	l := &link{a: c, b: u}
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || p.down.Load() {
 		p.mu.Unlock()
 		l.close()
 		return

@@ -86,7 +86,7 @@ func codeErr(err error, what string) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &ce):
+	case errors.As(err, &ce): // a store.UnavailableError reads as one too
 		return ce
 	case errors.Is(err, store.ErrNotFound):
 		return protocol.Errorf(protocol.CodeNotFound, "%s not found", what)

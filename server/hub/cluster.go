@@ -353,6 +353,25 @@ func (h *Hub) NodeExpires(node string, at time.Time) {
 	})
 }
 
+// HoldNodes makes every other node, and each user it listed, count until
+// at least until: after the broker comes back, so that a node gets time to
+// restate its users (its next full heartbeat reconciles them) instead of
+// being forgotten for the silence the outage imposed.
+func (h *Hub) HoldNodes(until time.Time) {
+	h.post(func() {
+		for _, n := range h.nodes {
+			if n.expires.Before(until) {
+				n.expires = until
+			}
+			for uid, t := range n.users {
+				if t.Before(until) {
+					n.users[uid] = until
+				}
+			}
+		}
+	})
+}
+
 // ExpireNodes forgets the nodes not heard from in time, and so their
 // users (a node that died takes its users offline), and the users a live
 // node stopped restating.

@@ -24,7 +24,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"minichat/server/hub"
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/ws"
@@ -32,7 +31,7 @@ import (
 
 // Metrics is the registry of one server. Create it with New before the
 // store (whose Options take ObserveCommit and whose OnCommit goes through
-// Committed), then Attach the hub and the ws handler.
+// Committed), then Register the hub and the socket handler once they exist.
 type Metrics struct {
 	reg *prometheus.Registry
 
@@ -42,12 +41,27 @@ type Metrics struct {
 	requests  *prometheus.CounterVec
 	durations *prometheus.HistogramVec
 
-	hub atomic.Pointer[hub.Hub]
-	ws  atomic.Pointer[ws.Handler]
+	watch *commitWatch // WatchCommits; nil: none
 }
 
-// New builds the registry with every collector; the hub and socket metrics
-// read zero until Attach.
+// Hub is what the metrics read of the hub (a *hub.Hub): the room-log
+// frames live fan-out has queued. It must be safe to call at any time.
+type Hub interface{ Delivered() uint64 }
+
+// Store is what the metrics read of the store: whether the database
+// answers, and how many writes were refused while it did not.
+type Store interface{ Availability() store.Availability }
+
+// Broker is what the metrics read of the broker: whether it is connected
+// (a single node's always is).
+type Broker interface{ Connected() bool }
+
+// Sockets is what the metrics read of the socket handler (a *ws.Handler):
+// its counters, safe to read at any time.
+type Sockets interface{ Stats() ws.Stats }
+
+// New builds the registry with the collectors of the process, the store
+// and HTTP; Register adds those of the hub and the sockets.
 func New(version string) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -82,24 +96,43 @@ func New(version string) *Metrics {
 			Name: "minichat_messages_received_total",
 			Help: "Chat messages accepted from clients and durably stored (WebSocket and HTTP; duplicates by client_id not counted).",
 		}, func() float64 { return float64(m.received.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "minichat_messages_delivered_total",
-			Help: "Room-log frames (messages, edits, deletes, reactions) queued to open sockets by live fan-out.",
-		}, func() float64 {
-			if h := m.hub.Load(); h != nil {
-				return float64(h.Delivered())
-			}
-			return 0
-		}),
-		m.wsCollector(),
 	)
 	return m
 }
 
-// Attach gives the registry the hub and the ws handler to read.
-func (m *Metrics) Attach(h *hub.Hub, w *ws.Handler) {
-	m.hub.Store(h)
-	m.ws.Store(w)
+// Register adds the collectors that read h, s, st and b at scrape time.
+// Call it once, when all exist; a second call panics (the collectors would
+// be registered twice).
+func (m *Metrics) Register(h Hub, s Sockets, st Store, b Broker) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "minichat_messages_delivered_total",
+			Help: "Room-log frames (messages, edits, deletes, reactions) queued to open sockets by live fan-out.",
+		}, func() float64 { return float64(h.Delivered()) }),
+		newSocketCollector(s),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "minichat_store_up",
+			Help: "1 while the database answers, 0 from a write or read that could not reach it until one that could (writes are then refused with unavailable).",
+		}, func() float64 {
+			if !st.Availability().Up {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "minichat_store_unavailable_total",
+			Help: "Writes refused with unavailable because the database could not be reached.",
+		}, func() float64 { return float64(st.Availability().Refused) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "minichat_broker_connected",
+			Help: "1 while this node is connected to its broker (always 1 for a single node), 0 while NATS is unreachable.",
+		}, func() float64 {
+			if !b.Connected() {
+				return 0
+			}
+			return 1
+		}),
+	)
 }
 
 // Registry is the registry, for tests and extra collectors.
@@ -109,6 +142,9 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 func (m *Metrics) ObserveCommit(writes int, took time.Duration) {
 	m.commit.Observe(took.Seconds())
 	m.batch.Observe(float64(writes))
+	if m.watch != nil {
+		m.watch.observe(took)
+	}
 }
 
 // Committed counts the chat messages among a commit's events; wrap
@@ -168,9 +204,10 @@ func method(m string) string {
 	return "other"
 }
 
-// wsCollector reports the ws handler's counters at scrape time.
-func (m *Metrics) wsCollector() prometheus.Collector {
-	return &wsCollector{m: m,
+// newSocketCollector reports the socket handler's counters, read at
+// scrape time.
+func newSocketCollector(s Sockets) prometheus.Collector {
+	return &socketCollector{s: s,
 		open: prometheus.NewDesc("minichat_ws_connections", "WebSocket connections open now.", nil, nil),
 		accepted: prometheus.NewDesc("minichat_ws_connections_accepted_total",
 			"WebSocket connections accepted since start.", nil, nil),
@@ -181,23 +218,20 @@ func (m *Metrics) wsCollector() prometheus.Collector {
 	}
 }
 
-type wsCollector struct {
-	m                            *Metrics
+type socketCollector struct {
+	s                            Sockets
 	open, accepted, closed, slow *prometheus.Desc
 }
 
-func (c *wsCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *socketCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.open
 	ch <- c.accepted
 	ch <- c.closed
 	ch <- c.slow
 }
 
-func (c *wsCollector) Collect(ch chan<- prometheus.Metric) {
-	var s ws.Stats
-	if h := c.m.ws.Load(); h != nil {
-		s = h.Stats()
-	}
+func (c *socketCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s.Stats()
 	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(s.Open))
 	ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(s.Accepted))
 	ch <- prometheus.MustNewConstMetric(c.slow, prometheus.CounterValue, float64(s.SlowClosed))

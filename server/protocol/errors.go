@@ -24,6 +24,10 @@ const (
 	CodeQuotaExceeded = "quota_exceeded"
 	// CodeInsufficientStorage (507): the server's disk is nearly full.
 	CodeInsufficientStorage = "insufficient_storage"
+	// CodeUnavailable: the server cannot store anything right now (its
+	// database is unreachable); nothing was stored, and the same frame or
+	// request may succeed after RetryAfter.
+	CodeUnavailable = "unavailable"
 )
 
 // WebSocket close codes.
@@ -81,6 +85,8 @@ func HTTPStatus(code string) int {
 		return http.StatusInsufficientStorage
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}

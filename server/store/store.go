@@ -32,6 +32,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"minichat/server/protocol"
 )
 
@@ -42,7 +44,50 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists")
 	ErrInvalid  = errors.New("invalid")
+	// ErrUnavailable: the database cannot be reached (refused, reset,
+	// shutting down). Nothing of the write was stored; the same write may
+	// succeed later. Errors that wrap it are *UnavailableError values.
+	ErrUnavailable = errors.New("database unavailable")
 )
+
+// UnavailableError is a write or read refused because the database cannot
+// be reached. It wraps ErrUnavailable and the driver's error.
+type UnavailableError struct {
+	// RetryAfter is how long the caller should wait before trying again:
+	// about 1 s when the database has just gone away, growing to about 5 s
+	// while it stays away.
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *UnavailableError) Error() string {
+	return "database unavailable: " + e.Err.Error()
+}
+
+func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
+// As makes an UnavailableError read as its answer on the wire wherever an
+// error is rendered (errors.As into a *protocol.CodeError): code
+// unavailable with its retry hint, in place of internal.
+func (e *UnavailableError) As(target any) bool {
+	ce, ok := target.(**protocol.CodeError)
+	if ok {
+		*ce = &protocol.CodeError{Code: protocol.CodeUnavailable, RetryAfter: e.RetryAfter,
+			Msg: "the server cannot reach its database right now; nothing was stored: retry after retry_after_ms (a send with the same client_id is never stored twice)"}
+	}
+	return ok
+}
+
+// Availability is what a store knows of its database's reachability.
+type Availability struct {
+	// Up is false from a write or read that found the database
+	// unreachable until the next one that reached it.
+	Up bool
+	// Since is when Up last changed (the store's start at first).
+	Since time.Time
+	// Refused counts the writes refused as unavailable since the start.
+	Refused uint64
+}
 
 // MaxUnread caps Room.Unread: a reader that far behind sees "1000+".
 const MaxUnread = 1000
@@ -90,6 +135,11 @@ type Options struct {
 	// start to the end of the commit. It feeds the metrics; it is called
 	// from the store's writer and must be cheap and must not block.
 	ObserveCommit func(writes int, took time.Duration)
+	// Log, if set, receives the store's own lines about its database: one
+	// when it goes away, one when it is back, and while it stays away at
+	// most one summary a minute. Per-write failures are never logged here:
+	// callers get them as errors.
+	Log *zerolog.Logger
 }
 
 // Committed tells ObserveCommit and OnCommit (those set) about a batch of
@@ -239,6 +289,9 @@ type SearchRequest struct {
 type Store interface {
 	// Ping reports whether the store answers (for /readyz).
 	Ping(ctx context.Context) error
+	// Availability reports whether the database was reachable by the last
+	// write or read that tried it (Ping included).
+	Availability() Availability
 	// Close stops the writer after draining what was submitted and closes
 	// the database. Calls after Close fail.
 	Close() error

@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -133,11 +134,12 @@ func (r *byteReader) Read(p []byte) (int, error) {
 func writeError(w http.ResponseWriter, err error) {
 	code := protocol.ErrorCode(err)
 	msg := "internal error"
-	if ce, ok := err.(*protocol.CodeError); ok {
+	var ce *protocol.CodeError
+	if errors.As(err, &ce) {
 		msg = ce.Msg
-	}
-	if ce, ok := err.(*protocol.CodeError); ok && ce.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((ce.RetryAfter+time.Second-1)/time.Second), 10))
+		if ce.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((ce.RetryAfter+time.Second-1)/time.Second), 10))
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(protocol.HTTPStatus(code))

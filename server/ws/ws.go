@@ -220,6 +220,11 @@ type conn struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sess, err := h.opts.Authenticate(r)
 	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			// Not a signed-out client: it reconnects after the hint.
+			writeError(w, err)
+			return
+		}
 		writeError(w, protocol.Errorf(protocol.CodeUnauthorized, "sign in first"))
 		return
 	}
@@ -241,7 +246,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rooms, err := h.opts.Chat.Rooms(r.Context(), sess.User)
 	if err != nil {
 		h.release(sess.User.ID, ip)
-		h.log.Error().Err(err).Msg("load rooms for welcome")
+		if !errors.Is(err, store.ErrUnavailable) { // the store logs outages once
+			h.log.Error().Err(err).Msg("load rooms for welcome")
+		}
 		writeError(w, err)
 		return
 	}

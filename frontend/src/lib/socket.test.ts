@@ -425,6 +425,32 @@ describe("send queue", () => {
     expect(h.last().framesOf("send").map((f) => f.client_id)).toEqual([id, id]);
   });
 
+  it("keeps a send answered unavailable queued, retries it after retry_after_ms, and says so until one is stored", () => {
+    const h = setup();
+    const events: boolean[] = [];
+    h.client.on((ev) => {
+      if (ev.type === "unsaved") events.push(ev.unsaved);
+    });
+    // A long heartbeat: the link stays up through the retries.
+    h.last().receive(welcome([room("r_a", 0)], 60_000));
+    const id = h.client.send("r_a", "while the database is away");
+    h.last().receive({ type: "error", ref: id, code: "unavailable", message: "try later", retry_after_ms: 1200 });
+    expect(pendingIds(h)).toEqual([`${id}:sending`]);
+    expect(h.client.unsaved).toBe(true);
+    vi.advanceTimersByTime(1199);
+    expect(h.last().framesOf("send")).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(h.last().framesOf("send").map((f) => f.client_id)).toEqual([id, id]);
+    // Refused again: still queued, still unsaved, no second event.
+    h.last().receive({ type: "error", ref: id, code: "unavailable", message: "try later", retry_after_ms: 2500 });
+    vi.advanceTimersByTime(2500);
+    expect(h.last().framesOf("send")).toHaveLength(3);
+    h.last().receive({ type: "ack", ref: id, message: msg("r_a", 1, alice, { client_id: id }) });
+    expect(h.client.pendingMessages).toEqual([]);
+    expect(h.client.unsaved).toBe(false);
+    expect(events).toEqual([true, false]);
+  });
+
   it("marks a refused message failed, and can retry or discard it", () => {
     const h = setup();
     h.last().receive(welcome([room("r_a", 0)]));

@@ -9,6 +9,7 @@
 import {
   CloseUnauthenticated,
   CodeRateLimited,
+  CodeUnavailable,
   MaxReplay,
   StatusOnline,
   type Attachment,
@@ -112,6 +113,12 @@ export type SocketEvent =
   /** A server frame, after de-duplication; pings are answered, not reported. */
   | { type: "frame"; frame: ServerFrame }
   | { type: "pending"; pending: readonly Pending[] }
+  /**
+   * The server answered a send with unavailable (it cannot store anything
+   * now: its database is away) and the message is being retried
+   * (unsaved: true), or a send has since been stored (unsaved: false).
+   */
+  | { type: "unsaved"; unsaved: boolean }
   /** A replay ended at the per-room cap: the client's copy of room has a hole. */
   | { type: "gap"; room: string }
   | { type: "unauthorized" };
@@ -185,6 +192,8 @@ export class ChatSocket {
 
   /** Unacknowledged sends in the order they were made. */
   private readonly pending = new Map<string, Pending>();
+  /** A send was answered unavailable and none has been stored since. */
+  private cannotSave = false;
   private readonly resendTimers = new Map<string, Timer>();
   private status: { status: ClientStatus["status"]; text: string } = { status: StatusOnline, text: "" };
 
@@ -212,6 +221,11 @@ export class ChatSocket {
 
   get connState(): ConnState {
     return this.state;
+  }
+
+  /** The server cannot store messages right now; see the "unsaved" event. */
+  get unsaved(): boolean {
+    return this.cannotSave;
   }
 
   get pendingMessages(): readonly Pending[] {
@@ -280,6 +294,7 @@ export class ChatSocket {
   discard(clientId: string): void {
     this.clearResend(clientId);
     if (this.pending.delete(clientId)) this.emitPending();
+    if (![...this.pending.values()].some((p) => p.status === "sending")) this.setUnsaved(false);
   }
 
   /** Tells others that the user is typing; dropped while disconnected. */
@@ -548,12 +563,17 @@ export class ChatSocket {
     this.clearResend(id);
     this.pending.delete(id);
     this.emitPending();
+    this.setUnsaved(false); // the server stores messages again
   }
 
   private onError(f: ErrorFrame): void {
     const p = f.ref ? this.pending.get(f.ref) : undefined;
     if (!p) return;
-    if (f.code === CodeRateLimited) {
+    // Both say when to try again; the message stays queued meanwhile. With
+    // unavailable the server's database is away: nothing was stored, and
+    // the same client_id is sent again, as after a reconnect.
+    if (f.code === CodeRateLimited || f.code === CodeUnavailable) {
+      if (f.code === CodeUnavailable) this.setUnsaved(true);
       this.clearResend(p.clientId);
       const t = setTimeout(() => {
         this.resendTimers.delete(p.clientId);
@@ -598,6 +618,12 @@ export class ChatSocket {
   private setState(patch: Partial<ConnState>): void {
     this.state = { ...this.state, ...patch };
     this.emit({ type: "state", state: this.state });
+  }
+
+  private setUnsaved(unsaved: boolean): void {
+    if (this.cannotSave === unsaved) return;
+    this.cannotSave = unsaved;
+    this.emit({ type: "unsaved", unsaved });
   }
 
   private emitPending(): void {

@@ -4,6 +4,7 @@ import type { Room } from "../protocol.gen";
 import { addFiles, atBottom, joinRoom, leaveRoom, markRead, muted, people, toggleMute, typingNames } from "../state";
 import { Avatar } from "./Avatar";
 import { Banner } from "./Banner";
+import { SaveBanner } from "./SaveBanner";
 import { Composer } from "./Composer";
 import { openDialog } from "./Dialogs";
 import { Bell, BellOff, Door, Hash, Lock, Menu, SearchIcon, UserPlus } from "./icons";
@@ -121,6 +122,7 @@ export function RoomView(props: { room: Room }) {
         </div>
       </header>
       <Banner />
+      <SaveBanner />
       <MessageList room={r} />
       <div class="typing" aria-live="polite">
         {typingNames.value.length > 0 && (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -65,6 +66,10 @@ ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
 CREATE INDEX messages_search ON messages USING gin (search);
 `
 
+// idleInTransaction is the writer connection's default
+// idle_in_transaction_session_timeout.
+const idleInTransaction = "10s"
+
 // minConns is the smallest pool_max_conns that works: one connection for
 // the writer, at least one for reads.
 const minConns = 2
@@ -115,6 +120,15 @@ func OpenPostgresConfig(ctx context.Context, cfg *pgxpool.Config, opts store.Opt
 	}
 	wcfg := cfg.Copy()
 	wcfg.MaxConns, wcfg.MinConns = 1, 0
+	// A writer that stops between the statements of a batch (its node
+	// frozen, its link gone quiet) holds the row locks of the batch's
+	// rooms, and every other node's writes to those rooms wait on it: the
+	// server ends such a transaction after this long. A healthy batch
+	// waits on the network between statements, never for seconds. A
+	// setting in the URL wins.
+	if _, ok := wcfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		wcfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = idleInTransaction
+	}
 	rcfg := cfg.Copy()
 	rcfg.MaxConns = cfg.MaxConns - 1
 	rcfg.MinConns = min(cfg.MinConns, rcfg.MaxConns)
@@ -123,7 +137,7 @@ func OpenPostgresConfig(ctx context.Context, cfg *pgxpool.Config, opts store.Opt
 	if d.pool, err = pgxpool.NewWithConfig(ctx, rcfg); err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	d.reads = &pgQ{d.pool, d.r}
+	d.reads = &pgQ{q: d.pool, r: d.r}
 	if d.wpool, err = pgxpool.NewWithConfig(ctx, wcfg); err == nil {
 		err = d.migrate(ctx, opts)
 	}
@@ -174,7 +188,7 @@ func (d *pgDB) migrate(ctx context.Context, opts store.Options) (err error) {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if err := migrate(ctx, &pgQ{tx, d.r}, pgVersions{}, opts.Now()); err != nil {
+	if err := migrate(ctx, &pgQ{q: tx, r: d.r}, pgVersions{}, opts.Now()); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -203,6 +217,7 @@ func (pgVersions) record(ctx context.Context, q db, version int) error {
 }
 
 func (d *pgDB) reader() db            { return d.reads }
+func (d *pgDB) watch(h *health)       { d.reads.h = h }
 func (d *pgDB) maxBatch() int         { return 512 }
 func (d *pgDB) list(ids []string) any { return ids }
 
@@ -446,23 +461,71 @@ type pgxQuerier interface {
 type pgQ struct {
 	q pgxQuerier
 	r *renderCache
+	// h, on the read pool, turns errors that say the database cannot be
+	// reached into *store.UnavailableError (and tells the tracker); nil in
+	// a batch transaction, whose failure the writer reports whole.
+	h *health
 }
 
 func (p *pgQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	tag, err := p.q.Exec(ctx, p.r.render(q), args...)
-	return tag.RowsAffected(), err
+	return tag.RowsAffected(), p.unreachable(err)
 }
 
 func (p *pgQ) query(ctx context.Context, q string, args ...any) (rows, error) {
 	rs, err := p.q.Query(ctx, p.r.render(q), args...)
 	if err != nil {
-		return nil, err
+		return nil, p.unreachable(err)
+	}
+	if p.h != nil {
+		return pgRows{rs, p.h}, nil
 	}
 	return rs, nil
 }
 
 func (p *pgQ) queryRow(ctx context.Context, q string, args ...any) row {
-	return p.q.QueryRow(ctx, p.r.render(q), args...)
+	r := p.q.QueryRow(ctx, p.r.render(q), args...)
+	if p.h != nil {
+		return pgRow{r, p.h}
+	}
+	return r
+}
+
+// unreachable is err, as a *store.UnavailableError when it says that the
+// database cannot be reached and p reads for the store.
+func (p *pgQ) unreachable(err error) error {
+	if err != nil && p.h != nil && unreachable(err) {
+		return p.h.failed(err, 0)
+	}
+	return err
+}
+
+// pgRow and pgRows are a read's result, whose errors say when the database
+// went away under it.
+type pgRow struct {
+	pgx.Row
+	h *health
+}
+
+func (r pgRow) Scan(dest ...any) error {
+	err := r.Row.Scan(dest...)
+	if err != nil && unreachable(err) {
+		return r.h.failed(err, 0)
+	}
+	return err
+}
+
+type pgRows struct {
+	pgx.Rows
+	h *health
+}
+
+func (r pgRows) Err() error {
+	err := r.Rows.Err()
+	if err != nil && unreachable(err) {
+		return r.h.failed(err, 0)
+	}
+	return err
 }
 
 // pgTx is a batch transaction.
@@ -471,7 +534,150 @@ type pgTx struct {
 	tx pgx.Tx
 }
 
-func newPgTx(tx pgx.Tx, r *renderCache) *pgTx { return &pgTx{pgQ{tx, r}, tx} }
+func newPgTx(tx pgx.Tx, r *renderCache) *pgTx { return &pgTx{pgQ{q: tx, r: r}, tx} }
 
 func (t *pgTx) commit(ctx context.Context) error { return t.tx.Commit(ctx) }
 func (t *pgTx) rollback(ctx context.Context)     { _ = t.tx.Rollback(ctx) }
+
+// sendGuardSQL checks, under the room locks, that the facts of a row of
+// sends are still those their rules decided on ($5…$11, one entry per
+// send, in the columns of sendFactsSQL): it answers 0, or fails (and with
+// it the transaction it runs in) when any changed. The failure is a cast
+// of text to int: plain SQL has no RAISE, and the text built from count(*)
+// is not a constant the planner could fold into an error of its own.
+const sendGuardSQL = `SELECT CASE WHEN bool_and(f.kind = e.kind AND f.id = e.uid AND f.name = e.name AND f.role = e.role
+		AND f.member = e.member AND f.dup = e.dup AND f.reply_room = e.reply_room)
+	THEN 0 ELSE CAST('the facts of a send changed before its room was locked, of ' || count(*) AS int) END
+	FROM (` + sendFactsSQL + `) f
+	JOIN unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[], $11::text[])
+		WITH ORDINALITY AS e(kind, uid, name, role, member, dup, reply_room, ord) ON e.ord = f.ord`
+
+// lockRoomsSQL locks the rows of rooms $1 in id order, as begin does.
+const lockRoomsSQL = `SELECT 1 FROM rooms WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
+
+// pgConnQ is the writer's connection outside a transaction, for the reads
+// of pipelineSends.
+type pgConnQ struct{ pgQ }
+
+func (*pgConnQ) commit(context.Context) error { return nil }
+func (*pgConnQ) rollback(context.Context)     {}
+
+// pipelineSends stores a batch of sends in two round trips, whatever the
+// latency to the database, and holds the rooms' row locks for no round
+// trip at all:
+//
+//  1. the facts of every send are read, outside any transaction, and each
+//     send is decided (answered at once when refused or a retry);
+//  2. one pipeline — lock the rooms in id order, check that the facts of
+//     the sends to store still hold (sendGuardSQL), store them — runs as
+//     one implicit transaction that the server commits at its end.
+//
+// The locked path (begin, then facts, then stores, then commit) holds the
+// locks across three round trips, during which every other node's batch of
+// those rooms waits: at 200 ms to the database, three nodes writing one
+// room waited seconds for their acks. Should the pipeline fail — the facts
+// changed, another node stored the same client_id, a deadlock — nothing of
+// it was stored and the batch runs on the locked path (not done).
+func (d *pgDB) pipelineSends(ctx context.Context, s *Store, ws []*sendWork) (done bool, err error) {
+	c, err := d.wpool.Acquire(ctx)
+	if err != nil {
+		return true, err
+	}
+	defer c.Release()
+	w := &wtx{s: s, ctx: ctx, db: &pgConnQ{pgQ{q: c, r: d.r}}}
+	resetSends(ws)
+	if err := d.sendFacts(w, ws); err != nil {
+		return unreachable(err), err
+	}
+	var pending []*sendWork
+	for _, sw := range ws {
+		switch {
+		case !sw.decided:
+			return false, nil
+		case sw.err != nil:
+		case sw.dupID != "":
+			if sw.msg, sw.err = s.message(ctx, w.db, sw.dupID); sw.err != nil && unreachable(sw.err) {
+				return true, sw.err
+			}
+			sw.dup = sw.err == nil
+		default:
+			pending = append(pending, sw)
+		}
+	}
+	if len(pending) == 0 {
+		return true, nil
+	}
+	return d.storeLockedLast(ctx, c, pending)
+}
+
+// storeLockedLast is pipelineSends's second round trip: it stores pending,
+// sends whose rules let them through on the facts in their seen, if those
+// facts still hold once their rooms are locked.
+func (d *pgDB) storeLockedLast(ctx context.Context, c *pgxpool.Conn, pending []*sendWork) (done bool, err error) {
+	n := len(pending)
+	var (
+		rooms                     []string
+		rs, senders               = make([]string, n), make([]string, n)
+		clients, replies          = make([]*string, n), make([]*string, n)
+		kinds, uids, names, roles = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		members                   = make([]bool, n)
+		dups, replyRooms          = make([]string, n), make([]string, n)
+		in                        [8][]any
+	)
+	for i, sw := range pending {
+		rs[i], senders[i] = sw.req.RoomID, sw.req.SenderID
+		clients[i], replies[i] = nullString(sw.req.ClientID), nullString(sw.req.ReplyTo)
+		f := &sw.seen
+		kinds[i], uids[i], names[i], roles[i], members[i], dups[i], replyRooms[i] = f.kind, f.uid, f.name, f.role, f.member, f.dup, f.replyRoom
+		m := &sw.msg
+		for k, v := range []any{m.Room, m.ID, sw.req.SenderID, m.Text, sw.ts, nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList()} {
+			in[k] = append(in[k], v)
+		}
+		rooms = append(rooms, sw.req.RoomID)
+	}
+	slices.Sort(rooms)
+	rooms = slices.Compact(rooms)
+
+	b := &pgx.Batch{}
+	b.Queue(lockRoomsSQL, rooms)
+	b.Queue(d.r.render(sendGuardSQL), rs, senders, clients, replies, kinds, uids, names, roles, members, dups, replyRooms)
+	b.Queue(sendInsertsSQL, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7])
+	br := c.SendBatch(ctx, b)
+	seqs := make(map[string]int64, n)
+	if _, err = br.Exec(); err == nil {
+		if _, err = br.Exec(); err == nil {
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				for rows.Next() {
+					var (
+						id  string
+						seq int64
+					)
+					if err = rows.Scan(&id, &seq); err != nil {
+						break
+					}
+					seqs[id] = seq
+				}
+				rows.Close()
+				if err == nil {
+					err = rows.Err()
+				}
+			}
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if unreachable(err) {
+			// Whether the server committed before the connection went is
+			// unknown: the senders retry with their client_ids.
+			return true, err
+		}
+		return false, nil
+	}
+	for _, sw := range pending {
+		sw.msg.Seq = seqs[sw.msg.ID]
+	}
+	return true, nil
+}

@@ -17,11 +17,21 @@ type sendWork struct {
 	rule store.SendRule
 
 	decided bool
-	err     error  // the rule's refusal or the send's own failure
-	dupID   string // the sender's message with this client_id, to answer with
-	ts      int64  // the new message's time, Unix milliseconds
+	seen    sendSeen // the facts the rule decided on
+	err     error    // the rule's refusal or the send's own failure
+	dupID   string   // the sender's message with this client_id, to answer with
+	ts      int64    // the new message's time, Unix milliseconds
 	msg     protocol.Message
 	dup     bool
+}
+
+// sendSeen is what a send's facts were when its rule decided, in the
+// columns of sendFactsSQL: a dialect that reads them before it locks the
+// room checks, under the lock, that they still hold.
+type sendSeen struct {
+	kind, uid, name, role string
+	member                bool
+	dup, replyRoom        string
 }
 
 // sendOp is a send's op and work in one allocation.
@@ -93,6 +103,8 @@ func (w *wtx) decide(sw *sendWork, files map[string]store.File) {
 		}
 	}
 	sw.decided = true
+	sw.seen = sendSeen{kind: f.Room.Kind, uid: f.Sender.ID, name: f.Sender.Name, role: f.Sender.Role,
+		member: f.Room.Member, dup: w.scratch.dup, replyRoom: f.ReplyRoom}
 	if sw.err = sw.rule(&sw.req, f); sw.err != nil {
 		return
 	}
@@ -129,9 +141,7 @@ func (s *Store) runSends(w *wtx, row []*op) {
 // sends' own outcomes are in their work; an error means the row's
 // statements failed and nothing of it was stored.
 func (s *Store) sendRow(w *wtx, ws []*sendWork) error {
-	for _, sw := range ws {
-		sw.decided, sw.err, sw.dupID, sw.msg, sw.dup = false, nil, "", protocol.Message{}, false
-	}
+	resetSends(ws)
 	if err := s.d.sendFacts(w, ws); err != nil {
 		return fmt.Errorf("read the facts of sends: %w", err)
 	}
@@ -155,6 +165,13 @@ func (s *Store) sendRow(w *wtx, ws []*sendWork) error {
 		return nil
 	}
 	return s.d.insertSends(w, pending)
+}
+
+// resetSends clears what an earlier run of sends left in their work.
+func resetSends(ws []*sendWork) {
+	for _, sw := range ws {
+		sw.decided, sw.err, sw.dupID, sw.msg, sw.dup = false, nil, "", protocol.Message{}, false
+	}
 }
 
 // plan builds the message of a send the rule let through, all but its seq.

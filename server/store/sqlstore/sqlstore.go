@@ -58,6 +58,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// h tracks whether the database answers (health.go).
+	h *health
+
 	// row is the writer's, and only the writer's: room for the row of
 	// sends it is running, reused from row to row (writer.go, sends.go).
 	row rowSpace
@@ -110,8 +113,11 @@ type dialect interface {
 
 // start makes a Store of an opened dialect and starts its writer.
 func start(d dialect, opts store.Options) *Store {
-	s := &Store{d: d, opts: opts, q: writeq.New[*op](ErrClosed), done: make(chan struct{})}
+	s := &Store{d: d, opts: opts, q: writeq.New[*op](ErrClosed), done: make(chan struct{}), h: newHealth(opts)}
 	s.row.seen = map[[2]string]bool{}
+	if w, ok := d.(interface{ watch(*health) }); ok {
+		w.watch(s.h)
+	}
 	go s.writer()
 	return s
 }
@@ -147,10 +153,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	var one int
 	if err := q.queryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		if !errors.Is(err, store.ErrUnavailable) && unreachable(err) {
+			err = s.h.failed(err, 0)
+		}
 		return fmt.Errorf("ping database: %w", err)
 	}
+	s.h.ok()
 	return nil
 }
+
+// Availability reports whether the database answers; see store.Store.
+func (s *Store) Availability() store.Availability { return s.h.availability() }
 
 // reads is the querier of read-only calls; after Close it fails at once.
 func (s *Store) reads() (db, error) {

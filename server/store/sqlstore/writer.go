@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -85,9 +86,12 @@ func (s *Store) runBatch(batch []*op) {
 
 	start := time.Now()
 	errs := make([]error, len(batch))
+	if s.pipelined(ctx, batch, errs, taken, start) {
+		return
+	}
 	tx, err := s.d.begin(ctx, rooms)
 	if err != nil {
-		writeq.Answer(batch, errs, fmt.Errorf("begin write batch: %w", err))
+		writeq.Answer(batch, errs, s.batchFailed("begin write batch", err, taken))
 		return
 	}
 	w := &wtx{s: s, ctx: ctx, db: tx}
@@ -117,18 +121,92 @@ func (s *Store) runBatch(batch []*op) {
 	}
 	if err := s.d.beforeCommit(ctx, w); err != nil {
 		tx.rollback(ctx)
-		writeq.Answer(batch, errs, fmt.Errorf("write batch: %w", err))
+		writeq.Answer(batch, errs, s.batchFailed("write batch", err, taken))
 		return
 	}
 	if err := tx.commit(ctx); err != nil {
 		// Nothing of this batch was committed; the transaction is rolled
 		// back so the next batch starts clean.
 		tx.rollback(ctx)
-		writeq.Answer(batch, errs, fmt.Errorf("commit write batch: %w", err))
+		writeq.Answer(batch, errs, s.batchFailed("commit write batch", err, taken))
 		return
 	}
+	s.h.ok()
 	s.opts.Committed(taken, time.Since(start), events)
 	writeq.Answer(batch, errs, nil)
+}
+
+// sendPipeliner is a dialect that stores a batch made only of sends in two
+// round trips, the room locks taken in the second: see pgDB.pipelineSends.
+type sendPipeliner interface {
+	// pipelineSends stores ws (decided, answered or stored) and reports
+	// done; done with an error: the batch failed whole; not done: nothing
+	// was stored and the batch runs on the locked path.
+	pipelineSends(ctx context.Context, s *Store, ws []*sendWork) (done bool, err error)
+}
+
+// pipelined runs batch through the dialect's sendPipeliner when it has one
+// and every write of the batch is a send without attachments, no two with
+// the same client key, and answers it; it reports whether it did.
+func (s *Store) pipelined(ctx context.Context, batch []*op, errs []error, taken int, start time.Time) bool {
+	p, ok := s.d.(sendPipeliner)
+	if !ok {
+		return false
+	}
+	seen := s.row.seen
+	clear(seen)
+	ws := s.row.work[:0]
+	defer func() { s.row.work = ws }()
+	for _, o := range batch {
+		if !o.Taken() {
+			continue
+		}
+		if o.send == nil || len(o.send.req.Attachments) > 0 {
+			return false
+		}
+		if k := clientKey(&o.send.req); k[1] != "" {
+			if seen[k] {
+				return false
+			}
+			seen[k] = true
+		}
+		ws = append(ws, o.send)
+	}
+	done, err := p.pipelineSends(ctx, s, ws)
+	if !done {
+		return false
+	}
+	if err != nil {
+		writeq.Answer(batch, errs, s.batchFailed("write batch", err, taken))
+		return true
+	}
+	var events []store.Event
+	for i, o := range batch {
+		if !o.Taken() {
+			continue
+		}
+		sw := o.send
+		errs[i] = sw.err
+		if sw.err == nil && !sw.dup {
+			events = append(events, store.Event{Kind: store.EventMessage, RoomID: sw.msg.Room, Seq: sw.msg.Seq, Message: sw.msg})
+		}
+	}
+	s.h.ok()
+	s.opts.Committed(taken, time.Since(start), events)
+	writeq.Answer(batch, errs, nil)
+	return true
+}
+
+// batchFailed is the error of every write of a batch that failed whole:
+// when the database could not be reached or did not answer in time, a *store.UnavailableError (the
+// health tracker logs the outage, not each write); else err with what.
+func (s *Store) batchFailed(what string, err error, writes int) error {
+	// The batch's context is its own (batchTimeout): its deadline means
+	// the database stopped answering.
+	if unreachable(err) || errors.Is(err, context.DeadlineExceeded) {
+		return s.h.failed(fmt.Errorf("%s: %w", what, err), writes)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // rowOfSends returns the row of sends of batch that starts at i, their places
