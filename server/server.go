@@ -48,8 +48,15 @@ type Config struct {
 	Database string // "" (SQLite in DataDir), "sqlite:PATH" or a postgres:// URL
 	// NATS, when set (nats://host:port), links this node to the others of a
 	// cluster that share one Postgres database; "" is a single node.
-	NATS           string
-	Registration   string        // "open" or "closed"
+	NATS string
+	// Registration is who may sign up over HTTP: "invite" (the default:
+	// those with the invitation link), "open" or "closed". The first
+	// account of an empty instance can always be created.
+	Registration string
+	// PublicURL is the address users reach the server at (such as
+	// https://chat.example.com), for the invitation link; "" takes it
+	// from each request.
+	PublicURL      string
 	AllowedOrigins []string      // extra origins allowed to open /ws
 	Heartbeat      time.Duration // ping interval; also the account watch's
 	MaxFrameBytes  int           // largest client WebSocket message
@@ -97,6 +104,20 @@ type Config struct {
 	// MaxUploadBytes is the largest file POST /api/uploads accepts.
 	// Uploaded files live in DataDir/files.
 	MaxUploadBytes int64
+	// SessionIdle ends a session unused for that long, SessionMax one that
+	// long after its sign-in; negative: never.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	// UploadQuota is the most bytes of files one account keeps (negative:
+	// no quota); UploadTTL is how long an upload no message carries is
+	// kept; MinFreeDisk refuses uploads while the data directory's disk
+	// has less free (negative: no floor).
+	UploadQuota int64
+	UploadTTL   time.Duration
+	MinFreeDisk int64
+	// CreateRoomRate, JoinRate, InviteRate and DMRate limit each account's
+	// room operations per minute (negative: no limit).
+	CreateRoomRate, JoinRate, InviteRate, DMRate float64
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -120,7 +141,7 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:            ":8080",
 		DataDir:         "./data",
-		Registration:    "open",
+		Registration:    chat.RegistrationInvite,
 		Heartbeat:       25 * time.Second,
 		MaxFrameBytes:   64 << 10,
 		Rate:            5,
@@ -140,6 +161,15 @@ func DefaultConfig() Config {
 		SlowCommit:      metrics.DefaultSlowCommit,
 		ReadTimeout:     60 * time.Second,
 		MaxUploadBytes:  api.DefaultMaxUploadBytes,
+		SessionIdle:     api.DefaultSessionIdle,
+		SessionMax:      api.DefaultSessionMax,
+		UploadQuota:     api.DefaultUploadQuota,
+		UploadTTL:       api.DefaultUploadTTL,
+		MinFreeDisk:     api.DefaultMinFreeDisk,
+		CreateRoomRate:  api.DefaultRoomRates.Create,
+		JoinRate:        api.DefaultRoomRates.Join,
+		InviteRate:      api.DefaultRoomRates.Invite,
+		DMRate:          api.DefaultRoomRates.DM,
 	}
 }
 
@@ -168,6 +198,15 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.SlowCommit, d.SlowCommit)
 	orDefault(&c.ReadTimeout, d.ReadTimeout)
 	orDefault(&c.MaxUploadBytes, d.MaxUploadBytes)
+	orDefault(&c.SessionIdle, d.SessionIdle)
+	orDefault(&c.SessionMax, d.SessionMax)
+	orDefault(&c.UploadQuota, d.UploadQuota)
+	orDefault(&c.UploadTTL, d.UploadTTL)
+	orDefault(&c.MinFreeDisk, d.MinFreeDisk)
+	orDefault(&c.CreateRoomRate, d.CreateRoomRate)
+	orDefault(&c.JoinRate, d.JoinRate)
+	orDefault(&c.InviteRate, d.InviteRate)
+	orDefault(&c.DMRate, d.DMRate)
 	return c
 }
 
@@ -183,8 +222,13 @@ func (c Config) check(log zerolog.Logger) error {
 	if c.MaxUploadBytes < 0 {
 		return fmt.Errorf("max upload bytes must not be negative, not %d", c.MaxUploadBytes)
 	}
-	if c.Registration != "open" && c.Registration != "closed" {
-		return fmt.Errorf("registration must be open or closed, not %q", c.Registration)
+	switch c.Registration {
+	case chat.RegistrationOpen, chat.RegistrationInvite, chat.RegistrationClosed:
+	default:
+		return fmt.Errorf("registration must be open, invite or closed, not %q", c.Registration)
+	}
+	if c.UploadTTL < 0 {
+		return fmt.Errorf("upload unattached TTL must not be negative, not %v", c.UploadTTL)
 	}
 	if c.PprofAddr != "" {
 		if err := checkPprofAddr(c.PprofAddr, log); err != nil {
@@ -212,6 +256,10 @@ type Server struct {
 	closeErr  error
 
 	accounts *accountWatch // see watchAccounts
+	uploads  *accountWatch // see watchUploads
+
+	chat  *chat.Service
+	blobs *files.Blobs
 }
 
 // New opens the store and builds the server, each part once and after
@@ -262,7 +310,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	sockets := ws.New(ws.Options{
 		Hub:             h,
 		Chat:            svc,
-		Authenticate:    api.Authenticator(st),
+		Authenticate:    api.Authenticator(st, cfg.SessionIdle, cfg.SessionMax),
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Heartbeat:       cfg.Heartbeat,
 		MaxFrameBytes:   cfg.MaxFrameBytes,
@@ -279,23 +327,30 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Log:             log,
 	})
 	m.Register(h, sockets, st, b)
-	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m}
+	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs}
 	apiHandler, err := api.New(api.Options{
-		Store:              st,
-		Chat:               svc,
-		Hub:                h,
-		WS:                 sockets,
-		Web:                web,
-		RegistrationClosed: cfg.Registration == "closed",
-		TrustedProxies:     cfg.TrustedProxies,
-		AllowedOrigins:     cfg.AllowedOrigins,
-		LoginPerMinute:     cfg.LoginRate,
-		WriteRate:          cfg.APIRate,
-		WriteBurst:         cfg.APIBurst,
-		Blobs:              blobs,
-		MaxUploadBytes:     cfg.MaxUploadBytes,
-		Degraded:           m.Degraded,
-		Log:                log,
+		Store:          st,
+		Chat:           svc,
+		Hub:            h,
+		WS:             sockets,
+		Web:            web,
+		Registration:   cfg.Registration,
+		PublicURL:      cfg.PublicURL,
+		SessionIdle:    cfg.SessionIdle,
+		SessionMax:     cfg.SessionMax,
+		UploadQuota:    cfg.UploadQuota,
+		UploadTTL:      cfg.UploadTTL,
+		MinFreeDisk:    cfg.MinFreeDisk,
+		RoomRates:      api.RoomRates{Create: cfg.CreateRoomRate, Join: cfg.JoinRate, Invite: cfg.InviteRate, DM: cfg.DMRate},
+		TrustedProxies: cfg.TrustedProxies,
+		AllowedOrigins: cfg.AllowedOrigins,
+		LoginPerMinute: cfg.LoginRate,
+		WriteRate:      cfg.APIRate,
+		WriteBurst:     cfg.APIBurst,
+		Blobs:          blobs,
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		Degraded:       m.Degraded,
+		Log:            log,
 	})
 	if err != nil {
 		s.Close()
@@ -303,6 +358,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	}
 	s.handler = withMetrics(m.Instrument(apiHandler), m.Handler(), cfg.MetricsToken)
 	s.watchAccounts()
+	s.watchUploads()
 	return s, nil
 }
 
@@ -438,6 +494,7 @@ func (s *Server) Hub() *hub.Hub { return s.hub }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopWatchingAccounts()
+		s.stopWatchingUploads()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
 		_ = s.hub.Shutdown(ctx)

@@ -84,16 +84,19 @@ func (b *Blobs) Put(r io.Reader, max int64) (Blob, error) {
 	if n > max {
 		return Blob{}, ErrTooLarge
 	}
+	blob := Blob{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, Head: head.b}
+	dst := b.path(blob.SHA256)
+	if _, err := os.Stat(dst); err == nil {
+		// The same content is there already (and was synced when it
+		// came): the deferred cleanup drops ours, which need not reach
+		// the disk at all.
+		return blob, nil
+	}
 	if err := f.Sync(); err != nil {
 		return Blob{}, fmt.Errorf("store upload: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return Blob{}, fmt.Errorf("store upload: %w", err)
-	}
-	blob := Blob{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, Head: head.b}
-	dst := b.path(blob.SHA256)
-	if _, err := os.Stat(dst); err == nil {
-		return blob, nil // the same content is there already; the deferred cleanup drops ours
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return Blob{}, fmt.Errorf("store upload: %w", err)
@@ -147,3 +150,19 @@ func (w *headWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Remove deletes the content of a digest; content already gone is not an
+// error. The caller has made sure no file record names it.
+func (b *Blobs) Remove(sha string) error {
+	if !validSHA(sha) {
+		return nil
+	}
+	if err := os.Remove(b.path(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove blob: %w", err)
+	}
+	return nil
+}
+
+// FreeBytes is the space left for unprivileged writers on the disk that
+// holds the files (-1 when the system cannot tell).
+func (b *Blobs) FreeBytes() int64 { return freeBytes(b.dir) }
