@@ -1,0 +1,167 @@
+// Pure helpers for accounts and access (PROTOCOL.md §3): invite links,
+// refusals said as sentences, and how a session is described.
+
+/** The invite code of a sign-up link path ("/join/<code>"), or null. */
+export function joinCode(pathname: string): string | null {
+  const m = /^\/join\/([^/?#]+)\/?$/.exec(pathname);
+  if (!m) return null;
+  let code: string;
+  try {
+    code = decodeURIComponent(m[1]!).trim();
+  } catch {
+    return null;
+  }
+  return code ? code : null;
+}
+
+/** What the user was doing when a refusal came: it changes the sentence. */
+export type Doing = "register" | "signin" | "upload" | "create" | "join" | "invite" | "dm" | "password" | "sessions" | "directory" | "other";
+
+/**
+ * One clear sentence for a refusal of the server, by its code first (the
+ * 1.1 codes) and its HTTP status second. serverMessage is the fallback for
+ * codes this client does not know.
+ */
+export function refusal(code: string, status: number, serverMessage: string, doing: Doing = "other", retryAfterMs?: number): string {
+  switch (code) {
+    case "invite_required":
+      return "This server is invite-only: open the invite link an admin gave you to create an account.";
+    case "quota_exceeded":
+      return "You have used all the file storage your account may have. Delete messages with files you no longer need, or ask an admin.";
+    case "insufficient_storage":
+      return "The server is almost out of disk space, so it takes no uploads for now. Tell an admin.";
+    case "rate_limited":
+      return `${tooFast(doing)} Wait ${waitText(retryAfterMs)} and try again.`;
+    case "unavailable":
+      return "The server cannot save anything right now. Try again in a moment.";
+    case "network":
+      return "The server cannot be reached. Check your connection and try again.";
+  }
+  switch (status) {
+    case 401:
+      if (doing === "signin") return "Wrong username or password.";
+      if (doing === "password") return "Your current password is not right.";
+      return "Your session has ended. Sign in again to continue.";
+    case 403:
+      if (doing === "register") return "Sign-up is closed on this server. Ask an admin for an account.";
+      if (doing === "upload" || doing === "other") break;
+      return "You are not allowed to do that.";
+    case 404:
+      if (doing === "join") return "That room does not exist, or it is private.";
+      if (doing === "sessions") return "That session has ended already.";
+      break;
+    case 413:
+      if (doing === "upload") return "That file is too large to upload.";
+      break;
+    case 429:
+      return `${tooFast(doing)} Wait ${waitText(retryAfterMs)} and try again.`;
+    case 507:
+      return "The server is almost out of disk space, so it takes no uploads for now. Tell an admin.";
+  }
+  if (serverMessage) return sentence(serverMessage);
+  return status >= 500 ? "The server had a problem. Try again." : "Something went wrong. Try again.";
+}
+
+function tooFast(doing: Doing): string {
+  switch (doing) {
+    case "signin":
+      return "Too many sign-in attempts.";
+    case "register":
+      return "Too many sign-ups from here.";
+    case "create":
+      return "You have created many rooms in a short time.";
+    case "join":
+      return "You have joined many rooms in a short time.";
+    case "invite":
+      return "You have sent many invitations in a short time.";
+    case "dm":
+      return "You have opened many conversations in a short time.";
+    case "upload":
+      return "You have uploaded many files in a short time.";
+    default:
+      return "That was a lot at once.";
+  }
+}
+
+/** "a moment", "5 seconds", "2 minutes". */
+export function waitText(ms: number | undefined): string {
+  if (!ms || ms <= 0 || !Number.isFinite(ms)) return "a moment";
+  const s = Math.ceil(ms / 1000);
+  if (s <= 1) return "a second";
+  if (s < 90) return `${s} seconds`;
+  const m = Math.ceil(s / 60);
+  if (m < 90) return `${m} minutes`;
+  return `${Math.ceil(m / 60)} hours`;
+}
+
+/** Retry-After of an HTTP answer (seconds or a date) in milliseconds. */
+export function retryAfter(header: string | null, now: number = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const secs = Number(header);
+  if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** A server message as a sentence: capitalised, with a full stop. */
+function sentence(s: string): string {
+  const t = s.trim();
+  if (!t) return t;
+  const first = t[0]!.toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(first) ? first : `${first}.`;
+}
+
+/** "Firefox on Linux", "Chrome on Android", "curl", or "Unknown device". */
+export function deviceName(userAgent: string): string {
+  const ua = userAgent.trim();
+  if (!ua) return "Unknown device";
+  const browser =
+    /Edg\//.test(ua) ? "Edge"
+    : /OPR\/|Opera/.test(ua) ? "Opera"
+    : /Firefox\//.test(ua) ? "Firefox"
+    : /Chrome\/|Chromium\/|CriOS\//.test(ua) ? "Chrome"
+    : /Safari\//.test(ua) && /Version\//.test(ua) ? "Safari"
+    : null;
+  const os =
+    /Android/.test(ua) ? "Android"
+    : /iPhone|iPad|iPod/.test(ua) ? "iOS"
+    : /Windows/.test(ua) ? "Windows"
+    : /Mac OS X|Macintosh/.test(ua) ? "macOS"
+    : /CrOS/.test(ua) ? "ChromeOS"
+    : /Linux/.test(ua) ? "Linux"
+    : null;
+  if (browser && os) return `${browser} on ${os}`;
+  if (browser) return browser;
+  // A script or bot: its product token ("curl/8.5.0" → "curl").
+  const product = /^([A-Za-z][\w.-]*)\//.exec(ua)?.[1];
+  if (product && product !== "Mozilla") return product;
+  return os ?? "Unknown device";
+}
+
+/** "just now", "5 minutes ago", "3 hours ago", "2 days ago", or a date. */
+export function ago(iso: string, now: number = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "at an unknown time";
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 60) return "just now";
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} ${m === 1 ? "minute" : "minutes"} ago`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} ${h === 1 ? "hour" : "hours"} ago`;
+  const d = Math.floor(h / 24);
+  if (d < 30) return `${d} ${d === 1 ? "day" : "days"} ago`;
+  return `on ${new Date(t).toLocaleDateString(undefined, { year: "numeric", month: "long", day: "numeric" })}`;
+}
+
+export interface SessionInfo {
+  id: string;
+  created: string;
+  last_seen: string;
+  user_agent: string;
+  current: boolean;
+}
+
+/** The current session first, then the others, most recently used first. */
+export function orderSessions(list: readonly SessionInfo[]): SessionInfo[] {
+  return [...list].sort((a, b) => Number(b.current) - Number(a.current) || Date.parse(b.last_seen) - Date.parse(a.last_seen) || a.id.localeCompare(b.id));
+}
