@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, deviceName, joinCode, orderSessions, refusal, retryAfter, waitText } from "./access";
+import { ago, deviceName, doingOf, joinCode, orderSessions, refusal, retryAfter, waitText } from "./access";
 
 describe("joinCode", () => {
   it("reads the code of a sign-up link", () => {
@@ -94,5 +94,20 @@ describe("orderSessions", () => {
     const s = (id: string, last: string, current = false) => ({ id, created: last, last_seen: last, user_agent: "", current });
     const out = orderSessions([s("a", "2026-12-01T00:00:00Z"), s("b", "2026-12-02T00:00:00Z"), s("c", "2026-11-01T00:00:00Z", true)]);
     expect(out.map((x) => x.id)).toEqual(["c", "b", "a"]);
+  });
+});
+
+describe("doingOf", () => {
+  it("knows each call that can be refused", () => {
+    expect(doingOf("POST", "/api/users")).toBe("register");
+    expect(doingOf("POST", "/api/session")).toBe("signin");
+    expect(doingOf("PUT", "/api/me/password")).toBe("password");
+    expect(doingOf("DELETE", "/api/sessions/s_1")).toBe("sessions");
+    expect(doingOf("GET", "/api/rooms/directory?q=a")).toBe("directory");
+    expect(doingOf("POST", "/api/rooms")).toBe("create");
+    expect(doingOf("POST", "/api/rooms/r_1/join")).toBe("join");
+    expect(doingOf("POST", "/api/rooms/r_1/invite")).toBe("invite");
+    expect(doingOf("POST", "/api/dms")).toBe("dm");
+    expect(doingOf("GET", "/api/rooms/r_1/messages")).toBe("other");
   });
 });

@@ -44,8 +44,8 @@ export function refusal(code: string, status: number, serverMessage: string, doi
       return "Your session has ended. Sign in again to continue.";
     case 403:
       if (doing === "register") return "Sign-up is closed on this server. Ask an admin for an account.";
-      if (doing === "upload" || doing === "other") break;
-      return "You are not allowed to do that.";
+      if (doing === "join" || doing === "invite") return "You are not allowed to do that.";
+      break;
     case 404:
       if (doing === "join") return "That room does not exist, or it is private.";
       if (doing === "sessions") return "That session has ended already.";
@@ -164,4 +164,20 @@ export interface SessionInfo {
 /** The current session first, then the others, most recently used first. */
 export function orderSessions(list: readonly SessionInfo[]): SessionInfo[] {
   return [...list].sort((a, b) => Number(b.current) - Number(a.current) || Date.parse(b.last_seen) - Date.parse(a.last_seen) || a.id.localeCompare(b.id));
+}
+
+/** What an API call does, from its method and path, for refusal(). */
+export function doingOf(method: string, path: string): Doing {
+  const p = path.split("?")[0]!;
+  if (method === "POST" && p === "/api/users") return "register";
+  if (p === "/api/session") return "signin";
+  if (p === "/api/me/password") return "password";
+  if (p.startsWith("/api/sessions")) return "sessions";
+  if (p === "/api/uploads") return "upload";
+  if (p === "/api/rooms/directory") return "directory";
+  if (method === "POST" && p === "/api/rooms") return "create";
+  if (method === "POST" && p === "/api/dms") return "dm";
+  if (method === "POST" && /^\/api\/rooms\/[^/]+\/join$/.test(p)) return "join";
+  if (method === "POST" && /^\/api\/rooms\/[^/]+\/invite$/.test(p)) return "invite";
+  return "other";
 }
