@@ -37,7 +37,9 @@ interface Fixtures {
   /** Opens a new browser context and registers name through the sign-in form. */
   signUp: (name: string, opts?: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number } }) => Promise<Page>;
   /** Opens a new browser context for an existing user, signed in through the API. */
-  signIn: (name: string, opts?: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number } }) => Promise<Page>;
+  signIn: (name: string, opts?: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number }; userAgent?: string }) => Promise<Page>;
+  /** Opens a new browser context at path, signed in as nobody (the clipboard allowed). */
+  visit: (path?: string, opts?: { viewport?: { width: number; height: number } }) => Promise<Page>;
 }
 
 /** Fails the test on any CSP violation or uncaught error in the page. */
@@ -48,9 +50,11 @@ function watch(page: Page, problems: string[]): void {
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
 }
 
-async function newPage(browser: Browser, server: Server, contexts: BrowserContext[], problems: string[], opts: Parameters<Fixtures["signUp"]>[1] = {}) {
+async function newPage(browser: Browser, server: Server, contexts: BrowserContext[], problems: string[], opts: Parameters<Fixtures["signUp"]>[1] & { permissions?: string[]; userAgent?: string } = {}) {
   const context = await browser.newContext({
     baseURL: server.url,
+    permissions: opts.permissions,
+    userAgent: opts.userAgent,
     colorScheme: opts.colorScheme ?? "light",
     viewport: opts.viewport ?? { width: 1280, height: 800 },
     reducedMotion: "reduce",
@@ -92,6 +96,17 @@ export const test = base.extend<Fixtures>({
       expect(res.status()).toBe(200);
       await page.goto("/");
       await expect(page.getByRole("textbox", { name: /^Message / })).toBeVisible();
+      return page;
+    });
+    for (const c of contexts) await c.close().catch(() => undefined);
+    expect(problems).toEqual([]);
+  },
+  visit: async ({ browser, server }, use) => {
+    const contexts: BrowserContext[] = [];
+    const problems: string[] = [];
+    await use(async (path = "/", opts) => {
+      const page = await newPage(browser, server, contexts, problems, { ...opts, permissions: ["clipboard-read", "clipboard-write"] });
+      await page.goto(path);
       return page;
     });
     for (const c of contexts) await c.close().catch(() => undefined);

@@ -60,6 +60,9 @@ export class Server {
       "--api-rate", "1000",
       "--api-burst", "1000",
       "--log-level", "warn",
+      // Most tests sign people up without an invite; the invite tests say
+      // --registration invite (a later flag wins).
+      "--registration", "open",
       ...(this.opts.args ?? []),
     ];
     const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });

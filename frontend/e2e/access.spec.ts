@@ -1,0 +1,198 @@
+// Invitations, the room directory, sessions and passwords, as a person
+// meets them (PROTOCOL.md §3).
+
+import type { Page } from "@playwright/test";
+import { apiCreateRoom, apiRegister, expect, password, test } from "./fixtures";
+
+const composer = (page: Page, room = "#general") => page.getByRole("textbox", { name: `Message ${room}` });
+const phone = { width: 390, height: 844 };
+
+async function createAccount(page: Page, name: string, pass = password) {
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill(pass);
+  await page.getByRole("button", { name: "Create account" }).click();
+}
+
+async function signInForm(page: Page, name: string, pass: string) {
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill(pass);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+test.describe("on an invite-only server", () => {
+  test.use({ serverArgs: ["--registration", "invite"] });
+
+  test("the first visitor becomes the admin, copies the invite link, and a second person signs up through it", async ({ visit }) => {
+    const admin = await visit("/");
+    await createAccount(admin, "alice");
+
+    // The admin is shown the invite link at once.
+    const invite = admin.getByRole("dialog", { name: "Invite people" });
+    await expect(invite).toBeVisible();
+    await expect(invite.getByText("Your account is the admin of this server")).toBeVisible();
+    const field = invite.getByRole("textbox", { name: "Invite link" });
+    await expect(field).toHaveValue(/\/join\/[^/]+$/);
+    await invite.getByRole("button", { name: "Copy" }).click();
+    await expect(invite.getByRole("status").filter({ hasText: "Invite link copied." })).toBeVisible();
+    const copied = await admin.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toBe(await field.inputValue());
+    await invite.getByRole("button", { name: "Done" }).click();
+    await expect(invite).toBeHidden();
+    await expect(composer(admin)).toBeVisible();
+
+    // Without the link, sign-up says why it is refused.
+    const stranger = await visit("/");
+    await createAccount(stranger, "mallory");
+    await expect(stranger.getByRole("alert")).toHaveText(/invite-only.*invite link/);
+    await expect(composer(stranger)).toHaveCount(0);
+
+    // With it, on a phone: sign-up opens with the code applied.
+    const bob = await visit(new URL(copied).pathname, { viewport: phone });
+    await expect(bob.getByRole("heading", { name: "You’re invited" })).toBeVisible();
+    await createAccount(bob, "bob");
+    await expect(composer(bob)).toBeVisible();
+    expect(new URL(bob.url()).pathname).toBe("/");
+    // bob is no admin: no invite dialog, and no way to it.
+    await expect(bob.getByRole("dialog")).toHaveCount(0);
+    await bob.getByRole("button", { name: "Show rooms and people" }).click();
+    await expect(bob.getByRole("button", { name: "Browse rooms" })).toBeVisible();
+    await expect(bob.getByRole("button", { name: "Invite people" })).toHaveCount(0);
+
+    // The admin finds the link again in the sidebar, and resets it.
+    await admin.getByRole("button", { name: "Invite people" }).click();
+    await expect(field).toHaveValue(copied);
+    await invite.getByRole("button", { name: "Reset link" }).click();
+    await invite.getByRole("button", { name: "Reset now" }).click();
+    await expect(invite.getByRole("status").filter({ hasText: "the old one no longer works" })).toBeVisible();
+    await expect(field).not.toHaveValue(copied);
+    await expect(field).toHaveValue(/\/join\/[^/]+$/);
+
+    // The old link is refused with a sentence that says what to do.
+    const late = await visit(new URL(copied).pathname);
+    await createAccount(late, "carol");
+    await expect(late.getByRole("alert")).toHaveText("This invite link no longer works. Ask an admin for a new one.");
+    // The new one works.
+    const carol = await visit(new URL(await field.inputValue()).pathname);
+    await createAccount(carol, "carol");
+    await expect(composer(carol)).toBeVisible();
+  });
+});
+
+test("the room directory lists, searches and joins public rooms, including one made a second ago", async ({ server, signUp }) => {
+  const bob = await apiRegister(server, "bob");
+  await apiCreateRoom(server, bob, "design-review");
+  await apiCreateRoom(server, bob, "deploys");
+  await apiCreateRoom(server, bob, "secret-plans", true);
+  const alice = await signUp("alice");
+
+  // Rooms alice has not joined are not in her sidebar: the directory has them.
+  const sidebar = alice.getByRole("navigation", { name: "Rooms and people" });
+  await expect(sidebar.getByRole("button", { name: /design-review/ })).toHaveCount(0);
+  await sidebar.getByRole("button", { name: "Browse rooms" }).click();
+  const dir = alice.getByRole("dialog", { name: "Browse rooms" });
+  const list = dir.getByRole("list", { name: "Public rooms" });
+  await expect(list.getByRole("button", { name: "Join #design-review" })).toBeVisible();
+  await expect(list.getByRole("button", { name: "Join #deploys" })).toBeVisible();
+  await expect(list.getByRole("button", { name: "Open #general" })).toBeVisible();
+  await expect(list.getByText("#secret-plans")).toHaveCount(0);
+
+  // Search by the start of the name; focus starts in the search field.
+  const search = dir.getByRole("searchbox", { name: "Find a room by name" });
+  await expect(search).toBeFocused();
+  await search.fill("des");
+  await expect(list.getByRole("listitem")).toHaveCount(1);
+  await expect(list.getByRole("button", { name: "Join #design-review" })).toBeVisible();
+  await search.fill("zzz");
+  await expect(dir.getByText("No public room starts with “zzz”.")).toBeVisible();
+  await alice.keyboard.press("Escape");
+  await expect(dir).toBeHidden();
+
+  // A room created while the page is open is found without a reload.
+  await apiCreateRoom(server, bob, "launch-party");
+  await sidebar.getByRole("button", { name: "Browse rooms" }).click();
+  await search.fill("launch");
+  await list.getByRole("button", { name: "Join #launch-party" }).click();
+  await expect(dir).toBeHidden();
+  await expect(composer(alice, "#launch-party")).toBeVisible();
+  await expect(sidebar.getByRole("button", { name: /^launch-party/ })).toBeVisible();
+
+  // Joined rooms say so in the directory, and open instead.
+  await sidebar.getByRole("button", { name: "Browse rooms" }).click();
+  await search.fill("launch");
+  await list.getByRole("button", { name: "Open #launch-party" }).click();
+  await expect(composer(alice, "#launch-party")).toBeVisible();
+});
+
+const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+test("settings list sessions; signing out one and everywhere sends those devices to sign-in", async ({ signUp, signIn }) => {
+  const alice = await signUp("alice");
+  const laptop = await signIn("alice", { userAgent: firefox });
+  const mobile = await signIn("alice", { userAgent: iphone, viewport: phone });
+  const ended = "Your session has ended. Sign in again to continue.";
+
+  await alice.getByRole("button", { name: "Settings" }).click();
+  const settings = alice.getByRole("dialog", { name: "Settings" });
+  const sessions = settings.getByRole("list", { name: "Sessions" });
+  await expect(sessions.getByRole("listitem")).toHaveCount(3);
+  await expect(sessions.getByRole("listitem").first()).toContainText("This device");
+  await expect(sessions.getByRole("listitem").first()).toContainText("Chrome on Linux");
+  await expect(sessions.getByRole("listitem").filter({ hasText: "This device" })).toHaveCount(1);
+
+  // Signing out one other session ends that one only.
+  await sessions.getByRole("button", { name: /^Sign out Firefox on Linux, / }).click();
+  await expect(settings.getByText("Signed out Firefox on Linux.")).toBeVisible();
+  await expect(sessions.getByRole("listitem")).toHaveCount(2);
+  await expect(laptop.getByText(ended)).toBeVisible();
+  await expect(composer(laptop)).toHaveCount(0);
+  await expect(composer(mobile)).toBeVisible();
+
+  // Everywhere: this device too, after a confirmation.
+  await settings.getByRole("button", { name: "Sign out everywhere" }).click();
+  await settings.getByRole("button", { name: "Sign out everywhere now" }).click();
+  await expect(alice.getByText("You are signed out on every device.")).toBeVisible();
+  await expect(alice.getByRole("button", { name: "Sign in" })).toBeVisible();
+  await expect(mobile.getByText(ended)).toBeVisible();
+  await expect(composer(mobile)).toHaveCount(0);
+
+  // Signing in again works.
+  await signInForm(alice, "alice", password);
+  await expect(composer(alice)).toBeVisible();
+});
+
+test("changing the password keeps this session, ends the others, and the new password signs in", async ({ signUp, signIn }) => {
+  const alice = await signUp("alice");
+  const other = await signIn("alice");
+  const next = "a-new-and-longer-secret";
+
+  await alice.getByRole("button", { name: "Settings" }).click();
+  const settings = alice.getByRole("dialog", { name: "Settings" });
+  // A mismatch is caught before asking the server.
+  await settings.getByLabel("Current password").fill(password);
+  await settings.getByLabel("New password", { exact: true }).fill(next);
+  await settings.getByLabel("New password again").fill(next + "x");
+  await settings.getByRole("button", { name: "Change password" }).click();
+  await expect(settings.getByRole("alert").filter({ hasText: "The two new passwords are not the same." })).toBeVisible();
+  // A wrong current password is refused with a sentence.
+  await settings.getByLabel("Current password").fill("not-my-password");
+  await settings.getByLabel("New password again").fill(next);
+  await settings.getByRole("button", { name: "Change password" }).click();
+  await expect(settings.getByRole("alert").filter({ hasText: "Your current password is not right." })).toBeVisible();
+  await expect(settings.getByLabel("Current password")).toHaveAttribute("aria-invalid", "true");
+
+  await settings.getByLabel("Current password").fill(password);
+  await settings.getByRole("button", { name: "Change password" }).click();
+  await expect(settings.getByText("Your password is changed.")).toBeVisible();
+  await expect(settings.getByLabel("Current password")).toHaveValue("");
+
+  // The other session is sent to sign-in; this one stays.
+  await expect(other.getByText("Your session has ended. Sign in again to continue.")).toBeVisible();
+  await settings.getByRole("button", { name: "Close" }).click();
+  await expect(composer(alice)).toBeVisible();
+
+  await signInForm(other, "alice", password);
+  await expect(other.getByRole("alert")).toHaveText("Wrong username or password.");
+  await signInForm(other, "alice", next);
+  await expect(composer(other)).toBeVisible();
+});
