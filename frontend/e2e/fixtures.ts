@@ -82,6 +82,13 @@ export const test = base.extend<Fixtures>({
       await page.getByLabel("Password").fill(password);
       await page.getByRole("button", { name: "Create account" }).click();
       await expect(page.getByRole("textbox", { name: "Message #general" })).toBeVisible();
+      // The first account (the admin) is shown the invite link first.
+      const me = (await (await page.request.get("/api/me")).json()) as { user: { role: string } };
+      if (me.user.role === "admin") {
+        const invite = page.getByRole("dialog", { name: "Invite people" });
+        await invite.getByRole("button", { name: "Done" }).click();
+        await expect(invite).toBeHidden();
+      }
       return page;
     });
     for (const c of contexts) await c.close().catch(() => undefined);
