@@ -32,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -187,7 +188,8 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the SQLite database and uploaded files")
 	fs.StringVar(&c.Database, "database", "", "database URL (default: SQLite in the data dir)")
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL, e.g. nats://127.0.0.1:4222, linking several nodes that share a Postgres database (default: a single node)")
-	fs.StringVar(&c.Registration, "registration", "open", "open, or closed (accounts only via 'minichat user add')")
+	fs.StringVar(&c.Registration, "registration", "invite", "who may sign up: invite (with the admin's invitation link), open (anyone) or closed (accounts only via 'minichat user add'); the first account can always be created")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the address users reach the server at, e.g. https://chat.example.com, for invitation links (default: taken from each request)")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated origins besides the server's own that may open /ws")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 25*time.Second, "app-level ping interval")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -204,6 +206,16 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.Float64Var(&c.LoginRate, "login-rate", 10, "sign-in and sign-up attempts per minute per client address, and failed sign-ins per account (-1: no limit)")
 	fs.Float64Var(&c.APIRate, "api-rate", 5, "REST writes (sends over HTTP) per second per user (-1: no limit)")
 	fs.IntVar(&c.APIBurst, "api-burst", 20, "REST write burst per user")
+	fs.DurationVar(&c.SessionIdle, "session-idle", 720*time.Hour, "a session unused this long ends (-1ns: never)")
+	fs.DurationVar(&c.SessionMax, "session-max", 2160*time.Hour, "a session ends this long after its sign-in at the latest (-1ns: never)")
+	c.UploadQuota, c.MinFreeDisk = 1<<30, 1<<30
+	fs.Var(&byteSize{&c.UploadQuota}, "upload-quota", "bytes of files one account may keep, e.g. 1GiB, 500MiB (-1: no quota)")
+	fs.DurationVar(&c.UploadTTL, "upload-unattached-ttl", 24*time.Hour, "uploads never attached to a message are deleted after this long")
+	fs.Var(&byteSize{&c.MinFreeDisk}, "min-free-disk", "refuse uploads while the data directory's disk has less free than this, e.g. 1GiB (-1: no floor)")
+	fs.Float64Var(&c.CreateRoomRate, "create-room-rate", 10, "rooms one account may create per minute (-1: no limit)")
+	fs.Float64Var(&c.JoinRate, "join-rate", 30, "rooms one account may join per minute (-1: no limit)")
+	fs.Float64Var(&c.InviteRate, "invite-rate", 30, "invitations into rooms one account may make per minute (-1: no limit)")
+	fs.Float64Var(&c.DMRate, "dm-rate", 30, "direct-message conversations one account may open per minute (-1: no limit)")
 	fs.DurationVar(&c.SendTimeout, "send-timeout", 10*time.Second, "how long a send or other write may wait for the database before it fails")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second, "how long a client may take to send one HTTP request, body included")
 	fs.DurationVar(&c.PresenceGrace, "presence-grace", 5*time.Second, "how long a user stays online after their last connection closes")
@@ -212,6 +224,45 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this separate address, e.g. 127.0.0.1:9090 (default off)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "also serve /metrics on --addr to requests bearing this token (default off; use MINICHAT_METRICS_TOKEN_FILE)")
 	return fs, f
+}
+
+// byteSize is a flag of a number of bytes, written as an integer with an
+// optional unit: 1GiB, 500MiB, 64KiB, 2GB, 1048576. -1 means "no limit".
+type byteSize struct{ p *int64 }
+
+var sizeUnits = []struct {
+	suffix string
+	n      int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+
+func (b *byteSize) String() string {
+	if b == nil || b.p == nil {
+		return "0"
+	}
+	v := *b.p
+	for _, u := range sizeUnits[:4] {
+		if v >= u.n && v%u.n == 0 && (v/u.n < 1024 || u.suffix == "TiB") {
+			return strconv.FormatInt(v/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if num, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(num), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || (n < 0 && !(n == -1 && mult == 1)) || (mult > 1 && n > (1<<62)/mult) {
+		return fmt.Errorf("invalid size %q (want bytes such as 1GiB, 500MiB or 1048576; -1: none)", s)
+	}
+	*b.p = n * mult
+	return nil
 }
 
 // envName is the environment twin of a flag: --data-dir → MINICHAT_DATA_DIR.
@@ -351,6 +402,9 @@ func valueType(fl *flag.Flag) string {
 	if c, ok := v.(*checkedValue); ok {
 		v = c.Value
 	}
+	if _, ok := v.(*byteSize); ok {
+		return "size"
+	}
 	if g, ok := v.(flag.Getter); ok {
 		switch g.Get().(type) {
 		case time.Duration:
@@ -467,8 +521,26 @@ func (f *flags) check(p parsed) error {
 			return bad(a.name, "invalid address %q (want host:port or :port)", a.addr)
 		}
 	}
-	if c.Registration != "open" && c.Registration != "closed" {
-		return bad("registration", "invalid value %q (want open or closed)", c.Registration)
+	switch c.Registration {
+	case "open", "invite", "closed":
+	default:
+		return bad("registration", "invalid value %q (want invite, open or closed)", c.Registration)
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("public-url", "invalid URL %q (want http:// or https:// and a host)", c.PublicURL)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"session-idle", c.SessionIdle}, {"session-max", c.SessionMax}} {
+		if d.v == 0 {
+			return bad(d.name, "must not be zero (a negative value: never)")
+		}
+	}
+	if c.UploadTTL <= 0 {
+		return bad("upload-unattached-ttl", "must be positive, not %v", c.UploadTTL)
 	}
 	if _, err := zerolog.ParseLevel(f.logLevel); err != nil || f.logLevel == "" {
 		return bad("log-level", "invalid level %q (want debug, info, warn or error)", f.logLevel)

@@ -196,6 +196,8 @@ func startChild(t *testing.T, dataDir string, extra ...string) *child {
 	t.Helper()
 	args := append([]string{"-test.run=^$", "--", "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
 		"--log-format", "json", "--log-level", "info", "--rate", "10000", "--burst", "10000",
+		// These tests sign several people up; those of registration set it.
+		"--registration", "open",
 		// These tests are about durability: a machine loaded by the race
 		// detector and other jobs may queue a send for many seconds, which
 		// must not turn into a send-deadline error here.
@@ -566,7 +568,7 @@ func TestConfigMistakesAreOneLineAndExit2(t *testing.T) {
 		{[]string{"--rate", "fast"}, nil, `--rate: invalid number "fast"`},
 		{[]string{"--burst", "1.5"}, nil, `--burst: invalid integer "1.5"`},
 		{[]string{"--no-such-flag"}, nil, `unknown flag --no-such-flag`},
-		{[]string{"--registration", "maybe"}, nil, `--registration: invalid value "maybe" (want open or closed)`},
+		{[]string{"--registration", "maybe"}, nil, `--registration: invalid value "maybe" (want invite, open or closed)`},
 		{[]string{"--heartbeat", "-1s"}, nil, `--heartbeat: must be positive, not -1s`},
 		{[]string{"--max-upload-bytes", "25MB"}, nil, `--max-upload-bytes: invalid integer "25MB"`},
 		{[]string{"--tls-cert", "cert.pem"}, nil, `--tls-cert: set --tls-key too`},

@@ -30,11 +30,13 @@ func TestMain(m *testing.M) {
 func startServer(t *testing.T) string {
 	t.Helper()
 	srv, err := server.New(server.Config{
-		DataDir:       t.TempDir(),
-		Heartbeat:     time.Minute,
-		Rate:          1000,
-		Burst:         1000,
-		LoginRate:     -1, // the tool signs many accounts in from one address
+		DataDir:        t.TempDir(),
+		Heartbeat:      time.Minute,
+		Rate:           1000,
+		Burst:          1000,
+		LoginRate:      -1, // the tool signs many accounts in from one address
+		Registration:   "open",
+		CreateRoomRate: -1, JoinRate: -1, InviteRate: -1, DMRate: -1,
 		ShutdownGrace: 2 * time.Second,
 		Version:       "test",
 	}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), nil)

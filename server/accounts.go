@@ -63,9 +63,15 @@ func (s *Server) watchAccounts() {
 	}()
 }
 
-// closeEndedSockets closes, with 4401, the sockets of disabled accounts and
-// those whose session no longer exists. On a store error it closes nothing.
+// closeEndedSockets ends the sessions that expired (--session-idle,
+// --session-max), records that the sessions of open sockets are in use,
+// and closes, with 4401, the sockets of disabled accounts and those whose
+// session no longer exists. On a store error it closes nothing.
 func (s *Server) closeEndedSockets(ctx context.Context) error {
+	now := time.Now()
+	if _, err := s.chat.ExpireSessions(ctx, now, s.cfg.SessionIdle, s.cfg.SessionMax); err != nil {
+		return err
+	}
 	ids, err := s.store.DisabledUserIDs(ctx)
 	if err != nil {
 		return err
@@ -86,6 +92,9 @@ func (s *Server) closeEndedSockets(ctx context.Context) error {
 	}
 	live := make(map[string]struct{}, len(asked))
 	for chunk := range slices.Chunk(asked, liveSessionsChunk) {
+		if err := s.chat.TouchSessions(ctx, chunk, now); err != nil {
+			return err
+		}
 		found, err := s.store.LiveSessionIDs(ctx, chunk)
 		if err != nil {
 			return err
@@ -115,4 +124,65 @@ func (s *Server) stopWatchingAccounts() {
 	}
 	close(s.accounts.stop)
 	<-s.accounts.done
+}
+
+// watchUploads deletes, every while, the uploads no message carried within
+// --upload-unattached-ttl, records and content (content another record
+// still names stays). The interval is a tenth of the TTL, between a second
+// and ten minutes.
+func (s *Server) watchUploads() {
+	ttl := s.cfg.UploadTTL
+	interval := min(max(ttl/10, time.Second), 10*time.Minute)
+	w := &accountWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	s.uploads = w
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			n, err := s.CleanUploads(ctx, time.Now().Add(-ttl))
+			cancel()
+			if err != nil {
+				s.log.Warn().Err(err).Msg("cannot delete unattached uploads")
+			} else if n > 0 {
+				s.log.Info().Int("files", n).Msg("deleted uploads never attached to a message")
+			}
+		}
+	}()
+}
+
+// CleanUploads deletes the uploads made before before that no message
+// carries, and the content no other upload names; it returns how many
+// contents it removed from disk.
+func (s *Server) CleanUploads(ctx context.Context, before time.Time) (int, error) {
+	shas, err := s.chat.CleanUploads(ctx, before)
+	if err != nil {
+		return 0, err
+	}
+	for _, sha := range shas {
+		// An upload of the same content may have come in since the records
+		// went: its content stays.
+		if used, err := s.store.ContentUsed(ctx, sha); err != nil || used {
+			continue
+		}
+		if err := s.blobs.Remove(sha); err != nil {
+			return 0, err
+		}
+	}
+	return len(shas), nil
+}
+
+// stopWatchingUploads stops the upload clean-up and waits for it.
+func (s *Server) stopWatchingUploads() {
+	if s.uploads == nil {
+		return
+	}
+	close(s.uploads.stop)
+	<-s.uploads.done
 }

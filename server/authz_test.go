@@ -118,7 +118,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 	}
-	// The room list shows private and DM rooms to their members only.
+	// The room list shows each user the rooms they belong to; the
+	// directory lists the public rooms to everyone, and nothing else.
+	for _, a := range actors[1:] {
+		_, out := e.call("GET", "/api/rooms/directory", users[a].Token, nil)
+		listed := map[string]bool{}
+		for _, r := range out["rooms"].([]any) {
+			listed[r.(map[string]any)["id"].(string)] = true
+		}
+		if !listed[pub] || listed[priv] || listed[dm] {
+			t.Errorf("%s's directory: public %v, private %v, dm %v", a, listed[pub], listed[priv], listed[dm])
+		}
+	}
 	for _, a := range actors[1:] {
 		_, out := e.call("GET", "/api/rooms", users[a].Token, nil)
 		seen := map[string]bool{}
@@ -126,7 +137,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			seen[r.(map[string]any)["id"].(string)] = true
 		}
 		member := a == "member" || a == "sender"
-		if !seen[pub] || seen[priv] != member || seen[dm] != member {
+		if seen[pub] != (a != "outsider") || seen[priv] != member || seen[dm] != member {
 			t.Errorf("%s's room list: public %v, private %v, dm %v", a, seen[pub], seen[priv], seen[dm])
 		}
 	}

@@ -19,6 +19,7 @@ import (
 func FuzzRESTBodies(f *testing.F) {
 	srv, err := server.New(server.Config{
 		DataDir: f.TempDir(), LoginRate: -1, APIRate: -1, Heartbeat: time.Minute, Version: "fuzz",
+		Registration: "open", CreateRoomRate: -1, JoinRate: -1, InviteRate: -1, DMRate: -1,
 	}, zerolog.Nop(), nil)
 	if err != nil {
 		f.Fatal(err)

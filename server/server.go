@@ -47,8 +47,15 @@ type Config struct {
 	Database string // "" (SQLite in DataDir), "sqlite:PATH" or a postgres:// URL
 	// NATS, when set (nats://host:port), links this node to the others of a
 	// cluster that share one Postgres database; "" is a single node.
-	NATS           string
-	Registration   string        // "open" (default) or "closed"
+	NATS string
+	// Registration is who may sign up over HTTP: "invite" (the default:
+	// those with the invitation link), "open" or "closed". The first
+	// account of an empty instance can always be created.
+	Registration string
+	// PublicURL is the address users reach the server at (such as
+	// https://chat.example.com), for the invitation link; "" takes it
+	// from each request.
+	PublicURL      string
 	AllowedOrigins []string      // extra origins allowed to open /ws
 	Heartbeat      time.Duration // ping interval; default 25 s
 	MaxFrameBytes  int           // default 65536
@@ -84,6 +91,22 @@ type Config struct {
 	// MaxUploadBytes is the largest file POST /api/uploads accepts; default
 	// 25 MiB. Uploaded files live in DataDir/files.
 	MaxUploadBytes int64
+	// SessionIdle ends a session unused for that long, SessionMax one that
+	// long after its sign-in; defaults 720h and 2160h, negative: never.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	// UploadQuota is the most bytes of files one account keeps (default
+	// 1 GiB; negative: no quota); UploadTTL is how long an upload no
+	// message carries is kept (default 24h); MinFreeDisk refuses uploads
+	// while the data directory's disk has less free (default 1 GiB;
+	// negative: no floor).
+	UploadQuota int64
+	UploadTTL   time.Duration
+	MinFreeDisk int64
+	// CreateRoomRate, JoinRate, InviteRate and DMRate limit each account's
+	// room operations per minute (defaults api.DefaultRoomRates; negative:
+	// no limit).
+	CreateRoomRate, JoinRate, InviteRate, DMRate float64
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -114,6 +137,10 @@ type Server struct {
 	closeErr  error
 
 	accounts *accountWatch // see watchAccounts
+	uploads  *accountWatch // see watchUploads
+
+	chat  *chat.Service
+	blobs *files.Blobs
 }
 
 // New opens the store and builds the server. web is the built client (may
@@ -138,9 +165,20 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		cfg.MaxUploadBytes = api.DefaultMaxUploadBytes
 	}
 	switch cfg.Registration {
-	case "", "open", "closed":
+	case "":
+		cfg.Registration = chat.RegistrationInvite
+	case chat.RegistrationOpen, chat.RegistrationInvite, chat.RegistrationClosed:
 	default:
-		return nil, fmt.Errorf("registration must be open or closed, not %q", cfg.Registration)
+		return nil, fmt.Errorf("registration must be open, invite or closed, not %q", cfg.Registration)
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = api.DefaultSessionIdle
+	}
+	if cfg.SessionMax == 0 {
+		cfg.SessionMax = api.DefaultSessionMax
+	}
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = api.DefaultUploadTTL
 	}
 	if cfg.PprofAddr != "" {
 		if err := checkPprofAddr(cfg.PprofAddr, log); err != nil {
@@ -172,7 +210,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	s.ws = ws.New(ws.Options{
 		Hub:             s.hub,
 		Chat:            svc,
-		Authenticate:    api.Authenticator(st),
+		Authenticate:    api.Authenticator(st, cfg.SessionIdle, cfg.SessionMax),
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Heartbeat:       cfg.Heartbeat,
 		MaxFrameBytes:   cfg.MaxFrameBytes,
@@ -187,27 +225,36 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	})
 	s.metrics.Attach(s.hub, s.ws)
 	apiHandler, err := api.New(api.Options{
-		Store:              st,
-		Chat:               svc,
-		Hub:                s.hub,
-		WS:                 s.ws,
-		Web:                web,
-		RegistrationClosed: cfg.Registration == "closed",
-		TrustedProxies:     cfg.TrustedProxies,
-		AllowedOrigins:     cfg.AllowedOrigins,
-		LoginPerMinute:     cfg.LoginRate,
-		WriteRate:          cfg.APIRate,
-		WriteBurst:         cfg.APIBurst,
-		Blobs:              blobs,
-		MaxUploadBytes:     cfg.MaxUploadBytes,
-		Log:                log,
+		Store:          st,
+		Chat:           svc,
+		Hub:            s.hub,
+		WS:             s.ws,
+		Web:            web,
+		Registration:   cfg.Registration,
+		PublicURL:      cfg.PublicURL,
+		SessionIdle:    cfg.SessionIdle,
+		SessionMax:     cfg.SessionMax,
+		UploadQuota:    cfg.UploadQuota,
+		UploadTTL:      cfg.UploadTTL,
+		MinFreeDisk:    cfg.MinFreeDisk,
+		RoomRates:      api.RoomRates{Create: cfg.CreateRoomRate, Join: cfg.JoinRate, Invite: cfg.InviteRate, DM: cfg.DMRate},
+		TrustedProxies: cfg.TrustedProxies,
+		AllowedOrigins: cfg.AllowedOrigins,
+		LoginPerMinute: cfg.LoginRate,
+		WriteRate:      cfg.APIRate,
+		WriteBurst:     cfg.APIBurst,
+		Blobs:          blobs,
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		Log:            log,
 	})
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.handler = s.withMetrics(s.metrics.Instrument(apiHandler))
+	s.chat, s.blobs = svc, blobs
 	s.watchAccounts()
+	s.watchUploads()
 	return s, nil
 }
 
@@ -366,6 +413,7 @@ func (s *Server) Hub() *hub.Hub { return s.hub }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopWatchingAccounts()
+		s.stopWatchingUploads()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
 		_ = s.hub.Shutdown(ctx)

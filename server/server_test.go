@@ -67,6 +67,10 @@ func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 		Burst:     1000,
 		LoginRate: -1, // tests sign many people up from one address
 		APIRate:   -1,
+		// Tests sign many people up, and make rooms faster than people do;
+		// the tests of these limits set them.
+		Registration:   "open",
+		CreateRoomRate: -1, JoinRate: -1, InviteRate: -1, DMRate: -1,
 		// A loaded machine under the race detector may queue a send for
 		// seconds; only the tests of the deadline shorten it.
 		SendTimeout:   time.Minute,

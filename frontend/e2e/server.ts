@@ -59,6 +59,13 @@ export class Server {
       // Tests seed rooms over the REST API faster than a person would post.
       "--api-rate", "1000",
       "--api-burst", "1000",
+      // Tests sign several people up straight away and make rooms quickly;
+      // those about invitations pass "--registration", "invite" in args.
+      "--registration", "open",
+      "--create-room-rate", "-1",
+      "--join-rate", "-1",
+      "--invite-rate", "-1",
+      "--dm-rate", "-1",
       "--log-level", "warn",
       // Most tests sign people up without an invite; the invite tests say
       // --registration invite (a later flag wins).

@@ -20,6 +20,15 @@ export const CodeConflict = "conflict";
 export const CodeTooLarge = "too_large";
 export const CodeRateLimited = "rate_limited";
 export const CodeInternal = "internal";
+/** CodeInviteRequired (403): sign-up needs a valid invitation code. */
+export const CodeInviteRequired = "invite_required";
+/**
+ * CodeQuotaExceeded (413): the upload would take the account past its
+ * upload quota.
+ */
+export const CodeQuotaExceeded = "quota_exceeded";
+/** CodeInsufficientStorage (507): the server's disk is nearly full. */
+export const CodeInsufficientStorage = "insufficient_storage";
 
 // WebSocket close codes.
 export const CloseNormal = 1000;
@@ -111,7 +120,7 @@ export const MaxSearch = 50;
 export const MaxSearchQuery = 256;
 export const MaxSearchTerms = 16;
 
-export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal;
+export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeInviteRequired | typeof CodeQuotaExceeded | typeof CodeInsufficientStorage;
 export type CloseCode = typeof CloseNormal | typeof CloseGoingAway | typeof CloseTooBig | typeof CloseInternal | typeof CloseUnauthenticated | typeof CloseHeartbeat | typeof CloseTooSlow;
 export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypeRoom | typeof TypeUpdate | typeof TypeError | typeof TypePing;
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;
@@ -205,6 +214,35 @@ export interface Limits {
 /** ServerInfo describes the server in welcome. */
 export interface ServerInfo {
   version: string;
+}
+
+/** SessionInfo is one of the caller's sessions (GET /api/sessions). */
+export interface SessionInfo {
+  id: string;
+  created: string;
+  last_seen: string;
+  user_agent: string;
+  /** Current marks the session the request came with. */
+  current: boolean;
+}
+
+/**
+ * Invite is the instance's sign-up invitation (GET /api/invite): the code
+ * and the absolute link that opens sign-up with it.
+ */
+export interface Invite {
+  code: string;
+  url: string;
+}
+
+/**
+ * Directory is a page of the public-room directory (GET
+ * /api/rooms/directory); Next is the cursor of the following page, null
+ * after the last one.
+ */
+export interface Directory {
+  rooms: Room[];
+  next: string | null;
 }
 
 /** ErrorBody is the payload of every HTTP error: {"error":{"code","message"}}. */

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math"
@@ -36,8 +37,17 @@ type Options struct {
 	// Web is the built client (the contents of frontend/dist); nil or
 	// without index.html serves a placeholder page.
 	Web fs.FS
-	// RegistrationClosed refuses sign-up over HTTP (403).
-	RegistrationClosed bool
+	// Registration is who may sign up over HTTP: chat.RegistrationOpen,
+	// RegistrationInvite (the default, "") or RegistrationClosed.
+	Registration string
+	// PublicURL is the server's address as users reach it (such as
+	// https://chat.example.com), for the invitation link; "" derives it
+	// from each request.
+	PublicURL string
+	// SessionIdle and SessionMax end a session unused for that long, and
+	// that long after its sign-in; 0: the defaults (720h, 2160h), negative:
+	// no bound.
+	SessionIdle, SessionMax time.Duration
 	// TrustedProxies are the networks whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []string
@@ -58,7 +68,18 @@ type Options struct {
 	// MaxUploadBytes is the largest file POST /api/uploads accepts;
 	// default DefaultMaxUploadBytes.
 	MaxUploadBytes int64
-	Log            zerolog.Logger
+	// UploadQuota bounds the bytes of files of one account (0: 1 GiB,
+	// negative: none); UploadTTL is how long an upload no message carries
+	// counts and is kept (0: 24h). MinFreeDisk refuses uploads while the
+	// files' disk has less free (0: 1 GiB, negative: no floor).
+	UploadQuota int64
+	UploadTTL   time.Duration
+	MinFreeDisk int64
+	// RoomRates are per-account limits, per minute, on creating rooms,
+	// joining, inviting and opening direct messages; 0 takes
+	// DefaultRoomRates, negative: no limit.
+	RoomRates RoomRates
+	Log       zerolog.Logger
 }
 
 type api struct {
@@ -72,6 +93,39 @@ type api struct {
 	// writes and uploads are the per-user buckets of REST sends and of
 	// uploads (PerUser): the same rate, separate buckets.
 	writes, uploads *Limiter
+	// creates, joins, invites and dms are the per-user buckets of RoomRates.
+	creates, joins, invites, dms *Limiter
+}
+
+// RoomRates are per-account limits, per minute (bursts of as many), on the
+// room operations a script could repeat to fill every user's room list.
+type RoomRates struct {
+	Create, Join, Invite, DM float64
+}
+
+// DefaultRoomRates are limits a person never meets and a script meets at
+// once.
+var DefaultRoomRates = RoomRates{Create: 10, Join: 30, Invite: 30, DM: 30}
+
+// Defaults of the access limits (Options).
+const (
+	DefaultSessionIdle = 720 * time.Hour
+	DefaultSessionMax  = 2160 * time.Hour
+	DefaultUploadQuota = 1 << 30
+	DefaultUploadTTL   = 24 * time.Hour
+	DefaultMinFreeDisk = 1 << 30
+)
+
+// perMinute is a Limiter of n per minute with bursts of n; 0 takes def,
+// negative: no limit (nil).
+func perMinute(n, def float64) *Limiter {
+	if n == 0 {
+		n = def
+	}
+	if n < 0 {
+		return nil
+	}
+	return NewLimiter(n/60, int(math.Ceil(n)))
 }
 
 // New returns the HTTP handler of the whole server.
@@ -80,7 +134,23 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch opts.Registration {
+	case "":
+		opts.Registration = chat.RegistrationInvite
+	case chat.RegistrationOpen, chat.RegistrationInvite, chat.RegistrationClosed:
+	default:
+		return nil, fmt.Errorf("registration must be open, invite or closed, not %q", opts.Registration)
+	}
+	opts.SessionIdle = orDefault(opts.SessionIdle, DefaultSessionIdle)
+	opts.SessionMax = orDefault(opts.SessionMax, DefaultSessionMax)
+	opts.UploadTTL = orDefault(opts.UploadTTL, DefaultUploadTTL)
+	opts.UploadQuota = orDefault(opts.UploadQuota, DefaultUploadQuota)
+	opts.MinFreeDisk = orDefault(opts.MinFreeDisk, DefaultMinFreeDisk)
 	a := &api{opts: opts, log: opts.Log, proxies: p}
+	a.creates = perMinute(opts.RoomRates.Create, DefaultRoomRates.Create)
+	a.joins = perMinute(opts.RoomRates.Join, DefaultRoomRates.Join)
+	a.invites = perMinute(opts.RoomRates.Invite, DefaultRoomRates.Invite)
+	a.dms = perMinute(opts.RoomRates.DM, DefaultRoomRates.DM)
 	if opts.LoginPerMinute == 0 {
 		opts.LoginPerMinute = 10
 	}
@@ -89,6 +159,7 @@ func New(opts Options) (http.Handler, error) {
 		a.loginIP = NewLimiter(opts.LoginPerMinute/60, burst)
 		a.loginName = NewLimiter(opts.LoginPerMinute/60, burst)
 	}
+	a.opts = opts
 	if opts.WriteRate == 0 {
 		opts.WriteRate = 5
 	}
@@ -122,14 +193,21 @@ func New(opts Options) (http.Handler, error) {
 			r.Use(a.requireAuth)
 			r.Delete("/session", a.handle(a.logout))
 			r.Get("/me", a.handle(a.me))
+			r.Put("/me/password", a.handle(a.changePassword))
+			r.Get("/sessions", a.handle(a.sessions))
+			r.Delete("/sessions", a.handle(a.endAllSessions))
+			r.Delete("/sessions/{id}", a.handle(a.endSession))
+			r.Get("/invite", a.handle(a.getInvite))
+			r.Post("/invite/reset", a.handle(a.resetInvite))
 			r.Get("/rooms", a.handle(a.rooms))
-			r.Post("/rooms", a.handle(a.createRoom))
-			r.Post("/rooms/{id}/join", a.handle(a.join))
+			r.Get("/rooms/directory", a.handle(a.directory))
+			r.With(a.PerUser(a.creates, "new rooms")).Post("/rooms", a.handle(a.createRoom))
+			r.With(a.PerUser(a.joins, "joins")).Post("/rooms/{id}/join", a.handle(a.join))
 			r.Post("/rooms/{id}/leave", a.handle(a.leave))
-			r.Post("/rooms/{id}/invite", a.handle(a.invite))
+			r.With(a.PerUser(a.invites, "invitations")).Post("/rooms/{id}/invite", a.handle(a.invite))
 			r.Get("/rooms/{id}/messages", a.handle(a.history))
 			r.With(a.PerUser(a.writes, "messages")).Post("/rooms/{id}/messages", a.handle(a.send))
-			r.Post("/dms", a.handle(a.dm))
+			r.With(a.PerUser(a.dms, "new direct messages")).Post("/dms", a.handle(a.dm))
 			r.Get("/search", a.handle(a.search))
 			r.With(a.PerUser(a.uploads, "uploads"), allowSlowBody(uploadReadTimeout)).Post("/uploads", a.handle(a.upload))
 		})
@@ -146,6 +224,14 @@ func New(opts Options) (http.Handler, error) {
 		writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "not found"))
 	})
 	return r, nil
+}
+
+// orDefault is v, or def when v is zero.
+func orDefault[T int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 // handler is an HTTP handler that returns its error for writeError.

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -32,6 +33,29 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength > limit+multipartSlack {
 		return tooLarge(limit)
 	}
+	if floor := a.opts.MinFreeDisk; floor > 0 {
+		if free := a.opts.Blobs.FreeBytes(); free >= 0 && free-max(r.ContentLength, 0) < floor {
+			a.log.Warn().Int64("free_bytes", free).Int64("min_free_disk", floor).Msg("upload refused: the disk is nearly full")
+			return protocol.Errorf(protocol.CodeInsufficientStorage, "the server is short of disk space; uploads are paused")
+		}
+	}
+	user := sessionOf(r).User
+	since := time.Now().Add(-a.opts.UploadTTL)
+	// What is left of the quota bounds what is read: a file that would
+	// pass it is refused as soon as it does, not after it is all on disk.
+	putLimit, quotaBound := limit, false
+	if quota := a.opts.UploadQuota; quota > 0 {
+		used, err := a.opts.Store.UploadedBytes(r.Context(), user.ID, since)
+		if err != nil {
+			return err
+		}
+		if left := quota - used; left < putLimit {
+			if left <= 0 {
+				return a.opts.Chat.CheckQuota(r.Context(), user, 1, quota, since)
+			}
+			putLimit, quotaBound = left, true
+		}
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -53,18 +77,32 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		name := files.CleanName(part.FileName())
-		blob, err := a.opts.Blobs.Put(part, limit)
+		blob, err := a.opts.Blobs.Put(part, putLimit)
+		if errors.Is(err, files.ErrTooLarge) && quotaBound {
+			return a.opts.Chat.CheckQuota(r.Context(), user, putLimit+1, a.opts.UploadQuota, since)
+		}
 		if err != nil {
 			return uploadReadErr(err, limit)
 		}
-		f, err := a.opts.Chat.RecordFile(r.Context(), sessionOf(r).User, store.NewFile{
+		f, err := a.opts.Chat.RecordFile(r.Context(), user, store.NewFile{
 			Name: name, Size: blob.Size, Type: files.ContentType(name, blob.Head), SHA256: blob.SHA256,
-		})
+		}, a.opts.UploadQuota, since)
 		if err != nil {
+			a.dropContent(r, blob.SHA256)
 			return err
 		}
 		writeJSON(w, http.StatusCreated, map[string]any{"attachment": f.Attachment()})
 		return nil
+	}
+}
+
+// dropContent removes the content of an upload that was refused, unless a
+// file record names it.
+func (a *api) dropContent(r *http.Request, sha string) {
+	if used, err := a.opts.Store.ContentUsed(r.Context(), sha); err == nil && !used {
+		if err := a.opts.Blobs.Remove(sha); err != nil {
+			a.log.Warn().Err(err).Msg("cannot remove the content of a refused upload")
+		}
 	}
 }
 

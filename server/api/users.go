@@ -8,14 +8,13 @@ import (
 	"time"
 
 	"minichat/server/auth"
+	"minichat/server/chat"
 	"minichat/server/protocol"
 	"minichat/server/store"
 )
 
 // CookieName is the session cookie of browsers.
 const CookieName = "minichat_session"
-
-const sessionMaxAge = 30 * 24 * time.Hour
 
 type ctxKey int
 
@@ -24,6 +23,8 @@ const sessionKey ctxKey = 1
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Invite is the invitation code of a sign-up (registration "invite").
+	Invite string `json:"invite"`
 }
 
 type sessionResponse struct {
@@ -32,9 +33,6 @@ type sessionResponse struct {
 }
 
 func (a *api) register(w http.ResponseWriter, r *http.Request) error {
-	if a.opts.RegistrationClosed {
-		return protocol.Errorf(protocol.CodeForbidden, "registration is closed; ask an administrator for an account")
-	}
 	if ok, wait := a.loginIP.Allow(clientIP(r)); !ok {
 		return errLimited("sign-up attempts from this address", wait)
 	}
@@ -42,7 +40,7 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &c); err != nil {
 		return err
 	}
-	u, err := a.opts.Chat.CreateAccount(r.Context(), c.Username, c.Password, false)
+	u, err := a.opts.Chat.SignUp(r.Context(), a.opts.Registration, c.Username, c.Password, c.Invite)
 	if err != nil {
 		return err
 	}
@@ -58,23 +56,33 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) error {
 	if ok, wait := a.loginIP.Allow(clientIP(r)); !ok {
 		return errLimited("sign-in attempts from this address", wait)
 	}
-	// Failed sign-ins are charged to the account name too, so guesses
-	// spread over many addresses still slow down; the bucket is checked
-	// before the hash, so a locked name costs the server nothing. The
-	// answer is the same whether or not the account exists.
-	name := strings.ToLower(c.Username)
-	if ok, wait := a.loginName.Peek(name); !ok {
-		return errLimited("failed sign-ins for this account", wait)
-	}
-	u, ok, err := a.opts.Chat.SignIn(r.Context(), c.Username, c.Password)
+	u, err := a.checkPassword(r, c.Username, c.Password)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		a.loginName.Allow(name)
-		return protocol.Errorf(protocol.CodeUnauthorized, "wrong username or password")
-	}
 	return a.startSession(w, r, u, http.StatusOK)
+}
+
+// checkPassword signs in with a name and password. Failed sign-ins are
+// charged to the account name and the client address together: guesses
+// from one address soon stop, for that account, while the owner signing
+// in from another address is never locked out by them. The bucket is
+// checked before the hash, so a locked pair costs the server nothing; the
+// answer is the same whether or not the account exists.
+func (a *api) checkPassword(r *http.Request, name, password string) (protocol.User, error) {
+	key := strings.ToLower(name) + "\x00" + clientIP(r)
+	if ok, wait := a.loginName.Peek(key); !ok {
+		return protocol.User{}, errLimited("failed sign-ins for this account from this address", wait)
+	}
+	u, ok, err := a.opts.Chat.SignIn(r.Context(), name, password)
+	if err != nil {
+		return protocol.User{}, err
+	}
+	if !ok {
+		a.loginName.Allow(key)
+		return protocol.User{}, protocol.Errorf(protocol.CodeUnauthorized, "wrong username or password")
+	}
+	return u, nil
 }
 
 func (a *api) startSession(w http.ResponseWriter, r *http.Request, u protocol.User, status int) error {
@@ -82,14 +90,14 @@ func (a *api) startSession(w http.ResponseWriter, r *http.Request, u protocol.Us
 	if err != nil {
 		return err
 	}
-	if _, err := a.opts.Chat.StartSession(r.Context(), u, hash); err != nil {
+	if _, err := a.opts.Chat.StartSession(r.Context(), u, hash, r.UserAgent()); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
 		Value:    token,
 		Path:     "/",
-		MaxAge:   int(sessionMaxAge.Seconds()),
+		MaxAge:   a.cookieMaxAge(),
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 		Secure:   a.secure(r),
@@ -104,7 +112,7 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.opts.Hub.CloseSession(sess.ID, protocol.CloseUnauthenticated, "signed out")
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.secure(r)})
+	a.clearCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -116,12 +124,15 @@ func (a *api) me(w http.ResponseWriter, r *http.Request) error {
 
 // Authenticator returns a function that finds the session of a request: by
 // the bearer token if there is an Authorization header, by the session
-// cookie otherwise. The /ws endpoint uses it too.
-func Authenticator(st store.Store) func(r *http.Request) (store.Session, error) {
-	return func(r *http.Request) (store.Session, error) { return authenticate(st, r) }
+// cookie otherwise. A session unused for idle or older than max (0: the
+// defaults; negative: no bound) is refused as ended. The /ws endpoint uses
+// it too.
+func Authenticator(st store.Store, idle, max time.Duration) func(r *http.Request) (store.Session, error) {
+	idle, max = orDefault(idle, DefaultSessionIdle), orDefault(max, DefaultSessionMax)
+	return func(r *http.Request) (store.Session, error) { return authenticate(st, r, idle, max) }
 }
 
-func authenticate(st store.Store, r *http.Request) (store.Session, error) {
+func authenticate(st store.Store, r *http.Request, idle, max time.Duration) (store.Session, error) {
 	token := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, _ := strings.Cut(h, " ")
@@ -139,19 +150,46 @@ func authenticate(st store.Store, r *http.Request) (store.Session, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "session ended; sign in again")
 	}
+	if err == nil && chat.SessionExpired(sess, time.Now(), idle, max) {
+		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "session expired; sign in again")
+	}
 	return sess, err
+}
+
+// touchEvery is how stale a session's last use may be before a request
+// records it again: one write per session per interval at most.
+func touchEvery(idle time.Duration) time.Duration {
+	if idle > 0 && idle/4 < time.Minute {
+		return idle / 4
+	}
+	return time.Minute
 }
 
 func (a *api) requireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, err := authenticate(a.opts.Store, r)
+		sess, err := authenticate(a.opts.Store, r, a.opts.SessionIdle, a.opts.SessionMax)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
+		if now := time.Now(); now.Sub(sess.LastSeen) > touchEvery(a.opts.SessionIdle) {
+			if err := a.opts.Chat.TouchSessions(r.Context(), []string{sess.ID}, now); err != nil {
+				writeError(w, r, err)
+				return
+			}
+			sess.LastSeen = now
+		}
 		logUser(r, sess.User.Name)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
 	})
+}
+
+// cookieMaxAge is the session cookie's lifetime: the session's own at most.
+func (a *api) cookieMaxAge() int {
+	if a.opts.SessionMax > 0 {
+		return int(a.opts.SessionMax.Seconds())
+	}
+	return int((10 * 365 * 24 * time.Hour).Seconds())
 }
 
 func sessionOf(r *http.Request) store.Session {

@@ -585,7 +585,8 @@ func (e *Env) NewCluster(o ClusterOptions) (*Cluster, error) {
 		n.args = []string{"--addr", n.Addr, "--data-dir", data,
 			"--database", e.PG.URL(pgp.Addr(), c.DB), "--nats", "nats://" + np.Addr(),
 			"--heartbeat", o.Heartbeat.String(), "--presence-grace", o.Grace.String(), "--shutdown-grace", "2s",
-			"--registration", "open", "--login-rate", "-1", "--rate", "100", "--burst", "200",
+			"--registration", "open", "--login-rate", "-1",
+			"--create-room-rate", "-1", "--join-rate", "-1", "--invite-rate", "-1", "--dm-rate", "-1", "--rate", "100", "--burst", "200",
 			"--log-format", "json", "--log-level", "info"}
 		c.Nodes = append(c.Nodes, n)
 	}

@@ -28,6 +28,12 @@ func (s *Service) passwords() *auth.Passwords {
 // joins the general room (as join: its membership event and "NAME joined").
 // A name taken (without regard to case) is a conflict.
 func (s *Service) CreateAccount(ctx context.Context, name, password string, admin bool) (protocol.User, error) {
+	return s.createAccount(ctx, name, password, admin, nil)
+}
+
+// createAccount is CreateAccount with a check that runs inside the write,
+// told whether this is the first account; its error refuses the account.
+func (s *Service) createAccount(ctx context.Context, name, password string, admin bool, check func(tx store.Tx, first bool) error) (protocol.User, error) {
 	if err := protocol.CheckName("username", name); err != nil {
 		return protocol.User{}, err
 	}
@@ -56,6 +62,11 @@ func (s *Service) CreateAccount(ctx context.Context, name, password string, admi
 		some, err := tx.HasUsers()
 		if err != nil {
 			return nil, err
+		}
+		if check != nil {
+			if err := check(tx, !some); err != nil {
+				return nil, err
+			}
 		}
 		u, err = tx.CreateUser(store.NewUser{Name: name, Role: role(!some, admin), PasswordHash: hash})
 		if errors.Is(err, store.ErrConflict) {
@@ -96,8 +107,8 @@ func (s *Service) SignIn(ctx context.Context, name, password string) (u protocol
 }
 
 // StartSession stores a new session of a user for a token's hash
-// (maySignIn).
-func (s *Service) StartSession(ctx context.Context, user protocol.User, tokenHash []byte) (store.Session, error) {
+// (maySignIn); userAgent names the client, for the user's list of sessions.
+func (s *Service) StartSession(ctx context.Context, user protocol.User, tokenHash []byte, userAgent string) (store.Session, error) {
 	var sess store.Session
 	err := s.write(ctx, "user", nil, func(tx store.Tx) ([]store.Event, error) {
 		a, err := account(tx, user.ID)
@@ -107,7 +118,7 @@ func (s *Service) StartSession(ctx context.Context, user protocol.User, tokenHas
 		if err := maySignIn(a); err != nil {
 			return nil, err
 		}
-		sess, err = tx.CreateSession(a.ID, tokenHash)
+		sess, err = tx.CreateSession(a.ID, tokenHash, userAgent)
 		return nil, err
 	})
 	return sess, err
@@ -149,7 +160,7 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) (proto
 			return nil, err
 		}
 		u = a.User
-		ids, err = tx.DeleteSessions(a.ID)
+		ids, err = tx.DeleteSessions(a.ID, "")
 		return nil, err
 	})
 	return u, ids, err
@@ -176,7 +187,7 @@ func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) (
 		}
 		u = a.User
 		if disabled {
-			ids, err = tx.DeleteSessions(a.ID)
+			ids, err = tx.DeleteSessions(a.ID, "")
 		}
 		return nil, err
 	})

@@ -293,9 +293,10 @@ func (s *Service) Read(ctx context.Context, user protocol.User, roomID string, s
 	})
 }
 
-// Rooms lists the rooms the user may see (scope).
+// Rooms lists the rooms the user belongs to; public rooms the user has not
+// joined are found in the directory (Directory).
 func (s *Service) Rooms(ctx context.Context, user protocol.User) ([]protocol.Room, error) {
-	rooms, err := s.Store.Rooms(ctx, scope(user))
+	rooms, err := s.Store.Rooms(ctx, store.Scope{UserID: user.ID})
 	if rooms == nil {
 		rooms = []protocol.Room{}
 	}

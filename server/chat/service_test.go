@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -142,19 +143,19 @@ func TestAccounts(t *testing.T) {
 				t.Fatalf("SignIn(%q, %q) = %+v %v %v", c.name, c.password, u, ok, err)
 			}
 		}
-		s1, err := e.c.StartSession(e.ctx, bob, []byte("t1"))
+		s1, err := e.c.StartSession(e.ctx, bob, []byte("t1"), "")
 		e.wantCode("StartSession", err, "")
-		_, err = e.c.StartSession(e.ctx, bob, []byte("t2"))
+		_, err = e.c.StartSession(e.ctx, bob, []byte("t2"), "")
 		e.wantCode("StartSession", err, "")
 		_, ids, err := e.c.SetDisabled(e.ctx, "BOB", true)
 		if err != nil || len(ids) != 2 || !slices.Contains(ids, s1.ID) {
 			t.Fatalf("SetDisabled = %v, %v; want bob's two sessions", ids, err)
 		}
-		_, err = e.c.StartSession(e.ctx, bob, []byte("t3"))
+		_, err = e.c.StartSession(e.ctx, bob, []byte("t3"), "")
 		e.wantCode("StartSession(disabled)", err, protocol.CodeForbidden)
 		_, _, err = e.c.SetDisabled(e.ctx, "bob", false)
 		e.wantCode("SetDisabled(false)", err, "")
-		_, err = e.c.StartSession(e.ctx, bob, []byte("t4"))
+		_, err = e.c.StartSession(e.ctx, bob, []byte("t4"), "")
 		e.wantCode("StartSession(enabled)", err, "")
 		_, ids, err = e.c.SetPassword(e.ctx, "bob", "new password")
 		if err != nil || len(ids) != 1 {
@@ -232,8 +233,18 @@ func TestRooms(t *testing.T) {
 		for _, r := range rooms {
 			names = append(names, r.Name)
 		}
-		if err != nil || !slices.Equal(names, []string{"general", "pub", "priv"}) {
+		// Bob's rooms are those he belongs to; the public room he has not
+		// joined is in the directory.
+		if err != nil || !slices.Equal(names, []string{"general", "priv"}) {
 			t.Fatalf("bob's rooms %v, %v", names, err)
+		}
+		dir, next, err := e.c.Directory(e.ctx, bob, "", "", 50)
+		names = nil
+		for _, r := range dir {
+			names = append(names, r.Name)
+		}
+		if err != nil || next != "" || !slices.Equal(names, []string{"general", "pub"}) {
+			t.Fatalf("bob's directory %v (next %q), %v", names, next, err)
 		}
 	})
 }
@@ -327,7 +338,7 @@ func TestFiles(t *testing.T) {
 		alice, bob, carol := e.account("alice"), e.account("bob"), e.account("carol")
 		priv, _ := e.c.CreateRoom(e.ctx, alice, "priv", true)
 		_ = e.c.Invite(e.ctx, alice, priv.ID, "bob")
-		f, err := e.c.RecordFile(e.ctx, alice, store.NewFile{Name: "a.png", Size: 1, Type: "image/png", SHA256: "aa"})
+		f, err := e.c.RecordFile(e.ctx, alice, store.NewFile{Name: "a.png", Size: 1, Type: "image/png", SHA256: "aa"}, 0, time.Time{})
 		if err != nil || f.UploaderID != alice.ID {
 			t.Fatalf("RecordFile = %+v, %v", f, err)
 		}

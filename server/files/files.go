@@ -147,3 +147,19 @@ func (w *headWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Remove deletes the content of a digest; content already gone is not an
+// error. The caller has made sure no file record names it.
+func (b *Blobs) Remove(sha string) error {
+	if !validSHA(sha) {
+		return nil
+	}
+	if err := os.Remove(b.path(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove blob: %w", err)
+	}
+	return nil
+}
+
+// FreeBytes is the space left for unprivileged writers on the disk that
+// holds the files (-1 when the system cannot tell).
+func (b *Blobs) FreeBytes() int64 { return freeBytes(b.dir) }

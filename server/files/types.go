@@ -61,7 +61,10 @@ func CleanName(name string) string {
 	}
 	name = strings.ToValidUTF8(name, "")
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		// Format characters (unicode.Cf) are invisible: bidi controls
+		// such as U+202E would show "invoice\u202Efdp.exe" as
+		// "invoiceexe.pdf", zero-width ones hide what a name really is.
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
 			return -1
 		}
 		return r

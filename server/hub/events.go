@@ -120,14 +120,25 @@ func (h *Hub) Typing(c *Conn, room string, active bool) bool {
 		if _, ok = u.rooms[room]; !ok {
 			return
 		}
-		if active {
-			h.startTyping(room, u.user)
-		} else {
-			h.stopTyping(room, u.user.ID)
-		}
-		if h.opts.Cluster != nil {
-			h.opts.Cluster.Typing(room, u.user, active)
-		}
+		// At most one change per RelayInterval and room; the last wins.
+		userID := u.user.ID
+		h.throttle(typingKey(room, userID), func() {
+			u := h.users[userID]
+			if u == nil {
+				return
+			}
+			if _, member := u.rooms[room]; !member {
+				return
+			}
+			if active {
+				h.startTyping(room, u.user)
+			} else {
+				h.stopTyping(room, userID)
+			}
+			if h.opts.Cluster != nil {
+				h.opts.Cluster.Typing(room, u.user, active)
+			}
+		})
 	})
 	return ok
 }
@@ -164,8 +175,11 @@ func (h *Hub) armTyping(roomID, userID string, t *typingState) {
 	})
 }
 
-// stopTyping ends a typing state, if any, and tells the room.
+// stopTyping ends a typing state, if any, and tells the room. A start held
+// back (throttle) is dropped: a message sent, a leave or a disconnect ends
+// typing for good.
 func (h *Hub) stopTyping(roomID, userID string) {
+	h.dropPending(typingKey(roomID, userID))
 	r := h.rooms[roomID]
 	if r == nil {
 		return

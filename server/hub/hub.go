@@ -68,7 +68,9 @@ type Hub struct {
 	// Owned by the loop goroutine.
 	users map[string]*userState
 	rooms map[string]*roomState
-	epoch uint64
+	// relays are the typing and status changes held back (relay.go).
+	relays map[string]*relay
+	epoch  uint64
 	// Connections that fan-out queued frames to without waking their
 	// writers; flushed (woken) once the inbox of events is drained.
 	dirty      []*Conn
@@ -193,6 +195,7 @@ func New(opts Options) *Hub {
 		done:   make(chan struct{}),
 		users:  make(map[string]*userState),
 		rooms:  make(map[string]*roomState),
+		relays: make(map[string]*relay),
 
 		remote:      make(map[string]*remoteUser),
 		remoteRooms: make(map[string]map[string]struct{}),
@@ -484,12 +487,18 @@ func (h *Hub) onlineFor(u *userState) []protocol.Presence {
 // tells everyone who shares a room with them.
 func (h *Hub) SetStatus(c *Conn, status, text string) {
 	h.post(func() {
-		u := h.users[c.User.ID]
-		if u == nil || (u.status == status && u.text == text) {
+		if u := h.users[c.User.ID]; u == nil || (u.status == status && u.text == text) {
 			return
 		}
-		h.changePresence(u.user.ID, func() { u.status, u.text = status, text })
-		h.publishPresence(u)
+		// At most one change per RelayInterval; the last one wins.
+		h.throttle(statusKey(c.User.ID), func() {
+			u := h.users[c.User.ID]
+			if u == nil || (u.status == status && u.text == text) {
+				return
+			}
+			h.changePresence(u.user.ID, func() { u.status, u.text = status, text })
+			h.publishPresence(u)
+		})
 	})
 }
 

@@ -573,3 +573,76 @@ func TestQuietRoomsCostAConnectionNoState(t *testing.T) {
 		t.Fatalf("after one message in one room the connection holds state for %d rooms, want 1", n)
 	}
 }
+
+// A typing flood reaches the other members as at most one frame per
+// RelayInterval, and the state they end with is the typist's last one.
+func TestTypingFloodIsRelayedOncePerInterval(t *testing.T) {
+	h := newHub(t, Options{TypingTimeout: time.Minute})
+	alice, bob := user("alice"), user("bob")
+	a := newFake(t, h, alice, "s1", "r1")
+	b := newFake(t, h, bob, "s2", "r1")
+	for i := 0; i < 200; i++ {
+		h.Typing(a.c, "r1", i%2 == 0) // on, off, on, ... off
+	}
+	var got []any
+	for {
+		m := b.next(t, "typing")
+		got = append(got, m["active"])
+		if m["active"] == false {
+			break
+		}
+	}
+	// Whatever else is queued for bob arrives before this message.
+	h.Publish([]store.Event{msgEvent("r1", 1, alice, "sentinel")})
+	for {
+		m := b.next(t, "typing", "message")
+		if m["type"] == "message" {
+			break
+		}
+		got = append(got, m["active"])
+	}
+	if len(got) != 2 || got[0] != true || got[1] != false {
+		t.Fatalf("bob saw typing %v, want [true false]", got)
+	}
+	_ = a
+}
+
+// A status flood changes the user's presence at most once per interval,
+// and the last status wins.
+func TestStatusFloodIsRelayedOncePerInterval(t *testing.T) {
+	h := newHub(t, Options{})
+	alice, bob := user("alice"), user("bob")
+	a := newFake(t, h, alice, "s1", "r1")
+	b := newFake(t, h, bob, "s2", "r1")
+	for i := 0; i < 100; i++ {
+		status := "away"
+		if i%2 == 1 {
+			status = "online"
+		}
+		h.SetStatus(a.c, status, fmt.Sprint("text ", i))
+	}
+	var got []string
+	for {
+		m := b.next(t, "presence")
+		if m["user"].(map[string]any)["name"] != "alice" {
+			continue
+		}
+		got = append(got, fmt.Sprint(m["status"], "/", m["text"]))
+		if m["text"] == "text 99" {
+			break
+		}
+	}
+	h.Publish([]store.Event{msgEvent("r1", 1, alice, "sentinel")})
+	for {
+		m := b.next(t, "presence", "message")
+		if m["type"] == "message" {
+			break
+		}
+		if m["user"].(map[string]any)["name"] == "alice" {
+			got = append(got, fmt.Sprint(m["status"], "/", m["text"]))
+		}
+	}
+	if len(got) != 2 || got[0] != "away/text 0" || got[1] != "online/text 99" {
+		t.Fatalf("bob saw alice's status %v, want [away/text 0 online/text 99]", got)
+	}
+}

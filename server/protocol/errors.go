@@ -17,6 +17,13 @@ const (
 	CodeTooLarge     = "too_large"
 	CodeRateLimited  = "rate_limited"
 	CodeInternal     = "internal"
+	// CodeInviteRequired (403): sign-up needs a valid invitation code.
+	CodeInviteRequired = "invite_required"
+	// CodeQuotaExceeded (413): the upload would take the account past its
+	// upload quota.
+	CodeQuotaExceeded = "quota_exceeded"
+	// CodeInsufficientStorage (507): the server's disk is nearly full.
+	CodeInsufficientStorage = "insufficient_storage"
 )
 
 // WebSocket close codes.
@@ -62,14 +69,16 @@ func HTTPStatus(code string) int {
 		return http.StatusBadRequest
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
-	case CodeForbidden:
+	case CodeForbidden, CodeInviteRequired:
 		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound
 	case CodeConflict:
 		return http.StatusConflict
-	case CodeTooLarge:
+	case CodeTooLarge, CodeQuotaExceeded:
 		return http.StatusRequestEntityTooLarge
+	case CodeInsufficientStorage:
+		return http.StatusInsufficientStorage
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
 	default:

@@ -140,6 +140,31 @@ type ServerInfo struct {
 	Version string `json:"version"`
 }
 
+// SessionInfo is one of the caller's sessions (GET /api/sessions).
+type SessionInfo struct {
+	ID        string `json:"id"`
+	Created   string `json:"created"`   // RFC 3339 with milliseconds, UTC
+	LastSeen  string `json:"last_seen"` // RFC 3339 with milliseconds, UTC
+	UserAgent string `json:"user_agent"`
+	// Current marks the session the request came with.
+	Current bool `json:"current"`
+}
+
+// Invite is the instance's sign-up invitation (GET /api/invite): the code
+// and the absolute link that opens sign-up with it.
+type Invite struct {
+	Code string `json:"code"`
+	URL  string `json:"url"`
+}
+
+// Directory is a page of the public-room directory (GET
+// /api/rooms/directory); Next is the cursor of the following page, null
+// after the last one.
+type Directory struct {
+	Rooms []Room  `json:"rooms"`
+	Next  *string `json:"next"`
+}
+
 // ErrorBody is the payload of every HTTP error: {"error":{"code","message"}}.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`

@@ -119,8 +119,8 @@ func NormalizeText(s string, allowEmpty bool) (string, error) {
 		return "", err
 	}
 	t := strings.TrimSpace(s)
-	if t == "" && !allowEmpty {
-		return "", Errorf(CodeBadRequest, "text must not be empty")
+	if !allowEmpty && Invisible(t) {
+		return "", Errorf(CodeBadRequest, "text must not be empty or only invisible characters")
 	}
 	if n := utf8.RuneCountInString(t); n > MaxTextChars {
 		return "", Errorf(CodeTooLarge, "text is %d characters, at most %d allowed", n, MaxTextChars)
@@ -134,4 +134,17 @@ func CheckClientID(id string) error {
 		return Errorf(CodeBadRequest, "client_id must be at most %d bytes", MaxClientIDLen)
 	}
 	return CheckText("client_id", id)
+}
+
+// Invisible reports whether s shows nothing: it holds only white space and
+// format characters (unicode.Cf: zero-width spaces and joiners, bidi
+// marks and controls, the byte-order mark), or nothing at all. Such a text
+// would show as an empty message.
+func Invisible(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
 }

@@ -108,8 +108,15 @@ func (o Options) Committed(writes int, took time.Duration, events []Event) {
 type Session struct {
 	ID        string
 	User      protocol.User
-	CreatedAt time.Time
+	CreatedAt time.Time // sign-in, millisecond precision
+	// LastSeen is when the session was last used (Tx.TouchSession).
+	LastSeen time.Time
+	// UserAgent is the User-Agent of the sign-in, cut to MaxUserAgent.
+	UserAgent string
 }
+
+// MaxUserAgent bounds the User-Agent a session keeps, in bytes.
+const MaxUserAgent = 256
 
 // Account is a user with what only account handling reads.
 type Account struct {
@@ -295,6 +302,21 @@ type Store interface {
 	// open sockets, to close those whose session ended in another process.
 	LiveSessionIDs(ctx context.Context, ids []string) ([]string, error)
 
+	// Sessions lists a user's sessions, the most recently used first.
+	Sessions(ctx context.Context, userID string) ([]Session, error)
+	// Directory lists public rooms as viewerID sees them, ordered by name
+	// without regard to case: at most limit, those whose lowered name
+	// starts with prefix (lowered; "" for all) and sorts after after
+	// (lowered; "" from the first).
+	Directory(ctx context.Context, viewerID, prefix, after string, limit int) ([]protocol.Room, error)
+	// UploadedBytes is the size of the files a user uploaded that count
+	// against their quota: those a message carries, and those uploaded
+	// since since that are not released (not yet attached, not yet
+	// cleaned up).
+	UploadedBytes(ctx context.Context, userID string, since time.Time) (int64, error)
+	// ContentUsed reports whether any file record names that content.
+	ContentUsed(ctx context.Context, sha256 string) (bool, error)
+
 	// Room returns a room as viewer sees it (Member, ReadSeq and Unread are
 	// the viewer's, a DM's Name is the other member's), whoever the viewer
 	// is. ErrNotFound only when there is no such room.
@@ -354,12 +376,31 @@ type Tx interface {
 	// SetDisabled sets a user's disabled flag (ErrNotFound).
 	SetDisabled(userID string, disabled bool) error
 	// CreateSession stores a new session of a user for a token hash
-	// (ErrNotFound for an unknown user).
-	CreateSession(userID string, tokenHash []byte) (Session, error)
+	// (ErrNotFound for an unknown user), used now.
+	CreateSession(userID string, tokenHash []byte, userAgent string) (Session, error)
+	// Session returns a session; ErrNotFound.
+	Session(id string) (Session, error)
 	// DeleteSession deletes a session (ErrNotFound if unknown).
 	DeleteSession(id string) error
-	// DeleteSessions deletes every session of a user and returns their ids.
-	DeleteSessions(userID string) ([]string, error)
+	// DeleteSessions deletes every session of a user but except ("" for
+	// none) and returns their ids.
+	DeleteSessions(userID, except string) ([]string, error)
+	// TouchSessions records that the sessions were used at at; unknown ids
+	// are skipped.
+	TouchSessions(ids []string, at time.Time) error
+	// ExpireSessions deletes the sessions last used before idleBefore or
+	// created before createdBefore, and returns their ids.
+	ExpireSessions(idleBefore, createdBefore time.Time) ([]string, error)
+	// Setting returns a value of the instance's settings; ErrNotFound.
+	Setting(key string) (string, error)
+	// SetSetting stores a value of the instance's settings.
+	SetSetting(key, value string) error
+	// UploadedBytes is Store.UploadedBytes inside the transaction.
+	UploadedBytes(userID string, since time.Time) (int64, error)
+	// DeleteUnattachedFiles deletes the file records created before before,
+	// or released, that no message carries, and returns the contents (SHA256) no record
+	// names any more, for the caller to remove.
+	DeleteUnattachedFiles(before time.Time) ([]string, error)
 
 	// Room returns a room's own row — ID, Kind, Name ("" for a
 	// direct-message room), LastSeq — and Member, whether userID belongs
@@ -397,7 +438,8 @@ type Tx interface {
 	// SetText replaces a message's text and stamps it edited now.
 	SetText(msgID, text string) error
 	// Tombstone turns a message into a tombstone: deleted, text empty, its
-	// reactions and its links to its attachments gone.
+	// reactions and its links to its attachments gone; files no other
+	// message carries are released (UploadedBytes, DeleteUnattachedFiles).
 	Tombstone(msgID string) error
 	// React adds (on) or removes a user's reaction to a message and reports
 	// whether that changed anything.

@@ -48,7 +48,8 @@ type table struct {
 var tables = []table{
 	{name: "users", cols: []string{"id", "name", "role", "password_hash", "created_at", "disabled"}, order: "created_at, id",
 		bools: map[string]bool{"disabled": true}},
-	{name: "sessions", cols: []string{"id", "user_id", "token_hash", "created_at"}, order: "created_at, id"},
+	{name: "sessions", cols: []string{"id", "user_id", "token_hash", "created_at", "last_seen", "user_agent"}, order: "created_at, id"},
+	{name: "settings", cols: []string{"key", "value"}, order: "key"},
 	{name: "rooms", cols: []string{"id", "name", "kind", "last_seq", "dm_key", "created_at"}, order: "created_at, id"},
 	{name: "members", cols: []string{"room_id", "user_id", "read_seq", "joined_at"}, order: "room_id, user_id"},
 	{name: "messages", cols: []string{"room_id", "seq", "id", "kind", "sender_id", "text", "ts", "client_id",
@@ -58,7 +59,8 @@ var tables = []table{
 	// rowid order is the reactions' order; Postgres numbers them anew in
 	// the order they arrive.
 	{name: "reactions", cols: []string{"message_id", "emoji", "user_id"}, order: "rowid"},
-	{name: "files", cols: []string{"id", "name", "size", "type", "sha256", "uploader_id", "created_at"}, order: "created_at, id"},
+	{name: "files", cols: []string{"id", "name", "size", "type", "sha256", "uploader_id", "created_at", "released"}, order: "created_at, id",
+		bools: map[string]bool{"released": true}},
 	{name: "message_files", cols: []string{"message_id", "file_id", "room_id"}, order: "message_id, file_id"},
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -69,8 +70,8 @@ func TestSQLiteToPostgres(t *testing.T) {
 	bob := get(c.CreateAccount(ctx, "bob", "password-b", false)).must(t)
 	carol := get(c.CreateAccount(ctx, "carol", "password-c", false)).must(t)
 	dave := get(c.CreateAccount(ctx, "dave", "password-d", false)).must(t)
-	sess := get(c.StartSession(ctx, alice, []byte("token-of-alice"))).must(t)
-	get(c.StartSession(ctx, dave, []byte("token-of-dave"))).must(t)
+	sess := get(c.StartSession(ctx, alice, []byte("token-of-alice"), "")).must(t)
+	get(c.StartSession(ctx, dave, []byte("token-of-dave"), "")).must(t)
 	_, _, err = c.SetDisabled(ctx, "dave", true)
 	check(t, err)
 
@@ -83,7 +84,7 @@ func TestSQLiteToPostgres(t *testing.T) {
 	check(t, c.Leave(ctx, carol, pub.ID))
 	dm := get(c.DM(ctx, alice, "carol")).must(t)
 
-	file := get(c.RecordFile(ctx, bob, store.NewFile{Name: "cat.png", Size: 3, Type: "image/png", SHA256: "abc"})).must(t)
+	file := get(c.RecordFile(ctx, bob, store.NewFile{Name: "cat.png", Size: 3, Type: "image/png", SHA256: "abc"}, 0, time.Time{})).must(t)
 	first := get(c.Send(ctx, alice, chat.SendParams{Room: general, Text: "hello world", ClientID: "c1"})).must(t)
 	reply := get(c.Send(ctx, bob, chat.SendParams{Room: general, Text: "hi alice", ReplyTo: first.ID})).must(t)
 	get(c.Send(ctx, bob, chat.SendParams{Room: priv.ID, Text: "look", Attachments: []string{file.ID}})).must(t)
@@ -166,7 +167,7 @@ func TestSQLiteToPostgres(t *testing.T) {
 	if _, err := dst.SessionByToken(ctx, []byte("token-of-dave")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("dave's revoked session: %v", err)
 	}
-	if _, err := c.StartSession(ctx, dave, []byte("again")); protocol.ErrorCode(err) != protocol.CodeForbidden {
+	if _, err := c.StartSession(ctx, dave, []byte("again"), ""); protocol.ErrorCode(err) != protocol.CodeForbidden {
 		t.Fatalf("disabled dave signs in: %v", err)
 	}
 	var listed []string

@@ -318,6 +318,12 @@ func (w *wtx) Tombstone(msgID string) error {
 	if _, err := w.exec(`DELETE FROM reactions WHERE message_id = $1`, msgID); err != nil {
 		return fmt.Errorf("delete reactions: %w", err)
 	}
+	// Files no other message carries are released: off the uploader's
+	// quota, and deleted with the unattached uploads.
+	if _, err := w.exec(`UPDATE files SET released = (1 = 1) WHERE id IN (SELECT file_id FROM message_files WHERE message_id = $1)
+		AND NOT EXISTS (SELECT 1 FROM message_files o WHERE o.file_id = files.id AND o.message_id <> $1)`, msgID); err != nil {
+		return fmt.Errorf("release attachments: %w", err)
+	}
 	if _, err := w.exec(`DELETE FROM message_files WHERE message_id = $1`, msgID); err != nil {
 		return fmt.Errorf("delete attachments: %w", err)
 	}

@@ -27,6 +27,7 @@ var steps = []step{
 	// new messages from a trigger to the end of the write batch, Postgres
 	// got an index of messages by time (see the dialects).
 	ddl("{{schema_5}}"),
+	ddl(schemaAccess),
 }
 
 // SchemaVersion is the number of schema steps this program knows.
@@ -156,6 +157,30 @@ CREATE TABLE message_files (
 	PRIMARY KEY (message_id, file_id)
 ){{without_rowid}};
 CREATE INDEX message_files_file ON message_files(file_id, room_id);
+`
+
+// schemaAccess is step 6: what opening an instance to the internet needs.
+// sessions learn when they were last used and by what client (the user's
+// list of sessions, idle expiry); settings holds the instance's own values
+// (the sign-up invitation code); files are found by uploader (the upload
+// quota) and by age (deleting uploads never attached), and released marks
+// the files of deleted messages, which no longer count against the quota
+// and are deleted with the unattached ones.
+const schemaAccess = `
+ALTER TABLE sessions ADD COLUMN last_seen {{int}} NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET last_seen = created_at;
+CREATE INDEX sessions_last_seen ON sessions(last_seen);
+CREATE INDEX sessions_created ON sessions(created_at);
+
+CREATE TABLE settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+
+ALTER TABLE files ADD COLUMN released {{bool}} NOT NULL DEFAULT {{false}};
+CREATE INDEX files_uploader ON files(uploader_id, created_at);
+CREATE INDEX files_created ON files(created_at);
 `
 
 func ddl(sqlText string) step {

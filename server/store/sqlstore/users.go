@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"minichat/server/protocol"
 	"minichat/server/store"
@@ -99,24 +100,60 @@ func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// sessionCols and sessionFrom read a session with its user (scanSession).
+const sessionCols = `s.id, s.created_at, s.last_seen, s.user_agent, u.id, u.name, u.role`
+
+const sessionFrom = `sessions s JOIN users u ON u.id = s.user_id`
+
+func scanSession(r row) (store.Session, error) {
+	var (
+		sess          store.Session
+		created, seen int64
+	)
+	if err := r.Scan(&sess.ID, &created, &seen, &sess.UserAgent, &sess.User.ID, &sess.User.Name, &sess.User.Role); err != nil {
+		return store.Session{}, err
+	}
+	sess.CreatedAt, sess.LastSeen = time.UnixMilli(created), time.UnixMilli(seen)
+	return sess, nil
+}
+
 // SessionByToken finds the session of a token hash.
 func (s *Store) SessionByToken(ctx context.Context, tokenHash []byte) (store.Session, error) {
-	var (
-		sess store.Session
-		ms   int64
-	)
 	q, err := s.reads()
 	if err != nil {
-		return sess, fmt.Errorf("session by token: %w", err)
+		return store.Session{}, fmt.Errorf("session by token: %w", err)
 	}
-	err = q.queryRow(ctx, `SELECT s.id, s.created_at, u.id, u.name, u.role
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, tokenHash).
-		Scan(&sess.ID, &ms, &sess.User.ID, &sess.User.Name, &sess.User.Role)
+	sess, err := scanSession(q.queryRow(ctx, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.token_hash = $1`, tokenHash))
 	if err != nil {
 		return store.Session{}, fmt.Errorf("session by token: %w", notFound(err, "session"))
 	}
-	sess.CreatedAt = time.UnixMilli(ms)
 	return sess, nil
+}
+
+// Sessions lists a user's sessions, the most recently used first.
+func (s *Store) Sessions(ctx context.Context, userID string) ([]store.Session, error) {
+	q, err := s.reads()
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	rs, err := q.query(ctx, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.user_id = $1
+		ORDER BY s.last_seen DESC, s.created_at DESC, s.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	defer rs.Close()
+	var out []store.Session
+	for rs.Next() {
+		sess, err := scanSession(rs)
+		if err != nil {
+			return nil, fmt.Errorf("sessions: %w", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	return out, nil
 }
 
 // LiveSessionIDs returns those of ids that name a session.
@@ -177,16 +214,30 @@ func (w *wtx) SetDisabled(userID string, disabled bool) error {
 }
 
 // CreateSession stores a new session of a user.
-func (w *wtx) CreateSession(userID string, tokenHash []byte) (store.Session, error) {
+func (w *wtx) CreateSession(userID string, tokenHash []byte, userAgent string) (store.Session, error) {
 	a, err := w.User(userID)
 	if err != nil {
 		return store.Session{}, err
 	}
+	userAgent = strings.ToValidUTF8(userAgent, "")
+	for len(userAgent) > store.MaxUserAgent {
+		_, size := utf8.DecodeLastRuneInString(userAgent)
+		userAgent = userAgent[:len(userAgent)-size]
+	}
 	now := w.s.opts.Now().UnixMilli()
-	sess := store.Session{ID: store.NewID("s_"), User: a.User, CreatedAt: time.UnixMilli(now)}
-	if _, err := w.exec(`INSERT INTO sessions (id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4)`,
-		sess.ID, userID, tokenHash, now); err != nil {
+	sess := store.Session{ID: store.NewID("s_"), User: a.User, CreatedAt: time.UnixMilli(now), LastSeen: time.UnixMilli(now), UserAgent: userAgent}
+	if _, err := w.exec(`INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen, user_agent) VALUES ($1, $2, $3, $4, $4, $5)`,
+		sess.ID, userID, tokenHash, now, userAgent); err != nil {
 		return store.Session{}, fmt.Errorf("create session: %w", w.s.conflict(err))
+	}
+	return sess, nil
+}
+
+// Session returns a session.
+func (w *wtx) Session(id string) (store.Session, error) {
+	sess, err := scanSession(w.db.queryRow(w.ctx, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.id = $1`, id))
+	if err != nil {
+		return store.Session{}, fmt.Errorf("session: %w", w.saw(notFound(err, "session %s", id)))
 	}
 	return sess, nil
 }
@@ -196,11 +247,34 @@ func (w *wtx) DeleteSession(id string) error {
 	return w.execOne("delete session "+id, `DELETE FROM sessions WHERE id = $1`, id)
 }
 
-// DeleteSessions deletes every session of a user and returns their ids.
-func (w *wtx) DeleteSessions(userID string) ([]string, error) {
-	ids, err := queryStrings(w.ctx, w.db, `DELETE FROM sessions WHERE user_id = $1 RETURNING id`, userID)
+// DeleteSessions deletes every session of a user but except and returns
+// their ids.
+func (w *wtx) DeleteSessions(userID, except string) ([]string, error) {
+	ids, err := queryStrings(w.ctx, w.db, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING id`, userID, except)
 	if err != nil {
 		return nil, fmt.Errorf("delete sessions: %w", w.saw(err))
+	}
+	return ids, nil
+}
+
+// TouchSessions records that the sessions were used at at.
+func (w *wtx) TouchSessions(ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := w.exec(`UPDATE sessions SET last_seen = $1 WHERE id {{in $2}} AND last_seen < $1`, at.UnixMilli(), w.s.d.list(ids)); err != nil {
+		return fmt.Errorf("touch sessions: %w", err)
+	}
+	return nil
+}
+
+// ExpireSessions deletes the sessions idle since idleBefore or created
+// before createdBefore.
+func (w *wtx) ExpireSessions(idleBefore, createdBefore time.Time) ([]string, error) {
+	ids, err := queryStrings(w.ctx, w.db, `DELETE FROM sessions WHERE last_seen < $1 OR created_at < $2 RETURNING id`,
+		idleBefore.UnixMilli(), createdBefore.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("expire sessions: %w", w.saw(err))
 	}
 	return ids, nil
 }

@@ -112,7 +112,7 @@ func testSessions(t *testing.T, e *env) {
 		t.Helper()
 		var s store.Session
 		e.write(func(tx store.Tx) (_ []store.Event, err error) {
-			s, err = tx.CreateSession(u.ID, []byte(tok))
+			s, err = tx.CreateSession(u.ID, []byte(tok), "")
 			return nil, err
 		})
 		return s
@@ -128,7 +128,7 @@ func testSessions(t *testing.T, e *env) {
 	_, err = e.s.SessionByToken(e.ctx, []byte("nope"))
 	wantErr(t, "SessionByToken(unknown)", err, store.ErrNotFound)
 	err = e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) {
-		_, err := tx.CreateSession("u_nobody", []byte("token-x"))
+		_, err := tx.CreateSession("u_nobody", []byte("token-x"), "")
 		return nil, err
 	})
 	wantErr(t, "CreateSession(unknown user)", err, store.ErrNotFound)
@@ -153,7 +153,7 @@ func testSessions(t *testing.T, e *env) {
 	s4 := create(alice, "token-4")
 	var ids []string
 	e.write(func(tx store.Tx) (_ []store.Event, err error) {
-		ids, err = tx.DeleteSessions(alice.ID)
+		ids, err = tx.DeleteSessions(alice.ID, "")
 		return nil, err
 	})
 	slices.Sort(ids)
@@ -166,7 +166,7 @@ func testSessions(t *testing.T, e *env) {
 		t.Fatalf("other user's session after DeleteSessions: %+v, %v", got, err)
 	}
 	e.write(func(tx store.Tx) (_ []store.Event, err error) {
-		ids, err = tx.DeleteSessions(alice.ID)
+		ids, err = tx.DeleteSessions(alice.ID, "")
 		return nil, err
 	})
 	if len(ids) != 0 {

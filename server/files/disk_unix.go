@@ -1,0 +1,13 @@
+//go:build linux || darwin || freebsd
+
+package files
+
+import "syscall"
+
+func freeBytes(dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
