@@ -67,9 +67,6 @@ export class Server {
       "--invite-rate", "-1",
       "--dm-rate", "-1",
       "--log-level", "warn",
-      // Most tests sign people up without an invite; the invite tests say
-      // --registration invite (a later flag wins).
-      "--registration", "open",
       ...(this.opts.args ?? []),
     ];
     const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });

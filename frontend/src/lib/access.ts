@@ -1,6 +1,8 @@
 // Pure helpers for accounts and access (PROTOCOL.md §3): invite links,
 // refusals said as sentences, and how a session is described.
 
+import type { SessionInfo } from "../protocol.gen";
+
 /** The invite code of a sign-up link path ("/join/<code>"), or null. */
 export function joinCode(pathname: string): string | null {
   const m = /^\/join\/([^/?#]+)\/?$/.exec(pathname);
@@ -153,13 +155,6 @@ export function ago(iso: string, now: number = Date.now()): string {
   return `on ${new Date(t).toLocaleDateString(undefined, { year: "numeric", month: "long", day: "numeric" })}`;
 }
 
-export interface SessionInfo {
-  id: string;
-  created: string;
-  last_seen: string;
-  user_agent: string;
-  current: boolean;
-}
 
 /** The current session first, then the others, most recently used first. */
 export function orderSessions(list: readonly SessionInfo[]): SessionInfo[] {

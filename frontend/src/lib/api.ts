@@ -1,8 +1,8 @@
 // The HTTP API (PROTOCOL.md §1). The browser relies on the HttpOnly session
 // cookie the server sets; the token in the answer is not kept.
 
-import type { ErrorBody, Message, Room, User } from "../protocol.gen";
-import { doingOf, refusal, retryAfter, type SessionInfo } from "./access";
+import type { Directory, ErrorBody, Invite, Message, SessionInfo, User, Room } from "../protocol.gen";
+import { doingOf, refusal, retryAfter } from "./access";
 
 /** An error answer of the API, or a network failure (status 0). */
 export class ApiError extends Error {
@@ -67,17 +67,6 @@ export interface Page {
   has_more: boolean;
 }
 
-/** The sign-up link of the server (PROTOCOL.md §3). */
-export interface InviteLink {
-  code: string;
-  url: string;
-}
-
-export interface DirectoryPage {
-  rooms: Room[];
-  next: string | null;
-}
-
 export const api = {
   register: (username: string, password: string, invite?: string) =>
     call<{ user: User }>("POST", "/api/users", invite ? { username, password, invite } : { username, password }),
@@ -98,8 +87,8 @@ export const api = {
     if (before !== undefined) q.set("before", String(before));
     return call<Page>("GET", `/api/rooms/${encodeURIComponent(id)}/messages?${q}`);
   },
-  inviteLink: () => call<InviteLink>("GET", "/api/invite"),
-  resetInvite: () => call<InviteLink>("POST", "/api/invite/reset"),
+  inviteLink: () => call<Invite>("GET", "/api/invite"),
+  resetInvite: () => call<Invite>("POST", "/api/invite/reset"),
   sessions: () => call<{ sessions: SessionInfo[] }>("GET", "/api/sessions"),
   endSession: (id: string) => call<void>("DELETE", `/api/sessions/${encodeURIComponent(id)}`),
   endAllSessions: () => call<void>("DELETE", "/api/sessions"),
@@ -109,7 +98,7 @@ export const api = {
     const p = new URLSearchParams({ limit: String(limit) });
     if (q) p.set("q", q);
     if (cursor) p.set("cursor", cursor);
-    return call<DirectoryPage>("GET", `/api/rooms/directory?${p}`);
+    return call<Directory>("GET", `/api/rooms/directory?${p}`);
   },
   search: (query: string, room?: string) => {
     const q = new URLSearchParams({ q: query });

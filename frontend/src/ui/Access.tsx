@@ -3,9 +3,9 @@
 
 import { signal } from "@preact/signals";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
-import { ago, deviceName, orderSessions, type SessionInfo } from "../lib/access";
-import { api, ApiError, type InviteLink } from "../lib/api";
-import { MaxNameLen, MinPasswordLen, type Room } from "../protocol.gen";
+import { ago, deviceName, orderSessions } from "../lib/access";
+import { api, ApiError } from "../lib/api";
+import { MaxNameLen, MinPasswordLen, type Invite, type Room, type SessionInfo } from "../protocol.gen";
 import { joinRoom, me, openRoom, rooms, signOutEverywhere } from "../state";
 import { closeDialog, Modal } from "./Dialogs";
 import { drawerOpen } from "./Sidebar";
@@ -39,7 +39,7 @@ async function copyText(text: string, input: HTMLInputElement | null): Promise<b
 
 /** The server's sign-up link, to copy, and to reset when it leaked. */
 export function InvitePeople() {
-  const [link, setLink] = useState<InviteLink | null>(null);
+  const [link, setLink] = useState<Invite | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState("");
   const [confirming, setConfirming] = useState(false);
