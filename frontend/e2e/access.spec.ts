@@ -56,10 +56,10 @@ test.describe("on an invite-only server", () => {
     await expect(bob.getByRole("dialog")).toHaveCount(0);
     await bob.getByRole("button", { name: "Show rooms and people" }).click();
     await expect(bob.getByRole("button", { name: "Browse rooms" })).toBeVisible();
-    await expect(bob.getByRole("button", { name: "Invite people" })).toHaveCount(0);
+    await expect(bob.getByRole("button", { name: "Invite people to minichat" })).toHaveCount(0);
 
     // The admin finds the link again in the sidebar, and resets it.
-    await admin.getByRole("button", { name: "Invite people" }).click();
+    await admin.getByRole("button", { name: "Invite people to minichat" }).click();
     await expect(field).toHaveValue(copied);
     await invite.getByRole("button", { name: "Reset link" }).click();
     await invite.getByRole("button", { name: "Reset now" }).click();
@@ -104,6 +104,9 @@ test("the room directory lists, searches and joins public rooms, including one m
   await expect(list.getByRole("button", { name: "Join #design-review" })).toBeVisible();
   await search.fill("zzz");
   await expect(dir.getByText("No public room starts with “zzz”.")).toBeVisible();
+  // Escape clears the search first, then closes the dialog.
+  await alice.keyboard.press("Escape");
+  await expect(search).toHaveValue("");
   await alice.keyboard.press("Escape");
   await expect(dir).toBeHidden();
 

@@ -83,7 +83,7 @@ export function InvitePeople() {
       title="Invite people"
       description={
         first
-          ? "Your account is the admin of this server. Send this link to the people you want here: it opens sign-up for them. Find it again under “Invite people” in the sidebar."
+          ? "Your account is the admin of this server. Send this link to the people you want here: it opens sign-up for them. Find it again under “Invite people to minichat” in the sidebar."
           : "Anyone with this link can create an account on this server. Send it to the people you want here."
       }
     >

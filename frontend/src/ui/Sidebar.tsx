@@ -150,7 +150,7 @@ export function Sidebar() {
             <span class="nav-icon">
               <UserPlus />
             </span>
-            <span class="nav-label">Invite people</span>
+            <span class="nav-label">Invite people to minichat</span>
           </button>
         </div>
       )}
