@@ -199,3 +199,66 @@ test("changing the password keeps this session, ends the others, and the new pas
   await signInForm(other, "alice", next);
   await expect(composer(other)).toBeVisible();
 });
+
+test.describe("refusals", () => {
+  test.use({ serverArgs: ["--upload-quota", "4KiB", "--create-room-rate", "1"] });
+
+  test("a full upload quota and a room-creation limit are said as sentences", async ({ signUp }) => {
+    const alice = await signUp("alice");
+
+    // The first file fits the 4 KiB quota; the second would pass it.
+    const files = alice.getByRole("list", { name: "Files to send" });
+    for (const [name, size] of [["notes.txt", 3000], ["more.txt", 3000]] as const) {
+      const chooser = alice.waitForEvent("filechooser");
+      await alice.getByRole("button", { name: "Attach files" }).click();
+      await (await chooser).setFiles({ name, mimeType: "text/plain", buffer: Buffer.alloc(size, "x") });
+    }
+    await expect(files.getByRole("listitem").filter({ hasText: "notes.txt" })).toContainText("Ready");
+    await expect(files.getByRole("listitem").filter({ hasText: "more.txt" })).toContainText(
+      "“more.txt” was not uploaded. You have used all the file storage your account may have.",
+    );
+
+    // One room a minute: the second is refused, and the dialog says how long to wait.
+    await alice.getByRole("button", { name: "Create room" }).click();
+    const create = alice.getByRole("dialog", { name: "Create a room" });
+    await create.getByLabel("Room name").fill("first");
+    await create.getByRole("button", { name: "Create room" }).click();
+    await expect(composer(alice, "#first")).toBeVisible();
+    await alice.getByRole("button", { name: "Create room" }).click();
+    await create.getByLabel("Room name").fill("second");
+    await create.getByRole("button", { name: "Create room" }).click();
+    await expect(create.getByRole("alert")).toHaveText(/^You have created many rooms in a short time\. Wait (a moment|a second|\d+ (seconds|minutes)) and try again\.$/);
+  });
+});
+
+test("at a phone's width the directory and settings open from the drawer and work by keyboard", async ({ server, signUp }) => {
+  const bob = await apiRegister(server, "bob");
+  await apiCreateRoom(server, bob, "random");
+  const alice = await signUp("alice", { viewport: phone });
+
+  await alice.getByRole("button", { name: "Show rooms and people" }).click();
+  const browse = alice.getByRole("button", { name: "Browse rooms" });
+  await browse.focus();
+  await alice.keyboard.press("Enter");
+  const dir = alice.getByRole("dialog", { name: "Browse rooms" });
+  await expect(dir.getByRole("searchbox", { name: "Find a room by name" })).toBeFocused();
+  const join = dir.getByRole("button", { name: "Join #random" });
+  await expect(join).toBeInViewport();
+  await join.focus();
+  await alice.keyboard.press("Enter");
+  await expect(dir).toBeHidden();
+  // The drawer closed on the way: the room is in front.
+  await expect(composer(alice, "#random")).toBeInViewport();
+
+  await alice.getByRole("button", { name: "Show rooms and people" }).click();
+  await alice.getByRole("button", { name: "Settings" }).click();
+  const settings = alice.getByRole("dialog", { name: "Settings" });
+  await expect(settings.getByRole("list", { name: "Sessions" }).getByRole("listitem")).toHaveCount(1);
+  await expect(settings.getByText("You are signed in on this device only.")).toBeVisible();
+  // Everything in the dialog fits the width: nothing scrolls sideways.
+  const overflow = await settings.evaluate((d) => d.scrollWidth - d.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await settings.getByLabel("Current password").focus();
+  await alice.keyboard.press("Escape");
+  await expect(settings).toBeHidden();
+});
