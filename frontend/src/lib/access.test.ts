@@ -28,6 +28,7 @@ describe("refusal", () => {
     expect(refusal("rate_limited", 429, "slow down", "create", 12_000)).toBe("You have created many rooms in a short time. Wait 12 seconds and try again.");
     expect(refusal("rate_limited", 429, "", "join")).toBe("You have joined many rooms in a short time. Wait a moment and try again.");
     expect(refusal("", 429, "", "signin", 120_000)).toBe("Too many sign-in attempts. Wait 2 minutes and try again.");
+    expect(refusal("rate_limited", 429, "", "password", 30_000)).toBe("Too many wrong passwords. Wait 30 seconds and try again.");
   });
   it("tells a closed server from a wrong password from an ended session", () => {
     expect(refusal("forbidden", 403, "registration is closed", "register")).toMatch(/Sign-up is closed/);

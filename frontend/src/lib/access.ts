@@ -70,6 +70,8 @@ function tooFast(doing: Doing): string {
       return "Too many sign-in attempts.";
     case "register":
       return "Too many sign-ups from here.";
+    case "password":
+      return "Too many wrong passwords.";
     case "create":
       return "You have created many rooms in a short time.";
     case "join":
