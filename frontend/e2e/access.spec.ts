@@ -2,7 +2,7 @@
 // meets them (PROTOCOL.md §3).
 
 import type { Page } from "@playwright/test";
-import { apiCreateRoom, apiRegister, expect, password, test } from "./fixtures";
+import { apiCreateRoom, apiRegister, expect, password, screenshot, test } from "./fixtures";
 
 const composer = (page: Page, room = "#general") => page.getByRole("textbox", { name: `Message ${room}` });
 const phone = { width: 390, height: 844 };
@@ -36,6 +36,7 @@ test.describe("on an invite-only server", () => {
     await expect(invite.getByRole("status").filter({ hasText: "Invite link copied." })).toBeVisible();
     const copied = await admin.evaluate(() => navigator.clipboard.readText());
     expect(copied).toBe(await field.inputValue());
+    await admin.screenshot({ path: screenshot("desktop-invite") });
     await invite.getByRole("button", { name: "Done" }).click();
     await expect(invite).toBeHidden();
     await expect(composer(admin)).toBeVisible();
@@ -95,6 +96,7 @@ test("the room directory lists, searches and joins public rooms, including one m
   await expect(list.getByRole("button", { name: "Join #deploys" })).toBeVisible();
   await expect(list.getByRole("button", { name: "Open #general" })).toBeVisible();
   await expect(list.getByText("#secret-plans")).toHaveCount(0);
+  await alice.screenshot({ path: screenshot("desktop-directory") });
 
   // Search by the start of the name; focus starts in the search field.
   const search = dir.getByRole("searchbox", { name: "Find a room by name" });
@@ -258,6 +260,7 @@ test("at a phone's width the directory and settings open from the drawer and wor
   // Everything in the dialog fits the width: nothing scrolls sideways.
   const overflow = await settings.evaluate((d) => d.scrollWidth - d.clientWidth);
   expect(overflow).toBeLessThanOrEqual(0);
+  await alice.screenshot({ path: screenshot("phone-settings") });
   await settings.getByLabel("Current password").focus();
   await alice.keyboard.press("Escape");
   await expect(settings).toBeHidden();
