@@ -86,8 +86,11 @@ Example (1,000 subscribers, 200 msg/s from 20 publishers, for 20 s):
 
 The server limits sends per connection (its --rate and --burst): spread the
 rate over enough publishers, or start the server with higher limits for
-saturation runs. Each process holds fewer sockets than its file limit: use
---procs for more.
+saturation runs. The tool signs its accounts up itself, which a server
+allows only with --registration open (the default, invite, refuses them),
+and makes rooms faster than the server's per-account limits let a person:
+start it with --registration open --create-room-rate -1 --join-rate -1.
+Each process holds fewer sockets than its file limit: use --procs for more.
 
 Flags:
 `

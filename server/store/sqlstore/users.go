@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"minichat/server/protocol"
@@ -219,7 +220,12 @@ func (w *wtx) CreateSession(userID string, tokenHash []byte, userAgent string) (
 	if err != nil {
 		return store.Session{}, err
 	}
-	userAgent = strings.ToValidUTF8(userAgent, "")
+	userAgent = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(userAgent, ""))
 	for len(userAgent) > store.MaxUserAgent {
 		_, size := utf8.DecodeLastRuneInString(userAgent)
 		userAgent = userAgent[:len(userAgent)-size]

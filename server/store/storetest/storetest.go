@@ -76,6 +76,10 @@ func Run(t *testing.T, open Open) {
 		{"Reopen", testReopen},
 		{"Closed", testClosed},
 		{"CancelledContext", testCancelledContext},
+		{"SessionUse", testSessionUse},
+		{"Settings", testSettings},
+		{"Directory", testDirectory},
+		{"UploadQuota", testUploadQuota},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
