@@ -3,7 +3,7 @@
 // to the socket directly.
 
 import { batch, computed, signal } from "@preact/signals";
-import { refusal } from "./lib/access";
+import { onlyInvisible, refusal } from "./lib/access";
 import { api, ApiError, signedIn, whenUnauthorized } from "./lib/api";
 import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount, trackMention, unreadMentions } from "./lib/attention";
 import { fileSize, snippet } from "./lib/markup";
@@ -610,6 +610,10 @@ export function markRead(id: string): void {
 export function sendMessage(room: string, text: string): boolean {
   const { attachments, waiting } = sendable(uploads.value.get(room) ?? []);
   if (waiting || (!text && attachments.length === 0) || !socket) return false;
+  if (attachments.length === 0 && onlyInvisible(text)) {
+    notify("This message has only invisible characters; write something a reader can see.");
+    return false;
+  }
   const reply = replyTo.value.get(room);
   socket.send(room, text, { attachments, replyTo: reply?.id });
   if (reply) replyTo.value = without(replyTo.value, room);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, deviceName, doingOf, joinCode, orderSessions, refusal, retryAfter, waitText } from "./access";
+import { ago, deviceName, doingOf, joinCode, onlyInvisible, orderSessions, refusal, retryAfter, waitText } from "./access";
 
 describe("joinCode", () => {
   it("reads the code of a sign-up link", () => {
@@ -110,5 +110,15 @@ describe("doingOf", () => {
     expect(doingOf("POST", "/api/rooms/r_1/invite")).toBe("invite");
     expect(doingOf("POST", "/api/dms")).toBe("dm");
     expect(doingOf("GET", "/api/rooms/r_1/messages")).toBe("other");
+  });
+});
+
+describe("onlyInvisible", () => {
+  it("finds text a reader cannot see", () => {
+    expect(onlyInvisible("\u200B\u200B")).toBe(true);
+    expect(onlyInvisible(" \u200D\u2066\u202E\uFEFF \n")).toBe(true);
+    expect(onlyInvisible("")).toBe(true);
+    expect(onlyInvisible("\u200Bhi")).toBe(false);
+    expect(onlyInvisible("👍")).toBe(false);
   });
 });

@@ -178,3 +178,12 @@ export function doingOf(method: string, path: string): Doing {
   if (method === "POST" && /^\/api\/rooms\/[^/]+\/invite$/.test(p)) return "invite";
   return "other";
 }
+
+/**
+ * Whether text has nothing a reader can see: only white space and invisible
+ * format characters (zero-width spaces and joiners, bidi marks). The server
+ * refuses such text (PROTOCOL.md §3); the client says so before sending.
+ */
+export function onlyInvisible(text: string): boolean {
+  return /^[\s\p{Cf}]*$/u.test(text);
+}
