@@ -265,3 +265,18 @@ test("at a phone's width the directory and settings open from the drawer and wor
   await alice.keyboard.press("Escape");
   await expect(settings).toBeHidden();
 });
+
+test.describe("an expiring session", () => {
+  test.use({ serverArgs: ["--session-max", "8s"] });
+
+  test("returns the page to sign-in with a sentence when the session expires", async ({ signUp }) => {
+    const alice = await signUp("alice");
+    await expect(composer(alice)).toBeVisible();
+    // The server ends the session 8 s after sign-in and closes its socket
+    // within a heartbeat (2 s here): the page says why it is signed out.
+    await expect(alice.getByText("Your session has ended. Sign in again to continue.")).toBeVisible({ timeout: 30_000 });
+    await expect(composer(alice)).toHaveCount(0);
+    await signInForm(alice, "alice", password);
+    await expect(composer(alice)).toBeVisible();
+  });
+});
