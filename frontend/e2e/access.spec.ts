@@ -62,10 +62,18 @@ test.describe("on an invite-only server", () => {
     // The admin finds the link again in the sidebar, and resets it.
     await admin.getByRole("button", { name: "Invite people to minichat" }).click();
     await expect(field).toHaveValue(copied);
+    // Reset asks first; focus follows the question and its answer.
     await invite.getByRole("button", { name: "Reset link" }).click();
-    await invite.getByRole("button", { name: "Reset now" }).click();
+    await expect(invite.getByRole("button", { name: "Reset now" })).toBeFocused();
+    await invite.getByRole("button", { name: "Keep this link" }).click();
+    await expect(invite.getByRole("button", { name: "Reset link" })).toBeFocused();
+    await expect(field).toHaveValue(copied);
+    await admin.keyboard.press("Enter");
+    await expect(invite.getByRole("button", { name: "Reset now" })).toBeFocused();
+    await admin.keyboard.press("Enter");
     await expect(invite.getByRole("status").filter({ hasText: "the old one no longer works" })).toBeVisible();
     await expect(field).not.toHaveValue(copied);
+    await expect(field).toBeFocused();
     await expect(field).toHaveValue(/\/join\/[^/]+$/);
 
     // The old link is refused with a sentence that says what to do.

@@ -35,6 +35,43 @@ async function copyText(text: string, input: HTMLInputElement | null): Promise<b
   }
 }
 
+/**
+ * An inline "are you sure?": its confirm button takes focus when it shows
+ * (the button that opened it is gone), and the caller's ask button takes it
+ * back when it is cancelled.
+ */
+function Confirm(props: { label: string; text: string; cancel: string; confirm: string; busy: boolean; onConfirm: () => void; onCancel: () => void }) {
+  const ok = useRef<HTMLButtonElement>(null);
+  useEffect(() => ok.current?.focus(), []);
+  return (
+    <div class="confirm" role="group" aria-label={props.label}>
+      <p>{props.text}</p>
+      <div class="modal-actions">
+        <button type="button" class="btn" onClick={props.onCancel}>
+          {props.cancel}
+        </button>
+        <button type="button" class="btn danger" ref={ok} disabled={props.busy} onClick={props.onConfirm}>
+          {props.confirm}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Focuses the returned ref's element when flag turns from true to false, or
+ * the element other() names, when it names one.
+ */
+function useFocusAfter(flag: boolean, other?: () => HTMLElement | null) {
+  const ref = useRef<HTMLButtonElement>(null);
+  const was = useRef(flag);
+  useEffect(() => {
+    if (was.current && !flag) (other?.() ?? ref.current)?.focus();
+    was.current = flag;
+  }, [flag]);
+  return ref;
+}
+
 // --- Invite people ---
 
 /** The server's sign-up link, to copy, and to reset when it leaked. */
@@ -45,6 +82,9 @@ export function InvitePeople() {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
+  /** Set by a reset: the new link takes focus, not the ask button. */
+  const wasReset = useRef(false);
+  const ask = useFocusAfter(confirming, () => (wasReset.current ? ((wasReset.current = false), input.current) : null));
   const first = firstRun.value;
   useEffect(() => {
     let live = true;
@@ -69,8 +109,8 @@ export function InvitePeople() {
     try {
       setLink(await api.resetInvite());
       setStatus("A new invite link is ready; the old one no longer works.");
+      wasReset.current = true;
       setConfirming(false);
-      input.current?.focus();
     } catch (e) {
       setError(say(e));
     } finally {
@@ -103,20 +143,18 @@ export function InvitePeople() {
         {error}
       </div>
       {confirming ? (
-        <div class="confirm" role="group" aria-label="Reset the invite link">
-          <p>The current link stops working for anyone who has it. People with accounts are not affected.</p>
-          <div class="modal-actions">
-            <button type="button" class="btn" onClick={() => setConfirming(false)}>
-              Keep this link
-            </button>
-            <button type="button" class="btn danger" disabled={busy} onClick={() => void reset()} autoFocus>
-              Reset now
-            </button>
-          </div>
-        </div>
+        <Confirm
+          label="Reset the invite link"
+          text="The current link stops working for anyone who has it. People with accounts are not affected."
+          cancel="Keep this link"
+          confirm="Reset now"
+          busy={busy}
+          onConfirm={() => void reset()}
+          onCancel={() => setConfirming(false)}
+        />
       ) : (
         <div class="modal-actions">
-          <button type="button" class="btn" disabled={!link} onClick={() => setConfirming(true)}>
+          <button type="button" class="btn" ref={ask} disabled={!link} onClick={() => setConfirming(true)}>
             Reset link
           </button>
           <button type="button" class="btn" onClick={closeDialog}>
@@ -343,6 +381,7 @@ function Sessions() {
   const [status, setStatus] = useState("");
   const [busy, setBusy] = useState(false);
   const [everywhere, setEverywhere] = useState(false);
+  const ask = useFocusAfter(everywhere);
   const head = useId();
 
   const load = async () => {
@@ -423,17 +462,15 @@ function Sessions() {
       )}
       {list && others.length === 0 && <p class="muted small">You are signed in on this device only.</p>}
       {everywhere ? (
-        <div class="confirm" role="group" aria-label="Sign out everywhere">
-          <p>Every device signs out, this one too; you sign in again here.</p>
-          <div class="modal-actions">
-            <button type="button" class="btn" onClick={() => setEverywhere(false)}>
-              Cancel
-            </button>
-            <button type="button" class="btn danger" disabled={busy} autoFocus onClick={() => void endAll()}>
-              Sign out everywhere now
-            </button>
-          </div>
-        </div>
+        <Confirm
+          label="Sign out everywhere"
+          text="Every device signs out, this one too; you sign in again here."
+          cancel="Cancel"
+          confirm="Sign out everywhere now"
+          busy={busy}
+          onConfirm={() => void endAll()}
+          onCancel={() => setEverywhere(false)}
+        />
       ) : (
         <div class="modal-actions wrap">
           {others.length > 0 && (
@@ -441,7 +478,7 @@ function Sessions() {
               Sign out all other sessions
             </button>
           )}
-          <button type="button" class="btn" disabled={busy} onClick={() => setEverywhere(true)}>
+          <button type="button" class="btn" ref={ask} disabled={busy} onClick={() => setEverywhere(true)}>
             Sign out everywhere
           </button>
         </div>
