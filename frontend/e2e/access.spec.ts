@@ -126,7 +126,7 @@ test("the room directory lists, searches and joins public rooms, including one m
   await search.fill("launch");
   await list.getByRole("button", { name: "Join #launch-party" }).click();
   await expect(dir).toBeHidden();
-  await expect(composer(alice, "#launch-party")).toBeVisible();
+  await expect(composer(alice, "#launch-party")).toBeFocused();
   await expect(sidebar.getByRole("button", { name: /^launch-party/ })).toBeVisible();
 
   // Joined rooms say so in the directory, and open instead.

@@ -7,7 +7,7 @@ import { ago, deviceName, orderSessions } from "../lib/access";
 import { api, ApiError } from "../lib/api";
 import { MaxNameLen, MinPasswordLen, type Invite, type Room, type SessionInfo } from "../protocol.gen";
 import { joinRoom, me, openRoom, rooms, signOutEverywhere } from "../state";
-import { closeDialog, Modal } from "./Dialogs";
+import { closeDialog, focusComposerAfter, Modal } from "./Dialogs";
 import { drawerOpen } from "./Sidebar";
 import "./access.css";
 
@@ -207,14 +207,16 @@ export function Directory() {
   const open = async (r: Room) => {
     setError(null);
     if (member(r)) {
+      await openRoom(r.id);
+      focusComposerAfter();
       closeDialog();
       drawerOpen.value = false;
-      await openRoom(r.id);
       return;
     }
     setJoining(r.id);
     try {
       await joinRoom(r.id, false);
+      focusComposerAfter();
       closeDialog();
       drawerOpen.value = false;
     } catch (e) {

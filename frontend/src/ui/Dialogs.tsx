@@ -31,6 +31,11 @@ export const closeDialog = close;
  */
 let focusComposerOnClose = false;
 
+/** Closing the dialog now focuses the composer of the room it opened. */
+export function focusComposerAfter(): void {
+  focusComposerOnClose = true;
+}
+
 export function Dialogs() {
   switch (dialog.value) {
     case "create":
