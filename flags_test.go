@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
+	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -30,4 +33,20 @@ func TestLimitFlagsReachTheServer(t *testing.T) {
 	if _, resp, err := websocket.Dial(context.Background(), url, opts); err == nil || resp == nil || resp.StatusCode != 429 {
 		t.Fatalf("second socket with --max-conns-per-user 1: %v", err)
 	}
+}
+
+// Every flag of serve is in the operations guide's table, with its
+// environment twin.
+func TestEveryFlagIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := newFlagSet("serve", io.Discard)
+	fs.VisitAll(func(fl *flag.Flag) {
+		row := "| `--" + fl.Name + "` | `" + envName(fl.Name) + "` |"
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/operations.md has no row %q", row)
+		}
+	})
 }

@@ -40,12 +40,18 @@ func errCodeOf(out map[string]any) string {
 
 func TestInvitationsByDefault(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.Registration = "" }) // the default
+	if st, out := e.call("GET", "/api/instance", "", nil); st != 200 || out["registration"] != "invite" || out["setup"] != true {
+		t.Fatalf("a new instance: %d %v", st, out)
+	}
 	// The first account of an empty instance needs no invitation.
 	st, out := e.signUp("root", "")
 	if st != 201 || out["user"].(map[string]any)["role"] != "admin" {
 		t.Fatalf("first account: %d %v", st, out)
 	}
 	root := user{Name: "root", Token: out["token"].(string)}
+	if st, out := e.call("GET", "/api/instance", "", nil); st != 200 || out["registration"] != "invite" || out["setup"] != false {
+		t.Fatalf("an instance with its admin: %d %v", st, out)
+	}
 	for _, code := range []string{"", "not-the-code"} {
 		if st, out := e.signUp("stranger", code); st != 403 || errCodeOf(out) != "invite_required" {
 			t.Fatalf("sign-up with code %q: %d %v, want 403 invite_required", code, st, out)

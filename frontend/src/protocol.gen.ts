@@ -236,6 +236,18 @@ export interface Invite {
 }
 
 /**
+ * Instance is what a client needs to know of the server before signing in
+ * (GET /api/instance): who may sign up (registration: "invite", "open" or
+ * "closed") and whether the server has no account yet (setup: the next
+ * sign-up, whatever the mode, creates the administrator). An addition to
+ * the contract.
+ */
+export interface Instance {
+  registration: string;
+  setup: boolean;
+}
+
+/**
  * Directory is a page of the public-room directory (GET
  * /api/rooms/directory); Next is the cursor of the following page, null
  * after the last one.

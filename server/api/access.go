@@ -47,6 +47,25 @@ func (a *api) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// instance answers GET /api/instance, before any sign-in: the registration
+// mode and whether the server still waits for its first account.
+func (a *api) instance(w http.ResponseWriter, r *http.Request) error {
+	setup := false
+	if !a.hasUsers.Load() {
+		some, err := a.opts.Store.HasUsers(r.Context())
+		if err != nil {
+			return err
+		}
+		// Accounts are never deleted: once there is one, there always is.
+		if some {
+			a.hasUsers.Store(true)
+		}
+		setup = !some
+	}
+	writeJSON(w, http.StatusOK, protocol.Instance{Registration: a.opts.Registration, Setup: setup})
+	return nil
+}
+
 // sessions answers GET /api/sessions: the caller's own sessions.
 func (a *api) sessions(w http.ResponseWriter, r *http.Request) error {
 	cur := sessionOf(r)

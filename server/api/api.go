@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -95,6 +96,8 @@ type api struct {
 	writes, uploads *Limiter
 	// creates, joins, invites and dms are the per-user buckets of RoomRates.
 	creates, joins, invites, dms *Limiter
+	// hasUsers is set once an account exists (GET /api/instance).
+	hasUsers atomic.Bool
 }
 
 // RoomRates are per-account limits, per minute (bursts of as many), on the
@@ -187,6 +190,7 @@ func New(opts Options) (http.Handler, error) {
 		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusMethodNotAllowed, protocol.ErrorBody{Error: protocol.ErrorDetail{Code: protocol.CodeBadRequest, Message: "method " + r.Method + " not allowed here"}})
 		})
+		r.Get("/instance", a.handle(a.instance))
 		r.Post("/users", a.handle(a.register))
 		r.Post("/session", a.handle(a.login))
 		r.Group(func(r chi.Router) {

@@ -302,6 +302,8 @@ type Store interface {
 	// open sockets, to close those whose session ended in another process.
 	LiveSessionIDs(ctx context.Context, ids []string) ([]string, error)
 
+	// HasUsers reports whether any account exists.
+	HasUsers(ctx context.Context) (bool, error)
 	// Sessions lists a user's sessions, the most recently used first.
 	Sessions(ctx context.Context, userID string) ([]Session, error)
 	// Directory lists public rooms as viewerID sees them, ordered by name

@@ -10,6 +10,19 @@ import (
 	"minichat/server/store"
 )
 
+// HasUsers reports whether any account exists.
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	q, err := s.reads()
+	if err != nil {
+		return false, fmt.Errorf("has users: %w", err)
+	}
+	var some bool
+	if err := q.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users) AS found`).Scan(&some); err != nil {
+		return false, fmt.Errorf("has users: %w", err)
+	}
+	return some, nil
+}
+
 // directorySQL lists public rooms by name (without regard to case) after a
 // cursor, those whose name starts with a prefix ($3, a LIKE pattern).
 const directorySQL = `SELECT ` + roomCols + ` FROM ` + roomFrom + `
