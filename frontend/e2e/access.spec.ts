@@ -84,6 +84,11 @@ test.describe("on an invite-only server", () => {
     const carol = await visit(new URL(await field.inputValue()).pathname);
     await createAccount(carol, "carol");
     await expect(composer(carol)).toBeVisible();
+    // Opened again while signed in, the link says it is for new accounts.
+    await carol.goto(new URL(await field.inputValue()).pathname);
+    await expect(carol.getByText("You are already signed in as carol")).toBeVisible();
+    await expect(composer(carol)).toBeVisible();
+    expect(new URL(carol.url()).pathname).toBe("/");
   });
 });
 
@@ -138,6 +143,22 @@ test("the room directory lists, searches and joins public rooms, including one m
 
 const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+test("the directory pages past its first 50 rooms", async ({ server, signUp }) => {
+  const bob = await apiRegister(server, "bob");
+  for (let i = 0; i < 55; i++) await apiCreateRoom(server, bob, `room-${String(i).padStart(2, "0")}`);
+  const alice = await signUp("alice");
+  await alice.getByRole("button", { name: "Browse rooms" }).click();
+  const dir = alice.getByRole("dialog", { name: "Browse rooms" });
+  const list = dir.getByRole("list", { name: "Public rooms" });
+  await expect(list.getByRole("listitem")).toHaveCount(50);
+  await expect(dir.getByText("50+ rooms")).toBeVisible();
+  await dir.getByRole("button", { name: "Show more" }).click();
+  // 55 rooms and general, each once, in name order.
+  await expect(list.getByRole("listitem")).toHaveCount(56);
+  await expect(dir.getByRole("button", { name: "Show more" })).toHaveCount(0);
+  await expect(list.getByRole("listitem").last()).toContainText("#room-54");
+});
 
 test("settings list sessions; signing out one and everywhere sends those devices to sign-in", async ({ signUp, signIn }) => {
   const alice = await signUp("alice");

@@ -3,7 +3,7 @@
 // to the socket directly.
 
 import { batch, computed, signal } from "@preact/signals";
-import { onlyInvisible, refusal } from "./lib/access";
+import { joinCode, onlyInvisible, refusal } from "./lib/access";
 import { api, ApiError, signedIn, whenUnauthorized } from "./lib/api";
 import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount, trackMention, unreadMentions } from "./lib/attention";
 import { fileSize, snippet } from "./lib/markup";
@@ -202,6 +202,11 @@ function describe(e: unknown): string {
 export async function boot(): Promise<void> {
   try {
     const { user } = await api.me();
+    // An invite link opened while signed in: it is for new accounts.
+    if (joinCode(location.pathname)) {
+      history.replaceState(null, "", `/${location.hash}`);
+      notify(`You are already signed in as ${user.name}; an invite link is for creating a new account.`);
+    }
     startSession(user);
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) signInNote.value = describe(e);
