@@ -24,6 +24,9 @@ test.describe("on an invite-only server", () => {
 
   test("the first visitor becomes the admin, copies the invite link, and a second person signs up through it", async ({ visit }) => {
     const admin = await visit("/");
+    // A server without accounts asks for its admin, and offers no sign-in.
+    await expect(admin.getByRole("heading", { name: "Set up minichat" })).toBeVisible();
+    await expect(admin.getByRole("button", { name: "Sign in" })).toHaveCount(0);
     await createAccount(admin, "alice");
 
     // The admin is shown the invite link at once.
@@ -43,6 +46,7 @@ test.describe("on an invite-only server", () => {
 
     // Without the link, sign-up says why it is refused.
     const stranger = await visit("/");
+    await expect(stranger.getByText("New here? Open the invite link an admin sent you")).toBeVisible();
     await createAccount(stranger, "mallory");
     await expect(stranger.getByRole("alert")).toHaveText(/invite-only.*invite link/);
     await expect(composer(stranger)).toHaveCount(0);
@@ -89,6 +93,23 @@ test.describe("on an invite-only server", () => {
     await expect(carol.getByText("You are already signed in as carol")).toBeVisible();
     await expect(composer(carol)).toBeVisible();
     expect(new URL(carol.url()).pathname).toBe("/");
+  });
+});
+
+test.describe("on a closed server", () => {
+  test.use({ serverArgs: ["--registration", "closed"] });
+
+  test("the sign-in page offers no sign-up and says who makes accounts", async ({ server, visit }) => {
+    await apiRegister(server, "alice");
+    const page = await visit("/");
+    await expect(page.getByText("Accounts on this server are made by an admin")).toBeVisible();
+    await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
+    await expect(page.getByRole("button", { name: "Create account" })).toHaveCount(0);
+    await signInForm(page, "alice", password);
+    await expect(composer(page)).toBeVisible();
+    // The admin's invite dialog says the link cannot work while sign-up is closed.
+    await page.getByRole("button", { name: "Invite people to minichat" }).click();
+    await expect(page.getByRole("dialog", { name: "Invite people" }).getByText("Sign-up is closed on this server")).toBeVisible();
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, deviceName, doingOf, joinCode, onlyInvisible, orderSessions, refusal, retryAfter, waitText } from "./access";
+import { ago, deviceName, doingOf, joinCode, onlyInvisible, signInCopy, orderSessions, refusal, retryAfter, waitText } from "./access";
 
 describe("joinCode", () => {
   it("reads the code of a sign-up link", () => {
@@ -120,5 +120,30 @@ describe("onlyInvisible", () => {
     expect(onlyInvisible("")).toBe(true);
     expect(onlyInvisible("\u200Bhi")).toBe(false);
     expect(onlyInvisible("👍")).toBe(false);
+  });
+});
+
+describe("signInCopy", () => {
+  it("asks for the admin account on a server without accounts, whatever the mode", () => {
+    for (const registration of ["invite", "open", "closed"]) {
+      const c = signInCopy({ registration, setup: true }, null);
+      expect(c.heading).toBe("Set up minichat");
+      expect([c.registerFirst, c.canRegister, c.canSignIn]).toEqual([true, true, false]);
+    }
+  });
+  it("puts sign-up first on an invite link", () => {
+    const c = signInCopy({ registration: "invite", setup: false }, "abc");
+    expect(c.heading).toBe("You’re invited");
+    expect([c.registerFirst, c.canRegister, c.canSignIn]).toEqual([true, true, true]);
+  });
+  it("offers no sign-up on a closed server, and says who makes accounts", () => {
+    const c = signInCopy({ registration: "closed", setup: false }, null);
+    expect([c.canRegister, c.canSignIn]).toEqual([false, true]);
+    expect(c.hint).toMatch(/made by an admin/);
+  });
+  it("points to the invite link on an invite-only server", () => {
+    expect(signInCopy({ registration: "invite", setup: false }, null).hint).toMatch(/invite link/);
+    expect(signInCopy({ registration: "open", setup: false }, null).hint).toBe("");
+    expect(signInCopy(null, null).canRegister).toBe(true);
   });
 });

@@ -187,3 +187,82 @@ export function doingOf(method: string, path: string): Doing {
 export function onlyInvisible(text: string): boolean {
   return /^[\s\p{Cf}]*$/u.test(text);
 }
+
+/** What the sign-in page says and offers. */
+export interface SignInCopy {
+  heading: string;
+  lead: string;
+  hint: string;
+  /** Create account is the primary action (first run, invite link). */
+  registerFirst: boolean;
+  /** Create account is offered at all. */
+  canRegister: boolean;
+  /** Sign in is offered (not while the server has no account). */
+  canSignIn: boolean;
+}
+
+/**
+ * The sign-in page's words for the server's registration mode and setup
+ * state (GET /api/instance; null while unknown) and an invite code from
+ * the address.
+ */
+export function signInCopy(instance: { registration: string; setup: boolean } | null, code: string | null): SignInCopy {
+  if (instance?.setup) {
+    return {
+      heading: "Set up minichat",
+      lead: "Nobody has an account here yet. Create the first one: it becomes the admin, who invites everyone else.",
+      hint: "",
+      registerFirst: true,
+      canRegister: true,
+      canSignIn: false,
+    };
+  }
+  if (code) {
+    return {
+      heading: "You’re invited",
+      lead: "Choose a username and a password to create your account. Already have one? Sign in instead.",
+      hint: "This invite link comes from an admin of this server.",
+      registerFirst: true,
+      canRegister: instance?.registration !== "closed",
+      canSignIn: true,
+    };
+  }
+  switch (instance?.registration) {
+    case "closed":
+      return {
+        heading: "Welcome",
+        lead: "Sign in to join your team’s rooms.",
+        hint: "Accounts on this server are made by an admin: ask one for yours.",
+        registerFirst: false,
+        canRegister: false,
+        canSignIn: true,
+      };
+    case "open":
+      return {
+        heading: "Welcome",
+        lead: "Sign in, or create an account to join your team’s rooms.",
+        hint: "",
+        registerFirst: false,
+        canRegister: true,
+        canSignIn: true,
+      };
+    case "invite":
+      return {
+        heading: "Welcome",
+        lead: "Sign in to join your team’s rooms.",
+        hint: "New here? Open the invite link an admin sent you to create your account.",
+        registerFirst: false,
+        canRegister: true,
+        canSignIn: true,
+      };
+    default:
+      return {
+        heading: "Welcome",
+        lead: "Sign in, or create an account to join your team’s rooms.",
+        hint: "New here? Ask an admin for an invite link. On a brand-new server, the first account created is its admin.",
+        registerFirst: false,
+        canRegister: true,
+        canSignIn: true,
+      };
+  }
+}

@@ -1,7 +1,7 @@
 // The HTTP API (PROTOCOL.md §1). The browser relies on the HttpOnly session
 // cookie the server sets; the token in the answer is not kept.
 
-import type { Directory, ErrorBody, Invite, Message, SessionInfo, User, Room } from "../protocol.gen";
+import type { Directory, ErrorBody, Instance, Invite, Message, SessionInfo, User, Room } from "../protocol.gen";
 import { doingOf, refusal, retryAfter } from "./access";
 
 /** An error answer of the API, or a network failure (status 0). */
@@ -87,6 +87,8 @@ export const api = {
     if (before !== undefined) q.set("before", String(before));
     return call<Page>("GET", `/api/rooms/${encodeURIComponent(id)}/messages?${q}`);
   },
+  /** Registration mode and first-run state, before any sign-in. */
+  instance: () => call<Instance>("GET", "/api/instance"),
   inviteLink: () => call<Invite>("GET", "/api/invite"),
   resetInvite: () => call<Invite>("POST", "/api/invite/reset"),
   sessions: () => call<{ sessions: SessionInfo[] }>("GET", "/api/sessions"),

@@ -77,6 +77,7 @@ function useFocusAfter(flag: boolean, other?: () => HTMLElement | null) {
 /** The server's sign-up link, to copy, and to reset when it leaked. */
 export function InvitePeople() {
   const [link, setLink] = useState<Invite | null>(null);
+  const [mode, setMode] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState("");
   const [confirming, setConfirming] = useState(false);
@@ -91,6 +92,10 @@ export function InvitePeople() {
     api.inviteLink().then(
       (l) => live && setLink(l),
       (e: unknown) => live && setError(say(e)),
+    );
+    api.instance().then(
+      (i) => live && setMode(i.registration),
+      () => undefined,
     );
     return () => {
       live = false;
@@ -142,6 +147,10 @@ export function InvitePeople() {
       <div class="form-error" role="alert">
         {error}
       </div>
+      {mode === "closed" && (
+        <p class="note">Sign-up is closed on this server (--registration closed): the link works only once it is set to invite.</p>
+      )}
+      {mode === "open" && <p class="muted small">Sign-up is open on this server: people can also create an account without the link.</p>}
       {confirming ? (
         <Confirm
           label="Reset the invite link"

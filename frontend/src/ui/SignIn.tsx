@@ -1,7 +1,7 @@
-import { useState } from "preact/hooks";
-import { joinCode } from "../lib/access";
+import { useEffect, useState } from "preact/hooks";
+import { joinCode, signInCopy } from "../lib/access";
 import { api, ApiError } from "../lib/api";
-import { MaxNameLen, MinPasswordLen } from "../protocol.gen";
+import { MaxNameLen, MinPasswordLen, type Instance } from "../protocol.gen";
 import { signInNote, startSession } from "../state";
 import { firstRun } from "./Access";
 import { openDialog } from "./Dialogs";
@@ -20,6 +20,12 @@ export function SignIn() {
   /** Which field the error is about, for aria-invalid. */
   const [bad, setBad] = useState<"username" | "password" | "both" | null>(null);
   const [busy, setBusy] = useState(false);
+  const [instance, setInstance] = useState<Instance | null>(null);
+  useEffect(() => {
+    // Unknown (an older server, no network): the page offers everything.
+    api.instance().then(setInstance, () => undefined);
+  }, []);
+  const copy = signInCopy(instance, code);
 
   async function submit(e: SubmitEvent) {
     e.preventDefault();
@@ -64,12 +70,8 @@ export function SignIn() {
           <span class="brand-mark" aria-hidden="true" />
           minichat
         </div>
-        <h1>{code ? "You’re invited" : "Welcome"}</h1>
-        <p class="muted">
-          {code
-            ? "Choose a username and a password to create your account. Already have one? Sign in instead."
-            : "Sign in, or create an account to join your team’s rooms."}
-        </p>
+        <h1>{copy.heading}</h1>
+        <p class="muted">{copy.lead}</p>
         {signInNote.value && (
           <p class="note" role="status">
             {signInNote.value}
@@ -109,32 +111,33 @@ export function SignIn() {
             {error}
           </div>
           <div class="signin-actions">
-            {code ? (
+            {/* Keyed: when the server's answer reorders them, a button never turns into the other. */}
+            {copy.registerFirst ? (
               <>
-                <button class="btn primary" type="submit" value="register" disabled={busy}>
+                <button key="register" class="btn primary" type="submit" value="register" disabled={busy}>
                   Create account
                 </button>
-                <button class="btn" type="submit" value="signin" disabled={busy}>
-                  Sign in
-                </button>
+                {copy.canSignIn && (
+                  <button key="signin" class="btn" type="submit" value="signin" disabled={busy}>
+                    Sign in
+                  </button>
+                )}
               </>
             ) : (
               <>
-                <button class="btn primary" type="submit" value="signin" disabled={busy}>
+                <button key="signin" class="btn primary" type="submit" value="signin" disabled={busy}>
                   Sign in
                 </button>
-                <button class="btn" type="submit" value="register" disabled={busy}>
-                  Create account
-                </button>
+                {copy.canRegister && (
+                  <button key="register" class="btn" type="submit" value="register" disabled={busy}>
+                    Create account
+                  </button>
+                )}
               </>
             )}
           </div>
         </form>
-        <p class="muted signin-hint">
-          {code
-            ? "This invite link comes from an admin of this server."
-            : "New here? Ask an admin for an invite link. On a brand-new server, the first account created is its admin."}
-        </p>
+        {copy.hint && <p class="muted signin-hint">{copy.hint}</p>}
       </div>
     </main>
   );
