@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"minichat/server/auth"
 	"minichat/server/chat"
 	"minichat/server/protocol"
@@ -173,11 +175,14 @@ func (a *api) requireAuth(next http.Handler) http.Handler {
 			return
 		}
 		if now := time.Now(); now.Sub(sess.LastSeen) > touchEvery(a.opts.SessionIdle) {
+			// Recording the use is no reason to fail the request: reads
+			// go on while the database refuses writes, and the next
+			// request tries again.
 			if err := a.opts.Chat.TouchSessions(r.Context(), []string{sess.ID}, now); err != nil {
-				writeError(w, r, err)
-				return
+				zerolog.Ctx(r.Context()).Warn().Err(err).Msg("cannot record the session's use")
+			} else {
+				sess.LastSeen = now
 			}
-			sess.LastSeen = now
 		}
 		logUser(r, sess.User.Name)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))

@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base32"
 	"errors"
 	"strings"
@@ -59,21 +58,6 @@ func (s *Service) SignUp(ctx context.Context, mode, name, password, code string)
 	})
 }
 
-// mayRegister: who may sign up on an instance that has accounts already.
-// want is the instance's invitation code ("" when there is none).
-func mayRegister(mode, code, want string) error {
-	switch mode {
-	case RegistrationOpen:
-		return nil
-	case RegistrationInvite:
-		if code == "" || want == "" || subtle.ConstantTimeCompare([]byte(code), []byte(want)) != 1 {
-			return protocol.Errorf(protocol.CodeInviteRequired, "sign-up needs a valid invitation link; ask someone on this server for one")
-		}
-		return nil
-	}
-	return protocol.Errorf(protocol.CodeForbidden, "registration is closed; ask an administrator for an account")
-}
-
 // InviteCode returns the instance's invitation code, making one on first
 // use; reset replaces it, and the old one is refused from then on. Admins
 // only (forbidden otherwise).
@@ -88,8 +72,8 @@ func (s *Service) InviteCode(ctx context.Context, user protocol.User, reset bool
 		if err != nil {
 			return nil, err
 		}
-		if a.Role != protocol.RoleAdmin {
-			return nil, protocol.Errorf(protocol.CodeForbidden, "only an administrator may see or reset the invitation link")
+		if err := mayShareSignUp(a.User); err != nil {
+			return nil, err
 		}
 		code, err = tx.Setting(inviteKey)
 		if err == nil && !reset {
@@ -113,16 +97,18 @@ func (s *Service) Sessions(ctx context.Context, user protocol.User) ([]store.Ses
 // EndSessionOf ends one of the user's own sessions; another user's session
 // is not found, exactly like an unknown id.
 func (s *Service) EndSessionOf(ctx context.Context, user protocol.User, sessionID string) error {
-	noSuch := protocol.Errorf(protocol.CodeNotFound, "no such session")
 	if !protocol.ValidID(sessionID) {
-		return noSuch
+		return errSessionNotFound()
 	}
 	return s.write(ctx, "session", nil, func(tx store.Tx) ([]store.Event, error) {
 		sess, err := tx.Session(sessionID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && sess.User.ID != user.ID) {
-			return nil, noSuch
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errSessionNotFound()
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := mayEndSession(sess, user); err != nil {
 			return nil, err
 		}
 		return nil, tx.DeleteSession(sessionID)
@@ -195,12 +181,6 @@ func (s *Service) ExpireSessions(ctx context.Context, now time.Time, idle, max t
 	return ids, err
 }
 
-// SessionExpired reports whether a session has outlived idle or max (zero
-// or negative: no such bound) at now.
-func SessionExpired(sess store.Session, now time.Time, idle, max time.Duration) bool {
-	return (idle > 0 && now.Sub(sess.LastSeen) > idle) || (max > 0 && now.Sub(sess.CreatedAt) > max)
-}
-
 // Directory pages through the public rooms by name: at most limit
 // (1..protocol.MaxDirectory) whose name starts with prefix, after the
 // cursor (a name; "" from the first). next is the cursor of the next page,
@@ -241,14 +221,6 @@ func (s *Service) CheckQuota(ctx context.Context, user protocol.User, size, quot
 		return codeErr(err, "uploads")
 	}
 	return mayUpload(used, size, quota)
-}
-
-// mayUpload: an upload may not take the account's files past its quota.
-func mayUpload(used, size, quota int64) error {
-	if quota > 0 && used+size > quota {
-		return protocol.Errorf(protocol.CodeQuotaExceeded, "this upload would take your files past your quota of %d bytes (%d in use); delete messages with files or wait for unsent uploads to expire", quota, used)
-	}
-	return nil
 }
 
 // CleanUploads deletes the records of files no message carries, uploaded

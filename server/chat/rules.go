@@ -1,6 +1,9 @@
 package chat
 
 import (
+	"crypto/subtle"
+	"time"
+
 	"minichat/server/protocol"
 	"minichat/server/store"
 )
@@ -175,3 +178,52 @@ func maySignIn(a store.Account) error {
 func joinedText(name string) string  { return name + " joined" }
 func leftText(name string) string    { return name + " left" }
 func createdText(name string) string { return name + " created the room" }
+
+// mayShareSignUp: the invitation link (reading it, resetting it) is an
+// administrator's.
+func mayShareSignUp(u protocol.User) error {
+	if u.Role != protocol.RoleAdmin {
+		return protocol.Errorf(protocol.CodeForbidden, "only an administrator may see or reset the invitation link")
+	}
+	return nil
+}
+
+func errSessionNotFound() error { return protocol.Errorf(protocol.CodeNotFound, "no such session") }
+
+// mayEndSession: a user ends their own sessions; anyone else's is not
+// found, exactly like an unknown id.
+func mayEndSession(sess store.Session, user protocol.User) error {
+	if sess.User.ID != user.ID {
+		return errSessionNotFound()
+	}
+	return nil
+}
+
+// mayRegister: who may sign up on an instance that has accounts already.
+// want is the instance's invitation code ("" when there is none).
+func mayRegister(mode, code, want string) error {
+	switch mode {
+	case RegistrationOpen:
+		return nil
+	case RegistrationInvite:
+		if code == "" || want == "" || subtle.ConstantTimeCompare([]byte(code), []byte(want)) != 1 {
+			return protocol.Errorf(protocol.CodeInviteRequired, "sign-up needs a valid invitation link; ask someone on this server for one")
+		}
+		return nil
+	}
+	return protocol.Errorf(protocol.CodeForbidden, "registration is closed; ask an administrator for an account")
+}
+
+// mayUpload: an upload may not take the account's files past its quota.
+func mayUpload(used, size, quota int64) error {
+	if quota > 0 && used+size > quota {
+		return protocol.Errorf(protocol.CodeQuotaExceeded, "this upload would take your files past your quota of %d bytes (%d in use); delete messages with files or wait for unsent uploads to expire", quota, used)
+	}
+	return nil
+}
+
+// SessionExpired reports whether a session has outlived idle or max (zero
+// or negative: no such bound) at now.
+func SessionExpired(sess store.Session, now time.Time, idle, max time.Duration) bool {
+	return (idle > 0 && now.Sub(sess.LastSeen) > idle) || (max > 0 && now.Sub(sess.CreatedAt) > max)
+}

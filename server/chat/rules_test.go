@@ -2,6 +2,7 @@ package chat
 
 import (
 	"testing"
+	"time"
 
 	"minichat/server/protocol"
 	"minichat/server/store"
@@ -111,6 +112,24 @@ func TestRules(t *testing.T) {
 		// Signing in: not while disabled.
 		{"sign in", maySignIn(store.Account{User: alice}), ""},
 		{"sign in, disabled", maySignIn(store.Account{User: alice, Disabled: true}), protocol.CodeForbidden},
+		// Signing up, on an instance with accounts (the first is always
+		// allowed): by mode, and in invite mode with the current code.
+		{"sign up, open", mayRegister(RegistrationOpen, "", ""), ""},
+		{"sign up, invite, the code", mayRegister(RegistrationInvite, "c0de", "c0de"), ""},
+		{"sign up, invite, no code", mayRegister(RegistrationInvite, "", "c0de"), protocol.CodeInviteRequired},
+		{"sign up, invite, another code", mayRegister(RegistrationInvite, "old", "c0de"), protocol.CodeInviteRequired},
+		{"sign up, invite, none made yet", mayRegister(RegistrationInvite, "", ""), protocol.CodeInviteRequired},
+		{"sign up, closed", mayRegister(RegistrationClosed, "c0de", "c0de"), protocol.CodeForbidden},
+		// The invitation link: admins only.
+		{"invitation link, admin", mayShareSignUp(admin), ""},
+		{"invitation link, member", mayShareSignUp(alice), protocol.CodeForbidden},
+		// Sessions: one's own only; another's is not found.
+		{"end own session", mayEndSession(store.Session{User: alice}, alice), ""},
+		{"end another's session", mayEndSession(store.Session{User: bob}, alice), protocol.CodeNotFound},
+		// Uploads: within the quota, to the byte.
+		{"upload within the quota", mayUpload(60, 40, 100), ""},
+		{"upload past the quota", mayUpload(60, 41, 100), protocol.CodeQuotaExceeded},
+		{"upload without a quota", mayUpload(1<<40, 1, 0), ""},
 	}
 	for _, r := range rows {
 		got := ""
@@ -123,6 +142,10 @@ func TestRules(t *testing.T) {
 	}
 
 	// The rules that answer a value.
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	session := func(created, seen time.Duration) store.Session {
+		return store.Session{CreatedAt: now.Add(created), LastSeen: now.Add(seen)}
+	}
 	for _, c := range []struct {
 		rule      string
 		got, want any
@@ -135,6 +158,10 @@ func TestRules(t *testing.T) {
 		{"an account made admin", role(false, true), protocol.RoleAdmin},
 		{"what a user may see", scope(alice), store.Scope{UserID: alice.ID, Public: true}},
 		{"a DM's key", dmKey("u_b", "u_a"), "u_a|u_b"},
+		{"a session in use", SessionExpired(session(-time.Hour, -time.Minute), now, time.Hour, 24*time.Hour), false},
+		{"a session idle too long", SessionExpired(session(-3*time.Hour, -2*time.Hour), now, time.Hour, 24*time.Hour), true},
+		{"a session too old", SessionExpired(session(-25*time.Hour, -time.Second), now, time.Hour, 24*time.Hour), true},
+		{"a session without bounds", SessionExpired(session(-1e6*time.Hour, -1e5*time.Hour), now, -1, -1), false},
 		{"a DM's key, from the other side", dmKey("u_a", "u_b"), "u_a|u_b"},
 		{"joined", joinedText("alice"), "alice joined"},
 		{"left", leftText("alice"), "alice left"},

@@ -84,16 +84,19 @@ func (b *Blobs) Put(r io.Reader, max int64) (Blob, error) {
 	if n > max {
 		return Blob{}, ErrTooLarge
 	}
+	blob := Blob{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, Head: head.b}
+	dst := b.path(blob.SHA256)
+	if _, err := os.Stat(dst); err == nil {
+		// The same content is there already (and was synced when it
+		// came): the deferred cleanup drops ours, which need not reach
+		// the disk at all.
+		return blob, nil
+	}
 	if err := f.Sync(); err != nil {
 		return Blob{}, fmt.Errorf("store upload: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return Blob{}, fmt.Errorf("store upload: %w", err)
-	}
-	blob := Blob{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, Head: head.b}
-	dst := b.path(blob.SHA256)
-	if _, err := os.Stat(dst); err == nil {
-		return blob, nil // the same content is there already; the deferred cleanup drops ours
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return Blob{}, fmt.Errorf("store upload: %w", err)
