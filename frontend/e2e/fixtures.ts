@@ -37,7 +37,9 @@ interface Fixtures {
   /** Opens a new browser context and registers name through the sign-in form. */
   signUp: (name: string, opts?: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number } }) => Promise<Page>;
   /** Opens a new browser context for an existing user, signed in through the API. */
-  signIn: (name: string, opts?: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number } }) => Promise<Page>;
+  signIn: (name: string, opts?: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number }; userAgent?: string }) => Promise<Page>;
+  /** Opens a new browser context at path, signed in as nobody (the clipboard allowed). */
+  visit: (path?: string, opts?: { viewport?: { width: number; height: number } }) => Promise<Page>;
 }
 
 /** Fails the test on any CSP violation or uncaught error in the page. */
@@ -48,9 +50,11 @@ function watch(page: Page, problems: string[]): void {
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
 }
 
-async function newPage(browser: Browser, server: Server, contexts: BrowserContext[], problems: string[], opts: Parameters<Fixtures["signUp"]>[1] = {}) {
+async function newPage(browser: Browser, server: Server, contexts: BrowserContext[], problems: string[], opts: Parameters<Fixtures["signUp"]>[1] & { permissions?: string[]; userAgent?: string } = {}) {
   const context = await browser.newContext({
     baseURL: server.url,
+    permissions: opts.permissions,
+    userAgent: opts.userAgent,
     colorScheme: opts.colorScheme ?? "light",
     viewport: opts.viewport ?? { width: 1280, height: 800 },
     reducedMotion: "reduce",
@@ -78,6 +82,13 @@ export const test = base.extend<Fixtures>({
       await page.getByLabel("Password").fill(password);
       await page.getByRole("button", { name: "Create account" }).click();
       await expect(page.getByRole("textbox", { name: "Message #general" })).toBeVisible();
+      // The first account (the admin) is shown the invite link first.
+      const me = (await (await page.request.get("/api/me")).json()) as { user: { role: string } };
+      if (me.user.role === "admin") {
+        const invite = page.getByRole("dialog", { name: "Invite people" });
+        await invite.getByRole("button", { name: "Done" }).click();
+        await expect(invite).toBeHidden();
+      }
       return page;
     });
     for (const c of contexts) await c.close().catch(() => undefined);
@@ -92,6 +103,17 @@ export const test = base.extend<Fixtures>({
       expect(res.status()).toBe(200);
       await page.goto("/");
       await expect(page.getByRole("textbox", { name: /^Message / })).toBeVisible();
+      return page;
+    });
+    for (const c of contexts) await c.close().catch(() => undefined);
+    expect(problems).toEqual([]);
+  },
+  visit: async ({ browser, server }, use) => {
+    const contexts: BrowserContext[] = [];
+    const problems: string[] = [];
+    await use(async (path = "/", opts) => {
+      const page = await newPage(browser, server, contexts, problems, { ...opts, permissions: ["clipboard-read", "clipboard-write"] });
+      await page.goto(path);
       return page;
     });
     for (const c of contexts) await c.close().catch(() => undefined);

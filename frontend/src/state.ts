@@ -3,7 +3,8 @@
 // to the socket directly.
 
 import { batch, computed, signal } from "@preact/signals";
-import { api, ApiError, signedIn } from "./lib/api";
+import { joinCode, onlyInvisible, refusal } from "./lib/access";
+import { api, ApiError, signedIn, whenUnauthorized } from "./lib/api";
 import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount, trackMention, unreadMentions } from "./lib/attention";
 import { fileSize, snippet } from "./lib/markup";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
@@ -90,8 +91,9 @@ export const titleUnread = computed(() => titleCount(rooms.value.values(), (id) 
 
 export const activeRoom = computed(() => (activeId.value ? rooms.value.get(activeId.value) ?? null : null));
 
+/** The rooms the reader belongs to; other public rooms are in the directory. */
 export const sortedRooms = computed(() => {
-  const list = [...rooms.value.values()].filter((r) => r.kind !== "dm");
+  const list = [...rooms.value.values()].filter((r) => r.kind !== "dm" && r.member);
   return list.sort((a, b) => Number(b.member) - Number(a.member) || a.name.localeCompare(b.name));
 });
 
@@ -202,6 +204,11 @@ function describe(e: unknown): string {
 export async function boot(): Promise<void> {
   try {
     const { user } = await api.me();
+    // An invite link opened while signed in: it is for new accounts.
+    if (joinCode(location.pathname)) {
+      history.replaceState(null, "", `/${location.hash}`);
+      notify(`You are already signed in as ${user.name}; an invite link is for creating a new account.`);
+    }
     startSession(user);
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) signInNote.value = describe(e);
@@ -241,9 +248,15 @@ export function startSession(user: User): void {
   });
   socket.start();
   typingSweep = setInterval(sweepTyping, 1000);
+  // A 401 on any call means the session ended elsewhere (signed out
+  // everywhere, password changed, expired): back to the sign-in form.
+  whenUnauthorized(() => {
+    if (me.value) endSession("Your session has ended. Sign in again to continue.");
+  });
 }
 
 function endSession(note: string | null): void {
+  whenUnauthorized(null);
   socket?.stop();
   socket = null;
   for (const a of aborts.values()) a();
@@ -268,6 +281,12 @@ function endSession(note: string | null): void {
     flash.value = null;
     signInNote.value = note;
   });
+}
+
+/** Ends every session of the reader, this one included. */
+export async function signOutEverywhere(): Promise<void> {
+  await api.endAllSessions();
+  endSession("You are signed out on every device.");
 }
 
 export async function signOut(): Promise<void> {
@@ -345,7 +364,7 @@ function onFrame(f: ServerFrame): void {
       break;
     case "error":
       // Refused sends show on the message; refused edits, deletes and reactions here.
-      if (!f.ref || f.ref.startsWith("op-")) notify(f.message);
+      if (!f.ref || f.ref.startsWith("op-")) notify(refusal(f.code, 0, f.message, "other", f.retry_after_ms));
       break;
     case "history":
       break;
@@ -602,6 +621,10 @@ export function markRead(id: string): void {
 export function sendMessage(room: string, text: string): boolean {
   const { attachments, waiting } = sendable(uploads.value.get(room) ?? []);
   if (waiting || (!text && attachments.length === 0) || !socket) return false;
+  if (attachments.length === 0 && onlyInvisible(text)) {
+    notify("This message has only invisible characters; write something a reader can see.");
+    return false;
+  }
   const reply = replyTo.value.get(room);
   socket.send(room, text, { attachments, replyTo: reply?.id });
   if (reply) replyTo.value = without(replyTo.value, room);
@@ -755,7 +778,8 @@ export async function createRoom(name: string, isPrivate: boolean): Promise<void
   await openRoom(room.id);
 }
 
-export async function joinRoom(id: string): Promise<void> {
+/** Joins a room and opens it; a refusal is a toast, or thrown when report is false. */
+export async function joinRoom(id: string, report = true): Promise<void> {
   try {
     const { room } = await api.join(id);
     upsertRoom(room);
@@ -763,6 +787,7 @@ export async function joinRoom(id: string): Promise<void> {
     updateLog(id, () => emptyLog());
     await openRoom(id);
   } catch (e) {
+    if (!report) throw e;
     notify(describe(e));
   }
 }

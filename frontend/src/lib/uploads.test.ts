@@ -103,4 +103,16 @@ describe("upload", () => {
     s.xhr.answer(201, "not json");
     await expect(s.u.done).rejects.toThrow("not understood");
   });
+
+  it("says what to do when the quota, the disk or the rate refuses", async () => {
+    let s = start("q.bin");
+    s.xhr.answer(413, { error: { code: "quota_exceeded", message: "upload quota exceeded" } });
+    await expect(s.u.done).rejects.toThrow(/^“q\.bin” was not uploaded\. You have used all the file storage/);
+    s = start("d.bin");
+    s.xhr.answer(507, { error: { code: "insufficient_storage", message: "low disk" } });
+    await expect(s.u.done).rejects.toThrow("“d.bin” was not uploaded. The server is almost out of disk space");
+    s = start("r.bin");
+    s.xhr.answer(429, { error: { code: "rate_limited", message: "slow down" } });
+    await expect(s.u.done).rejects.toThrow("“r.bin” was not uploaded. You have uploaded many files in a short time. Wait a moment and try again.");
+  });
 });

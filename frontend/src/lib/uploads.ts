@@ -3,6 +3,7 @@
 // request is injected so the tests drive it by hand.
 
 import type { Attachment, ErrorBody } from "../protocol.gen";
+import { refusal, retryAfter } from "./access";
 
 export interface Upload {
   /** Local key, unique in the list. */
@@ -72,6 +73,8 @@ export interface RequestLike {
   status: number;
   responseText: string;
   withCredentials: boolean;
+  /** Optional so test doubles may leave it out. */
+  getResponseHeader?(name: string): string | null;
   upload: { onprogress: ((ev: { loaded: number; total: number; lengthComputable: boolean }) => void) | null };
   onload: (() => void) | null;
   onerror: (() => void) | null;
@@ -90,12 +93,17 @@ export class UploadError extends Error {
 }
 
 /** The user-facing reason an upload of name failed with status and body. */
-export function uploadFailure(name: string, status: number, body: string): string {
+export function uploadFailure(name: string, status: number, body: string, retryAfterMs?: number): string {
   let server = "";
+  let code = "";
   try {
-    server = (JSON.parse(body) as ErrorBody).error.message;
+    ({ message: server, code } = (JSON.parse(body) as ErrorBody).error);
   } catch {
     /* not a JSON error */
+  }
+  // Quota, disk and rate refusals say what to do, not just "no".
+  if (code === "quota_exceeded" || code === "insufficient_storage" || code === "rate_limited" || status === 507 || status === 429) {
+    return `“${name}” was not uploaded. ${refusal(code, status, server, "upload", retryAfterMs)}`;
   }
   if (status === 413) return `“${name}” is too large to upload${server ? ` (${server})` : ""}.`;
   if (status === 0) return `“${name}” could not be uploaded: the server cannot be reached.`;
@@ -129,7 +137,7 @@ export function upload(
         }
         return reject(new UploadError(xhr.status, `“${file.name}” could not be uploaded: the server’s answer was not understood.`));
       }
-      reject(new UploadError(xhr.status, uploadFailure(file.name, xhr.status, xhr.responseText)));
+      reject(new UploadError(xhr.status, uploadFailure(file.name, xhr.status, xhr.responseText, retryAfter(xhr.getResponseHeader?.("Retry-After") ?? null))));
     };
     xhr.onerror = () => reject(new UploadError(0, uploadFailure(file.name, 0, "")));
     xhr.onabort = () => reject(new UploadError(0, `Upload of “${file.name}” cancelled.`));

@@ -5,9 +5,10 @@ import { ApiError } from "../lib/api";
 import { stampLabel } from "../lib/format";
 import { highlight, snippet } from "../lib/markup";
 import { MaxNameLen, MaxSearchQuery, MaxStatusText, type Message } from "../protocol.gen";
+import { Directory, InvitePeople, Settings } from "./Access";
 import { activeRoom, createRoom, invite, jumpTo, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
-export type DialogKind = "create" | "invite" | "dm" | "status" | "search";
+export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings";
 
 /** The open dialog, if any. */
 export const dialog = signal<DialogKind | null>(null);
@@ -20,6 +21,8 @@ function close(): void {
   dialog.value = null;
 }
 
+export const closeDialog = close;
+
 /**
  * Set by a dialog whose action opened a room: focus then goes to that room's
  * composer instead of back to the button that opened the dialog. (While the
@@ -27,6 +30,11 @@ function close(): void {
  * focus by itself.)
  */
 let focusComposerOnClose = false;
+
+/** Closing the dialog now focuses the composer of the room it opened. */
+export function focusComposerAfter(): void {
+  focusComposerOnClose = true;
+}
 
 export function Dialogs() {
   switch (dialog.value) {
@@ -40,13 +48,19 @@ export function Dialogs() {
       return <Status />;
     case "search":
       return <Search />;
+    case "people":
+      return <InvitePeople />;
+    case "directory":
+      return <Directory />;
+    case "settings":
+      return <Settings />;
     default:
       return null;
   }
 }
 
 /** A modal <dialog>: focus moves in, Escape closes, focus returns after. */
-function Modal(props: { title: string; children: ComponentChildren; description?: string }) {
+export function Modal(props: { title: string; children: ComponentChildren; description?: string; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
   const mounted = useRef(false);
   const titleId = useId();
@@ -69,7 +83,7 @@ function Modal(props: { title: string; children: ComponentChildren; description?
     if (mounted.current) close();
   };
   return (
-    <dialog ref={ref} class="modal" aria-labelledby={titleId} onClose={ifMounted} onCancel={ifMounted}>
+    <dialog ref={ref} class={`modal${props.wide ? " wide" : ""}`} aria-labelledby={titleId} onClose={ifMounted} onCancel={ifMounted}>
       <h2 id={titleId}>{props.title}</h2>
       {props.description && <p class="muted">{props.description}</p>}
       {props.children}

@@ -21,7 +21,7 @@ import {
 } from "../state";
 import { Avatar } from "./Avatar";
 import { openDialog } from "./Dialogs";
-import { Bell, Hash, Lock, LogOut, Plus } from "./icons";
+import { Bell, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
 
 /** The sidebar is a drawer on narrow screens. */
 export const drawerOpen = signal(false);
@@ -144,6 +144,17 @@ export function Sidebar() {
         </div>
       )}
 
+      {user?.role === "admin" && (
+        <div class="sidebar-actions">
+          <button class="nav-item" onClick={() => openDialog("people")}>
+            <span class="nav-icon">
+              <UserPlus />
+            </span>
+            <span class="nav-label">Invite people to minichat</span>
+          </button>
+        </div>
+      )}
+
       <div class="sidebar-scroll">
         <section aria-labelledby="h-rooms">
           <div class="section-head">
@@ -156,6 +167,14 @@ export function Sidebar() {
             {sortedRooms.value.map((r) => (
               <RoomItem key={r.id} room={r} />
             ))}
+            <li>
+              <button class="nav-item" onClick={() => openDialog("directory")}>
+                <span class="nav-icon">
+                  <Compass />
+                </span>
+                <span class="nav-label">Browse rooms</span>
+              </button>
+            </li>
           </ul>
         </section>
 
@@ -211,6 +230,9 @@ export function Sidebar() {
               <span class="me-name">{user.name}</span>
               <span class="me-status">{mine?.status === "away" ? mine.text || "Away" : mine?.text || "Active"}</span>
             </span>
+          </button>
+          <button class="icon-btn" aria-label="Settings" title="Settings" onClick={() => openDialog("settings")}>
+            <Gear />
           </button>
           <button class="icon-btn" aria-label="Sign out" title="Sign out" onClick={() => void signOut()}>
             <LogOut />

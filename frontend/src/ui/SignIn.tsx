@@ -1,18 +1,31 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { joinCode, signInCopy } from "../lib/access";
 import { api, ApiError } from "../lib/api";
-import { MaxNameLen, MinPasswordLen } from "../protocol.gen";
+import { MaxNameLen, MinPasswordLen, type Instance } from "../protocol.gen";
 import { signInNote, startSession } from "../state";
+import { firstRun } from "./Access";
+import { openDialog } from "./Dialogs";
 
 const namePattern = /^[A-Za-z0-9_.-]{1,32}$/;
 
-/** One form to sign in or create an account. */
+/**
+ * One form to sign in or create an account. Opened at /join/<code> (an
+ * invite link) it creates accounts with that code.
+ */
 export function SignIn() {
+  const [code] = useState(() => joinCode(location.pathname));
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   /** Which field the error is about, for aria-invalid. */
   const [bad, setBad] = useState<"username" | "password" | "both" | null>(null);
   const [busy, setBusy] = useState(false);
+  const [instance, setInstance] = useState<Instance | null>(null);
+  useEffect(() => {
+    // Unknown (an older server, no network): the page offers everything.
+    api.instance().then(setInstance, () => undefined);
+  }, []);
+  const copy = signInCopy(instance, code);
 
   async function submit(e: SubmitEvent) {
     e.preventDefault();
@@ -32,8 +45,16 @@ export function SignIn() {
     setError(null);
     setBad(null);
     try {
-      const { user } = register ? await api.register(name, password) : await api.signIn(name, password);
+      const { user } = register ? await api.register(name, password, code ?? undefined) : await api.signIn(name, password);
+      // The invite link has done its work: the address bar forgets the code.
+      if (code) history.replaceState(null, "", "/");
       startSession(user);
+      // Only the first account of a server is made an admin by signing up:
+      // it is shown the invite link at once.
+      if (register && user.role === "admin") {
+        firstRun.value = true;
+        openDialog("people");
+      }
     } catch (err) {
       setError(explain(err, register, name));
       setBad(register && err instanceof ApiError && err.status === 409 ? "username" : err instanceof ApiError && err.status === 401 ? "both" : null);
@@ -49,8 +70,8 @@ export function SignIn() {
           <span class="brand-mark" aria-hidden="true" />
           minichat
         </div>
-        <h1>Welcome</h1>
-        <p class="muted">Sign in, or create an account to join your team’s rooms.</p>
+        <h1>{copy.heading}</h1>
+        <p class="muted">{copy.lead}</p>
         {signInNote.value && (
           <p class="note" role="status">
             {signInNote.value}
@@ -90,14 +111,33 @@ export function SignIn() {
             {error}
           </div>
           <div class="signin-actions">
-            <button class="btn primary" type="submit" value="signin" disabled={busy}>
-              Sign in
-            </button>
-            <button class="btn" type="submit" value="register" disabled={busy}>
-              Create account
-            </button>
+            {/* Keyed: when the server's answer reorders them, a button never turns into the other. */}
+            {copy.registerFirst ? (
+              <>
+                <button key="register" class="btn primary" type="submit" value="register" disabled={busy}>
+                  Create account
+                </button>
+                {copy.canSignIn && (
+                  <button key="signin" class="btn" type="submit" value="signin" disabled={busy}>
+                    Sign in
+                  </button>
+                )}
+              </>
+            ) : (
+              <>
+                <button key="signin" class="btn primary" type="submit" value="signin" disabled={busy}>
+                  Sign in
+                </button>
+                {copy.canRegister && (
+                  <button key="register" class="btn" type="submit" value="register" disabled={busy}>
+                    Create account
+                  </button>
+                )}
+              </>
+            )}
           </div>
         </form>
+        {copy.hint && <p class="muted signin-hint">{copy.hint}</p>}
       </div>
     </main>
   );
@@ -106,8 +146,10 @@ export function SignIn() {
 function explain(err: unknown, register: boolean, name: string): string {
   if (!(err instanceof ApiError)) return "Something went wrong. Try again.";
   if (register && err.status === 409) return `The name “${name}” is taken. Choose another, or sign in.`;
-  if (register && err.status === 403) return "Registration is closed on this server. Ask an admin for an account.";
-  if (!register && err.status === 401) return "Wrong username or password.";
-  if (err.status === 429) return "Too many attempts. Wait a moment and try again.";
+  // A refused invite code: the link is old (reset since) or mistyped.
+  if (register && err.code === "invite_required" && joinCode(location.pathname)) {
+    return "This invite link no longer works. Ask an admin for a new one.";
+  }
+  // Everything else (invite only, closed, too many tries) is said by access.ts.
   return err.message;
 }
