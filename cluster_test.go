@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,8 +18,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"minichat/server/broker/natstest"
+	"minichat/server/protocol/frametest"
 	"minichat/server/store/pgtest"
 )
 
@@ -51,19 +51,7 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		t.Fatalf("%s is set but %s is not: the cluster needs a shared Postgres", clusterEnv, pgtest.Env)
 	}
 	dbURL, _ := pgtest.Schema(t)
-	natsURL := os.Getenv("MINICHAT_TEST_NATS")
-	if natsURL == "" {
-		ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ns.Start()
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats server did not start")
-		}
-		t.Cleanup(ns.Shutdown)
-		natsURL = ns.ClientURL()
-	}
+	natsURL := natstest.URL(t)
 
 	// The first node creates the schema; the others find it.
 	flags := []string{"--database", dbURL, "--nats", natsURL, "--presence-grace", "1s", "--shutdown-grace", "3s"}
@@ -453,31 +441,6 @@ func (c *clusterClient) run() {
 	}
 }
 
-// clusterFrame is what the client reads of a server frame.
-type clusterFrame struct {
-	Type    string
-	Ref     string
-	Room    json.RawMessage // an id, or a room object in room frames
-	Seq     int64
-	Active  bool
-	Status  string
-	Code    string
-	Message struct {
-		ID   string
-		Room string
-		Seq  int64
-	}
-	User   struct{ Name string }
-	Online []struct {
-		User   struct{ Name string }
-		Status string
-	}
-	Rooms []struct {
-		ID      string
-		LastSeq int64 `json:"last_seq"`
-	}
-}
-
 // read handles the frames of one connection until it closes, and returns
 // the close code (-1 when the connection just dropped).
 func (c *clusterClient) read(ws *websocket.Conn, first bool) int {
@@ -487,10 +450,10 @@ func (c *clusterClient) read(ws *websocket.Conn, first bool) int {
 			return int(websocket.CloseStatus(err))
 		}
 		for _, line := range bytes.Split(data, []byte("\n")) {
-			var f clusterFrame
-			if err := json.Unmarshal(line, &f); err != nil {
+			f, err := frametest.Decode(line)
+			if err != nil {
 				c.mu.Lock()
-				c.fail(fmt.Errorf("undecodable frame %s", line))
+				c.fail(fmt.Errorf("undecodable frame %s: %v", line, err))
 				c.mu.Unlock()
 				continue
 			}
@@ -499,19 +462,19 @@ func (c *clusterClient) read(ws *websocket.Conn, first bool) int {
 	}
 }
 
-func (c *clusterClient) frame(ws *websocket.Conn, first bool, f *clusterFrame) {
+func (c *clusterClient) frame(ws *websocket.Conn, first bool, f *frametest.Frame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch f.Type {
 	case "welcome":
 		var names []string
-		for _, p := range f.Online {
+		for _, p := range f.Welcome.Online {
 			c.online[p.User.Name] = p.Status
 			names = append(names, p.User.Name)
 		}
 		if first {
 			c.welcomeOnline = names
-			for _, r := range f.Rooms {
+			for _, r := range f.Welcome.Rooms {
 				if r.ID == c.room {
 					c.start, c.max = r.LastSeq, r.LastSeq
 				}
@@ -519,11 +482,8 @@ func (c *clusterClient) frame(ws *websocket.Conn, first bool, f *clusterFrame) {
 		}
 		c.writeLocked(ws, map[string]any{"type": "hello", "since": map[string]int64{c.room: c.max}})
 	case "message", "update":
-		e := logEntry{f.Message.Seq, f.Message.ID}
-		if f.Type == "update" {
-			e.seq = f.Seq
-		}
-		if f.Message.Room != c.room {
+		e := logEntry{f.Seq(), f.Msg().ID}
+		if f.Msg().Room != c.room {
 			return
 		}
 		if !c.synced {
@@ -532,7 +492,7 @@ func (c *clusterClient) frame(ws *websocket.Conn, first bool, f *clusterFrame) {
 		}
 		c.apply(e)
 	case "synced":
-		if string(f.Room) != strconv.Quote(c.room) {
+		if f.Synced.Room != c.room {
 			return
 		}
 		slices.SortStableFunc(c.held, func(a, b logEntry) int { return int(a.seq - b.seq) })
@@ -548,13 +508,13 @@ func (c *clusterClient) frame(ws *websocket.Conn, first bool, f *clusterFrame) {
 			}
 		}
 	case "ack":
-		c.acked[f.Ref], c.ids[f.Ref] = f.Message.Seq, f.Message.ID
+		c.acked[f.Ack.Ref], c.ids[f.Ack.Ref] = f.Ack.Message.Seq, f.Ack.Message.ID
 	case "presence":
-		c.online[f.User.Name] = f.Status
+		c.online[f.Presence.User.Name] = f.Presence.Status
 	case "typing":
-		c.typing[f.User.Name] = f.Active
+		c.typing[f.Typing.User.Name] = f.Typing.Active
 	case "error":
-		c.fail(fmt.Errorf("error frame %s for %s", f.Code, f.Ref))
+		c.fail(fmt.Errorf("error frame %s for %s", f.Error.Code, f.Error.Ref))
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,6 +16,8 @@ import (
 	"unsafe"
 
 	"github.com/coder/websocket"
+
+	"minichat/server/protocol/frametest"
 )
 
 // burstClient is one socket of a burst: it pipelines sends with client_ids
@@ -53,20 +54,16 @@ func dialBurst(t *testing.T, c *child, token, prefix string, any chan struct{}) 
 				return
 			}
 			for _, line := range bytes.Split(data, []byte("\n")) {
-				var f struct {
-					Type, Code string
-					Msg        struct {
-						ID       string
-						Seq      int64
-						ClientID string `json:"client_id"`
-					} `json:"message"`
+				f, err := frametest.Decode(line)
+				if err != nil {
+					panic(fmt.Sprintf("server sent a frame that is not the protocol's: %v: %q", err, line))
 				}
-				_ = json.Unmarshal(line, &f)
 				switch f.Type {
 				case "ack":
+					m := f.Ack.Message
 					b.mu.Lock()
-					b.acked[f.Msg.ID] = f.Msg.Seq
-					b.byCID[f.Msg.ClientID] = f.Msg.ID
+					b.acked[m.ID] = m.Seq
+					b.byCID[m.ClientID] = m.ID
 					b.mu.Unlock()
 					b.got <- struct{}{}
 					if b.any != nil {
@@ -77,9 +74,7 @@ func dialBurst(t *testing.T, c *child, token, prefix string, any chan struct{}) 
 					}
 				case "error":
 					b.mu.Lock()
-					var e struct{ Message string }
-					_ = json.Unmarshal(line, &e)
-					b.errors = append(b.errors, f.Code+": "+e.Message)
+					b.errors = append(b.errors, f.Error.Code+": "+f.Error.Message)
 					b.mu.Unlock()
 					b.got <- struct{}{}
 				}

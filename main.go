@@ -182,33 +182,33 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &flags{}
-	c := &f.cfg
-	fs.StringVar(&c.Addr, "addr", ":8080", "listen address")
-	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the SQLite database and uploaded files")
+	c, d := &f.cfg, server.DefaultConfig() // every default comes from d
+	fs.StringVar(&c.Addr, "addr", d.Addr, "listen address")
+	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "directory of the SQLite database and uploaded files")
 	fs.StringVar(&c.Database, "database", "", "database URL (default: SQLite in the data dir)")
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL, e.g. nats://127.0.0.1:4222, linking several nodes that share a Postgres database (default: a single node)")
-	fs.StringVar(&c.Registration, "registration", "open", "open, or closed (accounts only via 'minichat user add')")
+	fs.StringVar(&c.Registration, "registration", d.Registration, "open, or closed (accounts only via 'minichat user add')")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated origins besides the server's own that may open /ws")
-	fs.DurationVar(&c.Heartbeat, "heartbeat", 25*time.Second, "app-level ping interval")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", d.Heartbeat, "app-level ping interval")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "auto (console on a terminal, JSON otherwise), console or json")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file: serve HTTPS and WSS directly")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
-	fs.IntVar(&c.MaxFrameBytes, "max-frame-bytes", 65536, "largest client WebSocket message")
-	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", 25<<20, "largest uploaded file in bytes")
-	fs.Float64Var(&c.Rate, "rate", 5, "messages per second per connection")
-	fs.IntVar(&c.Burst, "burst", 20, "message burst per connection")
-	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", 32, "open sockets one account may hold (-1: no cap)")
-	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 512, "open sockets one client address may hold (-1: no cap)")
-	fs.Float64Var(&c.LoginRate, "login-rate", 10, "sign-in and sign-up attempts per minute per client address, and failed sign-ins per account (-1: no limit)")
-	fs.Float64Var(&c.APIRate, "api-rate", 5, "REST writes (sends over HTTP) per second per user (-1: no limit)")
-	fs.IntVar(&c.APIBurst, "api-burst", 20, "REST write burst per user")
-	fs.DurationVar(&c.SendTimeout, "send-timeout", 10*time.Second, "how long a send or other write may wait for the database before it fails")
-	fs.DurationVar(&c.SlowCommit, "slow-commit", 250*time.Millisecond, "p99 of store commit latency past which a warning is logged and /readyz says degraded (negative: off)")
-	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second, "how long a client may take to send one HTTP request, body included")
-	fs.DurationVar(&c.PresenceGrace, "presence-grace", 5*time.Second, "how long a user stays online after their last connection closes")
-	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 5*time.Second, "how long shutdown waits for sockets to close")
+	fs.IntVar(&c.MaxFrameBytes, "max-frame-bytes", d.MaxFrameBytes, "largest client WebSocket message")
+	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", d.MaxUploadBytes, "largest uploaded file in bytes")
+	fs.Float64Var(&c.Rate, "rate", d.Rate, "messages per second per connection")
+	fs.IntVar(&c.Burst, "burst", d.Burst, "message burst per connection")
+	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", d.MaxConnsPerUser, "open sockets one account may hold (-1: no cap)")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", d.MaxConnsPerIP, "open sockets one client address may hold (-1: no cap)")
+	fs.Float64Var(&c.LoginRate, "login-rate", d.LoginRate, "sign-in and sign-up attempts per minute per client address, and failed sign-ins per account (-1: no limit)")
+	fs.Float64Var(&c.APIRate, "api-rate", d.APIRate, "REST writes (sends over HTTP) per second per user (-1: no limit)")
+	fs.IntVar(&c.APIBurst, "api-burst", d.APIBurst, "REST write burst per user")
+	fs.DurationVar(&c.SendTimeout, "send-timeout", d.SendTimeout, "how long a send or other write may wait for the database before it fails")
+	fs.DurationVar(&c.SlowCommit, "slow-commit", d.SlowCommit, "p99 of store commit latency past which a warning is logged and /readyz says degraded (negative: off)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", d.ReadTimeout, "how long a client may take to send one HTTP request, body included")
+	fs.DurationVar(&c.PresenceGrace, "presence-grace", d.PresenceGrace, "how long a user stays online after their last connection closes")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", d.ShutdownGrace, "how long shutdown waits for sockets to close")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof/ on this separate address, e.g. 127.0.0.1:6060 (default off; exposes internals: keep it on loopback)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this separate address, e.g. 127.0.0.1:9090 (default off)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "also serve /metrics on --addr to requests bearing this token (default off; use MINICHAT_METRICS_TOKEN_FILE)")
@@ -541,7 +541,7 @@ func (f *flags) check(p parsed) error {
 func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", ":8080", "address the server listens on")
+	addr := fs.String("addr", server.DefaultConfig().Addr, "address the server listens on")
 	tlsCert := fs.String("tls-cert", "", "the server's TLS certificate file: when set, check over HTTPS")
 	if _, err := parse(fs, args, stdout); err != nil {
 		return err
@@ -593,6 +593,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs, f := newFlagSet("user "+sub, stderr)
 	admin := fs.Bool("admin", false, "make the new user an admin (add)")
 	password := fs.String("password", "", "the password (default: first line of stdin, or generated when stdin is a terminal)")
+	create := fs.Bool("create", false, "create the database when it does not exist yet (otherwise a mistyped --data-dir is refused)")
 	// Names may come before or after the flags.
 	var names []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -607,6 +608,11 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageErrorf("user list: unexpected arguments %v", names)
 	case sub != "list" && len(names) != 1:
 		return usageErrorf("user %s: want exactly one NAME", sub)
+	}
+	if !*create {
+		if err := requireDatabase("user "+sub, f.cfg); err != nil {
+			return err
+		}
 	}
 	st, err := server.OpenStore(f.cfg, store.Options{})
 	if err != nil {
@@ -695,6 +701,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if d := f.cfg.Database; d != "" && !strings.HasPrefix(d, "sqlite:") {
 		return errors.New("backup: copies the SQLite database only; back up a Postgres database with its own tools (pg_dump)")
 	}
+	if err := requireDatabase("backup", f.cfg); err != nil {
+		return err
+	}
 	path, err := server.SQLitePath(f.cfg)
 	if err != nil {
 		return err
@@ -707,6 +716,29 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes)\n", path, files[0], st.Size())
+	return nil
+}
+
+// requireDatabase refuses a SQLite database that does not exist: a
+// mistyped --data-dir would otherwise create a new, empty one and act on it
+// (a Postgres database that does not exist fails to connect by itself).
+func requireDatabase(cmd string, cfg server.Config) error {
+	if server.IsPostgres(cfg.Database) {
+		return nil
+	}
+	path, err := server.SQLitePath(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		hint := "check --data-dir"
+		if strings.HasPrefix(cmd, "user") {
+			hint += ", or pass --create to start a new database"
+		}
+		return fmt.Errorf("%s: no database at %s (%s)", cmd, path, hint)
+	} else if err != nil {
+		return err
+	}
 	return nil
 }
 

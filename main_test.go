@@ -31,6 +31,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 	"minichat/server/store/pgtest"
 )
 
@@ -83,7 +85,17 @@ func TestUserCommands(t *testing.T) {
 		out.Reset()
 		return run(t.Context(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, io.Discard)
 	}
-	if err := do("", "user", "add", "root", "--password", "rootroot1", "--admin"); err != nil {
+	// A data directory without a database is refused, not created, unless
+	// --create says that a new one is meant.
+	for _, args := range [][]string{{"user", "list"}, {"user", "add", "root", "--password", "rootroot1", "--admin"}} {
+		if err := do("", args...); err == nil || !strings.Contains(err.Error(), "no database at") {
+			t.Fatalf("%v on an empty data dir: %v", args, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("%v on an empty data dir left %v", args, entries)
+		}
+	}
+	if err := do("", "user", "add", "root", "--password", "rootroot1", "--admin", "--create"); err != nil {
 		t.Fatal(err)
 	}
 	if err := do("secret-from-stdin\n", "user", "add", "bob"); err != nil {
@@ -766,7 +778,7 @@ func TestServesHTTPSAndWSSWithItsCertificate(t *testing.T) {
 		t.Fatalf("dial wss: %v", err)
 	}
 	defer ws.CloseNow()
-	read := func(want string) map[string]any {
+	read := func(want string) frametest.Frame {
 		t.Helper()
 		for {
 			_, data, err := ws.Read(t.Context())
@@ -774,24 +786,22 @@ func TestServesHTTPSAndWSSWithItsCertificate(t *testing.T) {
 				t.Fatalf("read %s over wss: %v", want, err)
 			}
 			for _, line := range bytes.Split(data, []byte("\n")) {
-				var f map[string]any
-				if err := json.Unmarshal(line, &f); err != nil {
-					t.Fatalf("bad frame %q", line)
+				f, err := frametest.Decode(line)
+				if err != nil {
+					t.Fatalf("bad frame %q: %v", line, err)
 				}
-				if f["type"] == want {
+				if f.Type == want {
 					return f
 				}
 			}
 		}
 	}
-	welcome := read("welcome")
-	room := welcome["rooms"].([]any)[0].(map[string]any)["id"].(string)
+	room := read(protocol.TypeWelcome).Welcome.Rooms[0].ID
 	if err := ws.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","room":"`+room+`","text":"over wss","client_id":"tls-1"}`)); err != nil {
 		t.Fatal(err)
 	}
-	ack := read("ack")
-	if ack["message"].(map[string]any)["text"] != "over wss" {
-		t.Fatalf("ack %v", ack)
+	if ack := read(protocol.TypeAck).Ack; ack.Message.Text != "over wss" {
+		t.Fatalf("ack %+v", ack)
 	}
 
 	// The metrics listener (plain HTTP, its own port) sees the socket; the

@@ -29,14 +29,11 @@ type accountWatch struct {
 const liveSessionsChunk = 1000
 
 // watchAccounts starts the watch; Close stops it. The interval is the
-// heartbeat (default 25 s): per interval, one scan of the disabled accounts,
+// heartbeat: per interval, one scan of the disabled accounts,
 // one lookup of the open sockets' sessions (a query per 1,000 of them) and
 // two passes over the hub's connections.
 func (s *Server) watchAccounts() {
 	interval := s.cfg.Heartbeat
-	if interval <= 0 {
-		interval = 25 * time.Second
-	}
 	w := &accountWatch{stop: make(chan struct{}), done: make(chan struct{})}
 	s.accounts = w
 	go func() {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"minichat/server/protocol/frametest"
 )
 
 // The authorization matrix: every endpoint and frame type that touches a
@@ -179,18 +181,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// the case arrives before the marker's answer.
 	general := e.roomID(sender, "general")
 	seq := 0
-	try := func(c *client, frame map[string]any) (code string, frames []map[string]any) {
+	try := func(c *client, frame map[string]any) (code string, frames []frametest.Frame) {
 		seq++
 		ref := fmt.Sprint("case-", seq)
 		frame["ref"] = ref
 		c.send(frame)
 		if frame["type"] == "send" { // answered after the commit
 			f := c.next("ack", "error")
-			if f["ref"] != ref {
-				t.Fatalf("answer %v, want ref %s", f, ref)
+			if f.Ref() != ref {
+				t.Fatalf("answer %+v, want ref %s", f, ref)
 			}
-			if f["type"] == "error" {
-				return f["code"].(string), nil
+			if f.Type == "error" {
+				return f.Error.Code, nil
 			}
 			return "ok", nil
 		}
@@ -198,11 +200,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		code = "ok"
 		for {
 			f := c.next()
-			if f["type"] == "history" && f["ref"] == "mark-"+ref {
+			if f.Type == "history" && f.History.Ref == "mark-"+ref {
 				return code, frames
 			}
-			if f["type"] == "error" && f["ref"] == ref {
-				code = f["code"].(string)
+			if f.Type == "error" && f.Error.Ref == ref {
+				code = f.Error.Code
 			}
 			frames = append(frames, f)
 		}
@@ -273,8 +275,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 				if tc.what == "hello" && code != "ok" {
 					for _, g := range got {
-						if (g["type"] == "message" && msgOf(g)["room"] == rm.id) || (g["type"] == "synced" && g["room"] == rm.id) {
-							t.Errorf("refused hello in the %s room as %s still replayed %v", rm.kind, a, g)
+						if (g.Type == "message" && g.Msg().Room == rm.id) || (g.Type == "synced" && g.Synced.Room == rm.id) {
+							t.Errorf("refused hello in the %s room as %s still replayed %+v", rm.kind, a, g)
 						}
 					}
 				}
@@ -333,11 +335,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		c.send(map[string]any{"type": "history", "room": general, "limit": 1, "ref": "end"})
 		for {
 			f := c.next()
-			if f["type"] == "history" && f["ref"] == "end" {
+			if f.Type == "history" && f.History.Ref == "end" {
 				break
 			}
 			if leaks(f, hidden) {
-				t.Errorf("%s received %v", a, f)
+				t.Errorf("%s received %+v", a, f)
 			}
 		}
 	}
@@ -345,15 +347,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 // leaks reports whether a frame carries anything of the hidden rooms.
-func leaks(f map[string]any, hidden map[string]bool) bool {
-	if r, ok := f["room"].(string); ok && hidden[r] {
-		return true
-	}
-	if r, ok := f["room"].(map[string]any); ok && hidden[fmt.Sprint(r["id"])] {
-		return true
-	}
-	if m := msgOf(f); m != nil && hidden[fmt.Sprint(m["room"])] {
-		return true
+func leaks(f frametest.Frame, hidden map[string]bool) bool {
+	for _, room := range []string{f.Msg().Room, f.History.Room, f.Synced.Room, f.Typing.Room, f.Room.Room.ID, f.Update.Room} {
+		if hidden[room] {
+			return true
+		}
 	}
 	return false
 }

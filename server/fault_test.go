@@ -58,15 +58,15 @@ func TestStalledStoreTimesOutWritesAndRecovers(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.SendTimeout = 300 * time.Millisecond })
 	alice, bob, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "before", "client_id": "before", "ref": "0"})
-	id := msgOf(ackAndMessage(a))["id"].(string)
+	id := ackAndMessage(a).Msg().ID
 
 	release := lockDatabase(t, e.cfg.DataDir)
 	a.send(map[string]any{"type": "send", "room": general, "text": "during", "client_id": "ws-1", "ref": "1"})
-	if f := a.next("ack", "error"); f["type"] != "error" || f["code"] != "internal" || f["ref"] != "1" {
+	if f := a.next("ack", "error"); f.Type != "error" || f.Error.Code != "internal" || f.Ref() != "1" {
 		t.Fatalf("send to a stalled store: %v, want an internal error", f)
 	}
 	a.send(map[string]any{"type": "edit", "room": general, "id": id, "text": "edited", "ref": "2"})
-	if f := a.next("update", "error"); f["type"] != "error" || f["code"] != "internal" || f["ref"] != "2" {
+	if f := a.next("update", "error"); f.Type != "error" || f.Error.Code != "internal" || f.Ref() != "2" {
 		t.Fatalf("edit on a stalled store: %v, want an internal error", f)
 	}
 	st, out := e.call("POST", "/api/rooms/"+general+"/messages", bob.Token, map[string]any{"text": "rest during", "client_id": "rest-1"})
@@ -75,7 +75,7 @@ func TestStalledStoreTimesOutWritesAndRecovers(t *testing.T) {
 	}
 	// Reads and the socket itself still work.
 	a.send(map[string]any{"type": "history", "room": general, "limit": 5, "ref": "h"})
-	if f := a.next("history", "error"); f["type"] != "history" {
+	if f := a.next("history", "error"); f.Type != "history" {
 		t.Fatalf("history while the store stalls: %v", f)
 	}
 	b.send(map[string]any{"type": "typing", "room": general, "active": true})
@@ -83,14 +83,14 @@ func TestStalledStoreTimesOutWritesAndRecovers(t *testing.T) {
 
 	release()
 	a.send(map[string]any{"type": "send", "room": general, "text": "during", "client_id": "ws-1", "ref": "3"})
-	if f := a.next("ack", "error"); f["type"] != "ack" || f["ref"] != "3" {
+	if f := a.next("ack", "error"); f.Type != "ack" || f.Ref() != "3" {
 		t.Fatalf("retried send: %v", f)
 	}
 	if st, out := e.call("POST", "/api/rooms/"+general+"/messages", bob.Token, map[string]any{"text": "rest during", "client_id": "rest-1"}); st != 201 {
 		t.Fatalf("retried REST send: %d %v", st, out)
 	}
 	a.send(map[string]any{"type": "send", "room": general, "text": "after", "client_id": "after", "ref": "4"})
-	for f := a.next("ack"); f["ref"] != "4"; f = a.next("ack") {
+	for f := a.next("ack"); f.Ref() != "4"; f = a.next("ack") {
 	}
 	_, hist := e.call("GET", "/api/rooms/"+general+"/messages?limit=200", alice.Token, nil)
 	count := map[string]int{}
@@ -127,8 +127,8 @@ func checkSeqs(t *testing.T, e *env, u user, room string) {
 	for from := int64(1); from <= last; from += 500 {
 		c.send(map[string]any{"type": "hello", "since": map[string]int64{room: from - 1}})
 		for s := from; s <= min(from+499, last); s++ {
-			if f := c.next("message", "update"); seqOf(f) != s {
-				t.Fatalf("log: seq %d, want %d", seqOf(f), s)
+			if f := c.next("message", "update"); f.Seq() != s {
+				t.Fatalf("log: seq %d, want %d", f.Seq(), s)
 			}
 		}
 		c.next("synced")

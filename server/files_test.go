@@ -249,8 +249,8 @@ func TestUploadLimitsAndBadRequests(t *testing.T) {
 	alice := e.register("alice")
 	general := e.roomID(alice, "general")
 	a := e.dial(alice)
-	if w := a.welcome; w["limits"].(map[string]any)["max_upload_bytes"] != float64(1000) {
-		t.Fatalf("welcome limits %v", w["limits"])
+	if w := a.welcome; w.Limits.MaxUploadBytes != 1000 {
+		t.Fatalf("welcome limits %+v", w.Limits)
 	}
 	if st, _ := e.upload(alice.Token, "exact.bin", bytes.Repeat([]byte{1}, 1000)); st != 201 {
 		t.Fatalf("upload of exactly the limit: %d", st)
@@ -304,7 +304,7 @@ func TestUploadLimitsAndBadRequests(t *testing.T) {
 			t.Errorf("REST send with %v: %d %v, want %s", tc.ids, st, out, tc.code)
 		}
 		a.send(map[string]any{"type": "send", "room": general, "text": "x", "client_id": "c", "attachments": tc.ids, "ref": "r"})
-		if f := a.next("error", "ack"); f["code"] != tc.code {
+		if f := a.next("error", "ack"); f.Error.Code != tc.code {
 			t.Errorf("socket send with %v: %v, want %s", tc.ids, f, tc.code)
 		}
 	}

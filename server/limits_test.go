@@ -154,7 +154,7 @@ func TestFloodIsClosed4429AndOtherSocketsStay(t *testing.T) {
 		t.Fatalf("flooding socket closed with %d, want 4429", code)
 	}
 	calm.send(map[string]any{"type": "send", "room": general, "text": "still fine", "client_id": "calm", "ref": "c"})
-	if f := calm.next("ack", "error"); f["type"] != "ack" {
+	if f := calm.next("ack", "error"); f.Type != "ack" {
 		t.Fatalf("the other socket of the same user: %v", f)
 	}
 }

@@ -237,6 +237,6 @@ func TestMetricsCountSlowConsumerDrops(t *testing.T) {
 	// alice, who reads, was not affected: her socket still carries her
 	// own messages back to her.
 	a.send(map[string]any{"type": "send", "room": general, "text": "still here", "client_id": "last"})
-	for msgOf(a.next("message"))["text"] != "still here" {
+	for a.next("message").Msg().Text != "still here" {
 	}
 }

@@ -1,15 +1,14 @@
 package server_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/rs/zerolog"
 
 	"minichat/server"
+	"minichat/server/broker/natstest"
 	"minichat/server/store/pgtest"
 )
 
@@ -26,19 +25,7 @@ func TestUnreachableNATSRefusesToStart(t *testing.T) {
 // node closes the session's socket on the other.
 func TestTwoNodesOnPostgresAndNATS(t *testing.T) {
 	dbURL, _ := pgtest.Schema(t)
-	natsURL := os.Getenv("MINICHAT_TEST_NATS")
-	if natsURL == "" {
-		ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ns.Start()
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats server did not start")
-		}
-		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-		natsURL = ns.ClientURL()
-	}
+	natsURL := natstest.URL(t)
 	cluster := func(c *server.Config) { c.Database, c.NATS = dbURL, natsURL }
 	n1 := newEnv(t, cluster)
 	n2 := newEnv(t, cluster)
@@ -55,9 +42,9 @@ func TestTwoNodesOnPostgresAndNATS(t *testing.T) {
 	for i := range 20 {
 		m := b.next("message")
 		if i == 0 {
-			first = seqOf(m)
-		} else if seqOf(m) != first+int64(i) {
-			t.Fatalf("bob on node 2 got seq %d, want %d", seqOf(m), first+int64(i))
+			first = m.Seq()
+		} else if m.Seq() != first+int64(i) {
+			t.Fatalf("bob on node 2 got seq %d, want %d", m.Seq(), first+int64(i))
 		}
 	}
 

@@ -126,8 +126,8 @@ func TestDatabaseOutageAnswersUnavailableAndRecovers(t *testing.T) {
 	general := e.roomID(alice, "general")
 	a := e.dial(alice)
 	a.send(map[string]any{"type": "send", "room": general, "text": "before", "client_id": "c0", "ref": "r0"})
-	if ack := a.next("ack", "error"); ack["type"] != "ack" {
-		t.Fatalf("send before the outage: %v", ack)
+	if f := a.next("ack", "error"); f.Type != "ack" {
+		t.Fatalf("send before the outage: %+v", f)
 	}
 
 	proxy.SetDown(true)
@@ -136,11 +136,11 @@ func TestDatabaseOutageAnswersUnavailableAndRecovers(t *testing.T) {
 		ref := "r" + string(rune('a'+i))
 		a.send(map[string]any{"type": "send", "room": general, "text": "during", "client_id": "c" + ref, "ref": ref})
 		f := a.next("ack", "error")
-		if f["type"] != "error" || f["code"] != "unavailable" || f["ref"] != ref {
-			t.Fatalf("send %d during the outage: %v, want error unavailable", i, f)
+		if f.Type != "error" || f.Error.Code != "unavailable" || f.Error.Ref != ref {
+			t.Fatalf("send %d during the outage: %+v, want error unavailable", i, f)
 		}
-		if ms, _ := f["retry_after_ms"].(float64); ms < 1000 || ms > 6250 {
-			t.Fatalf("retry_after_ms %v, want 1000..6250", f["retry_after_ms"])
+		if ms := f.Error.RetryAfterMS; ms < 1000 || ms > 6250 {
+			t.Fatalf("retry_after_ms %d, want 1000..6250", ms)
 		}
 	}
 	st, body := e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]string{"text": "over http", "client_id": "h1"})
@@ -170,10 +170,10 @@ func TestDatabaseOutageAnswersUnavailableAndRecovers(t *testing.T) {
 		ref := "r" + string(rune('a'+i))
 		a.send(map[string]any{"type": "send", "room": general, "text": "during", "client_id": "c" + ref, "ref": ref})
 		f := a.next("ack", "error")
-		if f["type"] != "ack" || f["ref"] != ref {
-			t.Fatalf("send %d after the outage: %v, want its ack", i, f)
+		if f.Type != "ack" || f.Ack.Ref != ref {
+			t.Fatalf("send %d after the outage: %+v, want its ack", i, f)
 		}
-		seen[seqOf(f)] = true
+		seen[f.Ack.Message.Seq] = true
 	}
 	if len(seen) != refused {
 		t.Fatalf("%d distinct seqs for %d sends", len(seen), refused)
@@ -244,21 +244,19 @@ func TestBrokerOutageHoldsPresence(t *testing.T) {
 	// alice's could not hear for the whole outage, never did: a flap would
 	// have reached alice before carol's change.
 	for {
-		p := a.next("presence")
-		name := p["user"].(map[string]any)["name"]
-		if name == "bob" {
-			t.Fatalf("bob's presence flapped after the outage: %v", p)
+		p := a.next("presence").Presence
+		if p.User.Name == "bob" {
+			t.Fatalf("bob's presence flapped after the outage: %+v", p)
 		}
-		if name == "carol" && p["status"] == "offline" {
+		if p.User.Name == "carol" && p.Status == "offline" {
 			break
 		}
 	}
 	// Messages flow across again.
 	a.send(map[string]any{"type": "send", "room": general, "text": "after", "client_id": "x1", "ref": "x"})
-	ack := a.next("ack")
+	ack := a.ack()
 	for {
-		m := b.next("message")
-		if seqOf(m) == seqOf(ack) {
+		if m := b.message(); m.Seq == ack.Message.Seq {
 			break
 		}
 	}

@@ -22,7 +22,7 @@ func TestServerOnPostgres(t *testing.T) {
 	_, _, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "hello from postgres", "client_id": "c-1", "ref": "r1"})
 	ack := ackAndMessage(a)
-	if m := msgOf(b.next("message")); m["id"] != msgOf(ack)["id"] || m["text"] != "hello from postgres" {
+	if m := b.next("message").Msg(); m.ID != ack.Msg().ID || m.Text != "hello from postgres" {
 		t.Fatalf("bob got %v", m)
 	}
 	a.close()

@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
+
+	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 )
 
 // texts returns the texts of the messages of a search answer.
@@ -131,12 +135,12 @@ func TestRepliesStayInTheirRoom(t *testing.T) {
 	b := e.dial(bob)
 	b.send(map[string]any{"type": "send", "room": general, "text": "child", "client_id": "c1", "reply_to": parent["id"], "ref": "r1"})
 	ack := b.next("ack")
-	if msgOf(ack)["reply_to"] != parent["id"] {
+	if ack.Msg().ReplyTo != parent["id"] {
 		t.Fatalf("ack %v", ack)
 	}
 	for _, bad := range []any{elsewhere["id"], "m_nothing"} {
 		b.send(map[string]any{"type": "send", "room": general, "text": "x", "client_id": "c2", "reply_to": bad, "ref": "r2"})
-		if f := b.next("error"); f["code"] != "not_found" || f["ref"] != "r2" {
+		if f := b.next("error"); f.Error.Code != "not_found" || f.Ref() != "r2" {
 			t.Fatalf("reply_to %v: %v", bad, f)
 		}
 		st, out := e.call("POST", "/api/rooms/"+general+"/messages", bob.Token, map[string]any{"text": "x", "reply_to": bad})
@@ -166,16 +170,20 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 	pic := e.uploaded(alice, "p.png", pngBytes(t))
 	// No text: a message may be attachments only.
 	a.send(map[string]any{"type": "send", "room": club, "client_id": "p1", "attachments": []string{pic["id"].(string)}, "ref": "s"})
-	sent := msgOf(a.next("ack"))
+	sent := a.next("ack").Msg()
 	seen := b.next("message")
-	if sent["text"] != "" || msgOf(seen)["text"] != "" {
+	if sent.Text != "" || seen.Msg().Text != "" {
 		t.Fatalf("attachment-only message %v", sent)
 	}
-	wantAtt := []any{pic}
-	if !reflect.DeepEqual(sent["attachments"], wantAtt) || !reflect.DeepEqual(msgOf(seen)["attachments"], wantAtt) {
-		t.Fatalf("attachments in ack %v and message %v, want %v", sent["attachments"], msgOf(seen)["attachments"], wantAtt)
+	var att protocol.Attachment
+	if b, _ := json.Marshal(pic); json.Unmarshal(b, &att) != nil {
+		t.Fatalf("upload answer %v", pic)
 	}
-	id, seq := sent["id"].(string), int64(sent["seq"].(float64))
+	wantAtt := []protocol.Attachment{att}
+	if !reflect.DeepEqual(sent.Attachments, wantAtt) || !reflect.DeepEqual(seen.Msg().Attachments, wantAtt) {
+		t.Fatalf("attachments in ack %v and message %v, want %v", sent.Attachments, seen.Msg().Attachments, wantAtt)
+	}
+	id, seq := sent.ID, sent.Seq
 
 	// carol is not in the club; root is admin but not in it either: the
 	// room does not exist for them. bob is a member but not the sender.
@@ -196,7 +204,7 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 	} {
 		tc.f["ref"] = "x"
 		tc.who.send(tc.f)
-		if f := tc.who.next("error"); f["code"] != tc.code {
+		if f := tc.who.next("error"); f.Error.Code != tc.code {
 			t.Fatalf("%s %v: %v, want %s", tc.who.name, tc.f, f, tc.code)
 		}
 	}
@@ -208,30 +216,30 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 	// takes no seq, as the next update's seq shows), and toggles another
 	// reaction on and off.
 	b.close()
-	change := func(f map[string]any, wantSeq int64) map[string]any {
+	change := func(f map[string]any, wantSeq int64) protocol.Message {
 		t.Helper()
 		a.send(f)
 		u := a.next("update")
-		if seqOf(u) != wantSeq {
-			t.Fatalf("%v: update seq %d, want %d", f, seqOf(u), wantSeq)
+		if u.Seq() != wantSeq {
+			t.Fatalf("%v: update seq %d, want %d", f, u.Seq(), wantSeq)
 		}
-		return u
+		return u.Msg()
 	}
 	change(map[string]any{"type": "edit", "room": club, "id": id, "text": "look again"}, seq+1)
 	change(map[string]any{"type": "react", "room": club, "id": id, "emoji": "👍", "on": true}, seq+2)
 	a.send(map[string]any{"type": "react", "room": club, "id": id, "emoji": "👍", "on": true})
 	change(map[string]any{"type": "react", "room": club, "id": id, "emoji": "🎉", "on": true}, seq+3)
 	last := change(map[string]any{"type": "react", "room": club, "id": id, "emoji": "🎉", "on": false}, seq+4)
-	if got := msgOf(last)["reactions"]; !reflect.DeepEqual(got, []any{map[string]any{"emoji": "👍", "users": []any{"alice"}}}) {
+	if got := last.Reactions; !reflect.DeepEqual(got, []protocol.Reaction{{Emoji: "👍", Users: []string{"alice"}}}) {
 		t.Fatalf("reactions %v", got)
 	}
 
 	b2 := e.dial(bob)
 	b2.send(map[string]any{"type": "hello", "since": map[string]int64{club: seq}})
-	var got []map[string]any
+	var got []frametest.Frame
 	for {
 		f := b2.next("message", "update", "synced")
-		if f["type"] == "synced" {
+		if f.Type == "synced" {
 			break
 		}
 		got = append(got, f)
@@ -240,22 +248,22 @@ func TestRichChangesAuthorizationAndReplay(t *testing.T) {
 		t.Fatalf("replay has %d frames, want 4: %v", len(got), got)
 	}
 	for i, f := range got {
-		m := msgOf(f)
-		if f["type"] != "update" || seqOf(f) != seq+1+int64(i) || m["id"] != id || m["text"] != "look again" ||
-			!reflect.DeepEqual(m["attachments"], wantAtt) {
-			t.Fatalf("replay %d: %v", i, f)
+		m := f.Msg()
+		if f.Type != "update" || f.Seq() != seq+1+int64(i) || m.ID != id || m.Text != "look again" ||
+			!reflect.DeepEqual(m.Attachments, wantAtt) {
+			t.Fatalf("replay %d: %+v", i, f)
 		}
 	}
 	// Each frame carries the message as of its change (or later); the last
 	// is the current state.
-	if m := msgOf(got[3]); !reflect.DeepEqual(m["reactions"], msgOf(last)["reactions"]) {
-		t.Fatalf("last replayed frame %v, want reactions %v", m, msgOf(last)["reactions"])
+	if m := got[3].Msg(); !reflect.DeepEqual(m.Reactions, last.Reactions) {
+		t.Fatalf("last replayed frame %+v, want reactions %v", m, last.Reactions)
 	}
 	// Delete after bob reconnects: live update, then history and replay
 	// show the tombstone without the attachment, and the file is gone for bob.
 	a.send(map[string]any{"type": "delete", "room": club, "id": id})
 	u := b2.next("update")
-	if m := msgOf(u); m["deleted"] != true || m["text"] != "" || m["attachments"] != nil || m["reactions"] != nil {
+	if m := u.Msg(); m.Deleted != true || m.Text != "" || m.Attachments != nil || m.Reactions != nil {
 		t.Fatalf("delete update %v", u)
 	}
 	_, h := e.call("GET", "/api/rooms/"+club+"/messages", bob.Token, nil)

@@ -39,54 +39,54 @@ import (
 	"minichat/server/ws"
 )
 
-// Config is the server's configuration; the zero value of a field means its
-// default (see DESIGN and the flags in main.go).
+// Config is the server's configuration. A zero field takes its value in
+// DefaultConfig (New fills it in), so a Config literal names only what it
+// changes.
 type Config struct {
-	Addr     string // listen address; default ":8080"
-	DataDir  string // SQLite database and files; default "./data"
+	Addr     string // listen address
+	DataDir  string // SQLite database and uploaded files
 	Database string // "" (SQLite in DataDir), "sqlite:PATH" or a postgres:// URL
 	// NATS, when set (nats://host:port), links this node to the others of a
 	// cluster that share one Postgres database; "" is a single node.
 	NATS           string
-	Registration   string        // "open" (default) or "closed"
+	Registration   string        // "open" or "closed"
 	AllowedOrigins []string      // extra origins allowed to open /ws
-	Heartbeat      time.Duration // ping interval; default 25 s
-	MaxFrameBytes  int           // default 65536
-	Rate           float64       // messages per second per connection; default 5
-	Burst          int           // default 20
+	Heartbeat      time.Duration // ping interval; also the account watch's
+	MaxFrameBytes  int           // largest client WebSocket message
+	Rate           float64       // writing frames per second per connection
+	Burst          int
 	TLSCert        string
 	TLSKey         string
 	TrustedProxies []string
-	PresenceGrace  time.Duration // default 5 s
-	TypingTimeout  time.Duration // default 6 s
-	ShutdownGrace  time.Duration // how long Run waits for sockets to close; default 5 s
+	PresenceGrace  time.Duration
+	TypingTimeout  time.Duration
+	ShutdownGrace  time.Duration // how long Run waits for sockets to close
 	Version        string
 	// MaxConnsPerUser and MaxConnsPerIP cap the open sockets of one account
 	// and of one client address (through TrustedProxies); an upgrade beyond
-	// either is answered 429. Defaults 32 and 512; negative: no cap.
+	// either is answered 429. Negative: no cap.
 	MaxConnsPerUser int
 	MaxConnsPerIP   int
 	// LoginRate limits sign-in and sign-up attempts per client address, and
-	// failed sign-ins per account name, per minute (429 beyond); default
-	// 10; negative: no limit.
+	// failed sign-ins per account name, per minute (429 beyond); negative:
+	// no limit.
 	LoginRate float64
 	// APIRate and APIBurst limit each user's REST writes (POST
-	// /api/rooms/{id}/messages); default 5/s and 20; a negative APIRate: no
-	// limit.
+	// /api/rooms/{id}/messages); a negative APIRate: no limit.
 	APIRate  float64
 	APIBurst int
 	// SendTimeout bounds how long a send or other write waits for the
-	// store before it fails with internal; default 10 s.
+	// store before it fails with internal.
 	SendTimeout time.Duration
 	// SlowCommit is the p99 of store commit latency (over 10 s) past which
-	// the server logs a warning and /readyz reports "degraded"; default
-	// 250 ms; negative: not watched.
+	// the server logs a warning and /readyz reports "degraded"; negative:
+	// not watched.
 	SlowCommit time.Duration
 	// ReadTimeout bounds reading one HTTP request, headers and body
-	// (WebSockets are exempt once upgraded); default 60 s.
+	// (WebSockets are exempt once upgraded).
 	ReadTimeout time.Duration
-	// MaxUploadBytes is the largest file POST /api/uploads accepts; default
-	// 25 MiB. Uploaded files live in DataDir/files.
+	// MaxUploadBytes is the largest file POST /api/uploads accepts.
+	// Uploaded files live in DataDir/files.
 	MaxUploadBytes int64
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
@@ -101,6 +101,85 @@ type Config struct {
 	// it the main address answers /metrics with 404, so that counters of
 	// the server's activity are not public by default.
 	MetricsToken string
+}
+
+// DefaultConfig is the configuration of a server given no settings: the
+// one place where the defaults are written down. main.go's flags take
+// their defaults from it and New fills a Config's zero fields from it; a
+// default that a package owns is named here by its constant.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            ":8080",
+		DataDir:         "./data",
+		Registration:    "open",
+		Heartbeat:       25 * time.Second,
+		MaxFrameBytes:   64 << 10,
+		Rate:            5,
+		Burst:           20,
+		PresenceGrace:   hub.DefaultPresenceGrace,
+		TypingTimeout:   hub.DefaultTypingTimeout,
+		ShutdownGrace:   5 * time.Second,
+		MaxConnsPerUser: ws.DefaultMaxConnsPerUser,
+		MaxConnsPerIP:   ws.DefaultMaxConnsPerIP,
+		LoginRate:       10,
+		APIRate:         5,
+		APIBurst:        20,
+		SendTimeout:     chat.DefaultTimeout,
+		SlowCommit:      metrics.DefaultSlowCommit,
+		ReadTimeout:     60 * time.Second,
+		MaxUploadBytes:  api.DefaultMaxUploadBytes,
+	}
+}
+
+// withDefaults returns c with its zero fields taken from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	orDefault(&c.Addr, d.Addr)
+	orDefault(&c.DataDir, d.DataDir)
+	orDefault(&c.Registration, d.Registration)
+	orDefault(&c.Heartbeat, d.Heartbeat)
+	orDefault(&c.MaxFrameBytes, d.MaxFrameBytes)
+	orDefault(&c.Rate, d.Rate)
+	orDefault(&c.Burst, d.Burst)
+	orDefault(&c.PresenceGrace, d.PresenceGrace)
+	orDefault(&c.TypingTimeout, d.TypingTimeout)
+	orDefault(&c.ShutdownGrace, d.ShutdownGrace)
+	orDefault(&c.MaxConnsPerUser, d.MaxConnsPerUser)
+	orDefault(&c.MaxConnsPerIP, d.MaxConnsPerIP)
+	orDefault(&c.LoginRate, d.LoginRate)
+	orDefault(&c.APIRate, d.APIRate)
+	orDefault(&c.APIBurst, d.APIBurst)
+	orDefault(&c.SendTimeout, d.SendTimeout)
+	orDefault(&c.SlowCommit, d.SlowCommit)
+	orDefault(&c.ReadTimeout, d.ReadTimeout)
+	orDefault(&c.MaxUploadBytes, d.MaxUploadBytes)
+	return c
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// check refuses a Config that cannot work.
+func (c Config) check(log zerolog.Logger) error {
+	if c.MaxUploadBytes < 0 {
+		return fmt.Errorf("max upload bytes must not be negative, not %d", c.MaxUploadBytes)
+	}
+	if c.Registration != "open" && c.Registration != "closed" {
+		return fmt.Errorf("registration must be open or closed, not %q", c.Registration)
+	}
+	if c.PprofAddr != "" {
+		if err := checkPprofAddr(c.PprofAddr, log); err != nil {
+			return err
+		}
+	}
+	if c.NATS != "" && !IsPostgres(c.Database) {
+		log.Warn().Msg("--nats without a postgres:// --database: every node has its own SQLite store, so nodes will not see each other's messages")
+	}
+	return nil
 }
 
 // Server is a running minichat.
@@ -120,68 +199,53 @@ type Server struct {
 	accounts *accountWatch // see watchAccounts
 }
 
-// New opens the store and builds the server. web is the built client (may
-// be nil). Call Close (or Run) to release it.
+// New opens the store and builds the server, each part once and after
+// the parts it needs: the metrics and the broker, the store (whose commits
+// go to both), the hub (told about the other nodes through the broker, and
+// filling gaps from the store), then the sockets and the HTTP API. web is
+// the built client (may be nil). Call Close (or Run) to release it.
 func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
-	if cfg.DataDir == "" {
-		cfg.DataDir = "./data"
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = ":8080"
-	}
-	if cfg.ShutdownGrace <= 0 {
-		cfg.ShutdownGrace = 5 * time.Second
-	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = 60 * time.Second
-	}
-	if cfg.MaxUploadBytes < 0 {
-		return nil, fmt.Errorf("max upload bytes must not be negative, not %d", cfg.MaxUploadBytes)
-	}
-	if cfg.MaxUploadBytes == 0 {
-		cfg.MaxUploadBytes = api.DefaultMaxUploadBytes
-	}
-	switch cfg.Registration {
-	case "", "open", "closed":
-	default:
-		return nil, fmt.Errorf("registration must be open or closed, not %q", cfg.Registration)
-	}
-	if cfg.PprofAddr != "" {
-		if err := checkPprofAddr(cfg.PprofAddr, log); err != nil {
-			return nil, err
-		}
+	cfg = cfg.withDefaults()
+	if err := cfg.check(log); err != nil {
+		return nil, err
 	}
 	blobs, err := files.Open(filepath.Join(cfg.DataDir, "files"))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New(cfg.Version)}
-	if cfg.SlowCommit == 0 {
-		cfg.SlowCommit = metrics.DefaultSlowCommit
-	}
-	s.metrics.WatchCommits(cfg.SlowCommit, log.With().Str("component", "store").Logger())
-	if err := s.openBroker(); err != nil {
+	m := metrics.New(cfg.Version)
+	storeLog := log.With().Str("component", "store").Logger()
+	m.WatchCommits(cfg.SlowCommit, storeLog)
+	b, err := openBroker(cfg, log)
+	if err != nil {
 		return nil, err
 	}
-	storeLog := log.With().Str("component", "store").Logger()
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
-			s.metrics.Committed(evs)
-			s.broker.Commit(evs)
+			m.Committed(evs)
+			b.Commit(evs)
 		},
-		ObserveCommit: s.metrics.ObserveCommit,
+		ObserveCommit: m.ObserveCommit,
 		Log:           &storeLog,
 	})
 	if err != nil {
-		_ = s.hub.Shutdown(context.Background())
-		_ = s.broker.Close()
+		_ = b.Close()
 		return nil, err
 	}
-	s.store = st
-	s.metrics.AttachStore(st.Availability)
+	hopts := hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log, Cluster: b.Cluster()}
+	if hopts.Cluster != nil {
+		hopts.Fill = st.Since // orders each room's log and fills its gaps
+	}
+	h := hub.New(hopts)
+	if err := b.Attach(h); err != nil {
+		_ = h.Shutdown(context.Background())
+		_ = st.Close()
+		_ = b.Close()
+		return nil, err
+	}
 	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0)}
-	s.ws = ws.New(ws.Options{
-		Hub:             s.hub,
+	sockets := ws.New(ws.Options{
+		Hub:             h,
 		Chat:            svc,
 		Authenticate:    api.Authenticator(st),
 		AllowedOrigins:  cfg.AllowedOrigins,
@@ -196,12 +260,19 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Version:         cfg.Version,
 		Log:             log,
 	})
-	s.metrics.Attach(s.hub, s.ws)
+	m.Register(h, sockets)
+	m.RegisterStore(st.Availability)
+	connected := func() bool { return true }
+	if nb, ok := b.(*broker.NATS); ok {
+		connected = nb.Connected
+	}
+	m.RegisterBroker(connected)
+	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m}
 	apiHandler, err := api.New(api.Options{
 		Store:              st,
 		Chat:               svc,
-		Hub:                s.hub,
-		WS:                 s.ws,
+		Hub:                h,
+		WS:                 sockets,
 		Web:                web,
 		RegistrationClosed: cfg.Registration == "closed",
 		TrustedProxies:     cfg.TrustedProxies,
@@ -211,64 +282,42 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		WriteBurst:         cfg.APIBurst,
 		Blobs:              blobs,
 		MaxUploadBytes:     cfg.MaxUploadBytes,
-		Degraded:           s.metrics.Degraded,
+		Degraded:           m.Degraded,
 		Log:                log,
 	})
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.handler = s.withMetrics(s.metrics.Instrument(apiHandler))
+	s.handler = withMetrics(m.Instrument(apiHandler), m.Handler(), cfg.MetricsToken)
 	s.watchAccounts()
 	return s, nil
 }
 
-// openBroker starts the hub with its broker: the local one, or NATS with
-// gap filling from the store (which New opens next, before any event).
-func (s *Server) openBroker() error {
-	opts := hub.Options{PresenceGrace: s.cfg.PresenceGrace, TypingTimeout: s.cfg.TypingTimeout, Log: s.log}
-	if s.cfg.NATS == "" {
-		s.broker = broker.NewLocal()
-	} else {
-		if !strings.HasPrefix(s.cfg.Database, "postgres") {
-			s.log.Warn().Msg("--nats without a postgres:// --database: every node has its own SQLite store, so nodes will not see each other's messages")
-		}
-		nb, err := broker.NewNATS(broker.NATSOptions{URL: s.cfg.NATS, PresenceGrace: s.cfg.PresenceGrace, Log: s.log})
-		if err != nil {
-			return err
-		}
-		s.broker = nb
-		s.metrics.AttachBroker(nb.Connected)
-		opts.Cluster = nb
-		opts.Fill = func(ctx context.Context, room string, after int64, limit int) ([]store.Event, error) {
-			return s.store.Since(ctx, room, after, limit)
-		}
+// openBroker returns the broker a Config names: NATS, or the single
+// node's.
+func openBroker(cfg Config, log zerolog.Logger) (broker.Broker, error) {
+	if cfg.NATS == "" {
+		return broker.NewLocal(), nil
 	}
-	s.hub = hub.New(opts)
-	if err := s.broker.Attach(s.hub); err != nil {
-		_ = s.hub.Shutdown(context.Background())
-		_ = s.broker.Close()
-		return err
-	}
-	return nil
+	return broker.NewNATS(broker.NATSOptions{URL: cfg.NATS, PresenceGrace: cfg.PresenceGrace, Log: log})
 }
 
 // withMetrics answers /metrics on the main handler: with the metrics to a
-// request bearing Config.MetricsToken, with a JSON 401 to one without it,
-// and with a JSON 404 when no token is configured. Every other path goes
+// request bearing token (Config.MetricsToken), with a JSON 401 to one
+// without it, and with a JSON 404 when token is "". Every other path goes
 // to next.
-func (s *Server) withMetrics(next http.Handler) http.Handler {
-	metricsHandler := s.metrics.Handler()
+func withMetrics(next, metricsHandler http.Handler, token string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/metrics" {
 			next.ServeHTTP(w, r)
 			return
 		}
 		switch {
-		case s.cfg.MetricsToken == "":
+		case token == "":
 			jsonError(w, http.StatusNotFound, protocol.CodeNotFound,
 				"metrics are not served on this address; see --metrics-addr and --metrics-token")
-		case !bearerIs(r, s.cfg.MetricsToken):
+		case !bearerIs(r, token):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="minichat metrics"`)
 			jsonError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "metrics need the bearer token of --metrics-token")
 		default:
@@ -300,6 +349,7 @@ func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 // share; otherwise the SQLite store, in DataDir or at the path of a
 // "sqlite:PATH" Database.
 func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
+	cfg = cfg.withDefaults()
 	if IsPostgres(cfg.Database) {
 		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 		defer cancel()
@@ -313,7 +363,7 @@ func OpenStore(cfg Config, opts store.Options) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.dataDir(), 0o750); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	st, err := sqlstore.OpenSQLite(path, opts)
@@ -336,6 +386,7 @@ func IsPostgres(database string) bool {
 // data dir, or the path of a "sqlite:PATH" Database. It fails for any other
 // Database (a Postgres one included).
 func SQLitePath(cfg Config) (string, error) {
+	cfg = cfg.withDefaults()
 	if IsPostgres(cfg.Database) {
 		return "", fmt.Errorf("database %s is Postgres, not SQLite", redact(cfg.Database))
 	}
@@ -345,14 +396,7 @@ func SQLitePath(cfg Config) (string, error) {
 	if p, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok && p != "" {
 		return p, nil
 	}
-	return filepath.Join(cfg.dataDir(), "minichat.db"), nil
-}
-
-func (c Config) dataDir() string {
-	if c.DataDir == "" {
-		return "./data"
-	}
-	return c.DataDir
+	return filepath.Join(cfg.DataDir, "minichat.db"), nil
 }
 
 func redact(dsn string) string {

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +19,8 @@ import (
 	"go.uber.org/goleak"
 
 	"minichat/server"
+	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 	"minichat/server/store/pgtest"
 )
 
@@ -184,11 +186,11 @@ type client struct {
 	t      *testing.T
 	name   string
 	c      *websocket.Conn
-	frames chan map[string]any
+	frames chan frametest.Frame
 	closed chan websocket.StatusCode
 	done   chan struct{}
 	// welcome is the first frame, as dial read it.
-	welcome map[string]any
+	welcome protocol.Welcome
 }
 
 func (e *env) dial(u user) *client {
@@ -198,8 +200,10 @@ func (e *env) dial(u user) *client {
 		e.t.Fatalf("dial %s: %v", u.Name, err)
 	}
 	c.name = u.Name
-	if c.welcome = c.next("welcome"); c.welcome["type"] != "welcome" {
-		e.t.Fatalf("first frame %v", c.welcome)
+	if f := c.next(); f.Type != protocol.TypeWelcome {
+		e.t.Fatalf("first frame %+v", f)
+	} else {
+		c.welcome = f.Welcome
 	}
 	return c
 }
@@ -221,7 +225,7 @@ func (e *env) tryDial(token string, header http.Header) (*client, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(1 << 24)
-	c := &client{t: e.t, c: ws, frames: make(chan map[string]any, 100000), closed: make(chan websocket.StatusCode, 1), done: make(chan struct{})}
+	c := &client{t: e.t, c: ws, frames: make(chan frametest.Frame, 100000), closed: make(chan websocket.StatusCode, 1), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for {
@@ -231,11 +235,11 @@ func (e *env) tryDial(token string, header http.Header) (*client, error) {
 				return
 			}
 			for _, line := range bytes.Split(data, []byte("\n")) {
-				var m map[string]any
-				if err := json.Unmarshal(line, &m); err != nil {
-					panic(fmt.Sprintf("server sent bad JSON %q", line))
+				f, err := frametest.Decode(line)
+				if err != nil {
+					panic(fmt.Sprintf("server sent a frame that is not the protocol's: %v: %q", err, line))
 				}
-				c.frames <- m
+				c.frames <- f
 			}
 		}
 	}()
@@ -264,23 +268,20 @@ func (c *client) send(frame any) {
 // next returns the next frame of one of the types (any type when none is
 // given), skipping the others; presence and ping frames are skipped unless
 // asked for.
-func (c *client) next(types ...string) map[string]any {
+func (c *client) next(types ...string) frametest.Frame {
 	c.t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
-		case m := <-c.frames:
-			ty, _ := m["type"].(string)
+		case f := <-c.frames:
 			if len(types) == 0 {
-				if ty == "presence" || ty == "ping" {
+				if f.Type == protocol.TypePresence || f.Type == protocol.TypePing {
 					continue
 				}
-				return m
+				return f
 			}
-			for _, want := range types {
-				if ty == want {
-					return m
-				}
+			if slices.Contains(types, f.Type) {
+				return f
 			}
 		case code := <-c.closed:
 			c.t.Fatalf("%s: closed (%d) while waiting for %v", c.name, code, types)
@@ -290,17 +291,30 @@ func (c *client) next(types ...string) map[string]any {
 	}
 }
 
+// msgOf is the message of a REST answer ({"message": {...}}).
+func msgOf(out map[string]any) map[string]any { m, _ := out["message"].(map[string]any); return m }
+
+// message, ack, update and errorFrame return the next frame of their type.
+func (c *client) message() protocol.Message {
+	c.t.Helper()
+	return c.next(protocol.TypeMessage).Message.Message
+}
+func (c *client) ack() protocol.Ack       { c.t.Helper(); return c.next(protocol.TypeAck).Ack }
+func (c *client) update() protocol.Update { c.t.Helper(); return c.next(protocol.TypeUpdate).Update }
+func (c *client) errorFrame() protocol.Error {
+	c.t.Helper()
+	return c.next(protocol.TypeError).Error
+}
+
 // none asserts that no frame of the types arrives within d.
 func (c *client) none(d time.Duration, types ...string) {
 	c.t.Helper()
 	timeout := time.After(d)
 	for {
 		select {
-		case m := <-c.frames:
-			for _, ty := range types {
-				if m["type"] == ty {
-					c.t.Fatalf("%s: unexpected frame %v", c.name, m)
-				}
+		case f := <-c.frames:
+			if slices.Contains(types, f.Type) {
+				c.t.Fatalf("%s: unexpected frame %+v", c.name, f)
 			}
 		case <-timeout:
 			return
@@ -323,14 +337,3 @@ func (c *client) waitClose(d time.Duration) websocket.StatusCode {
 		}
 	}
 }
-
-func msgOf(f map[string]any) map[string]any { m, _ := f["message"].(map[string]any); return m }
-
-func seqOf(f map[string]any) int64 {
-	if s, ok := f["seq"].(float64); ok && f["type"] == "update" {
-		return int64(s)
-	}
-	return int64(msgOf(f)["seq"].(float64))
-}
-
-var _ = sync.Mutex{}

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"minichat/server/hub"
+	"minichat/server/protocol/frametest"
 )
 
 // dialStalled opens a socket for u that never reads: the test holds it and
@@ -121,8 +121,8 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 		// sent, so a server held up by the stalled socket would stall here.
 		for _, c := range fast {
 			for s := next; s < next+round; s++ {
-				if f := c.next("message"); seqOf(f) != s {
-					t.Fatalf("%s: seq %d, want %d", c.name, seqOf(f), s)
+				if f := c.next("message"); f.Seq() != s {
+					t.Fatalf("%s: seq %d, want %d", c.name, f.Seq(), s)
 				}
 			}
 		}
@@ -150,14 +150,14 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 			break
 		}
 		for _, line := range bytes.Split(data, []byte("\n")) {
-			var f map[string]any
-			if err := json.Unmarshal(line, &f); err != nil {
-				t.Fatalf("bad frame %q", line)
+			f, err := frametest.Decode(line)
+			if err != nil {
+				t.Fatalf("bad frame %q: %v", line, err)
 			}
-			if f["type"] != "message" {
+			if f.Type != "message" {
 				continue
 			}
-			s := seqOf(f)
+			s := f.Seq()
 			if last != 0 && s != last+1 {
 				t.Fatalf("the slow client got seq %d after %d", s, last)
 			}
@@ -177,8 +177,8 @@ func TestSlowReaderIsClosedWhileOthersReceiveEverything(t *testing.T) {
 	for from := last + 1; from < next; from += 500 {
 		r.send(map[string]any{"type": "hello", "since": map[string]int64{general: from - 1}})
 		for s := from; s < min(from+500, next); s++ {
-			if f := r.next("message"); seqOf(f) != s {
-				t.Fatalf("resume: seq %d, want %d", seqOf(f), s)
+			if f := r.next("message"); f.Seq() != s {
+				t.Fatalf("resume: seq %d, want %d", f.Seq(), s)
 			}
 		}
 		r.next("synced")
@@ -209,15 +209,15 @@ func TestManyMessagesOverTLSArriveInOrder(t *testing.T) {
 	}
 	for i := range n {
 		f := a.next("ack")
-		if m, _ := f["message"].(map[string]any); m == nil || m["client_id"] != fmt.Sprint("t", i) {
-			t.Fatalf("ack %d is for %v", i, m["client_id"])
+		if m := f.Msg(); m.ClientID != fmt.Sprint("t", i) {
+			t.Fatalf("ack %d is for %q", i, m.ClientID)
 		}
 	}
 	for s := first; s < first+n; s++ {
 		f := b.next("message")
-		text, _ := f["message"].(map[string]any)["text"].(string)
-		if seqOf(f) != s || !strings.HasPrefix(text, fmt.Sprint(s-first, "tls ")) {
-			t.Fatalf("bob got seq %d %.20q, want seq %d", seqOf(f), text, s)
+		text := f.Msg().Text
+		if f.Seq() != s || !strings.HasPrefix(text, fmt.Sprint(s-first, "tls ")) {
+			t.Fatalf("bob got seq %d %.20q, want seq %d", f.Seq(), text, s)
 		}
 	}
 }

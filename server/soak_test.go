@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 
 	"minichat/server"
+	"minichat/server/protocol/frametest"
 )
 
 func soakEnv(t *testing.T) *env {
@@ -71,15 +72,10 @@ func (e *env) leanDial(ctx context.Context, u user) (*leanClient, error) {
 				return
 			}
 			for _, line := range bytes.Split(data, []byte("\n")) {
-				var f struct {
-					Type    string
-					Room    string
-					Message struct {
-						Room string
-						Seq  int64
-					}
+				f, err := frametest.Decode(line)
+				if err != nil {
+					panic(fmt.Sprintf("server sent a frame that is not the protocol's: %v: %q", err, line))
 				}
-				_ = json.Unmarshal(line, &f)
 				switch f.Type {
 				case "welcome":
 					seen = true
@@ -87,7 +83,8 @@ func (e *env) leanDial(ctx context.Context, u user) (*leanClient, error) {
 				case "message":
 					c.messages.Add(1)
 					c.mu.Lock()
-					c.last[f.Message.Room] = max(c.last[f.Message.Room], f.Message.Seq)
+					m := f.Msg()
+					c.last[m.Room] = max(c.last[m.Room], m.Seq)
 					c.mu.Unlock()
 				case "synced":
 					select {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 
 	"minichat/server"
 	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 )
 
 func TestWelcomeDescribesSessionRoomsAndLimits(t *testing.T) {
@@ -29,29 +29,24 @@ func TestWelcomeDescribesSessionRoomsAndLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := c.next("welcome")
-	if w["session"] == "" || w["user"].(map[string]any)["name"] != "alice" {
-		t.Fatalf("welcome %v", w)
+	w := c.next("welcome").Welcome
+	if w.Session == "" || w.User.Name != "alice" {
+		t.Fatalf("welcome %+v", w)
 	}
-	rooms := w["rooms"].([]any)
-	if len(rooms) != 1 || rooms[0].(map[string]any)["name"] != "general" {
-		t.Fatalf("rooms %v", rooms)
+	if len(w.Rooms) != 1 || w.Rooms[0].Name != "general" {
+		t.Fatalf("rooms %+v", w.Rooms)
 	}
-	if w["heartbeat_ms"].(float64) != float64(time.Minute.Milliseconds()) {
-		t.Fatalf("heartbeat_ms %v", w["heartbeat_ms"])
+	if w.HeartbeatMS != time.Minute.Milliseconds() {
+		t.Fatalf("heartbeat_ms %v", w.HeartbeatMS)
 	}
-	limits := w["limits"].(map[string]any)
-	for _, k := range []string{"max_frame_bytes", "max_text_chars", "messages_per_second", "burst"} {
-		if _, ok := limits[k]; !ok {
-			t.Fatalf("limits lack %s: %v", k, limits)
-		}
+	if l := w.Limits; l.MaxFrameBytes <= 0 || l.MaxTextChars <= 0 || l.MessagesPerSecond <= 0 || l.Burst <= 0 {
+		t.Fatalf("limits %+v", l)
 	}
-	if w["server"].(map[string]any)["version"] != "test" {
-		t.Fatalf("server %v", w["server"])
+	if w.Server.Version != "test" {
+		t.Fatalf("server %+v", w.Server)
 	}
-	online := w["online"].([]any)
-	if len(online) != 1 || online[0].(map[string]any)["status"] != "online" {
-		t.Fatalf("online %v", online)
+	if len(w.Online) != 1 || w.Online[0].Status != "online" {
+		t.Fatalf("online %+v", w.Online)
 	}
 }
 
@@ -85,25 +80,25 @@ func TestSendAckMessageAndHistory(t *testing.T) {
 	_, bob, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "  hello bob  ", "client_id": "c-1", "ref": "r1"})
 	ack := ackAndMessage(a)
-	if ack["ref"] != "r1" || msgOf(ack)["text"] != "hello bob" || msgOf(ack)["client_id"] != "c-1" {
-		t.Fatalf("ack %v", ack)
+	if ack.Ref() != "r1" || ack.Msg().Text != "hello bob" || ack.Msg().ClientID != "c-1" {
+		t.Fatalf("ack %+v", ack)
 	}
 	for _, c := range []*client{b} {
-		m := msgOf(c.next("message"))
-		if m["id"] != msgOf(ack)["id"] || m["sender"].(map[string]any)["name"] != "alice" || m["kind"] != "chat" {
+		m := c.next("message").Msg()
+		if m.ID != ack.Msg().ID || m.Sender == nil || m.Sender.Name != "alice" || m.Kind != "chat" {
 			t.Fatalf("%s got %v", c.name, m)
 		}
-		if ts := m["ts"].(string); len(ts) != len("2006-01-02T15:04:05.000Z") || !strings.HasSuffix(ts, "Z") {
+		if ts := m.TS; len(ts) != len("2006-01-02T15:04:05.000Z") || !strings.HasSuffix(ts, "Z") {
 			t.Fatalf("ts %q is not RFC 3339 with milliseconds in UTC", ts)
 		}
 	}
 	b.send(map[string]any{"type": "history", "room": general, "limit": 2, "ref": "h"})
 	h := b.next("history")
-	msgs := h["messages"].([]any)
-	if h["ref"] != "h" || len(msgs) != 2 || h["has_more"] != true {
-		t.Fatalf("history %v", h)
+	msgs := h.History.Messages
+	if h.Ref() != "h" || len(msgs) != 2 || !h.History.HasMore {
+		t.Fatalf("history %+v", h)
 	}
-	if msgs[1].(map[string]any)["text"] != "hello bob" || msgs[0].(map[string]any)["kind"] != "system" {
+	if msgs[1].Text != "hello bob" || msgs[0].Kind != "system" {
 		t.Fatalf("history order %v", msgs)
 	}
 	// The same over HTTP, paged.
@@ -132,17 +127,17 @@ func TestLargeHistoryPageArrivesWhole(t *testing.T) {
 		b.next("message")
 	}
 	b.send(map[string]any{"type": "history", "room": general, "limit": n, "ref": "h"})
-	msgs := b.next("history")["messages"].([]any)
+	msgs := b.next("history").History.Messages
 	if len(msgs) != n {
 		t.Fatalf("history has %d messages, want %d", len(msgs), n)
 	}
 	for i, m := range msgs {
-		if got := m.(map[string]any)["text"]; got != texts[i] {
-			t.Fatalf("message %d arrived with %d bytes of text, want %d", i, len(got.(string)), len(texts[i]))
+		if got := m.Text; got != texts[i] {
+			t.Fatalf("message %d arrived with %d bytes of text, want %d", i, len(got), len(texts[i]))
 		}
 	}
 	a.send(map[string]any{"type": "send", "room": general, "text": "after", "ref": "x"})
-	if m := msgOf(b.next("message")); m["text"] != "after" {
+	if m := b.next("message").Msg(); m.Text != "after" {
 		t.Fatalf("the next message after the large page: %v", m)
 	}
 }
@@ -193,15 +188,15 @@ func TestPingsAreAnsweredWhileMessagesStream(t *testing.T) {
 		a.send(map[string]any{"type": "send", "room": general, "text": fmt.Sprintf("%03d %s", i, text), "ref": fmt.Sprint(i)})
 	}
 	for i := range n {
-		got := msgOf(b.next("message"))["text"].(string)
+		got := b.next("message").Msg().Text
 		if want := fmt.Sprintf("%03d %s", i, text); got != want {
 			t.Fatalf("message %d: %.12q… (%d bytes), want %.12q… (%d bytes)", i, got, len(got), want, len(want))
 		}
 	}
 	t.Logf("%d pings answered while %d messages streamed", pings.Load()-before, n)
 	for i := range n { // and the sender had every one acknowledged, in order
-		if ack := a.next("ack"); ack["ref"] != fmt.Sprint(i) {
-			t.Fatalf("ack %d: %v", i, ack["ref"])
+		if ack := a.next("ack"); ack.Ref() != fmt.Sprint(i) {
+			t.Fatalf("ack %d: %v", i, ack.Ref())
 		}
 	}
 }
@@ -242,13 +237,13 @@ func TestConcurrentSendersEveryoneSeesEverythingInOrder(t *testing.T) {
 		acks := 0
 		for want <= start+total || acks < perClient {
 			f := c.next("message", "ack", "error")
-			switch f["type"] {
+			switch f.Type {
 			case "error":
 				t.Fatalf("%s: %v", c.name, f)
 			case "ack":
 				acks++
 			case "message":
-				if got := seqOf(f); got != want {
+				if got := f.Seq(); got != want {
 					t.Fatalf("%s: got seq %d, want %d", c.name, got, want)
 				}
 				want++
@@ -263,7 +258,7 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	general := e.roomID(alice, "general")
 	b := e.dial(bob)
 	b.send(map[string]any{"type": "send", "room": general, "text": "before", "client_id": "b1"})
-	last := seqOf(b.next("message"))
+	last := b.next("message").Seq()
 	b.close()
 	for i := 0; i < 5; i++ {
 		e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": fmt.Sprint("missed ", i)})
@@ -272,17 +267,17 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	b2.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
 	for i := 0; i < 5; i++ {
 		f := b2.next("message")
-		if seqOf(f) != last+1+int64(i) || msgOf(f)["text"] != fmt.Sprint("missed ", i) {
+		if f.Seq() != last+1+int64(i) || f.Msg().Text != fmt.Sprint("missed ", i) {
 			t.Fatalf("replay %d: %v", i, f)
 		}
 	}
 	s := b2.next("synced")
-	if s["room"] != general || int64(s["last_seq"].(float64)) != last+5 {
+	if s.Synced.Room != general || s.Synced.LastSeq != last+5 {
 		t.Fatalf("synced %v", s)
 	}
 	// Live frames follow the replay.
 	e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": "live"})
-	if f := b2.next("message"); seqOf(f) != last+6 {
+	if f := b2.next("message"); f.Seq() != last+6 {
 		t.Fatalf("live %v", f)
 	}
 }
@@ -301,21 +296,21 @@ func TestReplayIsCappedAndPagesForward(t *testing.T) {
 	b := e.dial(alice)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 0}})
 	for i := 1; i <= 500; i++ {
-		if f := b.next("message"); seqOf(f) != int64(i) {
-			t.Fatalf("replay seq %d, want %d", seqOf(f), i)
+		if f := b.next("message"); f.Seq() != int64(i) {
+			t.Fatalf("replay seq %d, want %d", f.Seq(), i)
 		}
 	}
 	s := b.next("synced")
-	if s["last_seq"].(float64) != 500 {
+	if s.Synced.LastSeq != 500 {
 		t.Fatalf("synced %v, want last_seq 500", s)
 	}
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: 500}})
 	for i := 501; i <= 521; i++ {
-		if f := b.next("message"); seqOf(f) != int64(i) {
-			t.Fatalf("second page seq %d, want %d", seqOf(f), i)
+		if f := b.next("message"); f.Seq() != int64(i) {
+			t.Fatalf("second page seq %d, want %d", f.Seq(), i)
 		}
 	}
-	if s := b.next("synced"); s["last_seq"].(float64) != 521 {
+	if s := b.next("synced"); s.Synced.LastSeq != 521 {
 		t.Fatalf("synced %v", s)
 	}
 }
@@ -326,18 +321,18 @@ func TestIdempotentResend(t *testing.T) {
 	general := e.roomID(alice, "general")
 	a := e.dial(alice)
 	a.send(map[string]any{"type": "send", "room": general, "text": "once", "client_id": "same"})
-	first := msgOf(ackAndMessage(a))
+	first := ackAndMessage(a).Msg()
 	a.close()
 	a2 := e.dial(alice)
 	a2.send(map[string]any{"type": "send", "room": general, "text": "once", "client_id": "same", "ref": "again"})
 	second := a2.next("ack")
-	if msgOf(second)["id"] != first["id"] || msgOf(second)["seq"] != first["seq"] || second["ref"] != "again" {
+	if second.Msg().ID != first.ID || second.Msg().Seq != first.Seq || second.Ref() != "again" {
 		t.Fatalf("resend acked %v, want the original %v", second, first)
 	}
 	a2.none(200*time.Millisecond, "message")
 	// Over HTTP too.
 	_, out := e.call("POST", "/api/rooms/"+general+"/messages", alice.Token, map[string]any{"text": "once", "client_id": "same"})
-	if msgOf(out)["id"] != first["id"] {
+	if msgOf(out)["id"] != first.ID {
 		t.Fatalf("REST resend %v", out)
 	}
 	_, hist := e.call("GET", "/api/rooms/"+general+"/messages", alice.Token, nil)
@@ -351,11 +346,11 @@ func TestTypingRelayAndExpiry(t *testing.T) {
 	_, _, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "typing", "room": general, "active": true})
 	f := b.next("typing")
-	if f["active"] != true || f["room"] != general || f["user"].(map[string]any)["name"] != "alice" {
+	if !f.Typing.Active || f.Typing.Room != general || f.Typing.User.Name != "alice" {
 		t.Fatalf("typing %v", f)
 	}
 	start := time.Now()
-	if f := b.next("typing"); f["active"] != false {
+	if f := b.next("typing"); f.Typing.Active != false {
 		t.Fatalf("typing %v", f)
 	}
 	if d := time.Since(start); d < 200*time.Millisecond {
@@ -365,12 +360,12 @@ func TestTypingRelayAndExpiry(t *testing.T) {
 	a.send(map[string]any{"type": "typing", "room": general, "active": true})
 	b.next("typing")
 	a.send(map[string]any{"type": "send", "room": general, "text": "x", "client_id": "x"})
-	if f := b.next("typing", "message"); f["type"] != "typing" || f["active"] != false {
+	if f := b.next("typing", "message"); f.Type != "typing" || f.Typing.Active != false {
 		t.Fatalf("want typing stop before the message, got %v", f)
 	}
 	// Typing in a room alice is not in is refused.
 	a.send(map[string]any{"type": "typing", "room": "r_nope", "active": true, "ref": "t"})
-	if f := a.next("error"); f["code"] != "not_found" || f["ref"] != "t" {
+	if f := a.next("error"); f.Error.Code != "not_found" || f.Ref() != "t" {
 		t.Fatalf("%v", f)
 	}
 }
@@ -387,7 +382,7 @@ func TestPresenceGraceAndStatus(t *testing.T) {
 	a.none(500*time.Millisecond, "presence")
 	b.send(map[string]any{"type": "status", "status": "away", "text": "in a meeting"})
 	p := waitPresence(t, a, "bob", "away")
-	if p["text"] != "in a meeting" {
+	if p.Text != "in a meeting" {
 		t.Fatalf("%v", p)
 	}
 	b.close()
@@ -400,28 +395,28 @@ func TestPresenceGraceAndStatus(t *testing.T) {
 
 // ackAndMessage returns the ack of the sender's last send after also taking
 // the message frame of it, which may come before or after the ack.
-func ackAndMessage(c *client) map[string]any {
+func ackAndMessage(c *client) frametest.Frame {
 	c.t.Helper()
-	var ack, msg map[string]any
-	for ack == nil || msg == nil {
+	var ack, msg frametest.Frame
+	for ack.Type == "" || msg.Type == "" {
 		f := c.next("ack", "message")
-		if f["type"] == "ack" {
+		if f.Type == "ack" {
 			ack = f
 		} else {
 			msg = f
 		}
 	}
-	if msgOf(ack)["id"] != msgOf(msg)["id"] {
-		c.t.Fatalf("ack %v and message %v differ", ack, msg)
+	if ack.Msg().ID != msg.Msg().ID {
+		c.t.Fatalf("ack %+v and message %+v differ", ack, msg)
 	}
 	return ack
 }
 
-func waitPresence(t *testing.T, c *client, name, status string) map[string]any {
+func waitPresence(t *testing.T, c *client, name, status string) protocol.PresenceFrame {
 	t.Helper()
 	for {
-		p := c.next("presence")
-		if p["user"].(map[string]any)["name"] == name && p["status"] == status {
+		p := c.next("presence").Presence
+		if p.User.Name == name && p.Status == status {
 			return p
 		}
 	}
@@ -448,7 +443,7 @@ func TestPrivateRoomsAndDMsAreInvisibleToOthers(t *testing.T) {
 	b.next("room")
 	a.send(map[string]any{"type": "send", "room": dmID, "text": "psst", "client_id": "p"})
 	a.next("ack")
-	if f := b.next("message"); msgOf(f)["text"] != "psst" {
+	if f := b.next("message"); f.Msg().Text != "psst" {
 		t.Fatalf("%v", f)
 	}
 
@@ -457,7 +452,7 @@ func TestPrivateRoomsAndDMsAreInvisibleToOthers(t *testing.T) {
 		t.Fatalf("create: %d %v", st, out)
 	}
 	secret := out["room"].(map[string]any)["id"].(string)
-	if f := a.next("room"); f["event"] != "created" {
+	if f := a.next("room"); f.Room.Event != "created" {
 		t.Fatalf("%v", f)
 	}
 	a.send(map[string]any{"type": "send", "room": secret, "text": "hidden", "client_id": "h"})
@@ -475,15 +470,15 @@ func TestPrivateRoomsAndDMsAreInvisibleToOthers(t *testing.T) {
 			t.Fatalf("carol joins %s: %d", room, st)
 		}
 		c.send(map[string]any{"type": "history", "room": room, "ref": "h"})
-		if f := c.next("history", "error"); f["type"] != "error" {
+		if f := c.next("history", "error"); f.Type != "error" {
 			t.Fatalf("carol's history of %s: %v", room, f)
 		}
 		c.send(map[string]any{"type": "hello", "since": map[string]int64{room: 0}})
-		if f := c.next("message", "error", "synced"); f["type"] != "error" {
+		if f := c.next("message", "error", "synced"); f.Type != "error" {
 			t.Fatalf("carol's replay of %s: %v", room, f)
 		}
 		c.send(map[string]any{"type": "send", "room": room, "text": "hi", "client_id": "c" + room})
-		if f := c.next("ack", "error"); f["type"] != "error" {
+		if f := c.next("ack", "error"); f.Type != "error" {
 			t.Fatalf("carol's send to %s: %v", room, f)
 		}
 	}
@@ -497,10 +492,10 @@ func TestPrivateRoomsAndDMsAreInvisibleToOthers(t *testing.T) {
 	if st, _ := e.call("POST", "/api/rooms/"+secret+"/invite", alice.Token, map[string]string{"username": "carol"}); st != 204 {
 		t.Fatalf("invite: %d", st)
 	}
-	if f := c.next("room"); f["event"] != "joined" || f["room"].(map[string]any)["id"] != secret {
+	if f := c.next("room"); f.Room.Event != "joined" || f.Room.Room.ID != secret {
 		t.Fatalf("%v", f)
 	}
-	if f := c.next("message"); msgOf(f)["kind"] != "system" {
+	if f := c.next("message"); f.Msg().Kind != "system" {
 		t.Fatalf("%v", f)
 	}
 }
@@ -519,7 +514,7 @@ func TestHeartbeatMissedCloses4408(t *testing.T) {
 			case <-stop:
 				return
 			case f := <-polite.frames:
-				if f["type"] == "ping" {
+				if f.Type == "ping" {
 					_ = polite.c.Write(t.Context(), websocket.MessageText, []byte(`{"type":"pong"}`))
 				}
 			}
@@ -552,7 +547,7 @@ func TestPingsAreSpreadOverTheHeartbeat(t *testing.T) {
 			for {
 				select {
 				case f := <-c.frames:
-					if f["type"] == "ping" {
+					if f.Type == "ping" {
 						first <- time.Now()
 						return
 					}
@@ -650,13 +645,13 @@ func TestBadFramesGetErrorsAndTheConnectionStaysUsable(t *testing.T) {
 	for _, tc := range cases {
 		a.send(tc.frame)
 		f := a.next("error")
-		if f["code"] != tc.code {
-			t.Errorf("%s: code %v, want %s (%v)", tc.frame, f["code"], tc.code, f["message"])
+		if f.Error.Code != tc.code {
+			t.Errorf("%s: code %v, want %s (%v)", tc.frame, f.Error.Code, tc.code, f.Error.Message)
 		}
-		if strings.Contains(tc.frame, `"ref":"x"`) && tc.frame[0] == '{' && f["ref"] != "x" && tc.code != "bad_request" {
-			t.Errorf("%s: ref %v not echoed", tc.frame, f["ref"])
+		if strings.Contains(tc.frame, `"ref":"x"`) && tc.frame[0] == '{' && f.Ref() != "x" && tc.code != "bad_request" {
+			t.Errorf("%s: ref %v not echoed", tc.frame, f.Ref())
 		}
-		if f["message"] == "" {
+		if f.Error.Message == "" {
 			t.Errorf("%s: no message", tc.frame)
 		}
 	}
@@ -665,7 +660,7 @@ func TestBadFramesGetErrorsAndTheConnectionStaysUsable(t *testing.T) {
 	}
 	a.next("error")
 	a.send(map[string]any{"type": "send", "room": general, "text": "still here", "client_id": "ok", "ref": "ok"})
-	if f := a.next("ack"); f["ref"] != "ok" {
+	if f := a.next("ack"); f.Ref() != "ok" {
 		t.Fatalf("%v", f)
 	}
 }
@@ -681,11 +676,11 @@ func TestRateLimitAnswersRateLimited(t *testing.T) {
 	acks, limited := 0, 0
 	for acks+limited < 5 {
 		f := a.next("ack", "error")
-		if f["type"] == "ack" {
+		if f.Type == "ack" {
 			acks++
 			continue
 		}
-		if f["code"] != "rate_limited" || f["retry_after_ms"].(float64) <= 0 {
+		if f.Error.Code != "rate_limited" || f.Error.RetryAfterMS <= 0 {
 			t.Fatalf("%v", f)
 		}
 		limited++
@@ -699,33 +694,32 @@ func TestEditDeleteReactTakeTheNextSeq(t *testing.T) {
 	e := newEnv(t)
 	_, bob, a, b, general := e.aliceAndBob()
 	a.send(map[string]any{"type": "send", "room": general, "text": "draft", "client_id": "d"})
-	m := msgOf(ackAndMessage(a))
-	id, seq := m["id"].(string), int64(m["seq"].(float64))
+	m := ackAndMessage(a).Msg()
+	id, seq := m.ID, m.Seq
 	b.next("message")
 
 	a.send(map[string]any{"type": "edit", "room": general, "id": id, "text": "final"})
 	a.next("update")
 	u := b.next("update")
-	if int64(u["seq"].(float64)) != seq+1 || msgOf(u)["text"] != "final" || msgOf(u)["edited_at"] == nil || int64(msgOf(u)["seq"].(float64)) != seq {
+	if u.Seq() != seq+1 || u.Msg().Text != "final" || u.Msg().EditedAt == "" || u.Msg().Seq != seq {
 		t.Fatalf("edit update %v", u)
 	}
 	b.send(map[string]any{"type": "edit", "room": general, "id": id, "text": "hijack", "ref": "e"})
-	if f := b.next("error"); f["code"] != "forbidden" {
+	if f := b.next("error"); f.Error.Code != "forbidden" {
 		t.Fatalf("%v", f)
 	}
 	b.send(map[string]any{"type": "react", "room": general, "id": id, "emoji": "👍", "on": true})
 	u = a.next("update")
-	if int64(u["seq"].(float64)) != seq+2 {
+	if u.Seq() != seq+2 {
 		t.Fatalf("react update %v", u)
 	}
-	r := msgOf(u)["reactions"].([]any)[0].(map[string]any)
-	if r["emoji"] != "👍" || r["users"].([]any)[0] != "bob" {
+	if r := u.Msg().Reactions; len(r) != 1 || r[0].Emoji != "👍" || len(r[0].Users) != 1 || r[0].Users[0] != "bob" {
 		t.Fatalf("reactions %v", r)
 	}
 	a.send(map[string]any{"type": "delete", "room": general, "id": id})
 	b.next("update") // bob's own reaction
 	u = b.next("update")
-	if msgOf(u)["deleted"] != true || msgOf(u)["text"] != "" || int64(u["seq"].(float64)) != seq+3 {
+	if !u.Msg().Deleted || u.Msg().Text != "" || u.Seq() != seq+3 {
 		t.Fatalf("delete update %v", u)
 	}
 	// Replay carries both kinds in log order; history shows the current state.
@@ -734,7 +728,7 @@ func TestEditDeleteReactTakeTheNextSeq(t *testing.T) {
 	want := []string{"message", "update", "update", "update"}
 	for i, ty := range want {
 		f := c.next("message", "update")
-		if f["type"] != ty || seqOf(f) != seq+int64(i) {
+		if f.Type != ty || f.Seq() != seq+int64(i) {
 			t.Fatalf("replay %d: %v", i, f)
 		}
 	}
@@ -786,7 +780,7 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	a := e.dial(alice) // keeps the room active in the hub
 	b := e.dial(bob)
 	b.send(map[string]any{"type": "send", "room": general, "text": "mark", "client_id": "m"})
-	last := seqOf(ackAndMessage(b))
+	last := ackAndMessage(b).Seq()
 	b.close()
 	send := func(n int, prefix string) {
 		for i := 0; i < n; i++ {
@@ -800,11 +794,11 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	b = e.dial(bob)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
 	for i := int64(1); i <= 20; i++ {
-		if f := b.next("message"); seqOf(f) != last+i || msgOf(f)["text"] != fmt.Sprint("short", i-1) {
+		if f := b.next("message"); f.Seq() != last+i || f.Msg().Text != fmt.Sprint("short", i-1) {
 			t.Fatalf("replay %d: %v", i, f)
 		}
 	}
-	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+20 {
+	if s := b.next("synced"); s.Synced.LastSeq != last+20 {
 		t.Fatalf("synced %v", s)
 	}
 	last += 20
@@ -822,20 +816,20 @@ func TestResumeFromRecentFramesAndFromTheStore(t *testing.T) {
 	b = e.dial(bob)
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last}})
 	for i := int64(1); i <= 500; i++ {
-		if f := b.next("message"); seqOf(f) != last+i {
-			t.Fatalf("replay %d: seq %d", i, seqOf(f))
+		if f := b.next("message"); f.Seq() != last+i {
+			t.Fatalf("replay %d: seq %d", i, f.Seq())
 		}
 	}
-	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+500 {
+	if s := b.next("synced"); s.Synced.LastSeq != last+500 {
 		t.Fatalf("synced %v, want the capped last_seq %d", s, last+500)
 	}
 	b.send(map[string]any{"type": "hello", "since": map[string]int64{general: last + 500}})
 	for i := int64(501); i <= 600; i++ {
-		if f := b.next("message"); seqOf(f) != last+i {
-			t.Fatalf("second replay %d: seq %d", i, seqOf(f))
+		if f := b.next("message"); f.Seq() != last+i {
+			t.Fatalf("second replay %d: seq %d", i, f.Seq())
 		}
 	}
-	if s := b.next("synced"); int64(s["last_seq"].(float64)) != last+600 {
+	if s := b.next("synced"); s.Synced.LastSeq != last+600 {
 		t.Fatalf("synced %v", s)
 	}
 }
@@ -861,18 +855,18 @@ func rawFrame(payload string) []byte {
 // (one message may carry several, separated by newlines).
 type rawReader struct {
 	br      *bufio.Reader
-	pending []map[string]any
+	pending []frametest.Frame
 }
 
 // next returns the next frame of type want, skipping the others.
-func (r *rawReader) next(t *testing.T, want string) map[string]any {
+func (r *rawReader) next(t *testing.T, want string) frametest.Frame {
 	t.Helper()
 	for {
 		for len(r.pending) > 0 {
-			m := r.pending[0]
+			f := r.pending[0]
 			r.pending = r.pending[1:]
-			if m["type"] == want {
-				return m
+			if f.Type == want {
+				return f
 			}
 		}
 		var h [2]byte
@@ -898,11 +892,11 @@ func (r *rawReader) next(t *testing.T, want string) map[string]any {
 			continue
 		}
 		for _, line := range bytes.Split(payload, []byte("\n")) {
-			var m map[string]any
-			if err := json.Unmarshal(line, &m); err != nil {
-				t.Fatalf("bad frame %q", line)
+			f, err := frametest.Decode(line)
+			if err != nil {
+				t.Fatalf("bad frame %q: %v", line, err)
 			}
-			r.pending = append(r.pending, m)
+			r.pending = append(r.pending, f)
 		}
 	}
 }
@@ -955,7 +949,7 @@ func TestFramesBeforeUpgradeAnswerAndAfterIdleAreServed(t *testing.T) {
 					t.Fatal(err)
 				}
 				ack := frames.next(t, "ack")
-				if ack["ref"] != fmt.Sprintf("r%d", i) {
+				if ack.Ref() != fmt.Sprintf("r%d", i) {
 					t.Fatalf("ack %v, want ref r%d", ack, i)
 				}
 			}

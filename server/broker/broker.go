@@ -21,7 +21,10 @@
 package broker
 
 import (
+	"time"
+
 	"minichat/server/hub"
+	"minichat/server/protocol"
 	"minichat/server/store"
 )
 
@@ -30,19 +33,54 @@ type Broker interface {
 	// Cluster is what the hub tells the other nodes through the broker
 	// (hub.Options.Cluster); nil for a single node.
 	Cluster() hub.Cluster
-	// Attach starts delivering to h what other nodes publish. Call it once,
-	// before the store commits anything.
-	Attach(h *hub.Hub) error
+	// Attach starts delivering to h what this node commits and what other
+	// nodes publish. Call it once, before the store commits anything.
+	Attach(h Handler) error
 	// Commit is the store's Options.OnCommit: it hands the events to this
-	// node's hub, then to the other nodes. It does not wait for the network.
+	// node's Handler, then to the other nodes. It does not wait for the
+	// network.
 	Commit(evs []store.Event)
 	// Close says goodbye to the other nodes and stops. Call it after the
 	// store is closed, so its last commits are published.
 	Close() error
 }
 
-// Local is the broker of a single node: commits go straight to the hub.
-type Local struct{ h *hub.Hub }
+// Handler receives what a broker delivers; the node's *hub.Hub is the one
+// in use. The broker calls it from its own goroutines (and from the
+// store's writer, through Commit); no method may block on the network.
+//
+// A single node needs only Publish; the other methods serve a cluster.
+type Handler interface {
+	// Publish delivers committed events, of this node or of another.
+	Publish(evs []store.Event)
+
+	// What another node tells: a user typing, a session or user to
+	// close, the node's users (every one when full, until expires), the
+	// latest seqs it committed per room, and that it shut down and its
+	// users count as online until at.
+	RemoteTyping(room string, user protocol.User, active bool)
+	RemoteClose(sessionID, userID string, code int, reason string)
+	RemotePresence(node string, users []hub.UserPresence, full bool, expires time.Time)
+	RemoteHeads(heads map[string]int64)
+	NodeExpires(node string, at time.Time)
+
+	// For this node's heartbeat: its own users (ok false once the
+	// handler has shut down), and the forgetting of nodes that stopped
+	// speaking.
+	LocalPresence() (users []hub.UserPresence, ok bool)
+	ExpireNodes(now time.Time)
+	// HoldNodes keeps every other node and its users counting until at
+	// least until: after a reconnection, so that the broker's silence
+	// expires nobody before each node restates its users.
+	HoldNodes(until time.Time)
+	// Resync reads from the store what messages lost on the way carried
+	// (after a reconnection or a slow-consumer drop).
+	Resync()
+}
+
+// Local is the broker of a single node: commits go straight to the
+// Handler.
+type Local struct{ h Handler }
 
 // NewLocal returns the single-node broker.
 func NewLocal() *Local { return &Local{} }
@@ -50,10 +88,10 @@ func NewLocal() *Local { return &Local{} }
 // Cluster returns nil: there is no other node to tell.
 func (*Local) Cluster() hub.Cluster { return nil }
 
-// Attach makes h the hub that receives commits.
-func (l *Local) Attach(h *hub.Hub) error { l.h = h; return nil }
+// Attach makes h the Handler that receives commits.
+func (l *Local) Attach(h Handler) error { l.h = h; return nil }
 
-// Commit hands the events to the hub.
+// Commit hands the events to the Handler.
 func (l *Local) Commit(evs []store.Event) { l.h.Publish(evs) }
 
 // Close does nothing.

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,46 +18,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"minichat/server/auth"
+	"minichat/server/broker/natstest"
 	"minichat/server/chat"
 	"minichat/server/hub"
 	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
 	"minichat/server/store"
 	"minichat/server/store/sqlstore"
 )
-
-// startNATS runs a NATS server in this process on a random loopback port
-// (or on port, when not 0) until the test ends.
-func startNATS(t *testing.T, port int) *natsserver.Server {
-	t.Helper()
-	return startNATSWith(t, &natsserver.Options{Port: port})
-}
-
-func startNATSWith(t *testing.T, opts *natsserver.Options) *natsserver.Server {
-	t.Helper()
-	if opts.Port == 0 {
-		opts.Port = -1
-	}
-	opts.Host, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
-
-// natsURL is the NATS server of a test: MINICHAT_TEST_NATS when set (CI
-// points it at the machine's server), else one in this process.
-func natsURL(t *testing.T) string {
-	if u := os.Getenv("MINICHAT_TEST_NATS"); u != "" {
-		return u
-	}
-	return startNATS(t, 0).ClientURL()
-}
 
 // cluster is several nodes — hub and NATS broker each — sharing one store
 // whose commits the first node makes.
@@ -117,7 +85,14 @@ func (c *cluster) startNode(t *testing.T, url string) *node {
 // channel as the ws writer would.
 type client struct {
 	c      *hub.Conn
-	frames chan map[string]any
+	frames chan frame
+}
+
+// frame is a frame the hub queued, or (Type "closed") the closing of the
+// connection with its code.
+type frame struct {
+	frametest.Frame
+	code int
 }
 
 func connect(t *testing.T, n *node, st store.Store, u protocol.User, session string) (*client, protocol.Welcome) {
@@ -132,7 +107,7 @@ func connect(t *testing.T, n *node, st store.Store, u protocol.User, session str
 			ids = append(ids, r.ID)
 		}
 	}
-	cl := &client{c: hub.NewConn("c_"+u.Name+session, u, session, 0), frames: make(chan map[string]any, 10000)}
+	cl := &client{c: hub.NewConn("c_"+u.Name+session, u, session, 0), frames: make(chan frame, 10000)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -143,21 +118,21 @@ func connect(t *testing.T, n *node, st store.Store, u protocol.User, session str
 				var closed bool
 				batch, closed = cl.c.Take(batch[:0], 0)
 				for _, f := range batch {
-					var m map[string]any
-					if err := json.Unmarshal(f, &m); err != nil {
+					m, err := frametest.Decode(f)
+					if err != nil {
 						panic(err)
 					}
-					cl.frames <- m
+					cl.frames <- frame{Frame: m}
 				}
 				if closed {
 					code, _ := cl.c.CloseCode()
-					cl.frames <- map[string]any{"type": "closed", "code": float64(code)}
+					cl.frames <- frame{Frame: frametest.Frame{Type: "closed"}, code: code}
 					n.h.Unregister(cl.c)
 					return
 				}
 			case <-cl.c.Done():
 				code, _ := cl.c.CloseCode()
-				cl.frames <- map[string]any{"type": "closed", "code": float64(code)}
+				cl.frames <- frame{Frame: frametest.Frame{Type: "closed"}, code: code}
 				n.h.Unregister(cl.c)
 				return
 			}
@@ -167,28 +142,22 @@ func connect(t *testing.T, n *node, st store.Store, u protocol.User, session str
 	if !n.h.Register(cl.c, hub.Registration{RoomIDs: ids, Welcome: protocol.Welcome{User: u, Rooms: rooms}}) {
 		t.Fatal("register")
 	}
-	w := cl.next(t, "welcome")
-	var welcome protocol.Welcome
-	data, _ := json.Marshal(w)
-	_ = json.Unmarshal(data, &welcome)
-	return cl, welcome
+	return cl, cl.next(t, "welcome").Welcome
 }
 
 // next returns the next frame of one of the types, skipping others.
-func (cl *client) next(t *testing.T, types ...string) map[string]any {
+func (cl *client) next(t *testing.T, types ...string) frame {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case m := <-cl.frames:
-			for _, ty := range types {
-				if m["type"] == ty {
-					return m
-				}
+			if slices.Contains(types, m.Type) {
+				return m
 			}
 		case <-deadline:
 			t.Fatalf("%s: no frame of type %v", cl.c.User.Name, types)
-			return nil
+			return frame{}
 		}
 	}
 }
@@ -202,10 +171,9 @@ func (cl *client) presence(t *testing.T, pairs ...string) {
 		want[pairs[i]] = pairs[i+1]
 	}
 	for len(want) > 0 {
-		m := cl.next(t, "presence")
-		name := m["user"].(map[string]any)["name"].(string)
-		if want[name] == m["status"] {
-			delete(want, name)
+		p := cl.next(t, "presence").Presence
+		if want[p.User.Name] == p.Status {
+			delete(want, p.User.Name)
 		}
 	}
 }
@@ -214,10 +182,9 @@ func (cl *client) presence(t *testing.T, pairs ...string) {
 func (cl *client) seqs(t *testing.T, room string, from, to int64) {
 	t.Helper()
 	for want := from; want <= to; want++ {
-		m := cl.next(t, "message")
-		msg := m["message"].(map[string]any)
-		if msg["room"] != room || int64(msg["seq"].(float64)) != want {
-			t.Fatalf("%s: got %s seq %v, want %d", cl.c.User.Name, msg["room"], msg["seq"], want)
+		msg := cl.next(t, "message").Msg()
+		if msg.Room != room || msg.Seq != want {
+			t.Fatalf("%s: got %s seq %d, want %d", cl.c.User.Name, msg.Room, msg.Seq, want)
 		}
 	}
 }
@@ -228,10 +195,8 @@ func (cl *client) quiet(t *testing.T, d time.Duration, types ...string) {
 	for {
 		select {
 		case m := <-cl.frames:
-			for _, ty := range types {
-				if m["type"] == ty {
-					t.Fatalf("%s: unexpected %v", cl.c.User.Name, m)
-				}
+			if slices.Contains(types, m.Type) {
+				t.Fatalf("%s: unexpected %+v", cl.c.User.Name, m)
 			}
 		case <-timeout:
 			return
@@ -344,7 +309,7 @@ func TestWireKeepsEveryEventAClientSees(t *testing.T) {
 }
 
 func TestMessagesTypingPresenceAndClosesCrossNodes(t *testing.T) {
-	c := newCluster(t, natsURL(t), 2, nil)
+	c := newCluster(t, natstest.URL(t), 2, nil)
 	a, b := c.nodes[0], c.nodes[1]
 	alice, bob, carol := addUser(t, c.st, "alice"), addUser(t, c.st, "bob"), addUser(t, c.st, "carol")
 	room := general(t, c.st, alice)
@@ -373,11 +338,11 @@ func TestMessagesTypingPresenceAndClosesCrossNodes(t *testing.T) {
 		t.Fatal("typing refused")
 	}
 	m := bobB.next(t, "typing")
-	if m["active"] != true || m["user"].(map[string]any)["name"] != "alice" {
+	if !m.Typing.Active || m.Typing.User.Name != "alice" {
 		t.Fatalf("typing frame %v", m)
 	}
 	send(t, c.st, room.ID, alice, 1)
-	if m := bobB.next(t, "typing"); m["active"] != false {
+	if m := bobB.next(t, "typing"); m.Typing.Active {
 		t.Fatalf("typing frame after the message %v", m)
 	}
 
@@ -385,20 +350,20 @@ func TestMessagesTypingPresenceAndClosesCrossNodes(t *testing.T) {
 	a.h.SetStatus(aliceA.c, protocol.StatusAway, "lunch")
 	for {
 		m := bobB.next(t, "presence")
-		if m["status"] == "away" && m["text"] == "lunch" {
+		if m.Presence.Status == "away" && m.Presence.Text == "lunch" {
 			break
 		}
 	}
 
 	// Signing bob out on node A closes his socket on node B.
 	a.h.CloseSession("s_bob", protocol.CloseUnauthenticated, "signed out")
-	if m := bobB.next(t, "closed"); m["code"] != float64(protocol.CloseUnauthenticated) {
-		t.Fatalf("bob's socket closed with %v", m["code"])
+	if m := bobB.next(t, "closed"); m.code != protocol.CloseUnauthenticated {
+		t.Fatalf("bob's socket closed with %d", m.code)
 	}
 }
 
 func TestDeadNodesUsersGoOfflineElsewhere(t *testing.T) {
-	c := newCluster(t, natsURL(t), 3, nil)
+	c := newCluster(t, natstest.URL(t), 3, nil)
 	a, b, d := c.nodes[0], c.nodes[1], c.nodes[2]
 	alice, bob, dan := addUser(t, c.st, "alice"), addUser(t, c.st, "bob"), addUser(t, c.st, "dan")
 	bobB, _ := connect(t, b, c.st, bob, "s_bob")
@@ -420,7 +385,7 @@ func TestDeadNodesUsersGoOfflineElsewhere(t *testing.T) {
 }
 
 func TestLossyBrokerNeverLosesAMessage(t *testing.T) {
-	url := natsURL(t)
+	url := natstest.URL(t)
 	// The store's commits do not go through a broker: the test publishes
 	// them by hand as a node whose messages are lost and reordered.
 	var mu sync.Mutex
@@ -483,7 +448,7 @@ func TestLossyBrokerNeverLosesAMessage(t *testing.T) {
 
 func TestReconnectionFillsWhatWasMissed(t *testing.T) {
 	// A NATS server of this process, restarted on the same port.
-	ns := startNATS(t, 0)
+	ns := natstest.Start(t, nil)
 	port := ns.Addr().(*net.TCPAddr).Port
 	c := newCluster(t, ns.ClientURL(), 2, nil)
 	a, b := c.nodes[0], c.nodes[1]
@@ -501,7 +466,7 @@ func TestReconnectionFillsWhatWasMissed(t *testing.T) {
 	send(t, c.st, room.ID, alice, 20)
 	aliceA.seqs(t, room.ID, room.LastSeq+6, room.LastSeq+25)
 
-	startNATS(t, port)
+	natstest.Start(t, &natsserver.Options{Port: port})
 	// After the reconnection node B has every message, once, in order.
 	send(t, c.st, room.ID, alice, 5)
 	bobB.seqs(t, room.ID, room.LastSeq+6, room.LastSeq+30)
@@ -510,7 +475,7 @@ func TestReconnectionFillsWhatWasMissed(t *testing.T) {
 }
 
 func TestCommitsLargerThanTheServersPayloadLimitAreSplit(t *testing.T) {
-	ns := startNATSWith(t, &natsserver.Options{MaxPayload: 8 << 10})
+	ns := natstest.Start(t, &natsserver.Options{MaxPayload: 8 << 10})
 	c := newCluster(t, ns.ClientURL(), 2, nil)
 	a, b := c.nodes[0], c.nodes[1]
 	alice, bob := addUser(t, c.st, "alice"), addUser(t, c.st, "bob")
@@ -530,7 +495,7 @@ func TestCommitsLargerThanTheServersPayloadLimitAreSplit(t *testing.T) {
 }
 
 func TestHeartbeatsLargerThanThePayloadLimitKeepEveryoneOnline(t *testing.T) {
-	ns := startNATSWith(t, &natsserver.Options{MaxPayload: 2 << 10})
+	ns := natstest.Start(t, &natsserver.Options{MaxPayload: 2 << 10})
 	c := newCluster(t, ns.ClientURL(), 2, nil)
 	a, b := c.nodes[0], c.nodes[1]
 	bob := addUser(t, c.st, "bob")

@@ -58,10 +58,12 @@ type NATS struct {
 	log  zerolog.Logger
 	node string
 	nc   *nats.Conn
-	// hub is set by Attach; the connection's handlers may run before.
-	hubp atomic.Pointer[hub.Hub]
-	hub  *hub.Hub // hubp's value, for the goroutines Attach starts
-	sub  *nats.Subscription
+	// h is set by Attach, before it subscribes and starts the goroutines
+	// that read it; attached tells the connection's callbacks, which may
+	// run before, that h is set.
+	h        Handler
+	attached atomic.Bool
+	sub      *nats.Subscription
 
 	out  chan outMsg
 	stop chan struct{}
@@ -145,8 +147,8 @@ func NewNATS(opts NATSOptions) (*NATS, error) {
 		nats.ClosedHandler(func(*nats.Conn) { b.log.Debug().Msg("nats connection closed") }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			b.log.Warn().Err(err).Msg("nats error")
-			if h := b.hubp.Load(); h != nil && errors.Is(err, nats.ErrSlowConsumer) {
-				h.Resync() // messages were dropped: read what they carried
+			if b.attached.Load() && errors.Is(err, nats.ErrSlowConsumer) {
+				b.h.Resync() // messages were dropped: read what they carried
 			}
 		}),
 	)
@@ -171,9 +173,9 @@ func (b *NATS) Cluster() hub.Cluster { return b }
 
 // Attach subscribes to the cluster's subjects and starts the publisher and
 // the heartbeat.
-func (b *NATS) Attach(h *hub.Hub) error {
-	b.hub = h
-	b.hubp.Store(h)
+func (b *NATS) Attach(h Handler) error {
+	b.h = h
+	b.attached.Store(true)
 	sub, err := b.nc.Subscribe(b.opts.Prefix+".>", b.receive)
 	if err != nil {
 		return fmt.Errorf("nats subscribe: %w", err)
@@ -191,13 +193,13 @@ func (b *NATS) Attach(h *hub.Hub) error {
 	return nil
 }
 
-// Commit hands the events to this node's hub, then queues them for the
+// Commit hands the events to this node's Handler, then queues them for the
 // other nodes.
 func (b *NATS) Commit(evs []store.Event) {
 	if len(evs) == 0 {
 		return
 	}
-	b.hub.Publish(evs)
+	b.h.Publish(evs)
 	now := time.Now()
 	b.mu.Lock()
 	for i := range evs {
@@ -342,7 +344,7 @@ func (b *NATS) heartbeat() {
 				// While NATS is down no node can be heard, dead or alive:
 				// their users keep their last known presence (no
 				// offline/online flap reaches clients) until it is back.
-				b.hub.ExpireNodes(time.Now())
+				b.h.ExpireNodes(time.Now())
 			}
 		case <-b.stop:
 			return
@@ -351,7 +353,7 @@ func (b *NATS) heartbeat() {
 }
 
 func (b *NATS) beat() {
-	users, ok := b.hub.LocalPresence()
+	users, ok := b.h.LocalPresence()
 	if !ok {
 		return // the hub has shut down: the goodbye tells the rest
 	}
@@ -412,12 +414,12 @@ func (b *NATS) reconnected() {
 	b.mu.Lock()
 	b.allHeads = true
 	b.mu.Unlock()
-	if h := b.hubp.Load(); h != nil {
+	if b.attached.Load() {
 		// Every node gets a full heartbeat's time to restate its users
 		// before any expires; the hub's loop runs this before the next
 		// ExpireNodes, which waits for up.
-		h.HoldNodes(time.Now().Add(time.Duration(b.opts.Misses) * b.opts.Heartbeat))
-		h.Resync()
+		b.h.HoldNodes(time.Now().Add(time.Duration(b.opts.Misses) * b.opts.Heartbeat))
+		b.h.Resync()
 	}
 	b.up.Store(true)
 }
@@ -438,17 +440,17 @@ func (b *NATS) receive(m *nats.Msg) {
 		for i := range env.Events {
 			evs[i] = fromWire(&env.Events[i])
 		}
-		b.hub.Publish(evs)
+		b.h.Publish(evs)
 	case env.Typing != nil:
-		b.hub.RemoteTyping(env.Typing.Room, env.Typing.User, env.Typing.Active)
+		b.h.RemoteTyping(env.Typing.Room, env.Typing.User, env.Typing.Active)
 	case env.Close != nil:
-		b.hub.RemoteClose(env.Close.Session, env.Close.User, env.Close.Code, env.Close.Reason)
+		b.h.RemoteClose(env.Close.Session, env.Close.User, env.Close.Code, env.Close.Reason)
 	case env.Bye:
-		b.hub.NodeExpires(env.Node, time.Now().Add(b.opts.PresenceGrace))
+		b.h.NodeExpires(env.Node, time.Now().Add(b.opts.PresenceGrace))
 	case m.Subject == b.opts.Prefix+subjectPresence:
 		ttl := time.Duration(b.opts.Misses) * b.opts.Heartbeat
-		b.hub.RemotePresence(env.Node, env.Presence, env.Full, time.Now().Add(ttl))
-		b.hub.RemoteHeads(env.Heads)
+		b.h.RemotePresence(env.Node, env.Presence, env.Full, time.Now().Add(ttl))
+		b.h.RemoteHeads(env.Heads)
 	}
 }
 

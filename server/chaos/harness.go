@@ -20,6 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"minichat/server/broker/natstest"
 )
 
 // Every process the suite starts is a child in a process group of its own
@@ -289,14 +291,9 @@ func (n *NATS) Start() error {
 	if n.srv != nil {
 		return errors.New("nats: already running")
 	}
-	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: n.Port, NoLog: true, NoSigs: true})
+	srv, err := natstest.New(&natsserver.Options{Port: n.Port})
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return errors.New("nats: not ready after 10 s")
 	}
 	n.srv = srv
 	return nil

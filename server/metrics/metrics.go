@@ -24,7 +24,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"minichat/server/hub"
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/ws"
@@ -32,7 +31,7 @@ import (
 
 // Metrics is the registry of one server. Create it with New before the
 // store (whose Options take ObserveCommit and whose OnCommit goes through
-// Committed), then Attach the hub and the ws handler.
+// Committed), then Register the hub and the socket handler once they exist.
 type Metrics struct {
 	reg *prometheus.Registry
 
@@ -42,16 +41,19 @@ type Metrics struct {
 	requests  *prometheus.CounterVec
 	durations *prometheus.HistogramVec
 
-	hub atomic.Pointer[hub.Hub]
-	ws  atomic.Pointer[ws.Handler]
-
-	avail  atomic.Pointer[func() store.Availability] // AttachStore
-	broker atomic.Pointer[func() bool]               // AttachBroker
-	watch  *commitWatch                              // WatchCommits; nil: none
+	watch *commitWatch // WatchCommits; nil: none
 }
 
-// New builds the registry with every collector; the hub and socket metrics
-// read zero until Attach.
+// Hub is what the metrics read of the hub (a *hub.Hub): the room-log
+// frames live fan-out has queued. It must be safe to call at any time.
+type Hub interface{ Delivered() uint64 }
+
+// Sockets is what the metrics read of the socket handler (a *ws.Handler):
+// its counters, safe to read at any time.
+type Sockets interface{ Stats() ws.Stats }
+
+// New builds the registry with the collectors of the process, the store
+// and HTTP; Register adds those of the hub and the sockets.
 func New(version string) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -86,21 +88,32 @@ func New(version string) *Metrics {
 			Name: "minichat_messages_received_total",
 			Help: "Chat messages accepted from clients and durably stored (WebSocket and HTTP; duplicates by client_id not counted).",
 		}, func() float64 { return float64(m.received.Load()) }),
+	)
+	return m
+}
+
+// Register adds the collectors that read h and s at scrape time. Call it
+// once, when both exist; a second call panics (the collectors would be
+// registered twice).
+func (m *Metrics) Register(h Hub, s Sockets) {
+	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "minichat_messages_delivered_total",
 			Help: "Room-log frames (messages, edits, deletes, reactions) queued to open sockets by live fan-out.",
-		}, func() float64 {
-			if h := m.hub.Load(); h != nil {
-				return float64(h.Delivered())
-			}
-			return 0
-		}),
-		m.wsCollector(),
+		}, func() float64 { return float64(h.Delivered()) }),
+		newSocketCollector(s),
+	)
+}
+
+// RegisterStore adds the collectors of the database's availability, read
+// from avail (store.Store.Availability) at scrape time. Call it once.
+func (m *Metrics) RegisterStore(avail func() store.Availability) {
+	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "minichat_store_up",
 			Help: "1 while the database answers, 0 from a write or read that could not reach it until one that could (writes are then refused with unavailable).",
 		}, func() float64 {
-			if f := m.avail.Load(); f != nil && !(*f)().Up {
+			if !avail().Up {
 				return 0
 			}
 			return 1
@@ -108,35 +121,22 @@ func New(version string) *Metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "minichat_store_unavailable_total",
 			Help: "Writes refused with unavailable because the database could not be reached.",
-		}, func() float64 {
-			if f := m.avail.Load(); f != nil {
-				return float64((*f)().Refused)
-			}
-			return 0
-		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "minichat_broker_connected",
-			Help: "1 while this node is connected to its broker (always 1 for a single node), 0 while NATS is unreachable.",
-		}, func() float64 {
-			if f := m.broker.Load(); f != nil && !(*f)() {
-				return 0
-			}
-			return 1
-		}),
+		}, func() float64 { return float64(avail().Refused) }),
 	)
-	return m
 }
 
-// AttachStore gives the registry the store's availability to report.
-func (m *Metrics) AttachStore(avail func() store.Availability) { m.avail.Store(&avail) }
-
-// AttachBroker gives the registry the broker's connection state to report.
-func (m *Metrics) AttachBroker(connected func() bool) { m.broker.Store(&connected) }
-
-// Attach gives the registry the hub and the ws handler to read.
-func (m *Metrics) Attach(h *hub.Hub, w *ws.Handler) {
-	m.hub.Store(h)
-	m.ws.Store(w)
+// RegisterBroker adds the gauge of the broker's connection, read from
+// connected at scrape time (always true for a single node). Call it once.
+func (m *Metrics) RegisterBroker(connected func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "minichat_broker_connected",
+		Help: "1 while this node is connected to its broker (always 1 for a single node), 0 while NATS is unreachable.",
+	}, func() float64 {
+		if !connected() {
+			return 0
+		}
+		return 1
+	}))
 }
 
 // Registry is the registry, for tests and extra collectors.
@@ -208,9 +208,10 @@ func method(m string) string {
 	return "other"
 }
 
-// wsCollector reports the ws handler's counters at scrape time.
-func (m *Metrics) wsCollector() prometheus.Collector {
-	return &wsCollector{m: m,
+// newSocketCollector reports the socket handler's counters, read at
+// scrape time.
+func newSocketCollector(s Sockets) prometheus.Collector {
+	return &socketCollector{s: s,
 		open: prometheus.NewDesc("minichat_ws_connections", "WebSocket connections open now.", nil, nil),
 		accepted: prometheus.NewDesc("minichat_ws_connections_accepted_total",
 			"WebSocket connections accepted since start.", nil, nil),
@@ -221,23 +222,20 @@ func (m *Metrics) wsCollector() prometheus.Collector {
 	}
 }
 
-type wsCollector struct {
-	m                            *Metrics
+type socketCollector struct {
+	s                            Sockets
 	open, accepted, closed, slow *prometheus.Desc
 }
 
-func (c *wsCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *socketCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.open
 	ch <- c.accepted
 	ch <- c.closed
 	ch <- c.slow
 }
 
-func (c *wsCollector) Collect(ch chan<- prometheus.Metric) {
-	var s ws.Stats
-	if h := c.m.ws.Load(); h != nil {
-		s = h.Stats()
-	}
+func (c *socketCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s.Stats()
 	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(s.Open))
 	ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(s.Accepted))
 	ch <- prometheus.MustNewConstMetric(c.slow, prometheus.CounterValue, float64(s.SlowClosed))
