@@ -27,6 +27,11 @@ var steps = []step{
 	// new messages from a trigger to the end of the write batch, Postgres
 	// got an index of messages by time (see the dialects).
 	ddl("{{schema_5}}"),
+	// step 6: reserved (access)
+	func(context.Context, db, time.Time) error { return nil },
+	// Step 7 keeps the TLS certificates of --tls-domain, and the locks that
+	// let one node of a cluster order them (certs.go).
+	ddl(schemaCerts),
 }
 
 // SchemaVersion is the number of schema steps this program knows.
