@@ -24,6 +24,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -32,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -46,6 +48,7 @@ import (
 
 	"minichat/bench"
 	"minichat/server"
+	"minichat/server/autotls"
 	"minichat/server/chat"
 	"minichat/server/protocol"
 	"minichat/server/store"
@@ -194,6 +197,11 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.StringVar(&f.logFormat, "log-format", "auto", "auto (console on a terminal, JSON otherwise), console or json")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file: serve HTTPS and WSS directly")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
+	fs.Var(&listFlag{vals: &c.TLSDomains}, "tls-domain", "serve HTTPS for this domain with a certificate obtained and renewed automatically from the ACME CA (repeatable; in the environment comma-separated); --addr then defaults to :443")
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":80", "with --tls-domain: plain HTTP listener answering the CA's challenges and redirecting everything else to HTTPS")
+	fs.StringVar(&c.ACMECA, "acme-ca", autotls.LetsEncrypt, "with --tls-domain: the ACME directory URL of the certificate authority")
+	fs.StringVar(&c.ACMEEmail, "acme-email", "", "with --tls-domain: contact address for the CA's account (expiry warnings)")
+	fs.StringVar(&c.ACMECARoot, "acme-ca-root", "", "with --tls-domain: PEM file of root certificates to trust for the CA's own HTTPS (a private or test CA)")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
 	fs.IntVar(&c.MaxFrameBytes, "max-frame-bytes", 65536, "largest client WebSocket message")
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", 25<<20, "largest uploaded file in bytes")
@@ -212,6 +220,28 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this separate address, e.g. 127.0.0.1:9090 (default off)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "also serve /metrics on --addr to requests bearing this token (default off; use MINICHAT_METRICS_TOKEN_FILE)")
 	return fs, f
+}
+
+// listFlag is a repeatable flag of strings; one value may list several,
+// separated by commas. The command line replaces what the environment set.
+type listFlag struct {
+	vals    *[]string
+	replace bool // the values came from the environment
+}
+
+func (l *listFlag) String() string {
+	if l == nil || l.vals == nil {
+		return ""
+	}
+	return strings.Join(*l.vals, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	if l.replace {
+		*l.vals, l.replace = nil, false
+	}
+	*l.vals = append(*l.vals, splitList(s)...)
+	return nil
 }
 
 // envName is the environment twin of a flag: --data-dir → MINICHAT_DATA_DIR.
@@ -321,6 +351,11 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (parsed, error) {
 	if err != nil {
 		return p, err
 	}
+	fs.VisitAll(func(fl *flag.Flag) {
+		if l, ok := fl.Value.(*checkedValue).Value.(*listFlag); ok && p.origin[fl.Name] != "" {
+			l.replace = true
+		}
+	})
 	from = ""
 	if err := fs.Parse(args); err != nil {
 		switch {
@@ -435,12 +470,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments: %v", fs.Args())
 	}
+	if len(f.cfg.TLSDomains) > 0 {
+		set := false
+		fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "addr" })
+		if !set {
+			f.cfg.Addr = ":443"
+		}
+	}
 	if err := f.check(p); err != nil {
 		return err
 	}
 	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
 		return err
+	}
+	if !clientBuilt() {
+		log.Warn().Msg(clientNotBuilt)
 	}
 	f.cfg.AllowedOrigins = splitList(f.allowedOrigins)
 	f.cfg.TrustedProxies = splitList(f.trustedProxies)
@@ -459,7 +504,7 @@ func (f *flags) check(p parsed) error {
 	bad := func(name, format string, args ...any) error {
 		return usageErrorf("%s: %s", p.where(name), fmt.Sprintf(format, args...))
 	}
-	for _, a := range []struct{ name, addr string }{{"addr", c.Addr}, {"pprof-addr", c.PprofAddr}, {"metrics-addr", c.MetricsAddr}} {
+	for _, a := range []struct{ name, addr string }{{"addr", c.Addr}, {"http-addr", c.HTTPAddr}, {"pprof-addr", c.PprofAddr}, {"metrics-addr", c.MetricsAddr}} {
 		if a.addr == "" && a.name != "addr" {
 			continue
 		}
@@ -508,6 +553,31 @@ func (f *flags) check(p parsed) error {
 	if c.TLSCert != "" {
 		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
 			return bad("tls-cert", "%v", err)
+		}
+	}
+	if len(c.TLSDomains) > 0 {
+		if c.TLSCert != "" {
+			return bad("tls-domain", "--tls-cert is set too: use one (a certificate of your own, or one obtained automatically)")
+		}
+		for _, d := range c.TLSDomains {
+			if !validDomain(d) {
+				return bad("tls-domain", "%q is not a domain name (want e.g. chat.example.com: no scheme, port, path or wildcard)", d)
+			}
+		}
+		if u, err := url.Parse(c.ACMECA); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("acme-ca", "%q is not an ACME directory URL (want https://…/directory)", c.ACMECA)
+		}
+		if c.ACMECARoot != "" {
+			pem, err := os.ReadFile(c.ACMECARoot)
+			if err != nil {
+				return bad("acme-ca-root", "%v", err)
+			}
+			if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+				return bad("acme-ca-root", "%s holds no PEM certificate", c.ACMECARoot)
+			}
+		}
+		if c.ACMEEmail != "" && !strings.Contains(c.ACMEEmail, "@") {
+			return bad("acme-email", "%q is not an email address", c.ACMEEmail)
 		}
 	}
 	for _, orig := range splitList(c.NATS) {
@@ -773,4 +843,24 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "migrated %s into Postgres in %s; start the servers with --database and the same --data-dir contents for uploaded files\n",
 		path, rep.Took.Round(time.Millisecond))
 	return nil
+}
+
+// validDomain reports whether d is a DNS name a certificate can be ordered
+// for over HTTP-01 or TLS-ALPN-01: letters, digits, hyphens and dots, at
+// least two labels, none empty.
+func validDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") || net.ParseIP(d) != nil {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

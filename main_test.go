@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -577,6 +578,12 @@ func TestConfigMistakesAreOneLineAndExit2(t *testing.T) {
 		{nil, map[string]string{"MINICHAT_REGISTRATION": "maybe"}, `MINICHAT_REGISTRATION: invalid value "maybe"`},
 		{nil, map[string]string{"MINICHAT_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, `MINICHAT_METRICS_TOKEN_FILE: open `},
 		{nil, map[string]string{"MINICHAT_ADDR": ":1", "MINICHAT_ADDR_FILE": "x"}, `MINICHAT_ADDR and MINICHAT_ADDR_FILE are both set`},
+		{[]string{"--tls-domain", "https://chat.example.com"}, nil, `--tls-domain: "https://chat.example.com" is not a domain name`},
+		{nil, map[string]string{"MINICHAT_TLS_DOMAIN": "chat.example.com,*.example.com"}, `MINICHAT_TLS_DOMAIN: "*.example.com" is not a domain name`},
+		{[]string{"--tls-domain", "chat.example.com", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, nil, `--tls-cert: open c.pem`},
+		{[]string{"--tls-domain", "chat.example.com", "--acme-ca", "letsencrypt"}, nil, `--acme-ca: "letsencrypt" is not an ACME directory URL`},
+		{[]string{"--tls-domain", "chat.example.com", "--acme-ca-root", filepath.Join(dir, "missing.pem")}, nil, `--acme-ca-root: open `},
+		{[]string{"--tls-domain", "chat.example.com", "--http-addr", "80"}, nil, `--http-addr: invalid address "80"`},
 		{[]string{"user", "frob"}, nil, `user: unknown subcommand "frob"`},
 		{[]string{"backup"}, nil, `backup: want exactly one FILE`},
 	}
@@ -957,5 +964,36 @@ func TestMigrateCommand(t *testing.T) {
 	msgs, _ := hist["messages"].([]any)
 	if st != 200 || len(msgs) == 0 || msgs[len(msgs)-1].(map[string]any)["text"] != "moved to postgres" {
 		t.Fatalf("history on postgres: %d %v", st, hist)
+	}
+}
+
+// --tls-domain repeats, its environment twin lists with commas, and the
+// command line replaces the environment's list; with a domain, --addr
+// defaults to :443.
+func TestTLSDomainFlag(t *testing.T) {
+	parseServe := func(args ...string) *flags {
+		t.Helper()
+		fs, f := newFlagSet("serve", io.Discard)
+		if _, err := parse(fs, args, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if f := parseServe("--tls-domain", "a.example.com", "--tls-domain", "b.example.com"); !slices.Equal(f.cfg.TLSDomains, []string{"a.example.com", "b.example.com"}) {
+		t.Fatalf("repeated: %q", f.cfg.TLSDomains)
+	}
+	t.Setenv("MINICHAT_TLS_DOMAIN", "a.example.com, b.example.com")
+	if f := parseServe(); !slices.Equal(f.cfg.TLSDomains, []string{"a.example.com", "b.example.com"}) {
+		t.Fatalf("from the environment: %q", f.cfg.TLSDomains)
+	}
+	if f := parseServe("--tls-domain", "c.example.com"); !slices.Equal(f.cfg.TLSDomains, []string{"c.example.com"}) {
+		t.Fatalf("the command line over the environment: %q", f.cfg.TLSDomains)
+	}
+	var help bytes.Buffer
+	_ = run(t.Context(), []string{"--help"}, nil, &help, io.Discard)
+	for _, want := range []string{"--tls-domain string", "$MINICHAT_TLS_DOMAIN", "--http-addr string", `default ":80"`, "--acme-ca string", "--acme-email", "--acme-ca-root"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
 	}
 }

@@ -256,10 +256,10 @@ func (c zerologCore) Sync() error { return nil }
 
 func zerologLevel(l zapcore.Level) zerolog.Level {
 	switch {
-	case l <= zapcore.DebugLevel:
+	case l <= zapcore.InfoLevel:
+		// certmagic narrates every step at info; the server's own lines
+		// (certificate obtained, renewed, failed) are the ones at info.
 		return zerolog.DebugLevel
-	case l == zapcore.InfoLevel:
-		return zerolog.InfoLevel
 	case l == zapcore.WarnLevel:
 		return zerolog.WarnLevel
 	default:

@@ -44,7 +44,10 @@ type heldLock struct {
 	done  chan struct{}
 }
 
-var _ certmagic.Storage = (*SQLStorage)(nil)
+var (
+	_ certmagic.Storage   = (*SQLStorage)(nil)
+	_ certmagic.TryLocker = (*SQLStorage)(nil)
+)
 
 // NewSQLStorage is the storage of automatic HTTPS in st.
 func NewSQLStorage(st *sqlstore.Store) *SQLStorage {
@@ -160,16 +163,10 @@ func (s *SQLStorage) Stat(ctx context.Context, key string) (certmagic.KeyInfo, e
 // Lock takes the lock name, waiting while another holds it (until it is
 // released or expires) or until ctx ends.
 func (s *SQLStorage) Lock(ctx context.Context, name string) error {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	owner := s.owner + "-" + hex.EncodeToString(b[:])
 	for {
-		ok, err := s.db.TryCertLock(ctx, name, owner, s.ttl())
-		if err != nil {
+		ok, err := s.TryLock(ctx, name)
+		if err != nil || ok {
 			return err
-		}
-		if ok {
-			break
 		}
 		t := time.NewTimer(s.poll())
 		select {
@@ -179,13 +176,24 @@ func (s *SQLStorage) Lock(ctx context.Context, name string) error {
 		case <-t.C:
 		}
 	}
+}
+
+// TryLock takes the lock name if nobody holds it, without waiting.
+func (s *SQLStorage) TryLock(ctx context.Context, name string) (bool, error) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	owner := s.owner + "-" + hex.EncodeToString(b[:])
+	ok, err := s.db.TryCertLock(ctx, name, owner, s.ttl())
+	if err != nil || !ok {
+		return false, err
+	}
 	kctx, stop := context.WithCancel(context.Background())
 	h := &heldLock{owner: owner, stop: stop, done: make(chan struct{})}
 	go s.keepAlive(kctx, name, h)
 	s.mu.Lock()
 	s.held[name] = h
 	s.mu.Unlock()
-	return nil
+	return true, nil
 }
 
 // keepAlive pushes the expiry of a held lock forward until stopped.
