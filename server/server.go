@@ -137,7 +137,7 @@ type Server struct {
 
 	autoTLSOpts *autotls.Options // with Config.TLSDomains
 	autoTLS     *autotls.Manager // made by Serve, which knows the ports
-	httpLn  net.Listener     // SetHTTPListener's
+	httpLn      net.Listener     // SetHTTPListener's
 }
 
 // New opens the store and builds the server. web is the built client (may

@@ -192,7 +192,7 @@ func (n *node) client(p *acmeCA) *http.Client {
 		return d.DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
 	}
 	return &http.Client{
-		Transport: &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: p.issuing}, DisableKeepAlives: true},
+		Transport:     &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: p.issuing}, DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       10 * time.Second,
 	}
