@@ -9,7 +9,7 @@
 //	minichat bench [flags]          drive a running server over the protocol
 //	minichat migrate --from sqlite:PATH --to postgres://…
 //	                                copy a SQLite installation into an empty Postgres database
-//	minichat healthcheck [--addr A] [--tls-cert F]
+//	minichat healthcheck [--addr A] [--tls-cert F | --tls-domain D]
 //	                                exit 0 when the server answers /healthz
 //	minichat version
 //
@@ -167,8 +167,8 @@ const usage = `usage:
   minichat bench [flags]             load-test a running server (minichat bench -h)
   minichat migrate --from sqlite:PATH --to postgres://…
                                      copy a single-node SQLite database into an empty Postgres database
-  minichat healthcheck [--addr A] [--tls-cert F]
-                                     exit 0 when the server on A answers /healthz (over HTTPS with --tls-cert)
+  minichat healthcheck [--addr A] [--tls-cert F | --tls-domain D]
+                                     exit 0 when the server on A answers /healthz (over HTTPS with --tls-cert or --tls-domain)
   minichat version                   print the version and commit
 `
 
@@ -612,8 +612,19 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", ":8080", "address the server listens on")
 	tlsCert := fs.String("tls-cert", "", "the server's TLS certificate file: when set, check over HTTPS")
+	var domains []string
+	fs.Var(&listFlag{vals: &domains}, "tls-domain", "the server's automatic-HTTPS domain: when set, check over HTTPS (on :443 unless --addr says otherwise)")
 	if _, err := parse(fs, args, stdout); err != nil {
 		return err
+	}
+	serverName := ""
+	if len(domains) > 0 {
+		serverName = domains[0]
+		set := false
+		fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "addr" })
+		if !set {
+			*addr = ":443"
+		}
 	}
 	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -623,13 +634,14 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		host = "127.0.0.1"
 	}
 	scheme, client := "http", http.DefaultClient
-	if *tlsCert != "" {
+	if *tlsCert != "" || serverName != "" {
 		// The check only talks to the local process, by an address the
 		// certificate rarely names (127.0.0.1), so it does not verify the
 		// certificate: it asks whether the server answers, not who it is.
+		// With a domain it names it (SNI), which picks the certificate.
 		scheme = "https"
 		client = &http.Client{Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: serverName},
 			DisableKeepAlives: true,
 		}}
 	}
