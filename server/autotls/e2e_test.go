@@ -4,129 +4,32 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
-	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
 
 	"minichat/server"
 	"minichat/server/autotls"
+	"minichat/server/autotls/acmetest"
 	"minichat/server/store/pgtest"
 )
 
-// The end-to-end tests of automatic HTTPS run Pebble, Let's Encrypt's ACME
-// test server, in this process on loopback, with a DNS server of their own
-// that resolves every name to 127.0.0.1 and Pebble's validation pointed at
-// the ports of a node under test, so that the whole ACME exchange happens
-// for real: account, order, HTTP-01 or TLS-ALPN-01 challenge answered by
-// the node, certificate, renewal.
+// The end-to-end tests of automatic HTTPS run an ACME CA (acmetest: Pebble
+// on loopback) with its validation pointed at the ports of a node under
+// test, so that the whole ACME exchange happens for real: account, order,
+// HTTP-01 or TLS-ALPN-01 challenge answered by the node, certificate,
+// renewal. main's TestAutoHTTPSTwoProcesses runs the nodes as processes.
 
 const domain = "chat.minichat.test"
-
-// acmeCA is one Pebble: its directory, the root its certificates chain to,
-// the PEM file of the root its own HTTPS uses, and the orders it received.
-type acmeCA struct {
-	dir      string
-	issuing  *x509.CertPool
-	httpsPEM string
-	orders   atomic.Int32
-	db       *db.MemoryStore
-}
-
-// startPebble runs Pebble validating on 127.0.0.1:httpPort (HTTP-01) and
-// :tlsPort (TLS-ALPN-01), resolving names with the DNS server at dnsAddr.
-func startPebble(t *testing.T, httpPort, tlsPort int, dnsAddr string) *acmeCA {
-	t.Helper()
-	// No random sleeps before validations nor rejected nonces: the test
-	// is about minichat, not about riding out Pebble's chaos.
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	logger := log.New(io.Discard, "", 0)
-	if testing.Verbose() {
-		logger = log.New(os.Stderr, "pebble ", log.Ltime)
-	}
-	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
-	validator := va.New(logger, httpPort, tlsPort, false, dnsAddr, store)
-	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-	p := &acmeCA{db: store}
-	handler := front.Handler()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/order-plz" {
-			p.orders.Add(1)
-		}
-		if strings.Contains(r.URL.Path, "/renewalInfo/") {
-			// Ask for renewal information again in a second, not in
-			// Pebble's six hours, so that a changed window is seen.
-			w = retryAfter{w}
-		}
-		handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	p.dir = srv.URL + wfe.DirectoryPath
-	p.httpsPEM = filepath.Join(t.TempDir(), "pebble-https.pem")
-	if err := os.WriteFile(p.httpsPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.issuing = x509.NewCertPool()
-	p.issuing.AddCert(authority.GetRootCert(0).Cert)
-	return p
-}
-
-type retryAfter struct{ http.ResponseWriter }
-
-func (w retryAfter) WriteHeader(code int) {
-	w.Header().Set("Retry-After", "1")
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w retryAfter) Write(b []byte) (int, error) {
-	w.Header().Set("Retry-After", "1")
-	return w.ResponseWriter.Write(b)
-}
-
-// startDNS answers every A question with 127.0.0.1 and nothing else, over
-// TCP (as Pebble asks).
-func startDNS(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		for _, q := range r.Question {
-			if q.Qtype == dns.TypeA {
-				m.Answer = append(m.Answer, &dns.A{
-					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
-					A:   net.IPv4(127, 0, 0, 1),
-				})
-			}
-		}
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return ln.Addr().String()
-}
 
 // node is one minichat server with automatic HTTPS on loopback.
 type node struct {
@@ -151,13 +54,13 @@ func listeners(t *testing.T) *node {
 }
 
 // start runs the node's server with cfg until the test ends.
-func (n *node) start(t *testing.T, p *acmeCA, cfg server.Config) {
+func (n *node) start(t *testing.T, p *acmetest.CA, cfg server.Config) {
 	t.Helper()
 	cfg.Addr = n.tlsLn.Addr().String()
 	cfg.HTTPAddr = n.httpLn.Addr().String()
 	cfg.TLSDomains = []string{domain}
-	cfg.ACMECA = p.dir
-	cfg.ACMECARoot = p.httpsPEM
+	cfg.ACMECA = p.Directory
+	cfg.ACMECARoot = p.HTTPSRoot
 	cfg.ACMEEmail = "ops@minichat.test"
 	cfg.ShutdownGrace = 2 * time.Second
 	logger := zerolog.Nop()
@@ -182,7 +85,7 @@ func (n *node) start(t *testing.T, p *acmeCA, cfg server.Config) {
 
 // client talks to the node as a browser that trusts the CA's root and
 // resolves the domain to the node.
-func (n *node) client(p *acmeCA) *http.Client {
+func (n *node) client(p *acmetest.CA) *http.Client {
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		port := n.tlsPort
 		if strings.HasSuffix(addr, ":80") {
@@ -192,7 +95,7 @@ func (n *node) client(p *acmeCA) *http.Client {
 		return d.DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
 	}
 	return &http.Client{
-		Transport:     &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: p.issuing}, DisableKeepAlives: true},
+		Transport:     &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: p.Roots}, DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       10 * time.Second,
 	}
@@ -200,9 +103,9 @@ func (n *node) client(p *acmeCA) *http.Client {
 
 // served is the leaf certificate the node presents for the domain,
 // verified against the CA's root.
-func (n *node) served(p *acmeCA) (*x509.Certificate, error) {
+func (n *node) served(p *acmetest.CA) (*x509.Certificate, error) {
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp",
-		fmt.Sprintf("127.0.0.1:%d", n.tlsPort), &tls.Config{ServerName: domain, RootCAs: p.issuing})
+		fmt.Sprintf("127.0.0.1:%d", n.tlsPort), &tls.Config{ServerName: domain, RootCAs: p.Roots})
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +115,7 @@ func (n *node) served(p *acmeCA) (*x509.Certificate, error) {
 
 // waitCert waits for the node to serve a certificate for which ok holds,
 // and fails the test when none comes in time.
-func (n *node) waitCert(t *testing.T, p *acmeCA, what string, ok func(*x509.Certificate) bool) *x509.Certificate {
+func (n *node) waitCert(t *testing.T, p *acmetest.CA, what string, ok func(*x509.Certificate) bool) *x509.Certificate {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	var last error
@@ -237,9 +140,9 @@ func anyCert(*x509.Certificate) bool { return true }
 // with HSTS, redirects plain HTTP to HTTPS (except the challenge path),
 // and renews the certificate when the CA says it is time.
 func TestAutoHTTPSSingleNode(t *testing.T) {
-	dnsAddr := startDNS(t)
+	dnsAddr := acmetest.StartDNS(t)
 	n := listeners(t)
-	p := startPebble(t, n.httpPort, n.tlsPort, dnsAddr)
+	p := acmetest.Start(t, n.httpPort, n.tlsPort, dnsAddr)
 	dataDir := t.TempDir()
 	n.start(t, p, server.Config{DataDir: dataDir, ACMERenewCheck: 500 * time.Millisecond})
 
@@ -247,7 +150,7 @@ func TestAutoHTTPSSingleNode(t *testing.T) {
 	if len(first.DNSNames) != 1 || first.DNSNames[0] != domain {
 		t.Fatalf("certificate for %v, want [%s]", first.DNSNames, domain)
 	}
-	if got := p.orders.Load(); got != 1 {
+	if got := p.Orders.Load(); got != 1 {
 		t.Errorf("%d orders for one certificate", got)
 	}
 	// On a single node with SQLite the certificate is in the data dir.
@@ -296,9 +199,7 @@ func TestAutoHTTPSSingleNode(t *testing.T) {
 	// The CA tells the server, through its renewal information (ARI),
 	// that the certificate is due: the server renews it and serves the
 	// new one.
-	window := fmt.Sprintf(`{"suggestedWindow":{"start":%q,"end":%q}}`,
-		time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339), time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
-	if err := p.db.SetARIResponse(first.SerialNumber, window); err != nil {
+	if err := p.SetRenewalWindow(first.SerialNumber, time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	renewed := n.waitCert(t, p, "renewed certificate", func(c *x509.Certificate) bool {
@@ -307,7 +208,7 @@ func TestAutoHTTPSSingleNode(t *testing.T) {
 	if !renewed.NotBefore.After(first.NotBefore.Add(-time.Second)) || renewed.DNSNames[0] != domain {
 		t.Fatalf("renewed certificate: %v from %v", renewed.DNSNames, renewed.NotBefore)
 	}
-	if got := p.orders.Load(); got < 2 {
+	if got := p.Orders.Load(); got < 2 {
 		t.Errorf("%d orders after a renewal", got)
 	}
 }
@@ -317,9 +218,9 @@ func TestAutoHTTPSSingleNode(t *testing.T) {
 // the challenges that node B started (through the store), as behind a load
 // balancer that may send the CA's requests to any node.
 func TestAutoHTTPSCluster(t *testing.T) {
-	dnsAddr := startDNS(t)
+	dnsAddr := acmetest.StartDNS(t)
 	a, b := listeners(t), listeners(t)
-	p := startPebble(t, a.httpPort, a.tlsPort, dnsAddr)
+	p := acmetest.Start(t, a.httpPort, a.tlsPort, dnsAddr)
 
 	var cfgA, cfgB server.Config
 	if os.Getenv(pgtest.Env) != "" {
@@ -341,7 +242,7 @@ func TestAutoHTTPSCluster(t *testing.T) {
 	// must wait for B's lock, and must answer, from the shared store, the
 	// challenges of B's order that the CA sends to A.
 	b.start(t, p, cfgB)
-	for deadline := time.Now().Add(time.Minute); p.orders.Load() == 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); p.Orders.Load() == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("node B placed no order within a minute")
 		}
@@ -353,7 +254,7 @@ func TestAutoHTTPSCluster(t *testing.T) {
 	if ca.SerialNumber.Cmp(cb.SerialNumber) != 0 {
 		t.Fatalf("the nodes serve different certificates: serial %x and %x", ca.SerialNumber, cb.SerialNumber)
 	}
-	if got := p.orders.Load(); got != 1 {
+	if got := p.Orders.Load(); got != 1 {
 		t.Fatalf("the CA received %d orders, want 1: only one node orders", got)
 	}
 	resp, err := b.client(p).Get("https://" + domain + "/")
