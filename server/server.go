@@ -569,7 +569,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	if tlsOn {
 		scheme = "https"
 	}
-	s.log.Info().Str("addr", ln.Addr().String()).Str("url", scheme+"://"+displayAddr(ln.Addr())).Msg("minichat is serving")
+	url := scheme + "://" + displayAddr(ln.Addr())
+	if len(s.cfg.TLSDomains) > 0 {
+		url = "https://" + s.cfg.TLSDomains[0]
+		if _, port, _ := net.SplitHostPort(ln.Addr().String()); port != "443" {
+			url += ":" + port
+		}
+	}
+	s.log.Info().Str("addr", ln.Addr().String()).Str("url", url).Msg("minichat is serving")
 	if ready != nil {
 		ready(ln.Addr())
 	}

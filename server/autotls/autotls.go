@@ -168,23 +168,27 @@ func (m *Manager) TLSConfig() *tls.Config {
 // HTTPHandler is the plain HTTP listener's handler: the CA's HTTP-01
 // challenges (from this node or any other sharing the storage), and a
 // permanent redirect (308, keeping the method) to HTTPS for everything
-// else. tlsPort is the port HTTPS listens on, "" or "443" for none in the
-// URL.
+// else. tlsPort is the port HTTPS listens on; see Redirect.
 func (m *Manager) HTTPHandler(tlsPort string) http.Handler {
 	return m.issuer.HTTPChallengeHandler(Redirect(tlsPort))
 }
 
 // Redirect sends every request to the same URL over HTTPS with a 308,
-// except ACME challenge paths, answered 404 when not known.
+// except ACME challenge paths, answered 404 when not known. A request to
+// the default port (a Host without one) goes to HTTPS's default port,
+// whatever port the server listens on behind a port mapping; a request
+// that names a port goes to tlsPort.
 func Redirect(tlsPort string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
 			http.NotFound(w, r)
 			return
 		}
-		h := r.Host
+		h, port := r.Host, tlsPort
 		if hh, _, err := net.SplitHostPort(h); err == nil {
 			h = hh
+		} else {
+			port = "" // no port asked for: none in the answer
 		}
 		if h == "" {
 			http.Error(w, "Host header required", http.StatusBadRequest)
@@ -193,8 +197,8 @@ func Redirect(tlsPort string) http.Handler {
 		if strings.Contains(h, ":") {
 			h = "[" + h + "]" // IPv6 literal
 		}
-		if tlsPort != "" && tlsPort != "443" {
-			h += ":" + tlsPort
+		if port != "" && port != "443" {
+			h += ":" + port
 		}
 		u := "https://" + h + r.URL.RequestURI()
 		w.Header().Set("Connection", "close")

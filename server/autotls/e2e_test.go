@@ -88,7 +88,7 @@ func (n *node) start(t *testing.T, p *acmetest.CA, cfg server.Config) {
 func (n *node) client(p *acmetest.CA) *http.Client {
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		port := n.tlsPort
-		if strings.HasSuffix(addr, ":80") {
+		if strings.HasSuffix(addr, ":80") || strings.HasSuffix(addr, fmt.Sprintf(":%d", n.httpPort)) {
 			port = n.httpPort
 		}
 		var d net.Dialer
@@ -173,18 +173,24 @@ func TestAutoHTTPSSingleNode(t *testing.T) {
 		t.Errorf("Strict-Transport-Security %q, want %q", hsts, autotls.HSTSValue)
 	}
 
-	// Plain HTTP: a 308 to the same URL over HTTPS on the node's port.
-	resp, err = c.Get("http://" + domain + "/rooms/general?x=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	want := fmt.Sprintf("https://%s:%d/rooms/general?x=1", domain, n.tlsPort)
-	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
-		t.Fatalf("plain HTTP: %d to %q, want 308 to %q", resp.StatusCode, resp.Header.Get("Location"), want)
-	}
-	if resp.Header.Get("Strict-Transport-Security") != "" {
-		t.Error("HSTS sent over plain HTTP")
+	// Plain HTTP: a 308 to the same URL over HTTPS, on the default port
+	// when the request came to the default port (behind a port mapping),
+	// else on the node's.
+	for _, tc := range []struct{ url, want string }{
+		{"http://" + domain + "/rooms/general?x=1", "https://" + domain + "/rooms/general?x=1"},
+		{fmt.Sprintf("http://%s:%d/rooms/general", domain, n.httpPort), fmt.Sprintf("https://%s:%d/rooms/general", domain, n.tlsPort)},
+	} {
+		resp, err = c.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != tc.want {
+			t.Fatalf("plain HTTP %s: %d to %q, want 308 to %q", tc.url, resp.StatusCode, resp.Header.Get("Location"), tc.want)
+		}
+		if resp.Header.Get("Strict-Transport-Security") != "" {
+			t.Error("HSTS sent over plain HTTP")
+		}
 	}
 	// The challenge path is never redirected: an unknown token is a 404.
 	resp, err = c.Get("http://" + domain + "/.well-known/acme-challenge/unknown")
