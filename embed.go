@@ -21,9 +21,12 @@ func webFS() fs.FS {
 	return sub
 }
 
-// clientBuilt reports whether the binary embeds the built web client.
-func clientBuilt() bool {
-	_, err := fs.Stat(webFS(), "index.html")
+// clientFS is the client the server serves: webFS, or a test's.
+var clientFS = webFS
+
+// clientBuilt reports whether web holds the built web client.
+func clientBuilt(web fs.FS) bool {
+	_, err := fs.Stat(web, "index.html")
 	return err == nil
 }
 

@@ -484,13 +484,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !clientBuilt() {
+	web := clientFS()
+	if !clientBuilt(web) {
 		log.Warn().Msg(clientNotBuilt)
 	}
 	f.cfg.AllowedOrigins = splitList(f.allowedOrigins)
 	f.cfg.TrustedProxies = splitList(f.trustedProxies)
 	f.cfg.Version = version
-	srv, err := server.New(f.cfg, log, webFS())
+	srv, err := server.New(f.cfg, log, web)
 	if err != nil {
 		return err
 	}

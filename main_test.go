@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"net"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -996,4 +998,63 @@ func TestTLSDomainFlag(t *testing.T) {
 			t.Errorf("help lacks %q", want)
 		}
 	}
+}
+
+// A fresh clone's go run has no built client: the log says so and what to
+// run, and the browser gets the placeholder page with the commands.
+func TestClientNotBuilt(t *testing.T) {
+	clientFS = func() fs.FS { return fstest.MapFS{".keep": &fstest.MapFile{}} }
+	defer func() { clientFS = webFS }()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, nil, io.Discard, logs)
+	}()
+	var url string
+	for deadline := time.Now().Add(20 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var l map[string]any
+			if json.Unmarshal([]byte(line), &l) == nil && l["message"] == "minichat is serving" {
+				url = l["url"].(string)
+			}
+		}
+	}
+	if url == "" {
+		t.Fatalf("the server did not start: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "the web client is not built") || !strings.Contains(logs.String(), "npm ci && npm run build") {
+		t.Errorf("no log line about the client:\n%s", logs.String())
+	}
+	resp, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "web client has not been built") || !strings.Contains(string(body), "go run .") {
+		t.Errorf("the page is not the placeholder: %.200s", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
