@@ -21,9 +21,6 @@ func webFS() fs.FS {
 	return sub
 }
 
-// clientFS is the client the server serves: webFS, or a test's.
-var clientFS = webFS
-
 // clientBuilt reports whether web holds the built web client.
 func clientBuilt(web fs.FS) bool {
 	_, err := fs.Stat(web, "index.html")

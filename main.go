@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -462,6 +463,12 @@ func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return serveClient(ctx, args, webFS(), stdout, stderr)
+}
+
+// serveClient is serve with the web client web (the embedded one, or a
+// test's).
+func serveClient(ctx context.Context, args []string, web iofs.FS, stdout, stderr io.Writer) error {
 	fs, f := newFlagSet("serve", stderr)
 	p, err := parse(fs, args, stdout)
 	if err != nil {
@@ -484,7 +491,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	web := clientFS()
 	if !clientBuilt(web) {
 		log.Warn().Msg(clientNotBuilt)
 	}

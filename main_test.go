@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/big"
 	"net"
 	"net/http"
@@ -1003,14 +1002,13 @@ func TestTLSDomainFlag(t *testing.T) {
 // A fresh clone's go run has no built client: the log says so and what to
 // run, and the browser gets the placeholder page with the commands.
 func TestClientNotBuilt(t *testing.T) {
-	clientFS = func() fs.FS { return fstest.MapFS{".keep": &fstest.MapFile{}} }
-	defer func() { clientFS = webFS }()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	logs := &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, nil, io.Discard, logs)
+		empty := fstest.MapFS{".keep": &fstest.MapFile{}} // a fresh clone's frontend/dist
+		done <- serveClient(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, empty, io.Discard, logs)
 	}()
 	var url string
 	for deadline := time.Now().Add(20 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {

@@ -183,13 +183,13 @@ func TestSQLStorageLockKeepAlive(t *testing.T) {
 	dbs(t, func(t *testing.T, a, b *sqlstore.Store) {
 		ctx := t.Context()
 		holder := NewSQLStorage(a)
-		holder.LockTTL = 600 * time.Millisecond
+		holder.LockTTL = time.Second
 		if err := holder.Lock(ctx, "issue_cert_x"); err != nil {
 			t.Fatal(err)
 		}
-		// Until three times the lifetime of an unrefreshed lock has passed,
+		// For two and a half times the lifetime of an unrefreshed lock,
 		// nobody else gets it.
-		deadline := time.Now().Add(1800 * time.Millisecond)
+		deadline := time.Now().Add(2500 * time.Millisecond)
 		for time.Now().Before(deadline) {
 			if ok, err := b.TryCertLock(ctx, "issue_cert_x", "intruder", time.Minute); ok || err != nil {
 				t.Fatalf("a kept-alive lock was taken: %v %v", ok, err)
