@@ -204,3 +204,62 @@ func TestSQLStorageLockKeepAlive(t *testing.T) {
 		}
 	})
 }
+
+// The expiry of a lock, by the store's clock: a refreshed lock outlives
+// its first expiry, an unrefreshed one is taken once expired, and only
+// its owner refreshes or releases it.
+func TestCertLockExpiryByClock(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "minichat.db"), store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	must := func(ok bool, err error) bool {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !must(s.TryCertLock(ctx, "l", "a", time.Minute)) {
+		t.Fatal("a free lock was not taken")
+	}
+	if must(s.TryCertLock(ctx, "l", "a", time.Minute)) || must(s.TryCertLock(ctx, "l", "b", time.Minute)) {
+		t.Fatal("a held lock was taken again")
+	}
+	advance(50 * time.Second)
+	if !must(s.RefreshCertLock(ctx, "l", "a", time.Minute)) || must(s.RefreshCertLock(ctx, "l", "b", time.Minute)) {
+		t.Fatal("refresh: only the owner refreshes")
+	}
+	advance(50 * time.Second) // past the first expiry, before the refreshed one
+	if must(s.TryCertLock(ctx, "l", "b", time.Minute)) {
+		t.Fatal("a refreshed lock was taken at its first expiry")
+	}
+	if err := s.CertUnlock(ctx, "l", "b"); err != nil {
+		t.Fatal(err)
+	}
+	advance(11 * time.Second) // past the refreshed expiry: the holder is dead
+	if !must(s.TryCertLock(ctx, "l", "b", time.Minute)) {
+		t.Fatal("an expired lock was not taken")
+	}
+	if must(s.RefreshCertLock(ctx, "l", "a", time.Minute)) {
+		t.Fatal("the previous holder refreshed a lock it lost")
+	}
+	if err := s.CertUnlock(ctx, "l", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if must(s.TryCertLock(ctx, "l", "c", time.Minute)) {
+		t.Fatal("the previous holder's unlock released another's lock")
+	}
+	if err := s.CertUnlock(ctx, "l", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if !must(s.TryCertLock(ctx, "l", "c", time.Minute)) {
+		t.Fatal("a released lock was not taken")
+	}
+}
