@@ -94,6 +94,9 @@ func New(opts Options) (*Manager, error) {
 		Logger:             logger,
 	})
 	m.cfg = certmagic.New(m.cache, certmagic.Config{
+		// A client that names no server (an HTTPS health check by IP
+		// address) gets the first domain's certificate.
+		DefaultServerName:  opts.Domains[0],
 		RenewalWindowRatio: opts.RenewWindow,
 		Storage:            opts.Storage,
 		Logger:             logger,

@@ -159,6 +159,16 @@ func TestAutoHTTPSSingleNode(t *testing.T) {
 		t.Errorf("certificate files in the data dir: %v", matches)
 	}
 
+	// A client that sends no server name (by IP address) gets it too.
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", n.tlsPort), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("handshake without a server name: %v", err)
+	}
+	if got := conn.ConnectionState().PeerCertificates[0]; got.SerialNumber.Cmp(first.SerialNumber) != 0 {
+		t.Errorf("without a server name: certificate %x, want %x", got.SerialNumber, first.SerialNumber)
+	}
+	conn.Close()
+
 	c := n.client(p)
 	resp, err := c.Get("https://" + domain + "/")
 	if err != nil {
