@@ -8,6 +8,7 @@
 #   make lint   go vet and staticcheck
 #   make bench  Go benchmarks of the hot paths
 #   make release  static binaries for five platforms in dist/, with dist/checksums.txt
+#   make packages  .deb and .rpm packages of the Linux binary in dist/packages (PKG_ARCH=arm64 for ARM)
 #   make fuzz   each fuzz target for FUZZTIME (default 20s)
 #   make soak   the long leak and soak tests (about 5 minutes, loopback only)
 #   make chaos  the fault-injection suite: three nodes of the real binary on a Postgres and a
@@ -27,7 +28,7 @@ HAVE_NPM    := $(shell command -v npm 2>/dev/null)
 FUZZTIME    ?= 20s
 SOAKTIME    ?= 3m
 
-.PHONY: run build web test test-go test-web e2e screenshots lint bench fuzz soak chaos release clean
+.PHONY: run build web test test-go test-web e2e screenshots lint bench fuzz soak chaos release packages clean
 
 # make run ADDR=127.0.0.1:9000 DATA_DIR=/srv/chat picks the address and data
 # directory; without them every MINICHAT_* setting in the environment applies
@@ -122,6 +123,25 @@ release: web
 	done
 	cd dist && $(SHA256SUM) minichat-* > checksums.txt
 	@ls -l dist
+
+# The .deb and .rpm of packaging/nfpm.yaml (the minichat user, /var/lib/
+# minichat, the systemd unit, /etc/minichat/minichat.env), built by nfpm at
+# a pinned version through the Go toolchain. The version is the latest
+# vX.Y.Z tag, or 0.0.0~git<commit> without one.
+NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+PKG_ARCH    ?= $(shell $(GO) env GOARCH)
+PKG_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null); \
+	if [ -n "$$v" ]; then echo "$${v#v}"; else echo "0.0.0~git$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"; fi)
+
+packages: web
+	@[ -f frontend/dist/index.html ] || echo "packages: the web client is not built (needs npm): the package's binary serves the placeholder page"
+	rm -rf dist/packages && mkdir -p dist/packages
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/packages/minichat-linux-$(PKG_ARCH) .
+	for fmt in deb rpm; do \
+		VERSION=$(PKG_VERSION) GOARCH=$(PKG_ARCH) BINARY=dist/packages/minichat-linux-$(PKG_ARCH) \
+			$(NFPM) package --config packaging/nfpm.yaml --packager $$fmt --target dist/packages/ || exit 1; \
+	done
+	@ls -l dist/packages
 
 clean:
 	rm -rf bin dist

@@ -20,3 +20,13 @@ func webFS() fs.FS {
 	}
 	return sub
 }
+
+// clientBuilt reports whether web holds the built web client.
+func clientBuilt(web fs.FS) bool {
+	_, err := fs.Stat(web, "index.html")
+	return err == nil
+}
+
+// clientNotBuilt is the log line of a binary without the web client.
+const clientNotBuilt = "the web client is not built: browsers get a placeholder page until you run " +
+	"`npm ci && npm run build` and then `go run .` (or `go build`) again; the API works meanwhile"

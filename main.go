@@ -9,7 +9,7 @@
 //	minichat bench [flags]          drive a running server over the protocol
 //	minichat migrate --from sqlite:PATH --to postgres://…
 //	                                copy a SQLite installation into an empty Postgres database
-//	minichat healthcheck [--addr A] [--tls-cert F]
+//	minichat healthcheck [--addr A] [--tls-cert F | --tls-domain D]
 //	                                exit 0 when the server answers /healthz
 //	minichat version
 //
@@ -24,11 +24,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -165,8 +167,8 @@ const usage = `usage:
   minichat bench [flags]             load-test a running server (minichat bench -h)
   minichat migrate --from sqlite:PATH --to postgres://…
                                      copy a single-node SQLite database into an empty Postgres database
-  minichat healthcheck [--addr A] [--tls-cert F]
-                                     exit 0 when the server on A answers /healthz (over HTTPS with --tls-cert)
+  minichat healthcheck [--addr A] [--tls-cert F | --tls-domain D]
+                                     exit 0 when the server on A answers /healthz (over HTTPS with --tls-cert or --tls-domain)
   minichat version                   print the version and commit
 `
 
@@ -196,6 +198,11 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.StringVar(&f.logFormat, "log-format", "auto", "auto (console on a terminal, JSON otherwise), console or json")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file: serve HTTPS and WSS directly")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
+	fs.Var(&listFlag{vals: &c.TLSDomains}, "tls-domain", "serve HTTPS for this domain with a certificate obtained and renewed automatically from the ACME CA (repeatable; in the environment comma-separated); --addr then defaults to :443")
+	fs.StringVar(&c.HTTPAddr, "http-addr", d.HTTPAddr, "with --tls-domain: plain HTTP listener answering the CA's challenges and redirecting everything else to HTTPS")
+	fs.StringVar(&c.ACMECA, "acme-ca", d.ACMECA, "with --tls-domain: the ACME directory URL of the certificate authority")
+	fs.StringVar(&c.ACMEEmail, "acme-email", "", "with --tls-domain: contact address for the CA's account (expiry warnings)")
+	fs.StringVar(&c.ACMECARoot, "acme-ca-root", "", "with --tls-domain: PEM file of root certificates to trust for the CA's own HTTPS (a private or test CA)")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
 	fs.IntVar(&c.MaxFrameBytes, "max-frame-bytes", d.MaxFrameBytes, "largest client WebSocket message")
 	fs.Int64Var(&c.MaxUploadBytes, "max-upload-bytes", d.MaxUploadBytes, "largest uploaded file in bytes")
@@ -266,6 +273,28 @@ func (b *byteSize) Set(s string) error {
 		return fmt.Errorf("invalid size %q (want bytes such as 1GiB, 500MiB or 1048576; -1: none)", s)
 	}
 	*b.p = n * mult
+	return nil
+}
+
+// listFlag is a repeatable flag of strings; one value may list several,
+// separated by commas. The command line replaces what the environment set.
+type listFlag struct {
+	vals    *[]string
+	replace bool // the values came from the environment
+}
+
+func (l *listFlag) String() string {
+	if l == nil || l.vals == nil {
+		return ""
+	}
+	return strings.Join(*l.vals, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	if l.replace {
+		*l.vals, l.replace = nil, false
+	}
+	*l.vals = append(*l.vals, splitList(s)...)
 	return nil
 }
 
@@ -376,6 +405,11 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (parsed, error) {
 	if err != nil {
 		return p, err
 	}
+	fs.VisitAll(func(fl *flag.Flag) {
+		if l, ok := fl.Value.(*checkedValue).Value.(*listFlag); ok && p.origin[fl.Name] != "" {
+			l.replace = true
+		}
+	})
 	from = ""
 	if err := fs.Parse(args); err != nil {
 		switch {
@@ -485,6 +519,12 @@ func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return serveClient(ctx, args, webFS(), stdout, stderr)
+}
+
+// serveClient is serve with the web client web (the embedded one, or a
+// test's).
+func serveClient(ctx context.Context, args []string, web iofs.FS, stdout, stderr io.Writer) error {
 	fs, f := newFlagSet("serve", stderr)
 	p, err := parse(fs, args, stdout)
 	if err != nil {
@@ -493,6 +533,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments: %v", fs.Args())
 	}
+	if len(f.cfg.TLSDomains) > 0 {
+		set := false
+		fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "addr" })
+		if !set {
+			f.cfg.Addr = ":443"
+		}
+	}
 	if err := f.check(p); err != nil {
 		return err
 	}
@@ -500,10 +547,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !clientBuilt(web) {
+		log.Warn().Msg(clientNotBuilt)
+	}
 	f.cfg.AllowedOrigins = splitList(f.allowedOrigins)
 	f.cfg.TrustedProxies = splitList(f.trustedProxies)
 	f.cfg.Version = version
-	srv, err := server.New(f.cfg, log, webFS())
+	srv, err := server.New(f.cfg, log, web)
 	if err != nil {
 		return err
 	}
@@ -517,7 +567,7 @@ func (f *flags) check(p parsed) error {
 	bad := func(name, format string, args ...any) error {
 		return usageErrorf("%s: %s", p.where(name), fmt.Sprintf(format, args...))
 	}
-	for _, a := range []struct{ name, addr string }{{"addr", c.Addr}, {"pprof-addr", c.PprofAddr}, {"metrics-addr", c.MetricsAddr}} {
+	for _, a := range []struct{ name, addr string }{{"addr", c.Addr}, {"http-addr", c.HTTPAddr}, {"pprof-addr", c.PprofAddr}, {"metrics-addr", c.MetricsAddr}} {
 		if a.addr == "" && a.name != "addr" {
 			continue
 		}
@@ -595,6 +645,31 @@ func (f *flags) check(p parsed) error {
 			return bad("tls-cert", "%v", err)
 		}
 	}
+	if len(c.TLSDomains) > 0 {
+		if c.TLSCert != "" {
+			return bad("tls-domain", "--tls-cert is set too: use one (a certificate of your own, or one obtained automatically)")
+		}
+		for _, d := range c.TLSDomains {
+			if !validDomain(d) {
+				return bad("tls-domain", "%q is not a domain name (want e.g. chat.example.com: no scheme, port, path or wildcard)", d)
+			}
+		}
+		if u, err := url.Parse(c.ACMECA); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("acme-ca", "%q is not an ACME directory URL (want https://…/directory)", c.ACMECA)
+		}
+		if c.ACMECARoot != "" {
+			pem, err := os.ReadFile(c.ACMECARoot)
+			if err != nil {
+				return bad("acme-ca-root", "%v", err)
+			}
+			if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+				return bad("acme-ca-root", "%s holds no PEM certificate", c.ACMECARoot)
+			}
+		}
+		if c.ACMEEmail != "" && !strings.Contains(c.ACMEEmail, "@") {
+			return bad("acme-email", "%q is not an email address", c.ACMEEmail)
+		}
+	}
 	for _, orig := range splitList(c.NATS) {
 		u := orig
 		if scheme, rest, ok := strings.Cut(u, "://"); ok {
@@ -627,8 +702,19 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", server.DefaultConfig().Addr, "address the server listens on")
 	tlsCert := fs.String("tls-cert", "", "the server's TLS certificate file: when set, check over HTTPS")
+	var domains []string
+	fs.Var(&listFlag{vals: &domains}, "tls-domain", "the server's automatic-HTTPS domain: when set, check over HTTPS (on :443 unless --addr says otherwise)")
 	if _, err := parse(fs, args, stdout); err != nil {
 		return err
+	}
+	serverName := ""
+	if len(domains) > 0 {
+		serverName = domains[0]
+		set := false
+		fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "addr" })
+		if !set {
+			*addr = ":443"
+		}
 	}
 	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -638,13 +724,14 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		host = "127.0.0.1"
 	}
 	scheme, client := "http", http.DefaultClient
-	if *tlsCert != "" {
+	if *tlsCert != "" || serverName != "" {
 		// The check only talks to the local process, by an address the
 		// certificate rarely names (127.0.0.1), so it does not verify the
 		// certificate: it asks whether the server answers, not who it is.
+		// With a domain it names it (SNI), which picks the certificate.
 		scheme = "https"
 		client = &http.Client{Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: serverName},
 			DisableKeepAlives: true,
 		}}
 	}
@@ -890,4 +977,24 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "migrated %s into Postgres in %s; start the servers with --database and the same --data-dir contents for uploaded files\n",
 		path, rep.Took.Round(time.Millisecond))
 	return nil
+}
+
+// validDomain reports whether d is a DNS name a certificate can be ordered
+// for over HTTP-01 or TLS-ALPN-01: letters, digits, hyphens and dots, at
+// least two labels, none empty.
+func validDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") || net.ParseIP(d) != nil {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

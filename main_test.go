@@ -23,10 +23,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -591,6 +593,12 @@ func TestConfigMistakesAreOneLineAndExit2(t *testing.T) {
 		{nil, map[string]string{"MINICHAT_REGISTRATION": "maybe"}, `MINICHAT_REGISTRATION: invalid value "maybe"`},
 		{nil, map[string]string{"MINICHAT_METRICS_TOKEN_FILE": filepath.Join(dir, "missing")}, `MINICHAT_METRICS_TOKEN_FILE: open `},
 		{nil, map[string]string{"MINICHAT_ADDR": ":1", "MINICHAT_ADDR_FILE": "x"}, `MINICHAT_ADDR and MINICHAT_ADDR_FILE are both set`},
+		{[]string{"--tls-domain", "https://chat.example.com"}, nil, `--tls-domain: "https://chat.example.com" is not a domain name`},
+		{nil, map[string]string{"MINICHAT_TLS_DOMAIN": "chat.example.com,*.example.com"}, `MINICHAT_TLS_DOMAIN: "*.example.com" is not a domain name`},
+		{[]string{"--tls-domain", "chat.example.com", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, nil, `--tls-cert: open c.pem`},
+		{[]string{"--tls-domain", "chat.example.com", "--acme-ca", "letsencrypt"}, nil, `--acme-ca: "letsencrypt" is not an ACME directory URL`},
+		{[]string{"--tls-domain", "chat.example.com", "--acme-ca-root", filepath.Join(dir, "missing.pem")}, nil, `--acme-ca-root: open `},
+		{[]string{"--tls-domain", "chat.example.com", "--http-addr", "80"}, nil, `--http-addr: invalid address "80"`},
 		{[]string{"user", "frob"}, nil, `user: unknown subcommand "frob"`},
 		{[]string{"backup"}, nil, `backup: want exactly one FILE`},
 	}
@@ -970,4 +978,93 @@ func TestMigrateCommand(t *testing.T) {
 	if st != 200 || len(msgs) == 0 || msgs[len(msgs)-1].(map[string]any)["text"] != "moved to postgres" {
 		t.Fatalf("history on postgres: %d %v", st, hist)
 	}
+}
+
+// --tls-domain repeats, its environment twin lists with commas, and the
+// command line replaces the environment's list; with a domain, --addr
+// defaults to :443.
+func TestTLSDomainFlag(t *testing.T) {
+	parseServe := func(args ...string) *flags {
+		t.Helper()
+		fs, f := newFlagSet("serve", io.Discard)
+		if _, err := parse(fs, args, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if f := parseServe("--tls-domain", "a.example.com", "--tls-domain", "b.example.com"); !slices.Equal(f.cfg.TLSDomains, []string{"a.example.com", "b.example.com"}) {
+		t.Fatalf("repeated: %q", f.cfg.TLSDomains)
+	}
+	t.Setenv("MINICHAT_TLS_DOMAIN", "a.example.com, b.example.com")
+	if f := parseServe(); !slices.Equal(f.cfg.TLSDomains, []string{"a.example.com", "b.example.com"}) {
+		t.Fatalf("from the environment: %q", f.cfg.TLSDomains)
+	}
+	if f := parseServe("--tls-domain", "c.example.com"); !slices.Equal(f.cfg.TLSDomains, []string{"c.example.com"}) {
+		t.Fatalf("the command line over the environment: %q", f.cfg.TLSDomains)
+	}
+	var help bytes.Buffer
+	_ = run(t.Context(), []string{"--help"}, nil, &help, io.Discard)
+	for _, want := range []string{"--tls-domain string", "$MINICHAT_TLS_DOMAIN", "--http-addr string", `default ":80"`, "--acme-ca string", "--acme-email", "--acme-ca-root"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// A fresh clone's go run has no built client: the log says so and what to
+// run, and the browser gets the placeholder page with the commands.
+func TestClientNotBuilt(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		empty := fstest.MapFS{".keep": &fstest.MapFile{}} // a fresh clone's frontend/dist
+		done <- serveClient(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, empty, io.Discard, logs)
+	}()
+	var url string
+	for deadline := time.Now().Add(20 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var l map[string]any
+			if json.Unmarshal([]byte(line), &l) == nil && l["message"] == "minichat is serving" {
+				url = l["url"].(string)
+			}
+		}
+	}
+	if url == "" {
+		t.Fatalf("the server did not start: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "the web client is not built") || !strings.Contains(logs.String(), "npm ci && npm run build") {
+		t.Errorf("no log line about the client:\n%s", logs.String())
+	}
+	resp, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "web client has not been built") || !strings.Contains(string(body), "go run .") {
+		t.Errorf("the page is not the placeholder: %.200s", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,10 +25,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/rs/zerolog"
 
 	"minichat/server/api"
 	"minichat/server/auth"
+	"minichat/server/autotls"
 	"minichat/server/broker"
 	"minichat/server/chat"
 	"minichat/server/files"
@@ -131,6 +134,23 @@ type Config struct {
 	// it the main address answers /metrics with 404, so that counters of
 	// the server's activity are not public by default.
 	MetricsToken string
+	// TLSDomains, when set, turns on automatic HTTPS (server/autotls):
+	// certificates for these names from the ACME CA at ACMECA (default
+	// Let's Encrypt), kept in DataDir/certificates, or in the database when
+	// it is Postgres so that every node shares them. HTTPAddr (default
+	// ":80") answers the CA's HTTP-01 challenges and redirects everything
+	// else to HTTPS on Addr. Not with TLSCert.
+	TLSDomains []string
+	HTTPAddr   string
+	ACMECA     string
+	ACMEEmail  string
+	// ACMECARoot is a PEM file of roots to trust for the CA's own HTTPS
+	// (a private or test CA); default the system's.
+	ACMECARoot string
+	// ACMERenewCheck (default 10 minutes) and ACMERenewWindow (default
+	// 1/3 of a certificate's lifetime) tune renewal; tests shorten them.
+	ACMERenewCheck  time.Duration
+	ACMERenewWindow float64
 }
 
 // DefaultConfig is the configuration of a server given no settings: the
@@ -170,6 +190,8 @@ func DefaultConfig() Config {
 		JoinRate:        api.DefaultRoomRates.Join,
 		InviteRate:      api.DefaultRoomRates.Invite,
 		DMRate:          api.DefaultRoomRates.DM,
+		HTTPAddr:        ":80",
+		ACMECA:          autotls.LetsEncrypt,
 	}
 }
 
@@ -260,6 +282,10 @@ type Server struct {
 
 	chat  *chat.Service
 	blobs *files.Blobs
+
+	autoTLSOpts *autotls.Options // with Config.TLSDomains
+	autoTLS     *autotls.Manager // made by Serve, which knows the ports
+	httpLn      net.Listener     // SetHTTPListener's
 }
 
 // New opens the store and builds the server, each part once and after
@@ -357,10 +383,60 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	s.handler = withMetrics(m.Instrument(apiHandler), m.Handler(), cfg.MetricsToken)
+	if len(cfg.TLSDomains) > 0 {
+		if err := s.autoTLSOptions(); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.handler = autotls.HSTS(s.handler)
+	}
 	s.watchAccounts()
 	s.watchUploads()
 	return s, nil
 }
+
+// autoTLSOptions prepares automatic HTTPS: certificates in the database
+// when it is Postgres (shared by the nodes), else in DataDir/certificates.
+func (s *Server) autoTLSOptions() error {
+	c := s.cfg
+	if c.TLSCert != "" || c.TLSKey != "" {
+		return errors.New("tls domains and a tls cert exclude each other: use one")
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":80"
+		s.cfg.HTTPAddr = c.HTTPAddr
+	}
+	var storage certmagic.Storage = &certmagic.FileStorage{Path: filepath.Join(c.DataDir, "certificates")}
+	if sq, ok := s.store.(*sqlstore.Store); ok && IsPostgres(c.Database) {
+		storage = autotls.NewSQLStorage(sq)
+	}
+	var roots *x509.CertPool
+	if c.ACMECARoot != "" {
+		pem, err := os.ReadFile(c.ACMECARoot)
+		if err != nil {
+			return fmt.Errorf("acme ca root: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("acme ca root %s: no PEM certificate in it", c.ACMECARoot)
+		}
+	}
+	s.autoTLSOpts = &autotls.Options{
+		Domains:     c.TLSDomains,
+		CA:          c.ACMECA,
+		Email:       c.ACMEEmail,
+		CARoots:     roots,
+		Storage:     storage,
+		RenewCheck:  c.ACMERenewCheck,
+		RenewWindow: c.ACMERenewWindow,
+		Log:         s.log,
+	}
+	return nil
+}
+
+// SetHTTPListener gives Serve the plain HTTP listener of automatic HTTPS,
+// instead of listening on Config.HTTPAddr. Call it before Serve.
+func (s *Server) SetHTTPListener(ln net.Listener) { s.httpLn = ln }
 
 // openBroker returns the broker a Config names: NATS, or the single
 // node's.
@@ -494,6 +570,9 @@ func (s *Server) Hub() *hub.Hub { return s.hub }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopWatchingAccounts()
+		if s.autoTLS != nil {
+			s.autoTLS.Stop() // renewal, before the store it writes to closes
+		}
 		s.stopWatchingUploads()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
@@ -551,6 +630,43 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	}
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
+	if s.autoTLSOpts != nil {
+		tlsOn = true
+		hln := s.httpLn
+		if hln == nil {
+			var err error
+			if hln, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+				ln.Close()
+				s.Close()
+				return fmt.Errorf("http listen (for HTTPS redirects and ACME challenges): %w", err)
+			}
+		}
+		// The bound addresses, not the configured ones (which may say
+		// port 0), tell certmagic where the challenges arrive.
+		opts := *s.autoTLSOpts
+		opts.TLSAddr, opts.HTTPAddr = ln.Addr().String(), hln.Addr().String()
+		m, err := autotls.New(opts)
+		if err != nil {
+			ln.Close()
+			hln.Close()
+			s.Close()
+			return err
+		}
+		s.autoTLS = m
+		srv.TLSConfig = m.TLSConfig()
+		_, tlsPort, _ := net.SplitHostPort(ln.Addr().String())
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		listeners[0] = ln
+		servers = append(servers, &http.Server{
+			Handler:           s.autoTLS.HTTPHandler(tlsPort),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			ErrorLog:          errorLog,
+		})
+		listeners = append(listeners, hln)
+		s.log.Info().Str("addr", hln.Addr().String()).Strs("domains", s.cfg.TLSDomains).Msg("http listening for ACME challenges and redirects to https")
+	}
 	// Side listeners: plain HTTP on addresses of their own, stopped with
 	// the main one.
 	side := []struct {
@@ -584,7 +700,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	if tlsOn {
 		scheme = "https"
 	}
-	s.log.Info().Str("addr", ln.Addr().String()).Str("url", scheme+"://"+displayAddr(ln.Addr())).Msg("minichat is serving")
+	url := scheme + "://" + displayAddr(ln.Addr())
+	if len(s.cfg.TLSDomains) > 0 {
+		url = "https://" + s.cfg.TLSDomains[0]
+		if _, port, _ := net.SplitHostPort(ln.Addr().String()); port != "443" {
+			url += ":" + port
+		}
+	}
+	s.log.Info().Str("addr", ln.Addr().String()).Str("url", url).Msg("minichat is serving")
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -594,6 +717,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(net.Addr
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
+	if s.autoTLS != nil {
+		// The listeners answer challenges from here on.
+		if err := s.autoTLS.Start(ctx); err != nil {
+			s.log.Error().Err(err).Msg("automatic https")
+		}
 	}
 	received := 0
 	var err error

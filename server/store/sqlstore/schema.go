@@ -28,6 +28,9 @@ var steps = []step{
 	// got an index of messages by time (see the dialects).
 	ddl("{{schema_5}}"),
 	accessStep,
+	// Step 7 keeps the TLS certificates of --tls-domain, and the locks that
+	// let one node of a cluster order them (certs.go).
+	ddl(schemaCerts),
 }
 
 // SchemaVersion is the number of schema steps this program knows.

@@ -51,8 +51,8 @@ func openV5(t *testing.T, dialect string) (*sqlstore.Store, fingerprint) {
 	return s, before
 }
 
-// openV5Again is openV5 that also returns a function that fingerprints the
-// database as it is now (after the upgrade).
+// openV5Again is openV5 that also returns a fingerprint of the database as
+// it is when called (after the store has closed): the upgraded schema.
 func openV5Again(t *testing.T, dialect string) (*sqlstore.Store, fingerprint, func() fingerprint) {
 	t.Helper()
 	if dialect == "sqlite" {
