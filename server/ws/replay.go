@@ -24,9 +24,11 @@ import (
 // keep working after it stops asking:
 //   - one hello per connection at a time: another hello on that connection
 //     before the first one's last synced is refused with rate_limited;
-//   - per account, hellos are served one at a time, one more may wait
-//     for its turn (a hello beyond is refused with rate_limited: the
-//     client says it again when told), and the rooms they name are
+//   - per account, hellos are served one at a time, up to
+//     maxWaitingHellos more wait for their turn (a hello beyond is refused
+//     with rate_limited: the client says it again when told; every tab of
+//     a person opening at once each get their first hello answered), and
+//     the rooms they name are
 //     counted: Options.ReplayBurst at once, then
 //     Options.ReplayRate a second (a reconnect of every tab of a person
 //     in a few hundred rooms fits in the burst); a hello beyond them is
@@ -42,6 +44,12 @@ import (
 // replay's time is a wait (for the store, or for a slow client to read a
 // page), so it is more than the CPUs; each account has one at most.
 const replayWorkers = 64
+
+// maxWaitingHellos bounds the hellos of one account waiting for their turn
+// (each connection has one at most): enough for every tab and device of a
+// person reconnecting at once, while the rooms they name are charged to
+// the account's replay budget.
+const maxWaitingHellos = 16
 
 // Replay pacing: a replay is read and queued in pages of replayPage entries,
 // each once the connection's queue is below replayBacklog bytes, so that
@@ -87,8 +95,8 @@ func (c *conn) hello(f *protocol.ClientHello) {
 		c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "too many replays for this account; say hello again later", RetryAfter: wait})
 		return
 	}
-	if c.h.replays.waiting(c.user.ID) {
-		c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "another hello of this account is waiting to be answered; say hello again later", RetryAfter: time.Second})
+	if c.h.replays.waiting(c.user.ID) >= maxWaitingHellos {
+		c.sendError(ref, &protocol.CodeError{Code: protocol.CodeRateLimited, Msg: "too many hellos of this account are waiting to be answered; say hello again later", RetryAfter: time.Second})
 		return
 	}
 	hl, ok := c.h.opts.Hub.BeginHello(c.hc, f.Since)
@@ -128,13 +136,14 @@ func (h *Handler) replayAllowed(user string, rooms int) time.Duration {
 	return 0
 }
 
-// waiting reports whether a hello of the account waits for its turn (one
-// is answered while it waits): a second one would only pile up work.
-func (p *replayPool) waiting(user string) bool {
+// waiting reports how many hellos of the account wait for their turn.
+func (p *replayPool) waiting(user string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	a := p.accounts[user]
-	return a != nil && len(a.jobs) > 0
+	if a := p.accounts[user]; a != nil {
+		return len(a.jobs)
+	}
+	return 0
 }
 
 // add queues a hello, starting a worker when one is free.
