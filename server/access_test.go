@@ -241,20 +241,8 @@ func TestSessionsExpire(t *testing.T) {
 		e := newEnv(t, func(c *server.Config) { c.SessionMax = 1500 * time.Millisecond; c.Heartbeat = 200 * time.Millisecond })
 		alice := e.register("alice")
 		sock := e.dial(alice)
-		// Used all along, the session still ends at its maximum age, and
-		// its socket with it, within a heartbeat.
-		deadline := time.Now().Add(time.Minute)
-		for {
-			st, _ := e.call("GET", "/api/me", alice.Token, nil)
-			if st == 401 {
-				break
-			}
-			if st != 200 || time.Now().After(deadline) {
-				t.Fatalf("GET /api/me: %d", st)
-			}
-			sock.send(map[string]any{"type": "pong"}) // a live client
-			time.Sleep(50 * time.Millisecond)
-		}
+		// A live client answers pings (its writes fail once the server
+		// has closed the socket; that is what this test waits for).
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
@@ -267,6 +255,19 @@ func TestSessionsExpire(t *testing.T) {
 				}
 			}
 		}()
+		// Used all along, the session still ends at its maximum age, and
+		// its socket with it, within a heartbeat.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			st, _ := e.call("GET", "/api/me", alice.Token, nil)
+			if st == 401 {
+				break
+			}
+			if st != 200 || time.Now().After(deadline) {
+				t.Fatalf("GET /api/me: %d", st)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		if code := sock.waitClose(10 * time.Second); code != 4401 {
 			t.Fatalf("socket of an expired session: %d, want 4401", code)
 		}

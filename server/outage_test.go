@@ -275,7 +275,8 @@ func clusterConfig(t *testing.T, mods ...func(*server.Config)) server.Config {
 	cfg := server.Config{
 		DataDir: t.TempDir(), Heartbeat: time.Minute, Rate: 1000, Burst: 1000, LoginRate: -1, APIRate: -1,
 		SendTimeout: time.Minute, PresenceGrace: 300 * time.Millisecond, TypingTimeout: 300 * time.Millisecond,
-		ShutdownGrace: 2 * time.Second, Version: "test", Registration: "open",
+		ShutdownGrace: 2 * time.Second, Version: "test",
+		Registration: "open", CreateRoomRate: -1, JoinRate: -1, InviteRate: -1, DMRate: -1,
 	}
 	for _, m := range mods {
 		m(&cfg)
