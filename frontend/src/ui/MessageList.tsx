@@ -176,8 +176,7 @@ export function MessageList(props: { room: Room }) {
   const bottomRef = useRef<HTMLDivElement>(null);
   const endRef = useRef<HTMLDivElement>(null);
   const seen = useRef({ room: "", first: "", last: "", loaded: false });
-  const topVisible = useRef(false);
-  const bottomVisible = useRef(false);
+  const paging = useRef<IntersectionObserver | null>(null);
   const [unseen, setUnseen] = useState(0);
   const [announce, setAnnounce] = useState("");
 
@@ -188,7 +187,8 @@ export function MessageList(props: { room: Room }) {
   const el0 = ref.current;
   if (el0 && seen.current.room === room.id && first !== seen.current.first && !atBottom.value && !anchor.current) {
     const top = el0.scrollTop;
-    for (const child of el0.querySelectorAll<HTMLElement>("[data-key]")) {
+    // A message, not a day line: a day's line moves to the top of what is prepended.
+    for (const child of el0.querySelectorAll<HTMLElement>("[data-seq][data-key]")) {
       if (child.offsetTop + child.offsetHeight > top) {
         anchor.current = { key: child.dataset.key!, offset: child.offsetTop - top };
         break;
@@ -232,10 +232,16 @@ export function MessageList(props: { room: Room }) {
     followNext.value = false;
     seen.current = { room: room.id, first, last: lastKey, loaded: log.loaded };
     if (atBottom.value && log.loaded) markRead(room.id);
-    // A page that did not fill the view leaves a sentinel in sight: go on.
-    if (log.loaded && !log.loading) {
-      if (topVisible.current && log.hasOlder && !log.skipped) void loadOlder(room.id);
-      else if (bottomVisible.current && log.hasNewer) void loadNewer(room.id);
+    // A page that did not carry a sentinel out of sight must be followed
+    // by the next: observing the sentinels afresh reports where they are
+    // now (an observer reports changes only).
+    const io = paging.current;
+    if (io && log.loaded && !log.loading) {
+      for (const s of [topRef.current, bottomRef.current]) {
+        if (!s) continue;
+        io.unobserve(s);
+        io.observe(s);
+      }
     }
   }, [rows, room.id, log.loaded, log.hasOlder, log.hasNewer, log.loading, log.skipped]);
 
@@ -244,17 +250,14 @@ export function MessageList(props: { room: Room }) {
   useEffect(() => {
     const root = ref.current;
     if (!root || typeof IntersectionObserver === "undefined") return;
-    const paging = new IntersectionObserver(
+    const io = new IntersectionObserver(
       (entries) => {
         for (const e of entries) {
+          if (!e.isIntersecting) continue;
           const t = roomLog(room.id).value;
           if (e.target === topRef.current) {
-            topVisible.current = e.isIntersecting;
-            if (e.isIntersecting && t.loaded && t.hasOlder && !t.skipped) void loadOlder(room.id);
-          } else {
-            bottomVisible.current = e.isIntersecting;
-            if (e.isIntersecting && t.loaded && t.hasNewer) void loadNewer(room.id);
-          }
+            if (t.loaded && t.hasOlder && !t.skipped) void loadOlder(room.id);
+          } else if (t.loaded && t.hasNewer) void loadNewer(room.id);
         }
       },
       { root, rootMargin: `${pageMargin}px 0px ${pageMargin}px 0px` },
@@ -270,11 +273,13 @@ export function MessageList(props: { room: Room }) {
       },
       { root, rootMargin: `0px 0px ${bottomSlack}px 0px` },
     );
-    if (topRef.current) paging.observe(topRef.current);
-    if (bottomRef.current) paging.observe(bottomRef.current);
+    if (topRef.current) io.observe(topRef.current);
+    if (bottomRef.current) io.observe(bottomRef.current);
     if (endRef.current) end.observe(endRef.current);
+    paging.current = io;
     return () => {
-      paging.disconnect();
+      paging.current = null;
+      io.disconnect();
       end.disconnect();
     };
   }, [room.id]);

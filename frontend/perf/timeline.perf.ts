@@ -1,0 +1,112 @@
+// A long session, measured: a room of 10,000 messages; the reader scrolls
+// back 5,000, jumps to the present, then 200 messages arrive in 2 s. Prints
+// each figure and fails when one is over its threshold (docs/client.md).
+
+import { apiRegister, apiRoomId, expect, test } from "../e2e/fixtures";
+
+const total = Number(process.env.PERF_MESSAGES ?? 10_000);
+const back = Number(process.env.PERF_BACK ?? 5_000);
+const burst = 200;
+
+test("a long session stays instant", async ({ server, signUp }) => {
+  const carol = await apiRegister(server, "carol");
+  const room = await apiRoomId(server, carol, "general");
+  const post = (text: string) =>
+    fetch(`${server.url}/api/rooms/${room}/messages`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${carol.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ text }),
+    }).then((r) => expect(r.status).toBe(201));
+  // Seed (8 at a time; the order of seeds does not matter here).
+  const seedStart = Date.now();
+  let next = 1;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next <= total) await post(`old ${next++} ${"lorem ipsum dolor sit amet ".repeat(2)}`);
+    }),
+  );
+  console.log(`seeded ${total} messages in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+
+  const page = await signUp("alice");
+  // Watchers in the page: long tasks, element count, heap, and when each
+  // live message is on screen.
+  await page.evaluate(() => {
+    const w = window as unknown as { perf: { longTasks: number[]; maxElements: number; maxHeap: number; seen: Record<string, number> } };
+    w.perf = { longTasks: [], maxElements: 0, maxHeap: 0, seen: {} };
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) w.perf.longTasks.push(e.duration);
+    }).observe({ type: "longtask", buffered: false });
+    const sample = () => {
+      w.perf.maxElements = Math.max(w.perf.maxElements, document.getElementsByTagName("*").length);
+      const mem = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory;
+      if (mem) w.perf.maxHeap = Math.max(w.perf.maxHeap, mem.usedJSHeapSize);
+    };
+    setInterval(sample, 250);
+    new MutationObserver((records) => {
+      const now = Date.now();
+      for (const r of records)
+        for (const n of Array.from(r.addedNodes)) {
+          const text = (n as HTMLElement).textContent ?? "";
+          const m = /live (\d+)/.exec(text);
+          if (m && !(m[1]! in w.perf.seen)) w.perf.seen[m[1]!] = now;
+        }
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+  const log = page.getByRole("log", { name: "Messages in #general" });
+
+  // Scroll back `back` messages.
+  const scrollStart = Date.now();
+  const target = `old ${total - back} `;
+  let tries = 0;
+  for (;;) {
+    await log.evaluate((el) => el.scrollTo({ top: 0 }));
+    if ((await log.locator(".text", { hasText: target }).count()) > 0) break;
+    await page.waitForTimeout(20);
+    if (++tries > 20_000) throw new Error("never reached " + target);
+  }
+  const scrollMs = Date.now() - scrollStart;
+  const afterScroll = await page.evaluate(() => ({
+    elements: document.getElementsByTagName("*").length,
+    listeners: 0,
+  }));
+
+  await page.getByRole("button", { name: "Jump to present" }).click();
+  await expect(log.getByText(/old \d+ lorem/).last()).toBeVisible();
+  await page.evaluate(() => ((window as unknown as { perf: { longTasks: number[] } }).perf.longTasks = []));
+
+  // 200 messages in 2 s.
+  const sent: number[] = [];
+  const sends: Promise<void>[] = [];
+  const t0 = Date.now();
+  for (let i = 0; i < burst; i++) {
+    const due = t0 + (i * 2000) / burst;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    sent[i] = Date.now();
+    sends.push(post(`live ${i}`));
+  }
+  await Promise.all(sends);
+  await expect(log.getByText(`live ${burst - 1}`, { exact: true })).toBeVisible();
+  const perf = await page.evaluate(() => (window as unknown as { perf: { longTasks: number[]; maxElements: number; maxHeap: number; seen: Record<string, number> } }).perf);
+  const lat = sent.map((s, i) => (perf.seen[String(i)] ?? Infinity) - s).sort((a, b) => a - b);
+  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((lat.length * p) / 100))]!;
+  const longest = Math.max(0, ...perf.longTasks);
+  const figures = {
+    messages: total,
+    scrolledBack: back,
+    scrollBackSeconds: +(scrollMs / 1000).toFixed(1),
+    elementsAfterScrollBack: afterScroll.elements,
+    maxElements: perf.maxElements,
+    maxHeapMB: +(perf.maxHeap / 1e6).toFixed(1),
+    arrivalP50ms: pct(50),
+    arrivalP95ms: pct(95),
+    arrivalMaxms: lat[lat.length - 1],
+    longTasksDuringBurst: perf.longTasks.length,
+    longestTaskMs: Math.round(longest),
+  };
+  console.log("perf figures: " + JSON.stringify(figures, null, 2));
+  expect(figures.arrivalP95ms, "p95 arrival-to-screen, ms").toBeLessThanOrEqual(100);
+  expect(figures.longestTaskMs, "longest task during the burst, ms").toBeLessThanOrEqual(50);
+  expect(figures.maxElements, "DOM elements").toBeLessThan(5000);
+  expect(figures.maxHeapMB, "JS heap, MB").toBeLessThan(30);
+});
