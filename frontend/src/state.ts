@@ -695,6 +695,7 @@ export function markRead(id: string): void {
   const r = rooms.value.get(id);
   if (!r || !r.member || document.visibilityState !== "visible") return;
   const log = logSignal(id).value;
+  if (!log.loaded) return; // nothing is on screen yet
   const newest = log.messages.at(-1)?.seq ?? r.last_seq;
   if (log.hasNewer) {
     if ((r.read_seq ?? 0) < newest) {

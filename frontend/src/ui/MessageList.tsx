@@ -177,6 +177,7 @@ export function MessageList(props: { room: Room }) {
   const endRef = useRef<HTMLDivElement>(null);
   const seen = useRef({ room: "", first: "", last: "", loaded: false });
   const paging = useRef<IntersectionObserver | null>(null);
+  const ending = useRef<IntersectionObserver | null>(null);
   const [unseen, setUnseen] = useState(0);
   const [announce, setAnnounce] = useState("");
 
@@ -243,6 +244,12 @@ export function MessageList(props: { room: Room }) {
         io.observe(s);
       }
     }
+    // Whether the reader is at the bottom changes when the window reaches
+    // the present too, with the end in sight all along.
+    if (ending.current && endRef.current && log.loaded) {
+      ending.current.unobserve(endRef.current);
+      ending.current.observe(endRef.current);
+    }
   }, [rows, room.id, log.loaded, log.hasOlder, log.hasNewer, log.loading, log.skipped]);
 
   // Sentinels: the top and bottom ones page (some way before they show);
@@ -277,8 +284,10 @@ export function MessageList(props: { room: Room }) {
     if (bottomRef.current) io.observe(bottomRef.current);
     if (endRef.current) end.observe(endRef.current);
     paging.current = io;
+    ending.current = end;
     return () => {
       paging.current = null;
+      ending.current = null;
       io.disconnect();
       end.disconnect();
     };
