@@ -92,6 +92,12 @@ test("a long session stays instant", async ({ server, signUp }) => {
   await expect(log.getByText(/old \d+ lorem/).last()).toBeVisible();
   await page.evaluate(() => ((window as unknown as { perf: { longTasks: number[] } }).perf.longTasks = []));
 
+  const profiler = process.env.PERF_PROFILE ? await page.context().newCDPSession(page) : null;
+  if (profiler) {
+    await profiler.send("Profiler.enable");
+    await profiler.send("Profiler.start");
+  }
+
   // 200 messages in 2 s.
   const sent: number[] = [];
   const sends: Promise<void>[] = [];
@@ -105,6 +111,21 @@ test("a long session stays instant", async ({ server, signUp }) => {
   }
   await Promise.all(sends);
   await expect(log.getByText(`live ${burst - 1}`, { exact: true })).toBeVisible();
+  if (profiler) {
+    // The functions that took the most time of their own during the burst.
+    const { profile } = (await profiler.send("Profiler.stop")) as {
+      profile: { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[]; samples?: number[]; timeDeltas?: number[] };
+    };
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const self = new Map<string, number>();
+    (profile.samples ?? []).forEach((id, i) => {
+      const f = byId.get(id)!.callFrame;
+      const k = `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber}`;
+      self.set(k, (self.get(k) ?? 0) + (profile.timeDeltas?.[i] ?? 0) / 1000);
+    });
+    const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
+    console.log("self time (ms):\n" + top.map(([k, v]) => `${v.toFixed(1).padStart(8)}  ${k}`).join("\n"));
+  }
   const perf = await page.evaluate(() => (window as unknown as { perf: { longTasks: number[]; maxElements: number; maxHeap: number; seen: Record<string, number> } }).perf);
   const arrived = await page.evaluate(() => (window as unknown as { arrived: Record<string, number> }).arrived);
   const lat = sent.map((_, i) => (perf.seen[String(i)] ?? Infinity) - (arrived[String(i)] ?? -Infinity)).sort((a, b) => a - b);

@@ -164,6 +164,8 @@ function resetLog(room: string): void {
 
 /** Messages received per room since the last frame, oldest first. */
 const arrivals = new Map<string, Message[]>();
+/** Counter changes (unread, mentions, last_seq, read_seq) of those messages, per room. */
+const roomPatches = new Map<string, Partial<Room>>();
 /** The socket's pending sends as of its last report, applied with the arrivals. */
 let pendingNext: readonly Pending[] | null = null;
 let flushScheduled = false;
@@ -182,6 +184,15 @@ function flush(): void {
   batch(() => {
     for (const [room, ms] of arrivals) updateLog(room, (l) => tl.addLive(l, ms, isFollowing(room)));
     arrivals.clear();
+    if (roomPatches.size) {
+      const next = new Map(rooms.value);
+      for (const [id, p] of roomPatches) {
+        const r = next.get(id);
+        if (r) next.set(id, { ...r, ...p });
+      }
+      roomPatches.clear();
+      rooms.value = next;
+    }
     if (pendingNext) pending.value = pendingNext;
     pendingNext = null;
   });
@@ -199,6 +210,16 @@ function upsertRoom(r: Room): void {
 function patchRoom(id: string, patch: Partial<Room>): void {
   const r = rooms.value.get(id);
   if (r) upsertRoom({ ...r, ...patch });
+  // A counter change queued for the next frame must not undo this one.
+  const queued = roomPatches.get(id);
+  if (queued) Object.assign(queued, patch);
+}
+
+/** A room as it will be after the queued arrivals are applied. */
+function roomNow(id: string): Room | undefined {
+  const r = rooms.value.get(id);
+  const p = roomPatches.get(id);
+  return r && p ? { ...r, ...p } : r;
 }
 
 function knowUser(u: User, status?: PresenceStatus, text?: string): void {
@@ -283,6 +304,7 @@ function endSession(note: string | null): void {
   for (const a of aborts.values()) a();
   aborts.clear();
   arrivals.clear();
+  roomPatches.clear();
   if (typingSweep) clearInterval(typingSweep);
   typingSweep = null;
   batch(() => {
@@ -414,7 +436,7 @@ function onMessage(m: Message, isAck: boolean): void {
     if (t?.has(m.sender.id)) typing.value = setIn(typing.value, m.room, without(t, m.sender.id));
   }
   if (m.kind === "system") scheduleRoomRefresh();
-  const r = rooms.value.get(m.room);
+  const r = roomNow(m.room);
   // Live news only: a replayed message is older than the room's last_seq.
   if (fresh && !mine && !isAck && (!r || m.seq > r.last_seq)) maybeNotify(m, r);
   if (!r) {
@@ -426,7 +448,7 @@ function onMessage(m: Message, isAck: boolean): void {
   if (read) socket?.read(m.room, m.seq);
   if (patch.unread === 0) patch.mentions = 0;
   else if (patch.unread !== undefined && mentionsMe(m, me.value)) patch.mentions = (r.mentions ?? 0) + 1;
-  patchRoom(m.room, patch);
+  roomPatches.set(m.room, { ...roomPatches.get(m.room), ...patch });
 }
 
 function maybeNotify(m: Message, r: Room | undefined): void {

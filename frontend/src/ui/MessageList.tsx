@@ -179,7 +179,7 @@ export function MessageList(props: { room: Room }) {
   const paging = useRef<IntersectionObserver | null>(null);
   const ending = useRef<IntersectionObserver | null>(null);
   const [unseen, setUnseen] = useState(0);
-  const [announce, setAnnounce] = useState("");
+  const announce = useRef<HTMLParagraphElement>(null);
 
   // Before the DOM changes: when rows come or go above what the reader
   // sees, remember a row on screen and where it is, to put it back there.
@@ -226,7 +226,8 @@ export function MessageList(props: { room: Room }) {
       // New at the bottom: say it to screen readers, count it if not seen.
       const r = rows.at(-1);
       if (r?.kind === "chat" && r.message.sender?.id !== me.value?.id) {
-        setAnnounce(`${r.message.sender?.name ?? "unknown"}: ${snippet(r.message.text, 140) || "shared a file"}`);
+        // Written straight into the live region: no second render for it.
+        if (announce.current) announce.current.textContent = `${r.message.sender?.name ?? "unknown"}: ${snippet(r.message.text, 140) || "shared a file"}`;
         if (!atBottom.value && !followNext.value) setUnseen((n) => n + 1);
       }
     }
@@ -409,9 +410,7 @@ export function MessageList(props: { room: Room }) {
         {log.loading === "newer" && <p class="muted small">Loading later messages…</p>}
         <div ref={endRef} class="sentinel" aria-hidden="true" />
       </div>
-      <p class="sr-only" aria-live="polite">
-        {announce}
-      </p>
+      <p class="sr-only" aria-live="polite" ref={announce} />
       {log.hasNewer ? (
         <button class="jump" onClick={() => void jumpToPresent(room.id)}>
           <Down /> Jump to present
