@@ -455,6 +455,9 @@ function maybeNotify(m: Message, r: Room | undefined): void {
   if (typeof Notification === "undefined" || !m.sender) return;
   const mentioned = mentionsMe(m, me.value);
   const direct = !r || r.kind === "dm";
+  // Most messages neither mention the reader nor come in a DM: asking the
+  // browser for the permission (a round trip to its process) waits for those.
+  if (!mentioned && !direct) return;
   const hidden = document.visibilityState !== "visible";
   if (!shouldNotify({ hidden, permission: Notification.permission, muted: muted.value.has(m.room), mine: false, mentioned, direct })) return;
   try {
