@@ -175,7 +175,13 @@ export function MessageList(props: { room: Room }) {
   const topRef = useRef<HTMLDivElement>(null);
   const bottomRef = useRef<HTMLDivElement>(null);
   const endRef = useRef<HTMLDivElement>(null);
-  const seen = useRef({ room: "", first: "", last: "", loaded: false });
+  const seen = useRef<{ room: string; first: string; last: string; loaded: boolean; loading: string | null }>({
+    room: "",
+    first: "",
+    last: "",
+    loaded: false,
+    loading: null,
+  });
   const paging = useRef<IntersectionObserver | null>(null);
   const ending = useRef<IntersectionObserver | null>(null);
   const [unseen, setUnseen] = useState(0);
@@ -216,6 +222,10 @@ export function MessageList(props: { room: Room }) {
       setUnseen(0);
     } else if (flash.value?.room === room.id) {
       // A jump: the flash effect below scrolls to its message.
+    } else if (prev.loading === "jump" && !log.loading && !log.hasNewer) {
+      // The newest page replaced the window (Jump to present): its end.
+      el.scrollTop = el.scrollHeight;
+      atBottom.value = true;
     } else if ((atBottom.value && !log.hasNewer) || followNext.value) {
       el.scrollTop = el.scrollHeight;
     } else if (a) {
@@ -232,7 +242,7 @@ export function MessageList(props: { room: Room }) {
       }
     }
     followNext.value = false;
-    seen.current = { room: room.id, first, last: lastKey, loaded: log.loaded };
+    seen.current = { room: room.id, first, last: lastKey, loaded: log.loaded, loading: log.loading };
     if (atBottom.value && log.loaded) markRead(room.id);
     // A page that did not carry a sentinel out of sight must be followed
     // by the next: observing the sentinels afresh reports where they are
