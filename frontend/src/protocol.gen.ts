@@ -169,6 +169,12 @@ export interface Room {
   member: boolean;
   /** ReadSeq is the viewer's read marker. An addition to the contract. */
   read_seq?: number;
+  /**
+   * Mentions counts the unread messages (as Unread counts them) that
+   * mention the viewer by @name, up to the same cap. An addition to the
+   * contract; absent means none.
+   */
+  mentions?: number;
 }
 
 /** Reaction is one emoji on a message and the names of the users who chose it. */
@@ -319,7 +325,13 @@ export interface HistoryFrame {
   ref?: string;
   room: string;
   messages: Message[];
+  /** HasMore: older messages than the page's exist. */
   has_more: boolean;
+  /**
+   * HasNewer: newer messages than the page's exist (always false for
+   * the newest page). An addition to the contract; absent means false.
+   */
+  has_newer?: boolean;
 }
 
 /**
@@ -447,6 +459,23 @@ export interface ClientHistory {
    * for the newest page; an explicit 0 is refused, as by the HTTP call.
    */
   before?: number;
+  /**
+   * After pages forward: only messages with a higher seq, the oldest
+   * first. An addition to the contract; at most one of Before, After,
+   * Around and AroundID is set.
+   */
+  after?: number;
+  /**
+   * Around asks for the page around a seq: the messages at or before it
+   * (half the page, the target included) and those after it. An
+   * addition to the contract.
+   */
+  around?: number;
+  /**
+   * AroundID asks for the page around a message of the room, by id. An
+   * addition to the contract.
+   */
+  around_id?: string;
   /**
    * Limit is the page size, 1 to MaxHistory; 0 (absent) means
    * DefaultHistory, and an explicit 0 is refused.

@@ -2,25 +2,15 @@
 // Components read these signals and call the actions below; they never talk
 // to the socket directly.
 
-import { batch, computed, signal } from "@preact/signals";
+import { batch, computed, signal, type ReadonlySignal, type Signal } from "@preact/signals";
 import { joinCode, onlyInvisible, refusal } from "./lib/access";
-import { api, ApiError, signedIn, whenUnauthorized } from "./lib/api";
-import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount, trackMention, unreadMentions } from "./lib/attention";
+import { api, ApiError, signedIn, whenUnauthorized, type Page } from "./lib/api";
+import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount } from "./lib/attention";
 import { fileSize, snippet } from "./lib/markup";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
+import * as tl from "./lib/timeline";
 import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
 import { MaxAttachments, type ClientStatus, type Message, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
-
-export interface RoomLog {
-  /** Messages by ascending seq, no two with the same seq. */
-  messages: Message[];
-  /** Older messages exist on the server. */
-  hasMore: boolean;
-  /** The newest page has been fetched. */
-  loaded: boolean;
-  loadingOlder: boolean;
-  error?: string;
-}
 
 export interface Person {
   name: string;
@@ -45,7 +35,25 @@ export const signInNote = signal<string | null>(null);
 
 export const rooms = signal<ReadonlyMap<string, Room>>(new Map());
 export const activeId = signal<string | null>(null);
-export const logs = signal<ReadonlyMap<string, RoomLog>>(new Map());
+/**
+ * One signal per room's timeline (a bounded window, see lib/timeline.ts):
+ * a message re-renders its own room's list only.
+ */
+const logSignals = new Map<string, Signal<tl.Timeline>>();
+
+/** The timeline signal of a room (created empty on first use). */
+export function roomLog(id: string): ReadonlySignal<tl.Timeline> {
+  return logSignal(id);
+}
+
+function logSignal(id: string): Signal<tl.Timeline> {
+  let s = logSignals.get(id);
+  if (!s) {
+    s = signal(tl.emptyTimeline());
+    logSignals.set(id, s);
+  }
+  return s;
+}
 export const pending = signal<readonly Pending[]>([]);
 export const conn = signal<ConnState>({ phase: "idle", attempt: 0, retryAt: null, everConnected: false });
 /** The server cannot store messages right now (sends answered unavailable). */
@@ -61,8 +69,6 @@ export const toast = signal<string | null>(null);
 export const atBottom = signal(true);
 /** Per room: the read marker when the room was opened, for the "new" line. */
 export const openedAt = signal<ReadonlyMap<string, number>>(new Map());
-/** Per room: seqs of messages that mention the reader (see attention.ts). */
-export const mentionSeqs = signal<ReadonlyMap<string, ReadonlySet<number>>>(new Map());
 /** Rooms whose notifications and badge emphasis are off; kept in localStorage. */
 export const muted = signal<ReadonlySet<string>>(loadMuted(globalThis.localStorage));
 /** Per room: the message the composer answers. */
@@ -76,13 +82,10 @@ export const flash = signal<{ room: string; seq: number; n: number } | null>(nul
 /** Browser notifications: "unsupported", or Notification.permission. */
 export const notifyPermission = signal<string>(typeof Notification === "undefined" ? "unsupported" : Notification.permission);
 
-/** Unread mentions per room. */
+/** Unread mentions per room: the server's count, kept up by live messages. */
 export const mentionCounts = computed(() => {
   const out = new Map<string, number>();
-  for (const [id, set] of mentionSeqs.value) {
-    const n = unreadMentions(set, rooms.value.get(id)?.read_seq);
-    if (n) out.set(id, n);
-  }
+  for (const [id, r] of rooms.value) if (r.mentions) out.set(id, r.mentions);
   return out;
 });
 
@@ -123,8 +126,6 @@ export const typingNames = computed(() => {
 });
 
 let socket: ChatSocket | null = null;
-/** Rooms whose newest page was fetched at start to count unread mentions. */
-const primed = new Set<string>();
 let typingSweep: ReturnType<typeof setInterval> | null = null;
 let backOnlineTimer: ReturnType<typeof setTimeout> | null = null;
 let toastTimer: ReturnType<typeof setTimeout> | null = null;
@@ -143,10 +144,6 @@ function without<K, V>(m: ReadonlyMap<K, V>, k: K): Map<K, V> {
   return n;
 }
 
-function emptyLog(): RoomLog {
-  return { messages: [], hasMore: true, loaded: false, loadingOlder: false };
-}
-
 /** Merges messages into a room's log by seq; a later state of a seq wins. */
 export function mergeMessages(existing: readonly Message[], incoming: readonly Message[]): Message[] {
   if (incoming.length === 0) return existing as Message[];
@@ -156,9 +153,58 @@ export function mergeMessages(existing: readonly Message[], incoming: readonly M
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
-function updateLog(room: string, fn: (l: RoomLog) => RoomLog): void {
-  const cur = logs.value.get(room) ?? emptyLog();
-  logs.value = setIn(logs.value, room, fn(cur));
+function updateLog(room: string, fn: (l: tl.Timeline) => tl.Timeline): void {
+  const s = logSignal(room);
+  s.value = fn(s.value);
+}
+
+/** Resets a room's timeline: it is fetched again when shown. */
+function resetLog(room: string): void {
+  arrivals.delete(room);
+  logSignal(room).value = tl.emptyTimeline();
+}
+
+// --- arrivals, applied once per animation frame ---
+
+/** Messages received per room since the last frame, oldest first. */
+const arrivals = new Map<string, Message[]>();
+/** Counter changes (unread, mentions, last_seq, read_seq) of those messages, per room. */
+const roomPatches = new Map<string, Partial<Room>>();
+/** The socket's pending sends as of its last report, applied with the arrivals. */
+let pendingNext: readonly Pending[] | null = null;
+let flushScheduled = false;
+
+function scheduleFlush(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  // A hidden tab gets no animation frames; its lists still stay current.
+  if (typeof requestAnimationFrame === "function" && document.visibilityState === "visible") requestAnimationFrame(flush);
+  else setTimeout(flush, 50);
+}
+
+/** Applies the queued arrivals: one change per room, and the pending sends with them. */
+function flush(): void {
+  flushScheduled = false;
+  batch(() => {
+    for (const [room, ms] of arrivals) updateLog(room, (l) => tl.addLive(l, ms, isFollowing(room)));
+    arrivals.clear();
+    if (roomPatches.size) {
+      const next = new Map(rooms.value);
+      for (const [id, p] of roomPatches) {
+        const r = next.get(id);
+        if (r) next.set(id, { ...r, ...p });
+      }
+      roomPatches.clear();
+      rooms.value = next;
+    }
+    if (pendingNext) pending.value = pendingNext;
+    pendingNext = null;
+  });
+}
+
+/** Whether the reader of room follows its newest messages (so the window may drop its oldest). */
+function isFollowing(room: string): boolean {
+  return activeId.value !== room || atBottom.value;
 }
 
 function upsertRoom(r: Room): void {
@@ -168,6 +214,16 @@ function upsertRoom(r: Room): void {
 function patchRoom(id: string, patch: Partial<Room>): void {
   const r = rooms.value.get(id);
   if (r) upsertRoom({ ...r, ...patch });
+  // A counter change queued for the next frame must not undo this one.
+  const queued = roomPatches.get(id);
+  if (queued) Object.assign(queued, patch);
+}
+
+/** A room as it will be after the queued arrivals are applied. */
+function roomNow(id: string): Room | undefined {
+  const r = rooms.value.get(id);
+  const p = roomPatches.get(id);
+  return r && p ? { ...r, ...p } : r;
 }
 
 function knowUser(u: User, status?: PresenceStatus, text?: string): void {
@@ -229,7 +285,8 @@ export function startSession(user: User): void {
         onState(ev.state);
         break;
       case "pending":
-        pending.value = ev.pending;
+        pendingNext = ev.pending;
+        scheduleFlush();
         break;
       case "unsaved":
         unsaved.value = ev.unsaved;
@@ -238,7 +295,10 @@ export function startSession(user: User): void {
         onFrame(ev.frame);
         break;
       case "gap":
-        logs.value = setIn(logs.value, ev.room, emptyLog());
+        // A replay that may have left a hole: one the server named is shown
+        // as such (see "synced"); otherwise the room is fetched afresh.
+        if (logSignal(ev.room).value.skipped) break;
+        resetLog(ev.room);
         if (activeId.value === ev.room) void loadLatest(ev.room);
         break;
       case "unauthorized":
@@ -261,20 +321,20 @@ function endSession(note: string | null): void {
   socket = null;
   for (const a of aborts.values()) a();
   aborts.clear();
-  primed.clear();
+  arrivals.clear();
+  roomPatches.clear();
   if (typingSweep) clearInterval(typingSweep);
   typingSweep = null;
   batch(() => {
     me.value = null;
     rooms.value = new Map();
-    logs.value = new Map();
+    for (const s of logSignals.values()) s.value = tl.emptyTimeline();
     pending.value = [];
     unsaved.value = false;
     people.value = new Map();
     typing.value = new Map();
     activeId.value = null;
     openedAt.value = new Map();
-    mentionSeqs.value = new Map();
     replyTo.value = new Map();
     uploads.value = new Map();
     editing.value = null;
@@ -334,25 +394,25 @@ function onFrame(f: ServerFrame): void {
         if (!activeId.value || !rooms.value.has(activeId.value)) activeId.value = pickStartRoom(f.rooms);
       });
       if (activeId.value) void openRoom(activeId.value);
-      // Count unread mentions of rooms with unread messages: fetch their newest page once.
-      for (const r of f.rooms) {
-        if (r.member && r.unread > 0 && r.id !== activeId.value && !primed.has(r.id)) {
-          primed.add(r.id);
-          void loadLatest(r.id, Math.min(200, r.unread + 50));
-        }
-      }
       break;
     case "message":
     case "ack":
       onMessage(f.message, f.type === "ack");
       break;
     case "update":
-      updateLog(f.room, (l) => ({ ...l, messages: l.messages.some((m) => m.seq === f.message.seq) ? mergeMessages(l.messages, [f.message]) : l.messages }));
-      noteMentions(f.room, [f.message]);
+      flushRoom(f.room); // the message may be among this frame's arrivals
+      updateLog(f.room, (l) => tl.applyUpdate(l, f.message));
       if (f.message.deleted && editing.value?.room === f.room && editing.value.seq === f.message.seq) editing.value = null;
       break;
-    case "synced":
+    case "synced": {
+      // A capped resume names the range it skipped (protocol 1.1).
+      const skipped = (f as { skipped?: { from: number; to: number } }).skipped;
+      if (skipped) {
+        flushRoom(f.room);
+        updateLog(f.room, (l) => tl.skip(l, skipped.from, skipped.to));
+      }
       break;
+    }
     case "typing":
       onTyping(f.room, f.user, f.active);
       break;
@@ -379,19 +439,29 @@ function pickStartRoom(list: readonly Room[]): string | null {
   return (general ?? list.find((r) => r.member) ?? list[0])?.id ?? null;
 }
 
+/** Applies the queued arrivals of one room now. */
+function flushRoom(room: string): void {
+  const ms = arrivals.get(room);
+  if (!ms) return;
+  arrivals.delete(room);
+  updateLog(room, (l) => tl.addLive(l, ms, isFollowing(room)));
+}
+
 function onMessage(m: Message, isAck: boolean): void {
   const mine = m.sender?.id === me.value?.id;
-  const log = logs.value.get(m.room);
-  const fresh = !log?.messages.some((x) => x.seq === m.seq);
-  updateLog(m.room, (l) => ({ ...l, messages: mergeMessages(l.messages, [m]) }));
-  noteMentions(m.room, [m]);
+  const queued = arrivals.get(m.room);
+  const fresh = !tl.hasSeq(logSignal(m.room).value, m.seq) && !queued?.some((x) => x.seq === m.seq);
+  if (queued) queued.push(m);
+  else arrivals.set(m.room, [m]);
+  remember(m);
+  scheduleFlush();
   if (m.sender) {
     knowUser(m.sender);
     const t = typing.value.get(m.room);
     if (t?.has(m.sender.id)) typing.value = setIn(typing.value, m.room, without(t, m.sender.id));
   }
   if (m.kind === "system") scheduleRoomRefresh();
-  const r = rooms.value.get(m.room);
+  const r = roomNow(m.room);
   // Live news only: a replayed message is older than the room's last_seq.
   if (fresh && !mine && !isAck && (!r || m.seq > r.last_seq)) maybeNotify(m, r);
   if (!r) {
@@ -401,21 +471,18 @@ function onMessage(m: Message, isAck: boolean): void {
   }
   const { patch, read } = afterMessage(r, m, { mine, fresh: fresh && !isAck, reading: isReading(m.room) });
   if (read) socket?.read(m.room, m.seq);
-  patchRoom(m.room, patch);
-}
-
-/** Records which of msgs (of one room) mention the reader. */
-function noteMentions(room: string, msgs: readonly Message[]): void {
-  const cur = mentionSeqs.value.get(room);
-  let set = cur;
-  for (const m of msgs) set = trackMention(set, m, me.value);
-  if (set && set !== cur) mentionSeqs.value = setIn(mentionSeqs.value, room, set);
+  if (patch.unread === 0) patch.mentions = 0;
+  else if (patch.unread !== undefined && mentionsMe(m, me.value)) patch.mentions = (r.mentions ?? 0) + 1;
+  roomPatches.set(m.room, { ...roomPatches.get(m.room), ...patch });
 }
 
 function maybeNotify(m: Message, r: Room | undefined): void {
   if (typeof Notification === "undefined" || !m.sender) return;
   const mentioned = mentionsMe(m, me.value);
   const direct = !r || r.kind === "dm";
+  // Most messages neither mention the reader nor come in a DM: asking the
+  // browser for the permission (a round trip to its process) waits for those.
+  if (!mentioned && !direct) return;
   const hidden = document.visibilityState !== "visible";
   if (!shouldNotify({ hidden, permission: Notification.permission, muted: muted.value.has(m.room), mine: false, mentioned, direct })) return;
   try {
@@ -502,112 +569,194 @@ function scheduleRoomRefresh(): void {
 
 // --- reading ---
 
-/** Shows a room: loads its newest page if needed and marks it read. */
-export async function openRoom(id: string): Promise<void> {
+/** Makes id the active room, with its "new messages" line fixed at the read marker. */
+function activate(id: string): Room | undefined {
   const r = rooms.value.get(id);
-  if (!r) return;
+  if (!r) return undefined;
   if (activeId.value !== id || !openedAt.value.has(id)) {
     openedAt.value = setIn(openedAt.value, id, r.unread > 0 ? r.read_seq ?? 0 : Number.MAX_SAFE_INTEGER);
   }
   if (editing.value && editing.value.room !== id) editing.value = null;
+  if (activeId.value !== id) atBottom.value = true;
   activeId.value = id;
-  atBottom.value = true;
   const hash = `#/${r.kind === "dm" ? r.id : r.name}`;
   if (location.hash !== hash) history.replaceState(null, "", hash);
-  const log = logs.value.get(id);
-  // The list marks the room read once its newest message is on screen.
-  if (!log?.loaded) await loadLatest(id);
-}
-
-async function loadLatest(id: string, limit = 50): Promise<void> {
-  const room = rooms.value.get(id);
-  if (!room) return;
-  if (!room.member && room.kind !== "public") return;
-  try {
-    const page = await api.history(id, undefined, limit);
-    updateLog(id, (l) => ({
-      ...l,
-      messages: mergeMessages(l.messages, page.messages),
-      hasMore: page.has_more,
-      loaded: true,
-      error: undefined,
-    }));
-    for (const m of page.messages) if (m.sender) knowUser(m.sender);
-    noteMentions(id, page.messages);
-  } catch (e) {
-    updateLog(id, (l) => ({ ...l, error: describe(e) }));
-  }
-}
-
-const olderInFlight = new Map<string, Promise<void>>();
-
-/** Fetches the page before the oldest message shown (one fetch per room at a time). */
-export function loadOlder(id: string, limit = 50): Promise<void> {
-  const cur = olderInFlight.get(id);
-  if (cur) return cur;
-  const p = fetchOlder(id, limit).finally(() => olderInFlight.delete(id));
-  olderInFlight.set(id, p);
-  return p;
-}
-
-async function fetchOlder(id: string, limit: number): Promise<void> {
-  const log = logs.value.get(id);
-  if (!log || !log.loaded || !log.hasMore) return;
-  const first = log.messages[0]?.seq;
-  if (first === undefined || first <= 1) {
-    updateLog(id, (l) => ({ ...l, hasMore: false }));
-    return;
-  }
-  updateLog(id, (l) => ({ ...l, loadingOlder: true }));
-  try {
-    const page = await api.history(id, first, limit);
-    updateLog(id, (l) => ({
-      ...l,
-      messages: mergeMessages(l.messages, page.messages),
-      hasMore: page.has_more,
-      loadingOlder: false,
-    }));
-    for (const m of page.messages) if (m.sender) knowUser(m.sender);
-    noteMentions(id, page.messages);
-  } catch (e) {
-    updateLog(id, (l) => ({ ...l, loadingOlder: false, error: describe(e) }));
-  }
+  return r;
 }
 
 /**
- * Opens room and scrolls to a message (by seq, or by id for replies),
- * loading older pages until it is there; then highlights it.
+ * Shows a room. A reader with more unread than a page opens at their read
+ * marker (the page around it); others at the newest messages. The list
+ * marks the room read once its newest message is on screen.
+ */
+export async function openRoom(id: string): Promise<void> {
+  const r = activate(id);
+  if (!r || logSignal(id).value.loaded) return;
+  if (r.unread > tl.PageSize - 10 && r.read_seq) await loadAround(id, { around: r.read_seq });
+  else await loadLatest(id);
+}
+
+/** May the reader fetch this room's history? */
+function readable(id: string): boolean {
+  const room = rooms.value.get(id);
+  return !!room && (room.member || room.kind === "public");
+}
+
+/** Per room: the last messages that arrived live, whatever the window shows. */
+const recent = new Map<string, Message[]>();
+const recentMax = 200;
+
+function remember(m: Message): void {
+  let l = recent.get(m.room);
+  if (!l) recent.set(m.room, (l = []));
+  const last = l[l.length - 1];
+  if (last && last.seq >= m.seq) return; // acks of messages seen, replays
+  l.push(m);
+  if (l.length > recentMax) l.splice(0, l.length - recentMax);
+}
+
+/**
+ * A page that reaches the present, completed with messages that arrived
+ * live after the server read it (a window away from the present did not
+ * keep them).
+ */
+function withRecent(room: string, page: Page): Page {
+  if (page.has_newer) return page;
+  const last = page.messages[page.messages.length - 1]?.seq ?? 0;
+  const extra = (recent.get(room) ?? []).filter((m) => m.seq > last);
+  return extra.length ? { ...page, messages: [...page.messages, ...extra] } : page;
+}
+
+function knowSenders(ms: readonly Message[]): void {
+  for (const m of ms) if (m.sender) knowUser(m.sender);
+}
+
+/** Makes the room's window its newest page. */
+async function loadLatest(id: string): Promise<void> {
+  if (!readable(id)) return;
+  updateLog(id, (l) => ({ ...l, loading: "jump" }));
+  try {
+    const page = withRecent(id, await api.page(id, {}, tl.PageSize));
+    flushRoom(id);
+    updateLog(id, (l) => tl.showLatest(l, page));
+    knowSenders(page.messages);
+  } catch (e) {
+    updateLog(id, (l) => ({ ...l, loading: null, error: describe(e) }));
+  }
+}
+
+/** Makes the room's window the page around a seq or a message id. */
+async function loadAround(id: string, place: { around?: number; around_id?: string }): Promise<boolean> {
+  if (!readable(id)) return false;
+  updateLog(id, (l) => ({ ...l, loading: "jump" }));
+  try {
+    const page = withRecent(id, await api.page(id, place, tl.PageSize));
+    flushRoom(id);
+    updateLog(id, (l) => (page.has_newer ? tl.showAround(page) : tl.showLatest(l, page)));
+    knowSenders(page.messages);
+    return true;
+  } catch (e) {
+    updateLog(id, (l) => ({ ...l, loading: null, error: e instanceof ApiError && e.status === 404 ? undefined : describe(e) }));
+    return false;
+  }
+}
+
+const inFlight = new Map<string, Promise<void>>();
+
+/** Fetches the page before the window (one fetch per room at a time). */
+export function loadOlder(id: string): Promise<void> {
+  return once(`${id} older`, () => fetchPage(id, "older"));
+}
+
+/** Fetches the page after the window, when it is away from the present. */
+export function loadNewer(id: string): Promise<void> {
+  return once(`${id} newer`, () => fetchPage(id, "newer"));
+}
+
+function once(key: string, fn: () => Promise<void>): Promise<void> {
+  const cur = inFlight.get(key);
+  if (cur) return cur;
+  const p = fn().finally(() => inFlight.delete(key));
+  inFlight.set(key, p);
+  return p;
+}
+
+async function fetchPage(id: string, way: "older" | "newer"): Promise<void> {
+  const log = logSignal(id).value;
+  if (!log.loaded || log.loading || (way === "older" ? !log.hasOlder : !log.hasNewer)) return;
+  const edge = way === "older" ? log.messages[0]?.seq ?? (log.skipped ? log.skipped.to + 1 : undefined) : log.messages.at(-1)?.seq;
+  if (edge === undefined) return;
+  updateLog(id, (l) => ({ ...l, loading: way }));
+  try {
+    if (way === "older") {
+      const page = await api.page(id, { before: edge }, tl.PageSize);
+      updateLog(id, (l) => tl.addOlder(l, page));
+      knowSenders(page.messages);
+    } else {
+      const page = withRecent(id, await api.page(id, { after: edge }, tl.PageSize));
+      flushRoom(id);
+      updateLog(id, (l) => tl.addNewer(l, page));
+      knowSenders(page.messages);
+    }
+  } catch (e) {
+    updateLog(id, (l) => ({ ...l, loading: null, error: describe(e) }));
+  }
+}
+
+/** Brings the room's window back to its newest messages. */
+export async function jumpToPresent(id: string): Promise<void> {
+  atBottom.value = true;
+  await loadLatest(id);
+}
+
+/**
+ * Opens room at a message (by seq, or by id for replies): from the window
+ * when it holds it, else by loading the page around it; then highlights it.
  */
 export async function jumpTo(room: string, target: { seq?: number; id?: string }): Promise<boolean> {
-  if (activeId.value !== room || !logs.value.get(room)?.loaded) await openRoom(room);
-  const find = () => logs.value.get(room)?.messages.find((m) => (target.id ? m.id === target.id : m.seq === target.seq));
+  if (!activate(room)) return false;
+  const find = () => {
+    const t = logSignal(room).value;
+    if (target.id) return tl.findById(t, target.id);
+    const i = tl.indexOfSeq(t.messages, target.seq ?? -1);
+    return i >= 0 ? t.messages[i] : undefined;
+  };
   let found = find();
-  while (!found) {
-    const log = logs.value.get(room);
-    const oldest = log?.messages[0]?.seq;
-    if (!log?.loaded || !log.hasMore || log.error || activeId.value !== room) break;
-    if (target.seq !== undefined && oldest !== undefined && oldest <= target.seq) break;
-    await loadOlder(room, 200);
-    if (logs.value.get(room)?.messages[0]?.seq === oldest) break;
+  if (!found) {
+    atBottom.value = false;
+    await loadAround(room, target.id ? { around_id: target.id } : { around: target.seq });
     found = find();
   }
   if (!found || activeId.value !== room) {
     if (activeId.value === room) notify("That message is not in this room’s history any more.");
+    if (!logSignal(room).value.loaded) void loadLatest(room);
     return false;
   }
   flash.value = { room, seq: found.seq, n: (flash.value?.n ?? 0) + 1 };
   return true;
 }
 
-/** Marks the active room read up to its newest message, when the user can see it. */
+/**
+ * Marks the active room read up to the newest message of its window, when
+ * the user can see it. A window away from the present moves the marker
+ * without clearing the counts (more unread follow).
+ */
 export function markRead(id: string): void {
   const r = rooms.value.get(id);
   if (!r || !r.member || document.visibilityState !== "visible") return;
-  const log = logs.value.get(id);
-  const newest = log?.messages.at(-1)?.seq ?? r.last_seq;
-  if (r.unread > 0 || (r.read_seq ?? 0) < newest) {
+  const log = logSignal(id).value;
+  if (!log.loaded) return; // nothing is on screen yet
+  const newest = log.messages.at(-1)?.seq ?? r.last_seq;
+  if (log.hasNewer) {
+    if ((r.read_seq ?? 0) < newest) {
+      socket?.read(id, newest);
+      patchRoom(id, { read_seq: newest });
+    }
+    return;
+  }
+  if (r.unread > 0 || (r.mentions ?? 0) > 0 || (r.read_seq ?? 0) < newest) {
     socket?.read(id, newest);
-    patchRoom(id, { unread: 0, read_seq: newest });
+    patchRoom(id, { unread: 0, mentions: 0, read_seq: Math.max(newest, r.read_seq ?? 0) });
   }
 }
 
@@ -687,7 +836,7 @@ export function canChange(m: Message): boolean {
 /** The reader's newest message in room that can still be edited. */
 export function lastOwnMessage(room: string): Message | undefined {
   const id = me.value?.id;
-  const list = logs.value.get(room)?.messages ?? [];
+  const list = logSignal(room).value.messages;
   for (let i = list.length - 1; i >= 0; i--) {
     const m = list[i]!;
     if (m.sender?.id === id && m.kind === "chat" && !m.deleted) return m;
@@ -722,7 +871,7 @@ export function memberNames(room: Room): string[] {
   const mine = me.value?.name.toLowerCase();
   if (room.kind === "dm") return [room.name];
   const names = new Set<string>();
-  for (const m of logs.value.get(room.id)?.messages ?? []) if (m.sender) names.add(m.sender.name);
+  for (const m of logSignal(room.id).value.messages) if (m.sender) names.add(m.sender.name);
   for (const p of people.value.values()) names.add(p.name);
   return [...names].filter((n) => n.toLowerCase() !== mine);
 }
@@ -784,7 +933,7 @@ export async function joinRoom(id: string, report = true): Promise<void> {
     const { room } = await api.join(id);
     upsertRoom(room);
     socket?.addRoom(room);
-    updateLog(id, () => emptyLog());
+    resetLog(id);
     await openRoom(id);
   } catch (e) {
     if (!report) throw e;

@@ -187,6 +187,7 @@ func New(opts Options) (http.Handler, error) {
 	r.Handle("/ws", opts.WS)
 	r.Route("/api", func(r chi.Router) {
 		r.Use(a.refuseCrossSite)
+		r.Use(compressJSON)
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 		})

@@ -87,15 +87,29 @@ func (a *api) history(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || (q.Get("before") != "" && before < 1) {
 		return protocol.Errorf(protocol.CodeBadRequest, "before must be a seq >= 1")
 	}
+	after, err := intParam(q.Get("after"), 0)
+	if err != nil || (q.Get("after") != "" && after < 1) {
+		return protocol.Errorf(protocol.CodeBadRequest, "after must be a seq >= 1")
+	}
+	around, err := intParam(q.Get("around"), 0)
+	if err != nil || (q.Get("around") != "" && around < 1) {
+		return protocol.Errorf(protocol.CodeBadRequest, "around must be a seq >= 1")
+	}
 	limit, err := intParam(q.Get("limit"), protocol.DefaultHistory)
 	if err != nil || limit < 1 || limit > protocol.MaxHistory {
 		return protocol.Errorf(protocol.CodeBadRequest, "limit must be 1-%d", protocol.MaxHistory)
 	}
-	msgs, more, err := a.opts.Chat.History(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"), before, int(limit))
+	p, err := a.opts.Chat.Page(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"), chat.HistoryQuery{
+		Before: before, After: after, Around: around, AroundID: q.Get("around_id"), Limit: int(limit),
+	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "has_more": more})
+	out := map[string]any{"messages": p.Messages, "has_more": p.HasOlder}
+	if p.HasNewer {
+		out["has_newer"] = true
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

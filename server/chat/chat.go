@@ -259,6 +259,44 @@ func (s *Service) History(ctx context.Context, user protocol.User, roomID string
 	return msgs, more, codeErr(err, "room")
 }
 
+// HistoryQuery is where a page of history is asked for: at most one of
+// Before, After, Around and AroundID (none: the newest page), and its size
+// (0: protocol.DefaultHistory).
+type HistoryQuery struct {
+	Before, After, Around int64
+	AroundID              string
+	Limit                 int
+}
+
+// Page returns a page of a room's messages, oldest first, before, after or
+// around a place in its log, and whether messages exist on either side.
+// An AroundID that names no message of the room is not_found.
+func (s *Service) Page(ctx context.Context, user protocol.User, roomID string, hq HistoryQuery) (store.Page, error) {
+	if hq.Limit == 0 {
+		hq.Limit = protocol.DefaultHistory
+	}
+	if hq.Limit < 1 || hq.Limit > protocol.MaxHistory {
+		return store.Page{}, protocol.Errorf(protocol.CodeBadRequest, "limit must be 1-%d", protocol.MaxHistory)
+	}
+	if err := protocol.CheckHistoryPlace(hq.Before, hq.After, hq.Around, hq.AroundID); err != nil {
+		return store.Page{}, err
+	}
+	r, err := s.viewOf(ctx, user, roomID)
+	if err == nil {
+		err = mayView(r)
+	}
+	if err != nil {
+		return store.Page{}, err
+	}
+	p, err := s.Store.Page(ctx, store.PageRequest{
+		RoomID: roomID, Before: hq.Before, After: hq.After, Around: hq.Around, AroundID: hq.AroundID, Limit: hq.Limit,
+	})
+	if p.Messages == nil {
+		p.Messages = []protocol.Message{}
+	}
+	return p, codeErr(err, "message")
+}
+
 // Replay returns up to limit log entries of a member room after since, and
 // whether more follow.
 func (s *Service) Replay(ctx context.Context, user protocol.User, roomID string, since int64, limit int) ([]store.Event, bool, error) {

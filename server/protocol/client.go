@@ -60,6 +60,17 @@ type ClientHistory struct {
 	// Before pages back: only messages with a lower seq. 0 (absent) asks
 	// for the newest page; an explicit 0 is refused, as by the HTTP call.
 	Before int64 `json:"before,omitempty"`
+	// After pages forward: only messages with a higher seq, the oldest
+	// first. An addition to the contract; at most one of Before, After,
+	// Around and AroundID is set.
+	After int64 `json:"after,omitempty"`
+	// Around asks for the page around a seq: the messages at or before it
+	// (half the page, the target included) and those after it. An
+	// addition to the contract.
+	Around int64 `json:"around,omitempty"`
+	// AroundID asks for the page around a message of the room, by id. An
+	// addition to the contract.
+	AroundID string `json:"around_id,omitempty"`
 	// Limit is the page size, 1 to MaxHistory; 0 (absent) means
 	// DefaultHistory, and an explicit 0 is refused.
 	Limit int `json:"limit,omitempty"`
@@ -181,8 +192,33 @@ func (f *ClientHistory) Validate() error {
 	if f.Limit < 0 || f.Limit > MaxHistory {
 		return errHistoryLimit()
 	}
-	if f.Before < 0 {
+	return CheckHistoryPlace(f.Before, f.After, f.Around, f.AroundID)
+}
+
+// CheckHistoryPlace checks where a history page is asked for: seqs are
+// >= 1 when given (0 means absent), an id is an id, and at most one place
+// is given.
+func CheckHistoryPlace(before, after, around int64, aroundID string) error {
+	if before < 0 {
 		return errHistoryBefore()
+	}
+	if after < 0 {
+		return Errorf(CodeBadRequest, "after must be a seq >= 1")
+	}
+	if around < 0 {
+		return Errorf(CodeBadRequest, "around must be a seq >= 1")
+	}
+	if aroundID != "" && !ValidID(aroundID) {
+		return Errorf(CodeBadRequest, "around_id must be a message id")
+	}
+	n := 0
+	for _, set := range []bool{before > 0, after > 0, around > 0, aroundID != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return Errorf(CodeBadRequest, "give at most one of before, after, around and around_id")
 	}
 	return nil
 }
@@ -286,6 +322,8 @@ func (f *ClientHistory) UnmarshalJSON(b []byte) error {
 	var w struct {
 		plain
 		Before *int64 `json:"before"`
+		After  *int64 `json:"after"`
+		Around *int64 `json:"around"`
 		Limit  *int   `json:"limit"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
@@ -297,6 +335,18 @@ func (f *ClientHistory) UnmarshalJSON(b []byte) error {
 			return errHistoryBefore()
 		}
 		f.Before = *w.Before
+	}
+	if w.After != nil {
+		if *w.After == 0 {
+			return Errorf(CodeBadRequest, "after must be a seq >= 1")
+		}
+		f.After = *w.After
+	}
+	if w.Around != nil {
+		if *w.Around == 0 {
+			return Errorf(CodeBadRequest, "around must be a seq >= 1")
+		}
+		f.Around = *w.Around
 	}
 	if w.Limit != nil {
 		if *w.Limit == 0 {

@@ -60,7 +60,11 @@ type History struct {
 	Ref      string    `json:"ref,omitempty"`
 	Room     string    `json:"room"`
 	Messages []Message `json:"messages"`
-	HasMore  bool      `json:"has_more"`
+	// HasMore: older messages than the page's exist.
+	HasMore bool `json:"has_more"`
+	// HasNewer: newer messages than the page's exist (always false for
+	// the newest page). An addition to the contract; absent means false.
+	HasNewer bool `json:"has_newer,omitempty"`
 }
 
 // Synced ends the replay of one room after hello. LastSeq is the last seq

@@ -76,6 +76,10 @@ type Room struct {
 	Member bool `json:"member"`
 	// ReadSeq is the viewer's read marker. An addition to the contract.
 	ReadSeq int64 `json:"read_seq,omitempty"`
+	// Mentions counts the unread messages (as Unread counts them) that
+	// mention the viewer by @name, up to the same cap. An addition to the
+	// contract; absent means none.
+	Mentions int64 `json:"mentions,omitempty"`
 }
 
 // Reaction is one emoji on a message and the names of the users who chose it.

@@ -92,6 +92,10 @@ type Availability struct {
 // MaxUnread caps Room.Unread: a reader that far behind sees "1000+".
 const MaxUnread = 1000
 
+// MentionWindow is how many of a room's newest log entries Room.Mentions
+// looks through (the messages after the read marker among them).
+const MentionWindow = 5000
+
 // EventKind says what an Event carries.
 type EventKind int
 
@@ -284,6 +288,35 @@ type SearchRequest struct {
 	Limit int
 }
 
+// PageRequest asks for a page of a room's messages. At most one of Before,
+// After, Around and AroundID is set; none asks for the newest page.
+type PageRequest struct {
+	RoomID string
+	// Before > 0: the newest Limit messages with seq < Before.
+	Before int64
+	// After > 0: the oldest Limit messages with seq > After.
+	After int64
+	// Around > 0: the page around that seq: the newest (Limit+1)/2
+	// messages with seq <= Around, then the oldest of the rest after it.
+	Around int64
+	// AroundID: as Around, at the seq of that message of the room
+	// (ErrNotFound when the room has no such message).
+	AroundID string
+	// Limit is the page size; <= 0 means protocol.DefaultHistory.
+	Limit int
+}
+
+// Page is a page of a room's messages, oldest first, in their current
+// state, and whether the room holds messages on either side of it.
+type Page struct {
+	Messages []protocol.Message
+	// HasOlder: a message with a lower seq than the page's exists (for an
+	// empty page: lower than where it was asked for).
+	HasOlder bool
+	// HasNewer: a message with a higher seq than the page's exists.
+	HasNewer bool
+}
+
 // Store is the durable state of minichat. All methods are safe for
 // concurrent use; errors wrap the Err* values above where they apply.
 type Store interface {
@@ -393,6 +426,10 @@ type Store interface {
 	// the newest), oldest first, in their current state, and whether older
 	// ones exist.
 	History(ctx context.Context, roomID string, before int64, limit int) ([]protocol.Message, bool, error)
+	// Page returns a page of a room's messages before, after or around a
+	// place in its log (see PageRequest). Its reads are not one snapshot:
+	// a message committed meanwhile may or may not be counted in HasNewer.
+	Page(ctx context.Context, req PageRequest) (Page, error)
 	// Since returns the log entries of a room with seq > after, oldest first,
 	// at most limit: EventMessage and EventUpdate events with messages in
 	// their current state. One read: the entries come from one snapshot,

@@ -80,10 +80,14 @@ func (c *conn) send(f *protocol.ClientSend) {
 }
 
 func (c *conn) history(f *protocol.ClientHistory) error {
-	msgs, more, err := c.h.opts.Chat.History(c.ctx, c.user, f.Room, f.Before, f.Limit)
+	p, err := c.h.opts.Chat.Page(c.ctx, c.user, f.Room, chat.HistoryQuery{
+		Before: f.Before, After: f.After, Around: f.Around, AroundID: f.AroundID, Limit: f.Limit,
+	})
 	if err != nil {
 		return err
 	}
-	c.hc.Send(protocol.Encode(protocol.History{Type: protocol.TypeHistory, Ref: f.Ref, Room: f.Room, Messages: msgs, HasMore: more}))
+	c.hc.Send(protocol.Encode(protocol.History{
+		Type: protocol.TypeHistory, Ref: f.Ref, Room: f.Room, Messages: p.Messages, HasMore: p.HasOlder, HasNewer: p.HasNewer,
+	}))
 	return nil
 }

@@ -65,6 +65,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 export interface Page {
   messages: Message[];
   has_more: boolean;
+  /** Newer messages than the page's exist (absent: none). */
+  has_newer?: boolean;
 }
 
 export const api = {
@@ -101,6 +103,12 @@ export const api = {
     if (q) p.set("q", q);
     if (cursor) p.set("cursor", cursor);
     return call<Directory>("GET", `/api/rooms/directory?${p}`);
+    },
+  /** A page of history before, after or around a place (at most one), or the newest. */
+  page: (id: string, place: { before?: number; after?: number; around?: number; around_id?: string }, limit = 50) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    for (const [k, v] of Object.entries(place)) if (v !== undefined) q.set(k, String(v));
+    return call<Page>("GET", `/api/rooms/${encodeURIComponent(id)}/messages?${q}`);
   },
   search: (query: string, room?: string) => {
     const q = new URLSearchParams({ q: query });

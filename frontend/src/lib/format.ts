@@ -25,9 +25,19 @@ export function dayLabel(t: Date, now: Date = new Date()): string {
   return t.getFullYear() === now.getFullYear() ? weekdayDate.format(t) : fullDate.format(t);
 }
 
+/** Formatted times by minute: a list formats each minute once, not each row on every render. */
+const clockCache = new Map<number, string>();
+
 /** Time of day, in the reader's locale. */
 export function timeLabel(t: Date): string {
-  return clock.format(t);
+  const minute = Math.floor(t.getTime() / 60_000);
+  let s = clockCache.get(minute);
+  if (s === undefined) {
+    if (clockCache.size >= 5000) clockCache.clear();
+    s = clock.format(t);
+    clockCache.set(minute, s);
+  }
+  return s;
 }
 
 /** Date and time for a tooltip. */
@@ -138,4 +148,31 @@ export function buildRows(
     prevAt = at.getTime();
   }
   return rows;
+}
+
+/** Whether two rows of one key show the same thing (so the older object can be kept). */
+function sameRow(a: Row, b: Row): boolean {
+  switch (a.kind) {
+    case "day":
+      return b.kind === "day" && a.label === b.label;
+    case "new":
+      return b.kind === "new";
+    case "system":
+      return b.kind === "system" && a.message === b.message;
+    case "chat":
+      return b.kind === "chat" && a.message === b.message && a.head === b.head;
+    case "pending":
+      return b.kind === "pending" && a.pending === b.pending && a.head === b.head && a.sender === b.sender;
+  }
+}
+
+/**
+ * Keeps the row objects of prev (by key) that did not change, so that rows
+ * memoized on their row object render again only when they change.
+ */
+export function reuseRows(prev: ReadonlyMap<string, Row>, next: Row[]): Row[] {
+  return next.map((r) => {
+    const p = prev.get(r.key);
+    return p && sameRow(p, r) ? p : r;
+  });
 }

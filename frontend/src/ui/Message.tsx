@@ -4,6 +4,7 @@
 import { signal } from "@preact/signals";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { fileSize, snippet } from "../lib/markup";
+import { findById } from "../lib/timeline";
 import { MaxTextChars, type Attachment, type Message } from "../protocol.gen";
 import {
   canChange,
@@ -11,8 +12,8 @@ import {
   editMessage,
   editing,
   jumpTo,
-  logs,
   me,
+  roomLog,
   startReply,
   toggleReaction,
 } from "../state";
@@ -81,7 +82,7 @@ export function Attachments(props: { files: readonly Attachment[] }) {
 
 /** The quoted message a reply answers; a button that jumps to it. */
 export function ReplyQuote(props: { room: string; id: string }) {
-  const orig = logs.value.get(props.room)?.messages.find((m) => m.id === props.id);
+  const orig = findById(roomLog(props.room).value, props.id);
   const name = orig?.sender?.name;
   const text = !orig ? "an earlier message" : orig.deleted ? "Message deleted" : snippet(orig.text, 90) || "a file";
   return (

@@ -1,17 +1,21 @@
+import { Component } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { mentionsMe } from "../lib/attention";
-import { buildRows, stampLabel, timeLabel, type Row } from "../lib/format";
+import { buildRows, reuseRows, stampLabel, timeLabel, type Row } from "../lib/format";
+import { snippet } from "../lib/markup";
+import { skippedCount } from "../lib/timeline";
 import type { Room } from "../protocol.gen";
-import { atBottom, discardSend, flash, loadOlder, logs, markRead, me, openedAt, pending, retrySend } from "../state";
+import { atBottom, discardSend, flash, jumpToPresent, loadNewer, loadOlder, markRead, me, openedAt, pending, retrySend, roomLog } from "../state";
 import { Avatar } from "./Avatar";
 import { Down } from "./icons";
 import { Attachments, Body, ReplyQuote } from "./Message";
 import { Rich } from "./Rich";
+import "./MessageList.css";
 
+/** How far beyond the visible list a page starts loading, in pixels. */
+const pageMargin = 600;
 /** Distance from the bottom, in pixels, that still counts as "at the bottom". */
 const bottomSlack = 48;
-/** Start loading older messages this close to the top. */
-const topSlack = 240;
 
 /** Set by the composer so the list follows the user's own new message. */
 export const followNext = { value: false };
@@ -39,66 +43,73 @@ function Sender(props: { head: boolean; name: string; at: Date }) {
 
 /**
  * A chat message. Its action bar exists only while the message is hovered
- * or holds focus, so the log is one stop in the tab order: arrow keys move
- * between messages, Tab goes into the focused message's actions.
+ * or holds focus (the list tracks both with one listener each), so the log
+ * is one stop in the tab order: arrow keys move between messages, Tab goes
+ * into the focused message's actions.
  */
-function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean }) {
+function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean; actions: boolean }) {
   const r = props.row;
   const m = r.message;
-  const [hover, setHover] = useState(false);
-  const [focus, setFocus] = useState(false);
   const name = m.sender?.name ?? "unknown";
   const cls = `msg${r.head ? " head" : ""}${m.sender?.id === me.value?.id ? " mine" : ""}${mentionsMe(m, me.value) ? " mentions-me" : ""}${props.lit ? " lit" : ""}`;
   return (
-    <article
-      class={cls}
-      data-seq={m.seq}
-      tabIndex={-1}
-      onMouseEnter={() => setHover(true)}
-      onMouseLeave={() => setHover(false)}
-      onFocusIn={() => setFocus(true)}
-      onFocusOut={(e) => {
-        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setFocus(false);
-      }}
-    >
+    <article class={cls} data-seq={m.seq} data-key={r.key} tabIndex={-1}>
       <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
       <div class="content">
         <Sender head={r.head} name={name} at={r.at} />
-        <Body m={m} actions={hover || focus} />
+        <Body m={m} actions={props.actions} />
       </div>
     </article>
   );
 }
 
-function RowView(props: { row: Row; lit: number | null }) {
+interface RowProps {
+  row: Row;
+  lit: boolean;
+  actions: boolean;
+}
+
+/** One row, memoized: it renders again only when its row object or flags change. */
+class RowView extends Component<RowProps> {
+  override shouldComponentUpdate(next: RowProps): boolean {
+    const p = this.props;
+    return next.row !== p.row || next.lit !== p.lit || next.actions !== p.actions;
+  }
+
+  override render() {
+    return renderRow(this.props);
+  }
+}
+
+function renderRow(props: RowProps) {
   const r = props.row;
   switch (r.kind) {
     case "day":
       return (
-        <div class="day" role="separator" aria-label={r.label}>
+        <div class="day" role="separator" aria-label={r.label} data-key={r.key}>
           <span>{r.label}</span>
         </div>
       );
     case "new":
       return (
-        <div class="new-marker" role="separator" aria-label="New messages">
+        <div class="new-marker" role="separator" aria-label="New messages" data-key={r.key}>
           <span>New messages</span>
         </div>
       );
     case "system":
       return (
-        <div class="msg system">
+        <div class="msg system" data-key={r.key} data-seq={r.message.seq}>
           <span class="system-text">{r.message.text}</span>
           <Time at={r.at} />
         </div>
       );
     case "chat":
-      return <ChatRow row={r} lit={props.lit === r.message.seq} />;
+      return <ChatRow row={r} lit={props.lit} actions={props.actions} />;
     case "pending": {
       const p = r.pending;
       const name = r.sender?.name ?? "you";
       return (
-        <article class={`msg pending${r.head ? " head" : ""}${p.status === "failed" ? " failed" : ""}`}>
+        <article class={`msg pending${r.head ? " head" : ""}${p.status === "failed" ? " failed" : ""}`} data-key={r.key}>
           <div class="gutter">{r.head ? <Avatar name={name} /> : null}</div>
           <div class="content">
             <Sender head={r.head} name={name} at={r.at} />
@@ -129,63 +140,169 @@ function RowView(props: { row: Row; lit: number | null }) {
   }
 }
 
+/** The seq of the message row an event happened in, or null. */
+function seqOf(target: EventTarget | null): number | null {
+  const el = (target as Element | null)?.closest?.("article.msg[data-seq]");
+  return el ? Number(el.getAttribute("data-seq")) : null;
+}
+
 /**
- * The messages of a room: a live region that follows new messages only
- * while the reader is at the bottom, and loads older pages when scrolled to
- * the top (keeping the reader's place).
+ * The messages of a room: a bounded window of its history (see
+ * lib/timeline.ts) that pages both ways as the reader scrolls, follows new
+ * messages while the reader is at the bottom, and keeps the reader's place
+ * when pages come and go above. Sentinels watched by IntersectionObservers
+ * say when to page and whether the reader is at the bottom, so scrolling
+ * reads no layout.
  */
 export function MessageList(props: { room: Room }) {
   const room = props.room;
-  const log = logs.value.get(room.id);
-  const messages = log?.messages;
+  const log = roomLog(room.id).value;
+  const messages = log.messages;
   const allPending = pending.value;
-  const mine = useMemo(() => allPending.filter((p) => p.room === room.id), [allPending, room.id]);
+  // Pending sends show only at the present.
+  const mine = useMemo(() => (log.hasNewer ? [] : allPending.filter((p) => p.room === room.id)), [allPending, room.id, log.hasNewer]);
   const marker = openedAt.value.get(room.id) ?? null;
   const user = me.value;
-  const rows = useMemo(
-    () => buildRows(messages ?? [], mine, marker === Number.MAX_SAFE_INTEGER ? null : marker, user),
-    [messages, mine, marker, user],
-  );
+  const prevRows = useRef<Map<string, Row>>(new Map());
+  const rows = useMemo(() => {
+    const built = buildRows(messages, mine, marker === Number.MAX_SAFE_INTEGER ? null : marker, user);
+    const out = reuseRows(prevRows.current, built);
+    prevRows.current = new Map(out.map((r) => [r.key, r]));
+    return out;
+  }, [messages, mine, marker, user]);
 
   const ref = useRef<HTMLDivElement>(null);
-  const last = useRef({ room: "", height: 0, top: 0, first: "", lastKey: "", stick: true });
+  const topRef = useRef<HTMLDivElement>(null);
+  const bottomRef = useRef<HTMLDivElement>(null);
+  const endRef = useRef<HTMLDivElement>(null);
+  const seen = useRef<{ room: string; first: string; last: string; loaded: boolean; loading: string | null }>({
+    room: "",
+    first: "",
+    last: "",
+    loaded: false,
+    loading: null,
+  });
+  const paging = useRef<IntersectionObserver | null>(null);
+  const ending = useRef<IntersectionObserver | null>(null);
   const [unseen, setUnseen] = useState(0);
+  const announce = useRef<HTMLParagraphElement>(null);
+
+  // Before the DOM changes: when rows come or go above what the reader
+  // sees, remember a row on screen and where it is, to put it back there.
+  const anchor = useRef<{ key: string; offset: number } | null>(null);
+  const first = rows.find((r) => r.kind === "chat" || r.kind === "system")?.key ?? "";
+  const el0 = ref.current;
+  if (el0 && seen.current.room === room.id && first !== seen.current.first && !atBottom.value && !anchor.current) {
+    const top = el0.scrollTop;
+    // A message, not a day line: a day's line moves to the top of what is prepended.
+    for (const child of el0.querySelectorAll<HTMLElement>("[data-seq][data-key]")) {
+      if (child.offsetTop + child.offsetHeight > top) {
+        anchor.current = { key: child.dataset.key!, offset: child.offsetTop - top };
+        break;
+      }
+    }
+  }
 
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
-    const prev = last.current;
-    const first = rows.find((r) => r.kind === "chat" || r.kind === "system")?.key ?? "";
+    const prev = seen.current;
     const lastKey = rows.at(-1)?.key ?? "";
-    // A room is "opening" on its first render, and again when its first
-    // messages arrive (the newest page loads after the room is shown).
-    const opening = prev.room !== room.id || (prev.first === "" && first !== "" && prev.stick);
+    const opening = prev.room !== room.id || (!prev.loaded && log.loaded);
+    const a = anchor.current;
+    anchor.current = null;
     if (opening) {
-      // A room just opened: show the "new messages" line if it is far up,
-      // else the bottom.
+      // A room just opened: at the "new messages" line if it is in the
+      // window (a reader far behind opens there), else at the bottom.
       const line = el.querySelector<HTMLElement>(".new-marker");
-      if (line && line.offsetTop < el.scrollHeight - el.clientHeight) el.scrollTop = Math.max(0, line.offsetTop - 24);
-      else el.scrollTop = el.scrollHeight;
+      if (line && (log.hasNewer || line.offsetTop < el.scrollHeight - el.clientHeight)) {
+        el.scrollTop = Math.max(0, line.offsetTop - 24);
+        atBottom.value = false; // until the end sentinel says otherwise
+      } else el.scrollTop = el.scrollHeight;
       setUnseen(0);
-    } else if (first !== prev.first && prev.first !== "" && el.scrollHeight !== prev.height && !prev.stick) {
-      // Older messages were added above: keep what the reader sees in place.
-      el.scrollTop = prev.top + (el.scrollHeight - prev.height);
-    } else if (prev.stick || followNext.value) {
+    } else if (flash.value?.room === room.id) {
+      // A jump: the flash effect below scrolls to its message.
+    } else if (prev.loading === "jump" && !log.loading && !log.hasNewer) {
+      // The newest page replaced the window (Jump to present): its end.
       el.scrollTop = el.scrollHeight;
-    } else if (lastKey !== prev.lastKey) {
-      setUnseen((n) => n + 1);
+      atBottom.value = true;
+    } else if ((atBottom.value && !log.hasNewer) || followNext.value) {
+      el.scrollTop = el.scrollHeight;
+    } else if (a) {
+      const kept = el.querySelector<HTMLElement>(`[data-key="${CSS.escape(a.key)}"]`);
+      if (kept) el.scrollTop = kept.offsetTop - a.offset;
+    }
+    if (!opening && lastKey !== prev.last && prev.last !== "" && !log.hasNewer) {
+      // New at the bottom: say it to screen readers, count it if not seen.
+      const r = rows.at(-1);
+      if (r?.kind === "chat" && r.message.sender?.id !== me.value?.id) {
+        // Written straight into the live region: no second render for it.
+        if (announce.current) announce.current.textContent = `${r.message.sender?.name ?? "unknown"}: ${snippet(r.message.text, 140) || "shared a file"}`;
+        if (!atBottom.value && !followNext.value) setUnseen((n) => n + 1);
+      }
     }
     followNext.value = false;
-    const stick = el.scrollHeight - el.scrollTop - el.clientHeight <= bottomSlack;
-    last.current = { room: room.id, height: el.scrollHeight, top: el.scrollTop, first, lastKey, stick };
-    atBottom.value = stick;
-    // The newest message is on screen: the room is read (markRead checks that the tab is visible).
-    if (stick && log?.loaded) markRead(room.id);
-    // A short history that does not fill the view cannot be scrolled: fetch more.
-    if (log?.loaded && log.hasMore && !log.loadingOlder && el.scrollHeight <= el.clientHeight + topSlack) {
-      void loadOlder(room.id);
+    seen.current = { room: room.id, first, last: lastKey, loaded: log.loaded, loading: log.loading };
+    if (atBottom.value && log.loaded) markRead(room.id);
+    // A page that did not carry a sentinel out of sight must be followed
+    // by the next: observing the sentinels afresh reports where they are
+    // now (an observer reports changes only).
+    const io = paging.current;
+    if (io && log.loaded && !log.loading) {
+      for (const s of [topRef.current, bottomRef.current]) {
+        if (!s) continue;
+        io.unobserve(s);
+        io.observe(s);
+      }
     }
-  }, [rows, room.id, log?.loaded, log?.hasMore, log?.loadingOlder]);
+    // Whether the reader is at the bottom changes when the window reaches
+    // the present too, with the end in sight all along.
+    if (ending.current && endRef.current && log.loaded) {
+      ending.current.unobserve(endRef.current);
+      ending.current.observe(endRef.current);
+    }
+  }, [rows, room.id, log.loaded, log.hasOlder, log.hasNewer, log.loading, log.skipped]);
+
+  // Sentinels: the top and bottom ones page (some way before they show);
+  // the end one says whether the reader is at the bottom.
+  useEffect(() => {
+    const root = ref.current;
+    if (!root || typeof IntersectionObserver === "undefined") return;
+    const io = new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          if (!e.isIntersecting) continue;
+          const t = roomLog(room.id).value;
+          if (e.target === topRef.current) {
+            if (t.loaded && t.hasOlder && !t.skipped) void loadOlder(room.id);
+          } else if (t.loaded && t.hasNewer) void loadNewer(room.id);
+        }
+      },
+      { root, rootMargin: `${pageMargin}px 0px ${pageMargin}px 0px` },
+    );
+    const end = new IntersectionObserver(
+      (entries) => {
+        const at = entries[entries.length - 1]!.isIntersecting && !roomLog(room.id).value.hasNewer;
+        if (atBottom.value !== at) atBottom.value = at;
+        if (at) {
+          setUnseen(0);
+          markRead(room.id);
+        }
+      },
+      { root, rootMargin: `0px 0px ${bottomSlack}px 0px` },
+    );
+    if (topRef.current) io.observe(topRef.current);
+    if (bottomRef.current) io.observe(bottomRef.current);
+    if (endRef.current) end.observe(endRef.current);
+    paging.current = io;
+    ending.current = end;
+    return () => {
+      paging.current = null;
+      ending.current = null;
+      io.disconnect();
+      end.disconnect();
+    };
+  }, [room.id]);
 
   // A jump (search result, reply quote, notification) scrolls to its message,
   // focuses it and highlights it for a moment.
@@ -199,10 +316,6 @@ export function MessageList(props: { room: Room }) {
     flash.value = null;
     el.scrollIntoView({ block: "center" });
     el.focus({ preventScroll: true });
-    const list = ref.current!;
-    const stick = list.scrollHeight - list.scrollTop - list.clientHeight <= bottomSlack;
-    last.current = { ...last.current, height: list.scrollHeight, top: list.scrollTop, stick };
-    atBottom.value = stick;
     setLit(target.seq);
     clearTimeout(litTimer.current);
     litTimer.current = setTimeout(() => setLit(null), 2500);
@@ -212,36 +325,23 @@ export function MessageList(props: { room: Room }) {
   useEffect(() => {
     // Images load after their rows are laid out: keep the bottom in view.
     const el = ref.current;
-    const onLoad = () => {
-      if (el && last.current.stick) el.scrollTop = el.scrollHeight;
+    const stick = () => {
+      if (el && atBottom.value && !roomLog(room.id).value.hasNewer) el.scrollTop = el.scrollHeight;
     };
-    el?.addEventListener("load", onLoad, true);
-    return () => el?.removeEventListener("load", onLoad, true);
-  }, []);
-
-  useEffect(() => {
-    const onResize = () => {
-      const el = ref.current;
-      if (el && last.current.stick) el.scrollTop = el.scrollHeight;
+    el?.addEventListener("load", stick, true);
+    window.addEventListener("resize", stick);
+    return () => {
+      el?.removeEventListener("load", stick, true);
+      window.removeEventListener("resize", stick);
     };
-    window.addEventListener("resize", onResize);
-    return () => window.removeEventListener("resize", onResize);
-  }, []);
+  }, [room.id]);
 
-  function onScroll() {
-    const el = ref.current;
-    if (!el) return;
-    const stick = el.scrollHeight - el.scrollTop - el.clientHeight <= bottomSlack;
-    last.current = { ...last.current, height: el.scrollHeight, top: el.scrollTop, stick };
-    if (atBottom.value !== stick) atBottom.value = stick;
-    if (stick) {
-      if (unseen) setUnseen(0);
-      markRead(room.id);
-    }
-    if (el.scrollTop < topSlack) void loadOlder(room.id);
-  }
+  // One listener each for hover and focus on the whole list: which message
+  // shows its actions.
+  const [hovered, setHovered] = useState<number | null>(null);
+  const [focused, setFocused] = useState<number | null>(null);
 
-  function jump() {
+  function toBottom() {
     const el = ref.current;
     if (!el) return;
     el.scrollTop = el.scrollHeight;
@@ -263,12 +363,31 @@ export function MessageList(props: { room: Room }) {
   }
 
   const label = room.kind === "dm" ? `Conversation with ${room.name}` : `Messages in #${room.name}`;
+  const skipped = skippedCount(log);
   return (
     <div class="list-wrap">
-      <div class="list" ref={ref} onScroll={onScroll} onKeyDown={onKeyDown} role="log" aria-label={label} aria-live="polite" tabIndex={0}>
+      <div
+        class="list"
+        ref={ref}
+        onKeyDown={onKeyDown}
+        onMouseOver={(e) => {
+          const s = seqOf(e.target);
+          if (s !== hovered) setHovered(s);
+        }}
+        onMouseLeave={() => setHovered(null)}
+        onFocusIn={(e) => setFocused(seqOf(e.target))}
+        onFocusOut={(e) => {
+          if (seqOf(e.relatedTarget) === null) setFocused(null);
+        }}
+        role="log"
+        aria-label={label}
+        aria-live="off"
+        aria-busy={log.loading ? "true" : "false"}
+        tabIndex={0}
+      >
         <div class="list-top">
-          {log?.loadingOlder && <p class="muted small" role="status">Loading earlier messages…</p>}
-          {log?.loaded && !log.hasMore && (
+          {log.loading === "older" && <p class="muted small">Loading earlier messages…</p>}
+          {log.loaded && !log.hasOlder && (
             <div class="room-start">
               <h2>{room.kind === "dm" ? room.name : `#${room.name}`}</h2>
               <p class="muted">
@@ -278,21 +397,40 @@ export function MessageList(props: { room: Room }) {
               </p>
             </div>
           )}
-          {!log?.loaded && !log?.error && <p class="muted small">Loading messages…</p>}
-          {log?.error && (
+          {skipped > 0 && log.loading !== "older" && (
+            <p class="skipped">
+              <button class="link-btn" onClick={() => void loadOlder(room.id)}>
+                {skipped === 1 ? "1 earlier message" : `${skipped} earlier messages`}
+              </button>
+            </p>
+          )}
+          {!log.loaded && !log.error && <p class="muted small">Loading messages…</p>}
+          {log.error && (
             <p class="form-error" role="alert">
               {log.error}
             </p>
           )}
         </div>
-        {rows.map((r) => (
-          <RowView key={r.key} row={r} lit={lit} />
-        ))}
+        <div ref={topRef} class="sentinel" aria-hidden="true" />
+        {rows.map((r) => {
+          const seq = r.kind === "chat" ? r.message.seq : -1;
+          return <RowView key={r.key} row={r} lit={lit === seq} actions={seq >= 0 && (hovered === seq || focused === seq)} />;
+        })}
+        <div ref={bottomRef} class="sentinel" aria-hidden="true" />
+        {log.loading === "newer" && <p class="muted small">Loading later messages…</p>}
+        <div ref={endRef} class="sentinel" aria-hidden="true" />
       </div>
-      {unseen > 0 && (
-        <button class="jump" onClick={jump}>
-          <Down /> New messages
+      <p class="sr-only" aria-live="polite" ref={announce} />
+      {log.hasNewer ? (
+        <button class="jump" onClick={() => void jumpToPresent(room.id)}>
+          <Down /> Jump to present
         </button>
+      ) : (
+        unseen > 0 && (
+          <button class="jump" onClick={toBottom}>
+            <Down /> New messages
+          </button>
+        )
       )}
     </div>
   );

@@ -13,7 +13,10 @@ import (
 // (Every column is named: see sendFactsSQL.)
 // The unread count is a range scan of the messages primary key from the
 // viewer's read marker, stopped at store.MaxUnread, so listing rooms costs
-// the same for a reader who is far behind as for one who is not.
+// the same for a reader who is far behind as for one who is not. Mentions
+// (unread messages holding "@name", case-insensitively) are looked for
+// among the last store.MentionWindow entries of the log only, for the same
+// reason; a name that another begins with counts that one's mentions too.
 const roomCols = `r.id, r.kind, r.name, r.last_seq,
 	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS members,
 	m.user_id IS NOT NULL AS member, COALESCE(m.read_seq, 0) AS read_seq,
@@ -21,7 +24,11 @@ const roomCols = `r.id, r.kind, r.name, r.last_seq,
 		WHERE o.room_id = r.id AND o.user_id <> $1 ORDER BY u.name LIMIT 1), '') ELSE '' END AS dm_name,
 	CASE WHEN m.user_id IS NOT NULL THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
 		WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.kind = 'chat' AND NOT x.deleted
-		AND x.sender_id <> $1 LIMIT 1000) c) ELSE 0 END AS unread`
+		AND x.sender_id <> $1 LIMIT 1000) c) ELSE 0 END AS unread,
+	CASE WHEN m.user_id IS NOT NULL AND r.last_seq > m.read_seq THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
+		WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.seq > r.last_seq - 5000 AND x.kind = 'chat' AND NOT x.deleted
+		AND x.sender_id <> $1 AND {{lower}}(x.text) LIKE (SELECT '%@' || REPLACE({{lower}}(v.name), '_', '\_') || '%'
+			FROM users v WHERE v.id = $1) ESCAPE '\' LIMIT 1000) c) ELSE 0 END AS mentions`
 
 const roomFrom = `rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1`
 
@@ -31,7 +38,7 @@ func scanRoom(r row) (protocol.Room, error) {
 		dmName string
 	)
 	err := r.Scan(&room.ID, &room.Kind, &room.Name, &room.LastSeq, &room.Members,
-		&room.Member, &room.ReadSeq, &dmName, &room.Unread)
+		&room.Member, &room.ReadSeq, &dmName, &room.Unread, &room.Mentions)
 	if room.Kind == protocol.RoomDM {
 		room.Name = dmName
 	}

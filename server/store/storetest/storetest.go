@@ -66,6 +66,8 @@ func Run(t *testing.T, open Open) {
 		{"Changes", testChanges},
 		{"React", testReact},
 		{"History", testHistory},
+		{"Pages", testPages},
+		{"Mentions", testMentions},
 		{"Since", testSince},
 		{"Files", testFiles},
 		{"Attachments", testAttachments},
