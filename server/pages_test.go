@@ -2,9 +2,10 @@ package server_test
 
 import (
 	"fmt"
-	"minichat/server/protocol"
 	"strings"
 	"testing"
+
+	"minichat/server/protocol"
 )
 
 // pageSeqs lists the seqs of a history answer's messages.
