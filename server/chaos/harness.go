@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -328,6 +329,7 @@ type Node struct {
 	stopping bool          // guarded by mu: the suite is ending this process
 	exits    []nodeExit    // guarded by mu
 	loud     []logLine     // guarded by mu: warn and error lines
+	tail     []string      // guarded by mu: the last lines of its output
 }
 
 // nodeExit is a node process ending; Expected when the suite killed it.
@@ -379,6 +381,11 @@ func (n *Node) Start() error {
 		for sc.Scan() {
 			line := sc.Bytes()
 			fmt.Fprintf(n.logs, "%s\n", line)
+			n.mu.Lock()
+			if n.tail = append(n.tail, string(line)); len(n.tail) > 5 {
+				n.tail = n.tail[1:]
+			}
+			n.mu.Unlock()
 			var l struct {
 				Level   string `json:"level"`
 				Message string `json:"message"`
@@ -409,7 +416,10 @@ func (n *Node) Start() error {
 	case <-serving:
 		return nil
 	case <-done:
-		return fmt.Errorf("%s exited at start (log: %s)", n.Name, n.logs.Name())
+		n.mu.Lock()
+		tail := strings.Join(n.tail, "\n")
+		n.mu.Unlock()
+		return fmt.Errorf("%s exited at start (log: %s); its last lines:\n%s", n.Name, n.logs.Name(), tail)
 	case <-time.After(30 * time.Second):
 		return fmt.Errorf("%s did not start serving within 30 s", n.Name)
 	}
