@@ -41,6 +41,12 @@ func (s *Server) watchAccounts() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		warned := false
+		// The writes (expiring sessions, recording the use of open ones)
+		// go through the store's group commit, where a batch that is not
+		// only sends takes the slower, locked path: at most every
+		// sessionWriteEvery, not every heartbeat.
+		every := sessionWriteEvery(interval, s.cfg.SessionIdle, s.cfg.SessionMax)
+		var wrote time.Time
 		for {
 			select {
 			case <-w.stop:
@@ -48,8 +54,13 @@ func (s *Server) watchAccounts() {
 			case <-t.C:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
-			err := s.closeEndedSockets(ctx)
+			now := time.Now()
+			writes := now.Sub(wrote) >= every
+			err := s.closeEndedSockets(ctx, now, writes)
 			cancel()
+			if err == nil && writes {
+				wrote = now
+			}
 			if err != nil {
 				// An unreachable database is the store's to report (once);
 				// anything else once until it works again.
@@ -64,14 +75,29 @@ func (s *Server) watchAccounts() {
 	}()
 }
 
+// sessionWriteEvery is how often the watch expires sessions and records
+// the use of open ones: a minute, or a quarter of a session limit shorter
+// than four minutes, and never more often than the watch runs.
+func sessionWriteEvery(interval, idle, limit time.Duration) time.Duration {
+	every := time.Minute
+	for _, d := range []time.Duration{idle, limit} {
+		if d > 0 && d/4 < every {
+			every = d / 4
+		}
+	}
+	return max(every, interval)
+}
+
 // closeEndedSockets ends the sessions that expired (--session-idle,
-// --session-max), records that the sessions of open sockets are in use,
-// and closes, with 4401, the sockets of disabled accounts and those whose
-// session no longer exists. On a store error it closes nothing.
-func (s *Server) closeEndedSockets(ctx context.Context) error {
-	now := time.Now()
-	if _, err := s.chat.ExpireSessions(ctx, now, s.cfg.SessionIdle, s.cfg.SessionMax); err != nil {
-		return err
+// --session-max) and records that the sessions of open sockets are in use
+// when writes is set, and closes, with 4401, the sockets of disabled
+// accounts and those whose session no longer exists. On a store error it
+// closes nothing.
+func (s *Server) closeEndedSockets(ctx context.Context, now time.Time, writes bool) error {
+	if writes {
+		if _, err := s.chat.ExpireSessions(ctx, now, s.cfg.SessionIdle, s.cfg.SessionMax); err != nil {
+			return err
+		}
 	}
 	ids, err := s.store.DisabledUserIDs(ctx)
 	if err != nil {
@@ -93,8 +119,10 @@ func (s *Server) closeEndedSockets(ctx context.Context) error {
 	}
 	live := make(map[string]struct{}, len(asked))
 	for chunk := range slices.Chunk(asked, liveSessionsChunk) {
-		if err := s.chat.TouchSessions(ctx, chunk, now); err != nil {
-			return err
+		if writes {
+			if err := s.chat.TouchSessions(ctx, chunk, now); err != nil {
+				return err
+			}
 		}
 		found, err := s.store.LiveSessionIDs(ctx, chunk)
 		if err != nil {
