@@ -49,7 +49,7 @@ const replayWorkers = 64
 // (each connection has one at most): enough for every tab and device of a
 // person reconnecting at once, while the rooms they name are charged to
 // the account's replay budget.
-const maxWaitingHellos = 16
+const maxWaitingHellos = 64
 
 // Replay pacing: a replay is read and queued in pages of replayPage entries,
 // each once the connection's queue is below replayBacklog bytes, so that
