@@ -214,7 +214,12 @@ func (c *conn) flush(f *flusher) {
 		f.msg = buf[:0]
 	}
 	clear(batch)
-	err := c.sw.writeMessage(textFrame(buf))
+	var err error
+	if libraryWriter {
+		err = c.ws.Write(c.ctx, websocket.MessageText, buf[frameHeadroom:])
+	} else {
+		err = c.sw.writeMessage(textFrame(buf))
+	}
 	if err != nil {
 		c.state.Store(flushDone)
 		c.hc.Close(protocol.CloseInternal, "write failed")
