@@ -21,11 +21,11 @@ import (
 // by the library through smallBuffers as ServeHTTP does, and returns the
 // server's conn (not registered with any hub) and the client's raw socket,
 // past the handshake.
-func acceptedConn(tb testing.TB, h *Handler) (*conn, net.Conn) {
+func acceptedConn(tb testing.TB, h *Handler, writeSize int) (*conn, net.Conn) {
 	tb.Helper()
 	got := make(chan *conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sb := &smallBuffers{ResponseWriter: w, readSize: 512, writeSize: minWriteBuffer, wg: &h.wg}
+		sb := &smallBuffers{ResponseWriter: w, readSize: 512, writeSize: writeSize, wg: &h.wg}
 		wsc, err := websocket.Accept(sb, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 		if err != nil {
 			tb.Error(err)
@@ -65,7 +65,10 @@ func acceptedConn(tb testing.TB, h *Handler) (*conn, net.Conn) {
 // its hub connection, then one flush, which writes them as one message
 // to a client that reads everything. Built with -tags wslibwriter it
 // measures the library's writer instead of the flushers' own framing.
-// A frame is a chat message of 329 bytes.
+// A frame is a chat message of 329 bytes; buf is the size of the
+// library's write buffer (Options.WriteBufferSize, default 256), which
+// matters only to the library's writer: it writes a message larger than
+// its buffer in two socket writes.
 func BenchmarkFlush(b *testing.B) {
 	frame := protocol.Encode(protocol.MessageFrame{Type: protocol.TypeMessage, Message: protocol.Message{
 		ID: "m_01hqzx4f7w9k2m3n4p5q", Room: "r_uybr6e57yu6ga2kr5s2e", Seq: 123456, Kind: protocol.KindChat,
@@ -73,12 +76,16 @@ func BenchmarkFlush(b *testing.B) {
 		Text:   "Shall we move the standup to 10:30 tomorrow? The design review runs long.",
 		TS:     "2026-11-26T08:35:16.392Z", ClientID: "c-8f1e2d",
 	}})
-	for _, batch := range []int{1, 8} {
-		b.Run(fmt.Sprintf("frames=%d", batch), func(b *testing.B) {
+	for _, bc := range []struct{ frames, buf int }{{1, minWriteBuffer}, {8, minWriteBuffer}, {1, 4096}, {8, 4096}} {
+		batch := bc.frames
+		b.Run(fmt.Sprintf("frames=%d/buf=%d", batch, bc.buf), func(b *testing.B) {
 			h := &Handler{stopped: make(chan struct{})}
-			c, client := acceptedConn(b, h)
+			c, client := acceptedConn(b, h, bc.buf)
 			go func() { _, _ = io.Copy(io.Discard, client) }()
 			f := &flusher{msg: make([]byte, 0, frameHeadroom+joinBufSize)}
+			// Count the socket writes (every write reaches try first).
+			writes, try := 0, c.sw.try
+			c.sw.try = func(p []byte) (int, error) { writes++; return try(p) }
 			b.ReportAllocs()
 			for b.Loop() {
 				if c.sw.blocked() {
@@ -96,6 +103,7 @@ func BenchmarkFlush(b *testing.B) {
 				c.flush(f)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/frame")
+			b.ReportMetric(float64(writes)/float64(b.N), "writes/op")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
