@@ -19,11 +19,13 @@ import (
 
 // acceptedConn opens a real WebSocket connection over loopback, accepted
 // by the library through smallBuffers as ServeHTTP does, and returns the
-// server's conn (not registered with any hub) and the client's raw socket,
-// past the handshake.
-func acceptedConn(tb testing.TB, h *Handler, writeSize int) (*conn, net.Conn) {
+// server's conn (not registered with any hub; idle holds the reader's
+// buffer where there is an idle waiter) and the client's raw socket, past
+// the handshake.
+func acceptedConn(tb testing.TB, h *Handler, writeSize int) (*conn, *testClient) {
 	tb.Helper()
 	got := make(chan *conn, 1)
+	sbs := make(chan *smallBuffers, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sb := &smallBuffers{ResponseWriter: w, readSize: 512, writeSize: writeSize, wg: &h.wg}
 		wsc, err := websocket.Accept(sb, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
@@ -32,7 +34,8 @@ func acceptedConn(tb testing.TB, h *Handler, writeSize int) (*conn, net.Conn) {
 			got <- nil
 			return
 		}
-		got <- &conn{h: h, ws: wsc, sw: sb.sw, ctx: context.Background(),
+		sbs <- sb
+		got <- &conn{h: h, ws: wsc, sw: sb.sw, ctx: context.Background(), idle: sb.idleWaiter(),
 			hc: hub.NewConn(newID(), protocol.User{}, "", 1<<30)}
 	}))
 	tb.Cleanup(srv.Close)
@@ -58,7 +61,15 @@ func acceptedConn(tb testing.TB, h *Handler, writeSize int) (*conn, net.Conn) {
 		tb.FailNow()
 	}
 	tb.Cleanup(func() { _ = c.ws.CloseNow() })
-	return c, nc
+	return c, &testClient{Conn: nc, r: br, server: <-sbs}
+}
+
+// testClient is the client end of acceptedConn: a raw socket and the
+// reader that read the handshake.
+type testClient struct {
+	net.Conn
+	r      *bufio.Reader
+	server *smallBuffers // the server's side of the hijack
 }
 
 // BenchmarkFlush is the write path of one connection: frames queued on
@@ -81,7 +92,7 @@ func BenchmarkFlush(b *testing.B) {
 		b.Run(fmt.Sprintf("frames=%d/buf=%d", batch, bc.buf), func(b *testing.B) {
 			h := &Handler{stopped: make(chan struct{})}
 			c, client := acceptedConn(b, h, bc.buf)
-			go func() { _, _ = io.Copy(io.Discard, client) }()
+			go func() { _, _ = io.Copy(io.Discard, client.r) }()
 			f := &flusher{msg: make([]byte, 0, frameHeadroom+joinBufSize)}
 			// Count the socket writes (every write reaches try first).
 			writes, try := 0, c.sw.try
