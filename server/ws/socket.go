@@ -18,9 +18,10 @@ import (
 // their own (textFrame) straight to the socket, through a sockWriter that
 // never waits for the client. A server text frame is a 2-10 byte header
 // before the payload; the library's write path (a lock, a message writer,
-// its buffer and flush) costs a socket write and a half per message at
-// its 256-byte buffer, and more CPU at any size (docs/benchmarks.md,
-// "The WebSocket write path").
+// its buffer and flush) writes a message longer than its buffer in two
+// socket writes, and a buffer large enough for most messages would cost
+// every idle connection its size. docs/benchmarks.md ("The WebSocket
+// write path") has the measurements that keep this path.
 //
 // It relies on two behaviours of coder/websocket (v1.8.15) that its
 // documentation does not promise; socket_test.go fails if an upgrade
