@@ -1,11 +1,8 @@
 package ws
 
 import (
-	"encoding/binary"
-	"net"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -25,14 +22,8 @@ import (
 // does not read is closed 4429 as before.
 //
 // The flushers frame their messages themselves and hand each to the
-// sockWriter whole (writeMessage): a server's text frame is a 2-10 byte
-// header before the payload, and the library's write path (a lock, a
-// message writer, its buffer and flush) cost a tenth of the server's CPU
-// under fan-out. The library still reads, and writes the control frames
-// (pong, close) through the same sockWriter: each reaches it as one
-// Write of a whole frame (see minWriteBuffer), so the two never interleave
-// within a frame, and once the library's close frame has passed no
-// message follows it.
+// sockWriter whole (socket.go says why, and what of the WebSocket library
+// that relies on).
 //
 // Waking a goroutine per connection for every fan-out would put hundreds
 // of writers in the run queue at once, ahead of the readers and the store
@@ -214,7 +205,12 @@ func (c *conn) flush(f *flusher) {
 		f.msg = buf[:0]
 	}
 	clear(batch)
-	err := c.sw.writeMessage(textFrame(buf))
+	var err error
+	if libraryWriter {
+		err = c.ws.Write(c.ctx, websocket.MessageText, buf[frameHeadroom:])
+	} else {
+		err = c.sw.writeMessage(textFrame(buf))
+	}
 	if err != nil {
 		c.state.Store(flushDone)
 		c.hc.Close(protocol.CloseInternal, "write failed")
@@ -248,149 +244,4 @@ func (c *conn) finish() {
 	c.closing.Lock()
 	_ = c.ws.Close(websocket.StatusCode(code), reason)
 	c.closing.Unlock()
-}
-
-// sockWriter is the socket as the WebSocket library writes it: every byte
-// the library sends passes through Write, in order, and Write never waits
-// for the client. What the kernel does not take at once goes to a backlog,
-// written by a drain goroutine; bytes written meanwhile join the backlog.
-type sockWriter struct {
-	nc net.Conn
-	// try writes without waiting and returns how much the kernel took
-	// (an error only for a failed socket); nil where the socket offers no
-	// such write (TLS), and then every write goes through the drain.
-	try func(p []byte) (int, error)
-	wg  *sync.WaitGroup // the Handler's: a drain is one of its goroutines
-	// onDrained is called when a drain ends (the backlog written, or the
-	// socket failed): the connection's drained.
-	onDrained func()
-
-	mu        sync.Mutex
-	backlog   []byte // accepted, not written yet
-	err       error  // the socket's first failure; every later write returns it
-	closeSent bool   // the library's close frame has been written
-	// since is when the current drain began (unix nanos), 0 when none: the
-	// sweeper closes a socket whose drain is stuck past the write timeout.
-	since atomic.Int64
-}
-
-func newSockWriter(nc net.Conn, wg *sync.WaitGroup) *sockWriter {
-	return &sockWriter{nc: nc, try: tryWriter(nc), wg: wg}
-}
-
-// blocked reports whether a backlog waits for the client to read.
-func (w *sockWriter) blocked() bool { return w.since.Load() != 0 }
-
-// Write takes the library's writes: whole control frames (pong, close).
-func (w *sockWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return 0, w.err
-	}
-	if err := w.writeLocked(p); err != nil {
-		return 0, err
-	}
-	if len(p) > 0 && p[0] == finClose {
-		w.closeSent = true
-	}
-	return len(p), nil
-}
-
-// writeMessage writes one whole frame of the flushers' own; after the
-// library's close frame, none.
-func (w *sockWriter) writeMessage(frame []byte) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case w.err != nil:
-		return w.err
-	case w.closeSent:
-		return net.ErrClosed
-	}
-	return w.writeLocked(frame)
-}
-
-// writeLocked writes p now as far as the kernel takes it, and backlogs the
-// rest.
-func (w *sockWriter) writeLocked(p []byte) error {
-	if w.since.Load() == 0 && w.try != nil {
-		n, err := w.try(p)
-		if err != nil {
-			w.err = err
-			return err
-		}
-		if p = p[n:]; len(p) == 0 {
-			return nil
-		}
-	}
-	w.backlog = append(w.backlog, p...)
-	if w.since.Load() == 0 {
-		w.since.Store(time.Now().UnixNano())
-		w.wg.Add(1) // the caller is one of the Handler's goroutines
-		go w.drain()
-	}
-	return nil
-}
-
-// drain writes the backlog, waiting for the client as long as it takes
-// (the sweeper aborts a stuck one), then tells the connection.
-func (w *sockWriter) drain() {
-	defer w.wg.Done()
-	var buf []byte
-	for {
-		w.mu.Lock()
-		if w.err != nil || len(w.backlog) == 0 {
-			w.backlog = nil
-			w.since.Store(0)
-			w.mu.Unlock()
-			if w.onDrained != nil {
-				w.onDrained()
-			}
-			return
-		}
-		buf, w.backlog = w.backlog, buf[:0]
-		w.mu.Unlock()
-		if _, err := w.nc.Write(buf); err != nil {
-			w.mu.Lock()
-			w.err = err
-			w.mu.Unlock()
-		}
-	}
-}
-
-// The first byte of an unfragmented frame: FIN and the opcode.
-const (
-	finText  = 0x81
-	finClose = 0x88
-)
-
-// frameHeadroom is the largest header of a frame the server sends
-// (unmasked, 64-bit length).
-const frameHeadroom = 10
-
-// minWriteBuffer is the least buffer the library may write through: it
-// holds the largest control frame (a 125-byte payload after a 2-byte
-// header), so each of the library's frames reaches the sockWriter in one
-// Write.
-const minWriteBuffer = 256
-
-// textFrame makes buf — frameHeadroom spare bytes, then the payload — into
-// one unfragmented text frame and returns it, the header right before the
-// payload.
-func textFrame(buf []byte) []byte {
-	n := len(buf) - frameHeadroom
-	switch {
-	case n < 126:
-		buf[8], buf[9] = finText, byte(n)
-		return buf[8:]
-	case n <= 0xffff:
-		buf[6], buf[7] = finText, 126
-		binary.BigEndian.PutUint16(buf[8:], uint16(n))
-		return buf[6:]
-	default:
-		buf[0], buf[1] = finText, 127
-		binary.BigEndian.PutUint64(buf[2:], uint64(n))
-		return buf
-	}
 }

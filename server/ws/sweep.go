@@ -1,14 +1,10 @@
 package ws
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"minichat/server/protocol"
@@ -67,67 +63,6 @@ func (h *Handler) sweep() {
 			clear(conns)
 		}
 	}
-}
-
-// smallBuffers hands the WebSocket library smaller buffers than net/http's
-// 4 KiB pair, which a connection would otherwise keep for its whole life.
-// After the upgrade it holds the socket and the reader's buffer, for the
-// idle waiter.
-type smallBuffers struct {
-	http.ResponseWriter
-	readSize, writeSize int
-
-	wg *sync.WaitGroup // the Handler's, for the sockWriter's drains
-
-	nc       net.Conn
-	br       *bufio.Reader
-	sw       *sockWriter
-	leftover int // bytes the client sent before the upgrade was answered
-}
-
-func (s *smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// idleWaiter returns a waiter for the hijacked socket, or nil: a client that
-// sent bytes before the upgrade was answered has them in a reader the
-// WebSocket library keeps to itself, so it keeps the plain read loop.
-func (s *smallBuffers) idleWaiter() *idleWaiter {
-	if s.nc == nil || s.leftover > 0 {
-		return nil
-	}
-	return newIdleWaiter(s.nc, s.br)
-}
-
-func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	// Bytes the client sent after the handshake may already sit in
-	// net/http's reader: carry them over into the new one.
-	n := brw.Reader.Buffered()
-	leftover, _ := brw.Reader.Peek(n)
-	leftover = append([]byte(nil), leftover...)
-	br := bufio.NewReaderSize(io.MultiReader(&byteReader{b: leftover}, nc), max(s.readSize, n))
-	if n > 0 {
-		if _, err := br.Peek(n); err != nil {
-			nc.Close()
-			return nil, nil, err
-		}
-	}
-	s.nc, s.br, s.leftover = nc, br, n
-	s.sw = newSockWriter(nc, s.wg)
-	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(s.sw, s.writeSize)), nil
-}
-
-type byteReader struct{ b []byte }
-
-func (r *byteReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
 }
 
 // writeError answers an HTTP request refused before the upgrade.

@@ -246,7 +246,7 @@ type conn struct {
 	// (idleWouldBlock): the two must not use the buffer at once.
 	closing sync.Mutex
 
-	// sw is the socket under the WebSocket library's writer (see flush.go).
+	// sw is the socket under the WebSocket library (see socket.go).
 	sw *sockWriter
 	// state says whether the connection waits for a flusher (flushIdle …).
 	state  atomic.Int32

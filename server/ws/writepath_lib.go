@@ -1,0 +1,6 @@
+//go:build wslibwriter
+
+package ws
+
+// libraryWriter: see writepath_raw.go.
+const libraryWriter = true
