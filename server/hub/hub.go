@@ -39,6 +39,10 @@ type Options struct {
 	// PresenceGrace is how long a user whose last connection closed still
 	// counts as online; default 5 s.
 	PresenceGrace time.Duration
+	// PresenceWindow is how long presence changes are gathered before
+	// they are told, several in one frame (presence.go); default
+	// DefaultPresenceWindow, negative: each change at once.
+	PresenceWindow time.Duration
 	// TypingTimeout ends a typing state that was not renewed; default 6 s.
 	TypingTimeout time.Duration
 	// Log receives the hub's own warnings; default: discard.
@@ -70,6 +74,8 @@ type Hub struct {
 	rooms map[string]*roomState
 	// relays are the typing and status changes held back (relay.go).
 	relays map[string]*relay
+	// presence is the presence changes of the current window (presence.go).
+	presence presencePending
 	epoch  uint64
 	// Connections that fan-out queued frames to without waking their
 	// writers; flushed (woken) once the inbox of events is drained.
@@ -182,6 +188,9 @@ type typingState struct {
 func New(opts Options) *Hub {
 	if opts.PresenceGrace <= 0 {
 		opts.PresenceGrace = DefaultPresenceGrace
+	}
+	if opts.PresenceWindow == 0 {
+		opts.PresenceWindow = DefaultPresenceWindow
 	}
 	if opts.TypingTimeout <= 0 {
 		opts.TypingTimeout = DefaultTypingTimeout
@@ -316,6 +325,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 }
 
 func (h *Hub) closeAll() {
+	h.stopPresence()
 	for _, u := range h.users {
 		if u.grace != nil {
 			u.grace.Stop()
