@@ -1,0 +1,79 @@
+package hub
+
+import (
+	"testing"
+	"time"
+
+	"minichat/server/protocol"
+	"minichat/server/protocol/frametest"
+)
+
+// frames takes what is queued on c, decoded.
+func frames(t *testing.T, c *Conn) []frametest.Frame {
+	t.Helper()
+	raw, _ := c.Take(nil, 0)
+	out := make([]frametest.Frame, 0, len(raw))
+	for _, b := range raw {
+		f, err := frametest.Decode(b)
+		if err != nil {
+			t.Fatalf("decode %s: %v", b, err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Presence changes within one window reach a connection that shares a
+// room with the people as one presence_batch frame listing each of them
+// once, in the state they ended in; a connection sharing no room with
+// them gets nothing.
+func TestPresenceChangesOfAWindowArriveAsOneFrame(t *testing.T) {
+	h := newHub(t, Options{PresenceWindow: time.Hour}) // told when the test flushes
+	flush := func() { h.do(h.flushPresence) }
+	register := func(u protocol.User, room string) *Conn {
+		c := NewConn("c_"+u.Name, u, "s_"+u.Name, 0)
+		if !h.Register(c, Registration{RoomIDs: []string{room}, Welcome: protocol.Welcome{User: u}}) {
+			t.Fatal("register after shutdown")
+		}
+		return c
+	}
+	obs := register(user("obs"), "general")
+	out := register(user("out"), "elsewhere")
+	flush()
+	if fs := frames(t, obs); len(fs) != 2 || fs[0].Type != protocol.TypeWelcome || fs[1].Type != protocol.TypePresence {
+		t.Fatalf("observer got %v, want its welcome and its own presence", fs)
+	}
+	frames(t, out)
+
+	names := []string{"ann", "ben", "cat", "dan", "eve"}
+	var ann *Conn
+	for _, n := range names {
+		if c := register(user(n), "general"); n == "ann" {
+			ann = c
+		}
+	}
+	register(user("ben"), "general") // a second tab: no change
+	h.SetStatus(ann, protocol.StatusAway, "lunch")
+	flush()
+
+	fs := frames(t, obs)
+	if len(fs) != 1 || fs[0].Type != protocol.TypePresenceBatch {
+		t.Fatalf("observer got %d frames %v, want one presence_batch", len(fs), fs)
+	}
+	got := fs[0].Presences()
+	if len(got) != len(names) {
+		t.Fatalf("batch lists %v, want %d people", got, len(names))
+	}
+	for i, p := range got {
+		want := protocol.Presence{User: user(names[i]), Status: protocol.StatusOnline}
+		if names[i] == "ann" {
+			want.Status, want.Text = protocol.StatusAway, "lunch"
+		}
+		if p != want {
+			t.Errorf("change %d is %+v, want %+v", i, p, want)
+		}
+	}
+	if fs := frames(t, out); len(fs) != 0 {
+		t.Fatalf("a connection sharing no room got %v", fs)
+	}
+}
