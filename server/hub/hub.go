@@ -76,7 +76,7 @@ type Hub struct {
 	relays map[string]*relay
 	// presence is the presence changes of the current window (presence.go).
 	presence presencePending
-	epoch  uint64
+	epoch    uint64
 	// Connections that fan-out queued frames to without waking their
 	// writers; flushed (woken) once the inbox of events is drained.
 	dirty      []*Conn

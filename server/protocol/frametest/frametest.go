@@ -87,6 +87,21 @@ func (f Frame) Presences() []protocol.Presence {
 	return nil
 }
 
+// Split is f as the frames of one change each: a presence_batch becomes
+// one presence frame per user it lists, in order; any other frame is
+// itself. A client that applies the split frames ends where the batch
+// leaves it.
+func (f Frame) Split() []Frame {
+	if f.Type != protocol.TypePresenceBatch {
+		return []Frame{f}
+	}
+	out := make([]Frame, len(f.PresenceBatch.Users))
+	for i, p := range f.PresenceBatch.Users {
+		out[i] = Frame{Type: protocol.TypePresence, Presence: protocol.PresenceFrame{Type: protocol.TypePresence, User: p.User, Status: p.Status, Text: p.Text}}
+	}
+	return out
+}
+
 // Msg is the message a message, ack or update frame carries.
 func (f Frame) Msg() protocol.Message {
 	switch f.Type {
