@@ -121,7 +121,11 @@ type roomState struct {
 	conns map[*Conn]*roomFilter
 	// users counts the connections of each connected member, so presence
 	// lists cost one step per user rather than per connection.
-	users  map[string]int
+	users map[string]int
+	// online is the room's people online as welcome lists them, encoded
+	// (a JSON array sorted by name); nil when one of them changed since
+	// (see welcomeOnline).
+	online []byte
 	typing map[string]*typingState // by user id
 	// recent holds the room's latest log frames, contiguous in seq, as
 	// they were fanned out: a resuming connection is replayed from here
@@ -165,6 +169,9 @@ func (r *roomState) add(c *Conn) {
 		return
 	}
 	r.conns[c] = nil // see conns
+	if r.users[c.User.ID] == 0 {
+		r.online = nil
+	}
 	r.users[c.User.ID]++
 }
 
@@ -175,6 +182,7 @@ func (r *roomState) remove(c *Conn) {
 	delete(r.conns, c)
 	if r.users[c.User.ID]--; r.users[c.User.ID] <= 0 {
 		delete(r.users, c.User.ID)
+		r.online = nil
 	}
 }
 
@@ -383,7 +391,10 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 			u.grace = nil
 			u.graceGen++
 		}
-		u.user = c.User
+		if u.user != c.User {
+			u.user = c.User
+			h.staleOnline(u.user.ID, nil)
+		}
 		for _, id := range reg.RoomIDs {
 			u.rooms[id] = struct{}{}
 		}
@@ -394,8 +405,7 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 		h.setBaseline(reg.Welcome.Rooms)
 		w := reg.Welcome
 		w.Type = protocol.TypeWelcome
-		w.Online = h.onlineFor(u)
-		c.Send(protocol.Encode(w))
+		c.Send(h.encodeWelcome(w, u))
 		// A typing state of someone else in these rooms is worth knowing now.
 		for id := range u.rooms {
 			for uid, t := range h.rooms[id].typing {

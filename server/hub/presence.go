@@ -28,6 +28,7 @@ type presencePending struct {
 
 // pendPresence records that uid's presence may have changed since was.
 func (h *Hub) pendPresence(uid string, was presenceWas) {
+	h.staleOnline(uid, was.rooms)
 	p := &h.presence
 	if p.was == nil {
 		p.was = make(map[string]presenceWas)

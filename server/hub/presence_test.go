@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -76,4 +77,54 @@ func TestPresenceChangesOfAWindowArriveAsOneFrame(t *testing.T) {
 	if fs := frames(t, out); len(fs) != 0 {
 		t.Fatalf("a connection sharing no room got %v", fs)
 	}
+}
+
+// onlineOf is the online list of the welcome queued first on c.
+func onlineOf(t *testing.T, c *Conn) []string {
+	t.Helper()
+	fs := frames(t, c)
+	if len(fs) == 0 || fs[0].Type != protocol.TypeWelcome {
+		t.Fatalf("first frames %v, want a welcome", fs)
+	}
+	var out []string
+	for _, p := range fs[0].Welcome.Online {
+		out = append(out, p.User.Name+":"+p.Status+":"+p.Text)
+	}
+	return out
+}
+
+// Welcomes share a room's encoded online list, and each one still lists
+// the people as they are when it is sent: after a status change, after
+// someone's last connection closed, and with the people of a second room
+// who are not in the big one.
+func TestWelcomeOnlineListFollowsChanges(t *testing.T) {
+	h := newHub(t, Options{PresenceGrace: time.Hour})
+	register := func(u protocol.User, rooms ...string) *Conn {
+		c := NewConn("c_"+u.Name, u, "s", 0)
+		if !h.Register(c, Registration{RoomIDs: rooms, Welcome: protocol.Welcome{User: u}}) {
+			t.Fatal("register after shutdown")
+		}
+		return c
+	}
+	eq := func(got []string, want ...string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Fatalf("welcome lists %v, want %v", got, want)
+		}
+	}
+	ann := register(user("ann"), "general")
+	ben := register(user("ben"), "general")
+	eq(onlineOf(t, register(user("cat"), "general")), "ann:online:", "ben:online:", "cat:online:")
+	eq(onlineOf(t, register(user("cat"), "general")), "ann:online:", "ben:online:", "cat:online:")
+
+	h.SetStatus(ann, protocol.StatusAway, "lunch")
+	eq(onlineOf(t, register(user("cat"), "general")), "ann:away:lunch", "ben:online:", "cat:online:")
+
+	register(user("zed"), "side") // in a room cat is not in
+	eq(onlineOf(t, register(user("cat"), "general")), "ann:away:lunch", "ben:online:", "cat:online:")
+	eq(onlineOf(t, register(user("cat"), "general", "side")), "ann:away:lunch", "ben:online:", "cat:online:", "zed:online:")
+	eq(onlineOf(t, register(user("dan"), "general")), "ann:away:lunch", "ben:online:", "cat:online:", "dan:online:")
+
+	h.Unregister(ben)
+	eq(onlineOf(t, register(user("dan"), "general")), "ann:away:lunch", "cat:online:", "dan:online:")
 }
