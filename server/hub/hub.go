@@ -105,6 +105,9 @@ type userState struct {
 	status string              // online or away while connected
 	text   string
 	mark   uint64 // epoch of the last onlineFor that listed the user
+	// enc is the user's presence encoded, as it was in encOf (welcome.go).
+	enc   []byte
+	encOf protocol.Presence
 	// grace is running while the user has no connection but is not yet
 	// announced offline; graceGen tells a stale timer from the current one.
 	grace    *time.Timer

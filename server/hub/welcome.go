@@ -72,16 +72,36 @@ func (h *Hub) welcomeOnline(u *userState) []byte {
 		}
 	}
 	if big.online == nil {
-		list := make([]protocol.Presence, 0, len(big.users))
+		list := make([]*userState, 0, len(big.users))
+		size := 2
 		for uid := range big.users {
 			if o := h.users[uid]; o != nil && o.status != protocol.StatusOffline {
-				list = append(list, protocol.Presence{User: o.user, Status: o.status, Text: o.text})
+				list = append(list, o)
+				size += len(o.entry()) + 1
 			}
 		}
-		slices.SortFunc(list, func(a, b protocol.Presence) int { return strings.Compare(a.User.Name, b.User.Name) })
-		big.online = protocol.Encode(list)
+		slices.SortFunc(list, func(a, b *userState) int { return strings.Compare(a.user.Name, b.user.Name) })
+		b := make([]byte, 0, size)
+		b = append(b, '[')
+		for i, o := range list {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, o.entry()...)
+		}
+		big.online = append(b, ']')
 	}
 	return big.online
+}
+
+// entry is u's presence as an element of welcome's online list, encoded
+// once for each state of the user.
+func (u *userState) entry() []byte {
+	p := protocol.Presence{User: u.user, Status: u.status, Text: u.text}
+	if u.enc == nil || u.encOf != p {
+		u.enc, u.encOf = protocol.Encode(p), p
+	}
+	return u.enc
 }
 
 // staleOnline drops the encoded online lists of the rooms uid is in, and
