@@ -128,3 +128,31 @@ func TestWelcomeOnlineListFollowsChanges(t *testing.T) {
 	h.Unregister(ben)
 	eq(onlineOf(t, register(user("dan"), "general")), "ann:away:lunch", "cat:online:", "dan:online:")
 }
+
+// With the window off, each change is told at once in a presence frame of
+// its own.
+func TestPresenceWindowOffTellsEachChangeAtOnce(t *testing.T) {
+	h := newHub(t, Options{PresenceWindow: -1})
+	register := func(u protocol.User) *Conn {
+		c := NewConn("c_"+u.Name, u, "s", 0)
+		if !h.Register(c, Registration{RoomIDs: []string{"general"}, Welcome: protocol.Welcome{User: u}}) {
+			t.Fatal("register after shutdown")
+		}
+		return c
+	}
+	obs := register(user("obs"))
+	frames(t, obs)
+	register(user("ann"))
+	register(user("ben"))
+	h.do(func() {}) // the changes are told on the loop, before this returns
+	var got []string
+	for _, f := range frames(t, obs) {
+		if f.Type != protocol.TypePresence {
+			t.Fatalf("got a %s frame, want presence frames only", f.Type)
+		}
+		got = append(got, f.Presence.User.Name)
+	}
+	if !slices.Equal(got, []string{"ann", "ben"}) {
+		t.Fatalf("presence frames about %v, want ann then ben", got)
+	}
+}
