@@ -457,7 +457,9 @@ func (c *clusterClient) read(ws *websocket.Conn, first bool) int {
 				c.mu.Unlock()
 				continue
 			}
-			c.frame(ws, first, &f)
+			for _, f := range f.Split() {
+				c.frame(ws, first, &f)
+			}
 		}
 	}
 }

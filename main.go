@@ -230,6 +230,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.DurationVar(&c.SlowCommit, "slow-commit", d.SlowCommit, "p99 of store commit latency past which a warning is logged and /readyz says degraded (negative: off)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", d.ReadTimeout, "how long a client may take to send one HTTP request, body included")
 	fs.DurationVar(&c.PresenceGrace, "presence-grace", d.PresenceGrace, "how long a user stays online after their last connection closes")
+	fs.DurationVar(&c.PresenceWindow, "presence-window", d.PresenceWindow, "how long presence changes are gathered and then told several to a frame (negative: each at once)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", d.ShutdownGrace, "how long shutdown waits for sockets to close")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof/ on this separate address, e.g. 127.0.0.1:6060 (default off; exposes internals: keep it on loopback)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this separate address, e.g. 127.0.0.1:9090 (default off)")

@@ -73,6 +73,9 @@ func signIn(ctx context.Context, cfg *config, a *api, roomIDs []string, log io.W
 			if err == nil {
 				err = a.join(ctx, token, roomIDs[u%cfg.Rooms])
 			}
+			if err == nil && cfg.teamOf != nil {
+				err = a.join(ctx, token, cfg.teamIDs[cfg.teamOf[u]])
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -44,6 +44,9 @@ type config struct {
 	Password         string
 	Room             string
 	Rooms            int
+	TeamRooms        int
+	teamIDs          []string // the team rooms' ids, by index (team.go)
+	teamOf           []int    // each account's team room
 	Publishers       int
 	Rate             float64
 	Count            int
@@ -109,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.UserPrefix, "user-prefix", "bench", "account names are this prefix followed by 0, 1, 2…; they are registered when missing")
 	fs.StringVar(&cfg.Password, "password", "bench-password", "password of the bench accounts")
 	fs.StringVar(&cfg.Room, "room", "bench", "public room to create or join")
+	fs.IntVar(&cfg.TeamRooms, "team-rooms", 0, "team layout: besides the bench room (everyone's general), each account joins one of this many more rooms of Zipf sizes (<room>-team-0 the largest)")
 	fs.IntVar(&cfg.Rooms, "rooms", 1, "spread the accounts over this many rooms (<room>-0, <room>-1, …; account u joins room u % rooms), e.g. to measure storage without fan-out")
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "connections that publish (the first ones); each sends rate/publishers msg/s")
 	fs.Float64Var(&cfg.Rate, "rate", 10, "messages per second in all, after warm-up (0: none, or as fast as acks allow with --count)")
@@ -200,6 +204,10 @@ func (cfg *config) validate() error {
 		return errors.New("--procs must be between 1 and --conns")
 	case cfg.DialConcurrency < 1 || cfg.LoginConcurrency < 1 || cfg.MaxInflight < 1:
 		return errors.New("--dial-concurrency, --login-concurrency and --max-inflight must be at least 1")
+	case cfg.TeamRooms < 0:
+		return errors.New("--team-rooms must not be negative")
+	case cfg.TeamRooms > 0 && cfg.Rooms != 1:
+		return errors.New("--team-rooms needs --rooms 1: everyone is in the bench room")
 	case cfg.Rooms < 1:
 		return errors.New("--rooms must be at least 1")
 	case cfg.Progress <= 0:
@@ -355,6 +363,14 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 			return fmt.Errorf("bench: room %s: %w", cfg.roomName(r), rerr)
 		}
 		roomIDs[r] = room.ID
+	}
+
+	if cfg.TeamRooms > 0 {
+		ids, terr := ensureTeamRooms(ctx, cfg, a, s.Token)
+		if terr != nil {
+			return terr
+		}
+		cfg.teamIDs, cfg.teamOf = ids, cfg.teamRooms()
 	}
 
 	prog := newProgressPrinter(stderr, cfg, nil, time.Now())

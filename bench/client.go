@@ -296,7 +296,7 @@ func (c *client) handle(conn sock, f *frame, now time.Time) error {
 		return conn.writeText([]byte(`{"type":"pong"}`))
 	case protocol.TypeTyping:
 		c.typingRecv.Add(1)
-	case protocol.TypePresence:
+	case protocol.TypePresence, protocol.TypePresenceBatch:
 		c.presenceRecv.Add(1)
 	case protocol.TypeWelcome:
 		return c.welcome(conn, f.Welcome)

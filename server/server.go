@@ -69,6 +69,9 @@ type Config struct {
 	TLSKey         string
 	TrustedProxies []string
 	PresenceGrace  time.Duration
+	// PresenceWindow is how long presence changes are gathered before they
+	// are told, several to a frame (negative: each at once).
+	PresenceWindow time.Duration
 	TypingTimeout  time.Duration
 	ShutdownGrace  time.Duration // how long Run waits for sockets to close
 	Version        string
@@ -167,6 +170,7 @@ func DefaultConfig() Config {
 		Rate:            5,
 		Burst:           20,
 		PresenceGrace:   hub.DefaultPresenceGrace,
+		PresenceWindow:  hub.DefaultPresenceWindow,
 		TypingTimeout:   hub.DefaultTypingTimeout,
 		ShutdownGrace:   5 * time.Second,
 		MaxConnsPerUser: ws.DefaultMaxConnsPerUser,
@@ -206,6 +210,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.Rate, d.Rate)
 	orDefault(&c.Burst, d.Burst)
 	orDefault(&c.PresenceGrace, d.PresenceGrace)
+	orDefault(&c.PresenceWindow, d.PresenceWindow)
 	orDefault(&c.TypingTimeout, d.TypingTimeout)
 	orDefault(&c.ShutdownGrace, d.ShutdownGrace)
 	orDefault(&c.MaxConnsPerUser, d.MaxConnsPerUser)
@@ -321,7 +326,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		_ = b.Close()
 		return nil, err
 	}
-	hopts := hub.Options{PresenceGrace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout, Log: log, Cluster: b.Cluster()}
+	hopts := hub.Options{PresenceGrace: cfg.PresenceGrace, PresenceWindow: cfg.PresenceWindow, TypingTimeout: cfg.TypingTimeout, Log: log, Cluster: b.Cluster()}
 	if hopts.Cluster != nil {
 		hopts.Fill = st.Since // orders each room's log and fills its gaps
 	}

@@ -243,7 +243,9 @@ func (e *env) tryDial(token string, header http.Header) (*client, error) {
 				if err != nil {
 					panic(fmt.Sprintf("server sent a frame that is not the protocol's: %v: %q", err, line))
 				}
-				c.frames <- f
+				for _, f := range f.Split() {
+					c.frames <- f
+				}
 			}
 		}
 	}()

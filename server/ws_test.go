@@ -968,7 +968,7 @@ func (r *rawReader) next(t *testing.T, want string) frametest.Frame {
 			if err != nil {
 				t.Fatalf("bad frame %q: %v", line, err)
 			}
-			r.pending = append(r.pending, f)
+			r.pending = append(r.pending, f.Split()...)
 		}
 	}
 }

@@ -53,6 +53,11 @@ export const TypeHistory = "history";
 export const TypeSynced = "synced";
 export const TypeTyping = "typing";
 export const TypePresence = "presence";
+/**
+ * TypePresenceBatch: the presence changes of several users at once,
+ * gathered for a short window (an addition to the contract).
+ */
+export const TypePresenceBatch = "presence_batch";
 export const TypeRoom = "room";
 export const TypeUpdate = "update";
 export const TypeError = "error";
@@ -128,7 +133,7 @@ export const MaxSearchTerms = 16;
 
 export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeInviteRequired | typeof CodeQuotaExceeded | typeof CodeInsufficientStorage | typeof CodeUnavailable;
 export type CloseCode = typeof CloseNormal | typeof CloseGoingAway | typeof CloseTooBig | typeof CloseInternal | typeof CloseUnauthenticated | typeof CloseHeartbeat | typeof CloseTooSlow;
-export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypeRoom | typeof TypeUpdate | typeof TypeError | typeof TypePing;
+export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypePresenceBatch | typeof TypeRoom | typeof TypeUpdate | typeof TypeError | typeof TypePing;
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;
 export type Role = typeof RoleMember | typeof RoleAdmin;
 export type RoomKind = typeof RoomPublic | typeof RoomPrivate | typeof RoomDM;
@@ -369,6 +374,19 @@ export interface PresenceFrame {
   text?: string;
 }
 
+/**
+ * PresenceBatch tells the presence of several users whose status changed
+ * within one short window, each with the state it ended in: the server
+ * gathers the changes a connection may see (for 250 ms by default) and
+ * sends them as one frame. A window with a single change is sent as a
+ * PresenceFrame. Applying Users in order, each as a presence frame, gives
+ * the same state. An addition to the contract (PROTOCOL.md §3).
+ */
+export interface PresenceBatchFrame {
+  type: typeof TypePresenceBatch;
+  users: Presence[];
+}
+
 /** RoomFrame tells that a room or the user's membership changed. */
 export interface RoomFrame {
   type: typeof TypeRoom;
@@ -410,6 +428,7 @@ export type ServerFrame =
   | SyncedFrame
   | TypingFrame
   | PresenceFrame
+  | PresenceBatchFrame
   | RoomFrame
   | UpdateFrame
   | ErrorFrame

@@ -10,7 +10,7 @@ import { fileSize, snippet } from "./lib/markup";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
 import * as tl from "./lib/timeline";
 import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
-import { MaxAttachments, type ClientStatus, type Message, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
+import { MaxAttachments, type ClientStatus, type Message, type Presence, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
 
 export interface Person {
   name: string;
@@ -239,6 +239,13 @@ function knowUser(u: User, status?: PresenceStatus, text?: string): void {
   people.value = setIn(people.value, key, next);
 }
 
+/** The people with presence changes applied in order (a presence frame is one, a presence_batch several): one new map for the lot. */
+export function applyPresence(m: ReadonlyMap<string, Person>, changes: readonly Presence[]): Map<string, Person> {
+  const n = new Map(m);
+  for (const p of changes) n.set(p.user.name.toLowerCase(), { name: p.user.name, user: p.user, status: p.status, text: p.text });
+  return n;
+}
+
 function knowName(name: string): void {
   const key = name.toLowerCase();
   if (!people.value.has(key)) people.value = setIn(people.value, key, { name, status: "offline" });
@@ -417,7 +424,10 @@ function onFrame(f: ServerFrame): void {
       onTyping(f.room, f.user, f.active);
       break;
     case "presence":
-      knowUser(f.user, f.status, f.text);
+      people.value = applyPresence(people.value, [f]);
+      break;
+    case "presence_batch":
+      people.value = applyPresence(people.value, f.users);
       break;
     case "room":
       onRoom(f.room, f.event);

@@ -122,7 +122,9 @@ func connect(t *testing.T, n *node, st store.Store, u protocol.User, session str
 					if err != nil {
 						panic(err)
 					}
-					cl.frames <- frame{Frame: m}
+					for _, m := range m.Split() {
+						cl.frames <- frame{Frame: m}
+					}
 				}
 				if closed {
 					code, _ := cl.c.CloseCode()

@@ -406,6 +406,10 @@ type frame struct {
 		User   struct{ Name string }
 		Status string
 	}
+	Users []struct { // presence_batch
+		User   struct{ Name string }
+		Status string
+	}
 	Rooms []struct {
 		ID      string
 		LastSeq int64 `json:"last_seq"`
@@ -514,6 +518,12 @@ func (c *Client) handle(cn *conn, line []byte) {
 	case "presence":
 		if f.User.Name != c.Name {
 			c.see(f.User.Name, f.Status, cn.rec.Node, false)
+		}
+	case "presence_batch":
+		for _, p := range f.Users {
+			if p.User.Name != c.Name {
+				c.see(p.User.Name, p.Status, cn.rec.Node, false)
+			}
 		}
 	case "ping":
 		c.enqueue(cn, map[string]string{"type": "pong"})

@@ -107,3 +107,27 @@ func BenchmarkRoomStateMemory(b *testing.B) {
 		runtime.KeepAlive(cs)
 	}
 }
+
+// BenchmarkWelcome registers (and unregisters) one more connection of a
+// user in a room with n people online, as a reconnect storm does: its cost
+// is mostly the welcome's online list.
+func BenchmarkWelcome(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("online=%d", n), func(b *testing.B) {
+			h := New(Options{})
+			defer h.Shutdown(context.Background())
+			for i := 0; i < n; i++ {
+				u := protocol.User{ID: fmt.Sprintf("u_%d", i), Name: fmt.Sprintf("user%d", i), Role: "member"}
+				h.Register(NewConn(fmt.Sprintf("c%d", i), u, "s", 64<<20), Registration{RoomIDs: []string{"general"}})
+			}
+			u := protocol.User{ID: "u_0", Name: "user0", Role: "member"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				c := NewConn("again", u, "s", 64<<20)
+				h.Register(c, Registration{RoomIDs: []string{"general"}})
+				h.Unregister(c)
+			}
+		})
+	}
+}

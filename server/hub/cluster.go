@@ -492,35 +492,12 @@ func (h *Hub) presenceBefore(uid string) presenceWas {
 }
 
 // presenceAfter tells the presence of a user to the connections that may
-// see it, if it differs from what it was.
+// see it, if it differs from what it was: at the end of the presence
+// window (presence.go), or at once when the window is off.
 func (h *Hub) presenceAfter(uid string, was presenceWas) {
-	after := h.presenceOf(uid)
-	if after.Status == protocol.StatusOffline {
-		after = protocol.Presence{User: was.p.User, Status: protocol.StatusOffline}
-	}
-	if after == was.p {
-		return
-	}
-	frame := protocol.Encode(protocol.PresenceFrame{Type: protocol.TypePresence, User: after.User, Status: after.Status, Text: after.Text})
-	h.epoch++
-	send := func(c *Conn) {
-		if c.mark == h.epoch {
-			return
-		}
-		c.mark = h.epoch
-		c.sendLive(frame)
-	}
-	if u := h.users[uid]; u != nil {
-		for c := range u.conns {
-			send(c)
-		}
-	}
-	for _, id := range h.roomsOf(uid, was.rooms) {
-		if r := h.rooms[id]; r != nil {
-			for c := range r.conns {
-				send(c)
-			}
-		}
+	h.pendPresence(uid, was)
+	if h.opts.PresenceWindow < 0 {
+		h.flushPresence()
 	}
 }
 

@@ -48,6 +48,11 @@ type Conn struct {
 	// Owned by the hub loop.
 	mark  uint64 // broadcast epoch, for de-duplicating presence recipients
 	dirty uint64 // flush epoch in which frames were queued without a wake
+	// pres lists the presence changes of the window this connection may
+	// see (indices into the window's changes), presHash hashes it, so that
+	// connections with the same list share one frame (presence.go).
+	pres     []int32
+	presHash uint64
 
 	lastSeen atomic.Int64 // unix nanos of the last frame received; for heartbeats
 }

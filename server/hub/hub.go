@@ -39,6 +39,10 @@ type Options struct {
 	// PresenceGrace is how long a user whose last connection closed still
 	// counts as online; default 5 s.
 	PresenceGrace time.Duration
+	// PresenceWindow is how long presence changes are gathered before
+	// they are told, several in one frame (presence.go); default
+	// DefaultPresenceWindow, negative: each change at once.
+	PresenceWindow time.Duration
 	// TypingTimeout ends a typing state that was not renewed; default 6 s.
 	TypingTimeout time.Duration
 	// Log receives the hub's own warnings; default: discard.
@@ -70,7 +74,9 @@ type Hub struct {
 	rooms map[string]*roomState
 	// relays are the typing and status changes held back (relay.go).
 	relays map[string]*relay
-	epoch  uint64
+	// presence is the presence changes of the current window (presence.go).
+	presence presencePending
+	epoch    uint64
 	// Connections that fan-out queued frames to without waking their
 	// writers; flushed (woken) once the inbox of events is drained.
 	dirty      []*Conn
@@ -99,6 +105,9 @@ type userState struct {
 	status string              // online or away while connected
 	text   string
 	mark   uint64 // epoch of the last onlineFor that listed the user
+	// enc is the user's presence encoded, as it was in encOf (welcome.go).
+	enc   []byte
+	encOf protocol.Presence
 	// grace is running while the user has no connection but is not yet
 	// announced offline; graceGen tells a stale timer from the current one.
 	grace    *time.Timer
@@ -115,7 +124,11 @@ type roomState struct {
 	conns map[*Conn]*roomFilter
 	// users counts the connections of each connected member, so presence
 	// lists cost one step per user rather than per connection.
-	users  map[string]int
+	users map[string]int
+	// online is the room's people online as welcome lists them, encoded
+	// (a JSON array sorted by name); nil when one of them changed since
+	// (see welcomeOnline).
+	online []byte
 	typing map[string]*typingState // by user id
 	// recent holds the room's latest log frames, contiguous in seq, as
 	// they were fanned out: a resuming connection is replayed from here
@@ -159,6 +172,9 @@ func (r *roomState) add(c *Conn) {
 		return
 	}
 	r.conns[c] = nil // see conns
+	if r.users[c.User.ID] == 0 {
+		r.online = nil
+	}
 	r.users[c.User.ID]++
 }
 
@@ -169,6 +185,7 @@ func (r *roomState) remove(c *Conn) {
 	delete(r.conns, c)
 	if r.users[c.User.ID]--; r.users[c.User.ID] <= 0 {
 		delete(r.users, c.User.ID)
+		r.online = nil
 	}
 }
 
@@ -182,6 +199,9 @@ type typingState struct {
 func New(opts Options) *Hub {
 	if opts.PresenceGrace <= 0 {
 		opts.PresenceGrace = DefaultPresenceGrace
+	}
+	if opts.PresenceWindow == 0 {
+		opts.PresenceWindow = DefaultPresenceWindow
 	}
 	if opts.TypingTimeout <= 0 {
 		opts.TypingTimeout = DefaultTypingTimeout
@@ -316,6 +336,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 }
 
 func (h *Hub) closeAll() {
+	h.stopPresence()
 	for _, u := range h.users {
 		if u.grace != nil {
 			u.grace.Stop()
@@ -373,7 +394,10 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 			u.grace = nil
 			u.graceGen++
 		}
-		u.user = c.User
+		if u.user != c.User {
+			u.user = c.User
+			h.staleOnline(u.user.ID, nil)
+		}
 		for _, id := range reg.RoomIDs {
 			u.rooms[id] = struct{}{}
 		}
@@ -384,8 +408,7 @@ func (h *Hub) Register(c *Conn, reg Registration) bool {
 		h.setBaseline(reg.Welcome.Rooms)
 		w := reg.Welcome
 		w.Type = protocol.TypeWelcome
-		w.Online = h.onlineFor(u)
-		c.Send(protocol.Encode(w))
+		c.Send(h.encodeWelcome(w, u))
 		// A typing state of someone else in these rooms is worth knowing now.
 		for id := range u.rooms {
 			for uid, t := range h.rooms[id].typing {

@@ -52,7 +52,16 @@ func startFake(t *testing.T, c *Conn) *fake {
 					if err := json.Unmarshal(b, &m); err != nil {
 						panic(err)
 					}
-					f.frames <- m
+					if m["type"] != "presence_batch" {
+						f.frames <- m
+						continue
+					}
+					// A batch reads as its changes, each a presence frame.
+					for _, u := range m["users"].([]any) {
+						p := u.(map[string]any)
+						p["type"] = "presence"
+						f.frames <- p
+					}
 				}
 			case <-c.Done():
 				code, _ := c.CloseCode()

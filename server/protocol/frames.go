@@ -11,10 +11,13 @@ const (
 	TypeSynced   = "synced"
 	TypeTyping   = "typing"
 	TypePresence = "presence"
-	TypeRoom     = "room"
-	TypeUpdate   = "update"
-	TypeError    = "error"
-	TypePing     = "ping"
+	// TypePresenceBatch: the presence changes of several users at once,
+	// gathered for a short window (an addition to the contract).
+	TypePresenceBatch = "presence_batch"
+	TypeRoom          = "room"
+	TypeUpdate        = "update"
+	TypeError         = "error"
+	TypePing          = "ping"
 )
 
 // Client frame types (typing and history are shared with the server side).
@@ -102,6 +105,17 @@ type PresenceFrame struct {
 	User   User   `json:"user"`
 	Status string `json:"status" tstype:"PresenceStatus"`
 	Text   string `json:"text,omitempty"`
+}
+
+// PresenceBatch tells the presence of several users whose status changed
+// within one short window, each with the state it ended in: the server
+// gathers the changes a connection may see (for 250 ms by default) and
+// sends them as one frame. A window with a single change is sent as a
+// PresenceFrame. Applying Users in order, each as a presence frame, gives
+// the same state. An addition to the contract (PROTOCOL.md §3).
+type PresenceBatch struct {
+	Type  string     `json:"type"`
+	Users []Presence `json:"users"`
 }
 
 // RoomFrame tells that a room or the user's membership changed.

@@ -18,17 +18,18 @@ import (
 // refuses fields the protocol type does not have, so a frame the server
 // writes beyond its own types is an error.
 type Frame struct {
-	Type     string
-	Welcome  protocol.Welcome
-	Message  protocol.MessageFrame
-	Ack      protocol.Ack
-	History  protocol.History
-	Synced   protocol.Synced
-	Typing   protocol.Typing
-	Presence protocol.PresenceFrame
-	Room     protocol.RoomFrame
-	Update   protocol.Update
-	Error    protocol.Error
+	Type          string
+	Welcome       protocol.Welcome
+	Message       protocol.MessageFrame
+	Ack           protocol.Ack
+	History       protocol.History
+	Synced        protocol.Synced
+	Typing        protocol.Typing
+	Presence      protocol.PresenceFrame
+	PresenceBatch protocol.PresenceBatch
+	Room          protocol.RoomFrame
+	Update        protocol.Update
+	Error         protocol.Error
 }
 
 // Decode decodes one frame (one line of a server message).
@@ -55,6 +56,8 @@ func Decode(data []byte) (Frame, error) {
 		into = &f.Typing
 	case protocol.TypePresence:
 		into = &f.Presence
+	case protocol.TypePresenceBatch:
+		into = &f.PresenceBatch
 	case protocol.TypeRoom:
 		into = &f.Room
 	case protocol.TypeUpdate:
@@ -69,6 +72,34 @@ func Decode(data []byte) (Frame, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	return f, d.Decode(into)
+}
+
+// Presences is the presence changes a presence or presence_batch frame
+// carries, in order; nil for other frames.
+func (f Frame) Presences() []protocol.Presence {
+	switch f.Type {
+	case protocol.TypePresence:
+		p := f.Presence
+		return []protocol.Presence{{User: p.User, Status: p.Status, Text: p.Text}}
+	case protocol.TypePresenceBatch:
+		return f.PresenceBatch.Users
+	}
+	return nil
+}
+
+// Split is f as the frames of one change each: a presence_batch becomes
+// one presence frame per user it lists, in order; any other frame is
+// itself. A client that applies the split frames ends where the batch
+// leaves it.
+func (f Frame) Split() []Frame {
+	if f.Type != protocol.TypePresenceBatch {
+		return []Frame{f}
+	}
+	out := make([]Frame, len(f.PresenceBatch.Users))
+	for i, p := range f.PresenceBatch.Users {
+		out[i] = Frame{Type: protocol.TypePresence, Presence: protocol.PresenceFrame{Type: protocol.TypePresence, User: p.User, Status: p.Status, Text: p.Text}}
+	}
+	return out
 }
 
 // Msg is the message a message, ack or update frame carries.
