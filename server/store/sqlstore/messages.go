@@ -194,20 +194,10 @@ func (s *Store) History(ctx context.Context, roomID string, before int64, limit 
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rs, err := q.query(ctx, `SELECT `+msgCols+` FROM `+msgFrom+`
-		WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, roomID, before, limit+1)
+	msgs, more, err := pageBefore(ctx, q, roomID, before, limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("history: %w", err)
 	}
-	msgs, err := scanMessages(rs)
-	if err != nil {
-		return nil, false, fmt.Errorf("history: %w", err)
-	}
-	more := len(msgs) > limit
-	if more {
-		msgs = msgs[:limit]
-	}
-	slices.Reverse(msgs) // newest first from the query, oldest first out
 	out, err := s.messages(ctx, q, msgs)
 	if err != nil {
 		return nil, false, fmt.Errorf("history: %w", err)
