@@ -21,8 +21,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 
-	"minichat/server/chat"
 	"minichat/server/avatar"
+	"minichat/server/chat"
 	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/protocol"

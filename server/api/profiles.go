@@ -226,4 +226,3 @@ func avatarReadErr(err error, limit int64) error {
 	}
 	return err
 }
-

@@ -16,10 +16,10 @@ const (
 	TypePresenceBatch = "presence_batch"
 	TypeRoom          = "room"
 	// TypeUser: a user's profile changed (an addition to the contract).
-	TypeUser = "user"
-	TypeUpdate        = "update"
-	TypeError         = "error"
-	TypePing          = "ping"
+	TypeUser   = "user"
+	TypeUpdate = "update"
+	TypeError  = "error"
+	TypePing   = "ping"
 )
 
 // Client frame types (typing and history are shared with the server side).
