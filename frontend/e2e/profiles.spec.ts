@@ -76,7 +76,7 @@ test("the people picker invites to a room and starts a DM by keyboard alone", as
   await expect(composer(alice, "#secret")).toBeVisible();
 
   // Invite: type, arrows, Enter picks; Enter with nothing open submits.
-  await alice.getByRole("button", { name: "Invite people" }).focus();
+  await alice.getByRole("button", { name: "Invite people", exact: true }).focus();
   await alice.keyboard.press("Enter");
   const dialog = alice.getByRole("dialog", { name: "Invite people to #secret" });
   const input = dialog.getByRole("combobox", { name: "People" });

@@ -53,6 +53,7 @@ export function PeoplePicker(props: PeoplePickerProps) {
   const input = useRef<HTMLInputElement>(null);
   const listId = useId();
   const hintId = useId();
+  const labelId = useId();
   const full = multiple && max !== undefined && value.length >= max;
 
   const picked = new Set(value.map((u) => u.id));
@@ -145,8 +146,11 @@ export function PeoplePicker(props: PeoplePickerProps) {
     : note || (settled ? (results.length > 0 ? "Everyone who matches is already picked." : "No one by that name.") : "");
   return (
     <div class="people-picker">
-      <label class="field">
-        <span>{props.label}</span>
+      {/* Not a <label> around the box: the chips would join the input's name. */}
+      <div class="field">
+        <span id={labelId} onClick={() => input.current?.focus()}>
+          {props.label}
+        </span>
         <div class="pp-box" onClick={() => input.current?.focus()}>
           {value.map((u) => (
             <span class="pp-chip" key={u.id}>
@@ -171,6 +175,7 @@ export function PeoplePicker(props: PeoplePickerProps) {
             ref={input}
             type="text"
             role="combobox"
+            aria-labelledby={labelId}
             aria-autocomplete="list"
             aria-expanded={shown.length > 0}
             aria-controls={listId}
@@ -192,7 +197,7 @@ export function PeoplePicker(props: PeoplePickerProps) {
             onFocus={() => setOpen(true)}
           />
         </div>
-      </label>
+      </div>
       <ul id={listId} role="listbox" class="pp-list" aria-label={`${props.label}: suggestions`} hidden={shown.length === 0}>
         {shown.map((u, i) => (
           <li
