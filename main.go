@@ -226,6 +226,9 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.Float64Var(&c.JoinRate, "join-rate", d.JoinRate, "rooms one account may join per minute (-1: no limit)")
 	fs.Float64Var(&c.InviteRate, "invite-rate", d.InviteRate, "invitations into rooms one account may make per minute (-1: no limit)")
 	fs.Float64Var(&c.DMRate, "dm-rate", d.DMRate, "direct-message conversations one account may open per minute (-1: no limit)")
+	fs.Int64Var(&c.AvatarMaxBytes, "avatar-max-bytes", d.AvatarMaxBytes, "largest avatar picture one may upload, in bytes")
+	fs.IntVar(&c.AvatarMaxSide, "avatar-max-side", d.AvatarMaxSide, "widest and tallest avatar picture accepted, in pixels (checked before it is decoded)")
+	fs.Float64Var(&c.AvatarRate, "avatar-rate", d.AvatarRate, "avatar changes one account may make per minute (-1: no limit)")
 	fs.DurationVar(&c.SendTimeout, "send-timeout", d.SendTimeout, "how long a send or other write may wait for the database before it fails")
 	fs.DurationVar(&c.SlowCommit, "slow-commit", d.SlowCommit, "p99 of store commit latency past which a warning is logged and /readyz says degraded (negative: off)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", d.ReadTimeout, "how long a client may take to send one HTTP request, body included")
@@ -635,6 +638,12 @@ func (f *flags) check(p parsed) error {
 	}
 	if c.MaxUploadBytes < 1 {
 		return bad("max-upload-bytes", "must be positive, not %d", c.MaxUploadBytes)
+	}
+	if c.AvatarMaxBytes < 1 {
+		return bad("avatar-max-bytes", "must be positive, not %d", c.AvatarMaxBytes)
+	}
+	if c.AvatarMaxSide < 1 {
+		return bad("avatar-max-side", "must be positive, not %d", c.AvatarMaxSide)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		if c.TLSCert == "" {

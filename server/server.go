@@ -31,6 +31,7 @@ import (
 	"minichat/server/api"
 	"minichat/server/auth"
 	"minichat/server/autotls"
+	"minichat/server/avatar"
 	"minichat/server/broker"
 	"minichat/server/chat"
 	"minichat/server/files"
@@ -124,6 +125,13 @@ type Config struct {
 	// CreateRoomRate, JoinRate, InviteRate and DMRate limit each account's
 	// room operations per minute (negative: no limit).
 	CreateRoomRate, JoinRate, InviteRate, DMRate float64
+	// AvatarMaxBytes bounds an uploaded avatar picture, AvatarMaxSide its
+	// width and height in pixels (checked before it is decoded), and
+	// AvatarRate the avatar changes of one account per minute (negative:
+	// no limit). Avatars live in DataDir/avatars.
+	AvatarMaxBytes int64
+	AvatarMaxSide  int
+	AvatarRate     float64
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -199,6 +207,9 @@ func DefaultConfig() Config {
 		JoinRate:        api.DefaultRoomRates.Join,
 		InviteRate:      api.DefaultRoomRates.Invite,
 		DMRate:          api.DefaultRoomRates.DM,
+		AvatarMaxBytes:  api.DefaultAvatarMaxBytes,
+		AvatarMaxSide:   api.DefaultAvatarMaxSide,
+		AvatarRate:      api.DefaultAvatarPerMinute,
 		HTTPAddr:        ":80",
 		ACMECA:          autotls.LetsEncrypt,
 	}
@@ -239,6 +250,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.JoinRate, d.JoinRate)
 	orDefault(&c.InviteRate, d.InviteRate)
 	orDefault(&c.DMRate, d.DMRate)
+	orDefault(&c.AvatarMaxBytes, d.AvatarMaxBytes)
+	orDefault(&c.AvatarMaxSide, d.AvatarMaxSide)
+	orDefault(&c.AvatarRate, d.AvatarRate)
 	return c
 }
 
@@ -258,6 +272,9 @@ func (c Config) check(log zerolog.Logger) error {
 	case chat.RegistrationOpen, chat.RegistrationInvite, chat.RegistrationClosed:
 	default:
 		return fmt.Errorf("registration must be open, invite or closed, not %q", c.Registration)
+	}
+	if c.AvatarMaxBytes < 0 || c.AvatarMaxSide < 0 {
+		return fmt.Errorf("avatar limits must not be negative, not %d bytes and %d pixels", c.AvatarMaxBytes, c.AvatarMaxSide)
 	}
 	if c.UploadTTL < 0 {
 		return fmt.Errorf("upload unattached TTL must not be negative, not %v", c.UploadTTL)
@@ -309,6 +326,10 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	blobs, err := files.Open(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		return nil, err
+	}
+	avatars, err := avatar.Open(filepath.Join(cfg.DataDir, "avatars"))
 	if err != nil {
 		return nil, err
 	}
@@ -365,28 +386,32 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	m.Register(h, sockets, st, b)
 	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs}
 	apiHandler, err := api.New(api.Options{
-		Store:          st,
-		Chat:           svc,
-		Hub:            h,
-		WS:             sockets,
-		Web:            web,
-		Registration:   cfg.Registration,
-		PublicURL:      cfg.PublicURL,
-		SessionIdle:    cfg.SessionIdle,
-		SessionMax:     cfg.SessionMax,
-		UploadQuota:    cfg.UploadQuota,
-		UploadTTL:      cfg.UploadTTL,
-		MinFreeDisk:    cfg.MinFreeDisk,
-		RoomRates:      api.RoomRates{Create: cfg.CreateRoomRate, Join: cfg.JoinRate, Invite: cfg.InviteRate, DM: cfg.DMRate},
-		TrustedProxies: cfg.TrustedProxies,
-		AllowedOrigins: cfg.AllowedOrigins,
-		LoginPerMinute: cfg.LoginRate,
-		WriteRate:      cfg.APIRate,
-		WriteBurst:     cfg.APIBurst,
-		Blobs:          blobs,
-		MaxUploadBytes: cfg.MaxUploadBytes,
-		Degraded:       m.Degraded,
-		Log:            log,
+		Store:           st,
+		Chat:            svc,
+		Hub:             h,
+		WS:              sockets,
+		Web:             web,
+		Registration:    cfg.Registration,
+		PublicURL:       cfg.PublicURL,
+		SessionIdle:     cfg.SessionIdle,
+		SessionMax:      cfg.SessionMax,
+		UploadQuota:     cfg.UploadQuota,
+		UploadTTL:       cfg.UploadTTL,
+		MinFreeDisk:     cfg.MinFreeDisk,
+		RoomRates:       api.RoomRates{Create: cfg.CreateRoomRate, Join: cfg.JoinRate, Invite: cfg.InviteRate, DM: cfg.DMRate},
+		TrustedProxies:  cfg.TrustedProxies,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		LoginPerMinute:  cfg.LoginRate,
+		WriteRate:       cfg.APIRate,
+		WriteBurst:      cfg.APIBurst,
+		Blobs:           blobs,
+		MaxUploadBytes:  cfg.MaxUploadBytes,
+		Avatars:         avatars,
+		AvatarMaxBytes:  cfg.AvatarMaxBytes,
+		AvatarMaxSide:   cfg.AvatarMaxSide,
+		AvatarPerMinute: cfg.AvatarRate,
+		Degraded:        m.Degraded,
+		Log:             log,
 	})
 	if err != nil {
 		s.Close()

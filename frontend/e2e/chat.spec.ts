@@ -115,7 +115,8 @@ test("a direct message is invisible to a third person", async ({ server, signUp 
 
   await alice.getByRole("button", { name: "Start a direct message" }).click();
   const dialog = alice.getByRole("dialog", { name: "Start a direct message" });
-  await dialog.getByLabel("Username").fill("bob");
+  await dialog.getByRole("combobox", { name: "Person" }).fill("bob");
+  await dialog.getByRole("option", { name: "bob" }).click();
   await dialog.getByRole("button", { name: "Start conversation" }).click();
   await expect(composer(alice, "bob")).toBeVisible();
   await say(alice, "just between us", "bob");
@@ -277,9 +278,11 @@ test("keyboard only: create a private room, invite, post", async ({ signUp }) =>
   await alice.getByRole("button", { name: "Invite" }).focus();
   await alice.keyboard.press("Enter");
   const inviteDialog = alice.getByRole("dialog", { name: "Invite people to #secret-plans" });
-  await expect(inviteDialog.getByLabel("Username")).toBeFocused();
+  await expect(inviteDialog.getByRole("combobox", { name: "People" })).toBeFocused();
   await alice.keyboard.type("bob");
-  await alice.keyboard.press("Enter");
+  await expect(inviteDialog.getByRole("option", { name: "bob" })).toHaveAttribute("aria-selected", "true");
+  await alice.keyboard.press("Enter"); // picks bob
+  await alice.keyboard.press("Enter"); // invites
   await expect(inviteDialog).toBeHidden();
   await expect(alice.getByText("Invited bob to #secret-plans.")).toBeVisible();
 

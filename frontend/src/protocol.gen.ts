@@ -59,6 +59,8 @@ export const TypePresence = "presence";
  */
 export const TypePresenceBatch = "presence_batch";
 export const TypeRoom = "room";
+/** TypeUser: a user's profile changed (an addition to the contract). */
+export const TypeUser = "user";
 export const TypeUpdate = "update";
 export const TypeError = "error";
 export const TypePing = "ping";
@@ -72,6 +74,20 @@ export const TypePong = "pong";
 export const TypeEdit = "edit";
 export const TypeDelete = "delete";
 export const TypeReact = "react";
+
+// Limits of a profile.
+/** MaxDisplayName is the most characters (code points) of a display name. */
+export const MaxDisplayName = 64;
+/** MaxProfileStatus is the most characters of a profile's status text. */
+export const MaxProfileStatus = 100;
+/**
+ * MaxUserSearch is the most users one page of GET /api/users holds;
+ * DefaultUserSearch is the page size when the request names none.
+ */
+export const MaxUserSearch = 50;
+export const DefaultUserSearch = 20;
+/** MaxUserQuery bounds the query of a people search, in bytes. */
+export const MaxUserQuery = 64;
 /** Version is the protocol version spoken by this server. */
 export const Version = 1;
 
@@ -133,7 +149,7 @@ export const MaxSearchTerms = 16;
 
 export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeInviteRequired | typeof CodeQuotaExceeded | typeof CodeInsufficientStorage | typeof CodeUnavailable;
 export type CloseCode = typeof CloseNormal | typeof CloseGoingAway | typeof CloseTooBig | typeof CloseInternal | typeof CloseUnauthenticated | typeof CloseHeartbeat | typeof CloseTooSlow;
-export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypePresenceBatch | typeof TypeRoom | typeof TypeUpdate | typeof TypeError | typeof TypePing;
+export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypePresenceBatch | typeof TypeRoom | typeof TypeUser | typeof TypeUpdate | typeof TypeError | typeof TypePing;
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;
 export type Role = typeof RoleMember | typeof RoleAdmin;
 export type RoomKind = typeof RoomPublic | typeof RoomPrivate | typeof RoomDM;
@@ -149,11 +165,50 @@ export interface SeqRange {
   to: number;
 }
 
+/**
+ * ProfileChange is the body of PATCH /api/me (and PUT /api/me/profile): the
+ * fields present are changed, the others kept. An empty display name or
+ * status text clears it.
+ */
+export interface ProfileChange {
+  display_name?: string;
+  status_text?: string;
+}
+
 /** User is an account as others see it. */
 export interface User {
   id: string;
   name: string;
   role: Role;
+  /**
+   * DisplayName is the name the user chose to be shown by, in any
+   * script (1–MaxDisplayName characters, see NormalizeDisplayName);
+   * absent: show Name. An addition to the contract.
+   */
+  display_name?: string;
+  /**
+   * Avatar is the path of the user's picture, under /api/avatars/: a
+   * square PNG of 256 pixels, or of 64 with ?size=64. The path changes
+   * whenever the picture does, so it may be cached for good; absent: no
+   * picture (show initials). An addition to the contract.
+   */
+  avatar?: string;
+  /**
+   * StatusText is the user's short status line (at most
+   * MaxProfileStatus characters); absent: none. An addition to the
+   * contract. Message senders do not carry it.
+   */
+  status_text?: string;
+}
+
+/**
+ * Users is a page of the people search (GET /api/users); Next is the
+ * cursor of the following page, null after the last one. An addition to
+ * the contract.
+ */
+export interface Users {
+  users: User[];
+  next: string | null;
 }
 
 /**
@@ -387,6 +442,17 @@ export interface PresenceBatchFrame {
   users: Presence[];
 }
 
+/**
+ * UserFrame tells that a user's profile (display name, avatar, status
+ * text) changed: it reaches the user's own connections and those of every
+ * member of a room the user belongs to, with the whole profile as it is
+ * now. An addition to the contract.
+ */
+export interface UserFrame {
+  type: typeof TypeUser;
+  user: User;
+}
+
 /** RoomFrame tells that a room or the user's membership changed. */
 export interface RoomFrame {
   type: typeof TypeRoom;
@@ -429,6 +495,7 @@ export type ServerFrame =
   | TypingFrame
   | PresenceFrame
   | PresenceBatchFrame
+  | UserFrame
   | RoomFrame
   | UpdateFrame
   | ErrorFrame

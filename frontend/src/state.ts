@@ -10,6 +10,7 @@ import { fileSize, snippet } from "./lib/markup";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
 import * as tl from "./lib/timeline";
 import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
+import { learnUsers } from "./profiles";
 import { MaxAttachments, type ClientStatus, type Message, type Presence, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
 
 export interface Person {
@@ -396,6 +397,7 @@ function onFrame(f: ServerFrame): void {
         for (const p of f.online) ppl.set(p.user.name.toLowerCase(), { name: p.user.name, user: p.user, status: p.status, text: p.text });
         if (!ppl.has(f.user.name.toLowerCase())) ppl.set(f.user.name.toLowerCase(), { name: f.user.name, user: f.user, status: "online" });
         people.value = ppl;
+        learnUsers([f.user, ...f.online.map((p) => p.user)]);
         for (const r of f.rooms) if (r.kind === "dm") knowName(r.name);
         typing.value = new Map();
         if (!activeId.value || !rooms.value.has(activeId.value)) activeId.value = pickStartRoom(f.rooms);
@@ -438,7 +440,21 @@ function onFrame(f: ServerFrame): void {
       break;
     case "history":
       break;
+    case "user":
+      onUser(f.user);
+      break;
   }
+}
+
+/** A user's profile changed (a `user` frame, or the answer to our own edit). */
+export function onUser(u: User): void {
+  batch(() => {
+    learnUsers([u]);
+    if (me.value?.id === u.id) me.value = u;
+    const key = u.name.toLowerCase();
+    const p = people.value.get(key);
+    if (p) people.value = setIn(people.value, key, { ...p, user: u });
+  });
 }
 
 function pickStartRoom(list: readonly Room[]): string | null {

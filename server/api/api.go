@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 
+	"minichat/server/avatar"
 	"minichat/server/chat"
 	"minichat/server/files"
 	"minichat/server/hub"
@@ -80,6 +81,15 @@ type Options struct {
 	// joining, inviting and opening direct messages; 0 takes
 	// DefaultRoomRates, negative: no limit.
 	RoomRates RoomRates
+	// Avatars keeps the users' pictures (nil: avatars are refused).
+	// AvatarMaxBytes bounds an uploaded picture (default 5 MiB),
+	// AvatarMaxSide its width and height in pixels (default 4096), and
+	// AvatarPerMinute the avatar changes of one account (default 10,
+	// negative: no limit).
+	Avatars         *avatar.Dir
+	AvatarMaxBytes  int64
+	AvatarMaxSide   int
+	AvatarPerMinute float64
 	// Degraded, if set, reports the store's commits as slow (their p99);
 	// /readyz then answers 200 with status "degraded".
 	Degraded func() (p99 time.Duration, slow bool)
@@ -99,6 +109,10 @@ type api struct {
 	writes, uploads *Limiter
 	// creates, joins, invites and dms are the per-user buckets of RoomRates.
 	creates, joins, invites, dms *Limiter
+	// avatarRate charges avatar changes per user; decodes bounds the
+	// avatars decoded at once (profiles.go).
+	avatarRate *Limiter
+	decodes    chan struct{}
 	// hasUsers is set once an account exists (GET /api/instance).
 	hasUsers atomic.Bool
 }
@@ -181,6 +195,7 @@ func New(opts Options) (http.Handler, error) {
 	}
 	a.writes = NewLimiter(opts.WriteRate, opts.WriteBurst)
 	a.uploads = NewLimiter(opts.WriteRate, opts.WriteBurst)
+	a.initProfiles()
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
@@ -225,6 +240,7 @@ func New(opts Options) (http.Handler, error) {
 			r.With(a.PerUser(a.dms, "new direct messages")).Post("/dms", a.handle(a.dm))
 			r.Get("/search", a.handle(a.search))
 			r.With(a.PerUser(a.uploads, "uploads"), allowSlowBody(uploadReadTimeout)).Post("/uploads", a.handle(a.upload))
+			a.profileRoutes(r)
 		})
 	})
 	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))

@@ -46,6 +46,9 @@ type event struct {
 	Joined  bool              `json:"joined,omitempty"`
 	Info    *protocol.Room    `json:"info,omitempty"`
 	Created bool              `json:"created,omitempty"`
+	// Profile and Rooms carry an EventUser.
+	Profile *protocol.User `json:"profile,omitempty"`
+	Rooms   []string       `json:"rooms,omitempty"`
 }
 
 type typing struct {
@@ -70,6 +73,9 @@ func toWire(ev *store.Event) event {
 	case store.EventMember:
 		r := ev.Room
 		w.User, w.Joined, w.Info, w.Created = ev.UserID, ev.Joined, &r, ev.Created
+	case store.EventUser:
+		u := ev.User
+		w.Profile, w.Rooms = &u, ev.Rooms
 	}
 	return w
 }
@@ -81,6 +87,9 @@ func fromWire(w *event) store.Event {
 	}
 	if w.Info != nil {
 		ev.Room = *w.Info
+	}
+	if w.Profile != nil {
+		ev.User, ev.Rooms = *w.Profile, w.Rooms
 	}
 	return ev
 }

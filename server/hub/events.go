@@ -17,6 +17,8 @@ func (h *Hub) apply(evs []store.Event) {
 			h.logEvent(ev)
 		case store.EventMember:
 			h.member(ev)
+		case store.EventUser:
+			h.profile(ev)
 		}
 	}
 }

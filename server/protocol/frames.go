@@ -15,9 +15,11 @@ const (
 	// gathered for a short window (an addition to the contract).
 	TypePresenceBatch = "presence_batch"
 	TypeRoom          = "room"
-	TypeUpdate        = "update"
-	TypeError         = "error"
-	TypePing          = "ping"
+	// TypeUser: a user's profile changed (an addition to the contract).
+	TypeUser   = "user"
+	TypeUpdate = "update"
+	TypeError  = "error"
+	TypePing   = "ping"
 )
 
 // Client frame types (typing and history are shared with the server side).
@@ -116,6 +118,15 @@ type PresenceFrame struct {
 type PresenceBatch struct {
 	Type  string     `json:"type"`
 	Users []Presence `json:"users"`
+}
+
+// UserFrame tells that a user's profile (display name, avatar, status
+// text) changed: it reaches the user's own connections and those of every
+// member of a room the user belongs to, with the whole profile as it is
+// now. An addition to the contract.
+type UserFrame struct {
+	Type string `json:"type"`
+	User User   `json:"user"`
 }
 
 // RoomFrame tells that a room or the user's membership changed.

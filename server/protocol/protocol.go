@@ -60,6 +60,27 @@ type User struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Role string `json:"role" tstype:"Role"`
+	// DisplayName is the name the user chose to be shown by, in any
+	// script (1–MaxDisplayName characters, see NormalizeDisplayName);
+	// absent: show Name. An addition to the contract.
+	DisplayName string `json:"display_name,omitempty"`
+	// Avatar is the path of the user's picture, under /api/avatars/: a
+	// square PNG of 256 pixels, or of 64 with ?size=64. The path changes
+	// whenever the picture does, so it may be cached for good; absent: no
+	// picture (show initials). An addition to the contract.
+	Avatar string `json:"avatar,omitempty"`
+	// StatusText is the user's short status line (at most
+	// MaxProfileStatus characters); absent: none. An addition to the
+	// contract. Message senders do not carry it.
+	StatusText string `json:"status_text,omitempty"`
+}
+
+// Users is a page of the people search (GET /api/users); Next is the
+// cursor of the following page, null after the last one. An addition to
+// the contract.
+type Users struct {
+	Users []User  `json:"users"`
+	Next  *string `json:"next"`
 }
 
 // Room is a room as one user sees it: Unread is that user's count and, for a

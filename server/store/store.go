@@ -109,6 +109,10 @@ const (
 	// EventMember is a membership change: UserID joined (Joined) or left the
 	// room; Room is the room as that user sees it after the change.
 	EventMember
+	// EventUser is a change of a user's profile: User is the user as it is
+	// now, Rooms the rooms the user belongs to (whose members are told);
+	// RoomID is empty.
+	EventUser
 )
 
 // Event is one committed change, handed to Options.OnCommit.
@@ -123,6 +127,8 @@ type Event struct {
 	// Created is set on the EventMember of a room's creator when the room
 	// was just created.
 	Created bool
+	User    protocol.User // EventUser
+	Rooms   []string      // EventUser
 }
 
 // Options configure a Store.
@@ -404,6 +410,11 @@ type Store interface {
 	UploadedBytes(ctx context.Context, userID string, since time.Time) (int64, error)
 	// ContentUsed reports whether any file record names that content.
 	ContentUsed(ctx context.Context, sha256 string) (bool, error)
+	// SearchUsers lists the accounts that are not disabled, ordered by
+	// lowered name: at most limit, those whose lowered name, lowered
+	// display name or a word of it starts with prefix (lowered; "" for
+	// all), and whose lowered name sorts after after ("" from the first).
+	SearchUsers(ctx context.Context, prefix, after string, limit int) ([]protocol.User, error)
 
 	// Room returns a room as viewer sees it (Member, ReadSeq and Unread are
 	// the viewer's, a DM's Name is the other member's), whoever the viewer
@@ -467,6 +478,15 @@ type Tx interface {
 	SetPassword(userID, hash string) error
 	// SetDisabled sets a user's disabled flag (ErrNotFound).
 	SetDisabled(userID string, disabled bool) error
+	// SetProfile replaces a user's display name and status text, both
+	// already normalised (ErrNotFound).
+	SetProfile(userID, displayName, statusText string) error
+	// SetAvatar replaces a user's avatar path ("" for none) and returns the
+	// one it replaced (ErrNotFound).
+	SetAvatar(userID, avatar string) (old string, err error)
+	// MemberRoomIDs lists the ids of the rooms a user belongs to, in byte
+	// order.
+	MemberRoomIDs(userID string) ([]string, error)
 	// CreateSession stores a new session of a user for a token hash
 	// (ErrNotFound for an unknown user), used now.
 	CreateSession(userID string, tokenHash []byte, userAgent string) (Session, error)

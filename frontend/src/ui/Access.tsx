@@ -2,6 +2,7 @@
 // settings (sessions, password). Each is a dialog opened from the sidebar.
 
 import { signal } from "@preact/signals";
+import { ProfileSettings } from "./Profile";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { ago, deviceName, orderSessions } from "../lib/access";
 import { api, ApiError } from "../lib/api";
@@ -296,6 +297,7 @@ export function Directory() {
 export function Settings() {
   return (
     <Modal title="Settings" wide>
+      <ProfileSettings />
       <ChangePassword />
       <Sessions />
       <div class="modal-actions">

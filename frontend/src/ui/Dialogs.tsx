@@ -6,9 +6,13 @@ import { stampLabel } from "../lib/format";
 import { highlight, snippet } from "../lib/markup";
 import { MaxNameLen, MaxSearchQuery, MaxStatusText, type Message } from "../protocol.gen";
 import { Directory, InvitePeople, Settings } from "./Access";
-import { activeRoom, createRoom, invite, jumpTo, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
+import { PeoplePicker } from "./PeoplePicker";
+import { ProfileCard } from "./Profile";
+import { shownName } from "../lib/people";
+import type { User } from "../protocol.gen";
+import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
-export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings";
+export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile";
 
 /** The open dialog, if any. */
 export const dialog = signal<DialogKind | null>(null);
@@ -54,6 +58,8 @@ export function Dialogs() {
       return <Directory />;
     case "settings":
       return <Settings />;
+    case "profile":
+      return <ProfileCard />;
     default:
       return null;
   }
@@ -165,50 +171,36 @@ function CreateRoom() {
 
 function Invite() {
   const room = activeRoom.value;
-  const [name, setName] = useState("");
+  const [picked, setPicked] = useState<User[]>([]);
   const s = useSubmit(async () => {
     if (!room) return;
-    await invite(room.id, name.trim());
-    notify(`Invited ${name.trim()} to #${room.name}.`);
+    if (picked.length === 0) throw new ApiError(400, "bad_request", "Pick someone to invite first: type a name.");
+    for (const u of picked) await invite(room.id, u.name);
+    notify(`Invited ${picked.map(shownName).join(", ")} to #${room.name}.`);
   });
   if (!room) return null;
   return (
     <Modal title={`Invite people to #${room.name}`}>
       <form onSubmit={s.onSubmit}>
-        <UsernameField value={name} onInput={setName} />
+        <PeoplePicker label="People" value={picked} onChange={setPicked} multiple autoFocus exclude={me.value ? [me.value.id] : []} />
         <Actions busy={s.busy} label="Invite" error={s.error} />
       </form>
     </Modal>
   );
 }
 
-// UsernameField is the labelled username input of the invite and DM dialogs.
-function UsernameField({ value, onInput }: { value: string; onInput: (v: string) => void }) {
-  return (
-    <label class="field">
-      <span>Username</span>
-      <input
-        value={value}
-        autoFocus
-        required
-        autocapitalize="none"
-        maxLength={MaxNameLen}
-        onInput={(e) => onInput(e.currentTarget.value)}
-      />
-    </label>
-  );
-}
-
 function StartDM() {
-  const [name, setName] = useState("");
+  const [picked, setPicked] = useState<User[]>([]);
   const s = useSubmit(async () => {
-    await startDM(name.trim());
+    const who = picked[0];
+    if (!who) throw new ApiError(400, "bad_request", "Pick someone to write to first: type a name.");
+    await startDM(who.name);
     focusComposerOnClose = true;
   });
   return (
     <Modal title="Start a direct message" description="A private conversation between the two of you.">
       <form onSubmit={s.onSubmit}>
-        <UsernameField value={name} onInput={setName} />
+        <PeoplePicker label="Person" value={picked} onChange={setPicked} autoFocus exclude={me.value ? [me.value.id] : []} />
         <Actions busy={s.busy} label="Start conversation" error={s.error} />
       </form>
     </Modal>

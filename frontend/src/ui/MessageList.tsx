@@ -4,9 +4,12 @@ import { mentionsMe } from "../lib/attention";
 import { buildRows, reuseRows, stampLabel, timeLabel, type Row } from "../lib/format";
 import { snippet } from "../lib/markup";
 import { skippedCount } from "../lib/timeline";
-import type { Room } from "../protocol.gen";
+import { shownName } from "../lib/people";
+import type { Room, User } from "../protocol.gen";
+import { latest } from "../profiles";
 import { atBottom, discardSend, flash, jumpToPresent, loadNewer, loadOlder, markRead, me, openedAt, pending, retrySend, roomLog } from "../state";
 import { Avatar } from "./Avatar";
+import { UserAvatar, UserName } from "./Profile";
 import { Down } from "./icons";
 import { Attachments, Body, ReplyQuote } from "./Message";
 import { Rich } from "./Rich";
@@ -30,14 +33,15 @@ function Time(props: { at: Date; class?: string }) {
 
 // Sender is the name and time over the first message of a group; later
 // messages of the group carry the name for screen readers only.
-function Sender(props: { head: boolean; name: string; at: Date }) {
+function Sender(props: { head: boolean; name: string; at: Date; user?: User | null }) {
+  const u = props.user;
   return props.head ? (
     <div class="meta">
-      <span class="sender">{props.name}</span>
+      <span class="sender">{u ? <UserName user={u} /> : props.name}</span>
       <Time at={props.at} />
     </div>
   ) : (
-    <span class="sr-only">{props.name}: </span>
+    <span class="sr-only">{u ? shownName(latest(u)) : props.name}: </span>
   );
 }
 
@@ -54,9 +58,9 @@ function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean; act
   const cls = `msg${r.head ? " head" : ""}${m.sender?.id === me.value?.id ? " mine" : ""}${mentionsMe(m, me.value) ? " mentions-me" : ""}${props.lit ? " lit" : ""}`;
   return (
     <article class={cls} data-seq={m.seq} data-key={r.key} tabIndex={-1}>
-      <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
+      <div class="gutter">{r.head ? m.sender ? <UserAvatar user={m.sender} /> : <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
       <div class="content">
-        <Sender head={r.head} name={name} at={r.at} />
+        <Sender head={r.head} name={name} at={r.at} user={m.sender} />
         <Body m={m} actions={props.actions} />
       </div>
     </article>
@@ -110,9 +114,9 @@ function renderRow(props: RowProps) {
       const name = r.sender?.name ?? "you";
       return (
         <article class={`msg pending${r.head ? " head" : ""}${p.status === "failed" ? " failed" : ""}`} data-key={r.key}>
-          <div class="gutter">{r.head ? <Avatar name={name} /> : null}</div>
+          <div class="gutter">{r.head ? r.sender ? <UserAvatar user={r.sender} /> : <Avatar name={name} /> : null}</div>
           <div class="content">
-            <Sender head={r.head} name={name} at={r.at} />
+            <Sender head={r.head} name={name} at={r.at} user={r.sender} />
             {p.replyTo && <ReplyQuote room={p.room} id={p.replyTo} />}
             {p.text && (
               <div class="text">
@@ -237,7 +241,7 @@ export function MessageList(props: { room: Room }) {
       const r = rows.at(-1);
       if (r?.kind === "chat" && r.message.sender?.id !== me.value?.id) {
         // Written straight into the live region: no second render for it.
-        if (announce.current) announce.current.textContent = `${r.message.sender?.name ?? "unknown"}: ${snippet(r.message.text, 140) || "shared a file"}`;
+        if (announce.current) announce.current.textContent = `${r.message.sender ? shownName(latest(r.message.sender)) : "unknown"}: ${snippet(r.message.text, 140) || "shared a file"}`;
         if (!atBottom.value && !followNext.value) setUnseen((n) => n + 1);
       }
     }

@@ -20,6 +20,9 @@ import {
   notify,
 } from "../state";
 import { Avatar } from "./Avatar";
+import { UserAvatar } from "./Profile";
+import { shownName } from "../lib/people";
+import { latest } from "../profiles";
 import { openDialog } from "./Dialogs";
 import { Bell, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
 
@@ -96,8 +99,8 @@ function DMItem(props: { room: Room }) {
         aria-label={entryName(r.name, status, r.unread, muted.value.has(r.id) ? "muted" : undefined, mentionCounts.value.get(r.id))}
         onClick={() => choose(r.id)}
       >
-        <Avatar name={r.name} size="sm" status={status} />
-        <span class="nav-label">{r.name}</span>
+        {p?.user ? <UserAvatar user={p.user} size="sm" status={status} /> : <Avatar name={r.name} size="sm" status={status} />}
+        <span class="nav-label">{p?.user ? shownName(latest(p.user)) : r.name}</span>
         <Unread n={r.unread} at={mentionCounts.value.get(r.id)} />
       </button>
     </li>
@@ -211,8 +214,8 @@ export function Sidebar() {
                   title={`Message ${p.name}`}
                   aria-label={entryName(p.name, p.status, 0, p.status === "away" ? p.text : undefined)}
                 >
-                  <Avatar name={p.name} size="sm" status={p.status} />
-                  <span class="nav-label">{p.name}</span>
+                  {p.user ? <UserAvatar user={p.user} size="sm" status={p.status} /> : <Avatar name={p.name} size="sm" status={p.status} />}
+                  <span class="nav-label">{p.user ? shownName(latest(p.user)) : p.name}</span>
                   {p.status === "away" && p.text && <span class="nav-status">{p.text}</span>}
                 </button>
               </li>
@@ -225,9 +228,9 @@ export function Sidebar() {
       {user && (
         <div class="me">
           <button class="me-button" onClick={() => openDialog("status")} aria-label={`Set your status (now ${mine?.status === "away" ? "away" : "active"})`}>
-            <Avatar name={user.name} status={conn.value.phase === "open" ? mine?.status ?? "online" : "offline"} />
+            <UserAvatar user={user} status={conn.value.phase === "open" ? mine?.status ?? "online" : "offline"} />
             <span class="me-text">
-              <span class="me-name">{user.name}</span>
+              <span class="me-name">{shownName(user)}</span>
               <span class="me-status">{mine?.status === "away" ? mine.text || "Away" : mine?.text || "Active"}</span>
             </span>
           </button>

@@ -30,6 +30,7 @@ type Frame struct {
 	Room          protocol.RoomFrame
 	Update        protocol.Update
 	Error         protocol.Error
+	User          protocol.UserFrame
 }
 
 // Decode decodes one frame (one line of a server message).
@@ -64,6 +65,8 @@ func Decode(data []byte) (Frame, error) {
 		into = &f.Update
 	case protocol.TypeError:
 		into = &f.Error
+	case protocol.TypeUser:
+		into = &f.User
 	case protocol.TypePing:
 		into = &protocol.Ping{}
 	default:

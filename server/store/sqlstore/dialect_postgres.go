@@ -26,6 +26,9 @@ type pgDB struct {
 // pgMarks render the statements' markers for Postgres.
 var pgMarks = marks{
 	// Names are unique through indexes on lower(name).
+	// Byte order of lowered names, whatever the database's collation
+	// (the people search pages by it).
+	"bytes": ` COLLATE "C"`,
 	"lower": "lower",
 	// Lists travel as one text array.
 	"in":   "= ANY(%s)",

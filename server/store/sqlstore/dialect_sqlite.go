@@ -31,6 +31,8 @@ type sqliteDB struct {
 var sqliteMarks = marks{
 	// Names are NOCASE columns: a plain comparison folds case and uses the
 	// unique index.
+	// NOCASE already orders lowered names by their bytes.
+	"bytes": "",
 	"lower": "",
 	// Lists travel as one JSON array.
 	"in":   "IN (SELECT value FROM json_each(%s))",

@@ -31,6 +31,9 @@ var steps = []step{
 	// Step 7 keeps the TLS certificates of --tls-domain, and the locks that
 	// let one node of a cluster order them (certs.go).
 	ddl(schemaCerts),
+	// Step 8 gives users a profile: display name, status text, avatar
+	// (profiles.go).
+	ddl(schemaProfiles),
 }
 
 // SchemaVersion is the number of schema steps this program knows.

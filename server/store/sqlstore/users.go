@@ -14,11 +14,11 @@ import (
 	"minichat/server/store"
 )
 
-const accountCols = `id, name, role, password_hash, disabled`
+const accountCols = `id, name, role, password_hash, disabled, display_name, status_text, avatar`
 
 func scanAccount(r row) (store.Account, error) {
 	var a store.Account
-	err := r.Scan(&a.ID, &a.Name, &a.Role, &a.PasswordHash, &a.Disabled)
+	err := r.Scan(&a.ID, &a.Name, &a.Role, &a.PasswordHash, &a.Disabled, &a.DisplayName, &a.StatusText, &a.Avatar)
 	return a, err
 }
 
@@ -66,7 +66,7 @@ func (s *Store) Users(ctx context.Context) ([]store.Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT id, name, role, '', disabled FROM users`)
+	rs, err := q.query(ctx, `SELECT id, name, role, '', disabled, display_name, status_text, avatar FROM users`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -102,7 +102,7 @@ func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
 }
 
 // sessionCols and sessionFrom read a session with its user (scanSession).
-const sessionCols = `s.id, s.created_at, s.last_seen, s.user_agent, u.id, u.name, u.role`
+const sessionCols = `s.id, s.created_at, s.last_seen, s.user_agent, u.id, u.name, u.role, u.display_name, u.status_text, u.avatar`
 
 const sessionFrom = `sessions s JOIN users u ON u.id = s.user_id`
 
@@ -111,7 +111,8 @@ func scanSession(r row) (store.Session, error) {
 		sess          store.Session
 		created, seen int64
 	)
-	if err := r.Scan(&sess.ID, &created, &seen, &sess.UserAgent, &sess.User.ID, &sess.User.Name, &sess.User.Role); err != nil {
+	if err := r.Scan(&sess.ID, &created, &seen, &sess.UserAgent, &sess.User.ID, &sess.User.Name, &sess.User.Role,
+		&sess.User.DisplayName, &sess.User.StatusText, &sess.User.Avatar); err != nil {
 		return store.Session{}, err
 	}
 	sess.CreatedAt, sess.LastSeen = time.UnixMilli(created), time.UnixMilli(seen)
