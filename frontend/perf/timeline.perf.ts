@@ -98,6 +98,15 @@ test("a long session stays instant", async ({ server, signUp }) => {
     await profiler.send("Profiler.start");
   }
 
+  // PERF_TRACE=1: where the renderer's main thread spent the burst (a Chrome
+  // trace over CDP, summed by event name: style, layout, paint, script).
+  const tracer = process.env.PERF_TRACE ? await page.context().newCDPSession(page) : null;
+  const traced: { name: string; ph: string; dur?: number; tid: number; pid: number }[] = [];
+  if (tracer) {
+    tracer.on("Tracing.dataCollected", (e) => void traced.push(...(e.value as unknown as typeof traced)));
+    await tracer.send("Tracing.start", { categories: "devtools.timeline,blink", transferMode: "ReportEvents" });
+  }
+
   // 200 messages in 2 s.
   const sent: number[] = [];
   const sends: Promise<void>[] = [];
@@ -125,6 +134,19 @@ test("a long session stays instant", async ({ server, signUp }) => {
     });
     const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
     console.log("self time (ms):\n" + top.map(([k, v]) => `${v.toFixed(1).padStart(8)}  ${k}`).join("\n"));
+  }
+  if (tracer) {
+    const done = new Promise((r) => tracer.once("Tracing.tracingComplete", r));
+    await tracer.send("Tracing.end");
+    await done;
+    // The renderer's main thread: the thread of the most RunTask time.
+    const threads = new Map<string, number>();
+    for (const e of traced) if (e.name === "RunTask" && e.dur) threads.set(`${e.pid}:${e.tid}`, (threads.get(`${e.pid}:${e.tid}`) ?? 0) + e.dur);
+    const main = [...threads].sort((a, b) => b[1] - a[1])[0]?.[0];
+    const byName = new Map<string, number>();
+    for (const e of traced) if (e.ph === "X" && e.dur && `${e.pid}:${e.tid}` === main) byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur / 1000);
+    const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 20);
+    console.log("main thread during the burst (ms, nested events overlap):\n" + top.map(([k, v]) => `${v.toFixed(1).padStart(8)}  ${k}`).join("\n"));
   }
   const perf = await page.evaluate(() => (window as unknown as { perf: { longTasks: number[]; maxElements: number; maxHeap: number; seen: Record<string, number> } }).perf);
   const arrived = await page.evaluate(() => (window as unknown as { arrived: Record<string, number> }).arrived);
