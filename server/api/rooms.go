@@ -69,11 +69,27 @@ func (a *api) invite(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) dm(w http.ResponseWriter, r *http.Request) error {
-	var body usernameBody
+	var body struct {
+		Username string `json:"username"`
+		// UserIDs, instead of Username, opens a group conversation with
+		// them (an addition to the contract).
+		UserIDs []string `json:"user_ids"`
+	}
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	room, err := a.opts.Chat.DM(r.Context(), sessionOf(r).User, body.Username)
+	var (
+		room protocol.Room
+		err  error
+	)
+	switch {
+	case body.UserIDs != nil && body.Username != "":
+		err = protocol.Errorf(protocol.CodeBadRequest, "give username or user_ids, not both")
+	case body.UserIDs != nil:
+		room, err = a.opts.Chat.GroupDM(r.Context(), sessionOf(r).User, body.UserIDs)
+	default:
+		room, err = a.opts.Chat.DM(r.Context(), sessionOf(r).User, body.Username)
+	}
 	if err != nil {
 		return err
 	}
