@@ -4,9 +4,10 @@ package sqlstore
 // when there is none; archived rooms are read-only and out of the
 // directory; created_by is the user who created the room, NULL for
 // direct-message rooms and for rooms made before this step (only admins
-// may rename or archive those).
+// may rename or archive those). Accounts are never deleted, so created_by
+// needs no foreign key.
 const schemaRooms = `
 ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
 ALTER TABLE rooms ADD COLUMN archived {{bool}} NOT NULL DEFAULT {{false}};
-ALTER TABLE rooms ADD COLUMN created_by TEXT REFERENCES users(id) ON DELETE SET NULL;
+ALTER TABLE rooms ADD COLUMN created_by TEXT;
 `
