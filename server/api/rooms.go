@@ -74,6 +74,8 @@ func (a *api) dm(w http.ResponseWriter, r *http.Request) error {
 		// UserIDs, instead of Username, opens a group conversation with
 		// them (an addition to the contract).
 		UserIDs []string `json:"user_ids"`
+		// Usernames is user_ids by name.
+		Usernames []string `json:"usernames"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		return err
@@ -82,11 +84,19 @@ func (a *api) dm(w http.ResponseWriter, r *http.Request) error {
 		room protocol.Room
 		err  error
 	)
+	given := 0
+	for _, g := range []bool{body.Username != "", body.UserIDs != nil, body.Usernames != nil} {
+		if g {
+			given++
+		}
+	}
 	switch {
-	case body.UserIDs != nil && body.Username != "":
-		err = protocol.Errorf(protocol.CodeBadRequest, "give username or user_ids, not both")
+	case given > 1:
+		err = protocol.Errorf(protocol.CodeBadRequest, "give one of username, user_ids and usernames")
 	case body.UserIDs != nil:
 		room, err = a.opts.Chat.GroupDM(r.Context(), sessionOf(r).User, body.UserIDs)
+	case body.Usernames != nil:
+		room, err = a.opts.Chat.GroupDMNamed(r.Context(), sessionOf(r).User, body.Usernames)
 	default:
 		room, err = a.opts.Chat.DM(r.Context(), sessionOf(r).User, body.Username)
 	}

@@ -290,6 +290,22 @@ func lower(s string) string {
 	return string(b)
 }
 
+// GroupDMNamed is GroupDM with the other people named by username.
+func (s *Service) GroupDMNamed(ctx context.Context, user protocol.User, names []string) (protocol.Room, error) {
+	if len(names) < protocol.MinGroupOthers || len(names) > protocol.MaxGroupOthers {
+		return protocol.Room{}, mayGroupDM(user, names, nil)
+	}
+	ids := make([]string, len(names))
+	for i, n := range names {
+		a, err := s.userNamed(ctx, n)
+		if err != nil {
+			return protocol.Room{}, err
+		}
+		ids[i] = a.ID
+	}
+	return s.GroupDM(ctx, user, ids)
+}
+
 // GroupDM returns the one direct-message room of the user and the users of
 // ids (2 to 7 others: mayGroupDM), creating it on the first call from any
 // of them (every member's membership event, the creator's marked Created;

@@ -6,7 +6,8 @@ import { stampLabel } from "../lib/format";
 import { highlight, snippet } from "../lib/markup";
 import { MaxNameLen, MaxSearchQuery, MaxStatusText, type Message } from "../protocol.gen";
 import { Directory, InvitePeople, Settings } from "./Access";
-import { activeRoom, createRoom, invite, jumpTo, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
+import { PeopleField, startConversation } from "./PeopleField";
+import { activeRoom, createRoom, invite, jumpTo, myPresence, notify, rooms, searchMessages, setStatus } from "../state";
 
 export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings";
 
@@ -202,13 +203,13 @@ function UsernameField({ value, onInput }: { value: string; onInput: (v: string)
 function StartDM() {
   const [name, setName] = useState("");
   const s = useSubmit(async () => {
-    await startDM(name.trim());
+    await startConversation(name);
     focusComposerOnClose = true;
   });
   return (
-    <Modal title="Start a direct message" description="A private conversation between the two of you.">
+    <Modal title="Start a direct message" description="A private conversation with one person, or a group of up to eight.">
       <form onSubmit={s.onSubmit}>
-        <UsernameField value={name} onInput={setName} />
+        <PeopleField value={name} onInput={setName} />
         <Actions busy={s.busy} label="Start conversation" error={s.error} />
       </form>
     </Modal>
