@@ -264,7 +264,8 @@ export function RoomPanel(props: { room: Room }) {
         <section class="panel-section" aria-label="Members">
           <div class="members-head">
             <h3>
-              Members <span class="muted">({r.members}{members ? `, ${online} online` : ""})</span>
+              Members <span class="muted">· {r.members}</span>
+              {members && <span class="members-online">{online} online</span>}
             </h3>
             {r.kind !== "dm" && r.member && !r.archived && (
               <button type="button" class="btn small" onClick={() => openDialog("invite")}>
