@@ -35,6 +35,11 @@ export const CodeInsufficientStorage = "insufficient_storage";
  * request may succeed after RetryAfter.
  */
 export const CodeUnavailable = "unavailable";
+/**
+ * CodeArchived (403): the room is archived, so it is read-only: nothing
+ * can be posted, edited, deleted or reacted to until it is unarchived.
+ */
+export const CodeArchived = "archived";
 
 // WebSocket close codes.
 export const CloseNormal = 1000;
@@ -125,6 +130,23 @@ export const DefaultRoom = "general";
  */
 export const TimeFormat = "2006-01-02T15:04:05.000Z";
 
+// Limits of room topics and group direct messages (additions to the
+// contract).
+/** MaxTopicChars bounds a room's topic, in code points. */
+export const MaxTopicChars = 250;
+/**
+ * MinGroupOthers and MaxGroupOthers bound how many other people a
+ * group direct message names besides its creator: 3 to 8 people in all.
+ */
+export const MinGroupOthers = 2;
+export const MaxGroupOthers = 7;
+/**
+ * MaxMembersPage is the largest page of GET /api/rooms/{id}/members,
+ * DefaultMembersPage its size when none is asked for.
+ */
+export const MaxMembersPage = 500;
+export const DefaultMembersPage = 200;
+
 // Limits of names, passwords and text.
 export const MaxNameLen = 32;
 export const MinPasswordLen = 8;
@@ -147,7 +169,7 @@ export const MaxSearch = 50;
 export const MaxSearchQuery = 256;
 export const MaxSearchTerms = 16;
 
-export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeInviteRequired | typeof CodeQuotaExceeded | typeof CodeInsufficientStorage | typeof CodeUnavailable;
+export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeInviteRequired | typeof CodeQuotaExceeded | typeof CodeInsufficientStorage | typeof CodeUnavailable | typeof CodeArchived;
 export type CloseCode = typeof CloseNormal | typeof CloseGoingAway | typeof CloseTooBig | typeof CloseInternal | typeof CloseUnauthenticated | typeof CloseHeartbeat | typeof CloseTooSlow;
 export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypePresenceBatch | typeof TypeRoom | typeof TypeUser | typeof TypeUpdate | typeof TypeError | typeof TypePing;
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;
@@ -235,6 +257,34 @@ export interface Room {
    * contract; absent means none.
    */
   mentions?: number;
+  /**
+   * Topic is the room's topic (at most MaxTopicChars code points), set by
+   * any member; absent when there is none. An addition to the contract.
+   */
+  topic?: string;
+  /**
+   * Archived marks a read-only room: it refuses posts (code archived)
+   * and is left out of the directory. An addition to the contract.
+   */
+  archived?: boolean;
+  /**
+   * CreatedBy is the id of the user who created the room (absent for
+   * direct-message rooms and rooms older than the field). An addition to
+   * the contract.
+   */
+  created_by?: string;
+}
+
+/**
+ * Members is a page of a room's members (GET /api/rooms/{id}/members),
+ * ordered by name without regard to case; Next is the cursor of the
+ * following page, null after the last one. Presence is not in it: the
+ * viewer shares the room with every member, so welcome and presence frames
+ * already tell it. An addition to the contract.
+ */
+export interface Members {
+  members: User[];
+  next: string | null;
 }
 
 /** Reaction is one emoji on a message and the names of the users who chose it. */
@@ -350,6 +400,24 @@ export interface ErrorBody {
 export interface ErrorDetail {
   code: ErrorCode;
   message: string;
+}
+
+/**
+ * TopicBody is the body of PUT /api/rooms/{id}/topic: the new topic, ""
+ * to clear it.
+ */
+export interface TopicBody {
+  topic: string;
+}
+
+/** RenameBody is the body of PUT /api/rooms/{id}/name. */
+export interface RenameBody {
+  name: string;
+}
+
+/** ArchiveBody is the body of PUT /api/rooms/{id}/archived. */
+export interface ArchiveBody {
+  archived: boolean;
 }
 
 // Server → client frames

@@ -398,7 +398,7 @@ function onFrame(f: ServerFrame): void {
         if (!ppl.has(f.user.name.toLowerCase())) ppl.set(f.user.name.toLowerCase(), { name: f.user.name, user: f.user, status: "online" });
         people.value = ppl;
         learnUsers([f.user, ...f.online.map((p) => p.user)]);
-        for (const r of f.rooms) if (r.kind === "dm") knowName(r.name);
+        for (const r of f.rooms) if (isPair(r)) knowName(r.name);
         typing.value = new Map();
         if (!activeId.value || !rooms.value.has(activeId.value)) activeId.value = pickStartRoom(f.rooms);
       });
@@ -559,7 +559,7 @@ function onRoom(r: Room, event: string): void {
   }
   const cur = rooms.value.get(r.id);
   upsertRoom(cur ? { ...cur, ...r } : r);
-  if (r.kind === "dm") knowName(r.name);
+  if (isPair(r)) knowName(r.name);
 }
 
 let refreshTimer: ReturnType<typeof setTimeout> | null = null;
@@ -579,11 +579,12 @@ function scheduleRoomRefresh(): void {
       const next = new Map(rooms.value);
       for (const r of list) {
         const cur = next.get(r.id);
-        if (cur) next.set(r.id, { ...cur, members: r.members, member: r.member, name: r.name });
+        // Topic, name and archive change with system messages too.
+        if (cur) next.set(r.id, { ...cur, members: r.members, member: r.member, name: r.name, topic: r.topic, archived: r.archived, created_by: r.created_by });
         else {
           next.set(r.id, r);
           if (r.member) socket?.addRoom(r);
-          if (r.kind === "dm") knowName(r.name);
+          if (isPair(r)) knowName(r.name);
         }
       }
       rooms.value = next;
@@ -895,7 +896,7 @@ export function toggleReaction(m: Message, emoji: string): void {
 /** Names to offer after "@" in room: the other person of a DM, else people seen. */
 export function memberNames(room: Room): string[] {
   const mine = me.value?.name.toLowerCase();
-  if (room.kind === "dm") return [room.name];
+  if (room.kind === "dm") return room.name.split(", ");
   const names = new Set<string>();
   for (const m of logSignal(room.id).value.messages) if (m.sender) names.add(m.sender.name);
   for (const p of people.value.values()) names.add(p.name);
@@ -991,4 +992,22 @@ export async function startDM(username: string): Promise<void> {
   socket?.addRoom(room);
   knowName(room.name);
   await openRoom(room.id);
+}
+
+/** Opens (creating it the first time) the conversation of the reader and these 2–7 people. */
+export async function startGroupDM(usernames: string[]): Promise<void> {
+  const { room } = await api.groupDM(usernames);
+  upsertRoom(room);
+  socket?.addRoom(room);
+  await openRoom(room.id);
+}
+
+/** Applies a room as an action's answer returned it (topic, name, archive). */
+export function roomChanged(r: Room): void {
+  patchRoom(r.id, { name: r.name, topic: r.topic, archived: r.archived, created_by: r.created_by, members: r.members });
+}
+
+/** A direct-message room of two people: its name is the other person's. */
+export function isPair(r: Room): boolean {
+  return r.kind === "dm" && r.members <= 2;
 }

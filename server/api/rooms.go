@@ -69,11 +69,37 @@ func (a *api) invite(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) dm(w http.ResponseWriter, r *http.Request) error {
-	var body usernameBody
+	var body struct {
+		Username string `json:"username"`
+		// UserIDs, instead of Username, opens a group conversation with
+		// them (an addition to the contract).
+		UserIDs []string `json:"user_ids"`
+		// Usernames is user_ids by name.
+		Usernames []string `json:"usernames"`
+	}
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	room, err := a.opts.Chat.DM(r.Context(), sessionOf(r).User, body.Username)
+	var (
+		room protocol.Room
+		err  error
+	)
+	given := 0
+	for _, g := range []bool{body.Username != "", body.UserIDs != nil, body.Usernames != nil} {
+		if g {
+			given++
+		}
+	}
+	switch {
+	case given > 1:
+		err = protocol.Errorf(protocol.CodeBadRequest, "give one of username, user_ids and usernames")
+	case body.UserIDs != nil:
+		room, err = a.opts.Chat.GroupDM(r.Context(), sessionOf(r).User, body.UserIDs)
+	case body.Usernames != nil:
+		room, err = a.opts.Chat.GroupDMNamed(r.Context(), sessionOf(r).User, body.Usernames)
+	default:
+		room, err = a.opts.Chat.DM(r.Context(), sessionOf(r).User, body.Username)
+	}
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func (s *Service) CreateRoom(ctx context.Context, user protocol.User, name strin
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
-		id, err := tx.CreateRoom(store.NewRoom{Name: name, Kind: kind})
+		id, err := tx.CreateRoom(store.NewRoom{Name: name, Kind: kind, CreatedBy: u.ID})
 		if errors.Is(err, store.ErrConflict) {
 			return nil, taken()
 		}

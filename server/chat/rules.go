@@ -38,6 +38,15 @@ func mayView(r protocol.Room) error {
 // members only, an admin too. what says what the user tried, for the
 // answer to a non-member of a public room.
 func mayWrite(r protocol.Room, what string) error {
+	if err := mayBelong(r, what); err != nil {
+		return err
+	}
+	return notArchived(r)
+}
+
+// mayBelong is mayWrite without the archive: the user may see the room and
+// belongs to it.
+func mayBelong(r protocol.Room, what string) error {
 	if err := mayView(r); err != nil {
 		return err
 	}
@@ -129,15 +138,19 @@ func dmKey(a, b string) string {
 
 // checkSend is the rule of a chat message, which the store asks about each
 // send with the facts it read in the send's transaction (a store.SendRule):
-// the sender must be a member of the room (mayWrite); a retry of a stored
+// the sender must be a member of a room that is not archived (mayWrite;
+// a retry of a message stored before the archive is still answered); a retry of a stored
 // client_id is then answered with the original; a reply must name a
 // message of the same room; attachments must be files the sender uploaded.
 func checkSend(req *store.SendRequest, f *store.SendFacts) error {
-	if err := mayWrite(f.Room, "post in it"); err != nil {
+	if err := mayBelong(f.Room, "post in it"); err != nil {
 		return err
 	}
 	if f.Duplicate {
-		return nil
+		return nil // stored before the room was archived, if it is
+	}
+	if err := notArchived(f.Room); err != nil {
+		return err
 	}
 	if req.ReplyTo != "" && f.ReplyRoom != req.RoomID {
 		return protocol.Errorf(protocol.CodeNotFound, "reply_to message not found in this room")

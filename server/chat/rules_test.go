@@ -25,6 +25,8 @@ func TestRules(t *testing.T) {
 		reply, attach        = send, send
 		member, memberPublic = store.SendFacts{Room: room(priv, true), Sender: alice}, store.SendFacts{Room: room(pub, true), Sender: alice}
 	)
+	archived := func(r protocol.Room) protocol.Room { r.Archived = true; return r }
+	by := func(r protocol.Room, u protocol.User) protocol.Room { r.CreatedBy = u.ID; return r }
 	deleted.Deleted = true
 	reply.ReplyTo = "m_1"
 	attach.Attachments = []string{"f_1"}
@@ -109,6 +111,38 @@ func TestRules(t *testing.T) {
 		{"send own upload", checkSend(&attach, facts(member, func(f *store.SendFacts) { f.Files = []store.File{file} })), ""},
 		{"send another's upload", checkSend(&attach, facts(member, func(f *store.SendFacts) { f.Files = []store.File{{ID: "f_1", UploaderID: bob.ID}} })), protocol.CodeNotFound},
 		{"send an unknown file", checkSend(&attach, facts(member, func(f *store.SendFacts) { f.Files = []store.File{{}} })), protocol.CodeNotFound},
+		// Archived rooms are read-only: no post, edit, delete or reaction
+		// (mayWrite), but a retry of a message stored before is answered.
+		{"write an archived room, a member", mayWrite(archived(room(pub, true)), "post"), protocol.CodeArchived},
+		{"send to an archived room", checkSend(&send, facts(member, func(f *store.SendFacts) { f.Room.Archived = true })), protocol.CodeArchived},
+		{"send a retry to an archived room", checkSend(&send, facts(member, func(f *store.SendFacts) { f.Room.Archived, f.Duplicate = true, true })), ""},
+		// Topics: any member, while the room is not archived.
+		{"topic, a member", maySetTopic(room(pub, true)), ""},
+		{"topic of a dm, a member", maySetTopic(room(dm, true)), ""},
+		{"topic, not a member", maySetTopic(room(pub, false)), protocol.CodeForbidden},
+		{"topic, not a member of a private room", maySetTopic(room(priv, false)), protocol.CodeNotFound},
+		{"topic of an archived room", maySetTopic(archived(room(pub, true))), protocol.CodeArchived},
+		// Renaming and archiving: the creator (a member) or an admin; rooms
+		// without a recorded creator: admins only; DMs: nobody.
+		{"rename, the creator", mayManage(by(room(pub, true), alice), alice, "renamed"), ""},
+		{"rename, not the creator", mayManage(by(room(pub, true), alice), bob, "renamed"), protocol.CodeForbidden},
+		{"rename, the creator who left", mayManage(by(room(pub, false), alice), alice, "renamed"), protocol.CodeForbidden},
+		{"rename, an admin", mayManage(by(room(pub, false), alice), admin, "renamed"), ""},
+		{"rename an old room, a member", mayManage(room(pub, true), alice, "renamed"), protocol.CodeForbidden},
+		{"rename an old room, an admin", mayManage(room(pub, true), admin, "renamed"), ""},
+		{"rename a dm, an admin", mayManage(room(dm, true), admin, "renamed"), protocol.CodeForbidden},
+		{"rename private, not a member, an admin", mayManage(room(priv, false), admin, "renamed"), protocol.CodeNotFound},
+		{"archive, the creator", mayManage(by(room(priv, true), alice), alice, "archived"), ""},
+		{"archive, not the creator", mayManage(by(room(priv, true), alice), bob, "archived"), protocol.CodeForbidden},
+		{"unarchive, the creator", mayManage(archived(by(room(pub, true), alice)), alice, "unarchived"), ""},
+		// Group direct messages: 2 to 7 others, each once, none disabled.
+		{"group dm of 3", mayGroupDM(alice, []string{"u_b", "u_c"}, nil), ""},
+		{"group dm of 8", mayGroupDM(alice, []string{"u_1", "u_2", "u_3", "u_4", "u_5", "u_6", "u_7"}, nil), ""},
+		{"group dm of 2", mayGroupDM(alice, []string{"u_b"}, nil), protocol.CodeBadRequest},
+		{"group dm of 9", mayGroupDM(alice, []string{"u_1", "u_2", "u_3", "u_4", "u_5", "u_6", "u_7", "u_8"}, nil), protocol.CodeBadRequest},
+		{"group dm naming oneself", mayGroupDM(alice, []string{"u_b", alice.ID}, nil), protocol.CodeBadRequest},
+		{"group dm naming someone twice", mayGroupDM(alice, []string{"u_b", "u_c", "u_b"}, nil), protocol.CodeBadRequest},
+		{"group dm with a disabled account", mayGroupDM(alice, []string{"u_b", "u_c"}, []store.Account{{User: bob}, {User: protocol.User{ID: "u_c"}, Disabled: true}}), protocol.CodeForbidden},
 		// Signing in: not while disabled.
 		{"sign in", maySignIn(store.Account{User: alice}), ""},
 		{"sign in, disabled", maySignIn(store.Account{User: alice, Disabled: true}), protocol.CodeForbidden},
@@ -166,6 +200,13 @@ func TestRules(t *testing.T) {
 		{"joined", joinedText("alice"), "alice joined"},
 		{"left", leftText("alice"), "alice left"},
 		{"created", createdText("alice"), "alice created the room"},
+		{"a group's key, whoever asks", groupKey([]string{"u_c", "u_a", "u_b"}), "u_a|u_b|u_c"},
+		{"a group's key of two is a DM's", groupKey([]string{"u_b", "u_a"}), dmKey("u_a", "u_b")},
+		{"topic set", topicText("alice", "Ship it"), "alice set the topic: Ship it"},
+		{"topic cleared", topicText("alice", ""), "alice cleared the topic"},
+		{"renamed", renamedText("alice", "plans", "roadmap"), "alice renamed the room from plans to roadmap"},
+		{"archived", archivedText("alice", true), "alice archived the room"},
+		{"unarchived", archivedText("alice", false), "alice unarchived the room"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.rule, c.got, c.want)

@@ -28,6 +28,9 @@ const (
 	// database is unreachable); nothing was stored, and the same frame or
 	// request may succeed after RetryAfter.
 	CodeUnavailable = "unavailable"
+	// CodeArchived (403): the room is archived, so it is read-only: nothing
+	// can be posted, edited, deleted or reacted to until it is unarchived.
+	CodeArchived = "archived"
 )
 
 // WebSocket close codes.
@@ -73,7 +76,7 @@ func HTTPStatus(code string) int {
 		return http.StatusBadRequest
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
-	case CodeForbidden, CodeInviteRequired:
+	case CodeForbidden, CodeInviteRequired, CodeArchived:
 		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound

@@ -101,6 +101,26 @@ type Room struct {
 	// mention the viewer by @name, up to the same cap. An addition to the
 	// contract; absent means none.
 	Mentions int64 `json:"mentions,omitempty"`
+	// Topic is the room's topic (at most MaxTopicChars code points), set by
+	// any member; absent when there is none. An addition to the contract.
+	Topic string `json:"topic,omitempty"`
+	// Archived marks a read-only room: it refuses posts (code archived)
+	// and is left out of the directory. An addition to the contract.
+	Archived bool `json:"archived,omitempty"`
+	// CreatedBy is the id of the user who created the room (absent for
+	// direct-message rooms and rooms older than the field). An addition to
+	// the contract.
+	CreatedBy string `json:"created_by,omitempty"`
+}
+
+// Members is a page of a room's members (GET /api/rooms/{id}/members),
+// ordered by name without regard to case; Next is the cursor of the
+// following page, null after the last one. Presence is not in it: the
+// viewer shares the room with every member, so welcome and presence frames
+// already tell it. An addition to the contract.
+type Members struct {
+	Members []User `json:"members"`
+	Next    *string  `json:"next"`
 }
 
 // Reaction is one emoji on a message and the names of the users who chose it.

@@ -200,6 +200,9 @@ type NewRoom struct {
 	// DMKey names the two users of a direct-message room ("" otherwise):
 	// the store keeps it unique, so that two users have one such room.
 	DMKey string
+	// CreatedBy is the id of the user who creates a public or private room
+	// ("" for none: direct-message rooms).
+	CreatedBy string
 }
 
 // SendRequest is a new chat message.
@@ -432,6 +435,10 @@ type Store interface {
 	MemberRoomIDs(ctx context.Context, userID string) ([]string, error)
 	// IsMember reports whether the user belongs to the room.
 	IsMember(ctx context.Context, roomID, userID string) (bool, error)
+	// Members lists the members of a room ordered by name without regard
+	// to case: at most limit, those whose lowered name sorts after after
+	// (lowered; "" from the first).
+	Members(ctx context.Context, roomID, after string, limit int) ([]protocol.User, error)
 
 	// History returns up to limit messages with seq < before (before <= 0:
 	// the newest), oldest first, in their current state, and whether older
@@ -515,8 +522,9 @@ type Tx interface {
 	DeleteUnattachedFiles(before time.Time) ([]string, error)
 
 	// Room returns a room's own row — ID, Kind, Name ("" for a
-	// direct-message room), LastSeq — and Member, whether userID belongs
-	// to it; nothing else is set. ErrNotFound when there is no such room.
+	// direct-message room), LastSeq, Archived, CreatedBy — and Member,
+	// whether userID belongs to it; nothing else is set. ErrNotFound when
+	// there is no such room.
 	Room(roomID, userID string) (protocol.Room, error)
 	// View returns a room as viewerID sees it, as Store.Room does.
 	View(roomID, viewerID string) (protocol.Room, error)
@@ -534,6 +542,15 @@ type Tx interface {
 	AddMember(roomID, userID string) error
 	// RemoveMember ends a membership (ErrNotFound when there is none).
 	RemoveMember(roomID, userID string) error
+	// SetTopic replaces a room's topic ("" for none); ErrNotFound.
+	SetTopic(roomID, topic string) error
+	// SetRoomName renames a public or private room (ErrNotFound; ErrConflict
+	// when another room has the name, case-insensitively).
+	SetRoomName(roomID, name string) error
+	// SetArchived sets a room's archived flag (ErrNotFound).
+	SetArchived(roomID string, archived bool) error
+	// MemberIDs lists the ids of a room's members, in byte order.
+	MemberIDs(roomID string) ([]string, error)
 	// SetRead moves a member's read marker forward to seq, never backwards
 	// and never past the room's last seq (ErrNotFound when userID is not a
 	// member).

@@ -38,6 +38,8 @@ export function refusal(code: string, status: number, serverMessage: string, doi
       return "The server cannot save anything right now. Try again in a moment.";
     case "network":
       return "The server cannot be reached. Check your connection and try again.";
+    case "archived":
+      return "This room is archived, so it is read-only. Someone who may manage it can unarchive it.";
   }
   switch (status) {
     case 401:

@@ -1,7 +1,7 @@
 // The HTTP API (PROTOCOL.md §1). The browser relies on the HttpOnly session
 // cookie the server sets; the token in the answer is not kept.
 
-import type { Directory, ErrorBody, Instance, Invite, Message, SessionInfo, User, Room } from "../protocol.gen";
+import type { Directory, ErrorBody, Instance, Invite, Members, Message, SessionInfo, User, Room } from "../protocol.gen";
 import { doingOf, refusal, retryAfter } from "./access";
 
 /** An error answer of the API, or a network failure (status 0). */
@@ -110,6 +110,18 @@ export const api = {
     for (const [k, v] of Object.entries(place)) if (v !== undefined) q.set(k, String(v));
     return call<Page>("GET", `/api/rooms/${encodeURIComponent(id)}/messages?${q}`);
   },
+  /** A page of a room's members by name (after: the last name of the previous page). */
+  members: (id: string, after?: string | null, limit = 200) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (after) q.set("after", after);
+    return call<Members>("GET", `/api/rooms/${encodeURIComponent(id)}/members?${q}`);
+  },
+  setTopic: (id: string, topic: string) => call<{ room: Room }>("PUT", `/api/rooms/${encodeURIComponent(id)}/topic`, { topic }),
+  rename: (id: string, name: string) => call<{ room: Room }>("PUT", `/api/rooms/${encodeURIComponent(id)}/name`, { name }),
+  archive: (id: string, archived: boolean) =>
+    call<{ room: Room }>("PUT", `/api/rooms/${encodeURIComponent(id)}/archived`, { archived }),
+  /** The one conversation of the reader and these people (2–7 of them). */
+  groupDM: (usernames: string[]) => call<{ room: Room }>("POST", "/api/dms", { usernames }),
   search: (query: string, room?: string) => {
     const q = new URLSearchParams({ q: query });
     if (room) q.set("room", room);

@@ -8,9 +8,10 @@ import { MaxNameLen, MaxSearchQuery, MaxStatusText, type Message } from "../prot
 import { Directory, InvitePeople, Settings } from "./Access";
 import { PeoplePicker } from "./PeoplePicker";
 import { ProfileCard } from "./Profile";
+import { startConversation } from "./PeopleField";
 import { shownName } from "../lib/people";
 import type { User } from "../protocol.gen";
-import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
+import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, searchMessages, setStatus } from "../state";
 
 export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile";
 
@@ -192,15 +193,23 @@ function Invite() {
 function StartDM() {
   const [picked, setPicked] = useState<User[]>([]);
   const s = useSubmit(async () => {
-    const who = picked[0];
-    if (!who) throw new ApiError(400, "bad_request", "Pick someone to write to first: type a name.");
-    await startDM(who.name);
+    if (picked.length === 0) throw new ApiError(400, "bad_request", "Pick someone to write to first: type a name.");
+    await startConversation(picked.map((u) => u.name).join(" "));
     focusComposerOnClose = true;
   });
   return (
-    <Modal title="Start a direct message" description="A private conversation between the two of you.">
+    <Modal title="Start a direct message" description="A private conversation with one person, or a group of up to eight.">
       <form onSubmit={s.onSubmit}>
-        <PeoplePicker label="Person" value={picked} onChange={setPicked} autoFocus exclude={me.value ? [me.value.id] : []} />
+        <PeoplePicker
+          label="People"
+          value={picked}
+          onChange={setPicked}
+          multiple
+          max={7}
+          autoFocus
+          exclude={me.value ? [me.value.id] : []}
+          placeholder="One person, or up to seven for a group"
+        />
         <Actions busy={s.busy} label="Start conversation" error={s.error} />
       </form>
     </Modal>

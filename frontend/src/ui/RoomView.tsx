@@ -10,9 +10,24 @@ import { openDialog } from "./Dialogs";
 import { Bell, BellOff, Door, Hash, Lock, Menu, SearchIcon, UserPlus } from "./icons";
 import { MessageList } from "./MessageList";
 import { drawerOpen } from "./Sidebar";
+import { ArchivedTag, isGroup, mayManage, MembersButton, panelRoom, RoomPanel, setArchived, TopicLine } from "./RoomPanel";
 
 function Title(props: { room: Room }) {
   const r = props.room;
+  if (isGroup(r)) {
+    return (
+      <div class="room-title">
+        <Avatar name={r.name} />
+        <div>
+          <h1>{r.name}</h1>
+          <p class="muted small">
+            Group conversation · <MembersButton room={r} />
+            <TopicLine room={r} />
+          </p>
+        </div>
+      </div>
+    );
+  }
   if (r.kind === "dm") {
     const p = people.value.get(r.name.toLowerCase());
     const status = p?.status ?? "offline";
@@ -23,6 +38,7 @@ function Title(props: { room: Room }) {
           <h1>{r.name}</h1>
           <p class="muted small">
             {status === "away" ? `Away${p?.text ? ` · ${p.text}` : ""}` : status === "online" ? "Active now" : "Offline"}
+            <TopicLine room={r} />
           </p>
         </div>
       </div>
@@ -32,10 +48,14 @@ function Title(props: { room: Room }) {
     <div class="room-title">
       <span class="title-icon">{r.kind === "private" ? <Lock /> : <Hash />}</span>
       <div>
-        <h1>{r.name}</h1>
+        <h1>
+          {r.name}
+          {r.archived && <ArchivedTag />}
+        </h1>
         <p class="muted small">
           {r.kind === "private" ? "Private room" : "Public room"}
-          {r.members ? ` · ${r.members} ${r.members === 1 ? "member" : "members"}` : ""}
+          {r.members ? <> · <MembersButton room={r} /></> : ""}
+          <TopicLine room={r} />
         </p>
       </div>
     </div>
@@ -136,7 +156,17 @@ export function RoomView(props: { room: Room }) {
           </>
         )}
       </div>
-      {r.member ? (
+      {panelRoom.value === r.id && <RoomPanel room={r} />}
+      {r.member && r.archived ? (
+        <div class="archived-bar" role="status">
+          <p>This room is archived: it is read-only.</p>
+          {mayManage(r) && (
+            <button class="btn" onClick={() => void setArchived(r, false)}>
+              Unarchive
+            </button>
+          )}
+        </div>
+      ) : r.member ? (
         <Composer room={r} />
       ) : (
         <div class="join-bar">

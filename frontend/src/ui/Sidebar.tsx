@@ -68,7 +68,7 @@ function RoomItem(props: { room: Room }) {
   const active = activeId.value === r.id;
   const unread = r.member ? r.unread : 0;
   const at = mentionCounts.value.get(r.id) ?? 0;
-  const extra = r.member ? (muted.value.has(r.id) ? "muted" : undefined) : "not joined";
+  const extra = [r.archived ? "archived" : "", r.member ? (muted.value.has(r.id) ? "muted" : "") : "not joined"].filter(Boolean).join(", ") || undefined;
   return (
     <li>
       <button
@@ -80,6 +80,7 @@ function RoomItem(props: { room: Room }) {
         <span class="nav-icon">{r.kind === "private" ? <Lock /> : <Hash />}</span>
         <span class="nav-label">{r.name}</span>
         {!r.member && <span class="nav-hint">join</span>}
+        {r.archived && <span class="nav-hint">archived</span>}
         <Unread n={unread} at={at} />
       </button>
     </li>
@@ -89,8 +90,8 @@ function RoomItem(props: { room: Room }) {
 function DMItem(props: { room: Room }) {
   const r = props.room;
   const active = activeId.value === r.id;
-  const p = people.value.get(r.name.toLowerCase());
-  const status = p?.status ?? "offline";
+  const p = r.members <= 2 ? people.value.get(r.name.toLowerCase()) : undefined;
+  const status = r.members <= 2 ? p?.status ?? "offline" : undefined;
   return (
     <li>
       <button

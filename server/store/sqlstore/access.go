@@ -26,7 +26,7 @@ func (s *Store) HasUsers(ctx context.Context) (bool, error) {
 // directorySQL lists public rooms by name (without regard to case) after a
 // cursor, those whose name starts with a prefix ($3, a LIKE pattern).
 const directorySQL = `SELECT ` + roomCols + ` FROM ` + roomFrom + `
-	WHERE r.kind = 'public' AND {{lower}}(r.name) > $2 AND {{lower}}(r.name) LIKE $3 ESCAPE '\'
+	WHERE r.kind = 'public' AND NOT r.archived AND {{lower}}(r.name) > $2 AND {{lower}}(r.name) LIKE $3 ESCAPE '\'
 	ORDER BY {{lower}}(r.name) LIMIT $4`
 
 // Directory lists public rooms by name, paged.

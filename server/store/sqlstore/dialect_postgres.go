@@ -58,6 +58,10 @@ var pgMarks = marks{
 	// word walks back from the newest message and stops at the limit
 	// instead of sorting every match.
 	"schema_5": "CREATE INDEX messages_ts ON messages (ts, id)",
+	// The other members of a direct-message room as viewer $1 sees them
+	// (roomCols), by name.
+	"dm_names": `(SELECT string_agg(u.name, ', ' ORDER BY lower(u.name)) FROM members o JOIN users u ON u.id = o.user_id
+		WHERE o.room_id = r.id AND o.user_id <> $1)`,
 }
 
 // pgSearchSchema is the search half of step 3: a generated tsvector of every
@@ -549,11 +553,11 @@ func (t *pgTx) rollback(ctx context.Context)     { _ = t.tx.Rollback(ctx) }
 // of text to int: plain SQL has no RAISE, and the text built from count(*)
 // is not a constant the planner could fold into an error of its own.
 const sendGuardSQL = `SELECT CASE WHEN bool_and(f.kind = e.kind AND f.id = e.uid AND f.name = e.name AND f.role = e.role
-		AND f.member = e.member AND f.dup = e.dup AND f.reply_room = e.reply_room)
+		AND f.member = e.member AND f.dup = e.dup AND f.reply_room = e.reply_room AND f.archived = e.archived)
 	THEN 0 ELSE CAST('the facts of a send changed before its room was locked, of ' || count(*) AS int) END
 	FROM (` + sendFactsSQL + `) f
-	JOIN unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[], $11::text[])
-		WITH ORDINALITY AS e(kind, uid, name, role, member, dup, reply_room, ord) ON e.ord = f.ord`
+	JOIN unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[], $11::text[], $12::bool[])
+		WITH ORDINALITY AS e(kind, uid, name, role, member, dup, reply_room, archived, ord) ON e.ord = f.ord`
 
 // lockRoomsSQL locks the rows of rooms $1 in id order, as begin does.
 const lockRoomsSQL = `SELECT 1 FROM rooms WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
@@ -623,7 +627,7 @@ func (d *pgDB) storeLockedLast(ctx context.Context, c *pgxpool.Conn, pending []*
 		rs, senders               = make([]string, n), make([]string, n)
 		clients, replies          = make([]*string, n), make([]*string, n)
 		kinds, uids, names, roles = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		members                   = make([]bool, n)
+		members, archived         = make([]bool, n), make([]bool, n)
 		dups, replyRooms          = make([]string, n), make([]string, n)
 		in                        [8][]any
 	)
@@ -632,6 +636,7 @@ func (d *pgDB) storeLockedLast(ctx context.Context, c *pgxpool.Conn, pending []*
 		clients[i], replies[i] = nullString(sw.req.ClientID), nullString(sw.req.ReplyTo)
 		f := &sw.seen
 		kinds[i], uids[i], names[i], roles[i], members[i], dups[i], replyRooms[i] = f.kind, f.uid, f.name, f.role, f.member, f.dup, f.replyRoom
+		archived[i] = f.archived
 		m := &sw.msg
 		for k, v := range []any{m.Room, m.ID, sw.req.SenderID, m.Text, sw.ts, nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList()} {
 			in[k] = append(in[k], v)
@@ -643,7 +648,7 @@ func (d *pgDB) storeLockedLast(ctx context.Context, c *pgxpool.Conn, pending []*
 
 	b := &pgx.Batch{}
 	b.Queue(lockRoomsSQL, rooms)
-	b.Queue(d.r.render(sendGuardSQL), rs, senders, clients, replies, kinds, uids, names, roles, members, dups, replyRooms)
+	b.Queue(d.r.render(sendGuardSQL), rs, senders, clients, replies, kinds, uids, names, roles, members, dups, replyRooms, archived)
 	b.Queue(sendInsertsSQL, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7])
 	br := c.SendBatch(ctx, b)
 	seqs := make(map[string]int64, n)

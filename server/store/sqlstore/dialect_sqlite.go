@@ -62,6 +62,11 @@ var sqliteMarks = marks{
 	// a segment of its own and merged it — most of the time of a send.
 	// Edits and deletes keep their trigger.
 	"schema_5": "DROP TRIGGER messages_search_insert",
+	// The other members of a direct-message room as viewer $1 sees them
+	// (roomCols), by name (NOCASE): group_concat keeps the order of the
+	// subquery it reads.
+	"dm_names": `(SELECT group_concat(n, ', ') FROM (SELECT u.name AS n FROM members o JOIN users u ON u.id = o.user_id
+		WHERE o.room_id = r.id AND o.user_id <> $1 ORDER BY u.name))`,
 }
 
 // sqliteSearchSchema is the search half of step 3: the full-text index of

@@ -20,15 +20,15 @@ import (
 const roomCols = `r.id, r.kind, r.name, r.last_seq,
 	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS members,
 	m.user_id IS NOT NULL AS member, COALESCE(m.read_seq, 0) AS read_seq,
-	CASE WHEN r.kind = 'dm' THEN COALESCE((SELECT u.name FROM members o JOIN users u ON u.id = o.user_id
-		WHERE o.room_id = r.id AND o.user_id <> $1 ORDER BY u.name LIMIT 1), '') ELSE '' END AS dm_name,
+	CASE WHEN r.kind = 'dm' THEN COALESCE({{dm_names}}, '') ELSE '' END AS dm_name,
 	CASE WHEN m.user_id IS NOT NULL THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
 		WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.kind = 'chat' AND NOT x.deleted
 		AND x.sender_id <> $1 LIMIT 1000) c) ELSE 0 END AS unread,
 	CASE WHEN m.user_id IS NOT NULL AND r.last_seq > m.read_seq THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
 		WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.seq > r.last_seq - 5000 AND x.kind = 'chat' AND NOT x.deleted
 		AND x.sender_id <> $1 AND {{lower}}(x.text) LIKE (SELECT '%@' || REPLACE({{lower}}(v.name), '_', '\_') || '%'
-			FROM users v WHERE v.id = $1) ESCAPE '\' LIMIT 1000) c) ELSE 0 END AS mentions`
+			FROM users v WHERE v.id = $1) ESCAPE '\' LIMIT 1000) c) ELSE 0 END AS mentions,
+	r.topic, r.archived, COALESCE(r.created_by, '') AS created_by`
 
 const roomFrom = `rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1`
 
@@ -43,7 +43,8 @@ func scanRoom(r row) (protocol.Room, error) {
 		dmName string
 	)
 	err := r.Scan(&room.ID, &room.Kind, &room.Name, &room.LastSeq, &room.Members,
-		&room.Member, &room.ReadSeq, &dmName, &room.Unread, &room.Mentions)
+		&room.Member, &room.ReadSeq, &dmName, &room.Unread, &room.Mentions,
+		&room.Topic, &room.Archived, &room.CreatedBy)
 	if room.Kind == protocol.RoomDM {
 		room.Name = dmName
 	}
@@ -155,8 +156,9 @@ func (s *Store) IsMember(ctx context.Context, roomID, userID string) (bool, erro
 func (w *wtx) Room(roomID, userID string) (protocol.Room, error) {
 	var r protocol.Room
 	err := w.scan(`SELECT r.id, r.kind, r.name, r.last_seq,
-			EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = $2) AS member
-		FROM rooms r WHERE r.id = $1`, []any{roomID, userID}, &r.ID, &r.Kind, &r.Name, &r.LastSeq, &r.Member)
+			EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = $2) AS member,
+			r.archived, COALESCE(r.created_by, '') AS created_by
+		FROM rooms r WHERE r.id = $1`, []any{roomID, userID}, &r.ID, &r.Kind, &r.Name, &r.LastSeq, &r.Member, &r.Archived, &r.CreatedBy)
 	if err != nil {
 		return protocol.Room{}, fmt.Errorf("load room: %w", notFound(err, "room %s", roomID))
 	}
@@ -187,8 +189,8 @@ func (w *wtx) DMRoom(key string) (string, error) {
 // CreateRoom stores a new room without members.
 func (w *wtx) CreateRoom(r store.NewRoom) (string, error) {
 	id := store.NewID("r_")
-	_, err := w.exec(`INSERT INTO rooms (id, name, kind, dm_key, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		id, r.Name, r.Kind, nullString(r.DMKey), w.s.opts.Now().UnixMilli())
+	_, err := w.exec(`INSERT INTO rooms (id, name, kind, dm_key, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, r.Name, r.Kind, nullString(r.DMKey), w.s.opts.Now().UnixMilli(), nullString(r.CreatedBy))
 	if err != nil {
 		return "", fmt.Errorf("create room: %w", w.s.conflict(err))
 	}

@@ -34,6 +34,8 @@ var steps = []step{
 	// Step 8 gives users a profile: display name, status text, avatar
 	// (profiles.go).
 	ddl(schemaProfiles),
+	// Step 9: room topics, archiving and creators (schema_rooms.go).
+	ddl(schemaRooms),
 }
 
 // SchemaVersion is the number of schema steps this program knows.

@@ -30,7 +30,7 @@ type sendWork struct {
 // room checks, under the lock, that they still hold.
 type sendSeen struct {
 	kind, uid, name, role string
-	member                bool
+	member, archived      bool
 	dup, replyRoom        string
 }
 
@@ -71,7 +71,8 @@ const sendFactsSQL = `SELECT t.ord AS ord, COALESCE(r.kind, '') AS kind,
 		COALESCE(u.display_name, '') AS display_name, COALESCE(u.avatar, '') AS avatar,
 		EXISTS (SELECT 1 FROM members m WHERE m.room_id = t.room_id AND m.user_id = t.sender_id) AS member,
 		COALESCE((SELECT x.id FROM messages x WHERE x.sender_id = t.sender_id AND x.client_id = t.client_id), '') AS dup,
-		COALESCE((SELECT y.room_id FROM messages y WHERE y.id = t.reply_to), '') AS reply_room
+		COALESCE((SELECT y.room_id FROM messages y WHERE y.id = t.reply_to), '') AS reply_room,
+		COALESCE(r.archived, {{false}}) AS archived
 	FROM {{send_rows}} LEFT JOIN rooms r ON r.id = t.room_id LEFT JOIN users u ON u.id = t.sender_id`
 
 // scanSendFacts reads a row of sendFactsSQL into the transaction's scratch
@@ -82,7 +83,7 @@ func scanSendFacts(w *wtx, r row, ws []*sendWork) (*sendWork, error) {
 	sc.facts = store.SendFacts{}
 	if err := r.Scan(&sc.ord, &sc.facts.Room.Kind, &sc.facts.Sender.ID, &sc.facts.Sender.Name, &sc.facts.Sender.Role,
 		&sc.facts.Sender.DisplayName, &sc.facts.Sender.Avatar,
-		&sc.facts.Room.Member, &sc.dup, &sc.facts.ReplyRoom); err != nil {
+		&sc.facts.Room.Member, &sc.dup, &sc.facts.ReplyRoom, &sc.facts.Room.Archived); err != nil {
 		return nil, err
 	}
 	if sc.ord < 1 || int(sc.ord) > len(ws) {
@@ -106,7 +107,7 @@ func (w *wtx) decide(sw *sendWork, files map[string]store.File) {
 	}
 	sw.decided = true
 	sw.seen = sendSeen{kind: f.Room.Kind, uid: f.Sender.ID, name: f.Sender.Name, role: f.Sender.Role,
-		member: f.Room.Member, dup: w.scratch.dup, replyRoom: f.ReplyRoom}
+		member: f.Room.Member, archived: f.Room.Archived, dup: w.scratch.dup, replyRoom: f.ReplyRoom}
 	if sw.err = sw.rule(&sw.req, f); sw.err != nil {
 		return
 	}

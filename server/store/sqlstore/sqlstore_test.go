@@ -261,6 +261,7 @@ func TestSearchBackfill(t *testing.T) {
 		"DROP TABLE search_text", "DROP TABLE search_docs", "DROP TABLE message_files", "DROP TABLE files",
 		"ALTER TABLE users DROP COLUMN disabled", // the steps after it, undone too
 		"DROP TABLE cert_files", "DROP TABLE cert_locks",
+		"ALTER TABLE rooms DROP COLUMN topic", "ALTER TABLE rooms DROP COLUMN archived", "ALTER TABLE rooms DROP COLUMN created_by",
 		"DROP TABLE settings", "DROP INDEX sessions_last_seen", "DROP INDEX sessions_created",
 		"ALTER TABLE sessions DROP COLUMN last_seen", "ALTER TABLE sessions DROP COLUMN user_agent",
 		"PRAGMA user_version = 2",

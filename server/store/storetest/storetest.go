@@ -84,6 +84,7 @@ func Run(t *testing.T, open Open) {
 		{"UploadQuota", testUploadQuota},
 		{"Profiles", testProfiles},
 		{"SearchUsers", testSearchUsers},
+		{"RoomChanges", testRoomChanges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,13 @@
+package sqlstore
+
+// schemaRooms is step 9: what people may change of a room. topic is ""
+// when there is none; archived rooms are read-only and out of the
+// directory; created_by is the user who created the room, NULL for
+// direct-message rooms and for rooms made before this step (only admins
+// may rename or archive those). Accounts are never deleted, so created_by
+// needs no foreign key.
+const schemaRooms = `
+ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+ALTER TABLE rooms ADD COLUMN archived {{bool}} NOT NULL DEFAULT {{false}};
+ALTER TABLE rooms ADD COLUMN created_by TEXT;
+`
