@@ -207,6 +207,7 @@ func New(opts Options) (http.Handler, error) {
 			r.Delete("/sessions/{id}", a.handle(a.endSession))
 			r.Get("/invite", a.handle(a.getInvite))
 			r.Post("/invite/reset", a.handle(a.resetInvite))
+			r.Route("/admin", a.adminRoutes)
 			r.Get("/rooms", a.handle(a.rooms))
 			r.Get("/rooms/directory", a.handle(a.directory))
 			r.With(a.PerUser(a.creates, "new rooms")).Post("/rooms", a.handle(a.createRoom))
