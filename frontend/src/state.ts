@@ -7,6 +7,7 @@ import { joinCode, onlyInvisible, refusal } from "./lib/access";
 import { api, ApiError, signedIn, whenUnauthorized, type Page } from "./lib/api";
 import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount } from "./lib/attention";
 import { fileSize, snippet } from "./lib/markup";
+import { browserStorage, outboxFor } from "./lib/outbox";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
 import * as tl from "./lib/timeline";
 import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
@@ -115,7 +116,10 @@ export const sortedPeople = computed(() => {
 
 export const myPresence = computed<Person | null>(() => {
   const u = me.value;
-  return u ? people.value.get(u.name.toLowerCase()) ?? { name: u.name, user: u, status: "online" } : null;
+  if (!u) return null;
+  const p = people.value.get(u.name.toLowerCase()) ?? { name: u.name, user: u, status: "online" as const };
+  // Offline, the reader is offline to everyone else too: say so here.
+  return conn.value.offline ? { ...p, status: "offline" } : p;
 });
 
 /** Names of people typing in the active room. */
@@ -266,7 +270,9 @@ function describe(e: unknown): string {
 /** Checks the session cookie and connects when signed in. */
 export async function boot(): Promise<void> {
   try {
-    const { user } = await api.me();
+    // Asked without a 401 when signed out: a normal load logs no error.
+    const { user } = await api.session();
+    if (!user) return;
     // An invite link opened while signed in: it is for new accounts.
     if (joinCode(location.pathname)) {
       history.replaceState(null, "", `/${location.hash}`);
@@ -285,7 +291,8 @@ export function startSession(user: User): void {
   me.value = user;
   knowUser(user, "online");
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new ChatSocket({ url: `${proto}//${location.host}/ws`, probeAuth: signedIn });
+  // Sends not yet acknowledged are kept per account across page loads.
+  socket = new ChatSocket({ url: `${proto}//${location.host}/ws`, probeAuth: signedIn, outbox: outboxFor(browserStorage(), user.id) });
   socket.on((ev) => {
     switch (ev.type) {
       case "state":
@@ -357,6 +364,8 @@ export async function signOutEverywhere(): Promise<void> {
 }
 
 export async function signOut(): Promise<void> {
+  // Signing out on purpose drops what this account had queued here.
+  if (me.value) outboxFor(browserStorage(), me.value.id).save([]);
   try {
     await api.signOut();
   } catch {

@@ -197,6 +197,7 @@ func New(opts Options) (http.Handler, error) {
 		r.Get("/instance", a.handle(a.instance))
 		r.Post("/users", a.handle(a.register))
 		r.Post("/session", a.handle(a.login))
+		r.Get("/session", a.handle(a.whoami))
 		r.Group(func(r chi.Router) {
 			r.Use(a.requireAuth)
 			r.Delete("/session", a.handle(a.logout))

@@ -76,6 +76,8 @@ export const api = {
     call<{ user: User }>("POST", "/api/session", { username, password }),
   signOut: () => call<void>("DELETE", "/api/session"),
   me: () => call<{ user: User }>("GET", "/api/me"),
+  /** The signed-in user, or null: not being signed in is an answer here, not a 401. */
+  session: () => call<{ user: User | null }>("GET", "/api/session"),
   rooms: () => call<{ rooms: Room[] }>("GET", "/api/rooms"),
   createRoom: (name: string, isPrivate: boolean) =>
     call<{ room: Room }>("POST", "/api/rooms", { name, private: isPrivate }),
@@ -117,11 +119,10 @@ export const api = {
   },
 };
 
-/** Asks whether the session cookie still works: false on 401, throws if unknown. */
+/** Asks whether the session cookie still works: false when it does not, throws if unknown. */
 export async function signedIn(): Promise<boolean> {
   try {
-    await api.me();
-    return true;
+    return (await api.session()).user !== null;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return false;
     throw e;
