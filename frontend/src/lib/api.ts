@@ -1,7 +1,7 @@
 // The HTTP API (PROTOCOL.md §1). The browser relies on the HttpOnly session
 // cookie the server sets; the token in the answer is not kept.
 
-import type { Directory, ErrorBody, Instance, Invite, Message, SessionInfo, User, Room } from "../protocol.gen";
+import type { AdminUser, AdminUsers, Directory, ErrorBody, Instance, Invite, Message, SessionInfo, Settings, SettingsPatch, User, Room } from "../protocol.gen";
 import { doingOf, refusal, retryAfter } from "./access";
 
 /** An error answer of the API, or a network failure (status 0). */
@@ -111,6 +111,26 @@ export const api = {
     const q = new URLSearchParams({ limit: String(limit) });
     for (const [k, v] of Object.entries(place)) if (v !== undefined) q.set(k, String(v));
     return call<Page>("GET", `/api/rooms/${encodeURIComponent(id)}/messages?${q}`);
+  },
+  /** The administration API (admins only). */
+  admin: {
+    users: (q: string, cursor?: string | null, limit = 50) => {
+      const p = new URLSearchParams({ limit: String(limit) });
+      if (q) p.set("q", q);
+      if (cursor) p.set("cursor", cursor);
+      return call<AdminUsers>("GET", `/api/admin/users?${p}`);
+    },
+    addUser: (username: string, password: string, admin: boolean) =>
+      call<{ user: User }>("POST", "/api/admin/users", { username, password, admin }),
+    setDisabled: (id: string, disabled: boolean) =>
+      call<{ user: AdminUser }>("POST", `/api/admin/users/${encodeURIComponent(id)}/${disabled ? "disable" : "enable"}`),
+    setRole: (id: string, role: "admin" | "member") =>
+      call<{ user: AdminUser }>("PUT", `/api/admin/users/${encodeURIComponent(id)}/role`, { role }),
+    setPassword: (id: string, password: string) =>
+      call<void>("PUT", `/api/admin/users/${encodeURIComponent(id)}/password`, { password }),
+    signOut: (id: string) => call<{ sessions_ended: number }>("POST", `/api/admin/users/${encodeURIComponent(id)}/signout`),
+    settings: () => call<Settings>("GET", "/api/admin/settings"),
+    setSettings: (patch: SettingsPatch) => call<Settings>("PATCH", "/api/admin/settings", patch),
   },
   search: (query: string, room?: string) => {
     const q = new URLSearchParams({ q: query });
