@@ -7,6 +7,8 @@ import { highlight, snippet } from "../lib/markup";
 import { MaxNameLen, MaxSearchQuery, MaxStatusText, type Message } from "../protocol.gen";
 import { Directory, InvitePeople, Settings } from "./Access";
 import { Admin } from "./Admin";
+import { RoomNameInput } from "./RoomNameInput";
+import { roomNameProblem } from "../lib/roomname";
 import { activeRoom, createRoom, invite, jumpTo, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
 export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "admin";
@@ -136,7 +138,9 @@ function CreateRoom() {
   const [name, setName] = useState("");
   const [priv, setPriv] = useState(false);
   const s = useSubmit(async () => {
-    await createRoom(name.trim(), priv);
+    const problem = roomNameProblem(name);
+    if (problem) throw new ApiError(400, "bad_request", problem);
+    await createRoom(name, priv);
     focusComposerOnClose = true;
   });
   return (
@@ -144,15 +148,7 @@ function CreateRoom() {
       <form onSubmit={s.onSubmit}>
         <label class="field">
           <span>Room name</span>
-          <input
-            value={name}
-            autoFocus
-            required
-            maxLength={MaxNameLen}
-            pattern="[A-Za-z0-9_.\-]+"
-            placeholder="e.g. design-review"
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
+          <RoomNameInput value={name} onValue={setName} />
         </label>
         <label class="check">
           <input type="checkbox" checked={priv} onChange={(e) => setPriv(e.currentTarget.checked)} />
@@ -290,9 +286,11 @@ function Search() {
     return () => clearTimeout(t);
   }, [query, scope]);
 
+  // "in #design", or for a direct message "· DM with bob" (a DM's name is
+  // the other person's: "bob in alice" read as a room called alice).
   const where = (m: Message) => {
     const r = rooms.value.get(m.room);
-    return r ? (r.kind === "dm" ? r.name : `#${r.name}`) : "a room";
+    return r ? (r.kind === "dm" ? `· DM with ${r.name}` : `in #${r.name}`) : "in a room";
   };
   return (
     <Modal title="Search messages">
@@ -332,7 +330,7 @@ function Search() {
                 }}
               >
                 <span class="result-head">
-                  <strong>{m.sender?.name ?? "system"}</strong> in {where(m)} · <time dateTime={m.ts}>{stampLabel(new Date(m.ts))}</time>
+                  <strong>{m.sender?.name ?? "system"}</strong> {where(m)} · <time dateTime={m.ts}>{stampLabel(new Date(m.ts))}</time>
                 </span>
                 <span class="result-text">
                   {highlight(snippet(m.text, 240), found.q).map((p, i) => (p.hit ? <mark key={i}>{p.text}</mark> : p.text))}
