@@ -10,7 +10,7 @@ import { fileSize, snippet } from "./lib/markup";
 import { browserStorage, outboxFor } from "./lib/outbox";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
 import * as tl from "./lib/timeline";
-import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
+import { added, failed, finished, previewOf, progressed, releasePreviews, removed, sendable, upload, type Upload } from "./lib/uploads";
 import { MaxAttachments, type ClientStatus, type Message, type Presence, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
 
 export interface Person {
@@ -796,7 +796,11 @@ export function sendMessage(room: string, text: string): boolean {
   const reply = replyTo.value.get(room);
   socket.send(room, text, { attachments, replyTo: reply?.id });
   if (reply) replyTo.value = without(replyTo.value, room);
-  if (uploads.value.has(room)) uploads.value = without(uploads.value, room);
+  if (uploads.value.has(room)) {
+    // The message shows the server's copies from now on.
+    releasePreviews(uploads.value.get(room));
+    uploads.value = without(uploads.value, room);
+  }
   return true;
 }
 
@@ -817,7 +821,7 @@ export function addFiles(room: string, files: readonly File[]): void {
   if (files.length > room1) notify(`A message takes at most ${MaxAttachments} files.`);
   for (const file of files.slice(0, room1)) {
     const key = `u${++uploadKeys}`;
-    setUploads(room, (l) => added(l, key, file));
+    setUploads(room, (l) => added(l, key, file, previewOf(file)));
     if (maxUpload && file.size > maxUpload) {
       // The server would answer 413 after the whole upload: say it now.
       setUploads(room, (l) => failed(l, key, `“${file.name}” is too large to upload (files may be at most ${fileSize(maxUpload)}).`));
@@ -834,6 +838,7 @@ export function addFiles(room: string, files: readonly File[]): void {
 
 /** Removes a file from the composer, cancelling its upload. */
 export function removeUpload(room: string, key: string): void {
+  releasePreviews(uploads.value.get(room)?.filter((u) => u.key === key));
   setUploads(room, (l) => removed(l, key));
   aborts.get(key)?.();
 }
