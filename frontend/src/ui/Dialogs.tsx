@@ -146,10 +146,7 @@ function CreateRoom() {
   return (
     <Modal title="Create a room" description="Rooms are where a team talks about one topic.">
       <form onSubmit={s.onSubmit}>
-        <label class="field">
-          <span>Room name</span>
-          <RoomNameInput value={name} onValue={setName} />
-        </label>
+        <RoomNameInput value={name} onValue={setName} />
         <label class="check">
           <input type="checkbox" checked={priv} onChange={(e) => setPriv(e.currentTarget.checked)} />
           <span>

@@ -1,6 +1,7 @@
 import { useId } from "preact/hooks";
 import { RoomNameHint, roomNameProblem, toRoomName } from "../lib/roomname";
 import { MaxNameLen } from "../protocol.gen";
+import "./roomname.css";
 
 /**
  * The room-name field: spaces turn into dashes as they are typed, the
@@ -12,29 +13,32 @@ export function RoomNameInput(props: { value: string; onValue: (v: string) => vo
   const problemId = useId();
   const problem = props.value ? roomNameProblem(props.value) : null;
   return (
-    <>
-      <input
-        value={props.value}
-        autoFocus
-        required
-        maxLength={MaxNameLen}
-        placeholder="e.g. design-review"
-        autocomplete="off"
-        spellcheck={false}
-        aria-invalid={problem ? true : undefined}
-        aria-describedby={problem ? `${problemId} ${hint}` : hint}
-        onInput={(e) => {
-          const el = e.currentTarget;
-          const next = toRoomName(el.value);
-          if (next !== el.value) {
-            // Keep the caret where it was: the dash takes the space's place.
-            const at = el.selectionStart;
-            el.value = next;
-            if (at !== null) el.setSelectionRange(at, at);
-          }
-          props.onValue(next);
-        }}
-      />
+    <div class="room-name-field">
+      <label class="field">
+        <span>Room name</span>
+        <input
+          value={props.value}
+          autoFocus
+          aria-required="true"
+          maxLength={MaxNameLen}
+          placeholder="e.g. design-review"
+          autocomplete="off"
+          spellcheck={false}
+          aria-invalid={problem ? true : undefined}
+          aria-describedby={problem ? `${problemId} ${hint}` : hint}
+          onInput={(e) => {
+            const el = e.currentTarget;
+            const next = toRoomName(el.value);
+            if (next !== el.value) {
+              // Keep the caret where it was: the dash takes the space's place.
+              const at = el.selectionStart;
+              el.value = next;
+              if (at !== null) el.setSelectionRange(at, at);
+            }
+            props.onValue(next);
+          }}
+        />
+      </label>
       <small class="muted small" id={hint}>
         {RoomNameHint}
       </small>
@@ -43,6 +47,6 @@ export function RoomNameInput(props: { value: string; onValue: (v: string) => vo
           {problem}
         </small>
       )}
-    </>
+    </div>
   );
 }
