@@ -219,3 +219,23 @@ func TestRuntimeSettingsPersist(t *testing.T) {
 		t.Fatalf("sign-up after opening: %d", st)
 	}
 }
+
+// TestSessionProbe: GET /api/session answers 200 whether or not the request
+// is signed in, so that a page load logs no error: the user, or null.
+func TestSessionProbe(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	if st, out := e.call("GET", "/api/session", "", nil); st != 200 || out["user"] != nil {
+		t.Fatalf("signed out: %d %v", st, out)
+	}
+	if st, out := e.call("GET", "/api/session", alice.Token, nil); st != 200 || out["user"].(map[string]any)["name"] != "alice" {
+		t.Fatalf("signed in: %d %v", st, out)
+	}
+	e.call("DELETE", "/api/session", alice.Token, nil)
+	if st, out := e.call("GET", "/api/session", alice.Token, nil); st != 200 || out["user"] != nil {
+		t.Fatalf("after sign-out: %d %v", st, out)
+	}
+	if st, out := e.call("GET", "/api/session", "not-a-token", nil); st != 200 || out["user"] != nil {
+		t.Fatalf("a made-up token: %d %v", st, out)
+	}
+}
