@@ -3,6 +3,11 @@
 // (or `go generate ./server/protocol/tsgen`) after changing it.
 
 // Constants
+
+// Instance names: 1–MaxInstanceName code points after trimming, no
+// control characters; DefaultInstanceName until an administrator sets one.
+export const MaxInstanceName = 64;
+export const DefaultInstanceName = "minichat";
 /**
  * MaxJSONDepth bounds how deeply the JSON a client sends — a frame or an
  * HTTP body — may nest objects and arrays. The deepest legitimate input is
@@ -180,6 +185,41 @@ export type PresenceStatus = typeof StatusOnline | typeof StatusAway | typeof St
 export type RoomEvent = typeof RoomCreated | typeof RoomJoined | typeof RoomLeft | typeof RoomUpdated;
 
 // Objects
+
+/**
+ * AdminUser is an account as an administrator sees it
+ * (GET /api/admin/users): the User and whether it is disabled.
+ */
+export interface AdminUser {
+  user: User;
+  disabled: boolean;
+}
+
+/**
+ * AdminUsers is a page of accounts, by name without regard to case; Next
+ * is the cursor of the following page, null after the last one.
+ */
+export interface AdminUsers {
+  users: AdminUser[];
+  next: string | null;
+}
+
+/**
+ * Settings are the instance's runtime settings (GET and PATCH
+ * /api/admin/settings): the registration mode ("open", "invite",
+ * "closed"; the --registration flag until an administrator sets one) and
+ * the instance's name (shown in page titles and on the sign-in screen).
+ */
+export interface Settings {
+  registration: string;
+  name: string;
+}
+
+/** SettingsPatch changes some of the Settings; absent fields stay. */
+export interface SettingsPatch {
+  registration?: string;
+  name?: string;
+}
 
 /** SeqRange is a range of a room's log, both ends included. */
 export interface SeqRange {
@@ -374,11 +414,13 @@ export interface Invite {
  * (GET /api/instance): who may sign up (registration: "invite", "open" or
  * "closed") and whether the server has no account yet (setup: the next
  * sign-up, whatever the mode, creates the administrator). An addition to
- * the contract.
+ * the contract. Name is the instance's name (an administrator's setting,
+ * Settings.Name), absent on servers that predate it.
  */
 export interface Instance {
   registration: string;
   setup: boolean;
+  name?: string;
 }
 
 /**

@@ -7,9 +7,10 @@ import { joinCode, onlyInvisible, refusal } from "./lib/access";
 import { api, ApiError, signedIn, whenUnauthorized, type Page } from "./lib/api";
 import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount } from "./lib/attention";
 import { fileSize, snippet } from "./lib/markup";
+import { browserStorage, outboxFor } from "./lib/outbox";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
 import * as tl from "./lib/timeline";
-import { added, failed, finished, progressed, removed, sendable, upload, type Upload } from "./lib/uploads";
+import { added, failed, finished, previewOf, progressed, releasePreviews, removed, sendable, upload, type Upload } from "./lib/uploads";
 import { learnUsers } from "./profiles";
 import { MaxAttachments, type ClientStatus, type Message, type Presence, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
 
@@ -116,7 +117,10 @@ export const sortedPeople = computed(() => {
 
 export const myPresence = computed<Person | null>(() => {
   const u = me.value;
-  return u ? people.value.get(u.name.toLowerCase()) ?? { name: u.name, user: u, status: "online" } : null;
+  if (!u) return null;
+  const p = people.value.get(u.name.toLowerCase()) ?? { name: u.name, user: u, status: "online" as const };
+  // Offline, the reader is offline to everyone else too: say so here.
+  return conn.value.offline ? { ...p, status: "offline" } : p;
 });
 
 /** Names of people typing in the active room. */
@@ -267,7 +271,9 @@ function describe(e: unknown): string {
 /** Checks the session cookie and connects when signed in. */
 export async function boot(): Promise<void> {
   try {
-    const { user } = await api.me();
+    // Asked without a 401 when signed out: a normal load logs no error.
+    const { user } = await api.session();
+    if (!user) return;
     // An invite link opened while signed in: it is for new accounts.
     if (joinCode(location.pathname)) {
       history.replaceState(null, "", `/${location.hash}`);
@@ -286,7 +292,8 @@ export function startSession(user: User): void {
   me.value = user;
   knowUser(user, "online");
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new ChatSocket({ url: `${proto}//${location.host}/ws`, probeAuth: signedIn });
+  // Sends not yet acknowledged are kept per account across page loads.
+  socket = new ChatSocket({ url: `${proto}//${location.host}/ws`, probeAuth: signedIn, outbox: outboxFor(browserStorage(), user.id) });
   socket.on((ev) => {
     switch (ev.type) {
       case "state":
@@ -358,6 +365,8 @@ export async function signOutEverywhere(): Promise<void> {
 }
 
 export async function signOut(): Promise<void> {
+  // Signing out on purpose drops what this account had queued here.
+  if (me.value) outboxFor(browserStorage(), me.value.id).save([]);
   try {
     await api.signOut();
   } catch {
@@ -804,7 +813,11 @@ export function sendMessage(room: string, text: string): boolean {
   const reply = replyTo.value.get(room);
   socket.send(room, text, { attachments, replyTo: reply?.id });
   if (reply) replyTo.value = without(replyTo.value, room);
-  if (uploads.value.has(room)) uploads.value = without(uploads.value, room);
+  if (uploads.value.has(room)) {
+    // The message shows the server's copies from now on.
+    releasePreviews(uploads.value.get(room));
+    uploads.value = without(uploads.value, room);
+  }
   return true;
 }
 
@@ -825,7 +838,7 @@ export function addFiles(room: string, files: readonly File[]): void {
   if (files.length > room1) notify(`A message takes at most ${MaxAttachments} files.`);
   for (const file of files.slice(0, room1)) {
     const key = `u${++uploadKeys}`;
-    setUploads(room, (l) => added(l, key, file));
+    setUploads(room, (l) => added(l, key, file, previewOf(file)));
     if (maxUpload && file.size > maxUpload) {
       // The server would answer 413 after the whole upload: say it now.
       setUploads(room, (l) => failed(l, key, `“${file.name}” is too large to upload (files may be at most ${fileSize(maxUpload)}).`));
@@ -842,6 +855,7 @@ export function addFiles(room: string, files: readonly File[]): void {
 
 /** Removes a file from the composer, cancelling its upload. */
 export function removeUpload(room: string, key: string): void {
+  releasePreviews(uploads.value.get(room)?.filter((u) => u.key === key));
   setUploads(room, (l) => removed(l, key));
   aborts.get(key)?.();
 }

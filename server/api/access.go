@@ -48,7 +48,8 @@ func (a *api) baseURL(r *http.Request) string {
 }
 
 // instance answers GET /api/instance, before any sign-in: the registration
-// mode and whether the server still waits for its first account.
+// mode (as an administrator set it, or --registration), the instance's name
+// and whether the server still waits for its first account.
 func (a *api) instance(w http.ResponseWriter, r *http.Request) error {
 	setup := false
 	if !a.hasUsers.Load() {
@@ -62,7 +63,11 @@ func (a *api) instance(w http.ResponseWriter, r *http.Request) error {
 		}
 		setup = !some
 	}
-	writeJSON(w, http.StatusOK, protocol.Instance{Registration: a.opts.Registration, Setup: setup})
+	settings, err := a.opts.Chat.Settings(r.Context(), a.opts.Registration)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, protocol.Instance{Registration: settings.Registration, Setup: setup, Name: settings.Name})
 	return nil
 }
 

@@ -219,6 +219,7 @@ func New(opts Options) (http.Handler, error) {
 		r.Get("/instance", a.handle(a.instance))
 		r.Post("/users", a.handle(a.register))
 		r.Post("/session", a.handle(a.login))
+		r.Get("/session", a.handle(a.whoami))
 		r.Group(func(r chi.Router) {
 			r.Use(a.requireAuth)
 			r.Delete("/session", a.handle(a.logout))
@@ -229,6 +230,7 @@ func New(opts Options) (http.Handler, error) {
 			r.Delete("/sessions/{id}", a.handle(a.endSession))
 			r.Get("/invite", a.handle(a.getInvite))
 			r.Post("/invite/reset", a.handle(a.resetInvite))
+			r.Route("/admin", a.adminRoutes)
 			r.Get("/rooms", a.handle(a.rooms))
 			r.Get("/rooms/directory", a.handle(a.directory))
 			r.With(a.PerUser(a.creates, "new rooms")).Post("/rooms", a.handle(a.createRoom))

@@ -37,14 +37,19 @@ func newInviteCode() (string, error) {
 	return strings.ToLower(base32.StdEncoding.EncodeToString(b)), nil
 }
 
-// SignUp creates an account from the sign-up form under a registration
-// mode (mayRegister): open, invite (code must be the instance's invitation
-// code) or closed. The first account of an empty instance is always
-// allowed and becomes the admin.
-func (s *Service) SignUp(ctx context.Context, mode, name, password, code string) (protocol.User, error) {
+// SignUp creates an account from the sign-up form under the instance's
+// registration mode (mayRegister): the one an administrator set
+// (SetSettings), or defMode (--registration) until then; open, invite
+// (code must be the instance's invitation code) or closed. The first
+// account of an empty instance is always allowed and becomes the admin.
+func (s *Service) SignUp(ctx context.Context, defMode, name, password, code string) (protocol.User, error) {
 	return s.createAccount(ctx, name, password, false, func(tx store.Tx, first bool) error {
 		if first {
 			return nil
+		}
+		mode, err := setting(tx, registrationKey, defMode)
+		if err != nil {
+			return err
 		}
 		want := ""
 		if mode == RegistrationInvite && code != "" {

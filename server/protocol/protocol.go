@@ -210,10 +210,12 @@ type Invite struct {
 // (GET /api/instance): who may sign up (registration: "invite", "open" or
 // "closed") and whether the server has no account yet (setup: the next
 // sign-up, whatever the mode, creates the administrator). An addition to
-// the contract.
+// the contract. Name is the instance's name (an administrator's setting,
+// Settings.Name), absent on servers that predate it.
 type Instance struct {
 	Registration string `json:"registration"`
 	Setup        bool   `json:"setup"`
+	Name         string `json:"name,omitempty"`
 }
 
 // Directory is a page of the public-room directory (GET

@@ -399,6 +399,8 @@ type Store interface {
 
 	// HasUsers reports whether any account exists.
 	HasUsers(ctx context.Context) (bool, error)
+	// Setting returns a value of the instance's settings; ErrNotFound.
+	Setting(ctx context.Context, key string) (string, error)
 	// Sessions lists a user's sessions, the most recently used first.
 	Sessions(ctx context.Context, userID string) ([]Session, error)
 	// Directory lists public rooms as viewerID sees them, ordered by name
@@ -494,6 +496,11 @@ type Tx interface {
 	// MemberRoomIDs lists the ids of the rooms a user belongs to, in byte
 	// order.
 	MemberRoomIDs(userID string) ([]string, error)
+	// SetRole sets a user's role (ErrNotFound).
+	SetRole(userID, role string) error
+	// ActiveAdmins counts the administrators whose account is not
+	// disabled.
+	ActiveAdmins() (int, error)
 	// CreateSession stores a new session of a user for a token hash
 	// (ErrNotFound for an unknown user), used now.
 	CreateSession(userID string, tokenHash []byte, userAgent string) (Session, error)

@@ -1,7 +1,7 @@
 // The HTTP API (PROTOCOL.md §1). The browser relies on the HttpOnly session
 // cookie the server sets; the token in the answer is not kept.
 
-import type { Directory, ErrorBody, Instance, Invite, Members, Message, SessionInfo, User, Room } from "../protocol.gen";
+import type { AdminUser, AdminUsers, Directory, ErrorBody, Instance, Invite, Members, Message, SessionInfo, Settings, SettingsPatch, User, Room } from "../protocol.gen";
 import { doingOf, refusal, retryAfter } from "./access";
 
 /** An error answer of the API, or a network failure (status 0). */
@@ -76,6 +76,8 @@ export const api = {
     call<{ user: User }>("POST", "/api/session", { username, password }),
   signOut: () => call<void>("DELETE", "/api/session"),
   me: () => call<{ user: User }>("GET", "/api/me"),
+  /** The signed-in user, or null: not being signed in is an answer here, not a 401. */
+  session: () => call<{ user: User | null }>("GET", "/api/session"),
   rooms: () => call<{ rooms: Room[] }>("GET", "/api/rooms"),
   createRoom: (name: string, isPrivate: boolean) =>
     call<{ room: Room }>("POST", "/api/rooms", { name, private: isPrivate }),
@@ -122,6 +124,26 @@ export const api = {
     call<{ room: Room }>("PUT", `/api/rooms/${encodeURIComponent(id)}/archived`, { archived }),
   /** The one conversation of the reader and these people (2–7 of them). */
   groupDM: (usernames: string[]) => call<{ room: Room }>("POST", "/api/dms", { usernames }),
+  /** The administration API (admins only). */
+  admin: {
+    users: (q: string, cursor?: string | null, limit = 50) => {
+      const p = new URLSearchParams({ limit: String(limit) });
+      if (q) p.set("q", q);
+      if (cursor) p.set("cursor", cursor);
+      return call<AdminUsers>("GET", `/api/admin/users?${p}`);
+    },
+    addUser: (username: string, password: string, admin: boolean) =>
+      call<{ user: User }>("POST", "/api/admin/users", { username, password, admin }),
+    setDisabled: (id: string, disabled: boolean) =>
+      call<{ user: AdminUser }>("POST", `/api/admin/users/${encodeURIComponent(id)}/${disabled ? "disable" : "enable"}`),
+    setRole: (id: string, role: "admin" | "member") =>
+      call<{ user: AdminUser }>("PUT", `/api/admin/users/${encodeURIComponent(id)}/role`, { role }),
+    setPassword: (id: string, password: string) =>
+      call<void>("PUT", `/api/admin/users/${encodeURIComponent(id)}/password`, { password }),
+    signOut: (id: string) => call<{ sessions_ended: number }>("POST", `/api/admin/users/${encodeURIComponent(id)}/signout`),
+    settings: () => call<Settings>("GET", "/api/admin/settings"),
+    setSettings: (patch: SettingsPatch) => call<Settings>("PATCH", "/api/admin/settings", patch),
+  },
   search: (query: string, room?: string) => {
     const q = new URLSearchParams({ q: query });
     if (room) q.set("room", room);
@@ -129,11 +151,10 @@ export const api = {
   },
 };
 
-/** Asks whether the session cookie still works: false on 401, throws if unknown. */
+/** Asks whether the session cookie still works: false when it does not, throws if unknown. */
 export async function signedIn(): Promise<boolean> {
   try {
-    await api.me();
-    return true;
+    return (await api.session()).user !== null;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return false;
     throw e;

@@ -41,6 +41,22 @@ export interface Lifecycle {
   onOnline(fn: () => void): () => void;
   /** Calls fn when the tab becomes visible; returns an unsubscribe. */
   onVisible(fn: () => void): () => void;
+  /**
+   * Calls fn when the browser goes offline; returns an unsubscribe.
+   * Optional: without it the client notices a lost link by itself.
+   */
+  onOffline?(fn: () => void): () => void;
+  /** Whether the browser says it is offline now (navigator.onLine false). */
+  isOffline?(): boolean;
+}
+
+/**
+ * Keeps the unacknowledged sends across page loads (lib/outbox.ts): load
+ * once when the client is made, save after every change.
+ */
+export interface OutboxStore {
+  load(): Pending[];
+  save(pending: readonly Pending[]): void;
 }
 
 export interface SocketOptions {
@@ -70,6 +86,8 @@ export interface SocketOptions {
   probeAuth?: () => Promise<boolean>;
   /** New client_id values; default crypto.randomUUID. */
   newId?: () => string;
+  /** Where unacknowledged sends are kept across page loads; default: memory only. */
+  outbox?: OutboxStore;
 }
 
 /**
@@ -90,6 +108,11 @@ export interface ConnState {
   retryAt: number | null;
   /** A welcome has been received at least once. */
   everConnected: boolean;
+  /**
+   * The browser says it is offline: no try is made until it is back
+   * (phase is then "waiting" with retryAt null).
+   */
+  offline?: boolean;
 }
 
 /** A message sent but not yet acknowledged. */
@@ -143,6 +166,13 @@ const browserLifecycle: Lifecycle = {
     window.addEventListener("online", fn);
     return () => window.removeEventListener("online", fn);
   },
+  onOffline(fn) {
+    window.addEventListener("offline", fn);
+    return () => window.removeEventListener("offline", fn);
+  },
+  isOffline() {
+    return typeof navigator !== "undefined" && navigator.onLine === false;
+  },
   onVisible(fn) {
     const h = () => {
       if (document.visibilityState === "visible") fn();
@@ -168,7 +198,7 @@ const HelloRef = "hello";
  * to completion, so its state needs no locking.
  */
 export class ChatSocket {
-  private readonly opts: Required<Omit<SocketOptions, "probeAuth">> & Pick<SocketOptions, "probeAuth">;
+  private readonly opts: Required<Omit<SocketOptions, "probeAuth" | "outbox">> & Pick<SocketOptions, "probeAuth" | "outbox">;
   private readonly listeners = new Set<Listener>();
   private ws: SocketLike | null = null;
   /** Bumped for every socket, so events of an abandoned one are ignored. */
@@ -212,6 +242,10 @@ export class ChatSocket {
       ...opts,
     };
     this.heartbeatMs = this.opts.heartbeatMs;
+    // Sends of an earlier page load that were never acknowledged: they go
+    // out again, with their client_id, once connected (the server answers a
+    // repeated client_id with the original message, so none is doubled).
+    for (const p of this.opts.outbox?.load() ?? []) this.pending.set(p.clientId, p);
   }
 
   /** Subscribes to events; returns the unsubscribe function. */
@@ -241,10 +275,17 @@ export class ChatSocket {
   /** Opens the connection; later disconnects reconnect by themselves. */
   start(): void {
     if (this.state.phase !== "idle" && this.state.phase !== "stopped") return;
+    const lc = this.opts.lifecycle;
     this.unsubscribe.push(
-      this.opts.lifecycle.onOnline(() => this.retryNow()),
-      this.opts.lifecycle.onVisible(() => this.retryNow()),
+      lc.onOnline(() => this.backOnline()),
+      lc.onVisible(() => this.retryNow()),
     );
+    if (lc.onOffline) this.unsubscribe.push(lc.onOffline(() => this.goOffline()));
+    if (this.pending.size > 0) this.emitPending();
+    if (lc.isOffline?.()) {
+      this.setState({ phase: "waiting", retryAt: null, offline: true });
+      return;
+    }
     this.connect();
   }
 
@@ -256,7 +297,7 @@ export class ChatSocket {
 
   /** When waiting for the next try, tries now. */
   retryNow(): void {
-    if (this.state.phase !== "waiting") return;
+    if (this.state.phase !== "waiting" || this.state.offline) return;
     this.clear("retryTimer");
     this.connect();
   }
@@ -330,6 +371,26 @@ export class ChatSocket {
   }
 
   // --- connection ---
+
+  /**
+   * The browser went offline: the socket is given up at once (it could
+   * take a heartbeat to notice), and no try is made until it is online
+   * again. Sends wait in the queue meanwhile.
+   */
+  private goOffline(): void {
+    const p = this.state.phase;
+    if (p === "idle" || p === "stopped" || p === "unauthorized") return;
+    this.detach();
+    this.welcomed = false;
+    this.clear("retryTimer");
+    this.setState({ phase: "waiting", retryAt: null, offline: true });
+  }
+
+  /** The browser is online again: try at once. */
+  private backOnline(): void {
+    if (this.state.offline) this.setState({ offline: false });
+    this.retryNow();
+  }
 
   private connect(): void {
     this.detach();
@@ -416,6 +477,12 @@ export class ChatSocket {
   }
 
   private scheduleRetry(): void {
+    if (this.state.offline) {
+      // Nothing to try until the browser is back (backOnline).
+      this.clear("retryTimer");
+      this.setState({ phase: "waiting", retryAt: null });
+      return;
+    }
     const { backoffBaseMs, backoffMaxMs, random, now } = this.opts;
     const delay = backoffDelay(this.state.attempt, backoffBaseMs, backoffMaxMs, random);
     this.clear("retryTimer");
@@ -638,7 +705,9 @@ export class ChatSocket {
   }
 
   private emitPending(): void {
-    this.emit({ type: "pending", pending: this.pendingMessages });
+    const pending = this.pendingMessages;
+    this.opts.outbox?.save(pending);
+    this.emit({ type: "pending", pending });
   }
 
   private emit(ev: SocketEvent): void {

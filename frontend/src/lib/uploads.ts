@@ -17,12 +17,34 @@ export interface Upload {
   attachment?: Attachment;
   /** Set when failed: what to tell the user. */
   error?: string;
+  /** For images: a blob: URL of the local file, for a thumbnail while it waits. */
+  preview?: string;
 }
 
 // --- the list (immutable updates) ---
 
-export function added(list: readonly Upload[], key: string, file: { name: string; size: number }): Upload[] {
-  return [...list, { key, name: file.name, size: file.size, loaded: 0, status: "uploading" }];
+export function added(list: readonly Upload[], key: string, file: { name: string; size: number }, preview?: string): Upload[] {
+  const u: Upload = { key, name: file.name, size: file.size, loaded: 0, status: "uploading" };
+  if (preview) u.preview = preview;
+  return [...list, u];
+}
+
+/** Images the browser shows as thumbnails (the server shows these inline too). */
+const previewable = /^image\/(png|jpeg|gif|webp|avif|bmp)$/;
+
+/** A blob: URL for an image file's thumbnail, or undefined. */
+export function previewOf(file: { type: string }, make: (f: never) => string = (f) => URL.createObjectURL(f)): string | undefined {
+  if (!previewable.test(file.type) || typeof URL === "undefined" || !("createObjectURL" in URL)) return undefined;
+  try {
+    return make(file as never);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lets go of the thumbnails of uploads leaving the composer. */
+export function releasePreviews(list: readonly Upload[] | undefined): void {
+  for (const u of list ?? []) if (u.preview) URL.revokeObjectURL(u.preview);
 }
 
 function patch(list: readonly Upload[], key: string, p: Partial<Upload>): Upload[] {

@@ -1,4 +1,5 @@
 import { useEffect } from "preact/hooks";
+import { instanceName, loadInstance } from "../instance";
 import { activeRoom, me, ready, titleUnread, toast } from "../state";
 import { Dialogs, openDialog } from "./Dialogs";
 import { RoomView } from "./RoomView";
@@ -16,6 +17,7 @@ export function App() {
       }
     };
     window.addEventListener("keydown", onKey);
+    void loadInstance();
     // The drawer exists only on narrow screens; widening the window closes it.
     const wide = window.matchMedia("(min-width: 761px)");
     const onWide = () => {
@@ -31,10 +33,11 @@ export function App() {
   // The tab's title tells unread messages and the open room.
   const unread = titleUnread.value;
   const current = activeRoom.value;
+  const name = instanceName.value;
   useEffect(() => {
     const where = current ? (current.kind === "dm" ? current.name : `#${current.name}`) : "";
-    document.title = `${unread > 0 ? `(${unread}) ` : ""}${where ? `${where} · ` : ""}minichat`;
-  }, [unread, current?.id, current?.name]);
+    document.title = `${unread > 0 ? `(${unread}) ` : ""}${where ? `${where} · ` : ""}${name}`;
+  }, [unread, current?.id, current?.name, name]);
 
   if (!ready.value) {
     return (

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { backOnline, conn, pending, reconnectNow } from "../state";
+import "./offline.css";
 
 /**
  * The connection's state, above the messages (never over them): pending
@@ -8,7 +9,7 @@ import { backOnline, conn, pending, reconnectNow } from "../state";
 export function Banner() {
   const c = conn.value;
   const [now, setNow] = useState(Date.now());
-  const waiting = c.phase === "waiting" && c.retryAt !== null;
+  const waiting = c.phase === "waiting" && c.retryAt !== null && !c.offline;
   useEffect(() => {
     if (!waiting) return;
     setNow(Date.now());
@@ -20,7 +21,16 @@ export function Banner() {
   const queuedText = queued ? ` ${queued} ${queued === 1 ? "message" : "messages"} will be sent when the connection is back.` : "";
   let kind = "";
   let body = null;
-  if (waiting && c.retryAt !== null) {
+  if (c.offline) {
+    // The browser said so: shown at once, nothing is tried until it is back.
+    kind = "warn offline";
+    body = (
+      <span>
+        <strong>You’re offline</strong> — messages will be sent when you’re back.
+        {queued ? ` ${queued} waiting.` : ""}
+      </span>
+    );
+  } else if (waiting && c.retryAt !== null) {
     const secs = Math.max(1, Math.ceil((c.retryAt - now) / 1000));
     kind = "warn";
     body = (

@@ -15,6 +15,7 @@ import {
   uploads,
 } from "../state";
 import { Clip, Close, Send } from "./icons";
+import "./attachments.css";
 import { followNext } from "./MessageList";
 
 /** Typing is told to others at most this often while the user types. */
@@ -191,7 +192,8 @@ export function Composer(props: { room: Room }) {
       {files.length > 0 && (
         <ul class="uploads" aria-label="Files to send">
           {files.map((u) => (
-            <li key={u.key} class={`upload ${u.status}`}>
+            <li key={u.key} class={`upload ${u.status}${u.preview ? " with-thumb" : ""}`}>
+              {u.preview && <img class="upload-thumb" src={u.preview} alt="" width={40} height={40} />}
               <span class="upload-name">{u.name}</span>
               {u.status === "uploading" && (
                 <progress max={100} value={percent(u)} aria-label={`Uploading ${u.name}`} />

@@ -11,9 +11,12 @@ import { ProfileCard } from "./Profile";
 import { startConversation } from "./PeopleField";
 import { shownName } from "../lib/people";
 import type { User } from "../protocol.gen";
-import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, searchMessages, setStatus } from "../state";
+import { Admin } from "./Admin";
+import { RoomNameInput } from "./RoomNameInput";
+import { roomNameProblem } from "../lib/roomname";
+import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
-export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile";
+export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile" | "admin";
 
 /** The open dialog, if any. */
 export const dialog = signal<DialogKind | null>(null);
@@ -61,6 +64,8 @@ export function Dialogs() {
       return <Settings />;
     case "profile":
       return <ProfileCard />;
+    case "admin":
+      return <Admin />;
     default:
       return null;
   }
@@ -140,24 +145,15 @@ function CreateRoom() {
   const [name, setName] = useState("");
   const [priv, setPriv] = useState(false);
   const s = useSubmit(async () => {
-    await createRoom(name.trim(), priv);
+    const problem = roomNameProblem(name);
+    if (problem) throw new ApiError(400, "bad_request", problem);
+    await createRoom(name, priv);
     focusComposerOnClose = true;
   });
   return (
     <Modal title="Create a room" description="Rooms are where a team talks about one topic.">
       <form onSubmit={s.onSubmit}>
-        <label class="field">
-          <span>Room name</span>
-          <input
-            value={name}
-            autoFocus
-            required
-            maxLength={MaxNameLen}
-            pattern="[A-Za-z0-9_.\-]+"
-            placeholder="e.g. design-review"
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </label>
+        <RoomNameInput value={name} onValue={setName} />
         <label class="check">
           <input type="checkbox" checked={priv} onChange={(e) => setPriv(e.currentTarget.checked)} />
           <span>
@@ -288,9 +284,11 @@ function Search() {
     return () => clearTimeout(t);
   }, [query, scope]);
 
+  // "in #design", or for a direct message "· DM with bob" (a DM's name is
+  // the other person's: "bob in alice" read as a room called alice).
   const where = (m: Message) => {
     const r = rooms.value.get(m.room);
-    return r ? (r.kind === "dm" ? r.name : `#${r.name}`) : "a room";
+    return r ? (r.kind === "dm" ? `· DM with ${r.name}` : `in #${r.name}`) : "in a room";
   };
   return (
     <Modal title="Search messages">
@@ -330,7 +328,7 @@ function Search() {
                 }}
               >
                 <span class="result-head">
-                  <strong>{m.sender?.name ?? "system"}</strong> in {where(m)} · <time dateTime={m.ts}>{stampLabel(new Date(m.ts))}</time>
+                  <strong>{m.sender?.name ?? "system"}</strong> {where(m)} · <time dateTime={m.ts}>{stampLabel(new Date(m.ts))}</time>
                 </span>
                 <span class="result-text">
                   {highlight(snippet(m.text, 240), found.q).map((p, i) => (p.hit ? <mark key={i}>{p.text}</mark> : p.text))}

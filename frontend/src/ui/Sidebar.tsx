@@ -19,6 +19,7 @@ import {
   startDM,
   notify,
 } from "../state";
+import { instanceName } from "../instance";
 import { Avatar } from "./Avatar";
 import { UserAvatar } from "./Profile";
 import { shownName } from "../lib/people";
@@ -135,7 +136,7 @@ export function Sidebar() {
       <div class="sidebar-head">
         <div class="brand">
           <span class="brand-mark" aria-hidden="true" />
-          minichat
+          {instanceName.value}
         </div>
       </div>
 
@@ -155,6 +156,12 @@ export function Sidebar() {
               <UserPlus />
             </span>
             <span class="nav-label">Invite people to minichat</span>
+          </button>
+          <button class="nav-item" onClick={() => openDialog("admin")}>
+            <span class="nav-icon">
+              <Gear />
+            </span>
+            <span class="nav-label">Administration</span>
           </button>
         </div>
       )}
@@ -228,11 +235,11 @@ export function Sidebar() {
 
       {user && (
         <div class="me">
-          <button class="me-button" onClick={() => openDialog("status")} aria-label={`Set your status (now ${mine?.status === "away" ? "away" : "active"})`}>
-            <UserAvatar user={user} status={conn.value.phase === "open" ? mine?.status ?? "online" : "offline"} />
+          <button class="me-button" onClick={() => openDialog("status")} aria-label={`Set your status (now ${mine?.status === "offline" ? "offline" : mine?.status === "away" ? "away" : "active"})`}>
+            <UserAvatar user={user} status={conn.value.phase === "open" && !conn.value.offline ? mine?.status ?? "online" : "offline"} />
             <span class="me-text">
               <span class="me-name">{shownName(user)}</span>
-              <span class="me-status">{mine?.status === "away" ? mine.text || "Away" : mine?.text || "Active"}</span>
+              <span class="me-status">{mine?.status === "offline" ? "Offline" : mine?.status === "away" ? mine.text || "Away" : mine?.text || "Active"}</span>
             </span>
           </button>
           <button class="icon-btn" aria-label="Settings" title="Settings" onClick={() => openDialog("settings")}>

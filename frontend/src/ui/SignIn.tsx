@@ -68,7 +68,7 @@ export function SignIn() {
       <div class="signin-card">
         <div class="brand brand-lg">
           <span class="brand-mark" aria-hidden="true" />
-          minichat
+          {instance?.name || "minichat"}
         </div>
         <h1>{copy.heading}</h1>
         <p class="muted">{copy.lead}</p>

@@ -85,6 +85,7 @@ func Run(t *testing.T, open Open) {
 		{"Profiles", testProfiles},
 		{"SearchUsers", testSearchUsers},
 		{"RoomChanges", testRoomChanges},
+		{"AdminPrimitives", testAdminPrimitives},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
