@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"minichat/server/protocol"
@@ -72,8 +71,9 @@ func PushRule(roomKind, level string, mentioned, connected bool, pausedUntil, no
 }
 
 // Mentions reports whether text mentions name: "@name", without regard to
-// case, not followed by another character of a name (so "@bob" does not
-// mention "bo").
+// case, not followed by more of a name (so "@bobby" does not mention
+// "bob"); a name's characters are those of protocol.ValidName, and a dot
+// that ends a sentence ("@bob.") is not one of them.
 func Mentions(text, name string) bool {
 	if name == "" {
 		return false
@@ -85,12 +85,23 @@ func Mentions(text, name string) bool {
 			return false
 		}
 		end := i + j + len(ln)
-		r, _ := utf8.DecodeRuneInString(lt[end:])
-		if end == len(lt) || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-' || r == '.') {
+		more := strings.TrimRight(lt[end:end+nameRun(lt[end:])], ".")
+		if more == "" {
 			return true
 		}
 		i = end
 	}
+}
+
+// nameRun is how many bytes at the start of s could continue a name.
+func nameRun(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return i
+		}
+	}
+	return len(s)
 }
 
 func (s *Service) pushStore() (store.Push, error) {

@@ -71,7 +71,8 @@ type Push interface {
 	PushKey(ctx context.Context, gen func() (string, error)) (string, error)
 	// AddPushSubscription stores sub for sub.UserID (ID and Created are
 	// set here) and returns it, with created false when the user already
-	// had that endpoint (its keys and label are refreshed, its id kept).
+	// had that endpoint (its keys are refreshed, and its label when
+	// sub has one; its id is kept).
 	// An endpoint of another user moves to this one. allow runs inside the
 	// write with the number of subscriptions the user has; an error from
 	// it stores nothing and is returned as it is.

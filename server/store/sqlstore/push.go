@@ -122,6 +122,9 @@ func (s *Store) AddPushSubscription(ctx context.Context, sub store.PushSubscript
 		err := scanSub(w.db.queryRow(w.ctx, `SELECT `+subCols+` FROM push_subscriptions WHERE endpoint = $1`, sub.Endpoint), &cur)
 		switch {
 		case err == nil && cur.UserID == sub.UserID:
+			if sub.Label == "" {
+				sub.Label = cur.Label // a label is kept until another is given
+			}
 			if _, err := w.exec(`UPDATE push_subscriptions SET p256dh = $2, auth = $3, label = $4 WHERE id = $1`,
 				cur.ID, sub.P256DH, sub.Auth, sub.Label); err != nil {
 				return err
