@@ -632,14 +632,17 @@ func (s *Server) Close() error {
 			s.autoTLS.Stop() // renewal, before the store it writes to closes
 		}
 		s.stopWatchingUploads()
+		if s.pusher != nil {
+			// Before the hub, whose sockets tell it who is connected (a
+			// hub shut down would say nobody, and everyone would get
+			// pushes), and before the store it reads and writes.
+			s.pusher.Close()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
 		_ = s.hub.Shutdown(ctx)
 		if err := s.ws.Shutdown(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("some sockets did not close in time")
-		}
-		if s.pusher != nil {
-			s.pusher.Close() // before the store it reads and writes
 		}
 		s.closeErr = s.store.Close()
 		_ = s.broker.Close()
