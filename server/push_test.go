@@ -284,6 +284,26 @@ func TestPushGoneAndRetried(t *testing.T) {
 	if p, _ := nextFor(t, svc, m); p.Device != "tablet" {
 		t.Fatalf("push to %s", p.Device)
 	}
+	waitFor(t, "push metrics", func() bool {
+		got := pushMetrics(t, e)
+		return got["minichat_push_sent_total"] == 3 && got["minichat_push_retried_total"] == 2 && got["minichat_push_gone_total"] == 1
+	})
+}
+
+// pushMetrics reads the minichat_push_* counters of e's server.
+func pushMetrics(t *testing.T, e *env) map[string]float64 {
+	t.Helper()
+	mfs, err := e.srv.Metrics().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "minichat_push_") {
+			out[mf.GetName()] = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 func TestPushSubscriptions(t *testing.T) {

@@ -410,6 +410,9 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Log:             log,
 	})
 	m.Register(h, sockets, st, b)
+	if p := pusher.Load(); p != nil {
+		m.Registry().MustRegister(p.Collectors()...)
+	}
 	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, pusher: pusher.Load()}
 	apiHandler, err := api.New(api.Options{
 		Store:          st,

@@ -118,6 +118,9 @@ type Pusher struct {
 
 	dropped   atomic.Uint64 // batches Committed could not queue
 	sent      atomic.Uint64 // pushes accepted by a push service
+	retried   atomic.Uint64 // pushes to try again
+	failed    atomic.Uint64 // pushes dropped
+	gone      atomic.Uint64 // subscriptions found gone
 	lastDrop  atomic.Int64
 	closeOnce sync.Once
 }
@@ -420,6 +423,14 @@ func (p *Pusher) worker() {
 	defer p.wg.Done()
 	for j := range p.jobs {
 		out, retryAt := p.send(j)
+		switch out {
+		case store.PushRetry:
+			p.retried.Add(1)
+		case store.PushDropped:
+			p.failed.Add(1)
+		case store.PushGone:
+			p.gone.Add(1)
+		}
 		// The outcome is recorded even while closing, so that a delivered
 		// push is not sent again by the next owner.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
