@@ -456,6 +456,16 @@ func (p *Pusher) send(j store.PushJob) (store.PushOutcome, time.Time) {
 		log.Debug().Dur("after", after).Str("reason", why).Msg("push: will retry")
 		return store.PushRetry, p.opts.Now().Add(after)
 	}
+	// A push waiting longer than its TTL (retries, every node down) is
+	// stale; one still in time is kept by the push service for the rest.
+	ttl := j.TTL
+	if !j.Queued.IsZero() {
+		ttl -= p.opts.Now().Sub(j.Queued)
+	}
+	if ttl <= 0 {
+		log.Debug().Msg("push: expired before it could be sent")
+		return store.PushDropped, time.Time{}
+	}
 	body, err := Encrypt(j.Payload, j.Sub.P256DH, j.Sub.Auth)
 	if err != nil {
 		log.Warn().Err(err).Msg("push: cannot encrypt for this subscription; dropping it")
@@ -473,7 +483,7 @@ func (p *Pusher) send(j store.PushJob) (store.PushOutcome, time.Time) {
 	req.Header.Set("Authorization", auth)
 	req.Header.Set("Content-Encoding", "aes128gcm")
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("TTL", strconv.FormatInt(int64(j.TTL/time.Second), 10))
+	req.Header.Set("TTL", strconv.FormatInt(int64((ttl+time.Second-1)/time.Second), 10))
 	req.Header.Set("Urgency", j.Urgency)
 	if j.Topic != "" {
 		req.Header.Set("Topic", j.Topic)
