@@ -357,8 +357,8 @@ func TestPushOffAndPrivateTargets(t *testing.T) {
 			t.Errorf("push off: %s %s: %d %v", c.method, c.path, st, out)
 		}
 	}
-	// Without --allow-private-targets an http endpoint is refused, and an
-	// https one on a private address is never dialled.
+	// Without --allow-private-targets an http endpoint and a private
+	// address are refused, and a name that resolves to one never dialled.
 	e := newEnv(t)
 	svc := pushtest.New(t)
 	alice, bob := e.register("alice"), e.register("bob")
@@ -368,8 +368,13 @@ func TestPushOffAndPrivateTargets(t *testing.T) {
 		t.Errorf("http endpoint without --allow-private-targets: %d %v", st, out)
 	}
 	https := "https" + strings.TrimPrefix(d.Endpoint, "http")
-	if st, out := e.call("POST", "/api/push/subscriptions", bob.Token, map[string]any{"endpoint": https, "keys": keys}); st != 201 {
-		t.Fatalf("https endpoint: %d %v", st, out)
+	if st, out := e.call("POST", "/api/push/subscriptions", bob.Token, map[string]any{"endpoint": https, "keys": keys}); st != 400 {
+		t.Errorf("https endpoint on a loopback address: %d %v", st, out)
+	}
+	// A name is resolved when dialled: localhost is accepted, never reached.
+	named := strings.Replace(https, "127.0.0.1", "localhost", 1)
+	if st, out := e.call("POST", "/api/push/subscriptions", bob.Token, map[string]any{"endpoint": named, "keys": keys}); st != 201 {
+		t.Fatalf("https endpoint named localhost: %d %v", st, out)
 	}
 	e.postText(alice, e.dmRoom(alice, "bob"), "to a private address")
 	svc.None(500 * time.Millisecond)

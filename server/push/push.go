@@ -72,8 +72,9 @@ type Options struct {
 	// cluster (hub.Hub.Connected); they are not pushed to. Nil: nobody.
 	Connected func(uids []string) map[string]bool
 	// Client posts the pushes; default an http.Client with a 30 s timeout.
-	// Push services are public HTTPS hosts: the caller's client should
-	// refuse private addresses (see GuardedClient).
+	// Push services are public HTTPS hosts and endpoints are chosen by
+	// users: the server's client is server/netguard's, which refuses
+	// private addresses.
 	Client *http.Client
 	// Content, when true, puts the sender and an excerpt of at most
 	// MaxExcerpt characters in each push; when false a push says only "New
