@@ -248,19 +248,8 @@ func (p *Pusher) wake() {
 	}
 }
 
-// Payload is the JSON a push carries (encrypted), as the client's service
-// worker reads it.
-type Payload struct {
-	V         int    `json:"v"`
-	Title     string `json:"title"`
-	Body      string `json:"body"`
-	RoomID    string `json:"room_id,omitempty"`
-	Room      string `json:"room,omitempty"` // what the client's hash names: the room's name, or a DM's id
-	Seq       int64  `json:"seq,omitempty"`
-	MessageID string `json:"message_id,omitempty"`
-	URL       string `json:"url"`
-	Tag       string `json:"tag"`
-}
+// Payload is the JSON a push carries; see protocol.PushPayload.
+type Payload = protocol.PushPayload
 
 func (p *Pusher) title(roomKind, roomName, sender string) string {
 	switch {
