@@ -110,6 +110,12 @@ export const RoomPublic = "public";
 export const RoomPrivate = "private";
 export const RoomDM = "dm";
 
+// Notification levels of a room (Room.Notify): which of its messages are
+// pushed to a member's devices.
+export const NotifyAll = "all";
+export const NotifyMentions = "mentions";
+export const NotifyNone = "none";
+
 // Kinds of message.
 export const KindChat = "chat";
 export const KindSystem = "system";
@@ -180,6 +186,7 @@ export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof T
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;
 export type Role = typeof RoleMember | typeof RoleAdmin;
 export type RoomKind = typeof RoomPublic | typeof RoomPrivate | typeof RoomDM;
+export type NotifyLevel = typeof NotifyAll | typeof NotifyMentions | typeof NotifyNone;
 export type MessageKind = typeof KindChat | typeof KindSystem;
 export type PresenceStatus = typeof StatusOnline | typeof StatusAway | typeof StatusOffline;
 export type RoomEvent = typeof RoomCreated | typeof RoomJoined | typeof RoomLeft | typeof RoomUpdated;
@@ -313,6 +320,13 @@ export interface Room {
    * the contract.
    */
   created_by?: string;
+  /**
+   * Notify is the viewer's notification level in the room ("all",
+   * "mentions" or "none"), absent when the viewer keeps the default
+   * ("all" for a direct-message room, "mentions" for others). An
+   * addition to the contract.
+   */
+  notify?: NotifyLevel;
 }
 
 /**
@@ -442,6 +456,49 @@ export interface ErrorBody {
 export interface ErrorDetail {
   code: ErrorCode;
   message: string;
+}
+
+/**
+ * PushDevice is one of the user's devices subscribed to pushes (a
+ * "subscription" of the REST API; named apart from the browser's
+ * PushSubscription), as its owner sees it: never its keys, nor its endpoint's path (a secret of
+ * the device), only the push service's origin.
+ */
+export interface PushDevice {
+  id: string;
+  label: string;
+  endpoint_origin: string;
+  /**
+   * CreatedAt and LastSuccessAt are Unix milliseconds; LastSuccessAt,
+   * when a push service last accepted a push for the device, is absent
+   * before the first.
+   */
+  created_at: number;
+  last_success_at?: number;
+}
+
+/**
+ * PushPayload is the JSON a push carries (encrypted for the device), as
+ * the client's service worker reads it.
+ */
+export interface PushPayload {
+  v: number;
+  title: string;
+  body: string;
+  /**
+   * RoomID, Room, Seq and MessageID are absent in a test push. Room is
+   * what the client's hash names: the room's name, or a DM's room id.
+   */
+  room_id?: string;
+  room?: string;
+  seq?: number;
+  message_id?: string;
+  /**
+   * URL opens the message ("/#/<room>?m=<message_id>"); Tag groups a
+   * room's notifications ("room:<room_id>").
+   */
+  url: string;
+  tag: string;
 }
 
 /**

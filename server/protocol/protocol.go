@@ -30,6 +30,14 @@ const (
 	RoomDM      = "dm"
 )
 
+// Notification levels of a room (Room.Notify): which of its messages are
+// pushed to a member's devices.
+const (
+	NotifyAll      = "all"
+	NotifyMentions = "mentions"
+	NotifyNone     = "none"
+)
+
 // Kinds of message.
 const (
 	KindChat   = "chat"
@@ -111,6 +119,11 @@ type Room struct {
 	// direct-message rooms and rooms older than the field). An addition to
 	// the contract.
 	CreatedBy string `json:"created_by,omitempty"`
+	// Notify is the viewer's notification level in the room ("all",
+	// "mentions" or "none"), absent when the viewer keeps the default
+	// ("all" for a direct-message room, "mentions" for others). An
+	// addition to the contract.
+	Notify string `json:"notify,omitempty" tstype:"NotifyLevel"`
 }
 
 // Members is a page of a room's members (GET /api/rooms/{id}/members),
@@ -119,8 +132,8 @@ type Room struct {
 // viewer shares the room with every member, so welcome and presence frames
 // already tell it. An addition to the contract.
 type Members struct {
-	Members []User `json:"members"`
-	Next    *string  `json:"next"`
+	Members []User  `json:"members"`
+	Next    *string `json:"next"`
 }
 
 // Reaction is one emoji on a message and the names of the users who chose it.

@@ -36,6 +36,8 @@ var steps = []step{
 	ddl(schemaProfiles),
 	// Step 9: room topics, archiving and creators (schema_rooms.go).
 	ddl(schemaRooms),
+	// Step 10: Web Push subscriptions, outbox, notification levels (push.go).
+	ddl(schemaPush),
 }
 
 // SchemaVersion is the number of schema steps this program knows.
