@@ -177,6 +177,8 @@ type flags struct {
 	cfg            server.Config
 	allowedOrigins string
 	trustedProxies string
+	push           bool // --push; Config.PushOff is its negation
+	pushContent    bool // --push-content; Config.PushNoContent is its negation
 	logLevel       string
 	logFormat      string
 }
@@ -235,6 +237,12 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof/ on this separate address, e.g. 127.0.0.1:6060 (default off; exposes internals: keep it on loopback)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this separate address, e.g. 127.0.0.1:9090 (default off)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "also serve /metrics on --addr to requests bearing this token (default off; use MINICHAT_METRICS_TOKEN_FILE)")
+	fs.BoolVar(&f.push, "push", !d.PushOff, "send Web Push notifications to the devices of users who are not connected (false: off, nothing leaves the server)")
+	fs.BoolVar(&f.pushContent, "push-content", !d.PushNoContent, "put the sender and an excerpt (at most 100 characters) in pushes; false: they say only \"New message\"")
+	fs.StringVar(&c.PushContact, "push-contact", "", "VAPID contact push services may use to reach the operator, a mailto: or https: URL (default: --public-url)")
+	fs.DurationVar(&c.PushTTL, "push-ttl", d.PushTTL, "how long push services keep a push for a device that is offline")
+	fs.IntVar(&c.MaxPushSubscriptions, "max-push-subscriptions", d.MaxPushSubscriptions, "devices of one account that may receive pushes (-1: no cap)")
+	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", false, "let outbound requests (pushes) reach loopback and private addresses, and push endpoints be http://; for tests and private networks only")
 	return fs, f
 }
 
@@ -553,6 +561,7 @@ func serveClient(ctx context.Context, args []string, web iofs.FS, stdout, stderr
 	}
 	f.cfg.AllowedOrigins = splitList(f.allowedOrigins)
 	f.cfg.TrustedProxies = splitList(f.trustedProxies)
+	f.cfg.PushOff, f.cfg.PushNoContent = !f.push, !f.pushContent
 	f.cfg.Version = version
 	srv, err := server.New(f.cfg, log, web)
 	if err != nil {

@@ -19,10 +19,12 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -37,6 +39,7 @@ import (
 	"minichat/server/hub"
 	"minichat/server/metrics"
 	"minichat/server/protocol"
+	"minichat/server/push"
 	"minichat/server/store"
 	"minichat/server/store/sqlstore"
 	"minichat/server/ws"
@@ -154,6 +157,30 @@ type Config struct {
 	// 1/3 of a certificate's lifetime) tune renewal; tests shorten them.
 	ACMERenewCheck  time.Duration
 	ACMERenewWindow float64
+	// PushOff turns Web Push off (--push=false): no VAPID key is made, GET
+	// /api/push/key answers 404 and nothing is pushed. Default on.
+	PushOff bool
+	// PushNoContent (--push-content=false) makes every push say only "New
+	// message" under the instance's name: no sender, no excerpt. Default:
+	// sender and an excerpt of at most 100 characters.
+	PushNoContent bool
+	// PushContact is the VAPID contact (a mailto: or https: URL) push
+	// services may use to reach the operator; default PublicURL, else
+	// "mailto:postmaster@localhost".
+	PushContact string
+	// PushTTL is how long push services keep a push for an offline device;
+	// default 24h.
+	PushTTL time.Duration
+	// MaxPushSubscriptions bounds the devices of one account that receive
+	// pushes; default 20, negative: no bound.
+	MaxPushSubscriptions int
+	// AllowPrivateTargets lets outbound requests (pushes) reach loopback and
+	// private addresses, and push subscriptions name http:// endpoints; for
+	// tests and private networks only. Default false.
+	AllowPrivateTargets bool
+	// PushPoll is how often each node looks for due pushes (retries, and
+	// those of a node that died); default 2 s. Tests shorten it.
+	PushPoll time.Duration
 }
 
 // DefaultConfig is the configuration of a server given no settings: the
@@ -162,40 +189,43 @@ type Config struct {
 // default that a package owns is named here by its constant.
 func DefaultConfig() Config {
 	return Config{
-		Addr:            ":8080",
-		DataDir:         "./data",
-		Registration:    chat.RegistrationInvite,
-		Heartbeat:       25 * time.Second,
-		MaxFrameBytes:   64 << 10,
-		Rate:            5,
-		Burst:           20,
-		PresenceGrace:   hub.DefaultPresenceGrace,
-		PresenceWindow:  hub.DefaultPresenceWindow,
-		TypingTimeout:   hub.DefaultTypingTimeout,
-		ShutdownGrace:   5 * time.Second,
-		MaxConnsPerUser: ws.DefaultMaxConnsPerUser,
-		MaxConnsPerIP:   ws.DefaultMaxConnsPerIP,
-		ReplayMax:       protocol.MaxReplay,
-		ReplayRate:      ws.DefaultReplayRate,
-		ReplayBurst:     ws.DefaultReplayBurst,
-		LoginRate:       10,
-		APIRate:         5,
-		APIBurst:        20,
-		SendTimeout:     chat.DefaultTimeout,
-		SlowCommit:      metrics.DefaultSlowCommit,
-		ReadTimeout:     60 * time.Second,
-		MaxUploadBytes:  api.DefaultMaxUploadBytes,
-		SessionIdle:     api.DefaultSessionIdle,
-		SessionMax:      api.DefaultSessionMax,
-		UploadQuota:     api.DefaultUploadQuota,
-		UploadTTL:       api.DefaultUploadTTL,
-		MinFreeDisk:     api.DefaultMinFreeDisk,
-		CreateRoomRate:  api.DefaultRoomRates.Create,
-		JoinRate:        api.DefaultRoomRates.Join,
-		InviteRate:      api.DefaultRoomRates.Invite,
-		DMRate:          api.DefaultRoomRates.DM,
-		HTTPAddr:        ":80",
-		ACMECA:          autotls.LetsEncrypt,
+		Addr:                 ":8080",
+		DataDir:              "./data",
+		Registration:         chat.RegistrationInvite,
+		Heartbeat:            25 * time.Second,
+		MaxFrameBytes:        64 << 10,
+		Rate:                 5,
+		Burst:                20,
+		PresenceGrace:        hub.DefaultPresenceGrace,
+		PresenceWindow:       hub.DefaultPresenceWindow,
+		TypingTimeout:        hub.DefaultTypingTimeout,
+		ShutdownGrace:        5 * time.Second,
+		MaxConnsPerUser:      ws.DefaultMaxConnsPerUser,
+		MaxConnsPerIP:        ws.DefaultMaxConnsPerIP,
+		ReplayMax:            protocol.MaxReplay,
+		ReplayRate:           ws.DefaultReplayRate,
+		ReplayBurst:          ws.DefaultReplayBurst,
+		LoginRate:            10,
+		APIRate:              5,
+		APIBurst:             20,
+		SendTimeout:          chat.DefaultTimeout,
+		SlowCommit:           metrics.DefaultSlowCommit,
+		ReadTimeout:          60 * time.Second,
+		MaxUploadBytes:       api.DefaultMaxUploadBytes,
+		SessionIdle:          api.DefaultSessionIdle,
+		SessionMax:           api.DefaultSessionMax,
+		UploadQuota:          api.DefaultUploadQuota,
+		UploadTTL:            api.DefaultUploadTTL,
+		MinFreeDisk:          api.DefaultMinFreeDisk,
+		CreateRoomRate:       api.DefaultRoomRates.Create,
+		JoinRate:             api.DefaultRoomRates.Join,
+		InviteRate:           api.DefaultRoomRates.Invite,
+		DMRate:               api.DefaultRoomRates.DM,
+		HTTPAddr:             ":80",
+		ACMECA:               autotls.LetsEncrypt,
+		PushTTL:              push.DefaultTTL,
+		MaxPushSubscriptions: chat.DefaultMaxPushSubscriptions,
+		PushPoll:             push.DefaultPoll,
 	}
 }
 
@@ -234,6 +264,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.JoinRate, d.JoinRate)
 	orDefault(&c.InviteRate, d.InviteRate)
 	orDefault(&c.DMRate, d.DMRate)
+	orDefault(&c.PushTTL, d.PushTTL)
+	orDefault(&c.MaxPushSubscriptions, d.MaxPushSubscriptions)
+	orDefault(&c.PushPoll, d.PushPoll)
 	return c
 }
 
@@ -285,8 +318,9 @@ type Server struct {
 	accounts *accountWatch // see watchAccounts
 	uploads  *accountWatch // see watchUploads
 
-	chat  *chat.Service
-	blobs *files.Blobs
+	chat   *chat.Service
+	blobs  *files.Blobs
+	pusher *push.Pusher // nil with PushOff
 
 	autoTLSOpts *autotls.Options // with Config.TLSDomains
 	autoTLS     *autotls.Manager // made by Serve, which knows the ports
@@ -314,10 +348,17 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	storeLog := log.With().Str("component", "store").Logger()
+	// The pusher is made after the store (it keeps its key there), so the
+	// commit hook reaches it through this variable, set before the first
+	// message can be sent.
+	var pusher atomic.Pointer[push.Pusher]
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
 			m.Committed(evs)
 			b.Commit(evs)
+			if p := pusher.Load(); p != nil {
+				p.Committed(evs)
+			}
 		},
 		ObserveCommit: m.ObserveCommit,
 		Log:           &storeLog,
@@ -337,7 +378,18 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		_ = b.Close()
 		return nil, err
 	}
-	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0)}
+	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0),
+		MaxPushSubscriptions: cfg.MaxPushSubscriptions, PushInsecure: cfg.AllowPrivateTargets}
+	if !cfg.PushOff {
+		p, err := startPush(cfg, st, h, log)
+		if err != nil {
+			_ = h.Shutdown(context.Background())
+			_ = st.Close()
+			_ = b.Close()
+			return nil, err
+		}
+		pusher.Store(p)
+	}
 	sockets := ws.New(ws.Options{
 		Hub:             h,
 		Chat:            svc,
@@ -358,7 +410,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Log:             log,
 	})
 	m.Register(h, sockets, st, b)
-	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs}
+	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, pusher: pusher.Load()}
 	apiHandler, err := api.New(api.Options{
 		Store:          st,
 		Chat:           svc,
@@ -381,6 +433,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Blobs:          blobs,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		Degraded:       m.Degraded,
+		Push:           s.pusher,
 		Log:            log,
 	})
 	if err != nil {
@@ -584,6 +637,9 @@ func (s *Server) Close() error {
 		_ = s.hub.Shutdown(ctx)
 		if err := s.ws.Shutdown(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("some sockets did not close in time")
+		}
+		if s.pusher != nil {
+			s.pusher.Close() // before the store it reads and writes
 		}
 		s.closeErr = s.store.Close()
 		_ = s.broker.Close()
@@ -818,4 +874,39 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// startPush starts Web Push on a store that keeps it: the VAPID key is
+// read from the database (made there by the first node to start).
+func startPush(cfg Config, st store.Store, h *hub.Hub, log zerolog.Logger) (*push.Pusher, error) {
+	ps, ok := st.(push.Store)
+	if !ok {
+		return nil, errors.New("push: this store does not keep push subscriptions (run with --push=false)")
+	}
+	contact, instance := cfg.PushContact, "minichat"
+	if cfg.PublicURL != "" {
+		if contact == "" {
+			contact = cfg.PublicURL
+		}
+		if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
+			instance = u.Hostname()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	p, err := push.New(ctx, push.Options{
+		Store:     ps,
+		Connected: h.Connected,
+		Client:    push.GuardedClient(cfg.AllowPrivateTargets, 30*time.Second),
+		Content:   !cfg.PushNoContent,
+		Instance:  instance,
+		Contact:   contact,
+		TTL:       cfg.PushTTL,
+		Poll:      cfg.PushPoll,
+		Log:       log.With().Str("component", "push").Logger(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start push: %w", err)
+	}
+	return p, nil
 }

@@ -84,6 +84,12 @@ export const RoomPublic = "public";
 export const RoomPrivate = "private";
 export const RoomDM = "dm";
 
+// Notification levels of a room (Room.Notify): which of its messages are
+// pushed to a member's devices.
+export const NotifyAll = "all";
+export const NotifyMentions = "mentions";
+export const NotifyNone = "none";
+
 // Kinds of message.
 export const KindChat = "chat";
 export const KindSystem = "system";
@@ -137,6 +143,7 @@ export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof T
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;
 export type Role = typeof RoleMember | typeof RoleAdmin;
 export type RoomKind = typeof RoomPublic | typeof RoomPrivate | typeof RoomDM;
+export type NotifyLevel = typeof NotifyAll | typeof NotifyMentions | typeof NotifyNone;
 export type MessageKind = typeof KindChat | typeof KindSystem;
 export type PresenceStatus = typeof StatusOnline | typeof StatusAway | typeof StatusOffline;
 export type RoomEvent = typeof RoomCreated | typeof RoomJoined | typeof RoomLeft | typeof RoomUpdated;
@@ -180,6 +187,13 @@ export interface Room {
    * contract; absent means none.
    */
   mentions?: number;
+  /**
+   * Notify is the viewer's notification level in the room ("all",
+   * "mentions" or "none"), absent when the viewer keeps the default
+   * ("all" for a direct-message room, "mentions" for others). An
+   * addition to the contract.
+   */
+  notify?: NotifyLevel;
 }
 
 /** Reaction is one emoji on a message and the names of the users who chose it. */

@@ -25,6 +25,7 @@ import (
 	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/protocol"
+	"minichat/server/push"
 	"minichat/server/store"
 )
 
@@ -83,7 +84,10 @@ type Options struct {
 	// Degraded, if set, reports the store's commits as slow (their p99);
 	// /readyz then answers 200 with status "degraded".
 	Degraded func() (p99 time.Duration, slow bool)
-	Log      zerolog.Logger
+	// Push sends Web Push notifications; nil: push is off (its endpoints
+	// answer 404).
+	Push *push.Pusher
+	Log  zerolog.Logger
 }
 
 type api struct {
@@ -218,6 +222,7 @@ func New(opts Options) (http.Handler, error) {
 			r.With(a.PerUser(a.dms, "new direct messages")).Post("/dms", a.handle(a.dm))
 			r.Get("/search", a.handle(a.search))
 			r.With(a.PerUser(a.uploads, "uploads"), allowSlowBody(uploadReadTimeout)).Post("/uploads", a.handle(a.upload))
+			a.pushRoutes(r)
 		})
 	})
 	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))

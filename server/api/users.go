@@ -120,7 +120,11 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) me(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]any{"user": sessionOf(r).User})
+	out := map[string]any{"user": sessionOf(r).User}
+	if until, err := a.opts.Chat.NotificationsPausedUntil(r.Context(), sessionOf(r).User, time.Now()); err == nil && !until.IsZero() {
+		out["notifications_paused_until"] = until.UnixMilli()
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -38,6 +38,12 @@ type Service struct {
 	// Passwords hashes and verifies passwords; default auth.DefaultParams
 	// with as many hashes at once as there are CPUs.
 	Passwords *auth.Passwords
+	// MaxPushSubscriptions bounds the Web Push devices of one account
+	// (default DefaultMaxPushSubscriptions; negative: no bound), and
+	// PushInsecure lets them name http:// endpoints (tests, private push
+	// services; default false: https only).
+	MaxPushSubscriptions int
+	PushInsecure         bool
 }
 
 // DefaultTimeout is Service.Timeout's default.

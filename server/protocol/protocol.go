@@ -30,6 +30,14 @@ const (
 	RoomDM      = "dm"
 )
 
+// Notification levels of a room (Room.Notify): which of its messages are
+// pushed to a member's devices.
+const (
+	NotifyAll      = "all"
+	NotifyMentions = "mentions"
+	NotifyNone     = "none"
+)
+
 // Kinds of message.
 const (
 	KindChat   = "chat"
@@ -80,6 +88,11 @@ type Room struct {
 	// mention the viewer by @name, up to the same cap. An addition to the
 	// contract; absent means none.
 	Mentions int64 `json:"mentions,omitempty"`
+	// Notify is the viewer's notification level in the room ("all",
+	// "mentions" or "none"), absent when the viewer keeps the default
+	// ("all" for a direct-message room, "mentions" for others). An
+	// addition to the contract.
+	Notify string `json:"notify,omitempty" tstype:"NotifyLevel"`
 }
 
 // Reaction is one emoji on a message and the names of the users who chose it.

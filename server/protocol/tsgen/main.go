@@ -43,6 +43,7 @@ var constGroups = map[string]string{
 	"RoleMember":     "Role",
 	"RoomPublic":     "RoomKind",
 	"KindChat":       "MessageKind",
+	"NotifyAll":      "NotifyLevel",
 	"StatusOnline":   "PresenceStatus",
 	"RoomCreated":    "RoomEvent",
 	"CodeBadRequest": "ErrorCode",

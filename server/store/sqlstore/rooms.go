@@ -28,7 +28,8 @@ const roomCols = `r.id, r.kind, r.name, r.last_seq,
 	CASE WHEN m.user_id IS NOT NULL AND r.last_seq > m.read_seq THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
 		WHERE x.room_id = r.id AND x.seq > m.read_seq AND x.seq > r.last_seq - 5000 AND x.kind = 'chat' AND NOT x.deleted
 		AND x.sender_id <> $1 AND {{lower}}(x.text) LIKE (SELECT '%@' || REPLACE({{lower}}(v.name), '_', '\_') || '%'
-			FROM users v WHERE v.id = $1) ESCAPE '\' LIMIT 1000) c) ELSE 0 END AS mentions`
+			FROM users v WHERE v.id = $1) ESCAPE '\' LIMIT 1000) c) ELSE 0 END AS mentions,
+	COALESCE(m.notify, '') AS notify`
 
 const roomFrom = `rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1`
 
@@ -38,7 +39,7 @@ func scanRoom(r row) (protocol.Room, error) {
 		dmName string
 	)
 	err := r.Scan(&room.ID, &room.Kind, &room.Name, &room.LastSeq, &room.Members,
-		&room.Member, &room.ReadSeq, &dmName, &room.Unread, &room.Mentions)
+		&room.Member, &room.ReadSeq, &dmName, &room.Unread, &room.Mentions, &room.Notify)
 	if room.Kind == protocol.RoomDM {
 		room.Name = dmName
 	}
