@@ -940,12 +940,13 @@ function forgetMute(room: string): void {
 export async function setRoomLevel(id: string, level: Level): Promise<void> {
   const before = rooms.value.get(id) as LeveledRoom | undefined;
   if (!before) return;
-  patchRoom(id, { notify: level } as Partial<Room>);
+  patchRoom(id, { notify: level });
   try {
-    await call<unknown>("PUT", `/api/rooms/${encodeURIComponent(id)}/notifications`, { level });
+    const { room } = await call<{ room: Room }>("PUT", `/api/rooms/${encodeURIComponent(id)}/notifications`, { level });
+    patchRoom(id, { notify: room.notify ?? level });
     forgetMute(id);
   } catch (e) {
-    patchRoom(id, { notify: before.notify } as Partial<Room>);
+    patchRoom(id, { notify: before.notify });
     notify(describe(e));
   }
 }
@@ -969,7 +970,7 @@ async function migrateMutes(): Promise<void> {
       }
       try {
         await call<unknown>("PUT", `/api/rooms/${encodeURIComponent(id)}/notifications`, { level: "none" });
-        patchRoom(id, { notify: "none" } as Partial<Room>);
+        patchRoom(id, { notify: "none" });
         forgetMute(id);
       } catch {
         return; // later (offline, or a server without levels)
@@ -985,7 +986,8 @@ export async function setPause(until: number | null): Promise<void> {
   const before = pausedUntil.value;
   pausedUntil.value = until;
   try {
-    await call<unknown>("PUT", "/api/me/notifications", { paused_until: until });
+    const res = await call<{ notifications_paused_until: number | null }>("PUT", "/api/me/notifications", { paused_until: until });
+    pausedUntil.value = res.notifications_paused_until ?? null;
   } catch (e) {
     pausedUntil.value = before;
     notify(describe(e));

@@ -7,8 +7,10 @@ export interface PushSub {
   id: string;
   label?: string;
   endpoint_origin: string;
-  created_at: string;
-  last_success_at?: string;
+  /** Unix ms. */
+  created_at: number;
+  /** Unix ms of the last delivery the push service took. */
+  last_success_at?: number;
 }
 
 export const pushApi = {

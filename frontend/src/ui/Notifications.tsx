@@ -13,6 +13,8 @@ import { muted, notifyPermission, pausedUntil, roomLevel, setPause, setRoomLevel
 import { Bell, BellOff } from "./icons";
 import "./notifications.css";
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
 function say(e: unknown): string {
   return e instanceof ApiError || e instanceof PushError ? e.message : "Something went wrong. Try again.";
 }
@@ -219,8 +221,8 @@ export function NotificationSettings() {
                 <strong>{s.label || s.endpoint_origin}</strong>
                 {s.id === mine && <span class="tag">This browser</span>}
                 <span class="muted small">
-                  Added {ago(s.created_at)}
-                  {s.last_success_at ? ` · last delivered ${ago(s.last_success_at)}` : ""} · via {s.endpoint_origin}
+                  Added {ago(iso(s.created_at))}
+                  {s.last_success_at ? ` · last delivered ${ago(iso(s.last_success_at))}` : ""} · via {s.endpoint_origin}
                 </span>
               </span>
               <button type="button" class="btn small" disabled={busy} aria-label={`Remove ${s.id === mine ? "this browser" : s.label || s.endpoint_origin}`} onClick={() => void remove(s)}>
