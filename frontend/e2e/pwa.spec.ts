@@ -107,12 +107,15 @@ test("enabling push on this browser subscribes it with the server's key, lists i
   const alice = await signUp("alice");
   await controlled(alice);
   await alice.context().grantPermissions(["notifications"], { origin: server.url });
-  // Chromium's real push service (Google's FCM) cannot be reached from here,
-  // so PushManager.subscribe fails in this headless browser. The test tries it
-  // first; when it fails, the browser's subscribe is replaced by one giving a
+  // PushManager.subscribe cannot work here: in a test's (incognito) context
+  // Chromium refuses it ("AbortError: Registration failed - permission
+  // denied"; no Push API in incognito), and with a profile on disk it must
+  // register with its push service (Google's FCM), which this machine cannot
+  // reach (the attempt never completed). The test tries the real call first;
+  // when it fails, the browser's subscribe is replaced by one giving a
   // subscription with real P-256 keys (the server checks them), and the test
-  // checks the client's own part: the key it asks with and the POST it makes.
-  alice.on("console", (m) => console.log(`page: ${m.text()}`));
+  // checks the client's own part: the key it subscribes with and the POST it
+  // makes to /api/push/subscriptions (captured with page.route).
   const real = await alice.evaluate(async () => {
     const key = ((await (await fetch("/api/push/key")).json()) as { public_key: string }).public_key;
     const reg = await navigator.serviceWorker.ready;
@@ -121,12 +124,11 @@ test("enabling push on this browser subscribes it with the server's key, lists i
       const raw = Uint8Array.from(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
       await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: raw });
       return true;
-    } catch (e) {
-      console.log(String(e));
+    } catch {
       return false;
     }
   });
-  console.log(`push: PushManager.subscribe ${real ? "worked" : "failed; stubbed"} in this browser`);
+  test.info().annotations.push({ type: "push", description: real ? "the browser's own subscribe worked" : "subscribe stubbed" });
   if (!real) {
     await alice.evaluate(async () => {
       const pair = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair;
