@@ -2,7 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import preact from "@preact/preset-vite";
-import { serviceWorker } from "./sw-plugin";
+import { serviceWorker } from "./sw-plugin.ts";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
 
