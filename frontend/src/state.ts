@@ -3,11 +3,12 @@
 // to the socket directly.
 
 import { batch, computed, signal, type ReadonlySignal, type Signal } from "@preact/signals";
-import { joinCode, onlyInvisible, refusal } from "./lib/access";
+import { deviceName, joinCode, onlyInvisible, refusal } from "./lib/access";
 import { api, ApiError, call, signedIn, whenUnauthorized, type Page } from "./lib/api";
 import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify } from "./lib/attention";
 import { isPaused, levelNotifies, levelOf, titleCountByLevel, type Level, type LeveledRoom } from "./lib/levels";
 import { loadSnapshot, saveSnapshot } from "./lib/offline";
+import { enablePush, pushSupported } from "./lib/push";
 import { parseHash } from "./lib/route";
 import { fileSize, snippet } from "./lib/markup";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
@@ -1008,6 +1009,9 @@ export async function enableNotifications(): Promise<void> {
   if (typeof Notification === "undefined") return;
   notifyPermission.value = await Notification.requestPermission();
   if (notifyPermission.value === "denied") notify("Notifications are blocked; the browser’s site settings can allow them.");
+  // Push too, so notifications also come while minichat is closed (settings
+  // show it, and say why when it cannot be).
+  if (notifyPermission.value === "granted" && pushSupported()) void enablePush(deviceName(navigator.userAgent)).catch(() => undefined);
 }
 
 export function retrySend(clientId: string): void {
