@@ -218,12 +218,12 @@ test("a push shows its notification, and its link opens the room at the message"
   const hit = log.locator("article.msg").filter({ hasText: "the one the notification points at" });
   await alice.goto(`/#/general?m=${target}`);
   await expect(hit).toBeInViewport();
-  await expect(hit).toHaveClass(/\blit\b/);
+  await expect(hit).toBeFocused(); // a jump focuses its message (and highlights it for a moment)
   // …and in a new window, which loads the page around the message, far back.
   await alice.goto("about:blank");
   await alice.goto(`/#/general?m=${target}`);
   await expect(hit).toBeInViewport();
-  await expect(hit).toHaveClass(/\blit\b/);
+  await expect(hit).toBeFocused(); // a jump focuses its message (and highlights it for a moment)
   await expect(log.getByText("later 120", { exact: true })).toHaveCount(0);
 });
 
