@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +104,8 @@ func TestPushDeliversSignedEncryptedPushes(t *testing.T) {
 	dm := e.dmRoom(alice, "bob")
 	m1 := e.postText(alice, dm, "hello bob")
 	p, pl := nextFor(t, svc, m1)
-	if p.Urgency != "high" || p.TTL != "86400" || p.Topic != dm {
+	// TTL: 24 h from when the push was queued, a moment ago.
+	if ttl, _ := strconv.Atoi(p.TTL); p.Urgency != "high" || ttl > 86400 || ttl < 86400-60 || p.Topic != dm {
 		t.Errorf("headers Urgency %q TTL %q Topic %q, want high, 86400, %s", p.Urgency, p.TTL, p.Topic, dm)
 	}
 	want := push.Payload{V: 1, Title: "alice", Body: "hello bob", RoomID: dm, Room: dm, Seq: pl.Seq, MessageID: m1,
@@ -284,6 +286,26 @@ func TestPushGoneAndRetried(t *testing.T) {
 	if p, _ := nextFor(t, svc, m); p.Device != "tablet" {
 		t.Fatalf("push to %s", p.Device)
 	}
+	waitFor(t, "push metrics", func() bool {
+		got := pushMetrics(t, e)
+		return got["minichat_push_sent_total"] == 3 && got["minichat_push_retried_total"] == 2 && got["minichat_push_gone_total"] == 1
+	})
+}
+
+// pushMetrics reads the minichat_push_* counters of e's server.
+func pushMetrics(t *testing.T, e *env) map[string]float64 {
+	t.Helper()
+	mfs, err := e.srv.Metrics().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "minichat_push_") {
+			out[mf.GetName()] = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 func TestPushSubscriptions(t *testing.T) {
@@ -335,8 +357,8 @@ func TestPushOffAndPrivateTargets(t *testing.T) {
 			t.Errorf("push off: %s %s: %d %v", c.method, c.path, st, out)
 		}
 	}
-	// Without --allow-private-targets an http endpoint is refused, and an
-	// https one on a private address is never dialled.
+	// Without --allow-private-targets an http endpoint and a private
+	// address are refused, and a name that resolves to one never dialled.
 	e := newEnv(t)
 	svc := pushtest.New(t)
 	alice, bob := e.register("alice"), e.register("bob")
@@ -346,8 +368,13 @@ func TestPushOffAndPrivateTargets(t *testing.T) {
 		t.Errorf("http endpoint without --allow-private-targets: %d %v", st, out)
 	}
 	https := "https" + strings.TrimPrefix(d.Endpoint, "http")
-	if st, out := e.call("POST", "/api/push/subscriptions", bob.Token, map[string]any{"endpoint": https, "keys": keys}); st != 201 {
-		t.Fatalf("https endpoint: %d %v", st, out)
+	if st, out := e.call("POST", "/api/push/subscriptions", bob.Token, map[string]any{"endpoint": https, "keys": keys}); st != 400 {
+		t.Errorf("https endpoint on a loopback address: %d %v", st, out)
+	}
+	// A name is resolved when dialled: localhost is accepted, never reached.
+	named := strings.Replace(https, "127.0.0.1", "localhost", 1)
+	if st, out := e.call("POST", "/api/push/subscriptions", bob.Token, map[string]any{"endpoint": named, "keys": keys}); st != 201 {
+		t.Fatalf("https endpoint named localhost: %d %v", st, out)
 	}
 	e.postText(alice, e.dmRoom(alice, "bob"), "to a private address")
 	svc.None(500 * time.Millisecond)

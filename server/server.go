@@ -38,6 +38,7 @@ import (
 	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/metrics"
+	"minichat/server/netguard"
 	"minichat/server/protocol"
 	"minichat/server/push"
 	"minichat/server/store"
@@ -174,13 +175,15 @@ type Config struct {
 	// MaxPushSubscriptions bounds the devices of one account that receive
 	// pushes; default 20, negative: no bound.
 	MaxPushSubscriptions int
-	// AllowPrivateTargets lets outbound requests (pushes) reach loopback and
-	// private addresses, and push subscriptions name http:// endpoints; for
-	// tests and private networks only. Default false.
-	AllowPrivateTargets bool
 	// PushPoll is how often each node looks for due pushes (retries, and
 	// those of a node that died); default 2 s. Tests shorten it.
 	PushPoll time.Duration
+	// AllowPrivateTargets lets the server's outbound requests (bot
+	// webhooks, link previews, push services) reach loopback, private and
+	// link-local addresses; off, server/netguard refuses them, also after
+	// DNS resolution and across redirects. It also lets push
+	// subscriptions name http:// endpoints (a loopback push service).
+	AllowPrivateTargets bool
 }
 
 // DefaultConfig is the configuration of a server given no settings: the
@@ -192,10 +195,10 @@ func DefaultConfig() Config {
 		Addr:                 ":8080",
 		DataDir:              "./data",
 		Registration:         chat.RegistrationInvite,
-		Heartbeat:            25 * time.Second,
-		MaxFrameBytes:        64 << 10,
-		Rate:                 5,
-		Burst:                20,
+		Heartbeat:            ws.DefaultHeartbeat,
+		MaxFrameBytes:        ws.DefaultMaxFrameBytes,
+		Rate:                 ws.DefaultRate,
+		Burst:                ws.DefaultBurst,
 		PresenceGrace:        hub.DefaultPresenceGrace,
 		PresenceWindow:       hub.DefaultPresenceWindow,
 		TypingTimeout:        hub.DefaultTypingTimeout,
@@ -205,9 +208,9 @@ func DefaultConfig() Config {
 		ReplayMax:            protocol.MaxReplay,
 		ReplayRate:           ws.DefaultReplayRate,
 		ReplayBurst:          ws.DefaultReplayBurst,
-		LoginRate:            10,
-		APIRate:              5,
-		APIBurst:             20,
+		LoginRate:            api.DefaultLoginPerMinute,
+		APIRate:              api.DefaultWriteRate,
+		APIBurst:             api.DefaultWriteBurst,
 		SendTimeout:          chat.DefaultTimeout,
 		SlowCommit:           metrics.DefaultSlowCommit,
 		ReadTimeout:          60 * time.Second,
@@ -410,6 +413,9 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Log:             log,
 	})
 	m.Register(h, sockets, st, b)
+	if p := pusher.Load(); p != nil {
+		m.Registry().MustRegister(p.Collectors()...)
+	}
 	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, pusher: pusher.Load()}
 	apiHandler, err := api.New(api.Options{
 		Store:          st,
@@ -632,14 +638,17 @@ func (s *Server) Close() error {
 			s.autoTLS.Stop() // renewal, before the store it writes to closes
 		}
 		s.stopWatchingUploads()
+		if s.pusher != nil {
+			// Before the hub, whose sockets tell it who is connected (a
+			// hub shut down would say nobody, and everyone would get
+			// pushes), and before the store it reads and writes.
+			s.pusher.Close()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
 		_ = s.hub.Shutdown(ctx)
 		if err := s.ws.Shutdown(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("some sockets did not close in time")
-		}
-		if s.pusher != nil {
-			s.pusher.Close() // before the store it reads and writes
 		}
 		s.closeErr = s.store.Close()
 		_ = s.broker.Close()
@@ -897,13 +906,15 @@ func startPush(cfg Config, st store.Store, h *hub.Hub, log zerolog.Logger) (*pus
 	p, err := push.New(ctx, push.Options{
 		Store:     ps,
 		Connected: h.Connected,
-		Client:    push.GuardedClient(cfg.AllowPrivateTargets, 30*time.Second),
-		Content:   !cfg.PushNoContent,
-		Instance:  instance,
-		Contact:   contact,
-		TTL:       cfg.PushTTL,
-		Poll:      cfg.PushPoll,
-		Log:       log.With().Str("component", "push").Logger(),
+		// Push services are public HTTPS hosts, which never redirect.
+		Client: netguard.NewClient(netguard.Options{AllowPrivate: cfg.AllowPrivateTargets,
+			Timeout: 30 * time.Second, MaxBytes: 64 << 10, MaxRedirects: -1}),
+		Content:  !cfg.PushNoContent,
+		Instance: instance,
+		Contact:  contact,
+		TTL:      cfg.PushTTL,
+		Poll:     cfg.PushPoll,
+		Log:      log.With().Str("component", "push").Logger(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start push: %w", err)

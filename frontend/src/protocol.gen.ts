@@ -311,6 +311,49 @@ export interface ErrorDetail {
   message: string;
 }
 
+/**
+ * PushDevice is one of the user's devices subscribed to pushes (a
+ * "subscription" of the REST API; named apart from the browser's
+ * PushSubscription), as its owner sees it: never its keys, nor its endpoint's path (a secret of
+ * the device), only the push service's origin.
+ */
+export interface PushDevice {
+  id: string;
+  label: string;
+  endpoint_origin: string;
+  /**
+   * CreatedAt and LastSuccessAt are Unix milliseconds; LastSuccessAt,
+   * when a push service last accepted a push for the device, is absent
+   * before the first.
+   */
+  created_at: number;
+  last_success_at?: number;
+}
+
+/**
+ * PushPayload is the JSON a push carries (encrypted for the device), as
+ * the client's service worker reads it.
+ */
+export interface PushPayload {
+  v: number;
+  title: string;
+  body: string;
+  /**
+   * RoomID, Room, Seq and MessageID are absent in a test push. Room is
+   * what the client's hash names: the room's name, or a DM's room id.
+   */
+  room_id?: string;
+  room?: string;
+  seq?: number;
+  message_id?: string;
+  /**
+   * URL opens the message ("/#/<room>?m=<message_id>"); Tag groups a
+   * room's notifications ("room:<room_id>").
+   */
+  url: string;
+  tag: string;
+}
+
 // Server → client frames
 
 /** Welcome is the first frame after the upgrade. */

@@ -42,18 +42,8 @@ func (a *api) pushKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pushSubscriptionJSON is a subscription as its owner sees it: never its
-// keys, nor its endpoint's path (a capability URL), only its origin.
-type pushSubscriptionJSON struct {
-	ID             string `json:"id"`
-	Label          string `json:"label"`
-	EndpointOrigin string `json:"endpoint_origin"`
-	CreatedAt      int64  `json:"created_at"`
-	LastSuccessAt  int64  `json:"last_success_at,omitempty"`
-}
-
-func subscriptionJSON(s store.PushSubscription) pushSubscriptionJSON {
-	out := pushSubscriptionJSON{ID: s.ID, Label: s.Label, EndpointOrigin: push.Origin(s.Endpoint), CreatedAt: s.Created.UnixMilli()}
+func subscriptionJSON(s store.PushSubscription) protocol.PushDevice {
+	out := protocol.PushDevice{ID: s.ID, Label: s.Label, EndpointOrigin: push.Origin(s.Endpoint), CreatedAt: s.Created.UnixMilli()}
 	if !s.LastSuccess.IsZero() {
 		out.LastSuccessAt = s.LastSuccess.UnixMilli()
 	}
@@ -97,7 +87,7 @@ func (a *api) pushSubscriptions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]pushSubscriptionJSON, len(subs))
+	out := make([]protocol.PushDevice, len(subs))
 	for i, s := range subs {
 		out[i] = subscriptionJSON(s)
 	}

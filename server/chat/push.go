@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"minichat/server/netguard"
 	"minichat/server/protocol"
 	"minichat/server/store"
 )
@@ -112,8 +113,8 @@ func (s *Service) pushStore() (store.Push, error) {
 	return p, nil
 }
 
-// mayPushTo: an endpoint must be an https URL of a host (http too when
-// insecure, for tests and private push services).
+// mayPushTo: an endpoint must be an https URL of a public host (http, and
+// private addresses, too when insecure: tests and private push services).
 func mayPushTo(endpoint string, insecure bool) error {
 	if endpoint == "" || len(endpoint) > maxEndpoint {
 		return protocol.Errorf(protocol.CodeBadRequest, "endpoint must be a URL of at most %d bytes", maxEndpoint)
@@ -121,6 +122,10 @@ func mayPushTo(endpoint string, insecure bool) error {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && !(insecure && u.Scheme == "http")) {
 		return protocol.Errorf(protocol.CodeBadRequest, "endpoint must be an https URL of a push service")
+	}
+	// A private address is refused now; a name is checked when dialled.
+	if err := netguard.CheckURLAllowing(u.Scheme, u.Hostname(), insecure); err != nil {
+		return protocol.Errorf(protocol.CodeBadRequest, "endpoint: %v", err)
 	}
 	return nil
 }

@@ -72,8 +72,9 @@ type Options struct {
 	// cluster (hub.Hub.Connected); they are not pushed to. Nil: nobody.
 	Connected func(uids []string) map[string]bool
 	// Client posts the pushes; default an http.Client with a 30 s timeout.
-	// Push services are public HTTPS hosts: the caller's client should
-	// refuse private addresses (see GuardedClient).
+	// Push services are public HTTPS hosts and endpoints are chosen by
+	// users: the server's client is server/netguard's, which refuses
+	// private addresses.
 	Client *http.Client
 	// Content, when true, puts the sender and an excerpt of at most
 	// MaxExcerpt characters in each push; when false a push says only "New
@@ -118,6 +119,9 @@ type Pusher struct {
 
 	dropped   atomic.Uint64 // batches Committed could not queue
 	sent      atomic.Uint64 // pushes accepted by a push service
+	retried   atomic.Uint64 // pushes to try again
+	failed    atomic.Uint64 // pushes dropped
+	gone      atomic.Uint64 // subscriptions found gone
 	lastDrop  atomic.Int64
 	closeOnce sync.Once
 }
@@ -244,19 +248,8 @@ func (p *Pusher) wake() {
 	}
 }
 
-// Payload is the JSON a push carries (encrypted), as the client's service
-// worker reads it.
-type Payload struct {
-	V         int    `json:"v"`
-	Title     string `json:"title"`
-	Body      string `json:"body"`
-	RoomID    string `json:"room_id,omitempty"`
-	Room      string `json:"room,omitempty"` // what the client's hash names: the room's name, or a DM's id
-	Seq       int64  `json:"seq,omitempty"`
-	MessageID string `json:"message_id,omitempty"`
-	URL       string `json:"url"`
-	Tag       string `json:"tag"`
-}
+// Payload is the JSON a push carries; see protocol.PushPayload.
+type Payload = protocol.PushPayload
 
 func (p *Pusher) title(roomKind, roomName, sender string) string {
 	switch {
@@ -420,6 +413,14 @@ func (p *Pusher) worker() {
 	defer p.wg.Done()
 	for j := range p.jobs {
 		out, retryAt := p.send(j)
+		switch out {
+		case store.PushRetry:
+			p.retried.Add(1)
+		case store.PushDropped:
+			p.failed.Add(1)
+		case store.PushGone:
+			p.gone.Add(1)
+		}
 		// The outcome is recorded even while closing, so that a delivered
 		// push is not sent again by the next owner.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -445,6 +446,16 @@ func (p *Pusher) send(j store.PushJob) (store.PushOutcome, time.Time) {
 		log.Debug().Dur("after", after).Str("reason", why).Msg("push: will retry")
 		return store.PushRetry, p.opts.Now().Add(after)
 	}
+	// A push waiting longer than its TTL (retries, every node down) is
+	// stale; one still in time is kept by the push service for the rest.
+	ttl := j.TTL
+	if !j.Queued.IsZero() {
+		ttl -= p.opts.Now().Sub(j.Queued)
+	}
+	if ttl <= 0 {
+		log.Debug().Msg("push: expired before it could be sent")
+		return store.PushDropped, time.Time{}
+	}
 	body, err := Encrypt(j.Payload, j.Sub.P256DH, j.Sub.Auth)
 	if err != nil {
 		log.Warn().Err(err).Msg("push: cannot encrypt for this subscription; dropping it")
@@ -462,7 +473,7 @@ func (p *Pusher) send(j store.PushJob) (store.PushOutcome, time.Time) {
 	req.Header.Set("Authorization", auth)
 	req.Header.Set("Content-Encoding", "aes128gcm")
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("TTL", strconv.FormatInt(int64(j.TTL/time.Second), 10))
+	req.Header.Set("TTL", strconv.FormatInt(int64((ttl+time.Second-1)/time.Second), 10))
 	req.Header.Set("Urgency", j.Urgency)
 	if j.Topic != "" {
 		req.Header.Set("Topic", j.Topic)

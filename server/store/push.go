@@ -43,6 +43,9 @@ type PushJob struct {
 	Topic          string
 	TTL            time.Duration
 	Attempts       int
+	// Queued is when the job was queued (set by QueuePush): past Queued +
+	// TTL it is not worth sending.
+	Queued time.Time
 	// Sub is the subscription (filled by ClaimPushJobs).
 	Sub PushSubscription
 }

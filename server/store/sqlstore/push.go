@@ -21,7 +21,8 @@ import (
 // key (a message id) is pushed to a subscription at most once, whichever
 // node queues it. A node takes due jobs by setting owner and lease_until
 // (Unix ms); a job whose owner died is due again once its lease is past.
-// payload is the plaintext JSON, encrypted for the subscription when sent.
+// payload is the plaintext JSON, encrypted for the subscription when sent;
+// queued_at (Unix ms) and ttl_seconds say when a push is too old to send.
 const schemaPush = `
 CREATE TABLE push_subscriptions (
 	id              TEXT PRIMARY KEY,
@@ -45,6 +46,7 @@ CREATE TABLE push_outbox (
 	urgency         TEXT NOT NULL,
 	topic           TEXT NOT NULL,
 	ttl_seconds     {{int}} NOT NULL,
+	queued_at       {{int}} NOT NULL,
 	attempts        {{int}} NOT NULL DEFAULT 0,
 	next_at         {{int}} NOT NULL,
 	owner           TEXT NOT NULL DEFAULT '',
@@ -274,8 +276,8 @@ func (s *Store) QueuePush(ctx context.Context, jobs []store.PushJob) error {
 		for _, j := range jobs {
 			// A subscription deleted meanwhile fails its foreign key:
 			// insert only those that still exist.
-			if _, err := w.exec(`INSERT INTO push_outbox (key, subscription_id, payload, urgency, topic, ttl_seconds, next_at)
-				SELECT $1, id, $3, $4, $5, $6, $7 FROM push_subscriptions WHERE id = $2
+			if _, err := w.exec(`INSERT INTO push_outbox (key, subscription_id, payload, urgency, topic, ttl_seconds, queued_at, next_at)
+				SELECT $1, id, $3, $4, $5, $6, $7, $7 FROM push_subscriptions WHERE id = $2
 				ON CONFLICT (key, subscription_id) DO NOTHING`,
 				j.Key, j.SubscriptionID, j.Payload, j.Urgency, j.Topic, int64(j.TTL/time.Second), now); err != nil {
 				return fmt.Errorf("queue push: %w", err)
@@ -312,7 +314,7 @@ func (s *Store) ClaimPushJobs(ctx context.Context, owner string, lease time.Dura
 	var out []store.PushJob
 	err := s.pushWrite(ctx, func(w *wtx) error {
 		out = out[:0]
-		rs, err := w.db.query(w.ctx, `SELECT o.key, o.subscription_id, o.payload, o.urgency, o.topic, o.ttl_seconds, o.attempts,
+		rs, err := w.db.query(w.ctx, `SELECT o.key, o.subscription_id, o.payload, o.urgency, o.topic, o.ttl_seconds, o.queued_at, o.attempts,
 				p.id, p.user_id, p.endpoint, p.p256dh, p.auth, p.label, p.created_at, p.last_success_at
 			FROM push_outbox o JOIN push_subscriptions p ON p.id = o.subscription_id
 			WHERE o.next_at <= $1 AND o.lease_until < $1 ORDER BY o.next_at LIMIT $2`, now, limit)
@@ -322,13 +324,14 @@ func (s *Store) ClaimPushJobs(ctx context.Context, owner string, lease time.Dura
 		var found []store.PushJob
 		for rs.Next() {
 			var j store.PushJob
-			var ttl, created, last int64
-			if err := rs.Scan(&j.Key, &j.SubscriptionID, &j.Payload, &j.Urgency, &j.Topic, &ttl, &j.Attempts,
+			var ttl, queued, created, last int64
+			if err := rs.Scan(&j.Key, &j.SubscriptionID, &j.Payload, &j.Urgency, &j.Topic, &ttl, &queued, &j.Attempts,
 				&j.Sub.ID, &j.Sub.UserID, &j.Sub.Endpoint, &j.Sub.P256DH, &j.Sub.Auth, &j.Sub.Label, &created, &last); err != nil {
 				rs.Close()
 				return err
 			}
 			j.TTL = time.Duration(ttl) * time.Second
+			j.Queued = time.UnixMilli(queued)
 			j.Sub.Created = time.UnixMilli(created)
 			if last > 0 {
 				j.Sub.LastSuccess = time.UnixMilli(last)
