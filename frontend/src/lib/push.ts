@@ -1,17 +1,11 @@
 // Web Push in the page: the server's VAPID key, this browser's subscription,
 // and the account's subscriptions (docs/protocol.md, "Push").
 
+import type { PushDevice } from "../protocol.gen";
 import { ApiError, call } from "./api";
 
-export interface PushSub {
-  id: string;
-  label?: string;
-  endpoint_origin: string;
-  /** Unix ms. */
-  created_at: number;
-  /** Unix ms of the last delivery the push service took. */
-  last_success_at?: number;
-}
+/** One of the account's subscribed browsers, as the server lists it. */
+export type PushSub = PushDevice;
 
 export const pushApi = {
   key: () => call<{ public_key: string }>("GET", "/api/push/key"),
