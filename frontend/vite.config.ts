@@ -2,6 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import preact from "@preact/preset-vite";
+import { serviceWorker } from "./sw-plugin.ts";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
 
@@ -13,7 +14,7 @@ const backend = process.env.MINICHAT_BACKEND ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
   root,
-  plugins: [preact()],
+  plugins: [preact(), serviceWorker(fileURLToPath(new URL("sw/sw.js", import.meta.url)))],
   // frontend/public holds .keep, so the build leaves frontend/dist/.keep (the
   // one file git keeps there) in place and the tree stays clean.
   publicDir: "public",

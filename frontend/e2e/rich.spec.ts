@@ -254,15 +254,16 @@ test("mentions: autocomplete, highlight, badge, title count and a notification w
   await say(alice, "no mention here");
 
   const generalB = bob.getByRole("region", { name: "Rooms" }).getByRole("button", { name: /^general/ });
-  await expect(generalB).toHaveAccessibleName("general, 2 unread, 1 mention");
-  await expect(bob).toHaveTitle(/^\(2\) #random · minichat$/);
+  // #general notifies of mentions (a room's default): its mention counts, other news only shows.
+  await expect(generalB).toHaveAccessibleName("general, new messages, 1 mention");
+  await expect(bob).toHaveTitle(/^\(1\) #random · minichat$/);
   await expect.poll(() => bob.evaluate(() => (window as unknown as { __shown: unknown[] }).__shown)).toEqual([
     { title: "alice in #general", body: "@bob can you check the build?" },
   ]);
 
   // Counts survive a reload (the mention is found in the unread page).
   await bob.reload();
-  await expect(generalB).toHaveAccessibleName("general, 2 unread, 1 mention");
+  await expect(generalB).toHaveAccessibleName("general, new messages, 1 mention");
 
   // Opening the room shows the "New messages" line, highlights the mention and clears the counts.
   await bob.evaluate(() => {
@@ -277,23 +278,24 @@ test("mentions: autocomplete, highlight, badge, title count and a notification w
   await expect(generalB).toHaveAccessibleName("general");
   await expect(bob).toHaveTitle(/^#general · minichat$/);
 
-  // Muted: no notification, the room says so, and only mentions count in the title.
-  await bob.getByRole("button", { name: "Mute #general" }).click();
-  await expect(bob.getByRole("button", { name: "Unmute #general" })).toBeVisible();
+  // Notifications off ("Nothing"): no notification, the room says so, and nothing counts.
+  await bob.getByRole("button", { name: "Notifications for #general: Mentions only" }).click();
+  await bob.getByRole("menuitemradio", { name: /^Nothing/ }).click();
+  await expect(bob.getByRole("button", { name: "Notifications for #general: Nothing" })).toBeVisible();
   await bob.getByRole("region", { name: "Rooms" }).getByRole("button", { name: /^random/ }).click();
   await bob.evaluate(() => {
     (window as unknown as { __hidden: boolean }).__hidden = true;
   });
   await say(alice, "@bob still there?");
   await say(alice, "ok");
-  await expect(generalB).toHaveAccessibleName("general, muted, 2 unread, 1 mention");
-  await expect(bob).toHaveTitle(/^\(1\) #random · minichat$/);
+  await expect(generalB).toHaveAccessibleName("general, muted");
+  await expect(bob).toHaveTitle(/^#random · minichat$/);
   // (The reload above started a fresh record: the first notification was before it.)
   const shown = await bob.evaluate(() => (window as unknown as { __shown: unknown[] }).__shown);
   expect(shown).toEqual([]);
-  // The mute is remembered.
+  // The level is kept (on the server).
   await bob.reload();
-  await expect(generalB).toHaveAccessibleName("general, muted, 2 unread, 1 mention");
+  await expect(generalB).toHaveAccessibleName("general, muted");
 });
 
 test("search, and a reply's quote, find a message far back and open it in context", async ({ server, signUp }) => {

@@ -3,9 +3,13 @@
 // to the socket directly.
 
 import { batch, computed, signal, type ReadonlySignal, type Signal } from "@preact/signals";
-import { joinCode, onlyInvisible, refusal } from "./lib/access";
-import { api, ApiError, signedIn, whenUnauthorized, type Page } from "./lib/api";
-import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify, titleCount } from "./lib/attention";
+import { deviceName, joinCode, onlyInvisible, refusal } from "./lib/access";
+import { api, ApiError, call, signedIn, whenUnauthorized, type Page } from "./lib/api";
+import { afterMessage, loadMuted, mentionsMe, saveMuted, shouldNotify } from "./lib/attention";
+import { isPaused, levelNotifies, levelOf, titleCountByLevel, type Level, type LeveledRoom } from "./lib/levels";
+import { loadSnapshot, saveSnapshot } from "./lib/offline";
+import { enablePush, pushSupported } from "./lib/push";
+import { parseHash } from "./lib/route";
 import { fileSize, snippet } from "./lib/markup";
 import { browserStorage, outboxFor } from "./lib/outbox";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
@@ -71,7 +75,10 @@ export const toast = signal<string | null>(null);
 export const atBottom = signal(true);
 /** Per room: the read marker when the room was opened, for the "new" line. */
 export const openedAt = signal<ReadonlyMap<string, number>>(new Map());
-/** Rooms whose notifications and badge emphasis are off; kept in localStorage. */
+/**
+ * Rooms muted in this browser before notification levels lived on the
+ * server (localStorage): shown as "none" until moved there (see migrateMutes).
+ */
 export const muted = signal<ReadonlySet<string>>(loadMuted(globalThis.localStorage));
 /** Per room: the message the composer answers. */
 export const replyTo = signal<ReadonlyMap<string, Message>>(new Map());
@@ -92,7 +99,15 @@ export const mentionCounts = computed(() => {
 });
 
 /** The count shown in the tab's title. */
-export const titleUnread = computed(() => titleCount(rooms.value.values(), (id) => mentionCounts.value.get(id) ?? 0, muted.value));
+export const titleUnread = computed(() => titleCountByLevel(rooms.value.values(), (id) => mentionCounts.value.get(id) ?? 0, muted.value));
+
+/** All notifications are paused until this time (unix ms), or null. */
+export const pausedUntil = signal<number | null>(null);
+
+/** A room's notification level (lib/levels.ts). */
+export function roomLevel(r: Room): Level {
+  return levelOf(r, muted.value);
+}
 
 export const activeRoom = computed(() => (activeId.value ? rooms.value.get(activeId.value) ?? null : null));
 
@@ -272,8 +287,11 @@ function describe(e: unknown): string {
 export async function boot(): Promise<void> {
   try {
     // Asked without a 401 when signed out: a normal load logs no error.
-    const { user } = await api.session();
+    const res = await api.session();
+    const { user } = res;
     if (!user) return;
+    const paused = (res as { notifications_paused_until?: number | null }).notifications_paused_until;
+    pausedUntil.value = typeof paused === "number" ? paused : null;
     // An invite link opened while signed in: it is for new accounts.
     if (joinCode(location.pathname)) {
       history.replaceState(null, "", `/${location.hash}`);
@@ -281,7 +299,15 @@ export async function boot(): Promise<void> {
     }
     startSession(user);
   } catch (e) {
-    if (!(e instanceof ApiError && e.status === 401)) signInNote.value = describe(e);
+    // No network: the rooms as last seen, the socket retrying, and the
+    // banner saying so (a cached shell opened offline).
+    const last = e instanceof ApiError && e.status === 0 ? loadSnapshot(globalThis.localStorage) : null;
+    if (last) {
+      rooms.value = new Map(last.rooms.map((r) => [r.id, r]));
+      activeId.value = pickStartRoom(last.rooms);
+      startSession(last.user);
+      if (activeId.value) void openRoom(activeId.value);
+    } else if (!(e instanceof ApiError && e.status === 401)) signInNote.value = describe(e);
   } finally {
     ready.value = true;
   }
@@ -332,6 +358,7 @@ export function startSession(user: User): void {
 
 function endSession(note: string | null): void {
   whenUnauthorized(null);
+  saveSnapshot(globalThis.localStorage, null);
   socket?.stop();
   socket = null;
   for (const a of aborts.values()) a();
@@ -411,7 +438,14 @@ function onFrame(f: ServerFrame): void {
         typing.value = new Map();
         if (!activeId.value || !rooms.value.has(activeId.value)) activeId.value = pickStartRoom(f.rooms);
       });
-      if (activeId.value) void openRoom(activeId.value);
+      saveSnapshot(globalThis.localStorage, { user: f.user, rooms: f.rooms.filter((r) => r.member) });
+      void migrateMutes();
+      {
+        // A notification's link (#/<room>?m=<id>) opens its room at the message.
+        const target = parseHash(location.hash).message;
+        if (activeId.value && target) void jumpTo(activeId.value, { id: target });
+        else if (activeId.value) void openRoom(activeId.value);
+      }
       break;
     case "message":
     case "ack":
@@ -467,7 +501,7 @@ export function onUser(u: User): void {
 }
 
 function pickStartRoom(list: readonly Room[]): string | null {
-  const fromHash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+  const fromHash = parseHash(location.hash).room;
   const byHash = fromHash && list.find((r) => r.id === fromHash || (r.kind !== "dm" && r.name === fromHash));
   if (byHash) return byHash.id;
   const general = list.find((r) => r.name === "general" && r.member);
@@ -515,11 +549,10 @@ function maybeNotify(m: Message, r: Room | undefined): void {
   if (typeof Notification === "undefined" || !m.sender) return;
   const mentioned = mentionsMe(m, me.value);
   const direct = !r || r.kind === "dm";
-  // Most messages neither mention the reader nor come in a DM: asking the
-  // browser for the permission (a round trip to its process) waits for those.
-  if (!mentioned && !direct) return;
+  // The room's level decides (DMs default to everything), and a pause silences all.
+  if (!levelNotifies(r ? roomLevel(r) : "all", mentioned) || isPaused(pausedUntil.value, Date.now())) return;
   const hidden = document.visibilityState !== "visible";
-  if (!shouldNotify({ hidden, permission: Notification.permission, muted: muted.value.has(m.room), mine: false, mentioned, direct })) return;
+  if (!shouldNotify({ hidden, permission: Notification.permission, muted: false, mine: false, mentioned: true, direct })) return;
   try {
     const title = direct ? m.sender.name : `${m.sender.name} in #${r!.name}`;
     const n = new Notification(title, { body: snippet(m.text) || "Shared a file", tag: m.id, icon: "/favicon.svg" });
@@ -927,11 +960,79 @@ export async function searchMessages(q: string, room?: string): Promise<Message[
   }
 }
 
-export function toggleMute(room: string): void {
+function forgetMute(room: string): void {
+  if (!muted.value.has(room)) return;
   const next = new Set(muted.value);
-  if (!next.delete(room)) next.add(room);
+  next.delete(room);
   muted.value = next;
   saveMuted(globalThis.localStorage, next);
+}
+
+/** Sets a room's notification level on the server (shown at once; undone if refused). */
+export async function setRoomLevel(id: string, level: Level): Promise<void> {
+  const before = rooms.value.get(id) as LeveledRoom | undefined;
+  if (!before) return;
+  patchRoom(id, { notify: level });
+  try {
+    const { room } = await call<{ room: Room }>("PUT", `/api/rooms/${encodeURIComponent(id)}/notifications`, { level });
+    patchRoom(id, { notify: room.notify ?? level });
+    forgetMute(id);
+  } catch (e) {
+    patchRoom(id, { notify: before.notify });
+    notify(describe(e));
+  }
+}
+
+let migrating = false;
+
+/** Moves rooms muted in this browser to the server as "none", once. */
+async function migrateMutes(): Promise<void> {
+  if (migrating || muted.value.size === 0) return;
+  migrating = true;
+  try {
+    for (const id of [...muted.value]) {
+      const r = rooms.value.get(id) as LeveledRoom | undefined;
+      if (!r) {
+        if (rooms.value.size) forgetMute(id); // a room left meanwhile
+        continue;
+      }
+      if (r.notify) {
+        forgetMute(id); // the server's level wins
+        continue;
+      }
+      try {
+        await call<unknown>("PUT", `/api/rooms/${encodeURIComponent(id)}/notifications`, { level: "none" });
+        patchRoom(id, { notify: "none" });
+        forgetMute(id);
+      } catch {
+        return; // later (offline, or a server without levels)
+      }
+    }
+  } finally {
+    migrating = false;
+  }
+}
+
+/** Pauses all notifications until a time (unix ms), or resumes them (null). */
+export async function setPause(until: number | null): Promise<void> {
+  const before = pausedUntil.value;
+  pausedUntil.value = until;
+  try {
+    const res = await call<{ notifications_paused_until: number | null }>("PUT", "/api/me/notifications", { paused_until: until });
+    pausedUntil.value = res.notifications_paused_until ?? null;
+  } catch (e) {
+    pausedUntil.value = before;
+    notify(describe(e));
+  }
+}
+
+/** Opens the place a hash names (a notification's link): its room, at its message. */
+export function openHash(hash: string): void {
+  const place = parseHash(hash);
+  const r = [...rooms.value.values()].find((x) => x.id === place.room || (x.kind !== "dm" && x.name === place.room));
+  if (!r) return;
+  if (place.message) void jumpTo(r.id, { id: place.message });
+  else void openRoom(r.id);
 }
 
 /** Asks for permission to notify; call from a user action. */
@@ -939,6 +1040,9 @@ export async function enableNotifications(): Promise<void> {
   if (typeof Notification === "undefined") return;
   notifyPermission.value = await Notification.requestPermission();
   if (notifyPermission.value === "denied") notify("Notifications are blocked; the browser’s site settings can allow them.");
+  // Push too, so notifications also come while minichat is closed (settings
+  // show it, and say why when it cannot be).
+  if (notifyPermission.value === "granted" && pushSupported()) void enablePush(deviceName(navigator.userAgent)).catch(() => undefined);
 }
 
 export function retrySend(clientId: string): void {

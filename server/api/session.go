@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"net/http"
 
 	"minichat/server/protocol"
@@ -21,6 +23,10 @@ func (a *api) whoami(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	logUser(r, sess.User.Name)
-	writeJSON(w, http.StatusOK, map[string]any{"user": sess.User})
+	out := map[string]any{"user": sess.User}
+	if until, err := a.opts.Chat.NotificationsPausedUntil(r.Context(), sess.User, time.Now()); err == nil && !until.IsZero() {
+		out["notifications_paused_until"] = until.UnixMilli()
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -17,7 +17,8 @@ import (
 // start-up with its compressed forms (the build's .br and .gz beside it, or
 // gzip made here when the build left none), chosen by Accept-Encoding, with
 // a strong ETag per form. Hashed /assets/* are cached for a year, the rest
-// revalidated (no-cache + ETag). index.html answers the client's own routes
+// revalidated (no-cache + ETag): the service worker /sw.js and the manifest
+// among them, so a new build reaches browsers on their next check. index.html answers the client's own routes
 // (paths without a file extension) so they survive a reload; an unknown
 // file is a real 404, never the page.
 type static struct {
@@ -39,6 +40,13 @@ type asset struct {
 var compressible = map[string]bool{
 	".js": true, ".mjs": true, ".css": true, ".html": true, ".svg": true,
 	".json": true, ".txt": true, ".map": true, ".webmanifest": true, ".xml": true,
+}
+
+// types names the types the system's table may lack: the web app manifest
+// (browsers want its own type) and the service worker's script.
+var types = map[string]string{
+	".webmanifest": "application/manifest+json",
+	".js":          "text/javascript; charset=utf-8",
 }
 
 // placeholder is the page of a binary built without the web client, in
@@ -114,10 +122,13 @@ func newStatic(web fs.FS) *static {
 func newAsset(name string, body, br, gz []byte) *asset {
 	sum := sha256.Sum256(body)
 	a := &asset{
-		ctype:    mime.TypeByExtension(path.Ext(name)),
+		ctype:    types[path.Ext(name)],
 		etag:     `"` + base64.RawURLEncoding.EncodeToString(sum[:12]),
 		body:     body,
 		longLive: strings.HasPrefix(name, "assets/"),
+	}
+	if a.ctype == "" {
+		a.ctype = mime.TypeByExtension(path.Ext(name))
 	}
 	if a.ctype == "" {
 		a.ctype = "application/octet-stream"

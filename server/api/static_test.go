@@ -34,3 +34,28 @@ func TestPlaceholderWithoutClient(t *testing.T) {
 		}
 	}
 }
+
+// The service worker and the manifest are served with the types browsers
+// require and revalidated on every check (a new build is a new worker);
+// hashed assets are immutable.
+func TestStaticPWAFiles(t *testing.T) {
+	s := newStatic(fstest.MapFS{
+		"index.html":           {Data: []byte("<!doctype html>")},
+		"sw.js":                {Data: []byte("self.addEventListener('fetch', () => {});")},
+		"manifest.webmanifest": {Data: []byte(`{"name":"minichat"}`)},
+		"icons/icon-192.png":   {Data: []byte("\x89PNG")},
+		"assets/index-abc1.js": {Data: []byte("console.log(1)")},
+	})
+	for _, c := range []struct{ path, ctype, cache string }{
+		{"/sw.js", "text/javascript; charset=utf-8", "no-cache"},
+		{"/manifest.webmanifest", "application/manifest+json", "no-cache"},
+		{"/icons/icon-192.png", "image/png", "no-cache"},
+		{"/assets/index-abc1.js", "text/javascript; charset=utf-8", "public, max-age=31536000, immutable"},
+	} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
+		if rec.Code != 200 || rec.Header().Get("Content-Type") != c.ctype || rec.Header().Get("Cache-Control") != c.cache {
+			t.Errorf("GET %s: %d %q %q, want 200 %q %q", c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Header().Get("Cache-Control"), c.ctype, c.cache)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import { MaxNameLen, MinPasswordLen, type Invite, type Room, type SessionInfo } 
 import { joinRoom, me, openRoom, rooms, signOutEverywhere } from "../state";
 import { closeDialog, focusComposerAfter, Modal } from "./Dialogs";
 import { drawerOpen } from "./Sidebar";
+import { NotificationSettings } from "./Notifications";
 import "./access.css";
 
 /** Set when the admin account was just created: the invite dialog says so. */
@@ -298,6 +299,7 @@ export function Settings() {
   return (
     <Modal title="Settings" wide>
       <ProfileSettings />
+      <NotificationSettings />
       <ChangePassword />
       <Sessions />
       <div class="modal-actions">

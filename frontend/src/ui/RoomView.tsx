@@ -1,14 +1,15 @@
 import { useEffect, useState } from "preact/hooks";
 import { typingText } from "../lib/format";
 import type { Room } from "../protocol.gen";
-import { addFiles, atBottom, joinRoom, leaveRoom, markRead, muted, people, toggleMute, typingNames } from "../state";
+import { addFiles, atBottom, joinRoom, leaveRoom, markRead, people, typingNames } from "../state";
 import { Avatar } from "./Avatar";
 import { Banner } from "./Banner";
 import { SaveBanner } from "./SaveBanner";
 import { Composer } from "./Composer";
 import { openDialog } from "./Dialogs";
-import { Bell, BellOff, Door, Hash, Lock, Menu, SearchIcon, UserPlus } from "./icons";
+import { Door, Hash, Lock, Menu, SearchIcon, UserPlus } from "./icons";
 import { MessageList } from "./MessageList";
+import { NotifyMenu } from "./Notifications";
 import { drawerOpen } from "./Sidebar";
 import { ArchivedTag, isGroup, mayManage, MembersButton, panelRoom, RoomPanel, setArchived, TopicLine } from "./RoomPanel";
 
@@ -76,7 +77,6 @@ export function RoomView(props: { room: Room }) {
   const [dragging, setDragging] = useState(false);
   const hasFiles = (e: DragEvent) => !!e.dataTransfer?.types.includes("Files");
   const where = r.kind === "dm" ? r.name : `#${r.name}`;
-  const isMuted = muted.value.has(r.id);
 
   return (
     <section
@@ -118,16 +118,7 @@ export function RoomView(props: { room: Room }) {
           <button class="icon-btn" aria-label="Search messages" title="Search (Ctrl+K)" aria-keyshortcuts="Control+K" onClick={() => openDialog("search")}>
             <SearchIcon />
           </button>
-          {r.member && (
-            <button
-              class={`icon-btn${isMuted ? " on" : ""}`}
-              aria-label={isMuted ? `Unmute ${where}` : `Mute ${where}`}
-              title={isMuted ? "Muted: no notifications. Click to unmute." : "Mute notifications"}
-              onClick={() => toggleMute(r.id)}
-            >
-              {isMuted ? <BellOff /> : <Bell />}
-            </button>
-          )}
+          {r.member && <NotifyMenu room={r} />}
           {r.kind !== "dm" && r.member && (
             <button class="btn ghost" aria-label="Invite people" onClick={() => openDialog("invite")}>
               <UserPlus />

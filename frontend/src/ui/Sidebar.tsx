@@ -8,11 +8,11 @@ import {
   enableNotifications,
   me,
   mentionCounts,
-  muted,
   myPresence,
   notifyPermission,
   openRoom,
   people,
+  roomLevel,
   signOut,
   sortedPeople,
   sortedRooms,
@@ -24,6 +24,8 @@ import { Avatar } from "./Avatar";
 import { UserAvatar } from "./Profile";
 import { shownName } from "../lib/people";
 import { latest } from "../profiles";
+import { badgesFor } from "../lib/levels";
+import { LevelMark, PauseNote } from "./Notifications";
 import { openDialog } from "./Dialogs";
 import { Bell, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
 
@@ -54,35 +56,45 @@ function Unread(props: { n: number; at?: number }) {
   );
 }
 
-/** The accessible name of a sidebar entry: name, status, unread count, mentions. */
-function entryName(name: string, status?: string, unread = 0, extra?: string, mentions = 0): string {
+/**
+ * The accessible name of a sidebar entry: name, status, unread count (or
+ * "new messages" where the level shows no count), mentions.
+ */
+function entryName(name: string, status?: string, unread = 0, extra?: string, mentions = 0, news = false): string {
   const at = mentions > 0 ? `${mentions} ${mentions === 1 ? "mention" : "mentions"}` : "";
-  return [name, status, extra, unread > 0 ? `${unread} unread` : "", at].filter(Boolean).join(", ");
+  return [name, status, extra, unread > 0 ? `${unread} unread` : news ? "new messages" : "", at].filter(Boolean).join(", ");
 }
 
-function flags(active: boolean, unread: number, id: string): string {
-  return `${active ? " active" : ""}${unread > 0 ? " has-unread" : ""}${muted.value.has(id) ? " is-muted" : ""}`;
+/** What a room's entry shows at its notification level (lib/levels.ts). */
+function shown(r: Room, unread: number, mentions: number) {
+  const level = roomLevel(r);
+  const b = badgesFor(level, unread, mentions);
+  return { ...b, muted: level === "none", news: b.bold && b.count === 0 && unread > 0 };
+}
+
+function flags(active: boolean, s: { bold: boolean; muted: boolean }): string {
+  return `${active ? " active" : ""}${s.bold ? " has-unread" : ""}${s.muted ? " is-muted" : ""}`;
 }
 
 function RoomItem(props: { room: Room }) {
   const r = props.room;
   const active = activeId.value === r.id;
-  const unread = r.member ? r.unread : 0;
-  const at = mentionCounts.value.get(r.id) ?? 0;
-  const extra = [r.archived ? "archived" : "", r.member ? (muted.value.has(r.id) ? "muted" : "") : "not joined"].filter(Boolean).join(", ") || undefined;
+  const s = shown(r, r.member ? r.unread : 0, mentionCounts.value.get(r.id) ?? 0);
+  const extra = [r.archived ? "archived" : "", r.member ? (s.muted ? "muted" : "") : "not joined"].filter(Boolean).join(", ") || undefined;
   return (
     <li>
       <button
-        class={`nav-item${flags(active, unread, r.id)}${r.member ? "" : " not-member"}`}
+        class={`nav-item${flags(active, s)}${r.member ? "" : " not-member"}`}
         aria-current={active ? "page" : undefined}
-        aria-label={entryName(r.name, r.kind === "private" ? "private" : undefined, unread, extra, at)}
+        aria-label={entryName(r.name, r.kind === "private" ? "private" : undefined, s.count, extra, s.mentions, s.news)}
         onClick={() => choose(r.id)}
       >
         <span class="nav-icon">{r.kind === "private" ? <Lock /> : <Hash />}</span>
         <span class="nav-label">{r.name}</span>
         {!r.member && <span class="nav-hint">join</span>}
         {r.archived && <span class="nav-hint">archived</span>}
-        <Unread n={unread} at={at} />
+        {r.member && <LevelMark room={r} />}
+        <Unread n={s.count} at={s.mentions} />
       </button>
     </li>
   );
@@ -93,17 +105,19 @@ function DMItem(props: { room: Room }) {
   const active = activeId.value === r.id;
   const p = r.members <= 2 ? people.value.get(r.name.toLowerCase()) : undefined;
   const status = r.members <= 2 ? p?.status ?? "offline" : undefined;
+  const s = shown(r, r.unread, mentionCounts.value.get(r.id) ?? 0);
   return (
     <li>
       <button
-        class={`nav-item${flags(active, r.unread, r.id)}`}
+        class={`nav-item${flags(active, s)}`}
         aria-current={active ? "page" : undefined}
-        aria-label={entryName(r.name, status, r.unread, muted.value.has(r.id) ? "muted" : undefined, mentionCounts.value.get(r.id))}
+        aria-label={entryName(r.name, status, s.count, s.muted ? "muted" : undefined, s.mentions, s.news)}
         onClick={() => choose(r.id)}
       >
         {p?.user ? <UserAvatar user={p.user} size="sm" status={status} /> : <Avatar name={r.name} size="sm" status={status} />}
         <span class="nav-label">{p?.user ? shownName(latest(p.user)) : r.name}</span>
-        <Unread n={r.unread} at={mentionCounts.value.get(r.id)} />
+        <LevelMark room={r} />
+        <Unread n={s.count} at={s.mentions} />
       </button>
     </li>
   );
@@ -139,6 +153,7 @@ export function Sidebar() {
           {instanceName.value}
         </div>
       </div>
+      <PauseNote />
 
       {notifyPermission.value === "default" && (
         <div class="notify-offer">
