@@ -60,6 +60,10 @@ type User struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Role string `json:"role" tstype:"Role"`
+	// Bot marks a bot account (made by an admin, driven by API tokens and
+	// its webhook); clients show a "BOT" badge by its name. An addition to
+	// the contract; absent means a person.
+	Bot bool `json:"bot,omitempty"`
 }
 
 // Room is a room as one user sees it: Unread is that user's count and, for a

@@ -31,6 +31,8 @@ var steps = []step{
 	// Step 7 keeps the TLS certificates of --tls-domain, and the locks that
 	// let one node of a cluster order them (certs.go).
 	ddl(schemaCerts),
+	// Step 12: bot accounts, API tokens, webhook deliveries (integrations.go).
+	ddl(schemaIntegrations),
 }
 
 // SchemaVersion is the number of schema steps this program knows.
