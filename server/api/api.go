@@ -218,6 +218,7 @@ func New(opts Options) (http.Handler, error) {
 			r.With(a.PerUser(a.dms, "new direct messages")).Post("/dms", a.handle(a.dm))
 			r.Get("/search", a.handle(a.search))
 			r.With(a.PerUser(a.uploads, "uploads"), allowSlowBody(uploadReadTimeout)).Post("/uploads", a.handle(a.upload))
+			a.integrationRoutes(r)
 		})
 	})
 	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))

@@ -38,6 +38,10 @@ type Service struct {
 	// Passwords hashes and verifies passwords; default auth.DefaultParams
 	// with as many hashes at once as there are CPUs.
 	Passwords *auth.Passwords
+	// MaxTokens is how many API tokens one account may hold, MaxBots how
+	// many bots one admin may own, KeepDeliveries how many webhook
+	// deliveries are kept per bot; 0: the Default*, negative: no limit.
+	MaxTokens, MaxBots, KeepDeliveries int
 }
 
 // DefaultTimeout is Service.Timeout's default.

@@ -83,6 +83,8 @@ type IntegrationsTx interface {
 	DeleteAPIToken(id string) error
 	// DeleteAPITokens deletes every token of a user and returns their ids.
 	DeleteAPITokens(userID string) ([]string, error)
+	// CountBots counts the bots an admin owns.
+	CountBots(ownerID string) (int, error)
 	// CreateBot records the bot of a user made with NewUser.Bot.
 	CreateBot(b Bot) error
 	// Bot returns a bot inside the transaction; ErrNotFound.

@@ -262,6 +262,15 @@ func (w *wtx) DeleteAPITokens(userID string) ([]string, error) {
 	return ids, nil
 }
 
+// CountBots counts the bots an admin owns.
+func (w *wtx) CountBots(ownerID string) (int, error) {
+	var n int
+	if err := w.scan(`SELECT COUNT(*) AS n FROM bots WHERE owner_id = $1`, []any{ownerID}, &n); err != nil {
+		return 0, fmt.Errorf("count bots: %w", err)
+	}
+	return n, nil
+}
+
 // CreateBot records a bot.
 func (w *wtx) CreateBot(b store.Bot) error {
 	if _, err := w.exec(`INSERT INTO bots (user_id, owner_id, display_name, avatar, webhook_url, secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
