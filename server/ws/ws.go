@@ -240,7 +240,7 @@ type conn struct {
 	// scope is the API token's scope ("" for a signed-in session): a read
 	// token's socket may not write (chat.CheckScope).
 	scope string
-	ip   string // the client address counted by admit
+	ip    string // the client address counted by admit
 	// idle, when not nil, waits for the client on a small goroutine while
 	// the connection is idle (see idleWaiter).
 	idle *idleWaiter
