@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -36,6 +37,8 @@ import (
 	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/metrics"
+	"minichat/server/netguard"
+	"minichat/server/outhook"
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/store/sqlstore"
@@ -159,6 +162,17 @@ type Config struct {
 	// link-local addresses; off, server/netguard refuses them, also after
 	// DNS resolution and across redirects.
 	AllowPrivateTargets bool
+	// MaxAPITokens is how many API tokens one account (a bot included) may
+	// hold, MaxBots how many bots one admin may own (negative: no limit).
+	MaxAPITokens int
+	MaxBots      int
+	// BotDeliveries is how many webhook deliveries are kept per bot, for
+	// its owner to read.
+	BotDeliveries int
+	// WebhookWorkers is how many bot webhook deliveries are made at once;
+	// WebhookTimeout bounds each attempt (3 attempts, 1 s and 4 s apart).
+	WebhookWorkers int
+	WebhookTimeout time.Duration
 }
 
 // DefaultConfig is the configuration of a server given no settings: the
@@ -199,6 +213,11 @@ func DefaultConfig() Config {
 		JoinRate:        api.DefaultRoomRates.Join,
 		InviteRate:      api.DefaultRoomRates.Invite,
 		DMRate:          api.DefaultRoomRates.DM,
+		MaxAPITokens:    chat.DefaultMaxTokens,
+		MaxBots:         chat.DefaultMaxBots,
+		BotDeliveries:   chat.DefaultKeepDeliveries,
+		WebhookWorkers:  outhook.DefaultWorkers,
+		WebhookTimeout:  outhook.DefaultTimeout,
 		HTTPAddr:        ":80",
 		ACMECA:          autotls.LetsEncrypt,
 	}
@@ -290,8 +309,9 @@ type Server struct {
 	accounts *accountWatch // see watchAccounts
 	uploads  *accountWatch // see watchUploads
 
-	chat  *chat.Service
-	blobs *files.Blobs
+	chat     *chat.Service
+	blobs    *files.Blobs
+	webhooks *outhook.Dispatcher
 
 	autoTLSOpts *autotls.Options // with Config.TLSDomains
 	autoTLS     *autotls.Manager // made by Serve, which knows the ports
@@ -319,10 +339,16 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	storeLog := log.With().Str("component", "store").Logger()
+	// hooks is set once the store and the rules it needs exist; commits
+	// before that (opening the store) carry no chat message.
+	var hooks atomic.Pointer[outhook.Dispatcher]
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
 			m.Committed(evs)
 			b.Commit(evs)
+			if d := hooks.Load(); d != nil {
+				d.Committed(evs) // this node committed them: it delivers them
+			}
 		},
 		ObserveCommit: m.ObserveCommit,
 		Log:           &storeLog,
@@ -342,7 +368,18 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		_ = b.Close()
 		return nil, err
 	}
-	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0)}
+	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0),
+		MaxTokens: cfg.MaxAPITokens, MaxBots: cfg.MaxBots, KeepDeliveries: cfg.BotDeliveries}
+	webhooks := outhook.New(outhook.Options{
+		Store: st,
+		Chat:  svc,
+		Client: netguard.NewClient(netguard.Options{AllowPrivate: cfg.AllowPrivateTargets, Timeout: cfg.WebhookTimeout,
+			MaxBytes: outhook.DefaultMaxReply + 1, MaxRedirects: -1}),
+		Workers: cfg.WebhookWorkers,
+		Log:     log.With().Str("component", "webhooks").Logger(),
+	})
+	svc.BotsChanged = webhooks.Invalidate
+	hooks.Store(webhooks)
 	sockets := ws.New(ws.Options{
 		Hub:             h,
 		Chat:            svc,
@@ -363,7 +400,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Log:             log,
 	})
 	m.Register(h, sockets, st, b)
-	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs}
+	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, webhooks: webhooks}
 	apiHandler, err := api.New(api.Options{
 		Store:          st,
 		Chat:           svc,
@@ -590,6 +627,7 @@ func (s *Server) Close() error {
 		if err := s.ws.Shutdown(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("some sockets did not close in time")
 		}
+		s.webhooks.Close() // before the store its workers write to
 		s.closeErr = s.store.Close()
 		_ = s.broker.Close()
 	})

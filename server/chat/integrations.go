@@ -296,6 +296,7 @@ func (s *Service) CreateBot(ctx context.Context, user protocol.User, req BotRequ
 		req.apply(&b)
 		return nil, tx.CreateBot(b)
 	})
+	s.botsChanged(err)
 	return b, err
 }
 
@@ -362,6 +363,7 @@ func (s *Service) UpdateBot(ctx context.Context, user protocol.User, botID strin
 	if !rotate {
 		b.Secret = ""
 	}
+	s.botsChanged(err)
 	return b, err
 }
 
@@ -390,7 +392,14 @@ func (s *Service) DeleteBot(ctx context.Context, user protocol.User, botID strin
 		}
 		return nil, tx.DeleteBot(b.User.ID)
 	})
+	s.botsChanged(err)
 	return ids, err
+}
+
+func (s *Service) botsChanged(err error) {
+	if err == nil && s.BotsChanged != nil {
+		s.BotsChanged()
+	}
 }
 
 // Deliveries lists the recent deliveries of a bot the caller manages.
