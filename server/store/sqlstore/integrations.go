@@ -91,7 +91,7 @@ func (s *Store) APITokenByHash(ctx context.Context, tokenHash []byte) (store.Ses
 		return store.Session{}, store.APIToken{}, fmt.Errorf("token by hash: %w", notFound(err, "token"))
 	}
 	sess.ID, sess.User.ID, sess.Scope, sess.CreatedAt = t.ID, t.UserID, t.Scope, t.CreatedAt
-	sess.LastSeen = cmp.Or(t.LastUsed, t.CreatedAt)
+	sess.LastSeen = t.LastUsed // zero when never used: the first request records its use
 	return sess, t, nil
 }
 
