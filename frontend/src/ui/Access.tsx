@@ -9,6 +9,7 @@ import { MaxNameLen, MinPasswordLen, type Invite, type Room, type SessionInfo } 
 import { joinRoom, me, openRoom, rooms, signOutEverywhere } from "../state";
 import { closeDialog, focusComposerAfter, Modal } from "./Dialogs";
 import { drawerOpen } from "./Sidebar";
+import { ApiTokens } from "./Integrations";
 import "./access.css";
 
 /** Set when the admin account was just created: the invite dialog says so. */
@@ -298,6 +299,7 @@ export function Settings() {
     <Modal title="Settings" wide>
       <ChangePassword />
       <Sessions />
+      <ApiTokens />
       <div class="modal-actions">
         <button type="button" class="btn" onClick={closeDialog}>
           Close

@@ -10,6 +10,7 @@ import { Avatar } from "./Avatar";
 import { Down } from "./icons";
 import { Attachments, Body, ReplyQuote } from "./Message";
 import { Rich } from "./Rich";
+import { BotBadge } from "./Integrations";
 import "./MessageList.css";
 
 /** How far beyond the visible list a page starts loading, in pixels. */
@@ -30,10 +31,11 @@ function Time(props: { at: Date; class?: string }) {
 
 // Sender is the name and time over the first message of a group; later
 // messages of the group carry the name for screen readers only.
-function Sender(props: { head: boolean; name: string; at: Date }) {
+function Sender(props: { head: boolean; name: string; at: Date; bot?: boolean }) {
   return props.head ? (
     <div class="meta">
       <span class="sender">{props.name}</span>
+      {props.bot && <BotBadge />}
       <Time at={props.at} />
     </div>
   ) : (
@@ -56,7 +58,7 @@ function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean; act
     <article class={cls} data-seq={m.seq} data-key={r.key} tabIndex={-1}>
       <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
       <div class="content">
-        <Sender head={r.head} name={name} at={r.at} />
+        <Sender head={r.head} name={name} at={r.at} bot={m.sender?.bot} />
         <Body m={m} actions={props.actions} />
       </div>
     </article>

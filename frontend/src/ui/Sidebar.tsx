@@ -21,7 +21,7 @@ import {
 } from "../state";
 import { Avatar } from "./Avatar";
 import { openDialog } from "./Dialogs";
-import { Bell, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
+import { Bell, BotIcon, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
 
 /** The sidebar is a drawer on narrow screens. */
 export const drawerOpen = signal(false);
@@ -151,6 +151,12 @@ export function Sidebar() {
               <UserPlus />
             </span>
             <span class="nav-label">Invite people to minichat</span>
+          </button>
+          <button class="nav-item" onClick={() => openDialog("bots")}>
+            <span class="nav-icon">
+              <BotIcon />
+            </span>
+            <span class="nav-label">Bots</span>
           </button>
         </div>
       )}
