@@ -331,3 +331,31 @@ func TestBotWebhookRefusesPrivateTargetsByDefault(t *testing.T) {
 		t.Fatalf("a loopback webhook was called %d times", n)
 	}
 }
+
+func TestExpiredTokenSocketCloses(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.Heartbeat = 200 * time.Millisecond })
+	alice := e.register("alice")
+	soon := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	tok, _ := e.newToken(alice.Token, "/api/tokens", map[string]any{"name": "short", "scope": "read", "expires": soon})
+	sock := e.dial(user{Name: "alice-short", Token: tok})
+	// A live client answers pings (its writes fail once the server has
+	// closed the socket).
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				_ = sock.c.Write(t.Context(), 1, []byte(`{"type":"pong"}`))
+			}
+		}
+	}()
+	if code := sock.waitClose(15 * time.Second); code != 4401 {
+		t.Fatalf("the expired token's socket closed with %d, want 4401", code)
+	}
+	if st, _ := e.call("GET", "/api/me", tok, nil); st != 401 {
+		t.Fatalf("an expired token: %d", st)
+	}
+}
