@@ -21,6 +21,7 @@ import {
 } from "../state";
 import { Avatar } from "./Avatar";
 import { openDialog } from "./Dialogs";
+import { BotBadge } from "./Integrations";
 import { Bell, BotIcon, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
 
 /** The sidebar is a drawer on narrow screens. */
@@ -98,6 +99,7 @@ function DMItem(props: { room: Room }) {
       >
         <Avatar name={r.name} size="sm" status={status} />
         <span class="nav-label">{r.name}</span>
+        {p?.user?.bot && <BotBadge />}
         <Unread n={r.unread} at={mentionCounts.value.get(r.id)} />
       </button>
     </li>
@@ -219,6 +221,7 @@ export function Sidebar() {
                 >
                   <Avatar name={p.name} size="sm" status={p.status} />
                   <span class="nav-label">{p.name}</span>
+                  {p.user?.bot && <BotBadge />}
                   {p.status === "away" && p.text && <span class="nav-status">{p.text}</span>}
                 </button>
               </li>
