@@ -333,7 +333,7 @@ func TestBotWebhookRefusesPrivateTargetsByDefault(t *testing.T) {
 }
 
 func TestExpiredTokenSocketCloses(t *testing.T) {
-	e := newEnv(t, func(c *server.Config) { c.Heartbeat = 200 * time.Millisecond })
+	e := newEnv(t, func(c *server.Config) { c.Heartbeat = 500 * time.Millisecond })
 	alice := e.register("alice")
 	soon := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
 	tok, _ := e.newToken(alice.Token, "/api/tokens", map[string]any{"name": "short", "scope": "read", "expires": soon})
