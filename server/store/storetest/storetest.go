@@ -82,6 +82,7 @@ func Run(t *testing.T, open Open) {
 		{"Settings", testSettings},
 		{"Directory", testDirectory},
 		{"UploadQuota", testUploadQuota},
+		{"Integrations", testIntegrations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
