@@ -415,6 +415,9 @@ func (s *Service) Deliveries(ctx context.Context, user protocol.User, botID stri
 // newest KeepDeliveries of its bot.
 func (s *Service) RecordDelivery(ctx context.Context, d store.Delivery) error {
 	keep := limitOr(s.KeepDeliveries, DefaultKeepDeliveries)
+	if keep < 0 {
+		keep = 1 << 30 // no limit
+	}
 	return s.write(ctx, "delivery", nil, func(tx store.Tx) ([]store.Event, error) {
 		_, err := tx.RecordDelivery(d, keep)
 		return nil, err
