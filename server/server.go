@@ -40,6 +40,7 @@ import (
 	"minichat/server/hub"
 	"minichat/server/metrics"
 	"minichat/server/netguard"
+	"minichat/server/outhook"
 	"minichat/server/protocol"
 	"minichat/server/push"
 	"minichat/server/store"
@@ -192,6 +193,17 @@ type Config struct {
 	// DNS resolution and across redirects. It also lets push
 	// subscriptions name http:// endpoints (a loopback push service).
 	AllowPrivateTargets bool
+	// MaxAPITokens is how many API tokens one account (a bot included) may
+	// hold, MaxBots how many bots one admin may own (negative: no limit).
+	MaxAPITokens int
+	MaxBots      int
+	// BotDeliveries is how many webhook deliveries are kept per bot, for
+	// its owner to read.
+	BotDeliveries int
+	// WebhookWorkers is how many bot webhook deliveries are made at once;
+	// WebhookTimeout bounds each attempt (3 attempts, 1 s and 4 s apart).
+	WebhookWorkers int
+	WebhookTimeout time.Duration
 }
 
 // DefaultConfig is the configuration of a server given no settings: the
@@ -240,6 +252,11 @@ func DefaultConfig() Config {
 		PushTTL:              push.DefaultTTL,
 		MaxPushSubscriptions: chat.DefaultMaxPushSubscriptions,
 		PushPoll:             push.DefaultPoll,
+		MaxAPITokens:         chat.DefaultMaxTokens,
+		MaxBots:              chat.DefaultMaxBots,
+		BotDeliveries:        chat.DefaultKeepDeliveries,
+		WebhookWorkers:       outhook.DefaultWorkers,
+		WebhookTimeout:       outhook.DefaultTimeout,
 	}
 }
 
@@ -338,9 +355,10 @@ type Server struct {
 	accounts *accountWatch // see watchAccounts
 	uploads  *accountWatch // see watchUploads
 
-	chat   *chat.Service
-	blobs  *files.Blobs
-	pusher *push.Pusher // nil with PushOff
+	chat     *chat.Service
+	blobs    *files.Blobs
+	pusher   *push.Pusher // nil with PushOff
+	webhooks *outhook.Dispatcher
 
 	autoTLSOpts *autotls.Options // with Config.TLSDomains
 	autoTLS     *autotls.Manager // made by Serve, which knows the ports
@@ -376,12 +394,18 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	// commit hook reaches it through this variable, set before the first
 	// message can be sent.
 	var pusher atomic.Pointer[push.Pusher]
+	// hooks is set once the store and the rules it needs exist; commits
+	// before that (opening the store) carry no chat message.
+	var hooks atomic.Pointer[outhook.Dispatcher]
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
 			m.Committed(evs)
 			b.Commit(evs)
 			if p := pusher.Load(); p != nil {
 				p.Committed(evs)
+			}
+			if d := hooks.Load(); d != nil {
+				d.Committed(evs) // this node committed them: it delivers them
 			}
 		},
 		ObserveCommit: m.ObserveCommit,
@@ -403,7 +427,8 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0),
-		MaxPushSubscriptions: cfg.MaxPushSubscriptions, PushInsecure: cfg.AllowPrivateTargets}
+		MaxPushSubscriptions: cfg.MaxPushSubscriptions, PushInsecure: cfg.AllowPrivateTargets,
+		MaxTokens: cfg.MaxAPITokens, MaxBots: cfg.MaxBots, KeepDeliveries: cfg.BotDeliveries}
 	if !cfg.PushOff {
 		p, err := startPush(cfg, st, h, log)
 		if err != nil {
@@ -414,6 +439,16 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		}
 		pusher.Store(p)
 	}
+	webhooks := outhook.New(outhook.Options{
+		Store: st,
+		Chat:  svc,
+		Client: netguard.NewClient(netguard.Options{AllowPrivate: cfg.AllowPrivateTargets, Timeout: cfg.WebhookTimeout,
+			MaxBytes: outhook.DefaultMaxReply + 1, MaxRedirects: -1}),
+		Workers: cfg.WebhookWorkers,
+		Log:     log.With().Str("component", "webhooks").Logger(),
+	})
+	svc.BotsChanged = webhooks.Invalidate
+	hooks.Store(webhooks)
 	sockets := ws.New(ws.Options{
 		Hub:             h,
 		Chat:            svc,
@@ -437,7 +472,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	if p := pusher.Load(); p != nil {
 		m.Registry().MustRegister(p.Collectors()...)
 	}
-	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, pusher: pusher.Load()}
+	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, pusher: pusher.Load(), webhooks: webhooks}
 	apiHandler, err := api.New(api.Options{
 		Store:           st,
 		Chat:            svc,
@@ -675,6 +710,7 @@ func (s *Server) Close() error {
 		if err := s.ws.Shutdown(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("some sockets did not close in time")
 		}
+		s.webhooks.Close() // before the store its workers write to
 		s.closeErr = s.store.Close()
 		_ = s.broker.Close()
 	})

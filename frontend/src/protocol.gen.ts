@@ -85,6 +85,17 @@ export const TypeEdit = "edit";
 export const TypeDelete = "delete";
 export const TypeReact = "react";
 
+// Scopes of an API token: read allows what reads (GET requests; on /ws
+// everything but send, edit, delete and react), write allows everything a
+// session allows.
+export const ScopeRead = "read";
+export const ScopeWrite = "write";
+/**
+ * TokenPrefix starts every API token, so that a token is told from a
+ * session token at a glance (and by secret scanners).
+ */
+export const TokenPrefix = "mct_";
+
 // Limits of a profile.
 /** MaxDisplayName is the most characters (code points) of a display name. */
 export const MaxDisplayName = 64;
@@ -235,6 +246,83 @@ export interface SeqRange {
 }
 
 /**
+ * APIToken is an API token as its owner sees it (GET /api/tokens); the
+ * token itself is shown once, in NewAPIToken.
+ */
+export interface APIToken {
+  id: string;
+  name: string;
+  scope: string;
+  created: string;
+  /**
+   * LastUsed is when a request last came with the token (to within a
+   * minute); absent when never.
+   */
+  last_used?: string;
+  /** Expires is when the token stops working; absent when never. */
+  expires?: string;
+  /**
+   * UserID is the account the token acts as (the caller, or one of the
+   * caller's bots).
+   */
+  user_id: string;
+}
+
+/**
+ * NewAPIToken answers the creation of a token: the token, shown this once,
+ * and its record.
+ */
+export interface NewAPIToken {
+  token: string;
+  record: APIToken;
+}
+
+/** Bot is a bot account as its owner and the admins see it (GET /api/bots). */
+export interface Bot {
+  user: User;
+  display_name?: string;
+  avatar?: string;
+  /**
+   * WebhookURL is where the bot's mentions and direct messages are
+   * POSTed; "" for none.
+   */
+  webhook_url: string;
+  /** OwnerID is the admin who made the bot and manages its tokens. */
+  owner_id: string;
+  created: string;
+  /**
+   * Secret signs the webhook's requests; present only in the answer that
+   * created it (POST /api/bots, POST /api/bots/{id}/secret).
+   */
+  secret?: string;
+}
+
+/** Delivery is one message handed (or not) to a bot's webhook. */
+export interface Delivery {
+  id: string;
+  at: string;
+  message_id: string;
+  room_id: string;
+  /** OK: the webhook answered 2xx. */
+  ok: boolean;
+  /**
+   * Status is the HTTP status of the last attempt; 0 when there was no
+   * answer (refused, timed out).
+   */
+  status: number;
+  error?: string;
+  attempts: number;
+}
+
+/** WebhookPayload is the JSON body POSTed to a bot's webhook. */
+export interface WebhookPayload {
+  message: Message;
+  room: Room;
+  sender: User;
+  bot: User;
+}
+
+/**
  * ProfileChange is the body of PATCH /api/me (and PUT /api/me/profile): the
  * fields present are changed, the others kept. An empty display name or
  * status text clears it.
@@ -268,6 +356,12 @@ export interface User {
    * contract. Message senders do not carry it.
    */
   status_text?: string;
+  /**
+   * Bot marks a bot account (made by an admin, driven by API tokens and
+   * its webhook); clients show a "BOT" badge by its name. An addition to
+   * the contract; absent means a person.
+   */
+  bot?: boolean;
 }
 
 /**

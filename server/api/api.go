@@ -252,6 +252,7 @@ func New(opts Options) (http.Handler, error) {
 			r.With(a.PerUser(a.uploads, "uploads"), allowSlowBody(uploadReadTimeout)).Post("/uploads", a.handle(a.upload))
 			a.profileRoutes(r)
 			a.pushRoutes(r)
+			a.integrationRoutes(r)
 		})
 	})
 	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))

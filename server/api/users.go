@@ -152,12 +152,29 @@ func authenticate(st store.Store, r *http.Request, idle, max time.Duration) (sto
 	if token == "" || len(token) > 256 {
 		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "sign in first")
 	}
+	if strings.HasPrefix(token, protocol.TokenPrefix) {
+		return authenticateToken(st, r, token)
+	}
 	sess, err := st.SessionByToken(r.Context(), auth.HashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "session ended; sign in again")
 	}
 	if err == nil && chat.SessionExpired(sess, time.Now(), idle, max) {
 		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "session expired; sign in again")
+	}
+	return sess, err
+}
+
+// authenticateToken finds the session of a personal API token: its ID is
+// the token's, its Scope the token's scope. A revoked token is unknown; an
+// expired one is refused.
+func authenticateToken(st store.Store, r *http.Request, token string) (store.Session, error) {
+	sess, t, err := st.APITokenByHash(r.Context(), auth.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "unknown or revoked API token")
+	}
+	if err == nil && chat.TokenExpired(t, time.Now()) {
+		return store.Session{}, protocol.Errorf(protocol.CodeUnauthorized, "API token expired")
 	}
 	return sess, err
 }
@@ -175,6 +192,11 @@ func (a *api) requireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, err := authenticate(a.opts.Store, r, a.opts.SessionIdle, a.opts.SessionMax)
 		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		write := r.Method != http.MethodGet && r.Method != http.MethodHead
+		if err := chat.CheckScope(sess.Scope, write); err != nil {
 			writeError(w, r, err)
 			return
 		}

@@ -30,3 +30,15 @@ func HashToken(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]
 }
+
+// NewAPIToken returns a new personal API token and its digest: "mct_"
+// (protocol.TokenPrefix) then 256 random bits, so that the server, and
+// secret scanners, tell it from a session token. Only the hash is stored.
+func NewAPIToken() (token string, hash []byte, err error) {
+	t, _, err := NewToken()
+	if err != nil {
+		return "", nil, err
+	}
+	token = "mct_" + t
+	return token, HashToken(token), nil
+}

@@ -44,6 +44,13 @@ type Service struct {
 	// services; default false: https only).
 	MaxPushSubscriptions int
 	PushInsecure         bool
+	// MaxTokens is how many API tokens one account may hold, MaxBots how
+	// many bots one admin may own, KeepDeliveries how many webhook
+	// deliveries are kept per bot; 0: the Default*, negative: no limit.
+	MaxTokens, MaxBots, KeepDeliveries int
+	// BotsChanged, if set, is called after a bot was created, changed or
+	// deleted (the webhook dispatcher reads the bots again).
+	BotsChanged func()
 }
 
 // DefaultTimeout is Service.Timeout's default.

@@ -71,40 +71,6 @@ func PushRule(roomKind, level string, mentioned, connected bool, pausedUntil, no
 	return UrgencyNormal, true
 }
 
-// Mentions reports whether text mentions name: "@name", without regard to
-// case, not followed by more of a name (so "@bobby" does not mention
-// "bob"); a name's characters are those of protocol.ValidName, and a dot
-// that ends a sentence ("@bob.") is not one of them.
-func Mentions(text, name string) bool {
-	if name == "" {
-		return false
-	}
-	lt, ln := strings.ToLower(text), "@"+strings.ToLower(name)
-	for i := 0; ; {
-		j := strings.Index(lt[i:], ln)
-		if j < 0 {
-			return false
-		}
-		end := i + j + len(ln)
-		more := strings.TrimRight(lt[end:end+nameRun(lt[end:])], ".")
-		if more == "" {
-			return true
-		}
-		i = end
-	}
-}
-
-// nameRun is how many bytes at the start of s could continue a name.
-func nameRun(s string) int {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return i
-		}
-	}
-	return len(s)
-}
-
 func (s *Service) pushStore() (store.Push, error) {
 	p, ok := s.Store.(store.Push)
 	if !ok {

@@ -42,7 +42,7 @@ func TestPushRule(t *testing.T) {
 	}
 }
 
-func TestMentions(t *testing.T) {
+func TestMentionsForPush(t *testing.T) {
 	for _, c := range []struct {
 		text, name string
 		want       bool

@@ -184,6 +184,9 @@ func maySignIn(a store.Account) error {
 	if a.Disabled {
 		return protocol.Errorf(protocol.CodeForbidden, "this account is disabled; ask an administrator")
 	}
+	if a.Bot {
+		return protocol.Errorf(protocol.CodeForbidden, "a bot signs in with an API token, not a password")
+	}
 	return nil
 }
 

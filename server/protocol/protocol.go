@@ -81,6 +81,10 @@ type User struct {
 	// MaxProfileStatus characters); absent: none. An addition to the
 	// contract. Message senders do not carry it.
 	StatusText string `json:"status_text,omitempty"`
+	// Bot marks a bot account (made by an admin, driven by API tokens and
+	// its webhook); clients show a "BOT" badge by its name. An addition to
+	// the contract; absent means a person.
+	Bot bool `json:"bot,omitempty"`
 }
 
 // Users is a page of the people search (GET /api/users); Next is the

@@ -173,6 +173,9 @@ type Session struct {
 	LastSeen time.Time
 	// UserAgent is the User-Agent of the sign-in, cut to MaxUserAgent.
 	UserAgent string
+	// Scope is "" for a signed-in session; for an API token (ID "t_…") its
+	// scope, protocol.ScopeRead or ScopeWrite.
+	Scope string
 }
 
 // MaxUserAgent bounds the User-Agent a session keeps, in bytes.
@@ -191,6 +194,8 @@ type NewUser struct {
 	Name         string
 	Role         string
 	PasswordHash string
+	// Bot makes a bot account (PasswordHash ""; Tx.CreateBot follows).
+	Bot bool
 }
 
 // NewRoom describes a room to create; the caller has checked every field.
@@ -466,6 +471,8 @@ type Store interface {
 	// viewerID can see it: carried by a message (not deleted) of a room
 	// viewerID belongs to. ErrNotFound when there is no such file.
 	File(ctx context.Context, fileID, viewerID string) (f File, posted bool, err error)
+
+	Integrations // tokens, bots, deliveries (integrations.go)
 }
 
 // Tx is the data inside a write transaction (Store.Write): facts to read
@@ -583,4 +590,6 @@ type Tx interface {
 	// CreateFile records an uploaded file with a new id (ErrNotFound for an
 	// unknown uploader). Several records may share one SHA256.
 	CreateFile(f NewFile) (File, error)
+
+	IntegrationsTx // tokens, bots, deliveries (integrations.go)
 }

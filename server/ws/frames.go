@@ -17,6 +17,10 @@ func (c *conn) handle(data []byte) {
 		return
 	}
 	if isWrite(f) {
+		if err := chat.CheckScope(c.scope, true); err != nil {
+			c.sendError(ref, err)
+			return
+		}
 		if r := c.writes.Reserve(); r.Delay() > 0 {
 			wait := r.Delay()
 			r.Cancel()

@@ -248,7 +248,10 @@ type conn struct {
 	// (the sweeper, Shutdown).
 	ctx  context.Context
 	user protocol.User
-	ip   string // the client address counted by admit
+	// scope is the API token's scope ("" for a signed-in session): a read
+	// token's socket may not write (chat.CheckScope).
+	scope string
+	ip    string // the client address counted by admit
 	// idle, when not nil, waits for the client on a small goroutine while
 	// the connection is idle (see idleWaiter).
 	idle *idleWaiter
@@ -335,6 +338,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sw:     sb.sw,
 		ctx:    context.Background(),
 		user:   sess.User,
+		scope:  sess.Scope,
 		ip:     ip,
 		idle:   sb.idleWaiter(),
 		writes: rate.NewLimiter(rate.Limit(h.opts.Rate), h.opts.Burst),

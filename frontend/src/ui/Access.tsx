@@ -11,6 +11,7 @@ import { joinRoom, me, openRoom, rooms, signOutEverywhere } from "../state";
 import { closeDialog, focusComposerAfter, Modal } from "./Dialogs";
 import { drawerOpen } from "./Sidebar";
 import { NotificationSettings } from "./Notifications";
+import { ApiTokens } from "./Integrations";
 import "./access.css";
 
 /** Set when the admin account was just created: the invite dialog says so. */
@@ -302,6 +303,7 @@ export function Settings() {
       <NotificationSettings />
       <ChangePassword />
       <Sessions />
+      <ApiTokens />
       <div class="modal-actions">
         <button type="button" class="btn" onClick={closeDialog}>
           Close

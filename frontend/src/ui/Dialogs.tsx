@@ -16,7 +16,8 @@ import { RoomNameInput } from "./RoomNameInput";
 import { roomNameProblem } from "../lib/roomname";
 import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
-export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile" | "admin";
+export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile" | "admin" | "bots";
+import { BotsDialog } from "./Integrations";
 
 /** The open dialog, if any. */
 export const dialog = signal<DialogKind | null>(null);
@@ -66,6 +67,8 @@ export function Dialogs() {
       return <ProfileCard />;
     case "admin":
       return <Admin />;
+    case "bots":
+      return <BotsDialog />;
     default:
       return null;
   }

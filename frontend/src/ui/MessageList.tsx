@@ -13,6 +13,7 @@ import { UserAvatar, UserName } from "./Profile";
 import { Down } from "./icons";
 import { Attachments, Body, ReplyQuote } from "./Message";
 import { Rich } from "./Rich";
+import { BotBadge } from "./Integrations";
 import "./MessageList.css";
 
 /** How far beyond the visible list a page starts loading, in pixels. */
@@ -38,6 +39,7 @@ function Sender(props: { head: boolean; name: string; at: Date; user?: User | nu
   return props.head ? (
     <div class="meta">
       <span class="sender">{u ? <UserName user={u} /> : props.name}</span>
+      {u?.bot && <BotBadge />}
       <Time at={props.at} />
     </div>
   ) : (

@@ -27,7 +27,8 @@ import { latest } from "../profiles";
 import { badgesFor } from "../lib/levels";
 import { LevelMark, PauseNote } from "./Notifications";
 import { openDialog } from "./Dialogs";
-import { Bell, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
+import { BotBadge } from "./Integrations";
+import { Bell, BotIcon, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
 
 /** The sidebar is a drawer on narrow screens. */
 export const drawerOpen = signal(false);
@@ -116,6 +117,7 @@ function DMItem(props: { room: Room }) {
       >
         {p?.user ? <UserAvatar user={p.user} size="sm" status={status} /> : <Avatar name={r.name} size="sm" status={status} />}
         <span class="nav-label">{p?.user ? shownName(latest(p.user)) : r.name}</span>
+        {p?.user?.bot && <BotBadge />}
         <LevelMark room={r} />
         <Unread n={s.count} at={s.mentions} />
       </button>
@@ -178,6 +180,12 @@ export function Sidebar() {
             </span>
             <span class="nav-label">Administration</span>
           </button>
+          <button class="nav-item" onClick={() => openDialog("bots")}>
+            <span class="nav-icon">
+              <BotIcon />
+            </span>
+            <span class="nav-label">Bots</span>
+          </button>
         </div>
       )}
 
@@ -239,6 +247,7 @@ export function Sidebar() {
                 >
                   {p.user ? <UserAvatar user={p.user} size="sm" status={p.status} /> : <Avatar name={p.name} size="sm" status={p.status} />}
                   <span class="nav-label">{p.user ? shownName(latest(p.user)) : p.name}</span>
+                  {p.user?.bot && <BotBadge />}
                   {p.status === "away" && p.text && <span class="nav-status">{p.text}</span>}
                 </button>
               </li>

@@ -46,8 +46,8 @@ type table struct {
 
 // tables in an order that satisfies the foreign keys.
 var tables = []table{
-	{name: "users", cols: []string{"id", "name", "role", "password_hash", "created_at", "disabled"}, order: "created_at, id",
-		bools: map[string]bool{"disabled": true}},
+	{name: "users", cols: []string{"id", "name", "role", "password_hash", "created_at", "disabled", "bot"}, order: "created_at, id",
+		bools: map[string]bool{"disabled": true, "bot": true}},
 	{name: "sessions", cols: []string{"id", "user_id", "token_hash", "created_at", "last_seen", "user_agent"}, order: "created_at, id"},
 	{name: "settings", cols: []string{"key", "value"}, order: "key"},
 	{name: "rooms", cols: []string{"id", "name", "kind", "last_seq", "dm_key", "created_at"}, order: "created_at, id"},
@@ -62,6 +62,10 @@ var tables = []table{
 	{name: "files", cols: []string{"id", "name", "size", "type", "sha256", "uploader_id", "created_at", "released"}, order: "created_at, id",
 		bools: map[string]bool{"released": true}},
 	{name: "message_files", cols: []string{"message_id", "file_id", "room_id"}, order: "message_id, file_id"},
+	{name: "api_tokens", cols: []string{"id", "user_id", "name", "scope", "token_hash", "created_at", "last_used", "expires_at"}, order: "created_at, id"},
+	{name: "bots", cols: []string{"user_id", "owner_id", "display_name", "avatar", "webhook_url", "secret", "created_at"}, order: "created_at, user_id"},
+	{name: "bot_deliveries", cols: []string{"id", "bot_id", "message_id", "room_id", "at", "ok", "status", "error", "attempts"}, order: "at, id",
+		bools: map[string]bool{"ok": true}},
 }
 
 // Report counts the rows copied, per table, in copy order.

@@ -15,7 +15,7 @@ import (
 // be NULL come as empty values instead: a NULL scans only into a pointer,
 // which costs an allocation per value.
 const msgCols = `m.id, m.room_id, m.seq, m.kind, COALESCE(m.sender_id, '') AS sender_id,
-	COALESCE(u.name, '') AS sender_name, COALESCE(u.role, '') AS sender_role,
+	COALESCE(u.name, '') AS sender_name, COALESCE(u.role, '') AS sender_role, COALESCE(u.bot, {{false}}) AS sender_bot,
 	COALESCE(u.display_name, '') AS sender_display, COALESCE(u.avatar, '') AS sender_avatar, m.text, m.ts,
 	COALESCE(m.client_id, '') AS client_id, COALESCE(m.edited_at, 0) AS edited_at, m.deleted,
 	COALESCE(m.reply_to, '') AS reply_to, m.attachments, m.reactions`
@@ -40,7 +40,7 @@ func scanMessage(r row, extra ...any) (scanned, error) {
 		ts       int64
 		editedAt int64
 	)
-	dest := append(extra, &m.ID, &m.Room, &m.Seq, &m.Kind, &sender.ID, &sender.Name, &sender.Role, &sender.DisplayName, &sender.Avatar, &m.Text, &ts,
+	dest := append(extra, &m.ID, &m.Room, &m.Seq, &m.Kind, &sender.ID, &sender.Name, &sender.Role, &sender.Bot, &sender.DisplayName, &sender.Avatar, &m.Text, &ts,
 		&m.ClientID, &editedAt, &m.Deleted, &m.ReplyTo, &m.attachments, &m.reactions)
 	if err := r.Scan(dest...); err != nil {
 		return m, err

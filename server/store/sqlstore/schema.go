@@ -38,6 +38,8 @@ var steps = []step{
 	ddl(schemaRooms),
 	// Step 10: Web Push subscriptions, outbox, notification levels (push.go).
 	ddl(schemaPush),
+	// Step 11: bot accounts, API tokens, webhook deliveries (integrations.go).
+	ddl(schemaIntegrations),
 }
 
 // SchemaVersion is the number of schema steps this program knows.

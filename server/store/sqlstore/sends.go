@@ -67,7 +67,7 @@ func (s *Store) SendAsync(ctx context.Context, req store.SendRequest, rule store
 // Every column is named: the SQLite driver reads the names of a result's
 // columns with each query, and an unnamed one is named by its whole text.
 const sendFactsSQL = `SELECT t.ord AS ord, COALESCE(r.kind, '') AS kind,
-		COALESCE(u.id, '') AS id, COALESCE(u.name, '') AS name, COALESCE(u.role, '') AS role,
+		COALESCE(u.id, '') AS id, COALESCE(u.name, '') AS name, COALESCE(u.role, '') AS role, COALESCE(u.bot, {{false}}) AS bot,
 		COALESCE(u.display_name, '') AS display_name, COALESCE(u.avatar, '') AS avatar,
 		EXISTS (SELECT 1 FROM members m WHERE m.room_id = t.room_id AND m.user_id = t.sender_id) AS member,
 		COALESCE((SELECT x.id FROM messages x WHERE x.sender_id = t.sender_id AND x.client_id = t.client_id), '') AS dup,
@@ -81,7 +81,7 @@ const sendFactsSQL = `SELECT t.ord AS ord, COALESCE(r.kind, '') AS kind,
 func scanSendFacts(w *wtx, r row, ws []*sendWork) (*sendWork, error) {
 	sc := &w.scratch
 	sc.facts = store.SendFacts{}
-	if err := r.Scan(&sc.ord, &sc.facts.Room.Kind, &sc.facts.Sender.ID, &sc.facts.Sender.Name, &sc.facts.Sender.Role,
+	if err := r.Scan(&sc.ord, &sc.facts.Room.Kind, &sc.facts.Sender.ID, &sc.facts.Sender.Name, &sc.facts.Sender.Role, &sc.facts.Sender.Bot,
 		&sc.facts.Sender.DisplayName, &sc.facts.Sender.Avatar,
 		&sc.facts.Room.Member, &sc.dup, &sc.facts.ReplyRoom, &sc.facts.Room.Archived); err != nil {
 		return nil, err

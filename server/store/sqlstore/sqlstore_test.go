@@ -260,6 +260,7 @@ func TestSearchBackfill(t *testing.T) {
 		"DROP TRIGGER messages_search_update", // messages_search_insert: gone since step 5
 		"DROP TABLE search_text", "DROP TABLE search_docs", "DROP TABLE message_files", "DROP TABLE files",
 		"ALTER TABLE users DROP COLUMN disabled", // the steps after it, undone too
+		"DROP TABLE bot_deliveries", "DROP TABLE bots", "DROP TABLE api_tokens", "ALTER TABLE users DROP COLUMN bot",
 		"DROP TABLE cert_files", "DROP TABLE cert_locks",
 		"ALTER TABLE rooms DROP COLUMN topic", "ALTER TABLE rooms DROP COLUMN archived", "ALTER TABLE rooms DROP COLUMN created_by",
 		"DROP TABLE settings", "DROP INDEX sessions_last_seen", "DROP INDEX sessions_created",

@@ -14,11 +14,11 @@ import (
 	"minichat/server/store"
 )
 
-const accountCols = `id, name, role, password_hash, disabled, display_name, status_text, avatar`
+const accountCols = `id, name, role, password_hash, disabled, display_name, status_text, avatar, bot`
 
 func scanAccount(r row) (store.Account, error) {
 	var a store.Account
-	err := r.Scan(&a.ID, &a.Name, &a.Role, &a.PasswordHash, &a.Disabled, &a.DisplayName, &a.StatusText, &a.Avatar)
+	err := r.Scan(&a.ID, &a.Name, &a.Role, &a.PasswordHash, &a.Disabled, &a.DisplayName, &a.StatusText, &a.Avatar, &a.Bot)
 	return a, err
 }
 
@@ -66,7 +66,7 @@ func (s *Store) Users(ctx context.Context) ([]store.Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT id, name, role, '', disabled, display_name, status_text, avatar FROM users`)
+	rs, err := q.query(ctx, `SELECT id, name, role, '', disabled, display_name, status_text, avatar, bot FROM users`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -102,7 +102,7 @@ func (s *Store) DisabledUserIDs(ctx context.Context) ([]string, error) {
 }
 
 // sessionCols and sessionFrom read a session with its user (scanSession).
-const sessionCols = `s.id, s.created_at, s.last_seen, s.user_agent, u.id, u.name, u.role, u.display_name, u.status_text, u.avatar`
+const sessionCols = `s.id, s.created_at, s.last_seen, s.user_agent, u.id, u.name, u.role, u.display_name, u.status_text, u.avatar, u.bot`
 
 const sessionFrom = `sessions s JOIN users u ON u.id = s.user_id`
 
@@ -112,7 +112,7 @@ func scanSession(r row) (store.Session, error) {
 		created, seen int64
 	)
 	if err := r.Scan(&sess.ID, &created, &seen, &sess.UserAgent, &sess.User.ID, &sess.User.Name, &sess.User.Role,
-		&sess.User.DisplayName, &sess.User.StatusText, &sess.User.Avatar); err != nil {
+		&sess.User.DisplayName, &sess.User.StatusText, &sess.User.Avatar, &sess.User.Bot); err != nil {
 		return store.Session{}, err
 	}
 	sess.CreatedAt, sess.LastSeen = time.UnixMilli(created), time.UnixMilli(seen)
@@ -167,7 +167,11 @@ func (s *Store) LiveSessionIDs(ctx context.Context, ids []string) ([]string, err
 	if err != nil {
 		return nil, fmt.Errorf("live sessions: %w", err)
 	}
-	live, err := queryStrings(ctx, q, `SELECT id FROM sessions WHERE id {{in $1}}`, s.d.list(ids))
+	// An API token's sockets carry its id as their session's: a token
+	// lives until revoked or expired.
+	live, err := queryStrings(ctx, q, `SELECT id FROM sessions WHERE id {{in $1}}
+		UNION ALL SELECT id FROM api_tokens WHERE id {{in $1}} AND (expires_at IS NULL OR expires_at > $2)`,
+		s.d.list(ids), s.opts.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("live sessions: %w", err)
 	}
@@ -197,9 +201,9 @@ func (w *wtx) HasUsers() (bool, error) {
 
 // CreateUser stores a new account.
 func (w *wtx) CreateUser(nu store.NewUser) (protocol.User, error) {
-	u := protocol.User{ID: store.NewID("u_"), Name: nu.Name, Role: nu.Role}
-	if _, err := w.exec(`INSERT INTO users (id, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Name, u.Role, nu.PasswordHash, w.s.opts.Now().UnixMilli()); err != nil {
+	u := protocol.User{ID: store.NewID("u_"), Name: nu.Name, Role: nu.Role, Bot: nu.Bot}
+	if _, err := w.exec(`INSERT INTO users (id, name, role, password_hash, created_at, bot) VALUES ($1, $2, $3, $4, $5, $6)`,
+		u.ID, u.Name, u.Role, nu.PasswordHash, w.s.opts.Now().UnixMilli(), nu.Bot); err != nil {
 		return protocol.User{}, fmt.Errorf("create user: %w", w.s.conflict(err))
 	}
 	return u, nil
@@ -271,6 +275,10 @@ func (w *wtx) TouchSessions(ids []string, at time.Time) error {
 	}
 	if _, err := w.exec(`UPDATE sessions SET last_seen = $1 WHERE id {{in $2}} AND last_seen < $1`, at.UnixMilli(), w.s.d.list(ids)); err != nil {
 		return fmt.Errorf("touch sessions: %w", err)
+	}
+	// API tokens are sessions too (their ids start "t_").
+	if _, err := w.exec(`UPDATE api_tokens SET last_used = $1 WHERE id {{in $2}} AND (last_used IS NULL OR last_used < $1)`, at.UnixMilli(), w.s.d.list(ids)); err != nil {
+		return fmt.Errorf("touch tokens: %w", err)
 	}
 	return nil
 }

@@ -86,6 +86,7 @@ func Run(t *testing.T, open Open) {
 		{"SearchUsers", testSearchUsers},
 		{"RoomChanges", testRoomChanges},
 		{"AdminPrimitives", testAdminPrimitives},
+		{"Integrations", testIntegrations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
