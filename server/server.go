@@ -124,6 +124,12 @@ type Config struct {
 	// CreateRoomRate, JoinRate, InviteRate and DMRate limit each account's
 	// room operations per minute (negative: no limit).
 	CreateRoomRate, JoinRate, InviteRate, DMRate float64
+	// HookRate and HookBurst limit the posts to one incoming webhook, per
+	// second (429 beyond; negative HookRate: no limit); MaxHooks bounds the
+	// webhooks of one account (negative: no bound).
+	HookRate  float64
+	HookBurst int
+	MaxHooks  int
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -194,6 +200,9 @@ func DefaultConfig() Config {
 		JoinRate:        api.DefaultRoomRates.Join,
 		InviteRate:      api.DefaultRoomRates.Invite,
 		DMRate:          api.DefaultRoomRates.DM,
+		HookRate:        api.DefaultHookRate,
+		HookBurst:       api.DefaultHookBurst,
+		MaxHooks:        chat.DefaultMaxHooks,
 		HTTPAddr:        ":80",
 		ACMECA:          autotls.LetsEncrypt,
 	}
@@ -234,6 +243,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.JoinRate, d.JoinRate)
 	orDefault(&c.InviteRate, d.InviteRate)
 	orDefault(&c.DMRate, d.DMRate)
+	orDefault(&c.HookRate, d.HookRate)
+	orDefault(&c.HookBurst, d.HookBurst)
+	orDefault(&c.MaxHooks, d.MaxHooks)
 	return c
 }
 
@@ -337,7 +349,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		_ = b.Close()
 		return nil, err
 	}
-	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0)}
+	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0), MaxHooks: cfg.MaxHooks}
 	sockets := ws.New(ws.Options{
 		Hub:             h,
 		Chat:            svc,
@@ -378,6 +390,8 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		LoginPerMinute: cfg.LoginRate,
 		WriteRate:      cfg.APIRate,
 		WriteBurst:     cfg.APIBurst,
+		HookRate:       cfg.HookRate,
+		HookBurst:      cfg.HookBurst,
 		Blobs:          blobs,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		Degraded:       m.Degraded,

@@ -80,6 +80,11 @@ type Options struct {
 	// joining, inviting and opening direct messages; 0 takes
 	// DefaultRoomRates, negative: no limit.
 	RoomRates RoomRates
+	// HookRate and HookBurst limit the posts to one incoming webhook
+	// (per second); default DefaultHookRate and DefaultHookBurst,
+	// negative HookRate: no limit.
+	HookRate  float64
+	HookBurst int
 	// Degraded, if set, reports the store's commits as slow (their p99);
 	// /readyz then answers 200 with status "degraded".
 	Degraded func() (p99 time.Duration, slow bool)
@@ -99,6 +104,8 @@ type api struct {
 	writes, uploads *Limiter
 	// creates, joins, invites and dms are the per-user buckets of RoomRates.
 	creates, joins, invites, dms *Limiter
+	// hookLimit is the per-hook bucket of posts to incoming webhooks.
+	hookLimit *Limiter
 	// hasUsers is set once an account exists (GET /api/instance).
 	hasUsers atomic.Bool
 }
@@ -174,6 +181,15 @@ func New(opts Options) (http.Handler, error) {
 	}
 	a.writes = NewLimiter(opts.WriteRate, opts.WriteBurst)
 	a.uploads = NewLimiter(opts.WriteRate, opts.WriteBurst)
+	if opts.HookRate == 0 {
+		opts.HookRate = DefaultHookRate
+	}
+	if opts.HookBurst <= 0 {
+		opts.HookBurst = DefaultHookBurst
+	}
+	if opts.HookRate > 0 {
+		a.hookLimit = NewLimiter(opts.HookRate, opts.HookBurst)
+	}
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
@@ -218,8 +234,10 @@ func New(opts Options) (http.Handler, error) {
 			r.With(a.PerUser(a.dms, "new direct messages")).Post("/dms", a.handle(a.dm))
 			r.Get("/search", a.handle(a.search))
 			r.With(a.PerUser(a.uploads, "uploads"), allowSlowBody(uploadReadTimeout)).Post("/uploads", a.handle(a.upload))
+			a.hookRoutes(r)
 		})
 	})
+	r.Post("/hooks/{secret}", a.handle(a.postHook))
 	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))
 	r.With(a.requireAuth).Head("/files/{id}", a.handle(a.file))
 	// Any other /files/ path is a JSON 404, not the client's HTML page.

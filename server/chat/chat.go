@@ -38,6 +38,9 @@ type Service struct {
 	// Passwords hashes and verifies passwords; default auth.DefaultParams
 	// with as many hashes at once as there are CPUs.
 	Passwords *auth.Passwords
+	// MaxHooks bounds the incoming webhooks one account may have; default
+	// DefaultMaxHooks, negative: no bound.
+	MaxHooks int
 }
 
 // DefaultTimeout is Service.Timeout's default.
@@ -143,6 +146,10 @@ type SendParams struct {
 	ClientID    string
 	ReplyTo     string
 	Attachments []string
+	// Kind is protocol.KindChat ("" too) or protocol.KindMe (an action).
+	Kind string
+	// Via is set by PostViaHook: the hook the message came through.
+	Via *protocol.Via
 }
 
 // Send stores a message and returns it once it is durably committed; the
@@ -206,6 +213,9 @@ func sendRequest(user protocol.User, p SendParams) (store.SendRequest, error) {
 	if err := protocol.CheckClientID(p.ClientID); err != nil {
 		return store.SendRequest{}, err
 	}
+	if err := protocol.CheckSendKind(p.Kind); err != nil {
+		return store.SendRequest{}, err
+	}
 	if p.Room == "" {
 		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
 	}
@@ -230,7 +240,7 @@ func sendRequest(user protocol.User, p SendParams) (store.SendRequest, error) {
 	}
 	return store.SendRequest{
 		RoomID: p.Room, SenderID: user.ID, Text: text, ClientID: p.ClientID,
-		ReplyTo: p.ReplyTo, Attachments: p.Attachments,
+		ReplyTo: p.ReplyTo, Attachments: p.Attachments, Kind: p.Kind, Via: p.Via,
 	}, nil
 }
 

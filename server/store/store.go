@@ -207,6 +207,10 @@ type SendRequest struct {
 	// the message shows them; may be empty. The caller has checked there
 	// are at most protocol.MaxAttachments and no repeats.
 	Attachments []string
+	// Kind is protocol.KindChat ("" too) or protocol.KindMe.
+	Kind string
+	// Via, when set, is the incoming webhook the message came through.
+	Via *protocol.Via
 }
 
 // SendFacts is what the store knows about a send at the moment it would
@@ -446,6 +450,9 @@ type Store interface {
 	// viewerID can see it: carried by a message (not deleted) of a room
 	// viewerID belongs to. ErrNotFound when there is no such file.
 	File(ctx context.Context, fileID, viewerID string) (f File, posted bool, err error)
+
+	// HookReads are the reads of incoming webhooks and link previews.
+	HookReads
 }
 
 // Tx is the data inside a write transaction (Store.Write): facts to read
@@ -539,4 +546,7 @@ type Tx interface {
 	// CreateFile records an uploaded file with a new id (ErrNotFound for an
 	// unknown uploader). Several records may share one SHA256.
 	CreateFile(f NewFile) (File, error)
+
+	// HookTx are the writes of incoming webhooks and link previews.
+	HookTx
 }

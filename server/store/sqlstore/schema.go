@@ -31,6 +31,8 @@ var steps = []step{
 	// Step 7 keeps the TLS certificates of --tls-domain, and the locks that
 	// let one node of a cluster order them (certs.go).
 	ddl(schemaCerts),
+	// Step 13: incoming webhooks, link previews, /me (hooks.go).
+	ddl(schemaHooks),
 }
 
 // SchemaVersion is the number of schema steps this program knows.

@@ -1,0 +1,136 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"minichat/server/chat"
+	"minichat/server/protocol"
+	"minichat/server/slack"
+)
+
+// Defaults of the incoming webhooks' rate (Options.HookRate, HookBurst).
+const (
+	DefaultHookRate  = 1.0
+	DefaultHookBurst = 10
+)
+
+// maxHookBody bounds the body of a post to a hook: Slack payloads with
+// attachments and blocks are larger than chat sends.
+const maxHookBody = 256 << 10
+
+// hookRoutes adds the webhook endpoints: the management API under /api
+// (r is the authenticated group) and the posting address.
+func (a *api) hookRoutes(r chi.Router) {
+	r.Get("/rooms/{id}/hooks", a.handle(a.listHooks))
+	r.With(a.PerUser(a.writes, "changes")).Post("/rooms/{id}/hooks", a.handle(a.createHook))
+	r.Get("/hooks", a.handle(a.allHooks))
+	r.Delete("/hooks/{id}", a.handle(a.deleteHook))
+	r.With(a.PerUser(a.writes, "changes")).Post("/hooks/{id}/secret", a.handle(a.regenerateHook))
+}
+
+func (a *api) hookURL(r *http.Request, secret string) string {
+	return a.baseURL(r) + "/hooks/" + secret
+}
+
+func (a *api) listHooks(w http.ResponseWriter, r *http.Request) error {
+	hooks, err := a.opts.Chat.Hooks(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"hooks": hooks})
+	return nil
+}
+
+func (a *api) allHooks(w http.ResponseWriter, r *http.Request) error {
+	hooks, err := a.opts.Chat.AllHooks(r.Context(), sessionOf(r).User)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"hooks": hooks})
+	return nil
+}
+
+func (a *api) createHook(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		return err
+	}
+	h, secret, err := a.opts.Chat.CreateHook(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"), body.Name)
+	if err != nil {
+		return err
+	}
+	h.URL = a.hookURL(r, secret)
+	writeJSON(w, http.StatusCreated, map[string]any{"hook": h})
+	return nil
+}
+
+func (a *api) regenerateHook(w http.ResponseWriter, r *http.Request) error {
+	h, secret, err := a.opts.Chat.RegenerateHook(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	h.URL = a.hookURL(r, secret)
+	writeJSON(w, http.StatusOK, map[string]any{"hook": h})
+	return nil
+}
+
+func (a *api) deleteHook(w http.ResponseWriter, r *http.Request) error {
+	if err := a.opts.Chat.DeleteHook(r.Context(), sessionOf(r).User, chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// postHook is POST /hooks/{secret}: a Slack-style incoming webhook. No
+// session and no Origin check: the secret in the address is the
+// credential. Each hook has its own rate (HookRate, HookBurst); a repeat
+// with the same Idempotency-Key answers with the message the first stored.
+func (a *api) postHook(w http.ResponseWriter, r *http.Request) error {
+	h, err := a.opts.Chat.HookOf(r.Context(), chi.URLParam(r, "secret"))
+	if err != nil {
+		return err
+	}
+	if a.hookLimit != nil {
+		if ok, wait := a.hookLimit.Allow(h.ID); !ok {
+			return errLimited("posts to this webhook", wait)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return protocol.Errorf(protocol.CodeTooLarge, "body larger than %d bytes", maxHookBody)
+		}
+		return protocol.Errorf(protocol.CodeBadRequest, "read body: %v", err)
+	}
+	if err := protocol.CheckDepth(body, protocol.MaxJSONDepth); err != nil {
+		return err
+	}
+	m, err := slack.Parse(body, r.Header.Get("Content-Type"), protocol.MaxTextChars)
+	var perr *slack.Error
+	if errors.As(err, &perr) {
+		return protocol.Errorf(protocol.CodeBadRequest, "%s", perr.Msg)
+	}
+	if err != nil {
+		return err
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		return protocol.Errorf(protocol.CodeBadRequest, "Idempotency-Key must be at most 255 bytes")
+	}
+	msg, err := a.opts.Chat.PostViaHook(r.Context(), h, chat.HookPost{
+		Text: m.Text, Username: m.Username, IconURL: m.IconURL, IdempotencyKey: key,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "message": msg})
+	return nil
+}
