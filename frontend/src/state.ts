@@ -777,7 +777,7 @@ export function markRead(id: string): void {
  * Returns false (sending nothing) while files are still uploading or when
  * there is nothing to send.
  */
-export function sendMessage(room: string, text: string): boolean {
+export function sendMessage(room: string, text: string, kind?: "me"): boolean {
   const { attachments, waiting } = sendable(uploads.value.get(room) ?? []);
   if (waiting || (!text && attachments.length === 0) || !socket) return false;
   if (attachments.length === 0 && onlyInvisible(text)) {
@@ -785,7 +785,7 @@ export function sendMessage(room: string, text: string): boolean {
     return false;
   }
   const reply = replyTo.value.get(room);
-  socket.send(room, text, { attachments, replyTo: reply?.id });
+  socket.send(room, text, { attachments, replyTo: reply?.id, kind });
   if (reply) replyTo.value = without(replyTo.value, room);
   if (uploads.value.has(room)) uploads.value = without(uploads.value, room);
   return true;

@@ -31,7 +31,7 @@ export function whenUnauthorized(fn: (() => void) | null): void {
 /** Calls that answer 401 for a wrong password, not an ended session. */
 const credentialCalls = new Set(["POST /api/session", "POST /api/users", "PUT /api/me/password"]);
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {

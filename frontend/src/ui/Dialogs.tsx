@@ -6,9 +6,10 @@ import { stampLabel } from "../lib/format";
 import { highlight, snippet } from "../lib/markup";
 import { MaxNameLen, MaxSearchQuery, MaxStatusText, type Message } from "../protocol.gen";
 import { Directory, InvitePeople, Settings } from "./Access";
+import { Webhooks } from "./Hooks";
 import { activeRoom, createRoom, invite, jumpTo, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
-export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings";
+export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "hooks";
 
 /** The open dialog, if any. */
 export const dialog = signal<DialogKind | null>(null);
@@ -54,6 +55,8 @@ export function Dialogs() {
       return <Directory />;
     case "settings":
       return <Settings />;
+    case "hooks":
+      return <Webhooks />;
     default:
       return null;
   }

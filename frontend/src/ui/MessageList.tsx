@@ -9,6 +9,7 @@ import { atBottom, discardSend, flash, jumpToPresent, loadNewer, loadOlder, mark
 import { Avatar } from "./Avatar";
 import { Down } from "./icons";
 import { Attachments, Body, ReplyQuote } from "./Message";
+import { MeRow, shownName } from "./MeRow";
 import { Rich } from "./Rich";
 import "./MessageList.css";
 
@@ -30,10 +31,11 @@ function Time(props: { at: Date; class?: string }) {
 
 // Sender is the name and time over the first message of a group; later
 // messages of the group carry the name for screen readers only.
-function Sender(props: { head: boolean; name: string; at: Date }) {
+function Sender(props: { head: boolean; name: string; at: Date; tag?: string }) {
   return props.head ? (
     <div class="meta">
       <span class="sender">{props.name}</span>
+      {props.tag && <span class="sender-tag">{props.tag}</span>}
       <Time at={props.at} />
     </div>
   ) : (
@@ -50,13 +52,14 @@ function Sender(props: { head: boolean; name: string; at: Date }) {
 function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean; actions: boolean }) {
   const r = props.row;
   const m = r.message;
-  const name = m.sender?.name ?? "unknown";
+  const name = shownName(m);
+  if (m.kind === "me") return <MeRow row={r} lit={props.lit} actions={props.actions} />;
   const cls = `msg${r.head ? " head" : ""}${m.sender?.id === me.value?.id ? " mine" : ""}${mentionsMe(m, me.value) ? " mentions-me" : ""}${props.lit ? " lit" : ""}`;
   return (
     <article class={cls} data-seq={m.seq} data-key={r.key} tabIndex={-1}>
       <div class="gutter">{r.head ? <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
       <div class="content">
-        <Sender head={r.head} name={name} at={r.at} />
+        <Sender head={r.head} name={name} at={r.at} tag={m.via ? "webhook" : undefined} />
         <Body m={m} actions={props.actions} />
       </div>
     </article>

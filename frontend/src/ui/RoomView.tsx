@@ -7,7 +7,7 @@ import { Banner } from "./Banner";
 import { SaveBanner } from "./SaveBanner";
 import { Composer } from "./Composer";
 import { openDialog } from "./Dialogs";
-import { Bell, BellOff, Door, Hash, Lock, Menu, SearchIcon, UserPlus } from "./icons";
+import { Bell, BellOff, Door, Hash, Lock, Menu, Plug, SearchIcon, UserPlus } from "./icons";
 import { MessageList } from "./MessageList";
 import { drawerOpen } from "./Sidebar";
 
@@ -106,6 +106,11 @@ export function RoomView(props: { room: Room }) {
               onClick={() => toggleMute(r.id)}
             >
               {isMuted ? <BellOff /> : <Bell />}
+            </button>
+          )}
+          {r.member && (
+            <button class="icon-btn" aria-label={`Webhooks of ${where}`} title="Webhooks" onClick={() => openDialog("hooks")}>
+              <Plug />
             </button>
           )}
           {r.kind !== "dm" && r.member && (
