@@ -235,6 +235,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.DurationVar(&c.PresenceGrace, "presence-grace", d.PresenceGrace, "how long a user stays online after their last connection closes")
 	fs.DurationVar(&c.PresenceWindow, "presence-window", d.PresenceWindow, "how long presence changes are gathered and then told several to a frame (negative: each at once)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", d.ShutdownGrace, "how long shutdown waits for sockets to close")
+	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", false, "let outbound requests (bot webhooks, link previews, push) reach loopback, private and link-local addresses (default: refused)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof/ on this separate address, e.g. 127.0.0.1:6060 (default off; exposes internals: keep it on loopback)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this separate address, e.g. 127.0.0.1:9090 (default off)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "also serve /metrics on --addr to requests bearing this token (default off; use MINICHAT_METRICS_TOKEN_FILE)")

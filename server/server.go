@@ -160,6 +160,11 @@ type Config struct {
 	// 1/3 of a certificate's lifetime) tune renewal; tests shorten them.
 	ACMERenewCheck  time.Duration
 	ACMERenewWindow float64
+	// AllowPrivateTargets lets the server's outbound requests (bot
+	// webhooks, link previews, push services) reach loopback, private and
+	// link-local addresses; off, server/netguard refuses them, also after
+	// DNS resolution and across redirects.
+	AllowPrivateTargets bool
 }
 
 // DefaultConfig is the configuration of a server given no settings: the

@@ -108,6 +108,22 @@ export class Server {
     this.proc?.kill("SIGCONT");
   }
 
+  /**
+   * Runs the binary on another port over this server's data directory while
+   * this one is down, for fn: clients of this address cannot reach it, so
+   * whatever fn does there waits for them as if done while they were away.
+   */
+  async aside<T>(fn: (url: string) => Promise<T>): Promise<T> {
+    if (this.proc) throw new Error("aside needs this server down (kill it first)");
+    const other = new Server(await freePort(), this.dataDir, this.opts);
+    await other.launch();
+    try {
+      return await fn(other.url);
+    } finally {
+      await other.kill();
+    }
+  }
+
   async restart(): Promise<void> {
     await this.kill();
     await this.launch();

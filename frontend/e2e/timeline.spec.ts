@@ -131,3 +131,38 @@ test("a reply to a message far back loads the page around it", async ({ server, 
   await alice.getByRole("button", { name: "Jump to present" }).click();
   await expect(log.getByText("the answer", { exact: true })).toBeInViewport();
 });
+
+test.describe("a capped resume", () => {
+  test.use({ serverArgs: ["--replay-max", "5"] });
+
+  test("says how many earlier messages it left out, and pages them in on a click", async ({ server, signUp }) => {
+    test.setTimeout(90_000);
+    const carol = await apiRegister(server, "carol");
+    const room = await apiRoomId(server, carol, "general");
+    await seed(server, carol, room, numbered("before", 10));
+
+    const alice = await signUp("alice");
+    const log = general(alice);
+    await expect(log.getByText("before 10", { exact: true })).toBeVisible();
+
+    // While alice's tab cannot reach the server, carol posts 18 messages
+    // (on a second copy of the server over the same database, on another
+    // port). Back on the address alice knows, her resume replays only the
+    // newest 5 and names the 13 it left out.
+    await server.kill();
+    await server.aside((url) => seed({ url } as Server, carol, room, numbered("while", 18)));
+    await server.launch();
+
+    await expect(log.getByText("while 18", { exact: true })).toBeVisible({ timeout: 30_000 });
+    const marker = log.getByRole("button", { name: "13 earlier messages" });
+    await expect(marker).toBeVisible();
+    expect(await shown(log, "while")).toEqual([14, 15, 16, 17, 18]);
+
+    // The marker sits where the missing messages go and loads them.
+    await marker.click();
+    await expect(log.getByText("while 1", { exact: true })).toBeVisible();
+    await expect(marker).toHaveCount(0);
+    expect(await shown(log, "while")).toEqual(numbered("", 18).map((_, i) => i + 1));
+    expect(await shown(log, "before")).toEqual(numbered("", 10).map((_, i) => i + 1));
+  });
+});

@@ -102,3 +102,13 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkRoomList lists the rooms of one person of a team of 1,000 in
+// 300 rooms and general, as each socket's welcome does.
+func BenchmarkRoomList(b *testing.B) {
+	onBoth(b, func(b *testing.B, open func(store.Options) store.Store) {
+		s := open(store.Options{})
+		b.Cleanup(func() { s.Close() })
+		storetest.BenchRoomList(b, s, 1000, 300)
+	})
+}

@@ -32,6 +32,11 @@ const roomCols = `r.id, r.kind, r.name, r.last_seq,
 
 const roomFrom = `rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1`
 
+// memberRoomsFrom goes with roomCols for the rooms $1 belongs to: from the
+// viewer's memberships (the members_user index) rather than every room, so
+// a welcome's list costs the viewer's rooms, not the instance's.
+const memberRoomsFrom = `members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1`
+
 func scanRoom(r row) (protocol.Room, error) {
 	var (
 		room   protocol.Room
@@ -91,8 +96,13 @@ func (s *Store) Rooms(ctx context.Context, sc store.Scope) ([]protocol.Room, err
 	if err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT `+roomCols+` FROM `+roomFrom+`
-		WHERE ($2 AND r.kind = 'public') OR m.user_id IS NOT NULL`, sc.UserID, sc.Public)
+	var rs rows
+	if sc.Public {
+		rs, err = q.query(ctx, `SELECT `+roomCols+` FROM `+roomFrom+`
+			WHERE r.kind = 'public' OR m.user_id IS NOT NULL`, sc.UserID)
+	} else {
+		rs, err = q.query(ctx, `SELECT `+roomCols+` FROM `+memberRoomsFrom, sc.UserID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}

@@ -344,3 +344,21 @@ func BenchSearch(b *testing.B, open func(store.Options) store.Store, loaded func
 		})
 	}
 }
+
+// BenchRoomList lists the rooms of one person of a team — people users in
+// general, rooms more public rooms with a few members each — as each
+// socket's welcome does.
+func BenchRoomList(b *testing.B, s store.Store, people, rooms int) {
+	users := benchUsers(b, s, people)
+	ids := benchRooms(b, s, users, rooms)
+	for i, u := range users[rooms:] {
+		benchJoin(b, s, ids[i%rooms], u)
+	}
+	viewer := users[people-1]
+	for b.Loop() {
+		list, err := s.Rooms(context.Background(), store.Scope{UserID: viewer.ID})
+		if err != nil || len(list) != 2 {
+			b.Fatalf("Rooms = %d rooms, %v", len(list), err)
+		}
+	}
+}
