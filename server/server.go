@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -36,6 +37,8 @@ import (
 	"minichat/server/files"
 	"minichat/server/hub"
 	"minichat/server/metrics"
+	"minichat/server/netguard"
+	"minichat/server/preview"
 	"minichat/server/protocol"
 	"minichat/server/store"
 	"minichat/server/store/sqlstore"
@@ -165,6 +168,14 @@ type Config struct {
 	// link-local addresses; off, server/netguard refuses them, also after
 	// DNS resolution and across redirects.
 	AllowPrivateTargets bool
+	// LinkPreviews turns link previews on (DefaultConfig: on; the zero
+	// Config: off). PreviewWorkers fetch at once; PreviewRate is the links
+	// of one account previewed per minute (negative: no limit); PreviewTTL
+	// how long a fetch is cached (package preview has the defaults).
+	LinkPreviews   bool
+	PreviewWorkers int
+	PreviewRate    float64
+	PreviewTTL     time.Duration
 }
 
 // DefaultConfig is the configuration of a server given no settings: the
@@ -208,6 +219,10 @@ func DefaultConfig() Config {
 		HookRate:        api.DefaultHookRate,
 		HookBurst:       api.DefaultHookBurst,
 		MaxHooks:        chat.DefaultMaxHooks,
+		LinkPreviews:    true,
+		PreviewWorkers:  preview.DefaultWorkers,
+		PreviewRate:     preview.DefaultPerMinute,
+		PreviewTTL:      preview.DefaultTTL,
 		HTTPAddr:        ":80",
 		ACMECA:          autotls.LetsEncrypt,
 	}
@@ -295,6 +310,8 @@ type Server struct {
 	ws      *ws.Handler
 	metrics *metrics.Metrics
 	handler http.Handler
+	// previews is nil when link previews are off.
+	previews *preview.Worker
 
 	closeOnce sync.Once
 	closeErr  error
@@ -331,10 +348,16 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		return nil, err
 	}
 	storeLog := log.With().Str("component", "store").Logger()
+	// previews is set once the chat service exists; commits before that
+	// (none: nothing writes yet) go unpreviewed.
+	var previews atomic.Pointer[preview.Worker]
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
 			m.Committed(evs)
 			b.Commit(evs)
+			if pw := previews.Load(); pw != nil {
+				pw.Observe(evs) // only the node that committed fetches
+			}
 		},
 		ObserveCommit: m.ObserveCommit,
 		Log:           &storeLog,
@@ -375,7 +398,20 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Log:             log,
 	})
 	m.Register(h, sockets, st, b)
-	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs}
+	var pw *preview.Worker
+	if cfg.LinkPreviews {
+		pw = preview.New(preview.Options{
+			Store: st, Chat: svc,
+			Client: netguard.NewClient(netguard.Options{AllowPrivate: cfg.AllowPrivateTargets, Timeout: preview.FetchTimeout,
+				MaxBytes: preview.MaxPageBytes + 1}),
+			ImageClient: netguard.NewClient(netguard.Options{AllowPrivate: cfg.AllowPrivateTargets, Timeout: preview.FetchTimeout,
+				MaxBytes: preview.MaxImageBytes + 1}),
+			Workers: cfg.PreviewWorkers, PerMinute: cfg.PreviewRate, TTL: cfg.PreviewTTL,
+			Log: log.With().Str("component", "preview").Logger(),
+		})
+		previews.Store(pw)
+	}
+	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, previews: pw}
 	apiHandler, err := api.New(api.Options{
 		Store:          st,
 		Chat:           svc,
@@ -397,6 +433,7 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		WriteBurst:     cfg.APIBurst,
 		HookRate:       cfg.HookRate,
 		HookBurst:      cfg.HookBurst,
+		Previews:       pw,
 		Blobs:          blobs,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		Degraded:       m.Degraded,
@@ -600,6 +637,9 @@ func (s *Server) Close() error {
 		s.stopWatchingUploads()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
+		if s.previews != nil {
+			s.previews.Close() // before the store: its workers write
+		}
 		_ = s.hub.Shutdown(ctx)
 		if err := s.ws.Shutdown(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("some sockets did not close in time")

@@ -85,6 +85,8 @@ type Options struct {
 	// negative HookRate: no limit.
 	HookRate  float64
 	HookBurst int
+	// Previews serves the images of link previews; nil when they are off.
+	Previews Previews
 	// Degraded, if set, reports the store's commits as slow (their p99);
 	// /readyz then answers 200 with status "degraded".
 	Degraded func() (p99 time.Duration, slow bool)
@@ -106,6 +108,8 @@ type api struct {
 	creates, joins, invites, dms *Limiter
 	// hookLimit is the per-hook bucket of posts to incoming webhooks.
 	hookLimit *Limiter
+	// previewImages is the per-user bucket of preview images fetched.
+	previewImages *Limiter
 	// hasUsers is set once an account exists (GET /api/instance).
 	hasUsers atomic.Bool
 }
@@ -190,6 +194,9 @@ func New(opts Options) (http.Handler, error) {
 	if opts.HookRate > 0 {
 		a.hookLimit = NewLimiter(opts.HookRate, opts.HookBurst)
 	}
+	// A page of previews shows a few dozen images; a script asking for
+	// more makes the server fetch for it.
+	a.previewImages = NewLimiter(2, 60)
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
 
 	"minichat/server/chat"
 	"minichat/server/protocol"
@@ -30,6 +32,8 @@ func (a *api) hookRoutes(r chi.Router) {
 	r.Get("/hooks", a.handle(a.allHooks))
 	r.Delete("/hooks/{id}", a.handle(a.deleteHook))
 	r.With(a.PerUser(a.writes, "changes")).Post("/hooks/{id}/secret", a.handle(a.regenerateHook))
+	r.Delete("/rooms/{id}/messages/{msg}/preview", a.handle(a.removePreview))
+	r.With(a.PerUser(a.previewImages, "preview images")).Get("/rooms/{id}/messages/{msg}/preview-image", a.handle(a.previewImage))
 }
 
 func (a *api) hookURL(r *http.Request, secret string) string {
@@ -132,5 +136,47 @@ func (a *api) postHook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "message": msg})
+	return nil
+}
+
+// Previews fetches the image of a link preview (package preview).
+type Previews interface {
+	ImageOf(ctx context.Context, url string) (contentType string, body []byte, err error)
+}
+
+func (a *api) removePreview(w http.ResponseWriter, r *http.Request) error {
+	msg, err := a.opts.Chat.RemovePreview(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"), chi.URLParam(r, "msg"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": msg})
+	return nil
+}
+
+// previewImage serves the image of a message's link preview, fetched by the
+// server (through netguard), so that a reader's browser never contacts the
+// linked site and the page's CSP stays "images from this origin".
+func (a *api) previewImage(w http.ResponseWriter, r *http.Request) error {
+	if a.opts.Previews == nil {
+		return protocol.Errorf(protocol.CodeNotFound, "link previews are off")
+	}
+	p, err := a.opts.Chat.PreviewOf(r.Context(), sessionOf(r).User, chi.URLParam(r, "id"), chi.URLParam(r, "msg"))
+	if err != nil {
+		return err
+	}
+	if p.Image == "" {
+		return protocol.Errorf(protocol.CodeNotFound, "this preview has no image")
+	}
+	ctype, body, err := a.opts.Previews.ImageOf(r.Context(), p.Image)
+	if err != nil {
+		zerolog.Ctx(r.Context()).Debug().Err(err).Str("url", p.Image).Msg("preview image")
+		return protocol.Errorf(protocol.CodeNotFound, "the preview's image cannot be shown")
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", fileCSP)
+	h.Set("Cache-Control", "private, max-age=86400")
+	_, _ = w.Write(body)
 	return nil
 }

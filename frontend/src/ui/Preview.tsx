@@ -2,7 +2,7 @@
 // the link preview card under a message.
 //
 // The preview's image is loaded through the server
-// (/api/messages/{id}/preview-image), never from the linked site: the
+// (/api/rooms/{room}/messages/{id}/preview-image), never from the linked site: the
 // page's Content-Security-Policy allows images of this origin only, a
 // reader's browser tells the linked site nothing (no address, no
 // referrer, no cookies), and an http image cannot break an https page.
@@ -41,7 +41,7 @@ export function PreviewCard(props: { m: Message }) {
   return (
     <div class="preview" role="group" aria-label={`Link preview: ${title}`}>
       {p.image && (
-        <img class="preview-img" src={`/api/messages/${encodeURIComponent(m.id)}/preview-image`} alt="" loading="lazy" decoding="async"
+        <img class="preview-img" src={`/api/rooms/${encodeURIComponent(m.room)}/messages/${encodeURIComponent(m.id)}/preview-image`} alt="" loading="lazy" decoding="async"
           onError={(e) => (e.currentTarget.hidden = true)} />
       )}
       <div class="preview-body">
