@@ -840,7 +840,7 @@ export function cancelReply(room: string): void {
 /** Whether the reader may edit or delete m: their own, or anyone's for admins. */
 export function canChange(m: Message): boolean {
   const u = me.value;
-  return !!u && m.kind === "chat" && !m.deleted && (m.sender?.id === u.id || u.role === "admin");
+  return !!u && (m.kind === "chat" || m.kind === "me") && !m.deleted && (m.sender?.id === u.id || u.role === "admin");
 }
 
 /** The reader's newest message in room that can still be edited. */

@@ -124,7 +124,7 @@ export function buildRows(
   for (const m of messages) {
     const at = new Date(m.ts);
     open(at);
-    if (!marked && readSeq !== null && m.seq > readSeq && m.kind === "chat" && !m.deleted && m.sender && m.sender.id !== me?.id) {
+    if (!marked && readSeq !== null && m.seq > readSeq && m.kind !== "system" && !m.deleted && m.sender && m.sender.id !== me?.id) {
       marked = true;
       rows.push({ kind: "new", key: "new-marker" });
       prevSender = null;

@@ -53,7 +53,7 @@ var tables = []table{
 	{name: "rooms", cols: []string{"id", "name", "kind", "last_seq", "dm_key", "created_at"}, order: "created_at, id"},
 	{name: "members", cols: []string{"room_id", "user_id", "read_seq", "joined_at"}, order: "room_id, user_id"},
 	{name: "messages", cols: []string{"room_id", "seq", "id", "kind", "sender_id", "text", "ts", "client_id",
-		"edited_at", "deleted", "reply_to", "attachments", "reactions"}, order: "room_id, seq",
+		"edited_at", "deleted", "reply_to", "attachments", "reactions", "style", "via", "preview"}, order: "room_id, seq",
 		bools: map[string]bool{"deleted": true}},
 	{name: "updates", cols: []string{"room_id", "seq", "message_id"}, order: "room_id, seq"},
 	// rowid order is the reactions' order; Postgres numbers them anew in
@@ -62,6 +62,10 @@ var tables = []table{
 	{name: "files", cols: []string{"id", "name", "size", "type", "sha256", "uploader_id", "created_at", "released"}, order: "created_at, id",
 		bools: map[string]bool{"released": true}},
 	{name: "message_files", cols: []string{"message_id", "file_id", "room_id"}, order: "message_id, file_id"},
+	// Step 13: incoming webhooks and the link-preview cache.
+	{name: "hooks", cols: []string{"id", "room_id", "creator_id", "name", "secret_hash", "created_at"}, order: "created_at, id"},
+	{name: "link_previews", cols: []string{"url", "ok", "title", "description", "image", "fetched_at"}, order: "url",
+		bools: map[string]bool{"ok": true}},
 }
 
 // Report counts the rows copied, per table, in copy order.

@@ -261,6 +261,8 @@ func TestSearchBackfill(t *testing.T) {
 		"DROP TABLE search_text", "DROP TABLE search_docs", "DROP TABLE message_files", "DROP TABLE files",
 		"ALTER TABLE users DROP COLUMN disabled", // the steps after it, undone too
 		"DROP TABLE cert_files", "DROP TABLE cert_locks",
+		"DROP TABLE hooks", "DROP TABLE link_previews", // step 13
+		"ALTER TABLE messages DROP COLUMN style", "ALTER TABLE messages DROP COLUMN via", "ALTER TABLE messages DROP COLUMN preview",
 		"DROP TABLE settings", "DROP INDEX sessions_last_seen", "DROP INDEX sessions_created",
 		"ALTER TABLE sessions DROP COLUMN last_seen", "ALTER TABLE sessions DROP COLUMN user_agent",
 		"PRAGMA user_version = 2",

@@ -82,6 +82,8 @@ func Run(t *testing.T, open Open) {
 		{"Settings", testSettings},
 		{"Directory", testDirectory},
 		{"UploadQuota", testUploadQuota},
+		{"Hooks", testHooks},
+		{"MessageExtras", testMessageExtras},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
