@@ -90,7 +90,7 @@ async function site(): Promise<{ url: string; close: () => Promise<void> }> {
 }
 
 test.describe("link previews", () => {
-  test.use({ serverArgs: ["--allow-private-targets"] });
+  test.use({ serverArgs: ["--link-previews=true", "--allow-private-targets"] });
 
   test("a link gets a preview card for everyone, which its sender can remove", async ({ signUp }) => {
     const s = await site();
