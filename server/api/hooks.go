@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
@@ -179,4 +180,13 @@ func (a *api) previewImage(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "private, max-age=86400")
 	_, _ = w.Write(body)
 	return nil
+}
+
+// logPath is a request's path as the access log writes it: an incoming
+// webhook's secret, which is its credential, is never written.
+func logPath(p string) string {
+	if strings.HasPrefix(p, "/hooks/") && len(p) > len("/hooks/") {
+		return "/hooks/…"
+	}
+	return p
 }
