@@ -108,6 +108,8 @@ type api struct {
 	creates, joins, invites, dms *Limiter
 	// hookLimit is the per-hook bucket of posts to incoming webhooks.
 	hookLimit *Limiter
+	// hookMisses charges posts to unknown webhooks to the client address.
+	hookMisses *Limiter
 	// previewImages is the per-user bucket of preview images fetched.
 	previewImages *Limiter
 	// hasUsers is set once an account exists (GET /api/instance).
@@ -197,6 +199,7 @@ func New(opts Options) (http.Handler, error) {
 	// A page of previews shows a few dozen images; a script asking for
 	// more makes the server fetch for it.
 	a.previewImages = NewLimiter(2, 60)
+	a.hookMisses = perMinute(60, 60)
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)

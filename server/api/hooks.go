@@ -98,7 +98,17 @@ func (a *api) deleteHook(w http.ResponseWriter, r *http.Request) error {
 // credential. Each hook has its own rate (HookRate, HookBurst); a repeat
 // with the same Idempotency-Key answers with the message the first stored.
 func (a *api) postHook(w http.ResponseWriter, r *http.Request) error {
+	// Wrong secrets are charged to the client's address: guessing one is
+	// hopeless (256 bits), but each guess costs a database read.
+	ip := clientIP(r)
+	if ok, wait := a.hookMisses.Peek(ip); !ok {
+		return errLimited("posts to unknown webhooks", wait)
+	}
 	h, err := a.opts.Chat.HookOf(r.Context(), chi.URLParam(r, "secret"))
+	var ce *protocol.CodeError
+	if errors.As(err, &ce) && ce.Code == protocol.CodeNotFound {
+		a.hookMisses.Allow(ip)
+	}
 	if err != nil {
 		return err
 	}
