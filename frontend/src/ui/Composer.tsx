@@ -3,6 +3,7 @@ import { mentionAt, snippet, suggest } from "../lib/markup";
 import { percent, sendable } from "../lib/uploads";
 import { completions, parseSlash, type SlashCommand } from "../lib/slash";
 import { runSlash } from "./slash";
+import { shownName } from "./Preview";
 import { MaxTextChars, type Room } from "../protocol.gen";
 import {
   addFiles,
@@ -235,7 +236,7 @@ export function Composer(props: { room: Room }) {
       {reply && (
         <div class="reply-bar">
           <span class="reply-what">
-            Replying to <strong>{reply.sender?.name ?? "a message"}</strong>
+            Replying to <strong>{reply.sender ? shownName(reply) : "a message"}</strong>
             <span class="muted"> {snippet(reply.text, 80)}</span>
           </span>
           <button type="button" class="icon-btn" aria-label="Cancel reply" title="Cancel reply (Esc)" onClick={() => {

@@ -84,7 +84,7 @@ export function Attachments(props: { files: readonly Attachment[] }) {
 /** The quoted message a reply answers; a button that jumps to it. */
 export function ReplyQuote(props: { room: string; id: string }) {
   const orig = findById(roomLog(props.room).value, props.id);
-  const name = orig?.sender?.name;
+  const name = orig?.sender ? shownName(orig) : undefined;
   const text = !orig ? "an earlier message" : orig.deleted ? "Message deleted" : snippet(orig.text, 90) || "a file";
   return (
     <button

@@ -240,7 +240,7 @@ export function MessageList(props: { room: Room }) {
       const r = rows.at(-1);
       if (r?.kind === "chat" && r.message.sender?.id !== me.value?.id) {
         // Written straight into the live region: no second render for it.
-        if (announce.current) announce.current.textContent = `${r.message.sender?.name ?? "unknown"}: ${snippet(r.message.text, 140) || "shared a file"}`;
+        if (announce.current) announce.current.textContent = `${shownName(r.message)}${r.message.kind === "me" ? " " : ": "}${snippet(r.message.text, 140) || "shared a file"}`;
         if (!atBottom.value && !followNext.value) setUnseen((n) => n + 1);
       }
     }
