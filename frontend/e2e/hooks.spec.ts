@@ -5,7 +5,7 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Locator, Page } from "@playwright/test";
-import { expect, test } from "./fixtures";
+import { expect, screenshot, test } from "./fixtures";
 
 const general = (page: Page) => page.getByRole("log", { name: "Messages in #general" });
 const composer = (page: Page) => page.getByRole("textbox", { name: "Message #general" });
@@ -93,6 +93,7 @@ test.describe("link previews", () => {
   test.use({ serverArgs: ["--link-previews=true", "--allow-private-targets"] });
 
   test("a link gets a preview card for everyone, which its sender can remove", async ({ signUp }) => {
+    test.slow(); // two people signed up, a fetch and an image through the server
     const s = await site();
     try {
       const alice = await signUp("alice");
@@ -120,14 +121,19 @@ test.describe("link previews", () => {
   });
 });
 
-test("slash commands: a menu as you type, /me as an action, hints for mistakes, // for a slash", async ({ signUp }) => {
+test("slash commands: a menu as you type, keyboard navigable, and /me shown as an action", async ({ signUp }) => {
   const alice = await signUp("alice");
-  const bob = await signUp("bob");
 
   await composer(alice).fill("/");
   const menu = alice.getByRole("listbox", { name: "Commands" });
   await expect(menu.getByRole("option")).toHaveText([/^\/me/, /^\/topic/, /^\/invite/, /^\/leave/, /^\/dm/]);
-  await composer(alice).pressSequentially("m");
+  // Arrow keys move through it, Escape closes it.
+  await composer(alice).press("ArrowDown");
+  await expect(menu.getByRole("option", { selected: true })).toContainText("/topic");
+  await composer(alice).press("Escape");
+  await expect(menu).toBeHidden();
+
+  await composer(alice).fill("/m");
   await expect(menu.getByRole("option")).toHaveCount(1);
   await composer(alice).press("Tab");
   await expect(composer(alice)).toHaveValue("/me ");
@@ -135,21 +141,36 @@ test("slash commands: a menu as you type, /me as an action, hints for mistakes, 
   await composer(alice).pressSequentially("waves at everyone");
   await composer(alice).press("Enter");
 
-  const action = general(bob).locator("article.msg.me");
-  await expect(action).toHaveCount(1);
+  const action = general(alice).locator("article.msg.me");
   await expect(action.locator(".text")).toHaveText("* alice waves at everyone");
+});
 
-  // Arrow keys move through the menu.
-  await composer(alice).fill("/");
-  await composer(alice).press("ArrowDown");
-  await expect(menu.getByRole("option", { selected: true })).toContainText("/topic");
-  await composer(alice).press("Escape");
-  await expect(menu).toBeHidden();
-
+test("slash commands: a mistake gets a hint and stays in the box; // sends a slash", async ({ signUp }) => {
+  const alice = await signUp("alice");
   await say(alice, "/shrug");
   await expect(alice.locator("#composer-error")).toHaveText(/Unknown command \/shrug/);
   await expect(composer(alice)).toHaveValue("/shrug");
+  // Enter on a command's whole name takes it from the menu; again, it runs.
+  await say(alice, "/invite");
+  await expect(composer(alice)).toHaveValue("/invite ");
+  await composer(alice).press("Enter");
+  await expect(alice.locator("#composer-error")).toHaveText(/Usage: \/invite @name/);
 
   await say(alice, "//shrug");
-  await expect(message(general(bob), "/shrug")).toBeVisible();
+  await expect(message(general(alice), "/shrug")).toBeVisible();
+  await expect(composer(alice)).toHaveValue("");
+});
+
+test("on a phone, in dark mode, the webhooks dialog fits and works by keyboard", async ({ signUp }) => {
+  const alice = await signUp("alice", { colorScheme: "dark", viewport: { width: 390, height: 800 } });
+  const open = alice.getByRole("button", { name: "Webhooks of #general" });
+  await expect(open).toBeInViewport();
+  await open.focus();
+  await alice.keyboard.press("Enter");
+  const dialog = alice.getByRole("dialog", { name: "Webhooks of #general" });
+  await dialog.getByLabel("Webhook name").fill("Deploys");
+  await alice.keyboard.press("Enter");
+  await expect(dialog.getByLabel("Address of “Deploys”")).toBeInViewport();
+  await expect(dialog.getByRole("button", { name: "Delete Deploys" })).toBeInViewport();
+  await alice.screenshot({ path: screenshot("hooks-phone-dark") });
 });
