@@ -126,6 +126,13 @@ type RoomRates struct {
 // once.
 var DefaultRoomRates = RoomRates{Create: 10, Join: 30, Invite: 30, DM: 30}
 
+// Defaults of the sign-in and REST write limits (Options).
+const (
+	DefaultLoginPerMinute = 10
+	DefaultWriteRate      = 5 // REST writes per second per user
+	DefaultWriteBurst     = 20
+)
+
 // Defaults of the access limits (Options).
 const (
 	DefaultSessionIdle = 720 * time.Hour
@@ -171,7 +178,7 @@ func New(opts Options) (http.Handler, error) {
 	a.invites = perMinute(opts.RoomRates.Invite, DefaultRoomRates.Invite)
 	a.dms = perMinute(opts.RoomRates.DM, DefaultRoomRates.DM)
 	if opts.LoginPerMinute == 0 {
-		opts.LoginPerMinute = 10
+		opts.LoginPerMinute = DefaultLoginPerMinute
 	}
 	if opts.LoginPerMinute > 0 {
 		burst := int(math.Ceil(opts.LoginPerMinute))
@@ -180,10 +187,10 @@ func New(opts Options) (http.Handler, error) {
 	}
 	a.opts = opts
 	if opts.WriteRate == 0 {
-		opts.WriteRate = 5
+		opts.WriteRate = DefaultWriteRate
 	}
 	if opts.WriteBurst <= 0 {
-		opts.WriteBurst = 20
+		opts.WriteBurst = DefaultWriteBurst
 	}
 	a.writes = NewLimiter(opts.WriteRate, opts.WriteBurst)
 	a.uploads = NewLimiter(opts.WriteRate, opts.WriteBurst)

@@ -102,6 +102,17 @@ type Options struct {
 	collect func()
 }
 
+// Defaults of the socket's protocol limits; see Options.
+const (
+	DefaultHeartbeat     = 25 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
+	DefaultMaxFrameBytes = 64 << 10
+	DefaultRate          = 5 // sends per second per socket
+	DefaultBurst         = 20
+	DefaultReadBuffer    = 512
+	DefaultHelloWait     = time.Second
+)
+
 // Default connection caps; see Options.
 const (
 	DefaultMaxConnsPerUser = 32
@@ -144,22 +155,22 @@ type Handler struct {
 // New returns a Handler and starts its heartbeat sweeper; Shutdown stops it.
 func New(opts Options) *Handler {
 	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = 25 * time.Second
+		opts.Heartbeat = DefaultHeartbeat
 	}
 	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = 10 * time.Second
+		opts.WriteTimeout = DefaultWriteTimeout
 	}
 	if opts.MaxFrameBytes <= 0 {
-		opts.MaxFrameBytes = 65536
+		opts.MaxFrameBytes = DefaultMaxFrameBytes
 	}
 	if opts.Rate <= 0 {
-		opts.Rate = 5
+		opts.Rate = DefaultRate
 	}
 	if opts.Burst <= 0 {
-		opts.Burst = 20
+		opts.Burst = DefaultBurst
 	}
 	if opts.ReadBufferSize <= 0 {
-		opts.ReadBufferSize = 512
+		opts.ReadBufferSize = DefaultReadBuffer
 	}
 	opts.WriteBufferSize = max(opts.WriteBufferSize, minWriteBuffer) // also the default
 	if opts.MaxConnsPerUser == 0 {
@@ -181,7 +192,7 @@ func New(opts Options) *Handler {
 		opts.ReplayBurst = DefaultReplayBurst
 	}
 	if opts.HelloWait <= 0 {
-		opts.HelloWait = time.Second
+		opts.HelloWait = DefaultHelloWait
 	}
 	if opts.collect == nil {
 		opts.collect = debug.FreeOSMemory
