@@ -41,6 +41,7 @@ import (
 	"minichat/server/metrics"
 	"minichat/server/netguard"
 	"minichat/server/outhook"
+	"minichat/server/preview"
 	"minichat/server/protocol"
 	"minichat/server/push"
 	"minichat/server/store"
@@ -137,6 +138,12 @@ type Config struct {
 	AvatarMaxBytes int64
 	AvatarMaxSide  int
 	AvatarRate     float64
+	// HookRate and HookBurst limit the posts to one incoming webhook, per
+	// second (429 beyond; negative HookRate: no limit); MaxHooks bounds the
+	// webhooks of one account (negative: no bound).
+	HookRate  float64
+	HookBurst int
+	MaxHooks  int
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -204,6 +211,14 @@ type Config struct {
 	// WebhookTimeout bounds each attempt (3 attempts, 1 s and 4 s apart).
 	WebhookWorkers int
 	WebhookTimeout time.Duration
+	// LinkPreviews turns link previews on (DefaultConfig: on; the zero
+	// Config: off). PreviewWorkers fetch at once; PreviewRate is the links
+	// of one account previewed per minute (negative: no limit); PreviewTTL
+	// how long a fetch is cached (package preview has the defaults).
+	LinkPreviews   bool
+	PreviewWorkers int
+	PreviewRate    float64
+	PreviewTTL     time.Duration
 }
 
 // DefaultConfig is the configuration of a server given no settings: the
@@ -257,6 +272,13 @@ func DefaultConfig() Config {
 		BotDeliveries:        chat.DefaultKeepDeliveries,
 		WebhookWorkers:       outhook.DefaultWorkers,
 		WebhookTimeout:       outhook.DefaultTimeout,
+		HookRate:             api.DefaultHookRate,
+		HookBurst:            api.DefaultHookBurst,
+		MaxHooks:             chat.DefaultMaxHooks,
+		LinkPreviews:         true,
+		PreviewWorkers:       preview.DefaultWorkers,
+		PreviewRate:          preview.DefaultPerMinute,
+		PreviewTTL:           preview.DefaultTTL,
 	}
 }
 
@@ -301,6 +323,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.PushTTL, d.PushTTL)
 	orDefault(&c.MaxPushSubscriptions, d.MaxPushSubscriptions)
 	orDefault(&c.PushPoll, d.PushPoll)
+	orDefault(&c.HookRate, d.HookRate)
+	orDefault(&c.HookBurst, d.HookBurst)
+	orDefault(&c.MaxHooks, d.MaxHooks)
 	return c
 }
 
@@ -348,6 +373,8 @@ type Server struct {
 	ws      *ws.Handler
 	metrics *metrics.Metrics
 	handler http.Handler
+	// previews is nil when link previews are off.
+	previews *preview.Worker
 
 	closeOnce sync.Once
 	closeErr  error
@@ -397,6 +424,9 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	// hooks is set once the store and the rules it needs exist; commits
 	// before that (opening the store) carry no chat message.
 	var hooks atomic.Pointer[outhook.Dispatcher]
+	// previews is set once the chat service exists; commits before that
+	// (none: nothing writes yet) go unpreviewed.
+	var previews atomic.Pointer[preview.Worker]
 	st, err := OpenStore(cfg, store.Options{
 		OnCommit: func(evs []store.Event) {
 			m.Committed(evs)
@@ -406,6 +436,9 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 			}
 			if d := hooks.Load(); d != nil {
 				d.Committed(evs) // this node committed them: it delivers them
+			}
+			if pw := previews.Load(); pw != nil {
+				pw.Observe(evs) // only the node that committed fetches
 			}
 		},
 		ObserveCommit: m.ObserveCommit,
@@ -428,7 +461,8 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	}
 	svc := &chat.Service{Store: st, Timeout: cfg.SendTimeout, Passwords: auth.NewPasswords(auth.DefaultParams, 0),
 		MaxPushSubscriptions: cfg.MaxPushSubscriptions, PushInsecure: cfg.AllowPrivateTargets,
-		MaxTokens: cfg.MaxAPITokens, MaxBots: cfg.MaxBots, KeepDeliveries: cfg.BotDeliveries}
+		MaxTokens: cfg.MaxAPITokens, MaxBots: cfg.MaxBots, KeepDeliveries: cfg.BotDeliveries,
+		MaxHooks: cfg.MaxHooks}
 	if !cfg.PushOff {
 		p, err := startPush(cfg, st, h, log)
 		if err != nil {
@@ -469,10 +503,23 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		Log:             log,
 	})
 	m.Register(h, sockets, st, b)
+	var pw *preview.Worker
+	if cfg.LinkPreviews {
+		pw = preview.New(preview.Options{
+			Store: st, Chat: svc,
+			Client: netguard.NewClient(netguard.Options{AllowPrivate: cfg.AllowPrivateTargets, Timeout: preview.FetchTimeout,
+				MaxBytes: preview.MaxPageBytes + 1}),
+			ImageClient: netguard.NewClient(netguard.Options{AllowPrivate: cfg.AllowPrivateTargets, Timeout: preview.FetchTimeout,
+				MaxBytes: preview.MaxImageBytes + 1}),
+			Workers: cfg.PreviewWorkers, PerMinute: cfg.PreviewRate, TTL: cfg.PreviewTTL,
+			Log: log.With().Str("component", "preview").Logger(),
+		})
+		previews.Store(pw)
+	}
 	if p := pusher.Load(); p != nil {
 		m.Registry().MustRegister(p.Collectors()...)
 	}
-	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, pusher: pusher.Load(), webhooks: webhooks}
+	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, pusher: pusher.Load(), webhooks: webhooks, previews: pw}
 	apiHandler, err := api.New(api.Options{
 		Store:           st,
 		Chat:            svc,
@@ -500,6 +547,9 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 		AvatarPerMinute: cfg.AvatarRate,
 		Degraded:        m.Degraded,
 		Push:            s.pusher,
+		HookRate:        cfg.HookRate,
+		HookBurst:       cfg.HookBurst,
+		Previews:        pw,
 		Log:             log,
 	})
 	if err != nil {
@@ -706,6 +756,9 @@ func (s *Server) Close() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		defer cancel()
+		if s.previews != nil {
+			s.previews.Close() // before the store: its workers write
+		}
 		_ = s.hub.Shutdown(ctx)
 		if err := s.ws.Shutdown(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("some sockets did not close in time")

@@ -67,6 +67,9 @@ export class Server {
       "--invite-rate", "-1",
       "--dm-rate", "-1",
       "--log-level", "warn",
+      // Tests never reach the internet: the link previews' spec turns them on
+      // for pages it serves on loopback.
+      "--link-previews=false",
       ...(this.opts.args ?? []),
     ];
     const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -130,6 +130,12 @@ export const NotifyNone = "none";
 // Kinds of message.
 export const KindChat = "chat";
 export const KindSystem = "system";
+/**
+ * KindMe is an action ("/me waves"), shown as "* alice waves"; it is a
+ * chat message in every other way (edited, searched, reacted to). An
+ * addition to the contract.
+ */
+export const KindMe = "me";
 
 // Presence statuses.
 export const StatusOnline = "online";
@@ -198,7 +204,7 @@ export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof Ty
 export type Role = typeof RoleMember | typeof RoleAdmin;
 export type RoomKind = typeof RoomPublic | typeof RoomPrivate | typeof RoomDM;
 export type NotifyLevel = typeof NotifyAll | typeof NotifyMentions | typeof NotifyNone;
-export type MessageKind = typeof KindChat | typeof KindSystem;
+export type MessageKind = typeof KindChat | typeof KindSystem | typeof KindMe;
 export type PresenceStatus = typeof StatusOnline | typeof StatusAway | typeof StatusOffline;
 export type RoomEvent = typeof RoomCreated | typeof RoomJoined | typeof RoomLeft | typeof RoomUpdated;
 
@@ -465,6 +471,54 @@ export interface Message {
   reactions?: Reaction[];
   attachments?: Attachment[];
   reply_to?: string;
+  /**
+   * Via marks a message posted through an incoming webhook: the sender
+   * is the hook's creator, and the client shows the hook (and the name
+   * the payload asked for) instead. An addition to the contract.
+   */
+  via?: Via;
+  /**
+   * Preview is the link preview of the first http(s) link of the text,
+   * added by the server after the message (as an update). An addition
+   * to the contract.
+   */
+  preview?: Preview;
+}
+
+/**
+ * Via is the incoming webhook a message came through: Hook is the hook's
+ * name when the message was posted, Name and IconURL what the payload
+ * asked to be shown as (Slack's username and icon_url), if anything.
+ */
+export interface Via {
+  hook: string;
+  name?: string;
+  icon_url?: string;
+}
+
+/**
+ * Preview is what the server found at a link: the page's title,
+ * description and image URL (each possibly empty, not all).
+ */
+export interface Preview {
+  url: string;
+  title?: string;
+  description?: string;
+  image?: string;
+}
+
+/**
+ * Hook is an incoming webhook of a room (GET /api/rooms/{id}/hooks). URL,
+ * the secret address to post to, is only ever shown in the answer that
+ * creates the hook or gives it a new secret: the server keeps a hash of it.
+ */
+export interface Hook {
+  id: string;
+  room: string;
+  name: string;
+  creator: User;
+  created_at: string;
+  url?: string;
 }
 
 /** Presence is one user's status as listed in welcome. */
@@ -791,6 +845,11 @@ export interface ClientSend {
   attachments?: string[];
   /** ReplyTo is the id of a message of the same room; empty for none. */
   reply_to?: string;
+  /**
+   * Kind is "chat" (the default, also "") or "me" for an action. An
+   * addition to the contract.
+   */
+  kind?: MessageKind;
 }
 
 /**

@@ -836,7 +836,7 @@ export function markRead(id: string): void {
  * Returns false (sending nothing) while files are still uploading or when
  * there is nothing to send.
  */
-export function sendMessage(room: string, text: string): boolean {
+export function sendMessage(room: string, text: string, kind?: "me"): boolean {
   const { attachments, waiting } = sendable(uploads.value.get(room) ?? []);
   if (waiting || (!text && attachments.length === 0) || !socket) return false;
   if (attachments.length === 0 && onlyInvisible(text)) {
@@ -844,7 +844,7 @@ export function sendMessage(room: string, text: string): boolean {
     return false;
   }
   const reply = replyTo.value.get(room);
-  socket.send(room, text, { attachments, replyTo: reply?.id });
+  socket.send(room, text, { attachments, replyTo: reply?.id, kind });
   if (reply) replyTo.value = without(replyTo.value, room);
   if (uploads.value.has(room)) {
     // The message shows the server's copies from now on.
@@ -904,7 +904,7 @@ export function cancelReply(room: string): void {
 /** Whether the reader may edit or delete m: their own, or anyone's for admins. */
 export function canChange(m: Message): boolean {
   const u = me.value;
-  return !!u && m.kind === "chat" && !m.deleted && (m.sender?.id === u.id || u.role === "admin");
+  return !!u && (m.kind === "chat" || m.kind === "me") && !m.deleted && (m.sender?.id === u.id || u.role === "admin");
 }
 
 /** The reader's newest message in room that can still be edited. */

@@ -91,6 +91,13 @@ type Options struct {
 	AvatarMaxBytes  int64
 	AvatarMaxSide   int
 	AvatarPerMinute float64
+	// HookRate and HookBurst limit the posts to one incoming webhook
+	// (per second); default DefaultHookRate and DefaultHookBurst,
+	// negative HookRate: no limit.
+	HookRate  float64
+	HookBurst int
+	// Previews serves the images of link previews; nil when they are off.
+	Previews Previews
 	// Degraded, if set, reports the store's commits as slow (their p99);
 	// /readyz then answers 200 with status "degraded".
 	Degraded func() (p99 time.Duration, slow bool)
@@ -117,6 +124,12 @@ type api struct {
 	// avatars decoded at once (profiles.go).
 	avatarRate *Limiter
 	decodes    chan struct{}
+	// hookLimit is the per-hook bucket of posts to incoming webhooks.
+	hookLimit *Limiter
+	// hookMisses charges posts to unknown webhooks to the client address.
+	hookMisses *Limiter
+	// previewImages is the per-user bucket of preview images fetched.
+	previewImages *Limiter
 	// hasUsers is set once an account exists (GET /api/instance).
 	hasUsers atomic.Bool
 }
@@ -200,6 +213,19 @@ func New(opts Options) (http.Handler, error) {
 	a.writes = NewLimiter(opts.WriteRate, opts.WriteBurst)
 	a.uploads = NewLimiter(opts.WriteRate, opts.WriteBurst)
 	a.initProfiles()
+	if opts.HookRate == 0 {
+		opts.HookRate = DefaultHookRate
+	}
+	if opts.HookBurst <= 0 {
+		opts.HookBurst = DefaultHookBurst
+	}
+	if opts.HookRate > 0 {
+		a.hookLimit = NewLimiter(opts.HookRate, opts.HookBurst)
+	}
+	// A page of previews shows a few dozen images; a script asking for
+	// more makes the server fetch for it.
+	a.previewImages = NewLimiter(2, 60)
+	a.hookMisses = perMinute(60, 60)
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
@@ -253,8 +279,10 @@ func New(opts Options) (http.Handler, error) {
 			a.profileRoutes(r)
 			a.pushRoutes(r)
 			a.integrationRoutes(r)
+			a.hookRoutes(r)
 		})
 	})
+	r.Post("/hooks/{secret}", a.handle(a.postHook))
 	r.With(a.requireAuth).Get("/files/{id}", a.handle(a.file))
 	r.With(a.requireAuth).Head("/files/{id}", a.handle(a.file))
 	// Any other /files/ path is a JSON 404, not the client's HTML page.

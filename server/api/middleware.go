@@ -218,7 +218,7 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 		case status >= 500:
 			ev = l.Error()
 		}
-		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+		ev.Str("method", r.Method).Str("path", logPath(r.URL.Path)).Int("status", status).
 			Int("bytes", ww.BytesWritten()).Dur("duration", time.Since(start)).
 			Str("remote", clientIP(r)).Str("user", ul.name).Msg("request")
 	})

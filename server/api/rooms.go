@@ -145,6 +145,7 @@ func (a *api) send(w http.ResponseWriter, r *http.Request) error {
 		ClientID    string   `json:"client_id"`
 		ReplyTo     string   `json:"reply_to"`
 		Attachments []string `json:"attachments"`
+		Kind        string   `json:"kind"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		return err
@@ -157,7 +158,7 @@ func (a *api) send(w http.ResponseWriter, r *http.Request) error {
 		text = *body.Text
 	}
 	msg, err := a.opts.Chat.Send(r.Context(), sessionOf(r).User, chat.SendParams{
-		Room: chi.URLParam(r, "id"), Text: text, ClientID: body.ClientID, ReplyTo: body.ReplyTo, Attachments: body.Attachments,
+		Room: chi.URLParam(r, "id"), Text: text, ClientID: body.ClientID, ReplyTo: body.ReplyTo, Attachments: body.Attachments, Kind: body.Kind,
 	})
 	if err != nil {
 		return err

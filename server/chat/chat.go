@@ -51,6 +51,9 @@ type Service struct {
 	// BotsChanged, if set, is called after a bot was created, changed or
 	// deleted (the webhook dispatcher reads the bots again).
 	BotsChanged func()
+	// MaxHooks bounds the incoming webhooks one account may have; default
+	// DefaultMaxHooks, negative: no bound.
+	MaxHooks int
 }
 
 // DefaultTimeout is Service.Timeout's default.
@@ -156,6 +159,10 @@ type SendParams struct {
 	ClientID    string
 	ReplyTo     string
 	Attachments []string
+	// Kind is protocol.KindChat ("" too) or protocol.KindMe (an action).
+	Kind string
+	// Via is set by PostViaHook: the hook the message came through.
+	Via *protocol.Via
 }
 
 // Send stores a message and returns it once it is durably committed; the
@@ -219,6 +226,9 @@ func sendRequest(user protocol.User, p SendParams) (store.SendRequest, error) {
 	if err := protocol.CheckClientID(p.ClientID); err != nil {
 		return store.SendRequest{}, err
 	}
+	if err := protocol.CheckSendKind(p.Kind); err != nil {
+		return store.SendRequest{}, err
+	}
 	if p.Room == "" {
 		return store.SendRequest{}, protocol.Errorf(protocol.CodeBadRequest, "room is required")
 	}
@@ -243,7 +253,7 @@ func sendRequest(user protocol.User, p SendParams) (store.SendRequest, error) {
 	}
 	return store.SendRequest{
 		RoomID: p.Room, SenderID: user.ID, Text: text, ClientID: p.ClientID,
-		ReplyTo: p.ReplyTo, Attachments: p.Attachments,
+		ReplyTo: p.ReplyTo, Attachments: p.Attachments, Kind: p.Kind, Via: p.Via,
 	}, nil
 }
 

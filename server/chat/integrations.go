@@ -234,8 +234,8 @@ func (r *BotRequest) apply(b *store.Bot) {
 	}
 }
 
-// newSecret is a webhook signing secret: 256 random bits in hex.
-func newSecret() (string, error) {
+// newBotSecret is a webhook signing secret: 256 random bits in hex.
+func newBotSecret() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -264,7 +264,7 @@ func (s *Service) CreateBot(ctx context.Context, user protocol.User, req BotRequ
 	if err := req.check(); err != nil {
 		return store.Bot{}, err
 	}
-	secret, err := newSecret()
+	secret, err := newBotSecret()
 	if err != nil {
 		return store.Bot{}, err
 	}
@@ -337,7 +337,7 @@ func (s *Service) UpdateBot(ctx context.Context, user protocol.User, botID strin
 	secret := ""
 	if rotate {
 		var err error
-		if secret, err = newSecret(); err != nil {
+		if secret, err = newBotSecret(); err != nil {
 			return store.Bot{}, err
 		}
 	}

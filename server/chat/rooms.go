@@ -148,6 +148,10 @@ func (s *Service) Leave(ctx context.Context, user protocol.User, roomID string) 
 		if err := tx.RemoveMember(roomID, user.ID); err != nil {
 			return nil, err
 		}
+		// The hooks the user made here stop with the membership.
+		if err := tx.DeleteHooksOf(roomID, user.ID); err != nil {
+			return nil, err
+		}
 		view, err := tx.View(roomID, user.ID)
 		if err != nil {
 			return nil, err

@@ -97,7 +97,7 @@ func mayChange(m protocol.Message, roomID string, user protocol.User, edit bool)
 	if m.Room != roomID || (edit && m.Deleted) {
 		return errMessageNotFound()
 	}
-	if edit && m.Kind != protocol.KindChat {
+	if edit && m.Kind != protocol.KindChat && m.Kind != protocol.KindMe {
 		return protocol.Errorf(protocol.CodeForbidden, "a %s message cannot be edited", m.Kind)
 	}
 	if user.Role != protocol.RoleAdmin && (m.Sender == nil || m.Sender.ID != user.ID) {

@@ -28,6 +28,9 @@ func TestRules(t *testing.T) {
 	archived := func(r protocol.Room) protocol.Room { r.Archived = true; return r }
 	by := func(r protocol.Room, u protocol.User) protocol.Room { r.CreatedBy = u.ID; return r }
 	deleted.Deleted = true
+	action := msg
+	action.Kind = protocol.KindMe
+	hook := store.Hook{ID: "h_1", RoomID: "r_1", Creator: alice}
 	reply.ReplyTo = "m_1"
 	attach.Attachments = []string{"f_1"}
 	join := func(r protocol.Room) error { _, err := mayJoin(r); return err }
@@ -80,6 +83,22 @@ func TestRules(t *testing.T) {
 		{"invite to private, not a member", mayInvite(room(priv, false)), protocol.CodeNotFound},
 		// Editing and deleting: the sender, or an admin.
 		{"edit own message", mayChange(msg, "r_1", alice, true), ""},
+		{"edit own action (/me)", mayChange(action, "r_1", alice, true), ""},
+		// Incoming webhooks: members see a room's, admins every room's;
+		// members add them up to a bound; creators and admins change them.
+		{"list hooks, a member", mayListHooks(room(priv, true), alice), ""},
+		{"list hooks, public room, not a member", mayListHooks(room(pub, false), alice), protocol.CodeForbidden},
+		{"list hooks, private room, not a member", mayListHooks(room(priv, false), alice), protocol.CodeNotFound},
+		{"list hooks, admin not a member", mayListHooks(room(priv, false), admin), ""},
+		{"list hooks, unknown room, admin", mayListHooks(none, admin), protocol.CodeNotFound},
+		{"add a hook, a member", mayAddHook(room(pub, true), 0, 25), ""},
+		{"add a hook, at the bound", mayAddHook(room(pub, true), 25, 25), protocol.CodeForbidden},
+		{"add a hook, no bound", mayAddHook(room(pub, true), 1000, -1), ""},
+		{"add a hook, not a member", mayAddHook(room(pub, false), 0, 25), protocol.CodeForbidden},
+		{"change own hook", mayChangeHook(hook, room(priv, false), alice), ""},
+		{"change another's hook, a member", mayChangeHook(hook, room(priv, true), bob), protocol.CodeForbidden},
+		{"change another's hook, not a member", mayChangeHook(hook, room(priv, false), bob), protocol.CodeNotFound},
+		{"change another's hook, admin", mayChangeHook(hook, room(priv, false), admin), ""},
 		{"edit another's message", mayChange(msg, "r_1", bob, true), protocol.CodeForbidden},
 		{"edit another's message, admin", mayChange(msg, "r_1", admin, true), ""},
 		{"edit a message of another room", mayChange(msg, "r_2", alice, true), protocol.CodeNotFound},

@@ -49,6 +49,9 @@ type ClientSend struct {
 	Attachments []string `json:"attachments,omitempty"`
 	// ReplyTo is the id of a message of the same room; empty for none.
 	ReplyTo string `json:"reply_to,omitempty"`
+	// Kind is "chat" (the default, also "") or "me" for an action. An
+	// addition to the contract.
+	Kind string `json:"kind,omitempty" tstype:"MessageKind"`
 }
 
 // ClientHistory asks for a page of a room's messages, as GET
@@ -171,6 +174,9 @@ func (f *ClientSend) Validate() error {
 	}
 	if f.Text == "" && len(f.Attachments) == 0 {
 		return Errorf(CodeBadRequest, "send needs text")
+	}
+	if err := CheckSendKind(f.Kind); err != nil {
+		return err
 	}
 	if err := CheckClientID(f.ClientID); err != nil {
 		return err

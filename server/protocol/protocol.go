@@ -42,6 +42,10 @@ const (
 const (
 	KindChat   = "chat"
 	KindSystem = "system"
+	// KindMe is an action ("/me waves"), shown as "* alice waves"; it is a
+	// chat message in every other way (edited, searched, reacted to). An
+	// addition to the contract.
+	KindMe = "me"
 )
 
 // Presence statuses.
@@ -170,6 +174,44 @@ type Message struct {
 	Reactions   []Reaction   `json:"reactions,omitempty"`
 	Attachments []Attachment `json:"attachments,omitempty"`
 	ReplyTo     string       `json:"reply_to,omitempty"`
+	// Via marks a message posted through an incoming webhook: the sender
+	// is the hook's creator, and the client shows the hook (and the name
+	// the payload asked for) instead. An addition to the contract.
+	Via *Via `json:"via,omitempty"`
+	// Preview is the link preview of the first http(s) link of the text,
+	// added by the server after the message (as an update). An addition
+	// to the contract.
+	Preview *Preview `json:"preview,omitempty"`
+}
+
+// Via is the incoming webhook a message came through: Hook is the hook's
+// name when the message was posted, Name and IconURL what the payload
+// asked to be shown as (Slack's username and icon_url), if anything.
+type Via struct {
+	Hook    string `json:"hook"`
+	Name    string `json:"name,omitempty"`
+	IconURL string `json:"icon_url,omitempty"`
+}
+
+// Preview is what the server found at a link: the page's title,
+// description and image URL (each possibly empty, not all).
+type Preview struct {
+	URL         string `json:"url"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	Image       string `json:"image,omitempty"`
+}
+
+// Hook is an incoming webhook of a room (GET /api/rooms/{id}/hooks). URL,
+// the secret address to post to, is only ever shown in the answer that
+// creates the hook or gives it a new secret: the server keeps a hash of it.
+type Hook struct {
+	ID        string `json:"id"`
+	Room      string `json:"room"`
+	Name      string `json:"name"`
+	Creator   User   `json:"creator"`
+	CreatedAt string `json:"created_at"`
+	URL       string `json:"url,omitempty"`
 }
 
 // TimeFormat is the layout of every timestamp on the wire: RFC 3339 with

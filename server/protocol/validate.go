@@ -148,3 +148,13 @@ func Invisible(s string) bool {
 	}
 	return true
 }
+
+// CheckSendKind checks the kind a client asks a new message to have: ""
+// or "chat" (a chat message) or "me" (an action).
+func CheckSendKind(kind string) error {
+	switch kind {
+	case "", KindChat, KindMe:
+		return nil
+	}
+	return Errorf(CodeBadRequest, "kind must be %q or %q", KindChat, KindMe)
+}

@@ -221,6 +221,10 @@ type SendRequest struct {
 	// the message shows them; may be empty. The caller has checked there
 	// are at most protocol.MaxAttachments and no repeats.
 	Attachments []string
+	// Kind is protocol.KindChat ("" too) or protocol.KindMe.
+	Kind string
+	// Via, when set, is the incoming webhook the message came through.
+	Via *protocol.Via
 }
 
 // SendFacts is what the store knows about a send at the moment it would
@@ -473,6 +477,8 @@ type Store interface {
 	File(ctx context.Context, fileID, viewerID string) (f File, posted bool, err error)
 
 	Integrations // tokens, bots, deliveries (integrations.go)
+	// HookReads are the reads of incoming webhooks and link previews.
+	HookReads
 }
 
 // Tx is the data inside a write transaction (Store.Write): facts to read
@@ -592,4 +598,6 @@ type Tx interface {
 	CreateFile(f NewFile) (File, error)
 
 	IntegrationsTx // tokens, bots, deliveries (integrations.go)
+	// HookTx are the writes of incoming webhooks and link previews.
+	HookTx
 }

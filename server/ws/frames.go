@@ -73,7 +73,7 @@ func isWrite(f protocol.ClientFrame) bool {
 func (c *conn) send(f *protocol.ClientSend) {
 	ref := f.Ref
 	c.h.opts.Chat.SendAsync(c.ctx, c.user, chat.SendParams{
-		Room: f.Room, Text: f.Text, ClientID: f.ClientID, ReplyTo: f.ReplyTo, Attachments: f.Attachments,
+		Room: f.Room, Text: f.Text, ClientID: f.ClientID, ReplyTo: f.ReplyTo, Attachments: f.Attachments, Kind: f.Kind,
 	}, func(msg protocol.Message, err error) {
 		if err != nil {
 			c.sendError(ref, err)

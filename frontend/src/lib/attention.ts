@@ -28,13 +28,13 @@ export function afterMessage(
     patch.unread = 0;
     return { patch, read: true };
   }
-  if (m.kind === "chat" && !m.deleted) patch.unread = (r.unread ?? 0) + 1;
+  if ((m.kind === "chat" || m.kind === "me") && !m.deleted) patch.unread = (r.unread ?? 0) + 1;
   return { patch, read: false };
 }
 
 /** Whether m, by someone else, mentions me and still stands. */
 export function mentionsMe(m: Message, me: User | null): boolean {
-  return !!me && m.kind === "chat" && !m.deleted && m.sender?.id !== me.id && mentionsName(m.text, me.name);
+  return !!me && (m.kind === "chat" || m.kind === "me") && !m.deleted && m.sender?.id !== me.id && mentionsName(m.text, me.name);
 }
 
 /**

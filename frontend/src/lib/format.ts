@@ -124,7 +124,7 @@ export function buildRows(
   for (const m of messages) {
     const at = new Date(m.ts);
     open(at);
-    if (!marked && readSeq !== null && m.seq > readSeq && m.kind === "chat" && !m.deleted && m.sender && m.sender.id !== me?.id) {
+    if (!marked && readSeq !== null && m.seq > readSeq && m.kind !== "system" && !m.deleted && m.sender && m.sender.id !== me?.id) {
       marked = true;
       rows.push({ kind: "new", key: "new-marker" });
       prevSender = null;
@@ -134,9 +134,12 @@ export function buildRows(
       prevSender = null;
       continue;
     }
-    const head = prevSender !== m.sender.id || at.getTime() - prevAt > groupSpanMs;
+    // A webhook's messages group by the name they show, not by their
+    // sender (the hook's creator); an action (/me) stands alone.
+    const who = m.via ? `via:${m.via.hook}\u0000${m.via.name ?? ""}` : m.sender.id;
+    const head = m.kind === "me" || prevSender !== who || at.getTime() - prevAt > groupSpanMs;
     rows.push({ kind: "chat", key: `m-${m.seq}`, message: m, at, head });
-    prevSender = m.sender.id;
+    prevSender = m.kind === "me" ? null : who;
     prevAt = at.getTime();
   }
   for (const p of pending) {

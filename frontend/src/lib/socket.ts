@@ -124,6 +124,8 @@ export interface Pending {
   attachments?: Attachment[];
   /** The id of the message this one answers. */
   replyTo?: string;
+  /** "me" for an action (/me); absent for a chat message. */
+  kind?: "me";
   /** Epoch ms of the first send. */
   createdAt: number;
   /** sending: will be (re)sent until acknowledged; failed: refused, see error. */
@@ -307,7 +309,7 @@ export class ChatSocket {
    * re-sent with the same client_id after every reconnect, until the server
    * acknowledges it. Returns its client_id.
    */
-  send(room: string, text: string, extra: { attachments?: Attachment[]; replyTo?: string } = {}): string {
+  send(room: string, text: string, extra: { attachments?: Attachment[]; replyTo?: string; kind?: "me" } = {}): string {
     const p: Pending = {
       clientId: this.opts.newId(),
       room,
@@ -317,6 +319,7 @@ export class ChatSocket {
     };
     if (extra.attachments?.length) p.attachments = extra.attachments;
     if (extra.replyTo) p.replyTo = extra.replyTo;
+    if (extra.kind) p.kind = extra.kind;
     this.pending.set(p.clientId, p);
     this.emitPending();
     this.transmitPending(p);
@@ -671,6 +674,7 @@ export class ChatSocket {
     const f: ClientFrame = { type: "send", ref: p.clientId, room: p.room, text: p.text, client_id: p.clientId };
     if (p.attachments) f.attachments = p.attachments.map((a) => a.id);
     if (p.replyTo) f.reply_to = p.replyTo;
+    if (p.kind) f.kind = p.kind;
     this.sendNow(f);
   }
 

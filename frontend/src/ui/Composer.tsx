@@ -1,6 +1,9 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { mentionAt, snippet, suggest } from "../lib/markup";
 import { percent, sendable } from "../lib/uploads";
+import { completions, parseSlash, type SlashCommand } from "../lib/slash";
+import { runSlash } from "./slash";
+import { shownName } from "./Preview";
 import { MaxTextChars, type Room } from "../protocol.gen";
 import {
   addFiles,
@@ -36,6 +39,7 @@ export function Composer(props: { room: Room }) {
   const [text, setText] = useState(drafts.get(room.id) ?? "");
   const [error, setError] = useState<string | null>(null);
   const [sugg, setSugg] = useState<Suggestions | null>(null);
+  const [cmds, setCmds] = useState<{ items: SlashCommand[]; index: number } | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
   const fileRef = useRef<HTMLInputElement>(null);
   const lastTyping = useRef(0);
@@ -47,6 +51,7 @@ export function Composer(props: { room: Room }) {
     setText(drafts.get(room.id) ?? "");
     setError(null);
     setSugg(null);
+    setCmds(null);
     lastTyping.current = 0;
     // On touch screens focusing would pop up the keyboard over the messages.
     if (window.matchMedia?.("(pointer: fine)").matches) ref.current?.focus();
@@ -67,6 +72,8 @@ export function Composer(props: { room: Room }) {
 
   /** Offers names while an @word is typed at the caret. */
   function lookup(value: string, caret: number) {
+    const items = completions(value, caret);
+    setCmds(items.length ? { items, index: 0 } : null);
     const at = mentionAt(value, caret);
     const names = at ? suggest(memberNames(room), at.query) : [];
     setSugg(at && names.length ? { start: at.start, end: caret, names, index: 0 } : null);
@@ -108,8 +115,38 @@ export function Composer(props: { room: Room }) {
     setSugg(null);
   }
 
+  function chooseCommand(c: SlashCommand) {
+    const next = c.args ? `/${c.name} ` : `/${c.name}`;
+    const el = ref.current;
+    if (el) {
+      el.value = next;
+      el.setSelectionRange(next.length, next.length);
+    }
+    setValue(next);
+    setCmds(null);
+  }
+
   function submit() {
-    const t = text.trim();
+    let t = text.trim();
+    let kind: "me" | undefined;
+    if (t.startsWith("/")) {
+      const cmd = parseSlash(t);
+      if (cmd.kind === "error") {
+        setError(cmd.hint);
+        return;
+      }
+      if (cmd.kind === "text" || cmd.kind === "me") {
+        t = cmd.text;
+        if (cmd.kind === "me") kind = "me";
+      } else {
+        stopTyping();
+        setValue("");
+        drafts.delete(room.id);
+        setCmds(null);
+        void runSlash(room, cmd).then((err) => err && setError(err));
+        return;
+      }
+    }
     if (waiting) {
       setError("Wait for the files to finish uploading.");
       return;
@@ -121,15 +158,36 @@ export function Composer(props: { room: Room }) {
       return;
     }
     followNext.value = true;
-    if (!sendMessage(room.id, t)) return;
+    if (!sendMessage(room.id, t, kind)) return;
     // The server ends the typing state when the message arrives.
     lastTyping.current = 0;
     setValue("");
     drafts.delete(room.id);
     setSugg(null);
+    setCmds(null);
   }
 
   function onKeyDown(e: KeyboardEvent) {
+    if (cmds) {
+      const step = e.key === "ArrowDown" ? 1 : e.key === "ArrowUp" ? -1 : 0;
+      if (step) {
+        e.preventDefault();
+        setCmds({ ...cmds, index: (cmds.index + step + cmds.items.length) % cmds.items.length });
+        return;
+      }
+      const c = cmds.items[cmds.index]!;
+      // Enter on a complete command without arguments runs it.
+      if (e.key === "Tab" || (e.key === "Enter" && (c.args || text.trim() !== `/${c.name}`))) {
+        e.preventDefault();
+        chooseCommand(c);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        setCmds(null);
+        return;
+      }
+    }
     if (sugg) {
       const step = e.key === "ArrowDown" ? 1 : e.key === "ArrowUp" ? -1 : 0;
       if (step) {
@@ -167,6 +225,7 @@ export function Composer(props: { room: Room }) {
   const label = room.kind === "dm" ? `Message ${room.name}` : `Message #${room.name}`;
   const count = [...text].length;
   const listId = "mention-list";
+  const cmdListId = "command-list";
   return (
     <form
       class="composer"
@@ -178,7 +237,7 @@ export function Composer(props: { room: Room }) {
       {reply && (
         <div class="reply-bar">
           <span class="reply-what">
-            Replying to <strong>{reply.sender?.name ?? "a message"}</strong>
+            Replying to <strong>{reply.sender ? shownName(reply) : "a message"}</strong>
             <span class="muted"> {snippet(reply.text, 80)}</span>
           </span>
           <button type="button" class="icon-btn" aria-label="Cancel reply" title="Cancel reply (Esc)" onClick={() => {
@@ -207,6 +266,26 @@ export function Composer(props: { room: Room }) {
               <button type="button" class="icon-btn" aria-label={`Remove ${u.name}`} title="Remove" onClick={() => removeUpload(room.id, u.key)}>
                 <Close />
               </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {cmds && (
+        <ul class="suggest commands" id={cmdListId} role="listbox" aria-label="Commands">
+          {cmds.items.map((c, i) => (
+            <li
+              key={c.name}
+              id={`${cmdListId}-${i}`}
+              role="option"
+              aria-selected={i === cmds.index}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                chooseCommand(c);
+              }}
+            >
+              <strong>/{c.name}</strong>
+              {c.args && <span class="cmd-args"> {c.args}</span>}
+              <span class="muted small cmd-help"> — {c.help}</span>
             </li>
           ))}
         </ul>
@@ -257,13 +336,14 @@ export function Composer(props: { room: Room }) {
           value={text}
           aria-describedby="composer-hint composer-error"
           aria-autocomplete="list"
-          aria-controls={sugg ? listId : undefined}
-          aria-activedescendant={sugg ? `${listId}-${sugg.index}` : undefined}
+          aria-controls={cmds ? cmdListId : sugg ? listId : undefined}
+          aria-activedescendant={cmds ? `${cmdListId}-${cmds.index}` : sugg ? `${listId}-${sugg.index}` : undefined}
           onInput={(e) => onInput(e.currentTarget)}
           onClick={(e) => lookup(e.currentTarget.value, e.currentTarget.selectionStart)}
           onBlur={() => {
             stopTyping();
             setSugg(null);
+            setCmds(null);
           }}
           onKeyDown={onKeyDown}
           onPaste={(e) => {
@@ -286,7 +366,7 @@ export function Composer(props: { room: Room }) {
       </div>
       <div class="composer-foot">
         <span id="composer-hint" class="muted small">
-          <kbd>Enter</kbd> to send, <kbd>Shift</kbd>+<kbd>Enter</kbd> for a new line, <kbd>↑</kbd> edits your last message
+          <kbd>Enter</kbd> to send, <kbd>Shift</kbd>+<kbd>Enter</kbd> for a new line, <kbd>↑</kbd> edits your last message, <kbd>/</kbd> for commands
         </span>
         {count > MaxTextChars - 200 && (
           <span class={`small ${count > MaxTextChars ? "over" : "muted"}`}>

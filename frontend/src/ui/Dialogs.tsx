@@ -16,8 +16,9 @@ import { RoomNameInput } from "./RoomNameInput";
 import { roomNameProblem } from "../lib/roomname";
 import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
-export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile" | "admin" | "bots";
+export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile" | "admin" | "bots" | "hooks";
 import { BotsDialog } from "./Integrations";
+import { Webhooks } from "./Hooks";
 
 /** The open dialog, if any. */
 export const dialog = signal<DialogKind | null>(null);
@@ -69,6 +70,8 @@ export function Dialogs() {
       return <Admin />;
     case "bots":
       return <BotsDialog />;
+    case "hooks":
+      return <Webhooks />;
     default:
       return null;
   }

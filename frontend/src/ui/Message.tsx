@@ -19,6 +19,7 @@ import {
 } from "../state";
 import { FileIcon, Pencil, Reply, Smile, Trash } from "./icons";
 import { Rich } from "./Rich";
+import { PreviewCard, shownName } from "./Preview";
 
 /** The default reactions, with names for screen readers. */
 export const reactions: ReadonlyArray<readonly [string, string]> = [
@@ -83,7 +84,7 @@ export function Attachments(props: { files: readonly Attachment[] }) {
 /** The quoted message a reply answers; a button that jumps to it. */
 export function ReplyQuote(props: { room: string; id: string }) {
   const orig = findById(roomLog(props.room).value, props.id);
-  const name = orig?.sender?.name;
+  const name = orig?.sender ? shownName(orig) : undefined;
   const text = !orig ? "an earlier message" : orig.deleted ? "Message deleted" : snippet(orig.text, 90) || "a file";
   return (
     <button
@@ -318,12 +319,14 @@ export function Body(props: { m: Message; actions: boolean }) {
       ) : (
         m.text && (
           <div class="text">
+            {m.kind === "me" && <span class="me-name">* {shownName(m)} </span>}
             <Rich text={m.text} me={me.value?.name.toLowerCase()} />
             {m.edited_at && <span class="edited"> (edited)</span>}
           </div>
         )
       )}
       {m.attachments && m.attachments.length > 0 && <Attachments files={m.attachments} />}
+      {m.preview && <PreviewCard m={m} />}
       <Reactions m={m} />
       {confirming.value === m.id && <ConfirmDelete m={m} />}
       {!isEditing && (props.actions || picker.value === m.id) && <Actions m={m} />}

@@ -12,6 +12,7 @@ import { Avatar } from "./Avatar";
 import { UserAvatar, UserName } from "./Profile";
 import { Down } from "./icons";
 import { Attachments, Body, ReplyQuote } from "./Message";
+import { MeRow, shownName as messageName } from "./MeRow";
 import { Rich } from "./Rich";
 import { BotBadge } from "./Integrations";
 import "./MessageList.css";
@@ -34,12 +35,13 @@ function Time(props: { at: Date; class?: string }) {
 
 // Sender is the name and time over the first message of a group; later
 // messages of the group carry the name for screen readers only.
-function Sender(props: { head: boolean; name: string; at: Date; user?: User | null }) {
+function Sender(props: { head: boolean; name: string; at: Date; user?: User | null; tag?: string }) {
   const u = props.user;
   return props.head ? (
     <div class="meta">
       <span class="sender">{u ? <UserName user={u} /> : props.name}</span>
       {u?.bot && <BotBadge />}
+      {props.tag && <span class="sender-tag">{props.tag}</span>}
       <Time at={props.at} />
     </div>
   ) : (
@@ -56,13 +58,14 @@ function Sender(props: { head: boolean; name: string; at: Date; user?: User | nu
 function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean; actions: boolean }) {
   const r = props.row;
   const m = r.message;
-  const name = m.sender?.name ?? "unknown";
+  const name = messageName(m);
+  if (m.kind === "me") return <MeRow row={r} lit={props.lit} actions={props.actions} />;
   const cls = `msg${r.head ? " head" : ""}${m.sender?.id === me.value?.id ? " mine" : ""}${mentionsMe(m, me.value) ? " mentions-me" : ""}${props.lit ? " lit" : ""}`;
   return (
     <article class={cls} data-seq={m.seq} data-key={r.key} tabIndex={-1}>
       <div class="gutter">{r.head ? m.sender ? <UserAvatar user={m.sender} /> : <Avatar name={name} /> : <Time at={r.at} class="side-time" />}</div>
       <div class="content">
-        <Sender head={r.head} name={name} at={r.at} user={m.sender} />
+        <Sender head={r.head} name={name} at={r.at} user={m.via ? null : m.sender} tag={m.via ? "webhook" : undefined} />
         <Body m={m} actions={props.actions} />
       </div>
     </article>
@@ -243,7 +246,7 @@ export function MessageList(props: { room: Room }) {
       const r = rows.at(-1);
       if (r?.kind === "chat" && r.message.sender?.id !== me.value?.id) {
         // Written straight into the live region: no second render for it.
-        if (announce.current) announce.current.textContent = `${r.message.sender ? shownName(latest(r.message.sender)) : "unknown"}: ${snippet(r.message.text, 140) || "shared a file"}`;
+        if (announce.current) announce.current.textContent = `${messageName(r.message)}${r.message.kind === "me" ? " " : ": "}${snippet(r.message.text, 140) || "shared a file"}`;
         if (!atBottom.value && !followNext.value) setUnseen((n) => n + 1);
       }
     }

@@ -7,7 +7,7 @@ import { Banner } from "./Banner";
 import { SaveBanner } from "./SaveBanner";
 import { Composer } from "./Composer";
 import { openDialog } from "./Dialogs";
-import { Door, Hash, Lock, Menu, SearchIcon, UserPlus } from "./icons";
+import { Door, Hash, Lock, Menu, Plug, SearchIcon, UserPlus } from "./icons";
 import { MessageList } from "./MessageList";
 import { NotifyMenu } from "./Notifications";
 import { drawerOpen } from "./Sidebar";
@@ -119,6 +119,11 @@ export function RoomView(props: { room: Room }) {
             <SearchIcon />
           </button>
           {r.member && <NotifyMenu room={r} />}
+          {r.member && (
+            <button class="icon-btn" aria-label={`Webhooks of ${where}`} title="Webhooks" onClick={() => openDialog("hooks")}>
+              <Plug />
+            </button>
+          )}
           {r.kind !== "dm" && r.member && (
             <button class="btn ghost" aria-label="Invite people" onClick={() => openDialog("invite")}>
               <UserPlus />

@@ -46,14 +46,18 @@ type table struct {
 
 // tables in an order that satisfies the foreign keys.
 var tables = []table{
-	{name: "users", cols: []string{"id", "name", "role", "password_hash", "created_at", "disabled", "bot"}, order: "created_at, id",
+	{name: "users", cols: []string{"id", "name", "role", "password_hash", "created_at", "disabled", "bot",
+		"display_name", "display_key", "status_text", "avatar", "notify_paused_until"}, order: "created_at, id",
 		bools: map[string]bool{"disabled": true, "bot": true}},
 	{name: "sessions", cols: []string{"id", "user_id", "token_hash", "created_at", "last_seen", "user_agent"}, order: "created_at, id"},
 	{name: "settings", cols: []string{"key", "value"}, order: "key"},
-	{name: "rooms", cols: []string{"id", "name", "kind", "last_seq", "dm_key", "created_at"}, order: "created_at, id"},
-	{name: "members", cols: []string{"room_id", "user_id", "read_seq", "joined_at"}, order: "room_id, user_id"},
+	{name: "rooms", cols: []string{"id", "name", "kind", "last_seq", "dm_key", "created_at", "topic", "archived", "created_by"}, order: "created_at, id",
+		bools: map[string]bool{"archived": true}},
+	{name: "members", cols: []string{"room_id", "user_id", "read_seq", "joined_at", "notify"}, order: "room_id, user_id"},
+	// Push devices move; the outbox of pushes not yet sent does not.
+	{name: "push_subscriptions", cols: []string{"id", "user_id", "endpoint", "p256dh", "auth", "label", "created_at", "last_success_at"}, order: "created_at, id"},
 	{name: "messages", cols: []string{"room_id", "seq", "id", "kind", "sender_id", "text", "ts", "client_id",
-		"edited_at", "deleted", "reply_to", "attachments", "reactions"}, order: "room_id, seq",
+		"edited_at", "deleted", "reply_to", "attachments", "reactions", "style", "via", "preview"}, order: "room_id, seq",
 		bools: map[string]bool{"deleted": true}},
 	{name: "updates", cols: []string{"room_id", "seq", "message_id"}, order: "room_id, seq"},
 	// rowid order is the reactions' order; Postgres numbers them anew in
@@ -65,6 +69,10 @@ var tables = []table{
 	{name: "api_tokens", cols: []string{"id", "user_id", "name", "scope", "token_hash", "created_at", "last_used", "expires_at"}, order: "created_at, id"},
 	{name: "bots", cols: []string{"user_id", "owner_id", "display_name", "avatar", "webhook_url", "secret", "created_at"}, order: "created_at, user_id"},
 	{name: "bot_deliveries", cols: []string{"id", "bot_id", "message_id", "room_id", "at", "ok", "status", "error", "attempts"}, order: "at, id",
+		bools: map[string]bool{"ok": true}},
+	// Step 13: incoming webhooks and the link-preview cache.
+	{name: "hooks", cols: []string{"id", "room_id", "creator_id", "name", "secret_hash", "created_at"}, order: "created_at, id"},
+	{name: "link_previews", cols: []string{"url", "ok", "title", "description", "image", "fetched_at"}, order: "url",
 		bools: map[string]bool{"ok": true}},
 }
 

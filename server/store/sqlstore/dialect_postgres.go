@@ -315,14 +315,14 @@ func (d *pgDB) sendFacts(w *wtx, ws []*sendWork) error {
 // locked by the batch), and its messages take the seqs in between, in the
 // order given.
 const sendInsertsSQL = `WITH input AS (
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
-			WITH ORDINALITY AS t(room_id, id, sender_id, text, ts, client_id, reply_to, attachments, ord)),
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+			WITH ORDINALITY AS t(room_id, id, sender_id, text, ts, client_id, reply_to, attachments, style, via, ord)),
 	counts AS (SELECT room_id, COUNT(*) AS n FROM input GROUP BY room_id),
 	bump AS (UPDATE rooms r SET last_seq = r.last_seq + c.n FROM counts c WHERE r.id = c.room_id
 		RETURNING r.id, r.last_seq - c.n AS base)
-	INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
+	INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments, style, via)
 	SELECT i.room_id, b.base + row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord),
-		i.id, 'chat', i.sender_id, i.text, i.ts, i.client_id, i.reply_to, i.attachments
+		i.id, 'chat', i.sender_id, i.text, i.ts, i.client_id, i.reply_to, i.attachments, i.style, i.via
 	FROM input i JOIN bump b ON b.id = i.room_id
 	RETURNING id, seq`
 
@@ -338,12 +338,12 @@ const sendLinksSQL = `INSERT INTO message_files (message_id, file_id, room_id)
 // commit.
 func (d *pgDB) insertSends(w *wtx, ws []*sendWork) error {
 	var (
-		in                       [8][]any
+		in                       [10][]any
 		linkMsg, linkFile, linkR []string
 	)
 	for _, sw := range ws {
 		m := &sw.msg
-		for k, v := range []any{m.Room, m.ID, sw.req.SenderID, m.Text, sw.ts, nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList()} {
+		for k, v := range []any{m.Room, m.ID, sw.req.SenderID, m.Text, sw.ts, nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList(), sw.style(), sw.viaJSON()} {
 			in[k] = append(in[k], v)
 		}
 		for _, f := range sw.req.Attachments {
@@ -353,7 +353,7 @@ func (d *pgDB) insertSends(w *wtx, ws []*sendWork) error {
 	tx := w.db.(*pgTx).tx
 	b := &pgx.Batch{}
 	b.Queue("SAVEPOINT sends")
-	b.Queue(sendInsertsSQL, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7])
+	b.Queue(sendInsertsSQL, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9])
 	if len(linkMsg) > 0 {
 		b.Queue(sendLinksSQL, linkMsg, linkFile, linkR)
 	}
@@ -629,7 +629,7 @@ func (d *pgDB) storeLockedLast(ctx context.Context, c *pgxpool.Conn, pending []*
 		kinds, uids, names, roles = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		members, archived         = make([]bool, n), make([]bool, n)
 		dups, replyRooms          = make([]string, n), make([]string, n)
-		in                        [8][]any
+		in                        [10][]any
 	)
 	for i, sw := range pending {
 		rs[i], senders[i] = sw.req.RoomID, sw.req.SenderID
@@ -638,7 +638,7 @@ func (d *pgDB) storeLockedLast(ctx context.Context, c *pgxpool.Conn, pending []*
 		kinds[i], uids[i], names[i], roles[i], members[i], dups[i], replyRooms[i] = f.kind, f.uid, f.name, f.role, f.member, f.dup, f.replyRoom
 		archived[i] = f.archived
 		m := &sw.msg
-		for k, v := range []any{m.Room, m.ID, sw.req.SenderID, m.Text, sw.ts, nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList()} {
+		for k, v := range []any{m.Room, m.ID, sw.req.SenderID, m.Text, sw.ts, nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList(), sw.style(), sw.viaJSON()} {
 			in[k] = append(in[k], v)
 		}
 		rooms = append(rooms, sw.req.RoomID)
@@ -649,7 +649,7 @@ func (d *pgDB) storeLockedLast(ctx context.Context, c *pgxpool.Conn, pending []*
 	b := &pgx.Batch{}
 	b.Queue(lockRoomsSQL, rooms)
 	b.Queue(d.r.render(sendGuardSQL), rs, senders, clients, replies, kinds, uids, names, roles, members, dups, replyRooms, archived)
-	b.Queue(sendInsertsSQL, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7])
+	b.Queue(sendInsertsSQL, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9])
 	br := c.SendBatch(ctx, b)
 	seqs := make(map[string]int64, n)
 	if _, err = br.Exec(); err == nil {

@@ -18,7 +18,8 @@ const msgCols = `m.id, m.room_id, m.seq, m.kind, COALESCE(m.sender_id, '') AS se
 	COALESCE(u.name, '') AS sender_name, COALESCE(u.role, '') AS sender_role, COALESCE(u.bot, {{false}}) AS sender_bot,
 	COALESCE(u.display_name, '') AS sender_display, COALESCE(u.avatar, '') AS sender_avatar, m.text, m.ts,
 	COALESCE(m.client_id, '') AS client_id, COALESCE(m.edited_at, 0) AS edited_at, m.deleted,
-	COALESCE(m.reply_to, '') AS reply_to, m.attachments, m.reactions`
+	COALESCE(m.reply_to, '') AS reply_to, m.attachments, m.reactions,
+	COALESCE(m.style, '') AS style, COALESCE(m.via, '') AS via, COALESCE(m.preview, '') AS preview`
 
 // msgFrom is the FROM clause that goes with msgCols.
 const msgFrom = `messages m LEFT JOIN users u ON u.id = m.sender_id`
@@ -30,6 +31,8 @@ type scanned struct {
 	protocol.Message
 	reactions   int
 	attachments string
+	// style, via and preview are the columns of step 13 (hooks.go).
+	style, via, preview string
 }
 
 // scanMessage reads msgCols, after the extra columns before them.
@@ -41,8 +44,11 @@ func scanMessage(r row, extra ...any) (scanned, error) {
 		editedAt int64
 	)
 	dest := append(extra, &m.ID, &m.Room, &m.Seq, &m.Kind, &sender.ID, &sender.Name, &sender.Role, &sender.Bot, &sender.DisplayName, &sender.Avatar, &m.Text, &ts,
-		&m.ClientID, &editedAt, &m.Deleted, &m.ReplyTo, &m.attachments, &m.reactions)
+		&m.ClientID, &editedAt, &m.Deleted, &m.ReplyTo, &m.attachments, &m.reactions, &m.style, &m.via, &m.preview)
 	if err := r.Scan(dest...); err != nil {
+		return m, err
+	}
+	if err := m.extras(); err != nil {
 		return m, err
 	}
 	if sender.ID != "" {
@@ -276,7 +282,7 @@ func (w *wtx) AppendSystem(roomID, text string) (protocol.Message, error) {
 	now := w.s.opts.Now()
 	ts := now.UnixMilli()
 	m := protocol.Message{ID: store.NewMessageID(now), Room: roomID, Kind: protocol.KindSystem, Text: text, TS: formatMilli(ts)}
-	err := w.scan(appendMessageSQL, []any{roomID, m.ID, m.Kind, nil, text, ts, nil, nil, ""}, &m.Seq)
+	err := w.scan(appendMessageSQL, []any{roomID, m.ID, m.Kind, nil, text, ts, nil, nil, "", nil, nil}, &m.Seq)
 	if err != nil {
 		return protocol.Message{}, fmt.Errorf("append system message: %w", notFound(err, "room %s", roomID))
 	}

@@ -40,6 +40,8 @@ var steps = []step{
 	ddl(schemaPush),
 	// Step 11: bot accounts, API tokens, webhook deliveries (integrations.go).
 	ddl(schemaIntegrations),
+	// Step 12: incoming webhooks, link previews, /me (hooks.go).
+	ddl(schemaHooks),
 }
 
 // SchemaVersion is the number of schema steps this program knows.

@@ -199,7 +199,10 @@ func (sw *sendWork) plan(f *store.SendFacts, now time.Time) error {
 	sw.msg = protocol.Message{
 		ID: store.NewMessageID(now), Room: sw.req.RoomID, Kind: protocol.KindChat, Sender: &sender,
 		Text: sw.req.Text, TS: formatMilli(sw.ts), ClientID: sw.req.ClientID, ReplyTo: sw.req.ReplyTo,
-		Attachments: atts,
+		Attachments: atts, Via: sw.req.Via,
+	}
+	if sw.req.Kind == protocol.KindMe {
+		sw.msg.Kind = protocol.KindMe
 	}
 	return nil
 }
@@ -209,8 +212,8 @@ func (sw *sendWork) attachmentList() string { return strings.Join(sw.req.Attachm
 
 // appendMessageSQL appends a message to room $1's log at its next seq
 // ({{seq}}: see the dialects) and returns that seq.
-const appendMessageSQL = `{{seq_with}}INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments)
-	SELECT $1, {{seq}}, $2, $3, $4, $5, $6, $7, $8, $9{{seq_from}} RETURNING seq`
+const appendMessageSQL = `{{seq_with}}INSERT INTO messages (room_id, seq, id, kind, sender_id, text, ts, client_id, reply_to, attachments, style, via)
+	SELECT $1, {{seq}}, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11{{seq_from}} RETURNING seq`
 
 // kindChat is the kind of a chat message as an argument, made once.
 var kindChat any = protocol.KindChat
@@ -219,7 +222,7 @@ var kindChat any = protocol.KindChat
 func (w *wtx) insertMessage(sw *sendWork) error {
 	m := &sw.msg
 	err := w.scan(appendMessageSQL, []any{m.Room, m.ID, kindChat, sw.req.SenderID, m.Text, sw.ts,
-		nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList()}, &m.Seq)
+		nullString(m.ClientID), nullString(m.ReplyTo), sw.attachmentList(), sw.style(), sw.viaJSON()}, &m.Seq)
 	if err != nil {
 		return fmt.Errorf("store message: %w", notFound(err, "room %s", m.Room))
 	}

@@ -263,6 +263,8 @@ func TestSearchBackfill(t *testing.T) {
 		"DROP TABLE bot_deliveries", "DROP TABLE bots", "DROP TABLE api_tokens", "ALTER TABLE users DROP COLUMN bot",
 		"DROP TABLE cert_files", "DROP TABLE cert_locks",
 		"ALTER TABLE rooms DROP COLUMN topic", "ALTER TABLE rooms DROP COLUMN archived", "ALTER TABLE rooms DROP COLUMN created_by",
+		"DROP TABLE hooks", "DROP TABLE link_previews", // step 13
+		"ALTER TABLE messages DROP COLUMN style", "ALTER TABLE messages DROP COLUMN via", "ALTER TABLE messages DROP COLUMN preview",
 		"DROP TABLE settings", "DROP INDEX sessions_last_seen", "DROP INDEX sessions_created",
 		"ALTER TABLE sessions DROP COLUMN last_seen", "ALTER TABLE sessions DROP COLUMN user_agent",
 		"PRAGMA user_version = 2",

@@ -87,6 +87,8 @@ func Run(t *testing.T, open Open) {
 		{"RoomChanges", testRoomChanges},
 		{"AdminPrimitives", testAdminPrimitives},
 		{"Integrations", testIntegrations},
+		{"Hooks", testHooks},
+		{"MessageExtras", testMessageExtras},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
