@@ -229,6 +229,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.Int64Var(&c.AvatarMaxBytes, "avatar-max-bytes", d.AvatarMaxBytes, "largest avatar picture one may upload, in bytes")
 	fs.IntVar(&c.AvatarMaxSide, "avatar-max-side", d.AvatarMaxSide, "widest and tallest avatar picture accepted, in pixels (checked before it is decoded)")
 	fs.Float64Var(&c.AvatarRate, "avatar-rate", d.AvatarRate, "avatar changes one account may make per minute (-1: no limit)")
+	fs.Float64Var(&c.ProfileRate, "profile-rate", d.ProfileRate, "display name and status text changes one account may make per minute (-1: no limit)")
 	fs.DurationVar(&c.SendTimeout, "send-timeout", d.SendTimeout, "how long a send or other write may wait for the database before it fails")
 	fs.DurationVar(&c.SlowCommit, "slow-commit", d.SlowCommit, "p99 of store commit latency past which a warning is logged and /readyz says degraded (negative: off)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", d.ReadTimeout, "how long a client may take to send one HTTP request, body included")

@@ -132,6 +132,9 @@ type Config struct {
 	AvatarMaxBytes int64
 	AvatarMaxSide  int
 	AvatarRate     float64
+	// ProfileRate limits each account's display name and status text
+	// changes per minute (negative: no limit).
+	ProfileRate float64
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -205,6 +208,7 @@ func DefaultConfig() Config {
 		AvatarMaxBytes:  api.DefaultAvatarMaxBytes,
 		AvatarMaxSide:   api.DefaultAvatarMaxSide,
 		AvatarRate:      api.DefaultAvatarPerMinute,
+		ProfileRate:     api.DefaultProfilePerMinute,
 		HTTPAddr:        ":80",
 		ACMECA:          autotls.LetsEncrypt,
 	}
@@ -248,6 +252,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.AvatarMaxBytes, d.AvatarMaxBytes)
 	orDefault(&c.AvatarMaxSide, d.AvatarMaxSide)
 	orDefault(&c.AvatarRate, d.AvatarRate)
+	orDefault(&c.ProfileRate, d.ProfileRate)
 	return c
 }
 
@@ -381,32 +386,33 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	m.Register(h, sockets, st, b)
 	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs}
 	apiHandler, err := api.New(api.Options{
-		Store:           st,
-		Chat:            svc,
-		Hub:             h,
-		WS:              sockets,
-		Web:             web,
-		Registration:    cfg.Registration,
-		PublicURL:       cfg.PublicURL,
-		SessionIdle:     cfg.SessionIdle,
-		SessionMax:      cfg.SessionMax,
-		UploadQuota:     cfg.UploadQuota,
-		UploadTTL:       cfg.UploadTTL,
-		MinFreeDisk:     cfg.MinFreeDisk,
-		RoomRates:       api.RoomRates{Create: cfg.CreateRoomRate, Join: cfg.JoinRate, Invite: cfg.InviteRate, DM: cfg.DMRate},
-		TrustedProxies:  cfg.TrustedProxies,
-		AllowedOrigins:  cfg.AllowedOrigins,
-		LoginPerMinute:  cfg.LoginRate,
-		WriteRate:       cfg.APIRate,
-		WriteBurst:      cfg.APIBurst,
-		Blobs:           blobs,
-		MaxUploadBytes:  cfg.MaxUploadBytes,
-		Avatars:         avatars,
-		AvatarMaxBytes:  cfg.AvatarMaxBytes,
-		AvatarMaxSide:   cfg.AvatarMaxSide,
-		AvatarPerMinute: cfg.AvatarRate,
-		Degraded:        m.Degraded,
-		Log:             log,
+		Store:            st,
+		Chat:             svc,
+		Hub:              h,
+		WS:               sockets,
+		Web:              web,
+		Registration:     cfg.Registration,
+		PublicURL:        cfg.PublicURL,
+		SessionIdle:      cfg.SessionIdle,
+		SessionMax:       cfg.SessionMax,
+		UploadQuota:      cfg.UploadQuota,
+		UploadTTL:        cfg.UploadTTL,
+		MinFreeDisk:      cfg.MinFreeDisk,
+		RoomRates:        api.RoomRates{Create: cfg.CreateRoomRate, Join: cfg.JoinRate, Invite: cfg.InviteRate, DM: cfg.DMRate},
+		TrustedProxies:   cfg.TrustedProxies,
+		AllowedOrigins:   cfg.AllowedOrigins,
+		LoginPerMinute:   cfg.LoginRate,
+		WriteRate:        cfg.APIRate,
+		WriteBurst:       cfg.APIBurst,
+		Blobs:            blobs,
+		MaxUploadBytes:   cfg.MaxUploadBytes,
+		Avatars:          avatars,
+		AvatarMaxBytes:   cfg.AvatarMaxBytes,
+		AvatarMaxSide:    cfg.AvatarMaxSide,
+		AvatarPerMinute:  cfg.AvatarRate,
+		ProfilePerMinute: cfg.ProfileRate,
+		Degraded:         m.Degraded,
+		Log:              log,
 	})
 	if err != nil {
 		s.Close()

@@ -90,6 +90,9 @@ type Options struct {
 	AvatarMaxBytes  int64
 	AvatarMaxSide   int
 	AvatarPerMinute float64
+	// ProfilePerMinute limits the display name and status text changes of
+	// one account (default 30, negative: no limit).
+	ProfilePerMinute float64
 	// Degraded, if set, reports the store's commits as slow (their p99);
 	// /readyz then answers 200 with status "degraded".
 	Degraded func() (p99 time.Duration, slow bool)
@@ -111,8 +114,8 @@ type api struct {
 	creates, joins, invites, dms *Limiter
 	// avatarRate charges avatar changes per user; decodes bounds the
 	// avatars decoded at once (profiles.go).
-	avatarRate *Limiter
-	decodes    chan struct{}
+	avatarRate, profileRate *Limiter
+	decodes                 chan struct{}
 	// hasUsers is set once an account exists (GET /api/instance).
 	hasUsers atomic.Bool
 }
