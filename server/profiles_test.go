@@ -134,6 +134,16 @@ func TestProfileChangeReachesRoomMembersLive(t *testing.T) {
 		t.Fatalf("carol leaves general: %d %v", st, out)
 	}
 	c := e.dial(carol)
+	// Bob shares a second room with alice: he is still told once.
+	st, out := e.call("POST", "/api/rooms", alice.Token, map[string]any{"name": "dev", "private": true})
+	if st != http.StatusCreated {
+		t.Fatalf("create dev: %d %v", st, out)
+	}
+	dev := out["room"].(map[string]any)["id"].(string)
+	if st, out := e.call("POST", "/api/rooms/"+dev+"/invite", alice.Token, map[string]string{"username": "bob"}); st >= 300 {
+		t.Fatalf("invite bob: %d %v", st, out)
+	}
+	b.next(protocol.TypeRoom)
 
 	if st, b := e.patchMe(alice, `{"display_name":"Alice L.","status_text":"here"}`); st != http.StatusOK {
 		t.Fatalf("patch: %d %s", st, b)
