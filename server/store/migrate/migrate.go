@@ -2,7 +2,8 @@
 // an empty PostgreSQL database, for moving to several nodes on Postgres.
 //
 // Everything is copied with its ids, so sessions (tokens), links and seqs
-// stay valid: users with their password hashes and disabled flags, sessions,
+// stay valid: users with their password hashes, disabled flags and profiles
+// (the avatars' files stay in the data dir, as uploads do), sessions,
 // rooms with their last seqs, memberships with read markers, messages with
 // their seqs, edits, tombstones, reply_to and attachments, the log's update
 // entries, reactions in their order, and file records with their links to
@@ -46,7 +47,8 @@ type table struct {
 
 // tables in an order that satisfies the foreign keys.
 var tables = []table{
-	{name: "users", cols: []string{"id", "name", "role", "password_hash", "created_at", "disabled"}, order: "created_at, id",
+	{name: "users", cols: []string{"id", "name", "role", "password_hash", "created_at", "disabled",
+		"display_name", "display_key", "status_text", "avatar"}, order: "created_at, id",
 		bools: map[string]bool{"disabled": true}},
 	{name: "sessions", cols: []string{"id", "user_id", "token_hash", "created_at", "last_seen", "user_agent"}, order: "created_at, id"},
 	{name: "settings", cols: []string{"key", "value"}, order: "key"},
