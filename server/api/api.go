@@ -84,15 +84,15 @@ type Options struct {
 	// Avatars keeps the users' pictures (nil: avatars are refused).
 	// AvatarMaxBytes bounds an uploaded picture (default 5 MiB),
 	// AvatarMaxSide its width and height in pixels (default 4096), and
-	// AvatarPerMinute the avatar changes of one account (default 10,
+	// AvatarRate the avatar changes of one account (default 10,
 	// negative: no limit).
-	Avatars         *avatar.Dir
-	AvatarMaxBytes  int64
-	AvatarMaxSide   int
-	AvatarPerMinute float64
-	// ProfilePerMinute limits the display name and status text changes of
+	Avatars        *avatar.Dir
+	AvatarMaxBytes int64
+	AvatarMaxSide  int
+	AvatarRate     float64
+	// ProfileRate limits the display name and status text changes of
 	// one account (default 30, negative: no limit).
-	ProfilePerMinute float64
+	ProfileRate float64
 	// Degraded, if set, reports the store's commits as slow (their p99);
 	// /readyz then answers 200 with status "degraded".
 	Degraded func() (p99 time.Duration, slow bool)

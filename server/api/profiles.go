@@ -44,8 +44,8 @@ func (a *api) initProfiles() {
 	if o.AvatarMaxSide <= 0 {
 		o.AvatarMaxSide = DefaultAvatarMaxSide
 	}
-	a.avatarRate = perMinute(o.AvatarPerMinute, DefaultAvatarPerMinute)
-	a.profileRate = perMinute(o.ProfilePerMinute, DefaultProfilePerMinute)
+	a.avatarRate = perMinute(o.AvatarRate, DefaultAvatarPerMinute)
+	a.profileRate = perMinute(o.ProfileRate, DefaultProfilePerMinute)
 	a.decodes = make(chan struct{}, avatarDecodes)
 }
 
