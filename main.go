@@ -238,6 +238,7 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *flags) {
 	fs.IntVar(&c.PreviewWorkers, "link-preview-workers", d.PreviewWorkers, "link previews fetched at once")
 	fs.Float64Var(&c.PreviewRate, "link-preview-rate", d.PreviewRate, "links of one account previewed per minute (-1: no limit)")
 	fs.DurationVar(&c.PreviewTTL, "link-preview-ttl", d.PreviewTTL, "how long a fetched preview is cached and reused")
+	fs.Float64Var(&c.ProfileRate, "profile-rate", d.ProfileRate, "display name and status text changes one account may make per minute (-1: no limit)")
 	fs.DurationVar(&c.SendTimeout, "send-timeout", d.SendTimeout, "how long a send or other write may wait for the database before it fails")
 	fs.DurationVar(&c.SlowCommit, "slow-commit", d.SlowCommit, "p99 of store commit latency past which a warning is logged and /readyz says degraded (negative: off)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", d.ReadTimeout, "how long a client may take to send one HTTP request, body included")

@@ -134,6 +134,16 @@ func TestProfileChangeReachesRoomMembersLive(t *testing.T) {
 		t.Fatalf("carol leaves general: %d %v", st, out)
 	}
 	c := e.dial(carol)
+	// Bob shares a second room with alice: he is still told once.
+	st, out := e.call("POST", "/api/rooms", alice.Token, map[string]any{"name": "dev", "private": true})
+	if st != http.StatusCreated {
+		t.Fatalf("create dev: %d %v", st, out)
+	}
+	dev := out["room"].(map[string]any)["id"].(string)
+	if st, out := e.call("POST", "/api/rooms/"+dev+"/invite", alice.Token, map[string]string{"username": "bob"}); st >= 300 {
+		t.Fatalf("invite bob: %d %v", st, out)
+	}
+	b.next(protocol.TypeRoom)
 
 	if st, b := e.patchMe(alice, `{"display_name":"Alice L.","status_text":"here"}`); st != http.StatusOK {
 		t.Fatalf("patch: %d %s", st, b)
@@ -279,8 +289,8 @@ func hugePNGHeader() []byte {
 	return b
 }
 
-func TestAvatarRateLimit(t *testing.T) {
-	e := newEnv(t, func(c *server.Config) { c.AvatarRate = 2 })
+func TestProfileRateLimits(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.AvatarRate = 2; c.ProfileRate = 2 })
 	alice := e.register("alice")
 	img := pngOf(t, 8, 8)
 	for i := range 2 {
@@ -290,6 +300,18 @@ func TestAvatarRateLimit(t *testing.T) {
 	}
 	if st, _, b := e.rawBody("PUT", "/api/me/avatar", alice.Token, "image/png", img); st != http.StatusTooManyRequests {
 		t.Fatalf("third upload in a minute: %d %s", st, b)
+	}
+	for i := range 2 {
+		if st, b := e.patchMe(alice, `{"status_text":"take `+string(rune('a'+i))+`"}`); st != http.StatusOK {
+			t.Fatalf("change %d: %d %s", i, st, b)
+		}
+	}
+	if st, b := e.patchMe(alice, `{"status_text":"one too many"}`); st != http.StatusTooManyRequests {
+		t.Fatalf("third change in a minute: %d %s", st, b)
+	}
+	_, me := e.call("GET", "/api/me", alice.Token, nil)
+	if got := me["user"].(map[string]any)["status_text"]; got != "take b" {
+		t.Fatalf("status after the refusal: %v", got)
 	}
 }
 

@@ -144,6 +144,9 @@ type Config struct {
 	HookRate  float64
 	HookBurst int
 	MaxHooks  int
+	// ProfileRate limits each account's display name and status text
+	// changes per minute (negative: no limit).
+	ProfileRate float64
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// (never on the public handler); default "" (off). The profiles expose
 	// the program's internals, so it must name a host — ":6060" would listen
@@ -262,6 +265,7 @@ func DefaultConfig() Config {
 		AvatarMaxBytes:       api.DefaultAvatarMaxBytes,
 		AvatarMaxSide:        api.DefaultAvatarMaxSide,
 		AvatarRate:           api.DefaultAvatarPerMinute,
+		ProfileRate:          api.DefaultProfilePerMinute,
 		HTTPAddr:             ":80",
 		ACMECA:               autotls.LetsEncrypt,
 		PushTTL:              push.DefaultTTL,
@@ -326,6 +330,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.HookRate, d.HookRate)
 	orDefault(&c.HookBurst, d.HookBurst)
 	orDefault(&c.MaxHooks, d.MaxHooks)
+	orDefault(&c.ProfileRate, d.ProfileRate)
 	return c
 }
 
@@ -521,36 +526,37 @@ func New(cfg Config, log zerolog.Logger, web fs.FS) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, store: st, hub: h, broker: b, ws: sockets, metrics: m, chat: svc, blobs: blobs, pusher: pusher.Load(), webhooks: webhooks, previews: pw}
 	apiHandler, err := api.New(api.Options{
-		Store:           st,
-		Chat:            svc,
-		Hub:             h,
-		WS:              sockets,
-		Web:             web,
-		Registration:    cfg.Registration,
-		PublicURL:       cfg.PublicURL,
-		SessionIdle:     cfg.SessionIdle,
-		SessionMax:      cfg.SessionMax,
-		UploadQuota:     cfg.UploadQuota,
-		UploadTTL:       cfg.UploadTTL,
-		MinFreeDisk:     cfg.MinFreeDisk,
-		RoomRates:       api.RoomRates{Create: cfg.CreateRoomRate, Join: cfg.JoinRate, Invite: cfg.InviteRate, DM: cfg.DMRate},
-		TrustedProxies:  cfg.TrustedProxies,
-		AllowedOrigins:  cfg.AllowedOrigins,
-		LoginPerMinute:  cfg.LoginRate,
-		WriteRate:       cfg.APIRate,
-		WriteBurst:      cfg.APIBurst,
-		Blobs:           blobs,
-		MaxUploadBytes:  cfg.MaxUploadBytes,
-		Avatars:         avatars,
-		AvatarMaxBytes:  cfg.AvatarMaxBytes,
-		AvatarMaxSide:   cfg.AvatarMaxSide,
-		AvatarPerMinute: cfg.AvatarRate,
-		Degraded:        m.Degraded,
-		Push:            s.pusher,
-		HookRate:        cfg.HookRate,
-		HookBurst:       cfg.HookBurst,
-		Previews:        pw,
-		Log:             log,
+		Store:          st,
+		Chat:           svc,
+		Hub:            h,
+		WS:             sockets,
+		Web:            web,
+		Registration:   cfg.Registration,
+		PublicURL:      cfg.PublicURL,
+		SessionIdle:    cfg.SessionIdle,
+		SessionMax:     cfg.SessionMax,
+		UploadQuota:    cfg.UploadQuota,
+		UploadTTL:      cfg.UploadTTL,
+		MinFreeDisk:    cfg.MinFreeDisk,
+		RoomRates:      api.RoomRates{Create: cfg.CreateRoomRate, Join: cfg.JoinRate, Invite: cfg.InviteRate, DM: cfg.DMRate},
+		TrustedProxies: cfg.TrustedProxies,
+		AllowedOrigins: cfg.AllowedOrigins,
+		LoginPerMinute: cfg.LoginRate,
+		WriteRate:      cfg.APIRate,
+		WriteBurst:     cfg.APIBurst,
+		Blobs:          blobs,
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		Avatars:        avatars,
+		AvatarMaxBytes: cfg.AvatarMaxBytes,
+		AvatarMaxSide:  cfg.AvatarMaxSide,
+		AvatarRate:     cfg.AvatarRate,
+		ProfileRate:    cfg.ProfileRate,
+		Degraded:       m.Degraded,
+		Push:           s.pusher,
+		HookRate:       cfg.HookRate,
+		HookBurst:      cfg.HookBurst,
+		Previews:       pw,
+		Log:            log,
 	})
 	if err != nil {
 		s.Close()

@@ -69,11 +69,10 @@ export const TypePresence = "presence";
  */
 export const TypePresenceBatch = "presence_batch";
 export const TypeRoom = "room";
-/** TypeUser: a user's profile changed (an addition to the contract). */
-export const TypeUser = "user";
 export const TypeUpdate = "update";
 export const TypeError = "error";
 export const TypePing = "ping";
+export const TypeUser = "user";
 
 // Client frame types (typing and history are shared with the server side).
 export const TypeHello = "hello";
@@ -199,7 +198,7 @@ export const MaxSearchTerms = 16;
 
 export type ErrorCode = typeof CodeBadRequest | typeof CodeUnauthorized | typeof CodeForbidden | typeof CodeNotFound | typeof CodeConflict | typeof CodeTooLarge | typeof CodeRateLimited | typeof CodeInternal | typeof CodeInviteRequired | typeof CodeQuotaExceeded | typeof CodeInsufficientStorage | typeof CodeUnavailable | typeof CodeArchived;
 export type CloseCode = typeof CloseNormal | typeof CloseGoingAway | typeof CloseTooBig | typeof CloseInternal | typeof CloseUnauthenticated | typeof CloseHeartbeat | typeof CloseTooSlow;
-export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypePresenceBatch | typeof TypeRoom | typeof TypeUser | typeof TypeUpdate | typeof TypeError | typeof TypePing;
+export type ServerFrameType = typeof TypeWelcome | typeof TypeMessage | typeof TypeAck | typeof TypeHistory | typeof TypeSynced | typeof TypeTyping | typeof TypePresence | typeof TypePresenceBatch | typeof TypeRoom | typeof TypeUpdate | typeof TypeError | typeof TypePing | typeof TypeUser;
 export type ClientOnlyFrameType = typeof TypeHello | typeof TypeSend | typeof TypeRead | typeof TypeStatus | typeof TypePong | typeof TypeEdit | typeof TypeDelete | typeof TypeReact;
 export type Role = typeof RoleMember | typeof RoleAdmin;
 export type RoomKind = typeof RoomPublic | typeof RoomPrivate | typeof RoomDM;

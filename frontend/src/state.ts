@@ -15,7 +15,8 @@ import { browserStorage, outboxFor } from "./lib/outbox";
 import { ChatSocket, type ConnState, type Pending } from "./lib/socket";
 import * as tl from "./lib/timeline";
 import { added, failed, finished, previewOf, progressed, releasePreviews, removed, sendable, upload, type Upload } from "./lib/uploads";
-import { learnUsers } from "./profiles";
+import { latest, learnUsers } from "./profiles";
+import { shownName } from "./lib/people";
 import { MaxAttachments, type ClientStatus, type Message, type Presence, type PresenceStatus, type Room, type ServerFrame, type User } from "./protocol.gen";
 
 export interface Person {
@@ -574,7 +575,7 @@ function isReading(room: string): boolean {
 function onTyping(room: string, user: User, active: boolean): void {
   if (user.id === me.value?.id) return;
   const cur = typing.value.get(room) ?? new Map<string, TypingEntry>();
-  const next = active ? setIn(cur, user.id, { name: user.name, until: Date.now() + typingTTL }) : without(cur, user.id);
+  const next = active ? setIn(cur, user.id, { name: shownName(latest(user)), until: Date.now() + typingTTL }) : without(cur, user.id);
   typing.value = setIn(typing.value, room, next);
 }
 

@@ -85,12 +85,15 @@ type Options struct {
 	// Avatars keeps the users' pictures (nil: avatars are refused).
 	// AvatarMaxBytes bounds an uploaded picture (default 5 MiB),
 	// AvatarMaxSide its width and height in pixels (default 4096), and
-	// AvatarPerMinute the avatar changes of one account (default 10,
+	// AvatarRate the avatar changes of one account (default 10,
 	// negative: no limit).
-	Avatars         *avatar.Dir
-	AvatarMaxBytes  int64
-	AvatarMaxSide   int
-	AvatarPerMinute float64
+	Avatars        *avatar.Dir
+	AvatarMaxBytes int64
+	AvatarMaxSide  int
+	AvatarRate     float64
+	// ProfileRate limits the display name and status text changes of
+	// one account (default 30, negative: no limit).
+	ProfileRate float64
 	// HookRate and HookBurst limit the posts to one incoming webhook
 	// (per second); default DefaultHookRate and DefaultHookBurst,
 	// negative HookRate: no limit.
@@ -122,8 +125,8 @@ type api struct {
 	creates, joins, invites, dms *Limiter
 	// avatarRate charges avatar changes per user; decodes bounds the
 	// avatars decoded at once (profiles.go).
-	avatarRate *Limiter
-	decodes    chan struct{}
+	avatarRate, profileRate *Limiter
+	decodes                 chan struct{}
 	// hookLimit is the per-hook bucket of posts to incoming webhooks.
 	hookLimit *Limiter
 	// hookMisses charges posts to unknown webhooks to the client address.

@@ -20,6 +20,10 @@ const (
 	DefaultAvatarMaxBytes  = 5 << 20
 	DefaultAvatarMaxSide   = 4096
 	DefaultAvatarPerMinute = 10
+	// DefaultProfilePerMinute bounds the display name and status text
+	// changes of one account: each is told to everyone who shares a room
+	// with it.
+	DefaultProfilePerMinute = 30
 )
 
 // avatarPath is where the avatars are served; a user's Avatar is this
@@ -40,15 +44,16 @@ func (a *api) initProfiles() {
 	if o.AvatarMaxSide <= 0 {
 		o.AvatarMaxSide = DefaultAvatarMaxSide
 	}
-	a.avatarRate = perMinute(o.AvatarPerMinute, DefaultAvatarPerMinute)
+	a.avatarRate = perMinute(o.AvatarRate, DefaultAvatarPerMinute)
+	a.profileRate = perMinute(o.ProfileRate, DefaultProfilePerMinute)
 	a.decodes = make(chan struct{}, avatarDecodes)
 }
 
 // profileRoutes adds the profile endpoints to a group that requires a
 // session.
 func (a *api) profileRoutes(r chi.Router) {
-	r.Patch("/me", a.handle(a.updateProfile))
-	r.Put("/me/profile", a.handle(a.updateProfile))
+	r.With(a.PerUser(a.profileRate, "profile changes")).Patch("/me", a.handle(a.updateProfile))
+	r.With(a.PerUser(a.profileRate, "profile changes")).Put("/me/profile", a.handle(a.updateProfile))
 	r.With(a.PerUser(a.avatarRate, "avatar changes"), allowSlowBody(uploadReadTimeout)).Put("/me/avatar", a.handle(a.putAvatar))
 	r.With(a.PerUser(a.avatarRate, "avatar changes")).Delete("/me/avatar", a.handle(a.deleteAvatar))
 	r.Get("/users", a.handle(a.searchUsers))

@@ -15,11 +15,10 @@ const (
 	// gathered for a short window (an addition to the contract).
 	TypePresenceBatch = "presence_batch"
 	TypeRoom          = "room"
-	// TypeUser: a user's profile changed (an addition to the contract).
-	TypeUser   = "user"
-	TypeUpdate = "update"
-	TypeError  = "error"
-	TypePing   = "ping"
+	TypeUpdate        = "update"
+	TypeError         = "error"
+	TypePing          = "ping"
+	TypeUser          = "user" // a user's profile changed (an addition to the contract)
 )
 
 // Client frame types (typing and history are shared with the server side).

@@ -50,6 +50,8 @@ export function PeoplePicker(props: PeoplePickerProps) {
   /** The query the results answer. */
   const [answered, setAnswered] = useState("");
   const seq = useRef(0);
+  /** Enter was pressed before the suggestions arrived: pick the first then. */
+  const enterPending = useRef(false);
   const input = useRef<HTMLInputElement>(null);
   const listId = useId();
   const hintId = useId();
@@ -75,11 +77,19 @@ export function PeoplePicker(props: PeoplePickerProps) {
         .then((page) => {
           if (n !== seq.current) return; // a later search is under way
           learnUsers(page.users);
+          setNote("");
+          if (enterPending.current) {
+            enterPending.current = false;
+            const first = page.users.find((u) => !picked.has(u.id) && !hidden.has(u.id));
+            if (first) {
+              pick(first);
+              return;
+            }
+          }
           setResults(page.users);
           setAnswered(q);
           setActive(0);
           setOpen(true);
-          setNote("");
         })
         .catch((e: unknown) => {
           if (n !== seq.current) return;
@@ -121,6 +131,13 @@ export function PeoplePicker(props: PeoplePickerProps) {
         if (shown.length) {
           e.preventDefault();
           pick(shown[cur]!);
+        } else if (query.trim() && answered !== query.trim()) {
+          // Typed faster than the search answered: Enter means the first
+          // match, not "submit what is picked so far".
+          e.preventDefault();
+          enterPending.current = true;
+        } else if (query.trim()) {
+          e.preventDefault(); // nobody matches: nothing to pick or submit
         }
         break;
       case "Escape":
@@ -189,6 +206,7 @@ export function PeoplePicker(props: PeoplePickerProps) {
             value={query}
             placeholder={value.length && !multiple ? "" : props.placeholder ?? "Type a name"}
             onInput={(e) => {
+              enterPending.current = false;
               setQuery(e.currentTarget.value);
               setOpen(true);
             }}

@@ -2,7 +2,8 @@
 // an empty PostgreSQL database, for moving to several nodes on Postgres.
 //
 // Everything is copied with its ids, so sessions (tokens), links and seqs
-// stay valid: users with their password hashes and disabled flags, sessions,
+// stay valid: users with their password hashes, disabled flags and profiles
+// (the avatars' files stay in the data dir, as uploads do), sessions,
 // rooms with their last seqs, memberships with read markers, messages with
 // their seqs, edits, tombstones, reply_to and attachments, the log's update
 // entries, reactions in their order, and file records with their links to

@@ -100,6 +100,12 @@ func TestSQLiteToPostgres(t *testing.T) {
 	get(c.React(ctx, alice, general, reply.ID, "👍", true)).must(t)
 	check(t, c.Read(ctx, bob, general, reply.Seq))
 
+	// A profile moves too.
+	name, status := "Alice L. 🌷", "in the garden"
+	alice = get(c.UpdateProfile(ctx, alice, protocol.ProfileChange{DisplayName: &name, StatusText: &status})).must(t)
+	alice, _, err = c.SetAvatar(ctx, alice, "/api/avatars/a_migrated")
+	check(t, err)
+
 	// What every user sees, to compare after the move.
 	users := []protocol.User{alice, bob, carol, dave}
 	type view struct {
@@ -141,6 +147,12 @@ func TestSQLiteToPostgres(t *testing.T) {
 	defer dst.Close()
 	c = &chat.Service{Store: dst, Passwords: cheap}
 	after := look(dst)
+	if u, err := dst.UserByID(ctx, alice.ID); err != nil || u != alice {
+		t.Fatalf("alice after the move: %+v, %v; want %+v", u, err, alice)
+	}
+	if found, err := dst.SearchUsers(ctx, "ALICE l", "", 5); err != nil || len(found) != 1 || found[0] != alice {
+		t.Fatalf("people search by display name after the move: %+v, %v", found, err)
+	}
 	for _, u := range users {
 		b, a := before[u.ID], after[u.ID]
 		if !reflect.DeepEqual(a.rooms, b.rooms) {
