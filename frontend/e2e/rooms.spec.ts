@@ -1,5 +1,9 @@
 import type { Page } from "@playwright/test";
-import { apiRegister, expect, screenshot, test } from "./fixtures";
+import { apiCreateRoom, apiJoin, apiRegister, apiSignIn, expect, screenshot, test } from "./fixtures";
+
+// Each test drives two or three browsers, and the first waits out a presence
+// grace: more room than the default on a shared two-core machine.
+test.describe.configure({ timeout: 150_000 });
 
 const log = (page: Page, room = "#general") =>
   page.getByRole("log", { name: room.startsWith("#") ? `Messages in ${room}` : `Conversation with ${room}` });
@@ -104,4 +108,37 @@ test("a group conversation of three: everyone sees it and can post", async ({ si
   await dialog.getByRole("button", { name: "Start conversation" }).click();
   await expect(log(alice, "bob, carol").getByText("carol is here")).toBeVisible();
   await expect(alice.getByRole("region", { name: "Direct messages" }).getByRole("button", { name: /^bob, carol/ })).toHaveCount(1);
+});
+
+test("the creator renames and archives a room; the other member sees both live", async ({ server, signUp }) => {
+  const alice = await signUp("alice");
+  const bob = await signUp("bob");
+  const id = await apiCreateRoom(server, await apiSignIn(server, "alice"), "plans");
+  await apiJoin(server, await apiSignIn(server, "bob"), id);
+  const rooms = (page: Page) => page.getByRole("navigation", { name: "Rooms and people" });
+
+  await rooms(alice).getByRole("button", { name: /^plans/ }).click();
+  await rooms(bob).getByRole("button", { name: /^plans/ }).click();
+  await alice.getByRole("button", { name: "2 members" }).click();
+  const panel = alice.getByRole("complementary", { name: "About #plans" });
+  await panel.getByRole("button", { name: "Rename room" }).click();
+  await panel.getByRole("textbox", { name: "Room name" }).fill("roadmap");
+  await panel.getByRole("button", { name: "Rename", exact: true }).click();
+
+  // Bob's sidebar and header follow, and the log says who renamed it.
+  await expect(rooms(bob).getByRole("button", { name: /^roadmap/ })).toBeVisible();
+  await expect(head(bob).getByRole("heading", { name: "roadmap" })).toBeVisible();
+  await expect(log(bob, "#roadmap").getByText("alice renamed the room from plans to roadmap")).toBeVisible();
+
+  // Archived: read-only for bob, marked in his sidebar; he may not unarchive it.
+  await alice.getByRole("complementary", { name: "About #roadmap" }).getByRole("button", { name: "Archive room" }).click();
+  await expect(rooms(bob).getByRole("button", { name: /^roadmap, archived/ })).toBeVisible();
+  await expect(bob.getByText("This room is archived: it is read-only.")).toBeVisible();
+  await expect(composer(bob, "#roadmap")).toHaveCount(0);
+  await expect(bob.getByRole("button", { name: "Unarchive" })).toHaveCount(0);
+
+  // Alice brings it back from the panel; bob can post again.
+  await alice.getByRole("complementary", { name: "About #roadmap" }).getByRole("button", { name: "Unarchive room" }).click();
+  await say(bob, "back in business", "#roadmap");
+  await expect(log(alice, "#roadmap").getByText("back in business")).toBeVisible();
 });
