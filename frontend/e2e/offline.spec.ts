@@ -69,8 +69,10 @@ test("offline across a reload: a message queued before the reload is sent exactl
   blocked = true;
   await alice.context().setOffline(false);
   await alice.reload();
-  // The page is back but the server is out of reach: nothing is delivered.
+  // The page is back but the server is out of reach: nothing is delivered,
+  // and the page says the message kept from before the reload still waits.
   await expect(alice.getByRole("navigation", { name: "Rooms and people" })).toBeVisible();
+  await expect(alice.getByRole("status").filter({ hasText: "1 message will be sent when the connection is back." })).toBeVisible();
   await expect(rows(bob, "queued before the reload")).toHaveCount(0);
 
   // The server is reachable again: the queue kept across the reload goes

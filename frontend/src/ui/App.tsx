@@ -1,6 +1,7 @@
 import { useEffect } from "preact/hooks";
 import { instanceName, loadInstance } from "../instance";
 import { activeRoom, me, ready, titleUnread, toast } from "../state";
+import { Banner } from "./Banner";
 import { Dialogs, openDialog } from "./Dialogs";
 import { RoomView } from "./RoomView";
 import { drawerOpen, Sidebar } from "./Sidebar";
@@ -59,6 +60,8 @@ export function App() {
           <RoomView key={room.id} room={room} />
         ) : (
           <div class="empty-main">
+            {/* Offline or out of reach before any room is known (a reload): say so here too. */}
+            <Banner />
             <p class="muted">Choose a room on the left, or create one.</p>
           </div>
         )}
