@@ -54,8 +54,8 @@ function Title(props: { room: Room }) {
           {r.archived && <ArchivedTag />}
         </h1>
         <p class="muted small">
-          {r.kind === "private" ? "Private room" : "Public room"}
-          {r.members ? <> · <MembersButton room={r} /></> : ""}
+          <span class="room-kind">{r.kind === "private" ? "Private room" : "Public room"}</span>
+          {r.members ? <><span class="room-kind"> · </span><MembersButton room={r} /></> : ""}
           <TopicLine room={r} />
         </p>
       </div>
