@@ -263,7 +263,11 @@ func TestSearchBackfill(t *testing.T) {
 		"DROP TABLE bot_deliveries", "DROP TABLE bots", "DROP TABLE api_tokens", "ALTER TABLE users DROP COLUMN bot",
 		"DROP TABLE cert_files", "DROP TABLE cert_locks",
 		"ALTER TABLE rooms DROP COLUMN topic", "ALTER TABLE rooms DROP COLUMN archived", "ALTER TABLE rooms DROP COLUMN created_by",
-		"DROP TABLE hooks", "DROP TABLE link_previews", // step 13
+		"ALTER TABLE users DROP COLUMN display_name", "ALTER TABLE users DROP COLUMN display_key",
+		"ALTER TABLE users DROP COLUMN status_text", "ALTER TABLE users DROP COLUMN avatar",
+		"DROP TABLE push_outbox", "DROP TABLE push_subscriptions",
+		"ALTER TABLE members DROP COLUMN notify", "ALTER TABLE users DROP COLUMN notify_paused_until",
+		"DROP TABLE hooks", "DROP TABLE link_previews",
 		"ALTER TABLE messages DROP COLUMN style", "ALTER TABLE messages DROP COLUMN via", "ALTER TABLE messages DROP COLUMN preview",
 		"DROP TABLE settings", "DROP INDEX sessions_last_seen", "DROP INDEX sessions_created",
 		"ALTER TABLE sessions DROP COLUMN last_seen", "ALTER TABLE sessions DROP COLUMN user_agent",
