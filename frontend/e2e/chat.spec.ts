@@ -102,9 +102,9 @@ test("history loads on scroll", async ({ server, signUp }) => {
   // Reading older messages does not yank the reader down when one arrives.
   await log.evaluate((el) => el.scrollTo({ top: 0 }));
   await apiSend(server, carol, room, "a new one");
-  await expect(alice.getByRole("button", { name: "New messages" })).toBeVisible();
+  await expect(alice.getByRole("button", { name: "New messages", exact: true })).toBeVisible();
   expect(await log.evaluate((el) => el.scrollTop)).toBeLessThan(200);
-  await alice.getByRole("button", { name: "New messages" }).click();
+  await alice.getByRole("button", { name: "New messages", exact: true }).click();
   await expect(log.getByText("a new one", { exact: true })).toBeInViewport();
 });
 
@@ -115,7 +115,7 @@ test("a direct message is invisible to a third person", async ({ server, signUp 
 
   await alice.getByRole("button", { name: "Start a direct message" }).click();
   const dialog = alice.getByRole("dialog", { name: "Start a direct message" });
-  await dialog.getByRole("combobox", { name: "Person" }).fill("bob");
+  await dialog.getByRole("combobox", { name: "People" }).fill("bob");
   await dialog.getByRole("option", { name: "bob" }).click();
   await dialog.getByRole("button", { name: "Start conversation" }).click();
   await expect(composer(alice, "bob")).toBeVisible();

@@ -120,7 +120,7 @@ test("the people picker invites to a room and starts a DM by keyboard alone", as
   await alice.getByRole("button", { name: "Start a direct message" }).focus();
   await alice.keyboard.press("Enter");
   const dm = alice.getByRole("dialog", { name: "Start a direct message" });
-  await expect(dm.getByRole("combobox", { name: "Person" })).toBeFocused();
+  await expect(dm.getByRole("combobox", { name: "People" })).toBeFocused();
   await alice.keyboard.type("car");
   await expect(dm.locator(".pp-option-name")).toHaveText(["carol"]);
   await alice.keyboard.press("Enter");
