@@ -63,6 +63,10 @@ function ServerSettings() {
   }, []);
 
   const save = async (patch: { name?: string; registration?: string }, what: string) => {
+    // The choice shows at once (a radio that waits for the server looks
+    // broken) and goes back if the server refuses it.
+    const before = settings;
+    if (patch.registration && settings) setSettings({ ...settings, registration: patch.registration as Settings["registration"] });
     setBusy(true);
     setError(null);
     setDone("");
@@ -73,6 +77,7 @@ function ServerSettings() {
       instanceName.value = s.name;
       setDone(what);
     } catch (e) {
+      if (before) setSettings(before);
       setError(say(e));
     } finally {
       setBusy(false);
