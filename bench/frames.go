@@ -82,6 +82,16 @@ func parseFrame(b []byte, f *frame) error {
 			f.Type = protocol.TypeMessage
 			return nil
 		}
+	case bytes.HasPrefix(b, prefixWelcome):
+		if fastWelcome(b, f) {
+			return nil
+		}
+	case bytes.HasPrefix(b, prefixPresence):
+		f.Type = protocol.TypePresence // counted, not read
+		return nil
+	case bytes.HasPrefix(b, prefixBatch):
+		f.Type = protocol.TypePresenceBatch
+		return nil
 	case bytes.HasPrefix(b, prefixAck):
 		if fastMessage(b, f) {
 			f.Type = protocol.TypeAck
