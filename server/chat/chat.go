@@ -364,6 +364,14 @@ func (s *Service) Rooms(ctx context.Context, user protocol.User) ([]protocol.Roo
 	return rooms, codeErr(err, "rooms")
 }
 
+// LastSeqs maps each room the user belongs to to its last seq (a hello's
+// replay asks it of the store once for the rooms the hub's recent frames
+// do not cover).
+func (s *Service) LastSeqs(ctx context.Context, user protocol.User) (map[string]int64, error) {
+	lasts, err := s.Store.LastSeqs(ctx, user.ID)
+	return lasts, codeErr(err, "rooms")
+}
+
 // Search finds the chat messages matching a query in the rooms the user may
 // see (or in one of them), newest first, at most protocol.MaxSearch. The
 // query is words and "quoted phrases" (see ParseQuery).

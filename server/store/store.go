@@ -444,6 +444,10 @@ type Store interface {
 	// MemberRoomIDs lists the ids of the rooms the user belongs to, in byte
 	// order.
 	MemberRoomIDs(ctx context.Context, userID string) ([]string, error)
+	// LastSeqs maps the id of each room the user belongs to to its last
+	// seq: what a hello's replay needs of the rooms, without the counts
+	// a room listing computes.
+	LastSeqs(ctx context.Context, userID string) (map[string]int64, error)
 	// IsMember reports whether the user belongs to the room.
 	IsMember(ctx context.Context, roomID, userID string) (bool, error)
 	// Members lists the members of a room ordered by name without regard

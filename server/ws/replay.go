@@ -212,15 +212,9 @@ func (j *helloJob) run() {
 	var lasts map[string]int64
 	lastSeq := func(room string) (int64, error) {
 		if lasts == nil {
-			rooms, err := c.h.opts.Chat.Rooms(c.ctx, c.user)
-			if err != nil {
+			var err error
+			if lasts, err = c.h.opts.Chat.LastSeqs(c.ctx, c.user); err != nil {
 				return 0, err
-			}
-			lasts = make(map[string]int64, len(rooms))
-			for _, r := range rooms {
-				if r.Member {
-					lasts[r.ID] = r.LastSeq
-				}
 			}
 		}
 		last, ok := lasts[room]

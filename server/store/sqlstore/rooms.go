@@ -138,6 +138,34 @@ func (s *Store) MemberRoomIDs(ctx context.Context, userID string) ([]string, err
 	return ids, nil
 }
 
+// LastSeqs maps each room the user belongs to to its last seq.
+func (s *Store) LastSeqs(ctx context.Context, userID string) (map[string]int64, error) {
+	q, err := s.reads()
+	if err != nil {
+		return nil, fmt.Errorf("last seqs: %w", err)
+	}
+	rs, err := q.query(ctx, `SELECT r.id, r.last_seq FROM `+memberRoomsFrom, userID)
+	if err != nil {
+		return nil, fmt.Errorf("last seqs: %w", err)
+	}
+	defer rs.Close()
+	out := make(map[string]int64)
+	for rs.Next() {
+		var (
+			id   string
+			last int64
+		)
+		if err := rs.Scan(&id, &last); err != nil {
+			return nil, fmt.Errorf("last seqs: %w", err)
+		}
+		out[id] = last
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("last seqs: %w", err)
+	}
+	return out, nil
+}
+
 const isMemberSQL = `SELECT EXISTS (SELECT 1 FROM members WHERE room_id = $1 AND user_id = $2) AS member`
 
 // IsMember reports whether the user belongs to the room.

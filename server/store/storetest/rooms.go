@@ -197,6 +197,10 @@ func testMembers(t *testing.T, e *env) {
 	if err != nil || !slices.Equal(ids, want) {
 		t.Fatalf("MemberRoomIDs = %v, %v; want %v (byte order)", ids, err, want)
 	}
+	lasts, err := e.s.LastSeqs(e.ctx, bob.ID)
+	if err != nil || len(lasts) != 2 || lasts[pub.ID] != 3 || lasts[g.ID] != g.LastSeq {
+		t.Fatalf("LastSeqs = %v, %v; want %s:3 and %s:%d", lasts, err, pub.ID, g.ID, g.LastSeq)
+	}
 	add := func(roomID string, u protocol.User) error {
 		return e.s.Write(e.ctx, nil, func(tx store.Tx) ([]store.Event, error) { return nil, tx.AddMember(roomID, u.ID) })
 	}
