@@ -52,7 +52,7 @@ var tables = []table{
 		bools: map[string]bool{"disabled": true, "bot": true}},
 	{name: "sessions", cols: []string{"id", "user_id", "token_hash", "created_at", "last_seen", "user_agent"}, order: "created_at, id"},
 	{name: "settings", cols: []string{"key", "value"}, order: "key"},
-	{name: "rooms", cols: []string{"id", "name", "kind", "last_seq", "dm_key", "created_at", "topic", "archived", "created_by"}, order: "created_at, id",
+	{name: "rooms", cols: []string{"id", "name", "kind", "last_seq", "dm_key", "created_at", "topic", "archived", "created_by", "member_count"}, order: "created_at, id",
 		bools: map[string]bool{"archived": true}},
 	{name: "members", cols: []string{"room_id", "user_id", "read_seq", "joined_at", "notify"}, order: "room_id, user_id"},
 	// Push devices move; the outbox of pushes not yet sent does not.

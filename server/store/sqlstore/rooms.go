@@ -18,7 +18,7 @@ import (
 // among the last store.MentionWindow entries of the log only, for the same
 // reason; a name that another begins with counts that one's mentions too.
 const roomCols = `r.id, r.kind, r.name, r.last_seq,
-	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS members,
+	r.member_count AS members,
 	m.user_id IS NOT NULL AS member, COALESCE(m.read_seq, 0) AS read_seq,
 	CASE WHEN r.kind = 'dm' THEN COALESCE({{dm_names}}, '') ELSE '' END AS dm_name,
 	CASE WHEN m.user_id IS NOT NULL THEN (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
@@ -230,12 +230,24 @@ func (w *wtx) CreateRoom(r store.NewRoom) (string, error) {
 func (w *wtx) AddMember(roomID, userID string) error {
 	err := w.execOne("add member to room "+roomID, `INSERT INTO members (room_id, user_id, read_seq, joined_at)
 		SELECT $1, $2, last_seq, $3 FROM rooms WHERE id = $1`, roomID, userID, w.s.opts.Now().UnixMilli())
-	return w.s.conflict(err)
+	if err != nil {
+		return w.s.conflict(err)
+	}
+	return w.countMembers(roomID, +1)
 }
 
 // RemoveMember ends a membership.
 func (w *wtx) RemoveMember(roomID, userID string) error {
-	return w.execOne("remove member of room "+roomID, `DELETE FROM members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
+	if err := w.execOne("remove member of room "+roomID, `DELETE FROM members WHERE room_id = $1 AND user_id = $2`, roomID, userID); err != nil {
+		return err
+	}
+	return w.countMembers(roomID, -1)
+}
+
+// countMembers adds delta to the room's member count (schemaMemberCount),
+// in the transaction of the membership change.
+func (w *wtx) countMembers(roomID string, delta int) error {
+	return w.execOne("member count of room "+roomID, `UPDATE rooms SET member_count = member_count + $2 WHERE id = $1`, roomID, delta)
 }
 
 // SetRead moves a member's read marker forward, clamped to the room's last

@@ -42,6 +42,9 @@ var steps = []step{
 	ddl(schemaIntegrations),
 	// Step 12: incoming webhooks, link previews, /me (hooks.go).
 	ddl(schemaHooks),
+	// Step 13: each room's member count, kept with its memberships
+	// (schema_rooms.go).
+	ddl(schemaMemberCount),
 }
 
 // SchemaVersion is the number of schema steps this program knows.

@@ -11,3 +11,13 @@ ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
 ALTER TABLE rooms ADD COLUMN archived {{bool}} NOT NULL DEFAULT {{false}};
 ALTER TABLE rooms ADD COLUMN created_by TEXT;
 `
+
+// schemaMemberCount is step 13: each room's member count, kept by AddMember
+// and RemoveMember in the transaction that changes the membership. Every
+// welcome lists its rooms with their sizes: counting a room's members there
+// cost a thousand index entries per connection for a team's general, the
+// largest share of a connect storm's reads.
+const schemaMemberCount = `
+ALTER TABLE rooms ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0;
+UPDATE rooms SET member_count = (SELECT COUNT(*) FROM members m WHERE m.room_id = rooms.id);
+`

@@ -262,7 +262,7 @@ func TestSearchBackfill(t *testing.T) {
 		"ALTER TABLE users DROP COLUMN disabled", // the steps after it, undone too
 		"DROP TABLE bot_deliveries", "DROP TABLE bots", "DROP TABLE api_tokens", "ALTER TABLE users DROP COLUMN bot",
 		"DROP TABLE cert_files", "DROP TABLE cert_locks",
-		"ALTER TABLE rooms DROP COLUMN topic", "ALTER TABLE rooms DROP COLUMN archived", "ALTER TABLE rooms DROP COLUMN created_by",
+		"ALTER TABLE rooms DROP COLUMN member_count", "ALTER TABLE rooms DROP COLUMN topic", "ALTER TABLE rooms DROP COLUMN archived", "ALTER TABLE rooms DROP COLUMN created_by",
 		"ALTER TABLE users DROP COLUMN display_name", "ALTER TABLE users DROP COLUMN display_key",
 		"ALTER TABLE users DROP COLUMN status_text", "ALTER TABLE users DROP COLUMN avatar",
 		"DROP TABLE push_outbox", "DROP TABLE push_subscriptions",
