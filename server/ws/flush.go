@@ -194,15 +194,22 @@ func (c *conn) flush(f *flusher) {
 		c.flushed()
 		return
 	}
-	buf := f.msg[:frameHeadroom]
-	for i, fr := range batch {
-		if i > 0 {
-			buf = append(buf, '\n')
+	var buf []byte
+	if len(batch) == 1 && len(batch[0]) > joinBufSize {
+		// One large frame (a welcome listing many people): a borrowed
+		// buffer rather than one made for it (bufpool.go).
+		buf = append(borrow(frameHeadroom + len(batch[0]))[:frameHeadroom], batch[0]...)
+	} else {
+		buf = f.msg[:frameHeadroom]
+		for i, fr := range batch {
+			if i > 0 {
+				buf = append(buf, '\n')
+			}
+			buf = append(buf, fr...)
 		}
-		buf = append(buf, fr...)
-	}
-	if cap(buf) <= frameHeadroom+joinBufSize {
-		f.msg = buf[:0]
+		if cap(buf) <= frameHeadroom+joinBufSize {
+			f.msg = buf[:0]
+		}
 	}
 	clear(batch)
 	var err error
@@ -211,6 +218,9 @@ func (c *conn) flush(f *flusher) {
 	} else {
 		err = c.sw.writeMessage(textFrame(buf))
 	}
+	// Both writers are done with buf: what the kernel did not take is in
+	// the sockWriter's backlog.
+	giveBack(buf)
 	if err != nil {
 		c.state.Store(flushDone)
 		c.hc.Close(protocol.CloseInternal, "write failed")

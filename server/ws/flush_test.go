@@ -193,3 +193,51 @@ func TestTextFrameHeaders(t *testing.T) {
 		}
 	}
 }
+
+// Backlogs borrow their buffers and give them back once written
+// (bufpool.go): backlog after backlog, a buffer given back is never still
+// in use, so every byte arrives as written.
+func TestSockWriterReusesBacklogBuffersIntact(t *testing.T) {
+	server, client := tcpPair(t)
+	w, drained, wg := newTestSockWriter(server)
+	chunk := make([]byte, 100<<10) // over joinBufSize: borrowed
+	for round := range 3 {
+		var want bytes.Buffer
+		for i := range 40 { // 4 MB: more than the kernel's buffers take at once
+			for j := range chunk {
+				chunk[j] = byte(round*7 + i + j)
+			}
+			want.Write(chunk)
+			if err := w.writeMessage(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := io.ReadAll(io.LimitReader(client, int64(want.Len())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("round %d: the client read bytes other than those written", round)
+		}
+		if w.blocked() {
+			<-drained
+		}
+		// A frame large enough to borrow, written whole: its buffer goes
+		// back at once and the next round writes over it.
+		b := append(borrow(joinBufSize+1), chunk[:joinBufSize+1]...)
+		giveBack(b)
+	}
+	wg.Wait()
+}
+
+func TestBorrowHasRoom(t *testing.T) {
+	for _, n := range []int{joinBufSize + 1, 200 << 10, 50 << 10} {
+		b := borrow(n)
+		if len(b) != 0 || cap(b) < n {
+			t.Fatalf("borrow(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		giveBack(b)
+	}
+	giveBack(make([]byte, 10)) // too small to keep: ignored
+	giveBack(make([]byte, maxPooled+1))
+}

@@ -183,6 +183,9 @@ func (w *sockWriter) writeLocked(p []byte) error {
 			return nil
 		}
 	}
+	if w.backlog == nil && len(p) > joinBufSize {
+		w.backlog = borrow(len(p))
+	}
 	w.backlog = append(w.backlog, p...)
 	if w.since.Load() == 0 {
 		w.since.Store(time.Now().UnixNano())
@@ -200,6 +203,8 @@ func (w *sockWriter) drain() {
 	for {
 		w.mu.Lock()
 		if w.err != nil || len(w.backlog) == 0 {
+			giveBack(w.backlog)
+			giveBack(buf)
 			w.backlog = nil
 			w.since.Store(0)
 			w.mu.Unlock()
