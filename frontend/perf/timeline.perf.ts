@@ -77,7 +77,7 @@ test("a long session stays instant", async ({ server, signUp }) => {
   const target = `old ${total - back} `;
   let tries = 0;
   for (;;) {
-    await log.evaluate((el) => el.scrollTo({ top: 0 }));
+    await log.evaluate((el) => el.scrollTo({ top: -el.scrollHeight }));
     if ((await log.locator(".text", { hasText: target }).count()) > 0) break;
     await page.waitForTimeout(20);
     if (++tries > 20_000) throw new Error("never reached " + target);
@@ -101,7 +101,7 @@ test("a long session stays instant", async ({ server, signUp }) => {
   // PERF_TRACE=1: where the renderer's main thread spent the burst (a Chrome
   // trace over CDP, summed by event name: style, layout, paint, script).
   const tracer = process.env.PERF_TRACE ? await page.context().newCDPSession(page) : null;
-  const traced: { name: string; ph: string; dur?: number; tid: number; pid: number }[] = [];
+  const traced: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { elementCount?: number; beginData?: { dirtyObjects?: number; stackTrace?: unknown } } }[] = [];
   if (tracer) {
     tracer.on("Tracing.dataCollected", (e) => void traced.push(...(e.value as unknown as typeof traced)));
     await tracer.send("Tracing.start", { categories: "toplevel,devtools.timeline,blink", transferMode: "ReportEvents" });
@@ -147,6 +147,17 @@ test("a long session stays instant", async ({ server, signUp }) => {
     for (const e of traced) if (e.ph === "X" && e.dur && `${e.pid}:${e.tid}` === main) byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur / 1000);
     const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 20);
     console.log("main thread during the burst (ms, nested events overlap):\n" + top.map(([k, v]) => `${v.toFixed(1).padStart(8)}  ${k}`).join("\n"));
+    // How much each style recalculation and layout touched, and how many
+    // were forced by script (their begin event carries a stack trace).
+    const onMain = traced.filter((e) => `${e.pid}:${e.tid}` === main);
+    const styles = onMain.filter((e) => e.name === "UpdateLayoutTree" && e.ph === "X");
+    const layouts = onMain.filter((e) => e.name === "Layout" && (e.ph === "X" || e.ph === "B"));
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    console.log(
+      `style recalculations: ${styles.length}, ${sum(styles.map((e) => e.args?.elementCount ?? 0))} elements in all; ` +
+        `layouts: ${layouts.length}, ${layouts.filter((e) => e.args?.beginData?.stackTrace).length} forced by script, ` +
+        `${sum(layouts.map((e) => e.args?.beginData?.dirtyObjects ?? 0))} dirty objects in all`,
+    );
   }
   const perf = await page.evaluate(() => (window as unknown as { perf: { longTasks: number[]; maxElements: number; maxHeap: number; seen: Record<string, number> } }).perf);
   const arrived = await page.evaluate(() => (window as unknown as { arrived: Record<string, number> }).arrived);
