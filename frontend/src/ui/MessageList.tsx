@@ -193,12 +193,13 @@ export function MessageList(props: { room: Room }) {
   const topRef = useRef<HTMLDivElement>(null);
   const bottomRef = useRef<HTMLDivElement>(null);
   const endRef = useRef<HTMLDivElement>(null);
-  const seen = useRef<{ room: string; first: string; last: string; loaded: boolean; loading: string | null }>({
+  const seen = useRef<{ room: string; first: string; last: string; loaded: boolean; loading: string | null; ends: string }>({
     room: "",
     first: "",
     last: "",
     loaded: false,
     loading: null,
+    ends: "",
   });
   const paging = useRef<IntersectionObserver | null>(null);
   const ending = useRef<IntersectionObserver | null>(null);
@@ -249,13 +250,17 @@ export function MessageList(props: { room: Room }) {
       }
     }
     followNext.value = false;
-    seen.current = { room: room.id, first, last: lastKey, loaded: log.loaded, loading: log.loading };
+    // What the window holds at its ends: a page came or went, or the window
+    // reached an end (an arrival changes none of it).
+    const ends = `${log.loaded} ${log.loading} ${log.hasOlder} ${log.hasNewer} ${log.skipped?.from}-${log.skipped?.to}`;
+    const moved = opening || ends !== prev.ends;
+    seen.current = { room: room.id, first, last: lastKey, loaded: log.loaded, loading: log.loading, ends };
     if (atBottom.value && log.loaded) markRead(room.id);
     // A page that did not carry a sentinel out of sight must be followed
     // by the next: observing the sentinels afresh reports where they are
     // now (an observer reports changes only).
     const io = paging.current;
-    if (io && log.loaded && !log.loading) {
+    if (moved && io && log.loaded && !log.loading) {
       for (const s of [topRef.current, bottomRef.current]) {
         if (!s) continue;
         io.unobserve(s);
@@ -264,7 +269,7 @@ export function MessageList(props: { room: Room }) {
     }
     // Whether the reader is at the bottom changes when the window reaches
     // the present too, with the end in sight all along.
-    if (ending.current && endRef.current && log.loaded) {
+    if (moved && ending.current && endRef.current && log.loaded) {
       ending.current.unobserve(endRef.current);
       ending.current.observe(endRef.current);
     }
