@@ -1,4 +1,5 @@
 import { Component } from "preact";
+import { effect, useSignal, type ReadonlySignal } from "@preact/signals";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { mentionsMe } from "../lib/attention";
 import { buildRows, reuseRows, stampLabel, timeLabel, type Row } from "../lib/format";
@@ -75,23 +76,46 @@ function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean; act
 interface RowProps {
   row: Row;
   lit: boolean;
-  actions: boolean;
+  /** The seq of the message under the pointer, and of the one holding focus. */
+  hovered: ReadonlySignal<number | null>;
+  focused: ReadonlySignal<number | null>;
 }
 
-/** One row, memoized: it renders again only when its row object or flags change. */
-class RowView extends Component<RowProps> {
-  override shouldComponentUpdate(next: RowProps): boolean {
+/**
+ * One row, memoized: it renders again only when its row object, its
+ * highlight or whether it shows its actions change. It watches the hovered
+ * and focused seqs itself, so a pointer moving over the list renders the two
+ * rows it leaves and enters, not the list.
+ */
+class RowView extends Component<RowProps, { actions: boolean }> {
+  private stop: (() => void) | undefined;
+
+  override componentDidMount() {
+    const r = this.props.row;
+    if (r.kind !== "chat") return;
+    const seq = r.message.seq;
+    const { hovered, focused } = this.props;
+    this.stop = effect(() => {
+      const on = hovered.value === seq || focused.value === seq;
+      if (on !== !!this.state.actions) this.setState({ actions: on });
+    });
+  }
+
+  override componentWillUnmount() {
+    this.stop?.();
+  }
+
+  override shouldComponentUpdate(next: RowProps, state: { actions: boolean }): boolean {
     const p = this.props;
-    return next.row !== p.row || next.lit !== p.lit || next.actions !== p.actions;
+    return next.row !== p.row || next.lit !== p.lit || !!state.actions !== !!this.state.actions;
   }
 
   override render() {
-    return renderRow(this.props);
+    return renderRow(this.props.row, this.props.lit, !!this.state.actions);
   }
 }
 
-function renderRow(props: RowProps) {
-  const r = props.row;
+function renderRow(r: Row, lit: boolean, actions: boolean) {
   switch (r.kind) {
     case "day":
       return (
@@ -113,7 +137,7 @@ function renderRow(props: RowProps) {
         </div>
       );
     case "chat":
-      return <ChatRow row={r} lit={props.lit} actions={props.actions} />;
+      return <ChatRow row={r} lit={lit} actions={actions} />;
     case "pending": {
       const p = r.pending;
       const name = r.sender?.name ?? "you";
@@ -336,8 +360,8 @@ export function MessageList(props: { room: Room }) {
 
   // One listener each for hover and focus on the whole list: which message
   // shows its actions.
-  const [hovered, setHovered] = useState<number | null>(null);
-  const [focused, setFocused] = useState<number | null>(null);
+  const hovered = useSignal<number | null>(null);
+  const focused = useSignal<number | null>(null);
 
   function toBottom() {
     const el = ref.current;
@@ -370,12 +394,12 @@ export function MessageList(props: { room: Room }) {
         onKeyDown={onKeyDown}
         onMouseOver={(e) => {
           const s = seqOf(e.target);
-          if (s !== hovered) setHovered(s);
+          if (s !== hovered.peek()) hovered.value = s;
         }}
-        onMouseLeave={() => setHovered(null)}
-        onFocusIn={(e) => setFocused(seqOf(e.target))}
+        onMouseLeave={() => (hovered.value = null)}
+        onFocusIn={(e) => (focused.value = seqOf(e.target))}
         onFocusOut={(e) => {
-          if (seqOf(e.relatedTarget) === null) setFocused(null);
+          if (seqOf(e.relatedTarget) === null) focused.value = null;
         }}
         role="log"
         aria-label={label}
@@ -413,7 +437,7 @@ export function MessageList(props: { room: Room }) {
           <div ref={topRef} class="sentinel" aria-hidden="true" />
           {rows.map((r) => {
             const seq = r.kind === "chat" ? r.message.seq : -1;
-            return <RowView key={r.key} row={r} lit={lit === seq} actions={seq >= 0 && (hovered === seq || focused === seq)} />;
+            return <RowView key={r.key} row={r} lit={lit === seq} hovered={hovered} focused={focused} />;
           })}
           <div ref={bottomRef} class="sentinel" aria-hidden="true" />
           {log.loading === "newer" && <p class="muted small">Loading later messages…</p>}
