@@ -154,13 +154,25 @@ test("a long session stays instant", async ({ server, signUp }) => {
     const onMain = traced.filter((e) => `${e.pid}:${e.tid}` === main && e.ph === "X" && e.dur !== undefined);
     const scripts = onMain.filter((e) => ["FunctionCall", "FireAnimationFrame", "EventDispatch", "TimerFire", "RunMicrotasks"].includes(e.name)).map((e) => [e.ts!, e.ts! + e.dur!] as const);
     const inScript = (e: (typeof onMain)[number]) => scripts.some(([a, b]) => e.ts! >= a && e.ts! + e.dur! <= b);
-    const work = onMain.filter((e) => e.name === "UpdateLayoutTree" || e.name === "Layout");
+    const work = onMain.filter((e) => e.name === "UpdateLayoutTree" || e.name === "Layout" || e.name === "Document::UpdateStyleAndLayout");
     const forced = work.filter(inScript);
     const ms = (xs: typeof work) => (xs.reduce((a, e) => a + e.dur!, 0) / 1000).toFixed(1);
     const styles = work.filter((e) => e.name === "UpdateLayoutTree");
+    // What asked for each style and layout update run outside the frame's
+    // lifecycle: the innermost enclosing event that is not style or layout.
+    const askers = new Map<string, number>();
+    for (const e of onMain.filter((x) => x.name === "Document::UpdateStyleAndLayout")) {
+      const outer = onMain
+        .filter((x) => x !== e && x.ts! <= e.ts! && x.ts! + x.dur! >= e.ts! + e.dur! && !/StyleAndLayout|UpdateLayoutTree|^Layout$|^Blink\./.test(x.name))
+        .sort((a, b) => a.dur! - b.dur!)[0];
+      const d = (outer?.args as { data?: { functionName?: string; url?: string; type?: string } } | undefined)?.data;
+      const k = `${outer?.name ?? "(top)"}${d?.type ? ` ${d.type}` : ""}${d?.functionName ? ` ${d.functionName}` : ""}${d?.url ? ` ${d.url.split("/").pop()}` : ""}`;
+      askers.set(k, (askers.get(k) ?? 0) + e.dur! / 1000);
+    }
+    console.log("Document::UpdateStyleAndLayout by caller (ms):\n" + [...askers].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => `${v.toFixed(1).padStart(8)}  ${k}`).join("\n"));
     console.log(
       `style recalculations: ${styles.length}, ${styles.reduce((a, e) => a + (e.args?.elementCount ?? 0), 0)} elements in all; ` +
-        `layouts: ${work.length - styles.length}; style and layout ${ms(work)} ms in all, ` +
+        `layouts: ${work.filter((e) => e.name === "Layout").length}; style and layout ${ms(work)} ms in all, ` +
         `${ms(forced)} ms of it (${forced.length} of ${work.length}) forced inside script`,
     );
   }
