@@ -87,7 +87,7 @@ test("history loads on scroll", async ({ server, signUp }) => {
   await expect
     .poll(
       async () => {
-        await log.evaluate((el) => el.scrollTo({ top: 0 }));
+        await log.evaluate((el) => el.scrollTo({ top: -el.scrollHeight }));
         return log.getByText("history 1", { exact: true }).count();
       },
       { timeout: 15_000, intervals: [300] },
@@ -100,10 +100,11 @@ test("history loads on scroll", async ({ server, signUp }) => {
   expect(seq).toEqual(Array.from({ length: 130 }, (_, i) => i + 1));
 
   // Reading older messages does not yank the reader down when one arrives.
-  await log.evaluate((el) => el.scrollTo({ top: 0 }));
+  await log.evaluate((el) => el.scrollTo({ top: -el.scrollHeight }));
   await apiSend(server, carol, room, "a new one");
   await expect(alice.getByRole("button", { name: "New messages", exact: true })).toBeVisible();
-  expect(await log.evaluate((el) => el.scrollTop)).toBeLessThan(200);
+  // (The list scrolls from its bottom: this is the distance from its top.)
+  expect(await log.evaluate((el) => el.scrollTop + el.scrollHeight - el.clientHeight)).toBeLessThan(200);
   await alice.getByRole("button", { name: "New messages", exact: true }).click();
   await expect(log.getByText("a new one", { exact: true })).toBeInViewport();
 });

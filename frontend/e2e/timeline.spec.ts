@@ -36,7 +36,7 @@ async function scrollUntil(log: Locator, end: "top" | "bottom", text: string): P
   await expect
     .poll(
       async () => {
-        await log.evaluate((el, end) => el.scrollTo({ top: end === "top" ? 0 : el.scrollHeight }), end);
+        await log.evaluate((el, end) => el.scrollTo({ top: end === "top" ? -el.scrollHeight : el.scrollHeight }), end);
         const n = await log.locator("article.msg").count();
         expect(n).toBeLessThanOrEqual(300);
         return log.getByText(text, { exact: true }).count();

@@ -9,4 +9,7 @@ export default defineConfig({
   testMatch: "*.perf.ts",
   globalSetup: "../e2e/global-setup.ts",
   timeout: 600_000,
+  // No Playwright trace or screenshots: recording them (a screencast and DOM
+  // snapshots) runs in the page being measured.
+  use: { ...base.use, trace: "off", screenshot: "off" },
 });

@@ -77,7 +77,7 @@ test("a long session stays instant", async ({ server, signUp }) => {
   const target = `old ${total - back} `;
   let tries = 0;
   for (;;) {
-    await log.evaluate((el) => el.scrollTo({ top: 0 }));
+    await log.evaluate((el) => el.scrollTo({ top: -el.scrollHeight }));
     if ((await log.locator(".text", { hasText: target }).count()) > 0) break;
     await page.waitForTimeout(20);
     if (++tries > 20_000) throw new Error("never reached " + target);
@@ -101,7 +101,7 @@ test("a long session stays instant", async ({ server, signUp }) => {
   // PERF_TRACE=1: where the renderer's main thread spent the burst (a Chrome
   // trace over CDP, summed by event name: style, layout, paint, script).
   const tracer = process.env.PERF_TRACE ? await page.context().newCDPSession(page) : null;
-  const traced: { name: string; ph: string; dur?: number; tid: number; pid: number }[] = [];
+  const traced: { name: string; ph: string; ts?: number; dur?: number; tid: number; pid: number; args?: { elementCount?: number; beginData?: { dirtyObjects?: number; stackTrace?: unknown } } }[] = [];
   if (tracer) {
     tracer.on("Tracing.dataCollected", (e) => void traced.push(...(e.value as unknown as typeof traced)));
     await tracer.send("Tracing.start", { categories: "toplevel,devtools.timeline,blink", transferMode: "ReportEvents" });
@@ -147,6 +147,34 @@ test("a long session stays instant", async ({ server, signUp }) => {
     for (const e of traced) if (e.ph === "X" && e.dur && `${e.pid}:${e.tid}` === main) byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur / 1000);
     const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 20);
     console.log("main thread during the burst (ms, nested events overlap):\n" + top.map(([k, v]) => `${v.toFixed(1).padStart(8)}  ${k}`).join("\n"));
+    // Style recalculations and layouts: how many, how much they touched,
+    // and how long the ones run inside script took (forced by a layout read
+    // in a frame callback, an event handler or a timer) against those of
+    // the frame's own lifecycle.
+    const onMain = traced.filter((e) => `${e.pid}:${e.tid}` === main && e.ph === "X" && e.dur !== undefined);
+    const scripts = onMain.filter((e) => ["FunctionCall", "FireAnimationFrame", "EventDispatch", "TimerFire", "RunMicrotasks"].includes(e.name)).map((e) => [e.ts!, e.ts! + e.dur!] as const);
+    const inScript = (e: (typeof onMain)[number]) => scripts.some(([a, b]) => e.ts! >= a && e.ts! + e.dur! <= b);
+    const work = onMain.filter((e) => e.name === "UpdateLayoutTree" || e.name === "Layout" || e.name === "Document::UpdateStyleAndLayout");
+    const forced = work.filter(inScript);
+    const ms = (xs: typeof work) => (xs.reduce((a, e) => a + e.dur!, 0) / 1000).toFixed(1);
+    const styles = work.filter((e) => e.name === "UpdateLayoutTree");
+    // What asked for each style and layout update run outside the frame's
+    // lifecycle: the innermost enclosing event that is not style or layout.
+    const askers = new Map<string, number>();
+    for (const e of onMain.filter((x) => x.name === "Document::UpdateStyleAndLayout")) {
+      const outer = onMain
+        .filter((x) => x !== e && x.ts! <= e.ts! && x.ts! + x.dur! >= e.ts! + e.dur! && !/StyleAndLayout|UpdateLayoutTree|^Layout$|^Blink\./.test(x.name))
+        .sort((a, b) => a.dur! - b.dur!)[0];
+      const d = (outer?.args as { data?: { functionName?: string; url?: string; type?: string } } | undefined)?.data;
+      const k = `${outer?.name ?? "(top)"}${d?.type ? ` ${d.type}` : ""}${d?.functionName ? ` ${d.functionName}` : ""}${d?.url ? ` ${d.url.split("/").pop()}` : ""}`;
+      askers.set(k, (askers.get(k) ?? 0) + e.dur! / 1000);
+    }
+    console.log("Document::UpdateStyleAndLayout by caller (ms):\n" + [...askers].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => `${v.toFixed(1).padStart(8)}  ${k}`).join("\n"));
+    console.log(
+      `style recalculations: ${styles.length}, ${styles.reduce((a, e) => a + (e.args?.elementCount ?? 0), 0)} elements in all; ` +
+        `layouts: ${work.filter((e) => e.name === "Layout").length}; style and layout ${ms(work)} ms in all, ` +
+        `${ms(forced)} ms of it (${forced.length} of ${work.length}) forced inside script`,
+    );
   }
   const perf = await page.evaluate(() => (window as unknown as { perf: { longTasks: number[]; maxElements: number; maxHeap: number; seen: Record<string, number> } }).perf);
   const arrived = await page.evaluate(() => (window as unknown as { arrived: Record<string, number> }).arrived);

@@ -1,9 +1,10 @@
+// The theme and base styles come first; each component brings its own after.
+import "./styles.css";
 import { render } from "preact";
 import { registerServiceWorker } from "./lib/pwa";
 import { App } from "./ui/App";
 import { UpdatePrompt } from "./ui/Notifications";
 import { boot, openHash } from "./state";
-import "./styles.css";
 
 render(
   <>

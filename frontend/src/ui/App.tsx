@@ -6,6 +6,7 @@ import { Dialogs, openDialog } from "./Dialogs";
 import { RoomView } from "./RoomView";
 import { drawerOpen, Sidebar } from "./Sidebar";
 import { SignIn } from "./SignIn";
+import "./App.css";
 
 export function App() {
   useEffect(() => {

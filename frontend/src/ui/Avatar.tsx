@@ -1,5 +1,6 @@
 import { hueIndex, initials } from "../lib/format";
 import type { PresenceStatus } from "../protocol.gen";
+import "./Avatar.css";
 
 /** Initials on a colour derived from the name; decorative. */
 export function Avatar(props: { name: string; size?: "sm" | "md"; status?: PresenceStatus }) {

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { backOnline, conn, pending, reconnectNow } from "../state";
+import "./Banner.css";
 import "./offline.css";
 
 /**

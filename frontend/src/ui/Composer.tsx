@@ -20,6 +20,7 @@ import {
 import { Clip, Close, Send } from "./icons";
 import "./attachments.css";
 import { followNext } from "./MessageList";
+import "./Composer.css";
 
 /** Typing is told to others at most this often while the user types. */
 export const typingEveryMs = 2000;

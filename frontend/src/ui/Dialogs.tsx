@@ -19,6 +19,7 @@ import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, 
 export type DialogKind = "create" | "invite" | "dm" | "status" | "search" | "people" | "directory" | "settings" | "profile" | "admin" | "bots" | "hooks";
 import { BotsDialog } from "./Integrations";
 import { Webhooks } from "./Hooks";
+import "./Dialogs.css";
 
 /** The open dialog, if any. */
 export const dialog = signal<DialogKind | null>(null);

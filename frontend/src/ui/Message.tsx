@@ -20,6 +20,7 @@ import {
 import { FileIcon, Pencil, Reply, Smile, Trash } from "./icons";
 import { Rich } from "./Rich";
 import { PreviewCard, shownName } from "./Preview";
+import "./Message.css";
 
 /** The default reactions, with names for screen readers. */
 export const reactions: ReadonlyArray<readonly [string, string]> = [

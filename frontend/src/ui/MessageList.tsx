@@ -1,4 +1,5 @@
 import { Component } from "preact";
+import { effect, useSignal, type ReadonlySignal } from "@preact/signals";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { mentionsMe } from "../lib/attention";
 import { buildRows, reuseRows, stampLabel, timeLabel, type Row } from "../lib/format";
@@ -75,23 +76,46 @@ function ChatRow(props: { row: Extract<Row, { kind: "chat" }>; lit: boolean; act
 interface RowProps {
   row: Row;
   lit: boolean;
-  actions: boolean;
+  /** The seq of the message under the pointer, and of the one holding focus. */
+  hovered: ReadonlySignal<number | null>;
+  focused: ReadonlySignal<number | null>;
 }
 
-/** One row, memoized: it renders again only when its row object or flags change. */
-class RowView extends Component<RowProps> {
-  override shouldComponentUpdate(next: RowProps): boolean {
+/**
+ * One row, memoized: it renders again only when its row object, its
+ * highlight or whether it shows its actions change. It watches the hovered
+ * and focused seqs itself, so a pointer moving over the list renders the two
+ * rows it leaves and enters, not the list.
+ */
+class RowView extends Component<RowProps, { actions: boolean }> {
+  private stop: (() => void) | undefined;
+
+  override componentDidMount() {
+    const r = this.props.row;
+    if (r.kind !== "chat") return;
+    const seq = r.message.seq;
+    const { hovered, focused } = this.props;
+    this.stop = effect(() => {
+      const on = hovered.value === seq || focused.value === seq;
+      if (on !== !!this.state.actions) this.setState({ actions: on });
+    });
+  }
+
+  override componentWillUnmount() {
+    this.stop?.();
+  }
+
+  override shouldComponentUpdate(next: RowProps, state: { actions: boolean }): boolean {
     const p = this.props;
-    return next.row !== p.row || next.lit !== p.lit || next.actions !== p.actions;
+    return next.row !== p.row || next.lit !== p.lit || !!state.actions !== !!this.state.actions;
   }
 
   override render() {
-    return renderRow(this.props);
+    return renderRow(this.props.row, this.props.lit, !!this.state.actions);
   }
 }
 
-function renderRow(props: RowProps) {
-  const r = props.row;
+function renderRow(r: Row, lit: boolean, actions: boolean) {
   switch (r.kind) {
     case "day":
       return (
@@ -113,7 +137,7 @@ function renderRow(props: RowProps) {
         </div>
       );
     case "chat":
-      return <ChatRow row={r} lit={props.lit} actions={props.actions} />;
+      return <ChatRow row={r} lit={lit} actions={actions} />;
     case "pending": {
       const p = r.pending;
       const name = r.sender?.name ?? "you";
@@ -147,6 +171,15 @@ function renderRow(props: RowProps) {
       );
     }
   }
+}
+
+/**
+ * Scrolls the list to its bottom. The list is a column-reverse scroller (see
+ * MessageList.css): its scroll position counts from the bottom, 0 there and
+ * negative above, so this needs no measure of the content.
+ */
+function toEnd(el: HTMLElement): void {
+  el.scrollTop = 0;
 }
 
 /** The seq of the message row an event happened in, or null. */
@@ -184,33 +217,20 @@ export function MessageList(props: { room: Room }) {
   const topRef = useRef<HTMLDivElement>(null);
   const bottomRef = useRef<HTMLDivElement>(null);
   const endRef = useRef<HTMLDivElement>(null);
-  const seen = useRef<{ room: string; first: string; last: string; loaded: boolean; loading: string | null }>({
+  const seen = useRef<{ room: string; first: string; last: string; loaded: boolean; loading: string | null; ends: string }>({
     room: "",
     first: "",
     last: "",
     loaded: false,
     loading: null,
+    ends: "",
   });
   const paging = useRef<IntersectionObserver | null>(null);
   const ending = useRef<IntersectionObserver | null>(null);
   const [unseen, setUnseen] = useState(0);
   const announce = useRef<HTMLParagraphElement>(null);
 
-  // Before the DOM changes: when rows come or go above what the reader
-  // sees, remember a row on screen and where it is, to put it back there.
-  const anchor = useRef<{ key: string; offset: number } | null>(null);
   const first = rows.find((r) => r.kind === "chat" || r.kind === "system")?.key ?? "";
-  const el0 = ref.current;
-  if (el0 && seen.current.room === room.id && first !== seen.current.first && !atBottom.value && !anchor.current) {
-    const top = el0.scrollTop;
-    // A message, not a day line: a day's line moves to the top of what is prepended.
-    for (const child of el0.querySelectorAll<HTMLElement>("[data-seq][data-key]")) {
-      if (child.offsetTop + child.offsetHeight > top) {
-        anchor.current = { key: child.dataset.key!, offset: child.offsetTop - top };
-        break;
-      }
-    }
-  }
 
   useLayoutEffect(() => {
     const el = ref.current;
@@ -218,29 +238,32 @@ export function MessageList(props: { room: Room }) {
     const prev = seen.current;
     const lastKey = rows.at(-1)?.key ?? "";
     const opening = prev.room !== room.id || (!prev.loaded && log.loaded);
-    const a = anchor.current;
-    anchor.current = null;
     if (opening) {
       // A room just opened: at the "new messages" line if it is in the
-      // window (a reader far behind opens there), else at the bottom.
+      // window and above the last screenful (a reader far behind opens
+      // there), else at the bottom. Opening may read layout; arrivals do not.
+      toEnd(el);
       const line = el.querySelector<HTMLElement>(".new-marker");
-      if (line && (log.hasNewer || line.offsetTop < el.scrollHeight - el.clientHeight)) {
-        el.scrollTop = Math.max(0, line.offsetTop - 24);
+      if (line && (log.hasNewer || line.getBoundingClientRect().top < el.getBoundingClientRect().top)) {
+        line.scrollIntoView({ block: "start" });
         atBottom.value = false; // until the end sentinel says otherwise
-      } else el.scrollTop = el.scrollHeight;
+      }
       setUnseen(0);
     } else if (flash.value?.room === room.id) {
       // A jump: the flash effect below scrolls to its message.
     } else if (prev.loading === "jump" && !log.loading && !log.hasNewer) {
       // The newest page replaced the window (Jump to present): its end.
-      el.scrollTop = el.scrollHeight;
+      toEnd(el);
       atBottom.value = true;
-    } else if ((atBottom.value && !log.hasNewer) || followNext.value) {
-      el.scrollTop = el.scrollHeight;
-    } else if (a) {
-      const kept = el.querySelector<HTMLElement>(`[data-key="${CSS.escape(a.key)}"]`);
-      if (kept) el.scrollTop = kept.offsetTop - a.offset;
+    } else if (followNext.value) {
+      // The reader's own message: to the bottom, wherever they were.
+      toEnd(el);
     }
+    // Anything else needs no scrolling: the list is a column-reverse
+    // scroller, so its bottom is where the scroll position is kept from;
+    // a reader at the bottom stays there as rows arrive, and the browser's
+    // scroll anchoring keeps a reader further up in place as rows come or
+    // go at either end.
     if (!opening && lastKey !== prev.last && prev.last !== "" && !log.hasNewer) {
       // New at the bottom: say it to screen readers, count it if not seen.
       const r = rows.at(-1);
@@ -251,13 +274,17 @@ export function MessageList(props: { room: Room }) {
       }
     }
     followNext.value = false;
-    seen.current = { room: room.id, first, last: lastKey, loaded: log.loaded, loading: log.loading };
+    // What the window holds at its ends: a page came or went, or the window
+    // reached an end (an arrival changes none of it).
+    const ends = `${log.loaded} ${log.loading} ${log.hasOlder} ${log.hasNewer} ${log.skipped?.from}-${log.skipped?.to}`;
+    const moved = opening || ends !== prev.ends;
+    seen.current = { room: room.id, first, last: lastKey, loaded: log.loaded, loading: log.loading, ends };
     if (atBottom.value && log.loaded) markRead(room.id);
     // A page that did not carry a sentinel out of sight must be followed
     // by the next: observing the sentinels afresh reports where they are
     // now (an observer reports changes only).
     const io = paging.current;
-    if (io && log.loaded && !log.loading) {
+    if (moved && io && log.loaded && !log.loading) {
       for (const s of [topRef.current, bottomRef.current]) {
         if (!s) continue;
         io.unobserve(s);
@@ -266,7 +293,7 @@ export function MessageList(props: { room: Room }) {
     }
     // Whether the reader is at the bottom changes when the window reaches
     // the present too, with the end in sight all along.
-    if (ending.current && endRef.current && log.loaded) {
+    if (moved && ending.current && endRef.current && log.loaded) {
       ending.current.unobserve(endRef.current);
       ending.current.observe(endRef.current);
     }
@@ -331,29 +358,15 @@ export function MessageList(props: { room: Room }) {
   }, [target, rows]);
   useEffect(() => () => clearTimeout(litTimer.current), []);
 
-  useEffect(() => {
-    // Images load after their rows are laid out: keep the bottom in view.
-    const el = ref.current;
-    const stick = () => {
-      if (el && atBottom.value && !roomLog(room.id).value.hasNewer) el.scrollTop = el.scrollHeight;
-    };
-    el?.addEventListener("load", stick, true);
-    window.addEventListener("resize", stick);
-    return () => {
-      el?.removeEventListener("load", stick, true);
-      window.removeEventListener("resize", stick);
-    };
-  }, [room.id]);
-
   // One listener each for hover and focus on the whole list: which message
   // shows its actions.
-  const [hovered, setHovered] = useState<number | null>(null);
-  const [focused, setFocused] = useState<number | null>(null);
+  const hovered = useSignal<number | null>(null);
+  const focused = useSignal<number | null>(null);
 
   function toBottom() {
     const el = ref.current;
     if (!el) return;
-    el.scrollTop = el.scrollHeight;
+    toEnd(el);
     setUnseen(0);
   }
 
@@ -381,12 +394,12 @@ export function MessageList(props: { room: Room }) {
         onKeyDown={onKeyDown}
         onMouseOver={(e) => {
           const s = seqOf(e.target);
-          if (s !== hovered) setHovered(s);
+          if (s !== hovered.peek()) hovered.value = s;
         }}
-        onMouseLeave={() => setHovered(null)}
-        onFocusIn={(e) => setFocused(seqOf(e.target))}
+        onMouseLeave={() => (hovered.value = null)}
+        onFocusIn={(e) => (focused.value = seqOf(e.target))}
         onFocusOut={(e) => {
-          if (seqOf(e.relatedTarget) === null) setFocused(null);
+          if (seqOf(e.relatedTarget) === null) focused.value = null;
         }}
         role="log"
         aria-label={label}
@@ -394,40 +407,42 @@ export function MessageList(props: { room: Room }) {
         aria-busy={log.loading ? "true" : "false"}
         tabIndex={0}
       >
-        <div class="list-top">
-          {log.loading === "older" && <p class="muted small">Loading earlier messages…</p>}
-          {log.loaded && !log.hasOlder && (
-            <div class="room-start">
-              <h2>{room.kind === "dm" ? room.name : `#${room.name}`}</h2>
-              <p class="muted">
-                {room.kind === "dm"
-                  ? `This is the beginning of your conversation with ${room.name}.`
-                  : `This is the very beginning of #${room.name}.`}
+        <div class="list-body">
+          <div class="list-top">
+            {log.loading === "older" && <p class="muted small">Loading earlier messages…</p>}
+            {log.loaded && !log.hasOlder && (
+              <div class="room-start">
+                <h2>{room.kind === "dm" ? room.name : `#${room.name}`}</h2>
+                <p class="muted">
+                  {room.kind === "dm"
+                    ? `This is the beginning of your conversation with ${room.name}.`
+                    : `This is the very beginning of #${room.name}.`}
+                </p>
+              </div>
+            )}
+            {skipped > 0 && log.loading !== "older" && (
+              <p class="skipped">
+                <button class="link-btn" onClick={() => void loadOlder(room.id)}>
+                  {skipped === 1 ? "1 earlier message" : `${skipped} earlier messages`}
+                </button>
               </p>
-            </div>
-          )}
-          {skipped > 0 && log.loading !== "older" && (
-            <p class="skipped">
-              <button class="link-btn" onClick={() => void loadOlder(room.id)}>
-                {skipped === 1 ? "1 earlier message" : `${skipped} earlier messages`}
-              </button>
-            </p>
-          )}
-          {!log.loaded && !log.error && <p class="muted small">Loading messages…</p>}
-          {log.error && (
-            <p class="form-error" role="alert">
-              {log.error}
-            </p>
-          )}
+            )}
+            {!log.loaded && !log.error && <p class="muted small">Loading messages…</p>}
+            {log.error && (
+              <p class="form-error" role="alert">
+                {log.error}
+              </p>
+            )}
+          </div>
+          <div ref={topRef} class="sentinel" aria-hidden="true" />
+          {rows.map((r) => {
+            const seq = r.kind === "chat" ? r.message.seq : -1;
+            return <RowView key={r.key} row={r} lit={lit === seq} hovered={hovered} focused={focused} />;
+          })}
+          <div ref={bottomRef} class="sentinel" aria-hidden="true" />
+          {log.loading === "newer" && <p class="muted small">Loading later messages…</p>}
+          <div ref={endRef} class="sentinel" aria-hidden="true" />
         </div>
-        <div ref={topRef} class="sentinel" aria-hidden="true" />
-        {rows.map((r) => {
-          const seq = r.kind === "chat" ? r.message.seq : -1;
-          return <RowView key={r.key} row={r} lit={lit === seq} actions={seq >= 0 && (hovered === seq || focused === seq)} />;
-        })}
-        <div ref={bottomRef} class="sentinel" aria-hidden="true" />
-        {log.loading === "newer" && <p class="muted small">Loading later messages…</p>}
-        <div ref={endRef} class="sentinel" aria-hidden="true" />
       </div>
       <p class="sr-only" aria-live="polite" ref={announce} />
       {log.hasNewer ? (

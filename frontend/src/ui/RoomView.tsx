@@ -12,6 +12,7 @@ import { MessageList } from "./MessageList";
 import { NotifyMenu } from "./Notifications";
 import { drawerOpen } from "./Sidebar";
 import { ArchivedTag, isGroup, mayManage, MembersButton, panelRoom, RoomPanel, setArchived, TopicLine } from "./RoomPanel";
+import "./RoomView.css";
 
 function Title(props: { room: Room }) {
   const r = props.room;

@@ -29,6 +29,7 @@ import { LevelMark, PauseNote } from "./Notifications";
 import { openDialog } from "./Dialogs";
 import { BotBadge } from "./Integrations";
 import { Bell, BotIcon, Compass, Gear, Hash, Lock, LogOut, Plus, UserPlus } from "./icons";
+import "./Sidebar.css";
 
 /** The sidebar is a drawer on narrow screens. */
 export const drawerOpen = signal(false);

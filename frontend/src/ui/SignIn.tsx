@@ -5,6 +5,7 @@ import { MaxNameLen, MinPasswordLen, type Instance } from "../protocol.gen";
 import { signInNote, startSession } from "../state";
 import { firstRun } from "./Access";
 import { openDialog } from "./Dialogs";
+import "./SignIn.css";
 
 const namePattern = /^[A-Za-z0-9_.-]{1,32}$/;
 
