@@ -98,26 +98,13 @@ func (s *Store) Rooms(ctx context.Context, sc store.Scope) ([]protocol.Room, err
 	if err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
-	var rs rows
+	stmt := `SELECT ` + roomCols + ` FROM ` + memberRoomsFrom
 	if sc.Public {
-		rs, err = q.query(ctx, `SELECT `+roomCols+` FROM `+roomFrom+`
-			WHERE r.kind = 'public' OR m.user_id IS NOT NULL`, sc.UserID)
-	} else {
-		rs, err = q.query(ctx, `SELECT `+roomCols+` FROM `+memberRoomsFrom, sc.UserID)
+		stmt = `SELECT ` + roomCols + ` FROM ` + roomFrom + `
+			WHERE r.kind = 'public' OR m.user_id IS NOT NULL`
 	}
+	out, err := queryRows(ctx, q, stmt, scanRoom, sc.UserID)
 	if err != nil {
-		return nil, fmt.Errorf("list rooms: %w", err)
-	}
-	defer rs.Close()
-	var out []protocol.Room
-	for rs.Next() {
-		r, err := scanRoom(rs)
-		if err != nil {
-			return nil, fmt.Errorf("list rooms: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
 	store.SortRooms(out)
