@@ -6,6 +6,7 @@ import (
 
 	"minichat/server/protocol"
 	"minichat/server/store"
+	"minichat/server/store/storetest"
 )
 
 func TestIntegrationRules(t *testing.T) {
@@ -46,23 +47,15 @@ func TestIntegrationRules(t *testing.T) {
 	}
 }
 
+// TestMentions checks Mentions against the one table of what a mention
+// is, which the store's mentions count answers to as well (storetest).
 func TestMentions(t *testing.T) {
-	for _, c := range []struct {
-		text string
-		want bool
-	}{
-		{"@echo ping", true},
-		{"hey @Echo, ping", true},
-		{"thanks @echo.", true},
-		{"(@echo)", true},
-		{"@echoes ping", false},
-		{"mail@echo.org", false},
-		{"echo ping", false},
-		{"@echo.bot ping", false},
-		{"@ec @echo", true},
-	} {
-		if got := Mentions(c.text, "echo"); got != c.want {
-			t.Errorf("Mentions(%q, echo) = %v, want %v", c.text, got, c.want)
+	for _, c := range storetest.MentionCases {
+		if got := Mentions(c.Text, c.Name); got != c.Mention {
+			t.Errorf("Mentions(%q, %q) = %v, want %v", c.Text, c.Name, got, c.Mention)
+		}
+		if c.Mention && !c.Counted {
+			t.Errorf("%q for %s: a mention the store's count would miss", c.Text, c.Name)
 		}
 	}
 }
