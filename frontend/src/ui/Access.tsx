@@ -9,6 +9,7 @@ import { api, ApiError } from "../lib/api";
 import { MaxNameLen, MinPasswordLen, type Invite, type Room, type SessionInfo } from "../protocol.gen";
 import { joinRoom, me, openRoom, rooms, signOutEverywhere } from "../state";
 import { closeDialog, focusComposerAfter, Modal } from "./Dialogs";
+import { say } from "./useAction";
 import { drawerOpen } from "./Sidebar";
 import { NotificationSettings } from "./Notifications";
 import { ApiTokens } from "./Integrations";
@@ -17,9 +18,6 @@ import "./access.css";
 /** Set when the admin account was just created: the invite dialog says so. */
 export const firstRun = signal(false);
 
-function say(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Something went wrong. Try again.";
-}
 
 /** Copies text; true when it reached the clipboard. */
 async function copyText(text: string, input: HTMLInputElement | null): Promise<boolean> {

@@ -6,15 +6,13 @@
 
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { instanceName } from "../instance";
-import { api, ApiError } from "../lib/api";
+import { api } from "../lib/api";
 import { MaxInstanceName, MaxNameLen, MinPasswordLen, type AdminUser, type Invite, type Settings } from "../protocol.gen";
 import { me } from "../state";
 import { closeDialog, Modal } from "./Dialogs";
+import { say } from "./useAction";
 import "./admin.css";
 
-function say(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Something went wrong. Try again.";
-}
 
 export function Admin() {
   return (

@@ -3,25 +3,21 @@
 // secret or deletion (by its creator or an admin).
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError } from "../lib/api";
 import { hooksApi } from "../lib/hooks";
 import type { Hook } from "../protocol.gen";
 import { activeRoom, me } from "../state";
 import { closeDialog, Modal } from "./Dialogs";
+import { say, useAction } from "./useAction";
 import "./Hooks.css";
 
-function say(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Something went wrong. Try again.";
-}
 
 export function Webhooks() {
   const room = activeRoom.value;
   const [list, setList] = useState<Hook[] | null>(null);
   const [name, setName] = useState("");
   const [fresh, setFresh] = useState<Hook | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { error, setError, busy, run: act } = useAction();
   const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
   const urlRef = useRef<HTMLInputElement>(null);
 
   const load = async () => {
@@ -37,18 +33,11 @@ export function Webhooks() {
   if (!room) return null;
   const where = room.kind === "dm" ? room.name : `#${room.name}`;
 
-  const run = async (what: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
+  const run = (what: () => Promise<void>) =>
+    act(async () => {
       await what();
       await load();
-    } catch (e) {
-      setError(say(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const create = (e: Event) => {
     e.preventDefault();
     void run(async () => {

@@ -7,11 +7,9 @@ import { ApiError } from "../lib/api";
 import { deliveryText, expired, expiresIn, expiryChoices, integrations } from "../lib/integrations";
 import { MaxNameLen, type APIToken, type Bot, type Delivery } from "../protocol.gen";
 import { closeDialog, Modal } from "./Dialogs";
+import { say, useAction } from "./useAction";
 import "./integrations.css";
 
-function say(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Something went wrong. Try again.";
-}
 
 /** A small "BOT" badge; screen readers hear "(bot)". */
 export function BotBadge() {
@@ -186,8 +184,7 @@ export function BotsDialog() {
   const [name, setName] = useState("");
   const [display, setDisplay] = useState("");
   const [url, setUrl] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useAction();
   const head = useId();
 
   const load = async () => {
@@ -201,9 +198,7 @@ export function BotsDialog() {
 
   const create = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const { bot } = await integrations.createBot(name.trim(), display.trim(), url.trim());
       if (bot.secret) setSecret({ bot: bot.user.id, value: bot.secret });
       setName("");
@@ -211,11 +206,7 @@ export function BotsDialog() {
       setUrl("");
       setOpen(bot.user.id);
       await load();
-    } catch (err) {
-      setError(say(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -284,9 +275,8 @@ function BotDetails(props: { bot: Bot; secret: string | null; onSecret: (v: stri
   const [deliveries, setDeliveries] = useState<Delivery[] | null>(null);
   const [fresh, setFresh] = useState<string | null>(null);
   const [tokenName, setTokenName] = useState("");
-  const [error, setError] = useState<string | null>(null);
+  const { error, setError, busy, run } = useAction();
   const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
 
   const load = async () => {
@@ -300,17 +290,6 @@ function BotDetails(props: { bot: Bot; secret: string | null; onSecret: (v: stri
   };
   useEffect(() => void load(), [b.user.id]);
 
-  const run = async (what: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await what();
-    } catch (e) {
-      setError(say(e));
-    } finally {
-      setBusy(false);
-    }
-  };
   const saveURL = (e: Event) => {
     e.preventDefault();
     void run(async () => {
