@@ -6,7 +6,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { hooksApi } from "../lib/hooks";
 import type { Hook } from "../protocol.gen";
 import { activeRoom, me } from "../state";
-import { closeDialog, Modal } from "./Dialogs";
+import { Modal } from "./Dialogs";
+import { CloseActions, FormError, Status } from "./FormBits";
 import { say, useAction } from "./useAction";
 import "./Hooks.css";
 
@@ -85,12 +86,8 @@ export function Webhooks() {
           </button>
         </div>
       )}
-      <p class="muted small" role="status">
-        {status}
-      </p>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <Status text={status} />
+      <FormError error={error} />
       {list && list.length === 0 && <p class="muted">No webhooks in {where} yet.</p>}
       {list && list.length > 0 && (
         <ul class="hook-list" aria-label="Webhooks">
@@ -141,11 +138,7 @@ export function Webhooks() {
           ))}
         </ul>
       )}
-      <div class="modal-actions">
-        <button type="button" class="btn" onClick={closeDialog}>
-          Close
-        </button>
-      </div>
+      <CloseActions />
     </Modal>
   );
 }

@@ -6,7 +6,8 @@ import { ago } from "../lib/access";
 import { ApiError } from "../lib/api";
 import { deliveryText, expired, expiresIn, expiryChoices, integrations } from "../lib/integrations";
 import { MaxNameLen, type APIToken, type Bot, type Delivery } from "../protocol.gen";
-import { closeDialog, Modal } from "./Dialogs";
+import { Modal } from "./Dialogs";
+import { CloseActions, FormError, Status } from "./FormBits";
 import { say, useAction } from "./useAction";
 import "./integrations.css";
 
@@ -162,12 +163,8 @@ export function ApiTokens() {
           </button>
         </div>
       </form>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
-      <p class="muted small" role="status">
-        {status}
-      </p>
+      <FormError error={error} />
+      <Status text={status} />
       {fresh && <ShownOnce label="New API token" value={fresh} note="Copy it now: it is shown only this once." />}
       {list ? <TokenList tokens={list} busy={busy} onRevoke={(t) => void revoke(t)} label="Your API tokens" /> : <p class="muted small">Loading tokens…</p>}
     </section>
@@ -232,9 +229,7 @@ export function BotsDialog() {
             </button>
           </div>
         </form>
-        <div class="form-error" role="alert">
-          {error}
-        </div>
+        <FormError error={error} />
       </section>
       {list === null ? (
         <p class="muted small">Loading bots…</p>
@@ -259,11 +254,7 @@ export function BotsDialog() {
           ))}
         </ul>
       )}
-      <div class="modal-actions">
-        <button type="button" class="btn" onClick={closeDialog}>
-          Close
-        </button>
-      </div>
+      <CloseActions />
     </Modal>
   );
 }
@@ -340,12 +331,8 @@ function BotDetails(props: { bot: Bot; secret: string | null; onSecret: (v: stri
           New secret
         </button>
       </form>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
-      <p class="muted small" role="status">
-        {status}
-      </p>
+      <FormError error={error} />
+      <Status text={status} />
       <h4>Tokens</h4>
       {fresh && <ShownOnce label={`New token of ${b.user.name}`} value={fresh} note="Copy it now: it is shown only this once." />}
       <form class="inline-form" onSubmit={newToken}>
