@@ -131,24 +131,20 @@ func (s *Store) LastSeqs(ctx context.Context, userID string) (map[string]int64, 
 	if err != nil {
 		return nil, fmt.Errorf("last seqs: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT r.id, r.last_seq FROM `+memberRoomsFrom, userID)
+	type last struct {
+		id  string
+		seq int64
+	}
+	ls, err := queryRows(ctx, q, `SELECT r.id, r.last_seq FROM `+memberRoomsFrom, func(r row) (l last, err error) {
+		err = r.Scan(&l.id, &l.seq)
+		return l, err
+	}, userID)
 	if err != nil {
 		return nil, fmt.Errorf("last seqs: %w", err)
 	}
-	defer rs.Close()
-	out := make(map[string]int64)
-	for rs.Next() {
-		var (
-			id   string
-			last int64
-		)
-		if err := rs.Scan(&id, &last); err != nil {
-			return nil, fmt.Errorf("last seqs: %w", err)
-		}
-		out[id] = last
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("last seqs: %w", err)
+	out := make(map[string]int64, len(ls))
+	for _, l := range ls {
+		out[l.id] = l.seq
 	}
 	return out, nil
 }
