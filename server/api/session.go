@@ -1,8 +1,6 @@
 package api
 
 import (
-	"time"
-
 	"net/http"
 
 	"minichat/server/protocol"
@@ -23,10 +21,6 @@ func (a *api) whoami(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	logUser(r, sess.User.Name)
-	out := map[string]any{"user": sess.User}
-	if until, err := a.opts.Chat.NotificationsPausedUntil(r.Context(), sess.User, time.Now()); err == nil && !until.IsZero() {
-		out["notifications_paused_until"] = until.UnixMilli()
-	}
-	writeJSON(w, http.StatusOK, out)
+	a.writeUser(w, r, sess.User)
 	return nil
 }

@@ -120,12 +120,19 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) me(w http.ResponseWriter, r *http.Request) error {
-	out := map[string]any{"user": sessionOf(r).User}
-	if until, err := a.opts.Chat.NotificationsPausedUntil(r.Context(), sessionOf(r).User, time.Now()); err == nil && !until.IsZero() {
+	a.writeUser(w, r, sessionOf(r).User)
+	return nil
+}
+
+// writeUser answers 200 {"user":User}, with "notifications_paused_until"
+// (Unix ms) while the user's notifications are paused: GET /api/me and
+// GET /api/session.
+func (a *api) writeUser(w http.ResponseWriter, r *http.Request, u protocol.User) {
+	out := map[string]any{"user": u}
+	if until, err := a.opts.Chat.NotificationsPausedUntil(r.Context(), u, time.Now()); err == nil && !until.IsZero() {
 		out["notifications_paused_until"] = until.UnixMilli()
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 // Authenticator returns a function that finds the session of a request: by

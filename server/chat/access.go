@@ -137,10 +137,7 @@ func (s *Service) EndSessions(ctx context.Context, user protocol.User, except st
 // user in the same step; keep is the calling session, which stays. It
 // returns the ids of the sessions ended.
 func (s *Service) ChangePassword(ctx context.Context, user protocol.User, keep, password string) ([]string, error) {
-	if err := protocol.CheckPassword(password); err != nil {
-		return nil, err
-	}
-	hash, err := s.passwords().Hash(ctx, password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,15 @@ func (s *Service) passwords() *auth.Passwords {
 	return defaultPasswords()
 }
 
+// hashPassword checks a new password (protocol.CheckPassword) and hashes
+// it: every path that sets a password comes here.
+func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	if err := protocol.CheckPassword(password); err != nil {
+		return "", err
+	}
+	return s.passwords().Hash(ctx, password)
+}
+
 // CreateAccount checks a new account's name and password and creates it: the
 // first account ever is the admin, admin makes one more (role). The account
 // joins the general room (as join: its membership event and "NAME joined").
@@ -37,10 +46,7 @@ func (s *Service) createAccount(ctx context.Context, name, password string, admi
 	if err := protocol.CheckName("username", name); err != nil {
 		return protocol.User{}, err
 	}
-	if err := protocol.CheckPassword(password); err != nil {
-		return protocol.User{}, err
-	}
-	hash, err := s.passwords().Hash(ctx, password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return protocol.User{}, err
 	}
@@ -140,10 +146,7 @@ func (s *Service) EndSession(ctx context.Context, sessionID string) error {
 // the ids of the sessions ended, so that a running server can close their
 // sockets.
 func (s *Service) SetPassword(ctx context.Context, name, password string) (protocol.User, []string, error) {
-	if err := protocol.CheckPassword(password); err != nil {
-		return protocol.User{}, nil, err
-	}
-	hash, err := s.passwords().Hash(ctx, password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return protocol.User{}, nil, err
 	}

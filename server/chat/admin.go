@@ -311,10 +311,7 @@ func (s *Service) AddUser(ctx context.Context, actor protocol.User, name, passwo
 // `minichat user passwd` does, ending every session of it; it returns the
 // ids of the sessions ended, whose sockets the caller closes.
 func (s *Service) ResetPassword(ctx context.Context, actor protocol.User, userID, password string) ([]string, error) {
-	if err := protocol.CheckPassword(password); err != nil {
-		return nil, err
-	}
-	hash, err := s.passwords().Hash(ctx, password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}

@@ -150,15 +150,7 @@ func (s *Service) Hooks(ctx context.Context, user protocol.User, roomID string) 
 	if err != nil {
 		return nil, err
 	}
-	hs, err := s.Store.Hooks(ctx, roomID)
-	if err != nil {
-		return nil, codeErr(err, "webhooks")
-	}
-	out := make([]protocol.Hook, 0, len(hs))
-	for _, h := range hs {
-		out = append(out, HookView(h))
-	}
-	return out, nil
+	return hookViews(s.Store.Hooks(ctx, roomID))
 }
 
 // AllHooks lists every hook of the instance, for an admin.
@@ -166,7 +158,11 @@ func (s *Service) AllHooks(ctx context.Context, user protocol.User) ([]protocol.
 	if user.Role != protocol.RoleAdmin {
 		return nil, protocol.Errorf(protocol.CodeForbidden, "only an admin may list every webhook")
 	}
-	hs, err := s.Store.Hooks(ctx, "")
+	return hookViews(s.Store.Hooks(ctx, ""))
+}
+
+// hookViews answers a read of hooks as the wire shows them.
+func hookViews(hs []store.Hook, err error) ([]protocol.Hook, error) {
 	if err != nil {
 		return nil, codeErr(err, "webhooks")
 	}

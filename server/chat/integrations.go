@@ -79,17 +79,26 @@ func mayActFor(tx store.Tx, user protocol.User, forID string) (protocol.User, er
 	if forID == "" || forID == user.ID {
 		return user, nil
 	}
-	b, err := tx.Bot(forID)
-	if errors.Is(err, store.ErrNotFound) {
-		return protocol.User{}, protocol.Errorf(protocol.CodeNotFound, "bot not found")
+	b, err := managedBot(user)(tx.Bot(forID))
+	return b.User, err
+}
+
+// managedBot answers a read of a bot for user: the bot, if user may manage
+// it (mayManageBot); not_found when there is none. It takes the read's
+// results as they come: managedBot(user)(tx.Bot(id)).
+func managedBot(user protocol.User) func(store.Bot, error) (store.Bot, error) {
+	return func(b store.Bot, err error) (store.Bot, error) {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Bot{}, protocol.Errorf(protocol.CodeNotFound, "bot not found")
+		}
+		if err != nil {
+			return store.Bot{}, err
+		}
+		if err := mayManageBot(b, user); err != nil {
+			return store.Bot{}, err
+		}
+		return b, nil
 	}
-	if err != nil {
-		return protocol.User{}, err
-	}
-	if err := mayManageBot(b, user); err != nil {
-		return protocol.User{}, err
-	}
-	return b.User, nil
 }
 
 // TokenRequest asks for a new API token.
@@ -149,14 +158,8 @@ func (s *Service) CreateToken(ctx context.Context, user protocol.User, req Token
 // manages (forID).
 func (s *Service) Tokens(ctx context.Context, user protocol.User, forID string) ([]store.APIToken, error) {
 	if forID != "" && forID != user.ID {
-		b, err := s.Store.Bot(ctx, forID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, protocol.Errorf(protocol.CodeNotFound, "bot not found")
-		}
+		b, err := s.Bot(ctx, user, forID)
 		if err != nil {
-			return nil, codeErr(err, "bot")
-		}
-		if err := mayManageBot(b, user); err != nil {
 			return nil, err
 		}
 		return s.Store.APITokens(ctx, b.User.ID)
@@ -314,15 +317,9 @@ func (s *Service) Bots(ctx context.Context, user protocol.User) ([]store.Bot, er
 
 // Bot returns a bot the caller manages, without its secret.
 func (s *Service) Bot(ctx context.Context, user protocol.User, botID string) (store.Bot, error) {
-	b, err := s.Store.Bot(ctx, botID)
-	if errors.Is(err, store.ErrNotFound) {
-		return b, protocol.Errorf(protocol.CodeNotFound, "bot not found")
-	}
+	b, err := managedBot(user)(s.Store.Bot(ctx, botID))
 	if err != nil {
-		return b, codeErr(err, "bot")
-	}
-	if err := mayManageBot(b, user); err != nil {
-		return store.Bot{}, err
+		return store.Bot{}, codeErr(err, "bot")
 	}
 	b.Secret = ""
 	return b, nil
@@ -344,14 +341,7 @@ func (s *Service) UpdateBot(ctx context.Context, user protocol.User, botID strin
 	var b store.Bot
 	err := s.write(ctx, "bot", nil, func(tx store.Tx) ([]store.Event, error) {
 		var err error
-		b, err = tx.Bot(botID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, protocol.Errorf(protocol.CodeNotFound, "bot not found")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := mayManageBot(b, user); err != nil {
+		if b, err = managedBot(user)(tx.Bot(botID)); err != nil {
 			return nil, err
 		}
 		req.apply(&b)
@@ -374,14 +364,8 @@ func (s *Service) UpdateBot(ctx context.Context, user protocol.User, botID strin
 func (s *Service) DeleteBot(ctx context.Context, user protocol.User, botID string) ([]string, error) {
 	var ids []string
 	err := s.write(ctx, "bot", nil, func(tx store.Tx) ([]store.Event, error) {
-		b, err := tx.Bot(botID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, protocol.Errorf(protocol.CodeNotFound, "bot not found")
-		}
+		b, err := managedBot(user)(tx.Bot(botID))
 		if err != nil {
-			return nil, err
-		}
-		if err := mayManageBot(b, user); err != nil {
 			return nil, err
 		}
 		if ids, err = tx.DeleteAPITokens(b.User.ID); err != nil {

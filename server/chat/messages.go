@@ -47,49 +47,49 @@ func (s *Service) Edit(ctx context.Context, user protocol.User, roomID, msgID, t
 	if err != nil {
 		return protocol.Message{}, err
 	}
-	if err := checkRoomID(roomID); err != nil {
-		return protocol.Message{}, err
-	}
-	var msg protocol.Message
-	err = s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
-		m, err := target(tx, user, roomID, msgID, "change its messages")
-		if err != nil {
-			return nil, err
-		}
-		if err := mayChange(m, roomID, user, true); err != nil {
-			return nil, err
-		}
-		if err := tx.SetText(msgID, text); err != nil {
-			return nil, err
-		}
-		ev, err := changed(tx, roomID, msgID)
-		msg = ev.Message
-		return []store.Event{ev}, err
+	return s.changeMessage(ctx, user, roomID, msgID, true, func(tx store.Tx, _ protocol.Message) (bool, error) {
+		return true, tx.SetText(msgID, text)
 	})
-	return msg, err
 }
 
 // Delete turns a message into a tombstone: deleted, text empty, no
 // reactions, no attachments (its files are no longer readable through it)
 // (mayChange). Deleting twice changes nothing. Event: the update.
 func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID string) (protocol.Message, error) {
+	return s.changeMessage(ctx, user, roomID, msgID, false, func(tx store.Tx, m protocol.Message) (bool, error) {
+		if m.Deleted {
+			return false, nil
+		}
+		return true, tx.Tombstone(msgID)
+	})
+}
+
+// changeMessage is alterMessage under mayChange (for an edit of the text
+// when edit): the path of edits, deletions and preview removals.
+func (s *Service) changeMessage(ctx context.Context, user protocol.User, roomID, msgID string, edit bool, change func(tx store.Tx, m protocol.Message) (bool, error)) (protocol.Message, error) {
+	return s.alterMessage(ctx, user, roomID, msgID, "change its messages", func(m protocol.Message) error { return mayChange(m, roomID, user, edit) }, change)
+}
+
+// alterMessage is the path of every change to a message: in the write
+// transaction, the message must be one the user may reach (target, what
+// naming the act) and may alter (may); change then makes the change, or
+// reports that there is none to make (the message is returned as it is,
+// no event). Event: the update.
+func (s *Service) alterMessage(ctx context.Context, user protocol.User, roomID, msgID, what string, may func(protocol.Message) error, change func(tx store.Tx, m protocol.Message) (bool, error)) (protocol.Message, error) {
 	if err := checkRoomID(roomID); err != nil {
 		return protocol.Message{}, err
 	}
 	var msg protocol.Message
 	err := s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
-		m, err := target(tx, user, roomID, msgID, "change its messages")
+		m, err := target(tx, user, roomID, msgID, what)
 		if err != nil {
 			return nil, err
 		}
-		if err := mayChange(m, roomID, user, false); err != nil {
+		if err := may(m); err != nil {
 			return nil, err
 		}
-		if m.Deleted {
+		if did, err := change(tx, m); err != nil || !did {
 			msg = m
-			return nil, nil
-		}
-		if err := tx.Tombstone(msgID); err != nil {
 			return nil, err
 		}
 		ev, err := changed(tx, roomID, msgID)
@@ -102,26 +102,6 @@ func (s *Service) Delete(ctx context.Context, user protocol.User, roomID, msgID 
 // React adds (on) or removes the user's reaction (mayReact). A change that
 // changes nothing produces no event. Event: the update.
 func (s *Service) React(ctx context.Context, user protocol.User, roomID, msgID, emoji string, on bool) (protocol.Message, error) {
-	if err := checkRoomID(roomID); err != nil {
-		return protocol.Message{}, err
-	}
-	var msg protocol.Message
-	err := s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
-		m, err := target(tx, user, roomID, msgID, "react to its messages")
-		if err != nil {
-			return nil, err
-		}
-		if err := mayReact(m, roomID); err != nil {
-			return nil, err
-		}
-		did, err := tx.React(msgID, user.ID, emoji, on)
-		if err != nil || !did {
-			msg = m
-			return nil, err
-		}
-		ev, err := changed(tx, roomID, msgID)
-		msg = ev.Message
-		return []store.Event{ev}, err
-	})
-	return msg, err
+	return s.alterMessage(ctx, user, roomID, msgID, "react to its messages", func(m protocol.Message) error { return mayReact(m, roomID) },
+		func(tx store.Tx, _ protocol.Message) (bool, error) { return tx.React(msgID, user.ID, emoji, on) })
 }

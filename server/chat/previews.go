@@ -58,30 +58,12 @@ func (s *Service) SetPreview(ctx context.Context, roomID, msgID, url string, p p
 // RemovePreview removes a message's link preview (mayChange: its sender or
 // an admin). Removing none changes nothing. Event: the update.
 func (s *Service) RemovePreview(ctx context.Context, user protocol.User, roomID, msgID string) (protocol.Message, error) {
-	if err := checkRoomID(roomID); err != nil {
-		return protocol.Message{}, err
-	}
-	var msg protocol.Message
-	err := s.write(ctx, "message", []string{roomID}, func(tx store.Tx) ([]store.Event, error) {
-		m, err := target(tx, user, roomID, msgID, "change its messages")
-		if err != nil {
-			return nil, err
-		}
-		if err := mayChange(m, roomID, user, false); err != nil {
-			return nil, err
-		}
+	return s.changeMessage(ctx, user, roomID, msgID, false, func(tx store.Tx, m protocol.Message) (bool, error) {
 		if m.Preview == nil {
-			msg = m
-			return nil, nil
+			return false, nil
 		}
-		if err := tx.SetPreview(msgID, nil); err != nil {
-			return nil, err
-		}
-		ev, err := changed(tx, roomID, msgID)
-		msg = ev.Message
-		return []store.Event{ev}, err
+		return true, tx.SetPreview(msgID, nil)
 	})
-	return msg, err
 }
 
 // PreviewOf returns the preview of a message of a room the user may read

@@ -41,25 +41,3 @@ func TestPushRule(t *testing.T) {
 		}
 	}
 }
-
-func TestMentionsForPush(t *testing.T) {
-	for _, c := range []struct {
-		text, name string
-		want       bool
-	}{
-		{"hi @bob", "bob", true},
-		{"@BOB: look", "bob", true},
-		{"hi @bob.", "bob", true},
-		{"hi @bobby", "bob", false},
-		{"hi @bob.smith", "bob", false},
-		{"hi @bob.smith", "bob.smith", true},
-		{"hi @bob_", "bob", false},
-		{"mail bob@example.com", "bob", false},
-		{"@bobby and @bob", "bob", true},
-		{"no mention", "bob", false},
-	} {
-		if got := Mentions(c.text, c.name); got != c.want {
-			t.Errorf("Mentions(%q, %q) = %v", c.text, c.name, got)
-		}
-	}
-}

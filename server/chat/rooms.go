@@ -204,9 +204,20 @@ func (s *Service) DM(ctx context.Context, user protocol.User, username string) (
 	if err := mayDM(user, other.User); err != nil {
 		return protocol.Room{}, err
 	}
-	key := dmKey(user.ID, other.ID)
+	return s.openConversation(ctx, user, []string{other.ID}, nil)
+}
+
+// openConversation returns the one direct-message room of the user and
+// the users of others, as the user sees it, creating it on the first call
+// from any of them: every member's membership event, the user's marked
+// Created (the side that opened the conversation); no system message.
+// check, when not nil, is asked inside the transaction, with the others'
+// accounts, before the room is created. DM and GroupDM both come here.
+func (s *Service) openConversation(ctx context.Context, user protocol.User, others []string, check func([]store.Account) error) (protocol.Room, error) {
+	all := append([]string{user.ID}, others...)
+	key := conversationKey(all)
 	var room protocol.Room
-	err = s.write(ctx, "room", nil, func(tx store.Tx) ([]store.Event, error) {
+	err := s.write(ctx, "room", nil, func(tx store.Tx) ([]store.Event, error) {
 		id, err := tx.DMRoom(key)
 		if err == nil {
 			room, err = tx.View(id, user.ID)
@@ -215,9 +226,14 @@ func (s *Service) DM(ctx context.Context, user protocol.User, username string) (
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		pair := []string{user.ID, other.ID}
-		for _, uid := range pair {
-			if _, err := account(tx, uid); err != nil {
+		accounts := make([]store.Account, len(all))
+		for i, uid := range all {
+			if accounts[i], err = account(tx, uid); err != nil {
+				return nil, err
+			}
+		}
+		if check != nil {
+			if err := check(accounts[1:]); err != nil {
 				return nil, err
 			}
 		}
@@ -226,18 +242,17 @@ func (s *Service) DM(ctx context.Context, user protocol.User, username string) (
 		if id, err = tx.CreateRoom(store.NewRoom{Kind: protocol.RoomDM, DMKey: key}); err != nil {
 			return nil, err
 		}
-		for _, uid := range pair {
+		for _, uid := range all {
 			if err := tx.AddMember(id, uid); err != nil {
 				return nil, err
 			}
 		}
 		var evs []store.Event
-		for _, uid := range pair {
+		for _, uid := range all {
 			view, err := tx.View(id, uid)
 			if err != nil {
 				return nil, err
 			}
-			// Created marks the side that opened the conversation.
 			evs = append(evs, store.Event{Kind: store.EventMember, RoomID: id, UserID: uid, Joined: true, Room: view, Created: uid == user.ID})
 		}
 		room, err = tx.View(id, user.ID)

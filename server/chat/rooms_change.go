@@ -75,18 +75,6 @@ func mayGroupDM(user protocol.User, ids []string, others []store.Account) error 
 	return nil
 }
 
-// groupKey names the one direct-message room of a set of users, whoever of
-// them asks: their ids in byte order, joined by "|" (for two users, dmKey).
-func groupKey(ids []string) string {
-	s := slices.Clone(ids)
-	slices.Sort(s)
-	key := s[0]
-	for _, id := range s[1:] {
-		key += "|" + id
-	}
-	return key
-}
-
 // The system messages of room changes.
 func topicText(name, topic string) string {
 	if topic == "" {
@@ -319,47 +307,7 @@ func (s *Service) GroupDM(ctx context.Context, user protocol.User, ids []string)
 			return protocol.Room{}, protocol.Errorf(protocol.CodeNotFound, "user not found")
 		}
 	}
-	all := append([]string{user.ID}, ids...)
-	key := groupKey(all)
-	var room protocol.Room
-	err := s.write(ctx, "room", nil, func(tx store.Tx) ([]store.Event, error) {
-		id, err := tx.DMRoom(key)
-		if err == nil {
-			room, err = tx.View(id, user.ID)
-			return nil, err
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		others := make([]store.Account, 0, len(ids))
-		for _, uid := range ids {
-			a, err := account(tx, uid)
-			if err != nil {
-				return nil, err
-			}
-			others = append(others, a)
-		}
-		if err := mayGroupDM(user, ids, others); err != nil {
-			return nil, err
-		}
-		if id, err = tx.CreateRoom(store.NewRoom{Kind: protocol.RoomDM, DMKey: key}); err != nil {
-			return nil, err
-		}
-		for _, uid := range all {
-			if err := tx.AddMember(id, uid); err != nil {
-				return nil, err
-			}
-		}
-		var evs []store.Event
-		for _, uid := range all {
-			view, err := tx.View(id, uid)
-			if err != nil {
-				return nil, err
-			}
-			evs = append(evs, store.Event{Kind: store.EventMember, RoomID: id, UserID: uid, Joined: true, Room: view, Created: uid == user.ID})
-		}
-		room, err = tx.View(id, user.ID)
-		return evs, err
+	return s.openConversation(ctx, user, ids, func(others []store.Account) error {
+		return mayGroupDM(user, ids, others)
 	})
-	return room, err
 }

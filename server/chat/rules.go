@@ -2,6 +2,8 @@ package chat
 
 import (
 	"crypto/subtle"
+	"slices"
+	"strings"
 	"time"
 
 	"minichat/server/protocol"
@@ -127,13 +129,13 @@ func mayDM(user, other protocol.User) error {
 	return nil
 }
 
-// dmKey names the one direct-message room of two users, whichever of them
-// asks.
-func dmKey(a, b string) string {
-	if b < a {
-		a, b = b, a
-	}
-	return a + "|" + b
+// conversationKey names the one direct-message room of a set of users
+// (two for a DM, more for a group), whoever of them asks: their ids in byte
+// order, joined by "|".
+func conversationKey(ids []string) string {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	return strings.Join(s, "|")
 }
 
 // checkSend is the rule of a chat message, which the store asks about each

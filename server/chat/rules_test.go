@@ -6,6 +6,7 @@ import (
 
 	"minichat/server/protocol"
 	"minichat/server/store"
+	"minichat/server/store/storetest"
 )
 
 // TestRules is the table of every rule: each row one case of one rule, and
@@ -25,6 +26,11 @@ func TestRules(t *testing.T) {
 		reply, attach        = send, send
 		member, memberPublic = store.SendFacts{Room: room(priv, true), Sender: alice}, store.SendFacts{Room: room(pub, true), Sender: alice}
 	)
+	acct := func(role string, disabled bool) store.Account {
+		return store.Account{User: protocol.User{ID: "u_x", Name: "x", Role: role}, Disabled: disabled}
+	}
+	bot := store.Bot{User: protocol.User{ID: "u_bot", Bot: true}, OwnerID: admin.ID}
+	otherAdmin := protocol.User{ID: "u_admin2", Role: protocol.RoleAdmin}
 	archived := func(r protocol.Room) protocol.Room { r.Archived = true; return r }
 	by := func(r protocol.Room, u protocol.User) protocol.Room { r.CreatedBy = u.ID; return r }
 	deleted.Deleted = true
@@ -183,6 +189,42 @@ func TestRules(t *testing.T) {
 		{"upload within the quota", mayUpload(60, 40, 100), ""},
 		{"upload past the quota", mayUpload(60, 41, 100), protocol.CodeQuotaExceeded},
 		{"upload without a quota", mayUpload(1<<40, 1, 0), ""},
+		// Administration: an enabled administrator's; the last one stays.
+		{"an admin administers", mayAdminister(acct(protocol.RoleAdmin, false)), ""},
+		{"a member does not", mayAdminister(acct(protocol.RoleMember, false)), protocol.CodeForbidden},
+		{"a disabled admin does not", mayAdminister(acct(protocol.RoleAdmin, true)), protocol.CodeForbidden},
+		{"the last admin stays", mayDropAdmin(acct(protocol.RoleAdmin, false), 1), protocol.CodeConflict},
+		{"one of two admins may go", mayDropAdmin(acct(protocol.RoleAdmin, false), 2), ""},
+		{"a member may be disabled beside one admin", mayDropAdmin(acct(protocol.RoleMember, false), 1), ""},
+		{"a disabled admin does not count", mayDropAdmin(acct(protocol.RoleAdmin, true), 1), ""},
+		{"registration open", checkRegistration(RegistrationOpen), ""},
+		{"registration invite", checkRegistration(RegistrationInvite), ""},
+		{"registration closed", checkRegistration(RegistrationClosed), ""},
+		{"registration unknown", checkRegistration("sometimes"), protocol.CodeBadRequest},
+		// Tokens and bots: scopes; a bot is its owner's and the admins'.
+		{"a read token reads", CheckScope(protocol.ScopeRead, false), ""},
+		{"a read token cannot write", CheckScope(protocol.ScopeRead, true), protocol.CodeForbidden},
+		{"a write token writes", CheckScope(protocol.ScopeWrite, true), ""},
+		{"a session writes", CheckScope("", true), ""},
+		{"a token cannot manage tokens", CheckSignedIn(protocol.ScopeWrite), protocol.CodeForbidden},
+		{"a session manages tokens", CheckSignedIn(""), ""},
+		{"the owner manages the bot", mayManageBot(bot, admin), ""},
+		{"another admin manages the bot", mayManageBot(bot, otherAdmin), ""},
+		{"a member does not see the bot", mayManageBot(bot, alice), protocol.CodeNotFound},
+		{"admins create bots", mayCreateBot(admin), ""},
+		{"members do not", mayCreateBot(alice), protocol.CodeForbidden},
+		{"bots do not sign in", maySignIn(store.Account{User: bot.User}), protocol.CodeForbidden},
+		{"a webhook over https", checkWebhookURL("https://bots.example.com/hook"), ""},
+		{"no webhook", checkWebhookURL(""), ""},
+		{"a webhook over ftp", checkWebhookURL("ftp://example.com/"), protocol.CodeBadRequest},
+		{"a webhook with credentials", checkWebhookURL("https://u:p@example.com/"), protocol.CodeBadRequest},
+		{"a relative webhook", checkWebhookURL("/hook"), protocol.CodeBadRequest},
+		// Push endpoints: https URLs of public hosts.
+		{"push to a push service", mayPushTo("https://push.example.com/send/abc", false), ""},
+		{"push over http", mayPushTo("http://push.example.com/send/abc", false), protocol.CodeBadRequest},
+		{"push over http, insecure", mayPushTo("http://push.example.com/send/abc", true), ""},
+		{"push to a private address", mayPushTo("https://127.0.0.1/send", false), protocol.CodeBadRequest},
+		{"push to no endpoint", mayPushTo("", false), protocol.CodeBadRequest},
 	}
 	for _, r := range rows {
 		got := ""
@@ -210,17 +252,19 @@ func TestRules(t *testing.T) {
 		{"a later account's role", role(false, false), protocol.RoleMember},
 		{"an account made admin", role(false, true), protocol.RoleAdmin},
 		{"what a user may see", scope(alice), store.Scope{UserID: alice.ID, Public: true}},
-		{"a DM's key", dmKey("u_b", "u_a"), "u_a|u_b"},
+		{"a DM's key", conversationKey([]string{"u_b", "u_a"}), "u_a|u_b"},
+		{"a token without expiry", TokenExpired(store.APIToken{}, now), false},
+		{"a token at its expiry", TokenExpired(store.APIToken{Expires: now}, now), true},
+		{"a token before its expiry", TokenExpired(store.APIToken{Expires: now.Add(time.Second)}, now), false},
 		{"a session in use", SessionExpired(session(-time.Hour, -time.Minute), now, time.Hour, 24*time.Hour), false},
 		{"a session idle too long", SessionExpired(session(-3*time.Hour, -2*time.Hour), now, time.Hour, 24*time.Hour), true},
 		{"a session too old", SessionExpired(session(-25*time.Hour, -time.Second), now, time.Hour, 24*time.Hour), true},
 		{"a session without bounds", SessionExpired(session(-1e6*time.Hour, -1e5*time.Hour), now, -1, -1), false},
-		{"a DM's key, from the other side", dmKey("u_a", "u_b"), "u_a|u_b"},
+		{"a DM's key, from the other side", conversationKey([]string{"u_a", "u_b"}), "u_a|u_b"},
 		{"joined", joinedText("alice"), "alice joined"},
 		{"left", leftText("alice"), "alice left"},
 		{"created", createdText("alice"), "alice created the room"},
-		{"a group's key, whoever asks", groupKey([]string{"u_c", "u_a", "u_b"}), "u_a|u_b|u_c"},
-		{"a group's key of two is a DM's", groupKey([]string{"u_b", "u_a"}), dmKey("u_a", "u_b")},
+		{"a group's key, whoever asks", conversationKey([]string{"u_c", "u_a", "u_b"}), "u_a|u_b|u_c"},
 		{"topic set", topicText("alice", "Ship it"), "alice set the topic: Ship it"},
 		{"topic cleared", topicText("alice", ""), "alice cleared the topic"},
 		{"renamed", renamedText("alice", "plans", "roadmap"), "alice renamed the room from plans to roadmap"},
@@ -229,6 +273,19 @@ func TestRules(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.rule, c.got, c.want)
+		}
+	}
+}
+
+// TestMentions checks Mentions against the one table of what a mention
+// is, which the store's mentions count answers to as well (storetest).
+func TestMentions(t *testing.T) {
+	for _, c := range storetest.MentionCases {
+		if got := Mentions(c.Text, c.Name); got != c.Mention {
+			t.Errorf("Mentions(%q, %q) = %v, want %v", c.Text, c.Name, got, c.Mention)
+		}
+		if c.Mention && !c.Counted {
+			t.Errorf("%q for %s: a mention the store's count would miss", c.Text, c.Name)
 		}
 	}
 }

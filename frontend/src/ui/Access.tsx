@@ -9,6 +9,8 @@ import { api, ApiError } from "../lib/api";
 import { MaxNameLen, MinPasswordLen, type Invite, type Room, type SessionInfo } from "../protocol.gen";
 import { joinRoom, me, openRoom, rooms, signOutEverywhere } from "../state";
 import { closeDialog, focusComposerAfter, Modal } from "./Dialogs";
+import { CloseActions, FormError, Status } from "./FormBits";
+import { say } from "./useAction";
 import { drawerOpen } from "./Sidebar";
 import { NotificationSettings } from "./Notifications";
 import { ApiTokens } from "./Integrations";
@@ -17,9 +19,6 @@ import "./access.css";
 /** Set when the admin account was just created: the invite dialog says so. */
 export const firstRun = signal(false);
 
-function say(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Something went wrong. Try again.";
-}
 
 /** Copies text; true when it reached the clipboard. */
 async function copyText(text: string, input: HTMLInputElement | null): Promise<boolean> {
@@ -144,12 +143,8 @@ export function InvitePeople() {
           Copy
         </button>
       </div>
-      <p class="muted small" role="status">
-        {status}
-      </p>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <Status text={status} />
+      <FormError error={error} />
       {mode === "closed" && (
         <p class="note">Sign-up is closed on this server (--registration closed): the link works only once it is set to invite.</p>
       )}
@@ -247,9 +242,7 @@ export function Directory() {
           <input type="search" value={q} autoFocus maxLength={MaxNameLen} autocapitalize="none" spellcheck={false} onInput={(e) => setQ(e.currentTarget.value)} />
         </label>
       </form>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <FormError error={error} />
       <p class="muted small" role="status">
         {busy && !list ? "Loading rooms…" : list ? (count ? `${count}${next ? "+" : ""} ${count === 1 ? "room" : "rooms"}` : query ? `No public room starts with “${query}”.` : "No public rooms yet.") : ""}
       </p>
@@ -304,11 +297,7 @@ export function Settings() {
       <ChangePassword />
       <Sessions />
       <ApiTokens />
-      <div class="modal-actions">
-        <button type="button" class="btn" onClick={closeDialog}>
-          Close
-        </button>
-      </div>
+      <CloseActions />
     </Modal>
   );
 }
@@ -372,12 +361,8 @@ function ChangePassword() {
           <span>New password again</span>
           <input type="password" autocomplete="new-password" required value={again} aria-invalid={invalid("again")} aria-describedby={errId} onInput={(e) => setAgain(e.currentTarget.value)} />
         </label>
-        <div id={errId} class="form-error" role="alert">
-          {error}
-        </div>
-        <p class="ok-note" role="status">
-          {done}
-        </p>
+        <FormError id={errId} error={error} />
+        <Status class="ok-note" text={done} />
         <div class="modal-actions">
           <button type="submit" class="btn primary" disabled={busy}>
             Change password
@@ -451,9 +436,7 @@ function Sessions() {
   return (
     <section class="settings-section" aria-labelledby={head}>
       <h3 id={head}>Where you are signed in</h3>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <FormError error={error} />
       <p class="muted small" role="status">
         {list ? status : "Loading sessions…"}
       </p>

@@ -6,15 +6,14 @@
 
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { instanceName } from "../instance";
-import { api, ApiError } from "../lib/api";
+import { api } from "../lib/api";
 import { MaxInstanceName, MaxNameLen, MinPasswordLen, type AdminUser, type Invite, type Settings } from "../protocol.gen";
 import { me } from "../state";
-import { closeDialog, Modal } from "./Dialogs";
+import { Modal } from "./Dialogs";
+import { CloseActions, FormError, Status } from "./FormBits";
+import { say } from "./useAction";
 import "./admin.css";
 
-function say(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Something went wrong. Try again.";
-}
 
 export function Admin() {
   return (
@@ -23,11 +22,7 @@ export function Admin() {
       <InviteLink />
       <People />
       <AddPerson />
-      <div class="modal-actions">
-        <button type="button" class="btn" onClick={closeDialog}>
-          Close
-        </button>
-      </div>
+      <CloseActions />
     </Modal>
   );
 }
@@ -121,12 +116,8 @@ function ServerSettings() {
           </label>
         ))}
       </fieldset>
-      <p class="muted small" role="status">
-        {done}
-      </p>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <Status text={done} />
+      <FormError error={error} />
     </section>
   );
 }
@@ -206,12 +197,8 @@ function InviteLink() {
           </div>
         </div>
       )}
-      <p class="muted small" role="status">
-        {status}
-      </p>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <Status text={status} />
+      <FormError error={error} />
     </section>
   );
 }
@@ -277,12 +264,8 @@ function People() {
           Show more people
         </button>
       )}
-      <p class="muted small" role="status">
-        {status}
-      </p>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <Status text={status} />
+      <FormError error={error} />
     </section>
   );
 }
@@ -429,12 +412,8 @@ function AddPerson() {
         <label class="admin-check">
           <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.currentTarget.checked)} /> Make them an admin
         </label>
-        <div class="form-error" role="alert">
-          {error}
-        </div>
-        <p class="muted small" role="status">
-          {done}
-        </p>
+        <FormError error={error} />
+        <Status text={done} />
         <div class="modal-actions">
           <button type="submit" class="btn primary" disabled={busy}>
             Add person

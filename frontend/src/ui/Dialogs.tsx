@@ -13,6 +13,7 @@ import { shownName } from "../lib/people";
 import type { User } from "../protocol.gen";
 import { Admin } from "./Admin";
 import { RoomNameInput } from "./RoomNameInput";
+import { say, useAction } from "./useAction";
 import { roomNameProblem } from "../lib/roomname";
 import { activeRoom, createRoom, invite, jumpTo, me, myPresence, notify, rooms, searchMessages, setStatus, startDM } from "../state";
 
@@ -110,22 +111,12 @@ export function Modal(props: { title: string; children: ComponentChildren; descr
   );
 }
 
-/** The submit-with-error pattern every dialog form shares. */
+/** The submit-with-error pattern every dialog form shares: the dialog closes once action succeeds. */
 function useSubmit(action: () => Promise<void>) {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
   const onSubmit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-      close();
-    } catch (err) {
-      setError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
-    } finally {
-      setBusy(false);
-    }
+    if (await run(action)) close();
   };
   return { error, busy, onSubmit };
 }
@@ -281,7 +272,7 @@ function Search() {
       setError(null);
     } catch (e) {
       if (n !== asked.current) return;
-      setError(e instanceof ApiError ? e.message : "Search failed. Try again.");
+      setError(say(e, "Search failed. Try again."));
     } finally {
       if (n === asked.current) setBusy(false);
     }

@@ -3,25 +3,22 @@
 // secret or deletion (by its creator or an admin).
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError } from "../lib/api";
 import { hooksApi } from "../lib/hooks";
 import type { Hook } from "../protocol.gen";
 import { activeRoom, me } from "../state";
-import { closeDialog, Modal } from "./Dialogs";
+import { Modal } from "./Dialogs";
+import { CloseActions, FormError, Status } from "./FormBits";
+import { say, useAction } from "./useAction";
 import "./Hooks.css";
 
-function say(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Something went wrong. Try again.";
-}
 
 export function Webhooks() {
   const room = activeRoom.value;
   const [list, setList] = useState<Hook[] | null>(null);
   const [name, setName] = useState("");
   const [fresh, setFresh] = useState<Hook | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { error, setError, busy, run: act } = useAction();
   const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
   const urlRef = useRef<HTMLInputElement>(null);
 
   const load = async () => {
@@ -37,18 +34,11 @@ export function Webhooks() {
   if (!room) return null;
   const where = room.kind === "dm" ? room.name : `#${room.name}`;
 
-  const run = async (what: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
+  const run = (what: () => Promise<void>) =>
+    act(async () => {
       await what();
       await load();
-    } catch (e) {
-      setError(say(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const create = (e: Event) => {
     e.preventDefault();
     void run(async () => {
@@ -96,12 +86,8 @@ export function Webhooks() {
           </button>
         </div>
       )}
-      <p class="muted small" role="status">
-        {status}
-      </p>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <Status text={status} />
+      <FormError error={error} />
       {list && list.length === 0 && <p class="muted">No webhooks in {where} yet.</p>}
       {list && list.length > 0 && (
         <ul class="hook-list" aria-label="Webhooks">
@@ -152,11 +138,7 @@ export function Webhooks() {
           ))}
         </ul>
       )}
-      <div class="modal-actions">
-        <button type="button" class="btn" onClick={closeDialog}>
-          Close
-        </button>
-      </div>
+      <CloseActions />
     </Modal>
   );
 }

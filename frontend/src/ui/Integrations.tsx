@@ -6,12 +6,11 @@ import { ago } from "../lib/access";
 import { ApiError } from "../lib/api";
 import { deliveryText, expired, expiresIn, expiryChoices, integrations } from "../lib/integrations";
 import { MaxNameLen, type APIToken, type Bot, type Delivery } from "../protocol.gen";
-import { closeDialog, Modal } from "./Dialogs";
+import { Modal } from "./Dialogs";
+import { CloseActions, FormError, Status } from "./FormBits";
+import { say, useAction } from "./useAction";
 import "./integrations.css";
 
-function say(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Something went wrong. Try again.";
-}
 
 /** A small "BOT" badge; screen readers hear "(bot)". */
 export function BotBadge() {
@@ -164,12 +163,8 @@ export function ApiTokens() {
           </button>
         </div>
       </form>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
-      <p class="muted small" role="status">
-        {status}
-      </p>
+      <FormError error={error} />
+      <Status text={status} />
       {fresh && <ShownOnce label="New API token" value={fresh} note="Copy it now: it is shown only this once." />}
       {list ? <TokenList tokens={list} busy={busy} onRevoke={(t) => void revoke(t)} label="Your API tokens" /> : <p class="muted small">Loading tokens…</p>}
     </section>
@@ -186,8 +181,7 @@ export function BotsDialog() {
   const [name, setName] = useState("");
   const [display, setDisplay] = useState("");
   const [url, setUrl] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useAction();
   const head = useId();
 
   const load = async () => {
@@ -201,9 +195,7 @@ export function BotsDialog() {
 
   const create = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const { bot } = await integrations.createBot(name.trim(), display.trim(), url.trim());
       if (bot.secret) setSecret({ bot: bot.user.id, value: bot.secret });
       setName("");
@@ -211,11 +203,7 @@ export function BotsDialog() {
       setUrl("");
       setOpen(bot.user.id);
       await load();
-    } catch (err) {
-      setError(say(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -241,9 +229,7 @@ export function BotsDialog() {
             </button>
           </div>
         </form>
-        <div class="form-error" role="alert">
-          {error}
-        </div>
+        <FormError error={error} />
       </section>
       {list === null ? (
         <p class="muted small">Loading bots…</p>
@@ -268,11 +254,7 @@ export function BotsDialog() {
           ))}
         </ul>
       )}
-      <div class="modal-actions">
-        <button type="button" class="btn" onClick={closeDialog}>
-          Close
-        </button>
-      </div>
+      <CloseActions />
     </Modal>
   );
 }
@@ -284,9 +266,8 @@ function BotDetails(props: { bot: Bot; secret: string | null; onSecret: (v: stri
   const [deliveries, setDeliveries] = useState<Delivery[] | null>(null);
   const [fresh, setFresh] = useState<string | null>(null);
   const [tokenName, setTokenName] = useState("");
-  const [error, setError] = useState<string | null>(null);
+  const { error, setError, busy, run } = useAction();
   const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
 
   const load = async () => {
@@ -300,17 +281,6 @@ function BotDetails(props: { bot: Bot; secret: string | null; onSecret: (v: stri
   };
   useEffect(() => void load(), [b.user.id]);
 
-  const run = async (what: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await what();
-    } catch (e) {
-      setError(say(e));
-    } finally {
-      setBusy(false);
-    }
-  };
   const saveURL = (e: Event) => {
     e.preventDefault();
     void run(async () => {
@@ -361,12 +331,8 @@ function BotDetails(props: { bot: Bot; secret: string | null; onSecret: (v: stri
           New secret
         </button>
       </form>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
-      <p class="muted small" role="status">
-        {status}
-      </p>
+      <FormError error={error} />
+      <Status text={status} />
       <h4>Tokens</h4>
       {fresh && <ShownOnce label={`New token of ${b.user.name}`} value={fresh} note="Copy it now: it is shown only this once." />}
       <form class="inline-form" onSubmit={newToken}>

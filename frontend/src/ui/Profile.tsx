@@ -10,6 +10,7 @@ import { MaxDisplayName, MaxProfileStatus, type PresenceStatus, type User } from
 import { latest, profileCard } from "../profiles";
 import { me, onUser, people, startDM } from "../state";
 import { closeDialog, focusComposerAfter, Modal, openDialog } from "./Dialogs";
+import { FormError, Status } from "./FormBits";
 import "./profiles.css";
 
 /** Opens the profile card of a user. */
@@ -94,9 +95,7 @@ export function ProfileCard() {
           )}
         </dl>
       </div>
-      <div class="form-error" role="alert">
-        {error}
-      </div>
+      <FormError error={error} />
       <div class="modal-actions">
         <button type="button" class="btn" onClick={closeDialog}>
           Close
@@ -199,12 +198,8 @@ export function ProfileSettings() {
             onInput={(e) => setStatus(e.currentTarget.value)}
           />
         </label>
-        <div id={errId} class="form-error" role="alert">
-          {error}
-        </div>
-        <p class="ok-note" role="status">
-          {done}
-        </p>
+        <FormError id={errId} error={error} />
+        <Status class="ok-note" text={done} />
         <div class="modal-actions">
           <button type="submit" class="btn primary" disabled={busy}>
             Save profile

@@ -36,23 +36,11 @@ func (s *Store) Directory(ctx context.Context, viewerID, prefix, after string, l
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	pattern := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(prefix)) + "%"
-	rs, err := q.query(ctx, directorySQL, viewerID, strings.ToLower(after), pattern, limit)
+	out, err := queryRows(ctx, q, directorySQL, scanRoom, viewerID, strings.ToLower(after), pattern, limit)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	defer rs.Close()
-	out := []protocol.Room{}
-	for rs.Next() {
-		r, err := scanRoom(rs)
-		if err != nil {
-			return nil, fmt.Errorf("directory: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("directory: %w", err)
-	}
-	return out, nil
+	return orEmpty(out), nil
 }
 
 // uploadedSQL sums the sizes of a user's files that count against the

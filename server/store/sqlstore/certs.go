@@ -95,22 +95,18 @@ func (s *Store) CertFiles(ctx context.Context, prefix string) ([]CertFile, error
 	if err != nil {
 		return nil, err
 	}
-	rs, err := q.query(ctx, `SELECT name, length(value), modified FROM cert_files WHERE `+underPrefix+` ORDER BY name`, prefixArgs(prefix)...)
+	out, err := queryRows(ctx, q, `SELECT name, length(value), modified FROM cert_files WHERE `+underPrefix+` ORDER BY name`, scanCertFile, prefixArgs(prefix)...)
 	if err != nil {
 		return nil, fmt.Errorf("list cert files: %w", err)
 	}
-	defer rs.Close()
-	var out []CertFile
-	for rs.Next() {
-		var f CertFile
-		var ms int64
-		if err := rs.Scan(&f.Name, &f.Size, &ms); err != nil {
-			return nil, fmt.Errorf("list cert files: %w", err)
-		}
-		f.Modified = time.UnixMilli(ms)
-		out = append(out, f)
-	}
-	return out, rs.Err()
+	return out, nil
+}
+
+func scanCertFile(r row) (f CertFile, err error) {
+	var ms int64
+	err = r.Scan(&f.Name, &f.Size, &ms)
+	f.Modified = time.UnixMilli(ms)
+	return f, err
 }
 
 // DeleteCertFiles deletes the file name and every file under name and a

@@ -102,22 +102,48 @@ func notFound(err error, format string, args ...any) error {
 	return err
 }
 
-// queryStrings runs q and returns its single text column, every row.
-func queryStrings(ctx context.Context, d db, q string, args ...any) ([]string, error) {
+// queryRows runs q and returns every row, each read by scan; nil when
+// there is none. Callers wrap the error once, with what they were doing.
+func queryRows[T any](ctx context.Context, d db, q string, scan func(row) (T, error), args ...any) ([]T, error) {
 	rs, err := d.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	var out []string
+	var out []T
 	for rs.Next() {
-		var v string
-		if err := rs.Scan(&v); err != nil {
+		v, err := scan(rs)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, rs.Err()
+}
+
+// noExtra adapts a scanner that reads extra columns on request to one
+// that reads its own columns only, as queryRows takes it.
+func noExtra[T any](scan func(row, ...any) (T, error)) func(row) (T, error) {
+	return func(r row) (T, error) { return scan(r) }
+}
+
+// queryStrings runs q and returns its single text column, every row.
+func queryStrings(ctx context.Context, d db, q string, args ...any) ([]string, error) {
+	return queryRows(ctx, d, q, scanString, args...)
+}
+
+func scanString(r row) (s string, err error) {
+	err = r.Scan(&s)
+	return s, err
+}
+
+// orEmpty is s, or an empty slice for nil: for the lists whose callers
+// (and JSON encodings) expect [] rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // nullString is nil for "", so that an absent optional value is NULL.

@@ -437,13 +437,9 @@ func (d *pgDB) search(ctx context.Context, q db, req store.SearchRequest, limit 
 		fmt.Fprintf(&tsq, "phraseto_tsquery('simple', $%d)", len(args)+1)
 		args = append(args, t)
 	}
-	rs, err := q.query(ctx, `SELECT `+msgCols+` FROM `+msgFrom+`
+	return queryMessages(ctx, q, `SELECT `+msgCols+` FROM `+msgFrom+`
 		WHERE m.search @@ (`+tsq.String()+`) AND m.kind = 'chat' AND NOT m.deleted AND m.room_id = ANY($1)
 		ORDER BY m.ts DESC, m.id DESC LIMIT $2`, args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanMessages(rs)
 }
 
 func (d *pgDB) close() error {

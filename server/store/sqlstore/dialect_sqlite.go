@@ -369,17 +369,13 @@ func (d *sqliteDB) search(ctx context.Context, q db, req store.SearchRequest, li
 			filter = ids
 		}
 	}
-	rs, err := q.query(ctx, `SELECT `+msgCols+` FROM (
+	return queryMessages(ctx, q, `SELECT `+msgCols+` FROM (
 			SELECT d.doc, d.message_id FROM search_text t JOIN search_docs d ON d.doc = t.rowid
 			WHERE search_text MATCH $4 AND d.room_id IN (`+rooms+`)
 			ORDER BY t.rowid DESC LIMIT $3) f
 		JOIN messages m ON m.id = f.message_id LEFT JOIN users u ON u.id = m.sender_id
 		ORDER BY f.doc DESC`,
 		req.Scope.UserID, req.Scope.Public, limit, matchExpr(req.Terms, filter), req.RoomID)
-	if err != nil {
-		return nil, err
-	}
-	return scanMessages(rs)
 }
 
 // matchExpr renders search terms as an FTS5 MATCH expression on the text

@@ -25,21 +25,13 @@ func scanFile(r row, extra ...any) (store.File, error) {
 // filesByID loads the records of files by id (ids made by dialect.list),
 // whoever asks; unknown ids are missing from the map.
 func filesByID(ctx context.Context, q db, ids any) (map[string]store.File, error) {
-	rs, err := q.query(ctx, `SELECT `+fileCols+` FROM files f WHERE f.id {{in $1}}`, ids)
+	files, err := queryRows(ctx, q, `SELECT `+fileCols+` FROM files f WHERE f.id {{in $1}}`, noExtra(scanFile), ids)
 	if err != nil {
 		return nil, fmt.Errorf("load files: %w", err)
 	}
-	defer rs.Close()
-	out := make(map[string]store.File)
-	for rs.Next() {
-		f, err := scanFile(rs)
-		if err != nil {
-			return nil, fmt.Errorf("load files: %w", err)
-		}
+	out := make(map[string]store.File, len(files))
+	for _, f := range files {
 		out[f.ID] = f
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("load files: %w", err)
 	}
 	return out, nil
 }

@@ -124,20 +124,11 @@ func (s *Store) Hooks(ctx context.Context, roomID string) ([]store.Hook, error) 
 	if err != nil {
 		return nil, fmt.Errorf("hooks: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT `+hookCols+` FROM `+hookFrom+` WHERE $1 = '' OR h.room_id = $1 ORDER BY h.created_at, h.id`, roomID)
+	out, err := queryRows(ctx, q, `SELECT `+hookCols+` FROM `+hookFrom+` WHERE $1 = '' OR h.room_id = $1 ORDER BY h.created_at, h.id`, scanHook, roomID)
 	if err != nil {
 		return nil, fmt.Errorf("hooks: %w", err)
 	}
-	defer rs.Close()
-	var out []store.Hook
-	for rs.Next() {
-		h, err := scanHook(rs)
-		if err != nil {
-			return nil, fmt.Errorf("hooks: %w", err)
-		}
-		out = append(out, h)
-	}
-	return out, rs.Err()
+	return out, nil
 }
 
 // LinkPreview returns the cached fetch of a URL.

@@ -101,20 +101,8 @@ func (s *Store) APITokens(ctx context.Context, userID string) ([]store.APIToken,
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT `+tokenCols+` FROM api_tokens t WHERE t.user_id = $1 ORDER BY t.created_at DESC, t.id`, userID)
+	out, err := queryRows(ctx, q, `SELECT `+tokenCols+` FROM api_tokens t WHERE t.user_id = $1 ORDER BY t.created_at DESC, t.id`, noExtra(scanToken), userID)
 	if err != nil {
-		return nil, fmt.Errorf("tokens: %w", err)
-	}
-	defer rs.Close()
-	var out []store.APIToken
-	for rs.Next() {
-		t, err := scanToken(rs)
-		if err != nil {
-			return nil, fmt.Errorf("tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	return out, nil
@@ -143,20 +131,8 @@ func (s *Store) Bots(ctx context.Context) ([]store.Bot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bots: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT `+botCols+` FROM `+botFrom)
+	out, err := queryRows(ctx, q, `SELECT `+botCols+` FROM `+botFrom, scanBot)
 	if err != nil {
-		return nil, fmt.Errorf("bots: %w", err)
-	}
-	defer rs.Close()
-	var out []store.Bot
-	for rs.Next() {
-		b, err := scanBot(rs)
-		if err != nil {
-			return nil, fmt.Errorf("bots: %w", err)
-		}
-		out = append(out, b)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("bots: %w", err)
 	}
 	slices.SortFunc(out, func(a, b store.Bot) int {
@@ -184,28 +160,19 @@ func (s *Store) Deliveries(ctx context.Context, botID string) ([]store.Delivery,
 	if err != nil {
 		return nil, fmt.Errorf("deliveries: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT id, bot_id, message_id, room_id, at, ok, status, error, attempts
-		FROM bot_deliveries WHERE bot_id = $1 ORDER BY at DESC, id`, botID)
+	out, err := queryRows(ctx, q, `SELECT id, bot_id, message_id, room_id, at, ok, status, error, attempts
+		FROM bot_deliveries WHERE bot_id = $1 ORDER BY at DESC, id`, scanDelivery, botID)
 	if err != nil {
 		return nil, fmt.Errorf("deliveries: %w", err)
 	}
-	defer rs.Close()
-	var out []store.Delivery
-	for rs.Next() {
-		var (
-			d  store.Delivery
-			at int64
-		)
-		if err := rs.Scan(&d.ID, &d.BotID, &d.MessageID, &d.RoomID, &at, &d.OK, &d.Status, &d.Error, &d.Attempts); err != nil {
-			return nil, fmt.Errorf("deliveries: %w", err)
-		}
-		d.At = time.UnixMilli(at)
-		out = append(out, d)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("deliveries: %w", err)
-	}
 	return out, nil
+}
+
+func scanDelivery(r row) (d store.Delivery, err error) {
+	var at int64
+	err = r.Scan(&d.ID, &d.BotID, &d.MessageID, &d.RoomID, &at, &d.OK, &d.Status, &d.Error, &d.Attempts)
+	d.At = time.UnixMilli(at)
+	return d, err
 }
 
 // nullMilli is t in Unix milliseconds, or NULL for the zero time.

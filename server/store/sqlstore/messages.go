@@ -63,17 +63,9 @@ func scanMessage(r row, extra ...any) (scanned, error) {
 
 func formatMilli(ms int64) string { return protocol.FormatTime(time.UnixMilli(ms)) }
 
-func scanMessages(rs rows) ([]scanned, error) {
-	defer rs.Close()
-	var out []scanned
-	for rs.Next() {
-		m, err := scanMessage(rs)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rs.Err()
+// queryMessages runs q, which selects msgCols, and returns its messages.
+func queryMessages(ctx context.Context, q db, sql string, args ...any) ([]scanned, error) {
+	return queryRows(ctx, q, sql, noExtra(scanMessage), args...)
 }
 
 // loadDetails fills the Attachments and Reactions of the messages that have
@@ -118,30 +110,26 @@ func (s *Store) loadReactions(ctx context.Context, q db, msgs []scanned) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rs, err := q.query(ctx, `SELECT r.message_id, r.emoji, u.name FROM reactions r JOIN users u ON u.id = r.user_id
-		WHERE r.message_id {{in $1}} ORDER BY {{reaction_order}}`, s.d.list(ids))
+	type reaction struct{ msgID, emoji, name string }
+	reactions, err := queryRows(ctx, q, `SELECT r.message_id, r.emoji, u.name FROM reactions r JOIN users u ON u.id = r.user_id
+		WHERE r.message_id {{in $1}} ORDER BY {{reaction_order}}`, func(r row) (x reaction, err error) {
+		err = r.Scan(&x.msgID, &x.emoji, &x.name)
+		return x, err
+	}, s.d.list(ids))
 	if err != nil {
 		return fmt.Errorf("load reactions: %w", err)
 	}
-	defer rs.Close()
 	byMsg := map[string][]protocol.Reaction{}
 	idx := map[[2]string]int{}
-	for rs.Next() {
-		var msgID, emoji, name string
-		if err := rs.Scan(&msgID, &emoji, &name); err != nil {
-			return fmt.Errorf("load reactions: %w", err)
-		}
-		k := [2]string{msgID, emoji}
+	for _, x := range reactions {
+		k := [2]string{x.msgID, x.emoji}
 		i, ok := idx[k]
 		if !ok {
-			i = len(byMsg[msgID])
+			i = len(byMsg[x.msgID])
 			idx[k] = i
-			byMsg[msgID] = append(byMsg[msgID], protocol.Reaction{Emoji: emoji})
+			byMsg[x.msgID] = append(byMsg[x.msgID], protocol.Reaction{Emoji: x.emoji})
 		}
-		byMsg[msgID][i].Users = append(byMsg[msgID][i].Users, name)
-	}
-	if err := rs.Err(); err != nil {
-		return fmt.Errorf("load reactions: %w", err)
+		byMsg[x.msgID][i].Users = append(byMsg[x.msgID][i].Users, x.name)
 	}
 	for id, r := range byMsg {
 		for j, i := range at[id] {
@@ -226,47 +214,39 @@ func (s *Store) Since(ctx context.Context, roomID string, after int64, limit int
 	if limit <= 0 {
 		limit = protocol.MaxReplay
 	}
-	rs, err := q.query(ctx, `SELECT * FROM (
+	type entry struct {
+		seq int64
+		upd bool
+		m   scanned
+	}
+	entries, err := queryRows(ctx, q, `SELECT * FROM (
 			SELECT * FROM (SELECT m.seq AS lseq, false AS upd, `+msgCols+` FROM `+msgFrom+`
 				WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3) a
 			UNION ALL
 			SELECT * FROM (SELECT l.seq AS lseq, true AS upd, `+msgCols+` FROM updates l
 				JOIN messages m ON m.id = l.message_id LEFT JOIN users u ON u.id = m.sender_id
 				WHERE l.room_id = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3) b
-		) log ORDER BY lseq LIMIT $3`, roomID, after, limit)
+		) log ORDER BY lseq LIMIT $3`, func(r row) (e entry, err error) {
+		e.m, err = scanMessage(r, &e.seq, &e.upd)
+		return e, err
+	}, roomID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("since: %w", err)
 	}
-	defer rs.Close()
-	var (
-		msgs  []scanned
-		seqs  []int64
-		kinds []store.EventKind
-	)
-	for rs.Next() {
-		var (
-			seq int64
-			upd bool
-		)
-		m, err := scanMessage(rs, &seq, &upd)
-		if err != nil {
-			return nil, fmt.Errorf("since: %w", err)
-		}
-		kind := store.EventMessage
-		if upd {
-			kind = store.EventUpdate
-		}
-		msgs, seqs, kinds = append(msgs, m), append(seqs, seq), append(kinds, kind)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("since: %w", err)
+	msgs := make([]scanned, len(entries))
+	for i, e := range entries {
+		msgs[i] = e.m
 	}
 	if err := s.loadDetails(ctx, q, msgs); err != nil {
 		return nil, fmt.Errorf("since: %w", err)
 	}
 	out := make([]store.Event, len(msgs))
-	for i, m := range msgs {
-		out[i] = store.Event{Kind: kinds[i], RoomID: roomID, Seq: seqs[i], Message: m.Message}
+	for i, e := range entries {
+		kind := store.EventMessage
+		if e.upd {
+			kind = store.EventUpdate
+		}
+		out[i] = store.Event{Kind: kind, RoomID: roomID, Seq: e.seq, Message: msgs[i].Message}
 	}
 	return out, nil
 }

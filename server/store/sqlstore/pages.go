@@ -84,21 +84,10 @@ func pageBefore(ctx context.Context, q db, roomID string, before int64, limit in
 		more, err := anyBetween(ctx, q, roomID, 0, before)
 		return nil, more, err
 	}
-	rs, err := q.query(ctx, `SELECT `+msgCols+` FROM `+msgFrom+`
-		WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, roomID, before, limit+1)
-	if err != nil {
-		return nil, false, err
-	}
-	msgs, err := scanMessages(rs)
-	if err != nil {
-		return nil, false, err
-	}
-	more := len(msgs) > limit
-	if more {
-		msgs = msgs[:limit]
-	}
+	msgs, more, err := pageOf(ctx, q, `SELECT `+msgCols+` FROM `+msgFrom+`
+		WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, roomID, before, limit)
 	slices.Reverse(msgs)
-	return msgs, more, nil
+	return msgs, more, err
 }
 
 // pageAfter reads the oldest limit messages with seq > after, oldest
@@ -108,12 +97,14 @@ func pageAfter(ctx context.Context, q db, roomID string, after int64, limit int)
 		more, err := anyBetween(ctx, q, roomID, after, math.MaxInt64)
 		return nil, more, err
 	}
-	rs, err := q.query(ctx, `SELECT `+msgCols+` FROM `+msgFrom+`
-		WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, roomID, after, limit+1)
-	if err != nil {
-		return nil, false, err
-	}
-	msgs, err := scanMessages(rs)
+	return pageOf(ctx, q, `SELECT `+msgCols+` FROM `+msgFrom+`
+		WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, roomID, after, limit)
+}
+
+// pageOf runs q on the room and seq given, with limit+1 as its LIMIT $3,
+// and returns the first limit messages and whether there were more.
+func pageOf(ctx context.Context, q db, sql, roomID string, seq int64, limit int) ([]scanned, bool, error) {
+	msgs, err := queryMessages(ctx, q, sql, roomID, seq, limit+1)
 	if err != nil {
 		return nil, false, err
 	}

@@ -40,23 +40,14 @@ func (s *Store) SearchUsers(ctx context.Context, prefix, after string, limit int
 		return nil, fmt.Errorf("search users: %w", err)
 	}
 	p := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(prefix))
-	rs, err := q.query(ctx, searchUsersSQL, strings.ToLower(after), p+"%", "% "+p+"%", limit)
+	out, err := queryRows(ctx, q, searchUsersSQL, func(r row) (u protocol.User, err error) {
+		err = r.Scan(&u.ID, &u.Name, &u.Role, &u.DisplayName, &u.StatusText, &u.Avatar)
+		return u, err
+	}, strings.ToLower(after), p+"%", "% "+p+"%", limit)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
-	defer rs.Close()
-	out := []protocol.User{}
-	for rs.Next() {
-		var u protocol.User
-		if err := rs.Scan(&u.ID, &u.Name, &u.Role, &u.DisplayName, &u.StatusText, &u.Avatar); err != nil {
-			return nil, fmt.Errorf("search users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("search users: %w", err)
-	}
-	return out, nil
+	return orEmpty(out), nil
 }
 
 // SetProfile replaces a user's display name and status text.

@@ -101,16 +101,17 @@ func (s *Store) PushKey(ctx context.Context, gen func() (string, error)) (string
 
 const subCols = `id, user_id, endpoint, p256dh, auth, label, created_at, last_success_at`
 
-func scanSub(r row, p *store.PushSubscription) error {
+// scanSub reads subCols, after the extra columns before them.
+func scanSub(r row, extra ...any) (p store.PushSubscription, err error) {
 	var created, last int64
-	if err := r.Scan(&p.ID, &p.UserID, &p.Endpoint, &p.P256DH, &p.Auth, &p.Label, &created, &last); err != nil {
-		return err
+	if err := r.Scan(append(extra, &p.ID, &p.UserID, &p.Endpoint, &p.P256DH, &p.Auth, &p.Label, &created, &last)...); err != nil {
+		return p, err
 	}
 	p.Created = time.UnixMilli(created)
 	if last > 0 {
 		p.LastSuccess = time.UnixMilli(last)
 	}
-	return nil
+	return p, nil
 }
 
 // AddPushSubscription stores a subscription; see store.Push.
@@ -120,8 +121,7 @@ func (s *Store) AddPushSubscription(ctx context.Context, sub store.PushSubscript
 	now := s.opts.Now()
 	err := s.pushWrite(ctx, func(w *wtx) error {
 		created = false
-		var cur store.PushSubscription
-		err := scanSub(w.db.queryRow(w.ctx, `SELECT `+subCols+` FROM push_subscriptions WHERE endpoint = $1`, sub.Endpoint), &cur)
+		cur, err := scanSub(w.db.queryRow(w.ctx, `SELECT `+subCols+` FROM push_subscriptions WHERE endpoint = $1`, sub.Endpoint))
 		switch {
 		case err == nil && cur.UserID == sub.UserID:
 			if sub.Label == "" {
@@ -172,20 +172,11 @@ func (s *Store) PushSubscriptions(ctx context.Context, userID string) ([]store.P
 	if err != nil {
 		return nil, err
 	}
-	rs, err := q.query(ctx, `SELECT `+subCols+` FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	out, err := queryRows(ctx, q, `SELECT `+subCols+` FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at, id`, noExtra(scanSub), userID)
 	if err != nil {
 		return nil, fmt.Errorf("push subscriptions: %w", err)
 	}
-	defer rs.Close()
-	out := []store.PushSubscription{}
-	for rs.Next() {
-		var p store.PushSubscription
-		if err := scanSub(rs, &p); err != nil {
-			return nil, fmt.Errorf("push subscriptions: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rs.Err()
+	return orEmpty(out), nil
 }
 
 // DeletePushSubscription deletes a user's subscription; see store.Push.
@@ -202,34 +193,23 @@ func (s *Store) PushRecipients(ctx context.Context, roomID, except string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	rs, err := q.query(ctx, `SELECT p.id, p.user_id, p.endpoint, p.p256dh, p.auth, p.label, p.created_at, p.last_success_at,
-			u.name, m.notify, u.notify_paused_until
+	out, err := queryRows(ctx, q, `SELECT u.name, m.notify, u.notify_paused_until,
+			p.id, p.user_id, p.endpoint, p.p256dh, p.auth, p.label, p.created_at, p.last_success_at
 		FROM push_subscriptions p
 		JOIN members m ON m.room_id = $1 AND m.user_id = p.user_id
 		JOIN users u ON u.id = p.user_id
-		WHERE p.user_id <> $2 AND NOT u.disabled`, roomID, except)
+		WHERE p.user_id <> $2 AND NOT u.disabled`, func(r row) (pr store.PushRecipient, err error) {
+		var paused int64
+		pr.Sub, err = scanSub(r, &pr.UserName, &pr.Level, &paused)
+		if paused > 0 {
+			pr.PausedUntil = time.UnixMilli(paused)
+		}
+		return pr, err
+	}, roomID, except)
 	if err != nil {
 		return nil, fmt.Errorf("push recipients: %w", err)
 	}
-	defer rs.Close()
-	var out []store.PushRecipient
-	for rs.Next() {
-		var r store.PushRecipient
-		var created, last, paused int64
-		if err := rs.Scan(&r.Sub.ID, &r.Sub.UserID, &r.Sub.Endpoint, &r.Sub.P256DH, &r.Sub.Auth, &r.Sub.Label,
-			&created, &last, &r.UserName, &r.Level, &paused); err != nil {
-			return nil, fmt.Errorf("push recipients: %w", err)
-		}
-		r.Sub.Created = time.UnixMilli(created)
-		if last > 0 {
-			r.Sub.LastSuccess = time.UnixMilli(last)
-		}
-		if paused > 0 {
-			r.PausedUntil = time.UnixMilli(paused)
-		}
-		out = append(out, r)
-	}
-	return out, rs.Err()
+	return out, nil
 }
 
 // SetNotify sets a member's level; see store.Push.
@@ -314,32 +294,17 @@ func (s *Store) ClaimPushJobs(ctx context.Context, owner string, lease time.Dura
 	var out []store.PushJob
 	err := s.pushWrite(ctx, func(w *wtx) error {
 		out = out[:0]
-		rs, err := w.db.query(w.ctx, `SELECT o.key, o.subscription_id, o.payload, o.urgency, o.topic, o.ttl_seconds, o.queued_at, o.attempts,
+		found, err := queryRows(w.ctx, w.db, `SELECT o.key, o.subscription_id, o.payload, o.urgency, o.topic, o.ttl_seconds, o.queued_at, o.attempts,
 				p.id, p.user_id, p.endpoint, p.p256dh, p.auth, p.label, p.created_at, p.last_success_at
 			FROM push_outbox o JOIN push_subscriptions p ON p.id = o.subscription_id
-			WHERE o.next_at <= $1 AND o.lease_until < $1 ORDER BY o.next_at LIMIT $2`, now, limit)
-		if err != nil {
-			return w.saw(err)
-		}
-		var found []store.PushJob
-		for rs.Next() {
-			var j store.PushJob
-			var ttl, queued, created, last int64
-			if err := rs.Scan(&j.Key, &j.SubscriptionID, &j.Payload, &j.Urgency, &j.Topic, &ttl, &queued, &j.Attempts,
-				&j.Sub.ID, &j.Sub.UserID, &j.Sub.Endpoint, &j.Sub.P256DH, &j.Sub.Auth, &j.Sub.Label, &created, &last); err != nil {
-				rs.Close()
-				return err
-			}
+			WHERE o.next_at <= $1 AND o.lease_until < $1 ORDER BY o.next_at LIMIT $2`, func(r row) (j store.PushJob, err error) {
+			var ttl, queued int64
+			j.Sub, err = scanSub(r, &j.Key, &j.SubscriptionID, &j.Payload, &j.Urgency, &j.Topic, &ttl, &queued, &j.Attempts)
 			j.TTL = time.Duration(ttl) * time.Second
 			j.Queued = time.UnixMilli(queued)
-			j.Sub.Created = time.UnixMilli(created)
-			if last > 0 {
-				j.Sub.LastSuccess = time.UnixMilli(last)
-			}
-			found = append(found, j)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
+			return j, err
+		}, now, limit)
+		if err != nil {
 			return w.saw(err)
 		}
 		for _, j := range found {

@@ -98,26 +98,13 @@ func (s *Store) Rooms(ctx context.Context, sc store.Scope) ([]protocol.Room, err
 	if err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
-	var rs rows
+	stmt := `SELECT ` + roomCols + ` FROM ` + memberRoomsFrom
 	if sc.Public {
-		rs, err = q.query(ctx, `SELECT `+roomCols+` FROM `+roomFrom+`
-			WHERE r.kind = 'public' OR m.user_id IS NOT NULL`, sc.UserID)
-	} else {
-		rs, err = q.query(ctx, `SELECT `+roomCols+` FROM `+memberRoomsFrom, sc.UserID)
+		stmt = `SELECT ` + roomCols + ` FROM ` + roomFrom + `
+			WHERE r.kind = 'public' OR m.user_id IS NOT NULL`
 	}
+	out, err := queryRows(ctx, q, stmt, scanRoom, sc.UserID)
 	if err != nil {
-		return nil, fmt.Errorf("list rooms: %w", err)
-	}
-	defer rs.Close()
-	var out []protocol.Room
-	for rs.Next() {
-		r, err := scanRoom(rs)
-		if err != nil {
-			return nil, fmt.Errorf("list rooms: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
 	store.SortRooms(out)
@@ -144,24 +131,20 @@ func (s *Store) LastSeqs(ctx context.Context, userID string) (map[string]int64, 
 	if err != nil {
 		return nil, fmt.Errorf("last seqs: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT r.id, r.last_seq FROM `+memberRoomsFrom, userID)
+	type last struct {
+		id  string
+		seq int64
+	}
+	ls, err := queryRows(ctx, q, `SELECT r.id, r.last_seq FROM `+memberRoomsFrom, func(r row) (l last, err error) {
+		err = r.Scan(&l.id, &l.seq)
+		return l, err
+	}, userID)
 	if err != nil {
 		return nil, fmt.Errorf("last seqs: %w", err)
 	}
-	defer rs.Close()
-	out := make(map[string]int64)
-	for rs.Next() {
-		var (
-			id   string
-			last int64
-		)
-		if err := rs.Scan(&id, &last); err != nil {
-			return nil, fmt.Errorf("last seqs: %w", err)
-		}
-		out[id] = last
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("last seqs: %w", err)
+	out := make(map[string]int64, len(ls))
+	for _, l := range ls {
+		out[l.id] = l.seq
 	}
 	return out, nil
 }

@@ -47,23 +47,14 @@ func (s *Store) Members(ctx context.Context, roomID, after string, limit int) ([
 	if err != nil {
 		return nil, fmt.Errorf("members: %w", err)
 	}
-	rs, err := q.query(ctx, membersSQL, roomID, after, limit)
+	out, err := queryRows(ctx, q, membersSQL, func(r row) (u protocol.User, err error) {
+		err = r.Scan(&u.ID, &u.Name, &u.Role)
+		return u, err
+	}, roomID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("members: %w", err)
 	}
-	defer rs.Close()
-	out := []protocol.User{}
-	for rs.Next() {
-		var u protocol.User
-		if err := rs.Scan(&u.ID, &u.Name, &u.Role); err != nil {
-			return nil, fmt.Errorf("members: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("members: %w", err)
-	}
-	return out, nil
+	return orEmpty(out), nil
 }
 
 var _ store.Store = (*Store)(nil)

@@ -66,20 +66,8 @@ func (s *Store) Users(ctx context.Context) ([]store.Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT id, name, role, '', disabled, display_name, status_text, avatar, bot FROM users`)
+	out, err := queryRows(ctx, q, `SELECT id, name, role, '', disabled, display_name, status_text, avatar, bot FROM users`, scanAccount)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rs.Close()
-	var out []store.Account
-	for rs.Next() {
-		a, err := scanAccount(rs)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	slices.SortFunc(out, func(a, b store.Account) int {
@@ -138,21 +126,9 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]store.Session, e
 	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
-	rs, err := q.query(ctx, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.user_id = $1
-		ORDER BY s.last_seen DESC, s.created_at DESC, s.id`, userID)
+	out, err := queryRows(ctx, q, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.user_id = $1
+		ORDER BY s.last_seen DESC, s.created_at DESC, s.id`, scanSession, userID)
 	if err != nil {
-		return nil, fmt.Errorf("sessions: %w", err)
-	}
-	defer rs.Close()
-	var out []store.Session
-	for rs.Next() {
-		sess, err := scanSession(rs)
-		if err != nil {
-			return nil, fmt.Errorf("sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
 	return out, nil

@@ -68,6 +68,7 @@ func Run(t *testing.T, open Open) {
 		{"History", testHistory},
 		{"Pages", testPages},
 		{"Mentions", testMentions},
+		{"MentionCases", testMentionCases},
 		{"Since", testSince},
 		{"Files", testFiles},
 		{"Attachments", testAttachments},
