@@ -50,6 +50,7 @@ type config struct {
 	GroupMin         int
 	GroupMax         int
 	DMs              int
+	RateExp          float64
 	team             *team    // the team scenario's layout (scenario.go)
 	teamIDs          []string // the team rooms' ids, by index (team.go)
 	teamOf           []int    // each account's team room
@@ -127,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.Groups, "groups", 300, "team scenario: rooms besides general, of Zipf sizes (<room>-group-0 the largest)")
 	fs.IntVar(&cfg.GroupMin, "group-min", 10, "team scenario: members of the smallest group")
 	fs.IntVar(&cfg.GroupMax, "group-max", 300, "team scenario: members of the largest group")
+	fs.Float64Var(&cfg.RateExp, "rate-exp", 1, "team scenario: a room's share of --rate is in proportion to its member count raised to this (1: to its size; 0.5: its square root; 0: every room alike)")
 	fs.IntVar(&cfg.DMs, "dms", 2000, "team scenario: direct-message rooms, between random pairs (POST /api/dms)")
 	fs.IntVar(&cfg.Rooms, "rooms", 1, "spread the accounts over this many rooms (<room>-0, <room>-1, …; account u joins room u % rooms), e.g. to measure storage without fan-out")
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "connections that publish (the first ones); each sends rate/publishers msg/s")

@@ -22,7 +22,9 @@ import (
 //   - each socket follows every room of its account, with one seq tracker
 //     per room, and resumes all of them with one hello{since} after a drop;
 //   - messages: a room's share of --rate is proportional to its member
-//     count (roomRates); each is sent by a random open socket of a member;
+//     count (roomRates; --rate-exp 0.5 weighs by its square root, 0 gives
+//     every room the same); each is sent by a random open socket of a
+//     member;
 //   - typing notices (--typing) go to a random room of a random socket,
 //     churn (--churn) drops a random socket that reconnects at once.
 //
@@ -131,18 +133,22 @@ func dmPairs(users, n int, seed int64) [][2]int {
 }
 
 // roomRates splits rate over the rooms in proportion to their member
-// counts.
-func roomRates(members []int, rate float64) []float64 {
-	total := 0
-	for _, m := range members {
-		total += m
+// counts raised to exp: 1 is in proportion to size, 0 every room alike.
+func roomRates(members []int, rate, exp float64) []float64 {
+	w := make([]float64, len(members))
+	total := 0.0
+	for r, m := range members {
+		if m > 0 {
+			w[r] = math.Pow(float64(m), exp)
+		}
+		total += w[r]
 	}
 	out := make([]float64, len(members))
 	if total == 0 {
 		return out
 	}
-	for r, m := range members {
-		out[r] = rate * float64(m) / float64(total)
+	for r := range w {
+		out[r] = rate * w[r] / total
 	}
 	return out
 }
@@ -265,6 +271,8 @@ func (cfg *config) validateTeam() error {
 		return errors.New("--scenario team: not with --count (the rate is what it sets)")
 	case cfg.Groups < 0 || cfg.DMs < 0 || cfg.GroupMin < 2 || cfg.GroupMax < cfg.GroupMin:
 		return errors.New("--scenario team: want --groups, --dms ≥ 0 and 2 ≤ --group-min ≤ --group-max")
+	case cfg.RateExp < 0 || cfg.RateExp > 2:
+		return errors.New("--scenario team: --rate-exp between 0 and 2")
 	case cfg.Users < 2 && cfg.DMs > 0:
 		return errors.New("--scenario team: DMs need two people")
 	case cfg.DMs > cfg.Users*(cfg.Users-1)/2:

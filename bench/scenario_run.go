@@ -35,7 +35,7 @@ func (t *team) plan(cfg *config, clients []*client) *sendPlan {
 			conns[fl.ix] = append(conns[fl.ix], c)
 		}
 	}
-	return newSendPlan(roomRates(t.members, cfg.Rate), local, total, conns)
+	return newSendPlan(roomRates(t.members, cfg.Rate, cfg.RateExp), local, total, conns)
 }
 
 // teamPublish sends the worker's share of the messages on a fixed schedule
@@ -215,7 +215,11 @@ func latencyOf(h Hist) Latency {
 // teamSummary fills the team part of the summary from the merged result.
 func teamSummary(cfg *config, r result) *TeamSummary {
 	t := cfg.team
-	s := &TeamSummary{Users: cfg.Users, RateSplit: "in proportion to member count"}
+	split := "in proportion to member count"
+	if cfg.RateExp != 1 {
+		split = fmt.Sprintf("in proportion to member count^%g", cfg.RateExp)
+	}
+	s := &TeamSummary{Users: cfg.Users, RateSplit: split}
 	per := make([]int, cfg.Users)
 	for _, u := range t.connUser {
 		per[u]++
@@ -225,7 +229,7 @@ func teamSummary(cfg *config, r result) *TeamSummary {
 			s.SocketsPerUser[n-1]++
 		}
 	}
-	rates := roomRates(t.members, cfg.Rate)
+	rates := roomRates(t.members, cfg.Rate, cfg.RateExp)
 	s.Classes = make([]ClassSummary, nClasses)
 	for k := range s.Classes {
 		s.Classes[k].Name = classNames[k]

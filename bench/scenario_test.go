@@ -88,9 +88,15 @@ func TestDMPairsDistinct(t *testing.T) {
 // worker takes the part of each room's rate its sockets hold; the room a
 // message goes to is drawn by those rates.
 func TestRateSplit(t *testing.T) {
-	rates := roomRates([]int{100, 50, 50, 0}, 400)
+	rates := roomRates([]int{100, 50, 50, 0}, 400, 1)
 	if !slices.Equal(rates, []float64{200, 100, 100, 0}) {
 		t.Fatalf("rates %v", rates)
+	}
+	if flat := roomRates([]int{100, 50, 50, 0}, 300, 0); !slices.Equal(flat, []float64{100, 100, 100, 0}) {
+		t.Fatalf("every room alike: %v", flat)
+	}
+	if sq := roomRates([]int{400, 100}, 300, 0.5); !slices.Equal(sq, []float64{200, 100}) {
+		t.Fatalf("square root: %v", sq)
 	}
 	// Two workers: the first holds 30 of 60 sockets of room 0, 10 of 10 of
 	// room 1 and none of room 2.
