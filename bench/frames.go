@@ -61,6 +61,7 @@ type frame struct {
 var (
 	prefixMessage = []byte(`{"type":"message",`)
 	prefixAck     = []byte(`{"type":"ack",`)
+	prefixWelcome = []byte(`{"type":"welcome",`)
 	keyRoom       = []byte(`"room":"`)
 	keySeq        = []byte(`"seq":`)
 	keyText       = []byte(`"text":"`)
@@ -82,6 +83,8 @@ func parseFrame(b []byte, f *frame) error {
 			f.Type = protocol.TypeMessage
 			return nil
 		}
+	case bytes.HasPrefix(b, prefixWelcome):
+		return welcomeFrame(b, f)
 	case bytes.HasPrefix(b, prefixAck):
 		if fastMessage(b, f) {
 			f.Type = protocol.TypeAck
@@ -188,6 +191,25 @@ func benchText(text []byte, runID string) (int, int64) {
 		return benchNone, 0
 	}
 	return kind, ns
+}
+
+// welcomeFrame decodes the parts of a welcome the tool uses: its rooms,
+// heartbeat and limits. The online list, which holds everyone sharing a
+// room with the account (thousands of people in a team's general), is
+// skipped over instead of decoded, once, where the general path would
+// decode the frame twice.
+func welcomeFrame(b []byte, f *frame) error {
+	var w struct {
+		Rooms       []protocol.Room `json:"rooms"`
+		HeartbeatMS int64           `json:"heartbeat_ms"`
+		Limits      protocol.Limits `json:"limits"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return errFrame
+	}
+	f.Type = protocol.TypeWelcome
+	f.Welcome = &protocol.Welcome{Type: protocol.TypeWelcome, Rooms: w.Rooms, HeartbeatMS: w.HeartbeatMS, Limits: w.Limits}
+	return nil
 }
 
 // slowFrame is the encoding/json path for every frame type.
