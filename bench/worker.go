@@ -431,7 +431,9 @@ func (w *worker) every(ctx context.Context, perSecond float64, fn func()) {
 // returns this worker's result.
 func (w *worker) drain(ctx context.Context) (result, error) {
 	finals := make([]int64, len(w.roomIDs))
-	err := w.finals(ctx, finals)
+	fctx, cancel := context.WithTimeout(ctx, w.cfg.DrainTimeout)
+	err := w.finals(fctx, finals)
+	cancel()
 	if err != nil {
 		w.countErr("last_seq")
 	}
