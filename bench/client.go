@@ -254,7 +254,7 @@ func (c *client) handle(conn sock, f *frame, now time.Time) error {
 		switch {
 		case out == seqNew && f.Type == protocol.TypeMessage && kind == benchMeasured:
 			fl.deliveries++
-		case out == seqDup:
+		case out == seqDup && !fl.replay: // a replay may repeat (PROTOCOL.md)
 			fl.dup++
 		}
 		ix := fl.ix
@@ -508,20 +508,21 @@ func (c *client) releaseInflight() {
 
 func (c *client) inflight() int { return len(c.sem) }
 
-// typing sends one typing notice.
-func (c *client) typing() {
+// typing sends one typing notice to the connection's room.
+func (c *client) typing() { c.typingIn(c.room) }
+
+// typingIn sends one typing notice to room and reports whether it went out.
+func (c *client) typingIn(room string) bool {
 	conn := c.conn.Load()
 	if conn == nil {
-		return
-	}
-	room := c.room
-	if len(c.rooms) > 1 {
-		room = c.rooms[rand.N(len(c.rooms))].id // ids are set once, before the run
+		return false
 	}
 	b := []byte(`{"type":"typing","room":"` + room + `","active":true}`)
-	if conn.writeText(b) == nil {
-		c.typingSent.Add(1)
+	if conn.writeText(b) != nil {
+		return false
 	}
+	c.typingSent.Add(1)
+	return true
 }
 
 // dropNow closes the socket without a close handshake, as a network failure

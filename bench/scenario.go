@@ -25,8 +25,9 @@ import (
 //     count (roomRates; --rate-exp 0.5 weighs by its square root, 0 gives
 //     every room the same); each is sent by a random open socket of a
 //     member;
-//   - typing notices (--typing) go to a random room of a random socket,
-//     churn (--churn) drops a random socket that reconnects at once.
+//   - typing notices (--typing) are drawn to rooms as messages are, from a
+//     random open socket in the room;
+//   - churn (--churn) drops a random socket that reconnects at once.
 //
 // Everything is drawn from fixed seeds, so the parent and every worker
 // process compute the same layout, and a rerun finds the memberships it

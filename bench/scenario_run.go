@@ -59,9 +59,28 @@ func (w *worker) teamPublish(ctx context.Context, measureStart time.Time) {
 	})
 }
 
+// teamTyping sends one typing notice, to a room drawn as a message's room
+// is (people type where they write), from a random open socket in it.
+func (w *worker) teamTyping() {
+	p := w.plan
+	if p.rate() <= 0 {
+		return
+	}
+	j := p.pick(rand.Float64())
+	cs := p.conns[j]
+	for range 4 {
+		if c := cs[rand.N(len(cs))]; c.conn.Load() != nil {
+			if c.typingIn(w.roomIDs[p.rooms[j]]) {
+				w.typingSent.Add(1)
+			}
+			return
+		}
+	}
+}
+
 // waitAcks waits, until deadline, for the answers to the messages sent;
-// it gives up early when none has come for a second (their sockets were
-// dropped by churn: the messages may be stored, their acks are lost).
+// it gives up early when none has come for three seconds (their sockets
+// were dropped by churn: the messages may be stored, their acks are lost).
 func (w *worker) waitAcks(ctx context.Context, deadline time.Time) {
 	last, since := int64(-1), time.Now()
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -75,7 +94,7 @@ func (w *worker) waitAcks(ctx context.Context, deadline time.Time) {
 		}
 		if answered != last {
 			last, since = answered, time.Now()
-		} else if time.Since(since) > time.Second {
+		} else if time.Since(since) > 3*time.Second {
 			return
 		}
 		sleepCtx(ctx, 10*time.Millisecond)
@@ -109,7 +128,7 @@ func (w *worker) teamFinals(ctx context.Context, finals []int64) error {
 		mu    sync.Mutex
 		first error
 		wg    sync.WaitGroup
-		sem   = make(chan struct{}, 8)
+		sem   = make(chan struct{}, 16)
 	)
 	for _, tok := range tokens {
 		wg.Add(1)

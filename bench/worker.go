@@ -311,6 +311,10 @@ func (w *worker) run(ctx context.Context, t0 time.Time) error {
 		go func() {
 			defer wg.Done()
 			w.every(actx, cfg.Typing/float64(w.n), func() {
+				if w.plan != nil { // the team scenario: typing goes where messages go
+					w.teamTyping()
+					return
+				}
 				if c := w.clients[rand.N(len(w.clients))]; c.conn.Load() != nil {
 					c.typing()
 					w.typingSent.Add(1)
@@ -431,7 +435,8 @@ func (w *worker) every(ctx context.Context, perSecond float64, fn func()) {
 // returns this worker's result.
 func (w *worker) drain(ctx context.Context) (result, error) {
 	finals := make([]int64, len(w.roomIDs))
-	fctx, cancel := context.WithTimeout(ctx, w.cfg.DrainTimeout)
+	// A few requests for one room, thousands for the team scenario's DMs.
+	fctx, cancel := context.WithTimeout(ctx, 4*w.cfg.DrainTimeout)
 	err := w.finals(fctx, finals)
 	cancel()
 	if err != nil {
