@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"minichat/server/protocol"
 )
 
 // accountName is the name of account u.
@@ -33,13 +35,17 @@ func cachedToken(file, name string) string {
 // server at all, which keeps its memory baseline clean); the others are
 // signed in — registered when missing — at most cfg.LoginConcurrency at a
 // time, and the file is rewritten with every token.
-func signIn(ctx context.Context, cfg *config, a *api, roomIDs []string, log io.Writer) ([]string, error) {
+//
+// It also returns each account's room list when it read one (the team
+// scenario's setup reads the rest from them).
+func signIn(ctx context.Context, cfg *config, a *api, roomIDs []string, log io.Writer) ([]string, [][]protocol.Room, error) {
 	tokens := make([]string, cfg.Users)
+	lists := make([][]protocol.Room, cfg.Users)
 	cached := map[string]string{}
 	if cfg.TokenFile != "" {
 		if b, err := os.ReadFile(cfg.TokenFile); err == nil {
 			if err := json.Unmarshal(b, &cached); err != nil {
-				return nil, fmt.Errorf("token file %s: %w", cfg.TokenFile, err)
+				return nil, nil, fmt.Errorf("token file %s: %w", cfg.TokenFile, err)
 			}
 		}
 	}
@@ -59,9 +65,10 @@ func signIn(ctx context.Context, cfg *config, a *api, roomIDs []string, log io.W
 			name := accountName(cfg, u)
 			token, ok := cached[name]
 			var err error
+			var list []protocol.Room
 			if ok {
 				// A cached token may have expired or belong to another server.
-				if _, err = a.rooms(ctx, token); statusOf(err) == 401 {
+				if list, err = a.rooms(ctx, token); statusOf(err) == 401 {
 					ok = false
 				}
 			}
@@ -69,9 +76,13 @@ func signIn(ctx context.Context, cfg *config, a *api, roomIDs []string, log io.W
 				var s session
 				s, _, err = a.account(ctx, name, cfg.Password, cfg.registerFirst)
 				token = s.Token
+				list = nil
 			}
-			if err == nil {
+			if err == nil && !memberOf(list, roomIDs[u%cfg.Rooms]) {
 				err = a.join(ctx, token, roomIDs[u%cfg.Rooms])
+				if err == nil && cfg.team != nil {
+					list, err = a.rooms(ctx, token)
+				}
 			}
 			if err == nil && cfg.teamOf != nil {
 				err = a.join(ctx, token, cfg.teamIDs[cfg.teamOf[u]])
@@ -88,11 +99,12 @@ func signIn(ctx context.Context, cfg *config, a *api, roomIDs []string, log io.W
 				fresh++
 			}
 			tokens[u] = token
+			lists[u] = list
 		}()
 	}
 	wg.Wait()
 	if first != nil {
-		return nil, first
+		return nil, nil, first
 	}
 	if fresh > 0 {
 		fmt.Fprintf(log, "bench: signed in %d account(s), %d from the token file\n", fresh, cfg.Users-fresh)
@@ -103,8 +115,18 @@ func signIn(ctx context.Context, cfg *config, a *api, roomIDs []string, log io.W
 		}
 		b, _ := json.Marshal(cached)
 		if err := os.WriteFile(cfg.TokenFile, b, 0o600); err != nil {
-			return nil, fmt.Errorf("token file: %w", err)
+			return nil, nil, fmt.Errorf("token file: %w", err)
 		}
 	}
-	return tokens, nil
+	return tokens, lists, nil
+}
+
+// memberOf reports whether list has room id as a room its user is in.
+func memberOf(list []protocol.Room, id string) bool {
+	for _, r := range list {
+		if r.ID == id && r.Member {
+			return true
+		}
+	}
+	return false
 }

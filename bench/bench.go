@@ -45,6 +45,13 @@ type config struct {
 	Room             string
 	Rooms            int
 	TeamRooms        int
+	Scenario         string
+	Groups           int
+	GroupMin         int
+	GroupMax         int
+	DMs              int
+	RateExp          float64
+	team             *team    // the team scenario's layout (scenario.go)
 	teamIDs          []string // the team rooms' ids, by index (team.go)
 	teamOf           []int    // each account's team room
 	Publishers       int
@@ -113,6 +120,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.Password, "password", "bench-password", "password of the bench accounts")
 	fs.StringVar(&cfg.Room, "room", "bench", "public room to create or join")
 	fs.IntVar(&cfg.TeamRooms, "team-rooms", 0, "team layout: besides the bench room (everyone's general), each account joins one of this many more rooms of Zipf sizes (<room>-team-0 the largest)")
+	fs.StringVar(&cfg.Scenario, "scenario", "room", "room: every socket in the bench room (see --rooms), the first --publishers sending; "+
+		"team: a team's traffic — --users people with one to three sockets each (--conns in all), everyone in the bench room (general), "+
+		"--groups rooms of Zipf sizes from --group-max down to --group-min, --dms direct-message pairs; each socket follows all its rooms "+
+		"(one hello{since} for all after a drop); --rate is split over the rooms in proportion to their member counts and each message "+
+		"is sent by a random open socket of a member; --typing and --churn as usual; integrity and latency per room class")
+	fs.IntVar(&cfg.Groups, "groups", 300, "team scenario: rooms besides general, of Zipf sizes (<room>-group-0 the largest)")
+	fs.IntVar(&cfg.GroupMin, "group-min", 10, "team scenario: members of the smallest group")
+	fs.IntVar(&cfg.GroupMax, "group-max", 300, "team scenario: members of the largest group")
+	fs.Float64Var(&cfg.RateExp, "rate-exp", 1, "team scenario: a room's share of --rate is in proportion to its member count raised to this (1: to its size; 0.5: its square root; 0: every room alike)")
+	fs.IntVar(&cfg.DMs, "dms", 2000, "team scenario: direct-message rooms, between random pairs (POST /api/dms)")
 	fs.IntVar(&cfg.Rooms, "rooms", 1, "spread the accounts over this many rooms (<room>-0, <room>-1, …; account u joins room u % rooms), e.g. to measure storage without fan-out")
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "connections that publish (the first ones); each sends rate/publishers msg/s")
 	fs.Float64Var(&cfg.Rate, "rate", 10, "messages per second in all, after warm-up (0: none, or as fast as acks allow with --count)")
@@ -157,7 +174,15 @@ func (cfg *config) roomName(r int) string {
 }
 
 // roomOf is the index of the room connection i follows: its account's.
-func (cfg *config) roomOf(i int) int { return (i % cfg.Users) % cfg.Rooms }
+func (cfg *config) roomOf(i int) int { return cfg.accountOf(i) % cfg.Rooms }
+
+// accountOf is the account of connection i.
+func (cfg *config) accountOf(i int) int {
+	if cfg.team != nil {
+		return cfg.team.connUser[i]
+	}
+	return i % cfg.Users
+}
 
 func (cfg *config) validate() error {
 	u, err := url.Parse(cfg.URL)
@@ -194,7 +219,9 @@ func (cfg *config) validate() error {
 		return errors.New("--users must not be negative")
 	case cfg.Publishers < 0 || cfg.Publishers > cfg.Conns:
 		return errors.New("--publishers must be between 0 and --conns")
-	case (cfg.Rate > 0 || cfg.Count > 0) && cfg.Publishers == 0:
+	case cfg.Scenario != "room" && cfg.Scenario != "team":
+		return fmt.Errorf("--scenario %q: want room or team", cfg.Scenario)
+	case (cfg.Rate > 0 || cfg.Count > 0) && cfg.Publishers == 0 && cfg.Scenario != "team":
 		return errors.New("--rate or --count needs at least one publisher")
 	case cfg.Rate < 0 || cfg.Typing < 0 || cfg.Churn < 0 || cfg.Count < 0:
 		return errors.New("--rate, --count, --typing and --churn must not be negative")
@@ -215,12 +242,20 @@ func (cfg *config) validate() error {
 	}
 	if cfg.Users == 0 {
 		cfg.Users = min(cfg.Conns, 50)
+		if cfg.Scenario == "team" {
+			cfg.Users = (cfg.Conns + 1) / 2
+		}
 	}
 	if cfg.Users > cfg.Conns {
 		cfg.Users = cfg.Conns
 	}
 	if cfg.Rooms > cfg.Users {
 		return fmt.Errorf("--rooms (%d) must not exceed --users (%d): every room needs an account", cfg.Rooms, cfg.Users)
+	}
+	if cfg.Scenario == "team" {
+		if err := cfg.validateTeam(); err != nil {
+			return err
+		}
 	}
 	if cfg.RunID == "" {
 		var b [4]byte
@@ -379,9 +414,18 @@ func coordinate(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err
 		prog.run()
 	}
 	defer prog.close()
-	tokens, terr := signIn(ctx, cfg, a, roomIDs, logw)
+	tokens, lists, terr := signIn(ctx, cfg, a, roomIDs, logw)
 	if terr != nil {
 		return fmt.Errorf("bench: %w", terr)
+	}
+	if cfg.team != nil {
+		fmt.Fprintln(logw, describeTeam(cfg))
+		prog.setPhase("team")
+		ids, terr := teamSetup(ctx, cfg, a, tokens[0], roomIDs[0], tokens, lists, logw)
+		if terr != nil {
+			return fmt.Errorf("bench: team: %w", terr)
+		}
+		roomIDs = ids
 	}
 
 	var rs []runner

@@ -165,3 +165,44 @@ func TestRooms(t *testing.T) {
 		t.Fatalf("acked %d, deliveries %d (expected %d), want 50, 200", s.Acked, s.Deliveries, s.ExpectedDeliveries)
 	}
 }
+
+// TestTeamScenario runs the team scenario: people with one to three
+// sockets, general, groups of Zipf sizes and DMs, messages spread by room
+// size; every socket must see every message of each of its rooms once.
+// A second run on the same server reuses the rooms, memberships and DMs.
+func TestTeamScenario(t *testing.T) {
+	url := startServer(t)
+	tokens := t.TempDir() + "/tokens.json"
+	args := []string{"--url", url, "--pid", "-1", "--scenario", "team", "--conns", "40", "--users", "20",
+		"--user-prefix", "team", "--tokens", tokens, "--groups", "5", "--group-min", "3", "--group-max", "12", "--dms", "15",
+		"--rate", "100", "--typing", "10", "--warmup", "200ms", "--duration", "2s", "--settle", "0", "--json"}
+	for run := range 2 {
+		s := runBench(t, args...)
+		tm := s.Team
+		if tm == nil || len(tm.Classes) != 3 {
+			t.Fatalf("run %d: team summary %+v", run, tm)
+		}
+		if s.Connected != 40 || s.Rooms != 1+5+15 {
+			t.Fatalf("run %d: connected %d, rooms %d", run, s.Connected, s.Rooms)
+		}
+		if s.Lost != 0 || s.Undelivered != 0 || s.Dup != 0 || s.Errors != 0 || tm.RoomsWithLoss != 0 || tm.RoomsWithDup != 0 {
+			t.Fatalf("run %d: lost %d, not arrived %d, dup %d, errors %v", run, s.Lost, s.Undelivered, s.Dup, s.ErrorKinds)
+		}
+		if s.Deliveries == 0 || s.Deliveries != s.ExpectedDeliveries {
+			t.Fatalf("run %d: deliveries %d, expected %d", run, s.Deliveries, s.ExpectedDeliveries)
+		}
+		var sum int64
+		for _, c := range tm.Classes {
+			if c.Acked == 0 || c.Deliveries != c.ExpectedDeliveries || c.LatencyMS.P99 <= 0 {
+				t.Fatalf("run %d: class %+v", run, c)
+			}
+			sum += c.Deliveries
+		}
+		if sum != s.Deliveries {
+			t.Fatalf("run %d: classes deliver %d of %d", run, sum, s.Deliveries)
+		}
+		if g := tm.Classes[0]; g.Rooms != 1 || g.MembersMax != 20 || g.RateTarget <= tm.Classes[2].RateTarget/15 {
+			t.Fatalf("run %d: general %+v", run, g)
+		}
+	}
+}

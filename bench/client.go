@@ -30,8 +30,7 @@ import (
 type client struct {
 	w      *worker
 	i      int
-	room   string // id of the bench room this connection follows
-	roomIx int
+	room   string // id of the room this connection sends to (its first)
 	token  string
 	http   *http.Client
 	dialer *net.Dialer // the same source address, for the raw reader
@@ -42,10 +41,10 @@ type client struct {
 	drop   atomic.Bool             // the current socket is being dropped on purpose: redial at once
 	synced chan struct{}
 
-	mu      sync.Mutex // guards tracker, replay, since
-	tracker *tracker
-	replay  bool  // between hello and synced
-	since   int64 // the seq the running replay started after
+	mu       sync.Mutex // guards rooms' trackers and counts, unsynced
+	rooms    []follow   // the rooms this connection follows (one, but for --scenario team)
+	unsynced int        // rooms whose synced has not come since the last hello
+	sendSeq  atomic.Int64
 
 	// Counters, read by snapshots while the run goroutine writes them.
 	deliveries, warmDeliveries atomic.Int64
@@ -243,22 +242,27 @@ func (c *client) handle(conn sock, f *frame, now time.Time) error {
 	}
 	switch f.Type {
 	case protocol.TypeMessage, protocol.TypeUpdate:
-		if string(f.Room) != c.room {
-			return nil
-		}
 		c.mu.Lock()
-		if c.tracker == nil { // a frame before welcome: cannot happen, but do not crash
+		fl := c.follow(f.Room)
+		if fl == nil || fl.tracker == nil { // not followed, or a frame before welcome
 			c.mu.Unlock()
 			return nil
 		}
-		out := c.tracker.seen(f.Seq)
+		out := fl.tracker.seen(f.Seq)
 		kind, sentNS := benchText(f.Text, w.runID)
-		replay := c.replay
+		replay := fl.replay
+		switch {
+		case out == seqNew && f.Type == protocol.TypeMessage && kind == benchMeasured:
+			fl.deliveries++
+		case out == seqDup && !fl.replay: // a replay may repeat (PROTOCOL.md)
+			fl.dup++
+		}
+		ix := fl.ix
 		c.mu.Unlock()
 		switch out {
 		case seqNew:
 			if f.Type == protocol.TypeMessage {
-				c.delivered(kind, sentNS, now)
+				c.delivered(ix, kind, sentNS, now)
 			}
 		case seqDup:
 			if replay {
@@ -269,13 +273,20 @@ func (c *client) handle(conn sock, f *frame, now time.Time) error {
 		}
 	case protocol.TypeAck:
 		kind, sentNS := benchText(f.Text, w.runID)
-		if string(f.Room) == c.room {
-			c.mu.Lock()
-			isNew := c.tracker != nil && c.tracker.acked(f.Seq)
-			c.mu.Unlock()
-			if isNew {
-				c.delivered(kind, sentNS, now)
+		c.mu.Lock()
+		isNew, ix := false, 0
+		if fl := c.follow(f.Room); fl != nil {
+			isNew, ix = fl.tracker != nil && fl.tracker.acked(f.Seq), fl.ix
+			if kind == benchMeasured {
+				fl.acked++
+				if isNew {
+					fl.deliveries++
+				}
 			}
+		}
+		c.mu.Unlock()
+		if isNew {
+			c.delivered(ix, kind, sentNS, now)
 		}
 		switch kind {
 		case benchMeasured:
@@ -301,16 +312,25 @@ func (c *client) handle(conn sock, f *frame, now time.Time) error {
 	case protocol.TypeWelcome:
 		return c.welcome(conn, f.Welcome)
 	case protocol.TypeSynced:
-		if string(f.Room) == c.room {
-			c.mu.Lock()
-			// A capped replay names the range it left out: counted apart
-			// from losses (a real client pages it with history).
-			if sk := f.Skipped; sk != nil && c.tracker != nil && sk.From <= sk.To {
-				c.skippedRanges.Add(1)
-				c.skippedSeqs.Add(c.tracker.skip(sk.From, sk.To))
-			}
-			c.replay = false
+		c.mu.Lock()
+		fl := c.follow(f.Room)
+		if fl == nil {
 			c.mu.Unlock()
+			return nil
+		}
+		// A capped replay names the range it left out: counted apart
+		// from losses (a real client pages it with history).
+		if sk := f.Skipped; sk != nil && fl.tracker != nil && sk.From <= sk.To {
+			c.skippedRanges.Add(1)
+			c.skippedSeqs.Add(fl.tracker.skip(sk.From, sk.To))
+		}
+		if fl.replay {
+			fl.replay = false
+			c.unsynced--
+		}
+		all := c.unsynced == 0
+		c.mu.Unlock()
+		if all {
 			c.resyncedNS.Store(now.UnixNano())
 			select {
 			case <-c.synced:
@@ -324,50 +344,80 @@ func (c *client) handle(conn sock, f *frame, now time.Time) error {
 	return nil
 }
 
-// welcome starts the tracker on the first connection (at the room's last seq
-// then) and asks for the replay of everything after the last seq seen.
-func (c *client) welcome(conn sock, wel *protocol.Welcome) error {
-	w := c.w
-	var room *protocol.Room
-	for i := range wel.Rooms {
-		if wel.Rooms[i].ID == c.room {
-			room = &wel.Rooms[i]
+// follow is one room a connection follows, with its seq tracker and
+// counts (guarded by the client's mu).
+type follow struct {
+	id      string
+	ix      int // the room's index: in cfg.roomName order, or the team layout's
+	tracker *tracker
+	replay  bool // between hello and synced
+
+	acked, deliveries, dup int64 // of measured messages
+}
+
+// follow returns the followed room with id room, or nil. The caller holds mu.
+func (c *client) follow(room []byte) *follow {
+	for i := range c.rooms {
+		if c.rooms[i].id == string(room) {
+			return &c.rooms[i]
 		}
 	}
-	if room == nil {
-		w.countErr("room_not_in_welcome")
-		return errors.New("welcome does not list the bench room")
+	return nil
+}
+
+// welcome starts each room's tracker on the first connection (at the
+// room's last seq then) and asks for the replay of everything after the
+// last seq seen, in every followed room.
+func (c *client) welcome(conn sock, wel *protocol.Welcome) error {
+	w := c.w
+	last := make(map[string]int64, len(wel.Rooms))
+	for i := range wel.Rooms {
+		last[wel.Rooms[i].ID] = wel.Rooms[i].LastSeq
 	}
 	if c.pub {
 		w.noteLimits(wel.Limits)
 	}
 	c.welcomed.Store(true)
 	c.heartbeatNS.Store(wel.HeartbeatMS * int64(time.Millisecond))
+	since := make(map[string]int64, len(c.rooms))
 	c.mu.Lock()
-	if c.tracker == nil {
-		c.tracker = newTracker(room.LastSeq)
+	for i := range c.rooms {
+		fl := &c.rooms[i]
+		seq, ok := last[fl.id]
+		if !ok {
+			c.mu.Unlock()
+			w.countErr("room_not_in_welcome")
+			return errors.New("welcome does not list a followed room")
+		}
+		if fl.tracker == nil {
+			fl.tracker = newTracker(seq)
+		}
+		since[fl.id] = fl.tracker.last
+		fl.replay = true
 	}
-	since := c.tracker.last
-	c.replay = true
-	c.since = since
+	c.unsynced = len(c.rooms)
 	c.mu.Unlock()
 	return c.hello(conn, since)
 }
 
-// hello asks for the replay of the bench room after since.
-func (c *client) hello(conn sock, since int64) error {
+// hello asks for the replay of the followed rooms after since.
+func (c *client) hello(conn sock, since map[string]int64) error {
 	hello, _ := json.Marshal(map[string]any{
 		"type":  protocol.TypeHello,
-		"since": map[string]int64{c.room: since},
+		"since": since,
 	})
 	return conn.writeText(hello)
 }
 
-func (c *client) delivered(kind int, sentNS int64, now time.Time) {
+func (c *client) delivered(ix, kind int, sentNS int64, now time.Time) {
 	switch kind {
 	case benchMeasured:
 		c.deliveries.Add(1)
-		c.shard.Record(time.Duration(now.UnixNano() - sentNS))
+		d := time.Duration(now.UnixNano() - sentNS)
+		c.shard.Record(d)
+		if t := c.w.team; t != nil {
+			c.w.classHists[t.class(ix)].Record(d)
+		}
 		ns := now.UnixNano()
 		if ns > c.lastDeliveryNS.Load() {
 			c.lastDeliveryNS.Store(ns) // only the socket's reader writes it
@@ -380,10 +430,18 @@ func (c *client) delivered(kind int, sentNS int64, now time.Time) {
 // send publishes one bench message; it waits for an in-flight slot and
 // reports whether the message went out.
 func (c *client) send(ctx context.Context, warm bool, seq int64) bool {
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false
+	return c.sendTo(ctx, c.room, warm, seq)
+}
+
+// sendTo publishes one bench message to room; a publisher (c.sem set)
+// first waits for an in-flight slot.
+func (c *client) sendTo(ctx context.Context, room string, warm bool, seq int64) bool {
+	if c.sem != nil {
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
 	}
 	conn := c.conn.Load()
 	if conn == nil {
@@ -399,7 +457,7 @@ func (c *client) send(ctx context.Context, warm bool, seq int64) bool {
 	b = append(b, `{"type":"send","ref":"s`...)
 	b = strconv.AppendInt(b, seq, 10)
 	b = append(b, `","room":"`...)
-	b = append(b, c.room...)
+	b = append(b, room...)
 	b = append(b, `","client_id":"`...)
 	b = append(b, c.w.runID...)
 	b = append(b, '-')
@@ -450,16 +508,21 @@ func (c *client) releaseInflight() {
 
 func (c *client) inflight() int { return len(c.sem) }
 
-// typing sends one typing notice.
-func (c *client) typing() {
+// typing sends one typing notice to the connection's room.
+func (c *client) typing() { c.typingIn(c.room) }
+
+// typingIn sends one typing notice to room and reports whether it went out.
+func (c *client) typingIn(room string) bool {
 	conn := c.conn.Load()
 	if conn == nil {
-		return
+		return false
 	}
-	b := []byte(`{"type":"typing","room":"` + c.room + `","active":true}`)
-	if conn.writeText(b) == nil {
-		c.typingSent.Add(1)
+	b := []byte(`{"type":"typing","room":"` + room + `","active":true}`)
+	if conn.writeText(b) != nil {
+		return false
 	}
+	c.typingSent.Add(1)
+	return true
 }
 
 // dropNow closes the socket without a close handshake, as a network failure
@@ -474,21 +537,30 @@ func (c *client) dropNow() bool {
 	return true
 }
 
-// lost returns the seqs this client skipped over (gaps) and those after its
-// last seq up to final (not arrived by the end of the run).
-func (c *client) lost(final int64) (gaps, tail int64) {
+// lost returns the seqs this client skipped over in room k of its rooms
+// (gaps) and those after its last seq up to final (not arrived by the end
+// of the run).
+func (c *client) lost(k int, final int64) (gaps, tail int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.tracker == nil {
+	t := c.rooms[k].tracker
+	if t == nil {
 		return 0, 0
 	}
-	return c.tracker.gaps(), c.tracker.tail(final)
+	return t.gaps(), t.tail(final)
 }
 
-func (c *client) complete(final int64) bool {
+// complete reports whether every followed room is seen up to its final
+// seq (finals by room index).
+func (c *client) complete(finals []int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.tracker != nil && c.tracker.complete(final)
+	for _, fl := range c.rooms {
+		if fl.tracker == nil || !fl.tracker.complete(finals[fl.ix]) {
+			return false
+		}
+	}
+	return true
 }
 
 func jitter(d time.Duration) time.Duration {

@@ -115,3 +115,24 @@ func BenchmarkParseMessage(b *testing.B) {
 		}
 	}
 }
+
+// A welcome is decoded for its rooms, heartbeat and limits; its online
+// list, however long, is skipped.
+func TestParseWelcome(t *testing.T) {
+	b := []byte(`{"type":"welcome","session":"s_1","user":{"id":"u_1","name":"a","role":"member"},` +
+		`"rooms":[{"id":"r_1","name":"general","kind":"public","last_seq":41,"members":2,"unread":0,"member":true}],` +
+		`"online":[{"user":{"id":"u_1","name":"a","role":"member"},"status":"online"}],` +
+		`"heartbeat_ms":25000,"limits":{"messages_per_second":5,"burst":20,"replay_max":500},"server":{"version":"dev"}}`)
+	var f frame
+	if err := parseFrame(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	w := f.Welcome
+	if f.Type != "welcome" || w == nil || len(w.Rooms) != 1 || w.Rooms[0].ID != "r_1" || w.Rooms[0].LastSeq != 41 ||
+		w.HeartbeatMS != 25000 || w.Limits.Burst != 20 {
+		t.Fatalf("frame %+v, welcome %+v", f, w)
+	}
+	if err := parseFrame([]byte(`{"type":"welcome","rooms":[`), &f); err == nil {
+		t.Fatal("a cut welcome parsed")
+	}
+}

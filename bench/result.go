@@ -85,6 +85,8 @@ type result struct {
 	StormResyncedNS int64   `json:"storm_resynced_ns"`
 	AckedByRoom     []int64 `json:"acked_by_room"`
 	ConnectedByRoom []int   `json:"connected_by_room"`
+	// Team is the team scenario's per-class and per-room account.
+	Team *teamResult `json:"team,omitempty"`
 }
 
 func (r *result) add(o result) {
@@ -110,6 +112,12 @@ func (r *result) add(o result) {
 	for i := range o.AckedByRoom {
 		r.AckedByRoom[i] += o.AckedByRoom[i]
 		r.ConnectedByRoom[i] += o.ConnectedByRoom[i]
+	}
+	if o.Team != nil {
+		if r.Team == nil {
+			r.Team = newTeamResult(len(o.Team.RoomLost))
+		}
+		r.Team.add(o.Team)
 	}
 }
 
@@ -153,17 +161,19 @@ type Summary struct {
 	// silence (then redialled and resumed).
 	DeadServerDrops int64 `json:"dead_server_drops"`
 	// PresencePerConn is presence frames received per connection.
-	PresencePerConn float64          `json:"presence_per_conn"`
-	LatencyMS       Latency          `json:"latency_ms"`
-	Typing          *TypingSummary   `json:"typing,omitempty"`
-	PresenceFrames  int64            `json:"presence_frames"`
-	OtherFrames     int64            `json:"other_frames"`
-	Churn           *ChurnSummary    `json:"churn,omitempty"`
-	Storm           *StormSummary    `json:"storm,omitempty"`
-	Server          *ServerSummary   `json:"server,omitempty"`
-	Client          *ClientSummary   `json:"client,omitempty"`
-	Errors          int64            `json:"errors"`
-	ErrorKinds      map[string]int64 `json:"error_kinds,omitempty"`
+	PresencePerConn float64        `json:"presence_per_conn"`
+	LatencyMS       Latency        `json:"latency_ms"`
+	Typing          *TypingSummary `json:"typing,omitempty"`
+	PresenceFrames  int64          `json:"presence_frames"`
+	OtherFrames     int64          `json:"other_frames"`
+	Churn           *ChurnSummary  `json:"churn,omitempty"`
+	// Team is the team scenario's figures by room class (--scenario team).
+	Team       *TeamSummary     `json:"team,omitempty"`
+	Storm      *StormSummary    `json:"storm,omitempty"`
+	Server     *ServerSummary   `json:"server,omitempty"`
+	Client     *ClientSummary   `json:"client,omitempty"`
+	Errors     int64            `json:"errors"`
+	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
 }
 
 // Latency holds delivery latency percentiles in milliseconds.
@@ -295,6 +305,10 @@ func summarize(cfg *config, r result) Summary {
 		}
 		s.Storm = st
 	}
+	if cfg.team != nil {
+		s.Team = teamSummary(cfg, r)
+		s.Rooms = len(cfg.team.members)
+	}
 	for k, v := range r.Errors {
 		if k == "unanswered_send" { // listed, but it is a consequence of drops, not a fault
 			continue
@@ -315,6 +329,9 @@ func human(w io.Writer, s Summary) {
 		s.Lost, s.Undelivered, s.Dup, s.ReplayDup, s.SkippedSeqs, s.SkippedRanges)
 	fmt.Fprintf(w, "latency       p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		s.LatencyMS.P50, s.LatencyMS.P90, s.LatencyMS.P99, s.LatencyMS.Max)
+	if s.Team != nil {
+		humanTeam(w, s.Team)
+	}
 	fmt.Fprintf(w, "other frames  %d presence (%.1f per connection), %d other\n", s.PresenceFrames, s.PresencePerConn, s.OtherFrames)
 	if s.Storm != nil {
 		fmt.Fprintf(w, "storm         %d dropped, %d resynced in %.2fs\n", s.Storm.Dropped, s.Storm.Resynced, s.Storm.ResyncS)

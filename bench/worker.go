@@ -42,6 +42,12 @@ type worker struct {
 	hists   [histShards]Histogram
 	dialSem chan struct{}
 
+	// The team scenario: its layout, latency by room class, and this
+	// worker's share of the messages (nil otherwise).
+	team       *team
+	classHists [nClasses]Histogram
+	plan       *sendPlan
+
 	mu     sync.Mutex // guards errs and warned, and the setting of clients
 	errs   map[string]int64
 	warned bool
@@ -78,6 +84,7 @@ func newWorker(cfg *config, k, n int, roomIDs, tokens []string, log io.Writer) *
 		log:     log,
 		errs:    map[string]int64{},
 		dialSem: make(chan struct{}, cfg.DialConcurrency),
+		team:    cfg.team,
 	}
 }
 
@@ -147,22 +154,33 @@ func (w *worker) setup(ctx context.Context) error {
 	}
 	var clients []*client
 	for i := w.k; i < cfg.Conns; i += w.n {
+		u := cfg.accountOf(i)
 		c := &client{
 			w:      w,
 			i:      i,
-			token:  w.tokens[i%cfg.Users],
-			room:   w.roomIDs[cfg.roomOf(i)],
-			roomIx: cfg.roomOf(i),
+			token:  w.tokens[u],
 			http:   clientsByIP[(i/w.n)%len(clientsByIP)],
 			dialer: dialers[(i/w.n)%len(dialers)],
 			shard:  &w.hists[len(clients)%histShards],
 			pub:    i < cfg.Publishers,
 			synced: make(chan struct{}),
 		}
+		if w.team != nil {
+			for _, r := range w.team.roomsOf(u) {
+				c.rooms = append(c.rooms, follow{id: w.roomIDs[r], ix: r})
+			}
+		} else {
+			ix := cfg.roomOf(i)
+			c.rooms = []follow{{id: w.roomIDs[ix], ix: ix}}
+		}
+		c.room = c.rooms[0].id
 		if c.pub {
 			c.sem = make(chan struct{}, cfg.MaxInflight)
 		}
 		clients = append(clients, c)
+	}
+	if w.team != nil {
+		w.plan = w.team.plan(cfg, clients)
 	}
 	w.mu.Lock()
 	w.clients = clients
@@ -281,11 +299,22 @@ func (w *worker) run(ctx context.Context, t0 time.Time) error {
 			stop()
 		}()
 	}
+	if w.plan != nil && cfg.Rate > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.teamPublish(actx, measureStart)
+		}()
+	}
 	if cfg.Typing > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w.every(actx, cfg.Typing/float64(w.n), func() {
+				if w.plan != nil { // the team scenario: typing goes where messages go
+					w.teamTyping()
+					return
+				}
 				if c := w.clients[rand.N(len(w.clients))]; c.conn.Load() != nil {
 					c.typing()
 					w.typingSent.Add(1)
@@ -328,6 +357,9 @@ func (w *worker) run(ctx context.Context, t0 time.Time) error {
 
 	// Wait for the answers of the sends in flight.
 	deadline := time.Now().Add(cfg.DrainTimeout)
+	if w.plan != nil {
+		w.waitAcks(ctx, deadline)
+	}
 	for _, c := range pubs {
 		for c.inflight() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 			sleepCtx(ctx, 5*time.Millisecond)
@@ -403,23 +435,18 @@ func (w *worker) every(ctx context.Context, perSecond float64, fn func()) {
 // returns this worker's result.
 func (w *worker) drain(ctx context.Context) (result, error) {
 	finals := make([]int64, len(w.roomIDs))
-	var err error
-	asked := make([]bool, len(w.roomIDs))
-	for _, c := range w.clients {
-		if asked[c.roomIx] || c.token == "" {
-			continue
-		}
-		asked[c.roomIx] = true
-		if finals[c.roomIx], err = w.api.lastSeq(ctx, c.token, c.room); err != nil {
-			w.countErr("last_seq")
-			break
-		}
+	// A few requests for one room, thousands for the team scenario's DMs.
+	fctx, cancel := context.WithTimeout(ctx, 4*w.cfg.DrainTimeout)
+	err := w.finals(fctx, finals)
+	cancel()
+	if err != nil {
+		w.countErr("last_seq")
 	}
 	deadline := time.Now().Add(w.cfg.DrainTimeout)
 	for err == nil && time.Now().Before(deadline) && ctx.Err() == nil {
 		all := true
 		for _, c := range w.clients {
-			if !c.complete(finals[c.roomIx]) {
+			if !c.complete(finals) {
 				all = false
 				break
 			}
@@ -436,12 +463,41 @@ func (w *worker) drain(ctx context.Context) (result, error) {
 	}
 	if err == nil {
 		for _, c := range w.clients {
-			gaps, tail := c.lost(finals[c.roomIx])
-			r.Lost += gaps
-			r.Undelivered += tail
+			for k, fl := range c.rooms {
+				gaps, tail := c.lost(k, finals[fl.ix])
+				r.Lost += gaps
+				r.Undelivered += tail
+				if t := r.Team; t != nil {
+					cl := &t.Class[w.team.class(fl.ix)]
+					cl.Lost += gaps
+					cl.Undelivered += tail
+					t.RoomLost[fl.ix] += gaps + tail
+				}
+			}
 		}
 	}
 	return r, ctx.Err()
+}
+
+// finals reads the last seq of every room this worker's connections
+// follow, as the server sees it now, into finals (by room index).
+func (w *worker) finals(ctx context.Context, finals []int64) error {
+	if w.team != nil {
+		return w.teamFinals(ctx, finals)
+	}
+	asked := make([]bool, len(w.roomIDs))
+	for _, c := range w.clients {
+		ix := c.rooms[0].ix
+		if asked[ix] || c.token == "" {
+			continue
+		}
+		asked[ix] = true
+		var err error
+		if finals[ix], err = w.api.lastSeq(ctx, c.token, c.room); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stop ends every connection and waits for their goroutines, then stops
@@ -502,13 +558,40 @@ func (w *worker) result() result {
 	r.Connected = w.connected()
 	r.AckedByRoom = make([]int64, len(w.roomIDs))
 	r.ConnectedByRoom = make([]int, len(w.roomIDs))
+	if w.team != nil {
+		r.Team = newTeamResult(len(w.roomIDs))
+		for k := range w.classHists {
+			r.Team.Class[k].Hist = w.classHists[k].Snapshot()
+		}
+	}
 	for _, c := range w.clients {
-		r.AckedByRoom[c.roomIx] += c.acked.Load()
+		synced := false
 		select {
 		case <-c.synced:
-			r.ConnectedByRoom[c.roomIx]++
+			synced = true
 		default:
 		}
+		c.mu.Lock()
+		for _, fl := range c.rooms {
+			if w.team != nil {
+				// Every socket of a room counts (its acks and deliveries
+				// are counted per room).
+				r.AckedByRoom[fl.ix] += fl.acked
+				if synced {
+					r.ConnectedByRoom[fl.ix]++
+				}
+				cl := &r.Team.Class[w.team.class(fl.ix)]
+				cl.Deliveries += fl.deliveries
+				cl.Dup += fl.dup
+				r.Team.RoomDup[fl.ix] += fl.dup
+				continue
+			}
+			r.AckedByRoom[fl.ix] += c.acked.Load()
+			if synced {
+				r.ConnectedByRoom[fl.ix]++
+			}
+		}
+		c.mu.Unlock()
 	}
 	r.ConnectMS = float64(w.connectTook.Microseconds()) / 1000
 	r.MeasureFromNS = w.measureFrom.Load()
