@@ -30,9 +30,10 @@ func (t *team) plan(cfg *config, clients []*client) *sendPlan {
 	local := make([]int, n)
 	conns := make([][]*client, n)
 	for _, c := range clients {
-		for _, fl := range c.rooms {
-			local[fl.ix]++
-			conns[fl.ix] = append(conns[fl.ix], c)
+		for i := range c.rooms { // ix only: the reader writes the other fields
+			ix := c.rooms[i].ix
+			local[ix]++
+			conns[ix] = append(conns[ix], c)
 		}
 	}
 	return newSendPlan(roomRates(t.members, cfg.Rate, cfg.RateExp), local, total, conns)
@@ -113,12 +114,14 @@ func (w *worker) teamFinals(ctx context.Context, finals []int64) error {
 	seen := map[string]bool{}
 	for _, c := range w.clients {
 		need := false
-		for _, fl := range c.rooms {
-			if !covered[fl.ix] {
+		c.mu.Lock() // the socket's reader updates its rooms' counts
+		for i := range c.rooms {
+			if ix := c.rooms[i].ix; !covered[ix] {
 				need = true
-				covered[fl.ix] = true
+				covered[ix] = true
 			}
 		}
+		c.mu.Unlock()
 		if need && !seen[c.token] {
 			seen[c.token] = true
 			tokens = append(tokens, c.token)

@@ -463,7 +463,8 @@ func (w *worker) drain(ctx context.Context) (result, error) {
 	}
 	if err == nil {
 		for _, c := range w.clients {
-			for k, fl := range c.rooms {
+			for k := range c.rooms {
+				fl := &c.rooms[k] // ix only: the reader writes the other fields
 				gaps, tail := c.lost(k, finals[fl.ix])
 				r.Lost += gaps
 				r.Undelivered += tail
