@@ -105,14 +105,8 @@ func (r *result) add(o result) {
 	}
 	r.StormResynced += o.StormResynced
 	r.StormResyncedNS = max(r.StormResyncedNS, o.StormResyncedNS)
-	for len(r.AckedByRoom) < len(o.AckedByRoom) {
-		r.AckedByRoom = append(r.AckedByRoom, 0)
-		r.ConnectedByRoom = append(r.ConnectedByRoom, 0)
-	}
-	for i := range o.AckedByRoom {
-		r.AckedByRoom[i] += o.AckedByRoom[i]
-		r.ConnectedByRoom[i] += o.ConnectedByRoom[i]
-	}
+	addByRoom(&r.AckedByRoom, o.AckedByRoom)
+	addByRoom(&r.ConnectedByRoom, o.ConnectedByRoom)
 	if o.Team != nil {
 		if r.Team == nil {
 			r.Team = newTeamResult(len(o.Team.RoomLost))
@@ -378,4 +372,15 @@ func sumErrs(m map[string]int64) int64 {
 		}
 	}
 	return n
+}
+
+// addByRoom adds the per-room counts of another process's result to dst,
+// growing it to their length.
+func addByRoom[T int | int64](dst *[]T, src []T) {
+	for len(*dst) < len(src) {
+		*dst = append(*dst, 0)
+	}
+	for i, v := range src {
+		(*dst)[i] += v
+	}
 }

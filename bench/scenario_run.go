@@ -188,14 +188,8 @@ func (t *teamResult) add(o *teamResult) {
 		c.Dup += oc.Dup
 		c.Hist.Merge(oc.Hist)
 	}
-	for len(t.RoomLost) < len(o.RoomLost) {
-		t.RoomLost = append(t.RoomLost, 0)
-		t.RoomDup = append(t.RoomDup, 0)
-	}
-	for r := range o.RoomLost {
-		t.RoomLost[r] += o.RoomLost[r]
-		t.RoomDup[r] += o.RoomDup[r]
-	}
+	addByRoom(&t.RoomLost, o.RoomLost)
+	addByRoom(&t.RoomDup, o.RoomDup)
 }
 
 // TeamSummary is the team scenario's part of the summary.
